@@ -1,0 +1,41 @@
+"""The FastAPI application: routers from each domain, one error handler."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from bwc_custody import __version__
+from bwc_custody.db import check_migrated
+from bwc_custody.errors import BwcError
+
+
+async def _bwc_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BwcError)
+    return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+
+def create_app(*, check_schema: bool = True) -> FastAPI:
+    """Build the API app; refuses to start on an unmigrated database."""
+    from bwc_custody.evidence.api import router as evidence_router
+    from bwc_custody.uploads.api import router as uploads_router
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if check_schema:
+            check_migrated()
+        yield
+
+    app = FastAPI(
+        title="bwc-custody",
+        version=__version__,
+        summary="Custody and rule-based release of school resource officers' body-camera footage",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(BwcError, _bwc_error_handler)
+    app.include_router(evidence_router, prefix="/api/v1")
+    app.include_router(uploads_router, prefix="/api/v1")
+    return app

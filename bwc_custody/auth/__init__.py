@@ -1,0 +1,1 @@
+"""Identities, roles, tokens and the default-deny access rules."""

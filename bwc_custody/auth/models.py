@@ -1,0 +1,59 @@
+"""Users, their roles, and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, DateTime
+from sqlmodel import Field, SQLModel
+
+from bwc_custody.timeutil import utcnow
+
+
+class Role(StrEnum):
+    """The roles a user may hold; one person may hold several."""
+
+    officer = "officer"
+    dock = "dock"
+    custodian = "custodian"
+    legal_reviewer = "legal_reviewer"
+    auditor = "auditor"
+    admin = "admin"
+    requester = "requester"
+
+
+class User(SQLModel, table=True):
+    """A person or a device credential (a dock) that can act on the system."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=120)
+    display_name: str = Field(default="", max_length=200)
+    # Comma-separated Role values; read through `role_set`.
+    roles: str = Field(default="", max_length=200)
+    disabled: bool = Field(default=False)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+    @property
+    def role_set(self) -> frozenset[Role]:
+        """The user's roles as enum members."""
+        return frozenset(Role(r) for r in self.roles.split(",") if r)
+
+
+class ApiToken(SQLModel, table=True):
+    """A long-lived, revocable bearer token (docks, integrations); only its hash is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(default="", max_length=200)
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

@@ -1,0 +1,75 @@
+"""One settings object, read from the environment (prefix BWC_) and created lazily."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable; the embedded default needs nothing set."""
+
+    model_config = SettingsConfigDict(env_prefix="BWC_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path("~/.bwc").expanduser())
+    database_url: str | None = None
+
+    # Object store: a local directory unless an S3 endpoint is configured.
+    store_dir: Path | None = None
+    s3_endpoint: str | None = None
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_secure: bool = True
+    s3_region: str | None = None
+    s3_bucket: str = "evidence"
+    s3_part_size: int = 16 * 1024 * 1024
+    # Object-lock retention applied to each original on S3 (and mirrored locally).
+    retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    retention_days: int = 60
+
+    # Key-encryption keys: a keyring directory of KEK files, one active.
+    kek_dir: Path | None = None
+    kek_active: str | None = None
+
+    segment_size: int = 1024 * 1024
+    staging_dir: Path | None = None
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8400
+    # Accept uploads up to this size; larger Upload-Length is refused (413).
+    max_upload_bytes: int = 64 * 1024**3
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL: BWC_DATABASE_URL, else SQLite under BWC_HOME."""
+        return self.database_url or f"sqlite:///{self.home / 'bwc.db'}"
+
+    @property
+    def objects_dir(self) -> Path:
+        """Root of the local object store."""
+        return self.store_dir or self.home / "objects"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Directory holding the KEK keyring and the server signing key."""
+        return self.kek_dir or self.home / "keys"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where resumable uploads are staged (always ciphertext, never plaintext)."""
+        return self.staging_dir or self.home / "staging"
+
+    @property
+    def uses_s3(self) -> bool:
+        """True when an S3 endpoint is configured."""
+        return bool(self.s3_endpoint)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use."""
+    return Settings()

@@ -1,0 +1,32 @@
+"""Custody log entries: append-only and hash-chained."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, DateTime
+from sqlmodel import Field, SQLModel
+
+from bwc_custody.timeutil import utcnow
+
+
+class CustodyEntry(SQLModel, table=True):
+    """One event that touched evidence or a decision; `entry_hash` chains to the previous."""
+
+    __tablename__ = "custody_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(index=True, unique=True)
+    at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    actor: str = Field(max_length=200)
+    role: str = Field(default="", max_length=200)
+    action: str = Field(index=True, max_length=80)
+    target_type: str = Field(default="", max_length=40)
+    target_id: str = Field(default="", index=True, max_length=80)
+    client_addr: str = Field(default="", max_length=80)
+    reason: str = Field(default="")
+    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    prev_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64)

@@ -1,0 +1,237 @@
+"""Dock agent: tus uploads with resume, receipt check, then (only then) move the file away.
+
+State for each file in flight lives in DIR/.bwc-dock/<name>.json (upload URL and the local
+hash), so a dock that loses power resumes where the server says it stopped.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from bwc_custody.evidence.models import Receipt
+
+log = logging.getLogger("bwc.dock")
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".mts", ".ts", ".3gp", ".wmv"}
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+class DockError(Exception):
+    """An upload step failed; the file stays where it is and is retried later."""
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file, streamed."""
+    hasher = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(8 << 20):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+class DockAgent:
+    """Watches one directory and uploads each video once, confirmed by a signed receipt."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        server: str,
+        token: str,
+        chunk_size: int = 8 << 20,
+        client: httpx.Client | None = None,
+        show_progress: bool | None = None,
+    ) -> None:
+        self.directory = directory
+        self.done_dir = directory / "uploaded"
+        self.state_dir = directory / ".bwc-dock"
+        self.chunk_size = chunk_size
+        self.client = client or httpx.Client(base_url=server.rstrip("/"), timeout=120)
+        self.client.headers["Authorization"] = f"Bearer {token}"
+        self.show_progress = show_progress if show_progress is not None else os.isatty(2)
+        self._public_key: Ed25519PublicKey | None = None
+        self._seen_sizes: dict[Path, tuple[int, int]] = {}
+
+    # -- discovery -------------------------------------------------------------------
+    def pending_files(self, require_stable: bool = False) -> list[Path]:
+        """Videos waiting in the directory (optionally only those not growing)."""
+        found = []
+        for path in sorted(self.directory.iterdir()):
+            if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES:
+                continue
+            stat = path.stat()
+            sig = (stat.st_size, stat.st_mtime_ns)
+            if require_stable and self._seen_sizes.get(path) != sig:
+                self._seen_sizes[path] = sig  # still being copied in: wait a scan
+                continue
+            found.append(path)
+        return found
+
+    def sidecar(self, video: Path) -> Path:
+        """The metadata JSON that may accompany a video."""
+        return video.with_suffix(".json")
+
+    # -- server ----------------------------------------------------------------------
+    def public_key(self) -> Ed25519PublicKey:
+        """The server's receipt-signing key (fetched once)."""
+        if self._public_key is None:
+            resp = self.client.get("/api/v1/keys/signing")
+            resp.raise_for_status()
+            key = load_pem_public_key(resp.json()["public_key_pem"].encode())
+            assert isinstance(key, Ed25519PublicKey)
+            self._public_key = key
+        return self._public_key
+
+    def _state_path(self, video: Path) -> Path:
+        return self.state_dir / f"{video.name}.json"
+
+    def _load_state(self, video: Path) -> dict[str, Any]:
+        path = self._state_path(video)
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _save_state(self, video: Path, state: dict[str, Any]) -> None:
+        self.state_dir.mkdir(exist_ok=True)
+        tmp = self._state_path(video).with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self._state_path(video))
+
+    def _create(self, video: Path, sha: str) -> str:
+        size = video.stat().st_size
+        resp = self.client.post("/api/v1/uploads", headers={
+            **TUS, "Upload-Length": str(size),
+            "Upload-Metadata": f"filename {_b64(video.name)},sha256 {_b64(sha)}",
+        })
+        if resp.status_code != 201:
+            raise DockError(f"create failed: {resp.status_code} {resp.text}")
+        return resp.headers["Location"]
+
+    def _server_offset(self, url: str) -> int | None:
+        resp = self.client.head(url, headers=TUS)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise DockError(f"HEAD failed: {resp.status_code}")
+        return int(resp.headers["Upload-Offset"])
+
+    def _send(self, video: Path, url: str, offset: int) -> None:
+        size = video.stat().st_size
+        progress = None
+        if self.show_progress:
+            from rich.progress import Progress
+
+            progress = Progress(transient=True)
+            progress.start()
+            task = progress.add_task(video.name, total=size, completed=offset)
+        try:
+            with open(video, "rb") as fh:
+                fh.seek(offset)
+                while offset < size:
+                    chunk = fh.read(self.chunk_size)
+                    digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+                    resp = self.client.patch(url, content=chunk, headers={
+                        **TUS, "Upload-Offset": str(offset),
+                        "Content-Type": "application/offset+octet-stream",
+                        "Upload-Checksum": f"sha256 {digest}",
+                    })
+                    if resp.status_code != 204:
+                        raise DockError(f"PATCH at {offset} failed: {resp.status_code} {resp.text}")
+                    offset = int(resp.headers["Upload-Offset"])
+                    fh.seek(offset)
+                    if progress:
+                        progress.update(task, completed=offset)
+        finally:
+            if progress:
+                progress.stop()
+
+    def _finalize(self, video: Path, url: str, sha: str) -> Receipt:
+        meta: dict[str, Any] = {}
+        sidecar = self.sidecar(video)
+        if sidecar.exists():
+            try:
+                meta = json.loads(sidecar.read_text())
+            except json.JSONDecodeError as exc:
+                raise DockError(f"sidecar {sidecar.name} is not JSON: {exc}") from None
+        resp = self.client.post(f"{url}/finalize", json={**meta, "sha256": sha})
+        if resp.status_code != 200:
+            raise DockError(f"finalize failed: {resp.status_code} {resp.text}")
+        receipt = Receipt.model_validate(resp.json())
+        if receipt.sha256 != sha:
+            raise DockError(f"server receipt hash {receipt.sha256} differs from local {sha}")
+        try:
+            self.public_key().verify(base64.b64decode(receipt.signature), receipt.signed_bytes())
+        except InvalidSignature:
+            raise DockError("receipt signature does not verify with the server key") from None
+        return receipt
+
+    # -- one file --------------------------------------------------------------------
+    def upload(self, video: Path) -> Receipt:
+        """Upload (or resume) one video; move it to uploaded/ only after a valid receipt."""
+        state = self._load_state(video)
+        size = video.stat().st_size
+        if state.get("size") != size or state.get("mtime_ns") != video.stat().st_mtime_ns:
+            state = {"size": size, "mtime_ns": video.stat().st_mtime_ns,
+                     "sha256": file_sha256(video)}
+        sha = state["sha256"]
+        url = state.get("url")
+        offset = self._server_offset(url) if url else None
+        if offset is None:
+            url = self._create(video, sha)
+            offset = 0
+            state["url"] = url
+            self._save_state(video, state)
+        assert url is not None
+        self._send(video, url, offset)
+        receipt = self._finalize(video, url, sha)
+        self._move_done(video, receipt)
+        self._state_path(video).unlink(missing_ok=True)
+        log.info(json.dumps({"event": "uploaded", "file": video.name,
+                             "evidence_id": receipt.evidence_id, "sha256": sha,
+                             "duplicate": receipt.duplicate}))
+        return receipt
+
+    def _move_done(self, video: Path, receipt: Receipt) -> None:
+        self.done_dir.mkdir(exist_ok=True)
+        for path in (video, self.sidecar(video)):
+            if path.exists():
+                os.replace(path, self.done_dir / path.name)
+        (self.done_dir / f"{video.name}.receipt.json").write_text(
+            receipt.model_dump_json(indent=2)
+        )
+
+    # -- loops -----------------------------------------------------------------------
+    def scan_once(self, require_stable: bool = False) -> list[dict[str, Any]]:
+        """Try every pending video once; a failure leaves that file for the next scan."""
+        results: list[dict[str, Any]] = []
+        for video in self.pending_files(require_stable):
+            try:
+                receipt = self.upload(video)
+                results.append({"file": video.name, "evidence_id": receipt.evidence_id,
+                                "sha256": receipt.sha256, "duplicate": receipt.duplicate})
+            except (DockError, httpx.HTTPError, OSError) as exc:
+                log.warning(json.dumps({"event": "upload_failed", "file": video.name,
+                                        "error": str(exc)}))
+                results.append({"file": video.name, "error": str(exc)})
+        return results
+
+    def run_forever(self, interval: float) -> None:
+        """Scan, upload, wait; until interrupted."""
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        while True:
+            self.scan_once(require_stable=True)
+            time.sleep(interval)  # polling cadence of a service loop, not synchronisation

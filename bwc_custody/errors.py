@@ -1,0 +1,56 @@
+"""Domain errors: each a type with a stable code and HTTP status, rendered by one handler."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class BwcError(Exception):
+    """Base of every error a user may see: `code` is stable, `message` is for people."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON error body: {"error": {"code", "message", "details"}}."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class NotFound(BwcError):
+    code = "not_found"
+    status = 404
+
+
+class InvalidInput(BwcError):
+    code = "invalid_input"
+    status = 422
+
+
+class Unauthenticated(BwcError):
+    code = "unauthenticated"
+    status = 401
+
+
+class Forbidden(BwcError):
+    code = "forbidden"
+    status = 403
+
+
+class Conflict(BwcError):
+    code = "conflict"
+    status = 409
+
+
+class DatabaseNotMigrated(BwcError):
+    code = "database_not_migrated"
+    status = 503
+
+
+class StorageUnavailable(BwcError):
+    code = "storage_unavailable"
+    status = 503

@@ -1,0 +1,1 @@
+"""Evidence: originals ingested from docks and the command line."""

@@ -1,0 +1,62 @@
+"""Evidence routes: list and read metadata, the server's public key for receipts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from bwc_custody.auth.models import Role
+from bwc_custody.auth.service import Principal
+from bwc_custody.deps import PUBLIC, SessionDep, allow
+from bwc_custody.errors import Forbidden
+from bwc_custody.evidence import service
+from bwc_custody.evidence.models import EvidenceRead
+from bwc_custody.vault.service import get_signer
+
+router = APIRouter(tags=["evidence"])
+MetadataReader = Annotated[Principal, Depends(allow(Role.officer, Role.custodian,
+                                                    Role.legal_reviewer, Role.auditor))]
+
+
+class PublicKey(BaseModel):
+    key_id: str
+    algorithm: str
+    public_key_pem: str
+
+
+def _officer_only_own(actor: Principal) -> str | None:
+    # Officers see their own uploads' metadata only; custodial roles see all.
+    if actor.has_any({Role.custodian, Role.legal_reviewer, Role.auditor}):
+        return None
+    return actor.username
+
+
+@router.get("/evidence", response_model=list[EvidenceRead])
+def list_evidence(
+    session: SessionDep, actor: MetadataReader,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[EvidenceRead]:
+    """Evidence metadata, newest first (an officer sees only their own)."""
+    rows = service.list_evidence(session=session, officer_id=_officer_only_own(actor),
+                                 limit=limit, offset=offset)
+    return [EvidenceRead.model_validate(r) for r in rows]
+
+
+@router.get("/evidence/{evidence_id}", response_model=EvidenceRead)
+def get_evidence(evidence_id: str, session: SessionDep, actor: MetadataReader) -> EvidenceRead:
+    """One evidence item's metadata."""
+    evidence = service.get_or_raise(session=session, evidence_id=evidence_id)
+    own = _officer_only_own(actor)
+    if own is not None and evidence.officer_id != own:
+        raise Forbidden("officers see only their own uploads")
+    return EvidenceRead.model_validate(evidence)
+
+
+@router.get("/keys/signing", response_model=PublicKey, dependencies=[Depends(allow(PUBLIC))])
+def signing_key() -> PublicKey:
+    """The public key that verifies receipts and checkpoints."""
+    signer = get_signer()
+    return PublicKey(key_id=signer.key_id, algorithm="Ed25519", public_key_pem=signer.public_pem)

@@ -1,0 +1,28 @@
+"""Evidence errors."""
+
+from bwc_custody.errors import BwcError
+
+
+class EmptyFile(BwcError):
+    """A zero-byte file carries no footage; a dock sending one has a fault to report."""
+
+    code = "empty_file"
+    status = 422
+
+
+class InvalidMetadata(BwcError):
+    code = "invalid_metadata"
+    status = 422
+
+
+class EvidenceNotFound(BwcError):
+    code = "evidence_not_found"
+    status = 404
+
+
+class DuplicateEvidence(Exception):
+    """Internal signal: the content is already in custody as `evidence` (not an error)."""
+
+    def __init__(self, evidence_id: str) -> None:
+        super().__init__(evidence_id)
+        self.evidence_id = evidence_id

@@ -1,0 +1,109 @@
+"""Evidence items and the dock metadata that comes with them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field as PField, field_validator
+from sqlalchemy import JSON, Column, DateTime
+from sqlmodel import Field, SQLModel
+
+from bwc_custody.timeutil import utcnow
+
+
+class DockMetadata(BaseModel):
+    """What a dock or officer says about a recording; strict, so typos are errors."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    officer_id: str | None = PField(default=None, max_length=120)
+    device_serial: str | None = PField(default=None, max_length=120)
+    recorded_at: datetime | None = None
+    campus: str | None = PField(default=None, max_length=200)
+    case_number: str | None = PField(default=None, max_length=120)
+    category: str | None = PField(default=None, max_length=500)
+    involves_juvenile: bool | None = None
+    incident_type: str | None = PField(default=None, max_length=120)
+    filename: str | None = PField(default=None, max_length=500)
+    # Vendor fields a dock wants kept, verbatim.
+    extra: dict[str, Any] = PField(default_factory=dict)
+
+    @field_validator("recorded_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("recorded_at needs a timezone offset (e.g. 2026-03-01T10:00:00-05:00)")
+        return value
+
+
+class Evidence(SQLModel, table=True):
+    """One original recording, ingested once, stored encrypted and write-once."""
+
+    id: str = Field(primary_key=True, max_length=36)
+    object_key: str = Field(foreign_key="stored_object.key", unique=True, max_length=200)
+    sha256: str = Field(index=True, unique=True, max_length=64)
+    size: int
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    ingested_by: str = Field(max_length=120)
+    source: str = Field(max_length=20)  # cli | upload
+    officer_id: str | None = Field(default=None, index=True, max_length=120)
+    device_serial: str | None = Field(default=None, max_length=120)
+    recorded_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    campus: str | None = Field(default=None, max_length=200)
+    case_number: str | None = Field(default=None, index=True, max_length=120)
+    category: str | None = Field(default=None, max_length=500)
+    involves_juvenile: bool | None = None
+    incident_type: str | None = Field(default=None, max_length=120)
+    filename: str | None = Field(default=None, max_length=500)
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # ffprobe's view: "video" when a decodable video stream was found, else "undecodable".
+    media_status: str = Field(default="unknown", max_length=20)
+    media_error: str | None = None
+    media: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Receipt(BaseModel):
+    """What the server signs when it takes custody of an upload."""
+
+    evidence_id: str
+    sha256: str
+    size: int
+    received_at: datetime
+    duplicate: bool = False
+    key_id: str
+    signature: str = ""
+
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes the signature covers."""
+        body = f"bwc-receipt-v1\n{self.evidence_id}\n{self.sha256}\n{self.size}\n"
+        return (body + self.received_at.isoformat()).encode()
+
+
+class EvidenceRead(BaseModel):
+    """Evidence as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    sha256: str
+    size: int
+    received_at: datetime
+    ingested_by: str
+    source: str
+    officer_id: str | None
+    device_serial: str | None
+    recorded_at: datetime | None
+    campus: str | None
+    case_number: str | None
+    category: str | None
+    involves_juvenile: bool | None
+    incident_type: str | None
+    filename: str | None
+    media_status: str
+    media_error: str | None
+    media: dict[str, Any]

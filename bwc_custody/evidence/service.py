@@ -1,0 +1,237 @@
+"""Take footage into custody (CLI file or finished upload), read it back, export it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlmodel import Session, col, select
+
+from bwc_custody.auth.service import Principal
+from bwc_custody.custody import service as custody
+from bwc_custody.evidence import media
+from bwc_custody.evidence.errors import DuplicateEvidence, EmptyFile, EvidenceNotFound
+from bwc_custody.evidence.models import DockMetadata, Evidence, Receipt
+from bwc_custody.vault import service as vault
+from bwc_custody.vault.loopback import serve_plaintext
+from bwc_custody.vault.models import StoredObject
+from storage.crypto import EncryptResult
+from storage.errors import IntegrityError
+from storage.keys import Keyring, Signer, WrappedKey
+from storage.objectstore import ObjectStore
+
+
+def original_key(evidence_id: str) -> str:
+    """Object key of an evidence item's original."""
+    return f"originals/{evidence_id}"
+
+
+def get_or_raise(*, session: Session, evidence_id: str) -> Evidence:
+    """The evidence item with this id."""
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise EvidenceNotFound(f"no evidence {evidence_id!r}", evidence_id=evidence_id)
+    return evidence
+
+
+def get_by_sha256(*, session: Session, sha256: str) -> Evidence | None:
+    """The evidence item with this content hash, if already in custody."""
+    return session.exec(select(Evidence).where(Evidence.sha256 == sha256)).first()
+
+
+def list_evidence(
+    *, session: Session, officer_id: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Evidence]:
+    """Evidence, newest first, optionally one officer's."""
+    stmt = select(Evidence).order_by(col(Evidence.received_at).desc()).limit(limit).offset(offset)
+    if officer_id is not None:
+        stmt = stmt.where(Evidence.officer_id == officer_id)
+    return list(session.exec(stmt))
+
+
+def sign_receipt(*, signer: Signer, evidence: Evidence, duplicate: bool) -> Receipt:
+    """A receipt for `evidence`, signed with the server key."""
+    receipt = Receipt(
+        evidence_id=evidence.id, sha256=evidence.sha256, size=evidence.size,
+        received_at=evidence.received_at, duplicate=duplicate, key_id=signer.key_id,
+    )
+    receipt.signature = signer.sign(receipt.signed_bytes())
+    return receipt
+
+
+def _stored_object(*, session: Session, evidence: Evidence) -> StoredObject:
+    obj = session.get(StoredObject, evidence.object_key)
+    if obj is None:
+        raise IntegrityError(f"evidence {evidence.id} has no stored object", evidence_id=evidence.id)
+    return obj
+
+
+def _probe_stored(*, store: ObjectStore, keyring: Keyring, obj: StoredObject) -> tuple[str, dict, str | None]:  # type: ignore[type-arg]
+    reader = vault.open_reader(store=store, keyring=keyring, obj=obj)
+    with serve_plaintext(reader) as url:
+        return media.probe(url)
+
+
+def _admit(
+    *,
+    session: Session,
+    store: ObjectStore,
+    keyring: Keyring,
+    obj: StoredObject,
+    evidence_id: str,
+    metadata: DockMetadata,
+    actor: Principal,
+    source: str,
+    client_addr: str,
+) -> Evidence:
+    status, summary, error = _probe_stored(store=store, keyring=keyring, obj=obj)
+    fields = metadata.model_dump(exclude={"extra"})
+    evidence = Evidence(
+        id=evidence_id, object_key=obj.key, sha256=obj.sha256, size=obj.size,
+        ingested_by=actor.username, source=source, extra=metadata.extra,
+        media_status=status, media=summary, media_error=error, **fields,
+    )
+    session.add(evidence)
+    session.flush()
+    custody.append(
+        session=session, actor=actor, action="evidence.ingest", target_type="evidence",
+        target_id=evidence.id, client_addr=client_addr,
+        details={
+            "sha256": obj.sha256, "size": obj.size, "object_key": obj.key, "store": obj.store,
+            "source": source, "media_status": status, "filename": metadata.filename,
+        },
+    )
+    return evidence
+
+
+def _record_duplicate(
+    *, session: Session, existing: Evidence, actor: Principal, source: str, client_addr: str,
+    metadata: DockMetadata,
+) -> None:
+    custody.append(
+        session=session, actor=actor, action="evidence.ingest_duplicate",
+        target_type="evidence", target_id=existing.id, client_addr=client_addr,
+        details={"sha256": existing.sha256, "source": source, "filename": metadata.filename,
+                 "device_serial": metadata.device_serial},
+    )
+
+
+def ingest_stream(
+    *,
+    session: Session,
+    store: ObjectStore,
+    keyring: Keyring,
+    signer: Signer,
+    source: BinaryIO,
+    metadata: DockMetadata,
+    actor: Principal,
+    expected_sha256: str | None = None,
+    client_addr: str = "",
+    on_progress: Callable[[int], None] | None = None,
+) -> Receipt:
+    """Hash+encrypt `source` into the store, then record it; returns the signed receipt.
+
+    Content already in custody is not stored twice: the receipt names the existing item.
+    """
+    evidence_id = str(uuid.uuid4())
+
+    def refuse_empty_or_duplicate(result: EncryptResult) -> None:
+        if result.size == 0:
+            raise EmptyFile("the file is empty (0 bytes); nothing was ingested")
+        existing = get_by_sha256(session=session, sha256=result.sha256)
+        if existing is not None:
+            raise DuplicateEvidence(existing.id)
+
+    try:
+        obj = vault.store_plaintext(
+            session=session, store=store, keyring=keyring, source=source,
+            key=original_key(evidence_id), object_id=uuid.UUID(evidence_id), kind="original",
+            lock=vault.original_lock(), expected_sha256=expected_sha256,
+            before_publish=refuse_empty_or_duplicate, on_progress=on_progress,
+        )
+    except DuplicateEvidence as dup:
+        existing = get_or_raise(session=session, evidence_id=dup.evidence_id)
+        _record_duplicate(session=session, existing=existing, actor=actor, source="cli",
+                          client_addr=client_addr, metadata=metadata)
+        return sign_receipt(signer=signer, evidence=existing, duplicate=True)
+    evidence = _admit(
+        session=session, store=store, keyring=keyring, obj=obj, evidence_id=evidence_id,
+        metadata=metadata, actor=actor, source="cli", client_addr=client_addr,
+    )
+    return sign_receipt(signer=signer, evidence=evidence, duplicate=False)
+
+
+def ingest_staged(
+    *,
+    session: Session,
+    store: ObjectStore,
+    keyring: Keyring,
+    signer: Signer,
+    evidence_id: str,
+    ciphertext: Path,
+    wrapped: WrappedKey,
+    sha256: str,
+    metadata: DockMetadata,
+    actor: Principal,
+    client_addr: str = "",
+) -> Receipt:
+    """Publish a finished, already-encrypted upload and record it."""
+    existing = get_by_sha256(session=session, sha256=sha256)
+    if existing is not None:
+        _record_duplicate(session=session, existing=existing, actor=actor, source="upload",
+                          client_addr=client_addr, metadata=metadata)
+        return sign_receipt(signer=signer, evidence=existing, duplicate=True)
+    obj = vault.store_ciphertext(
+        session=session, store=store, ciphertext=ciphertext, wrapped=wrapped, sha256=sha256,
+        key=original_key(evidence_id), kind="original", lock=vault.original_lock(),
+    )
+    evidence = _admit(
+        session=session, store=store, keyring=keyring, obj=obj, evidence_id=evidence_id,
+        metadata=metadata, actor=actor, source="upload", client_addr=client_addr,
+    )
+    return sign_receipt(signer=signer, evidence=evidence, duplicate=False)
+
+
+def export_original(
+    *,
+    session: Session,
+    store: ObjectStore,
+    keyring: Keyring,
+    evidence_id: str,
+    out: Path,
+    actor: Principal,
+    reason: str = "",
+    client_addr: str = "",
+) -> str:
+    """Decrypt the original to `out`, verifying its SHA-256 before the file appears."""
+    evidence = get_or_raise(session=session, evidence_id=evidence_id)
+    obj = _stored_object(session=session, evidence=evidence)
+    hasher = hashlib.sha256()
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        with open(tmp, "xb") as fh:
+            for chunk in vault.iter_plaintext(store=store, keyring=keyring, obj=obj):
+                hasher.update(chunk)
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if hasher.hexdigest() != evidence.sha256:
+            raise IntegrityError(
+                f"evidence {evidence_id} decrypted to a different SHA-256; export refused",
+                expected=evidence.sha256, actual=hasher.hexdigest(),
+            )
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    custody.append(
+        session=session, actor=actor, action="evidence.export", target_type="evidence",
+        target_id=evidence_id, client_addr=client_addr, reason=reason,
+        details={"sha256": evidence.sha256, "destination": str(out)},
+    )
+    return evidence.sha256
+

@@ -1,0 +1,182 @@
+"""tus 1.0 endpoints under /api/v1/uploads, plus the finalise step that takes custody."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from bwc_custody.auth.models import Role
+from bwc_custody.auth.service import Principal
+from bwc_custody.config import get_settings
+from bwc_custody.deps import PUBLIC, SessionDep, allow
+from bwc_custody.evidence.models import Receipt
+from bwc_custody.uploads import service
+from bwc_custody.uploads.errors import BadContentType, ChecksumMismatch, TusVersionUnsupported
+from bwc_custody.vault.service import get_keyring, get_signer, get_store
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,checksum,termination"
+FEED_BATCH = 4 * 1024 * 1024
+
+router = APIRouter(prefix="/uploads", tags=["uploads"])
+Uploader = Annotated[Principal, Depends(allow(Role.dock, Role.officer))]
+
+
+def _tus_headers(response: Response) -> None:
+    response.headers["Tus-Resumable"] = TUS_VERSION
+    response.headers["Cache-Control"] = "no-store"
+
+
+def _require_tus(tus_resumable: str | None) -> None:
+    if tus_resumable != TUS_VERSION:
+        raise TusVersionUnsupported(
+            f"Tus-Resumable must be {TUS_VERSION}", supported=TUS_VERSION
+        )
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+@router.options("", dependencies=[Depends(allow(PUBLIC))], status_code=204)
+def tus_options(response: Response) -> Response:
+    """Server capabilities (tus discovery)."""
+    response.status_code = 204
+    response.headers["Tus-Version"] = TUS_VERSION
+    response.headers["Tus-Extension"] = TUS_EXTENSIONS
+    response.headers["Tus-Checksum-Algorithm"] = "sha256"
+    response.headers["Tus-Max-Size"] = str(get_settings().max_upload_bytes)
+    _tus_headers(response)
+    return response
+
+
+@router.post("", status_code=201)
+def create_upload(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: Uploader,
+    upload_length: Annotated[int, Header()],
+    tus_resumable: Annotated[str | None, Header()] = None,
+    upload_metadata: Annotated[str | None, Header()] = None,
+) -> Response:
+    """tus creation: open an upload of Upload-Length bytes."""
+    _require_tus(tus_resumable)
+    upload = service.create(
+        session=session, keyring=get_keyring(), actor=actor, length=upload_length,
+        metadata=service.parse_upload_metadata(upload_metadata), client_addr=_client(request),
+    )
+    response.status_code = 201
+    response.headers["Location"] = f"{request.url.path.rstrip('/')}/{upload.id}"
+    response.headers["Upload-Offset"] = "0"
+    _tus_headers(response)
+    return response
+
+
+@router.head("/{upload_id}")
+def upload_status(
+    upload_id: str, response: Response, session: SessionDep, actor: Uploader,
+    tus_resumable: Annotated[str | None, Header()] = None,
+) -> Response:
+    """tus core: where to resume."""
+    _require_tus(tus_resumable)
+    upload = service.get_owned_or_raise(session=session, upload_id=upload_id, actor=actor)
+    response.status_code = 200
+    response.headers["Upload-Offset"] = str(upload.offset)
+    response.headers["Upload-Length"] = str(upload.length)
+    _tus_headers(response)
+    return response
+
+
+@router.patch("/{upload_id}", status_code=204)
+async def append_bytes(
+    upload_id: str,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: Uploader,
+    upload_offset: Annotated[int, Header()],
+    content_type: Annotated[str | None, Header()] = None,
+    tus_resumable: Annotated[str | None, Header()] = None,
+    upload_checksum: Annotated[str | None, Header()] = None,
+) -> Response:
+    """tus core: append bytes at Upload-Offset (encrypted before they touch disk)."""
+    _require_tus(tus_resumable)
+    if (content_type or "").split(";")[0].strip() != "application/offset+octet-stream":
+        raise BadContentType("Content-Type must be application/offset+octet-stream")
+    expected = service.parse_checksum(upload_checksum)
+    upload = service.get_owned_or_raise(session=session, upload_id=upload_id, actor=actor)
+    service.check_appendable(upload, upload_offset)
+    import hashlib
+
+    with service.locked_staging(upload, get_keyring()) as staging:
+        mark = staging.mark()
+        chunk_hash = hashlib.sha256()
+        batch = bytearray()
+        disconnected = False
+        try:
+            async for part in request.stream():
+                batch += part
+                if len(batch) >= FEED_BATCH:
+                    chunk_hash.update(batch)
+                    await run_in_threadpool(staging.feed, bytes(batch))
+                    batch.clear()
+        except ClientDisconnect:
+            disconnected = True
+        if batch:
+            chunk_hash.update(batch)
+            await run_in_threadpool(staging.feed, bytes(batch))
+        if expected is not None and (disconnected or chunk_hash.digest() != expected):
+            staging.rollback(mark)
+            if not disconnected:
+                raise ChecksumMismatch("the chunk's SHA-256 does not match Upload-Checksum; "
+                                       "it was discarded, send it again",
+                                       server_offset=upload.offset)
+        await run_in_threadpool(staging.persist)
+        service.record_progress(session=session, upload=upload, staging=staging)
+    response.status_code = 204
+    response.headers["Upload-Offset"] = str(upload.offset)
+    _tus_headers(response)
+    return response
+
+
+@router.delete("/{upload_id}", status_code=204)
+def terminate_upload(
+    upload_id: str, request: Request, response: Response, session: SessionDep, actor: Uploader,
+    tus_resumable: Annotated[str | None, Header()] = None,
+) -> Response:
+    """tus termination."""
+    _require_tus(tus_resumable)
+    upload = service.get_owned_or_raise(session=session, upload_id=upload_id, actor=actor)
+    service.terminate(session=session, upload=upload, actor=actor, client_addr=_client(request))
+    response.status_code = 204
+    _tus_headers(response)
+    return response
+
+
+@router.post("/{upload_id}/finalize", response_model=Receipt)
+def finalize_upload(
+    upload_id: str,
+    request: Request,
+    session: SessionDep,
+    actor: Uploader,
+    body: Annotated[dict[str, Any], Body(
+        description="Dock metadata (officer_id, device_serial, recorded_at, campus, "
+        "case_number, category, involves_juvenile, incident_type, extra) and the "
+        "expected `sha256`.",
+    )],
+) -> Receipt:
+    """Take a complete upload into custody; returns the evidence id and a signed receipt."""
+    upload = service.get_owned_or_raise(session=session, upload_id=upload_id, actor=actor)
+    already = upload.status == "finalized"
+    receipt = service.finalize(
+        session=session, store=get_store(), keyring=get_keyring(), signer=get_signer(),
+        upload=upload, body=body, actor=actor, client_addr=_client(request),
+    )
+    if not already:
+        session.commit()
+        service.discard_staging(upload.id)
+    return receipt

@@ -1,0 +1,10 @@
+"""Vault errors."""
+
+from bwc_custody.errors import BwcError
+
+
+class HashMismatch(BwcError):
+    """The plaintext's SHA-256 differs from what the uploader said it sent."""
+
+    code = "hash_mismatch"
+    status = 422

@@ -1,0 +1,1 @@
+"""The release-policy engine and its rule files."""

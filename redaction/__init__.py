@@ -1,0 +1,1 @@
+"""Face detection, tracking, blurring, and the redaction/analysis worker."""

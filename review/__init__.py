@@ -1,0 +1,1 @@
+"""Records requests, triage, legal sign-off and release."""
