@@ -1,0 +1,19 @@
+"""Errors of the policy engine, rendered by the common `BwcError` handler."""
+
+from __future__ import annotations
+
+from bwc_custody.errors import BwcError
+
+
+class InvalidFacts(BwcError):
+    """The request facts are malformed: an unknown key or value, or a bad date."""
+
+    code = "invalid_facts"
+    status = 422
+
+
+class InvalidRules(BwcError):
+    """The rule files cannot be loaded: a syntax error, unknown field, tag or group."""
+
+    code = "invalid_rules"
+    status = 500

@@ -1,0 +1,154 @@
+"""Check the rule files: unknown fields, tags, groups; unreachable, contradictory, gap rules.
+
+Every fact other than the tags takes few values (352 combinations), so the checker tries them all;
+tag conditions are checked symbolically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from policies.engine import build_rule_set, matches
+from policies.models import Condition, Facts, Rule, RuleSet
+from policies.vocabulary import FORMS, REQUESTER_TYPES, TAGS
+
+_BOOL_FACTS = ("ky_resident", "parent_of_depicted", "attorney_affidavit", "recorded_by_sro")
+_ANY_DAY = dt.date(2025, 1, 6)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in the rule files; errors fail the lint, warnings are reported."""
+
+    level: Literal["error", "warning"]
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.where}: {self.message}"
+
+
+def fact_combinations() -> list[Facts]:
+    """Every combination of the non-tag facts, with no tags."""
+    combos = []
+    for requester, form, *flags in itertools.product(
+        REQUESTER_TYPES, FORMS, *[(False, True)] * len(_BOOL_FACTS)
+    ):
+        combos.append(Facts.model_validate({
+            "requester_type": requester, "form": form, "received_on": _ANY_DAY,
+            **dict(zip(_BOOL_FACTS, flags, strict=True)),
+        }))
+    return combos
+
+
+def _tag_problem(when: Condition) -> str | None:
+    """Why the tag tests can never hold together, or None when some tag set passes them."""
+    for name in ("tags_all", "tags_any", "tags_none"):
+        if getattr(when, name) == ():
+            return f"{name} is an empty list, which matches nothing"
+    required = set(when.tags_all or ())
+    excluded = set(when.tags_none or ())
+    if required & excluded:
+        return f"tags {sorted(required & excluded)} are both required and excluded"
+    if when.tags_any is not None and set(when.tags_any) <= excluded:
+        return "every tag in tags_any is also in tags_none"
+    return None
+
+
+def _tag_key(when: Condition) -> tuple[frozenset[str], frozenset[str] | None, frozenset[str]]:
+    """The tag tests in a canonical form, to compare two conditions."""
+    return (frozenset(when.tags_all or ()),
+            None if when.tags_any is None else frozenset(when.tags_any),
+            frozenset(when.tags_none or ()))
+
+
+def _check_rule(rule: Rule, where: str) -> list[Finding]:
+    """Problems a rule has on its own: contradictory effect, non-monotone tag test."""
+    found = []
+
+    def error(msg: str) -> None:
+        found.append(Finding("error", where, msg))
+
+    if rule.effect == "release" and rule.redact:
+        error("contradictory: effect release with redactions; use release_redacted")
+    if rule.effect == "release_redacted" and not rule.redact:
+        error("effect release_redacted but nothing listed under redact")
+    if rule.effect == "none" and not (rule.requires_legal_signoff or rule.warnings or rule.redact):
+        error("effect none and no sign-off, warning or redaction: the rule does nothing")
+    adds = rule.effect != "release" or rule.redact or rule.requires_legal_signoff or rule.warnings
+    if rule.when.tags_none and adds:
+        # Adding a tag must never weaken a decision: a rule that stops matching when a tag is
+        # added may only be a plain grant, whose loss can only make the decision stronger.
+        error("tags_none on a rule that restricts, redacts, warns or sets sign-off: adding a "
+              "tag would weaken the decision; only plain `release` rules may use tags_none")
+    return found
+
+
+def check(rule_set: RuleSet) -> list[Finding]:
+    """Cross-rule findings for a rule set that parsed cleanly."""
+    findings: list[Finding] = []
+    combos = fact_combinations()
+    reach: dict[str, frozenset[int]] = {}
+    for rule in rule_set.rules:
+        where = f"{rule_set.sources.get(rule.id, '?')}: rule {rule.id!r}"
+        findings += _check_rule(rule, where)
+        tags_when = rule.when.model_copy(update={"tags_all": None, "tags_any": None,
+                                                 "tags_none": None})
+        reach[rule.id] = frozenset(
+            i for i, facts in enumerate(combos) if matches(tags_when, facts, rule_set.groups)
+        )
+        problem = _tag_problem(rule.when)
+        if problem:
+            findings.append(Finding("error", where, f"unreachable: {problem}"))
+        elif not reach[rule.id]:
+            findings.append(Finding("error", where, "unreachable: no requester passes its "
+                                    "requester, group, form and yes/no tests together"))
+    for a, b in itertools.combinations(rule_set.rules, 2):
+        if reach[a.id] and reach[a.id] == reach[b.id] and _tag_key(a.when) == _tag_key(b.when):
+            where = f"rules {a.id!r} and {b.id!r}"
+            if a.effect != b.effect:
+                findings.append(Finding("error", where, f"contradictory: the same condition "
+                                        f"gives {a.effect} and {b.effect}"))
+            else:
+                findings.append(Finding("warning", where, "duplicate: the same condition and "
+                                        "effect; merge them or make the conditions differ"))
+    used = {g for r in rule_set.rules for g in r.when.requester_group or ()}
+    for name in sorted(set(rule_set.groups) - used):
+        findings.append(Finding("warning", f"group {name!r}", "defined but no rule uses it"))
+    findings += _gaps(rule_set, combos)
+    return findings
+
+
+def _gaps(rule_set: RuleSet, combos: list[Facts]) -> list[Finding]:
+    """Requests no deciding rule covers: they fall to the default deny, with no exception named."""
+    deciding = [r for r in rule_set.rules if r.effect != "none"]
+    tag_sets = [frozenset(), *(frozenset([t]) for t in TAGS), frozenset(TAGS)]
+    gaps = []
+    for facts in combos:
+        for tags in tag_sets:
+            probe = facts.model_copy(update={"tags": tags})
+            if not any(matches(r.when, probe, rule_set.groups) for r in deciding):
+                gaps.append(probe)
+                break
+    if not gaps:
+        return []
+    shown = "; ".join(
+        f"{f.requester_type}/{f.form} resident={f.ky_resident} parent={f.parent_of_depicted} "
+        f"affidavit={f.attorney_affidavit} sro={f.recorded_by_sro} tags={sorted(f.tags)}"
+        for f in gaps[:5]
+    )
+    return [Finding("warning", "coverage", f"{len(gaps)} kinds of request match no deciding rule "
+                    f"and fall to the default deny (a denial letter must name an exception): "
+                    f"{shown}")]
+
+
+def lint(path: Path | None = None) -> list[Finding]:
+    """All findings for the rule files under `path` (the shipped rules when None)."""
+    rule_set, problems = build_rule_set(path)
+    if rule_set is None:
+        return [Finding("error", p.split(": ", 1)[0], p.split(": ", 1)[-1]) for p in problems]
+    return check(rule_set)
