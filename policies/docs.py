@@ -11,6 +11,30 @@ from policies.vocabulary import EFFECT_MEANINGS, EFFECTS, REDACTIONS, TAG_MEANIN
 RULES_MD = Path(__file__).parent / "RULES.md"
 
 
+HOW_TO_WRITE = [
+    "## How a rule is written",
+    "",
+    "Each file in `policies/rules/` holds `rules:` (a list) and/or `groups:` (a mapping). A rule "
+    "has `id`, `title`, `citation`, `when`, `effect`, `explanation` (goes into letters), and may "
+    "have `redact`, `warnings`, `requires_legal_signoff`, and `needs_counsel_review` with the "
+    "`assumption` about the law it rests on. Unknown fields, tags or values are errors; run "
+    "`bwc policy lint` after every change and `bwc policy docs` to regenerate this file.",
+    "",
+    "Every test in `when` must hold. Fact tests: `requester_type` / `requester_type_not` (lists), "
+    "`requester_group` (in any of the groups listed), `form` (`inspection`, `copy`), and yes/no "
+    "tests `ky_resident`, `parent_of_depicted` (read with `parent_guardian`), "
+    "`attorney_affidavit` (a signed KRS 61.169 affidavit, read with `attorney_for_depicted`), "
+    "`recorded_by_sro` (always yes in this system). Tag tests: `tags_all`, `tags_any`, "
+    "`tags_none`. An empty list matches nothing. Only a plain `release` rule may use "
+    "`tags_none`, so that adding a tag can never weaken a decision.",
+    "",
+    "Request facts (`bwc policy explain --facts FILE`): `requester_type`, `form`, `received_on` "
+    "(YYYY-MM-DD) are required; `ky_resident`, `parent_of_depicted`, `attorney_affidavit` "
+    "default to no and `recorded_by_sro` to yes; `tags` defaults to none.",
+    "",
+]
+
+
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
     return " ".join(text.split()).replace("|", "\\|")
@@ -91,6 +115,7 @@ def render(rule_set: RuleSet) -> str:
             out += [f"> Warning: {' '.join(warning.split())}", ""]
         if r.assumption:
             out += [f"**Needs counsel review.** Assumption: {' '.join(r.assumption.split())}", ""]
+    out += HOW_TO_WRITE
     out += ["## Requester groups", "", "| group | meaning | a requester belongs when any of |",
             "|---|---|---|"]
     for name, group in rule_set.groups.items():
