@@ -12,7 +12,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import queue
 import secrets
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +25,8 @@ from storage.objectstore import ObjectLock, WriterBase
 
 _TMP = ".tmp"
 _LOCKS = ".locks"
+# Bytes in flight between the encrypting thread and the disk-writing thread (bounds memory).
+_QUEUE_CHUNKS = 16
 
 
 def _storage_error(exc: OSError, action: str) -> StorageUnavailable:
@@ -42,6 +46,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 class LocalWriter(WriterBase):
+    """Writes on a background thread so encryption (CPU) and disk I/O overlap.
+
+    Measured on the development VM: disk ~390 MB/s, hash+encrypt ~1.3 GB/s; serial
+    writes made ingest the sum of both, overlapped it approaches the disk's speed.
+    """
+
     def __init__(self, store: LocalObjectStore, key: str, lock: ObjectLock | None) -> None:
         self.store = store
         self.key = key
@@ -53,23 +63,49 @@ class LocalWriter(WriterBase):
         self.tmp = tmp_dir / f"{secrets.token_hex(12)}.part"
         try:
             tmp_dir.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.tmp, "xb", buffering=0)  # noqa: SIM115 (closed in commit/abort)
+            self._fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
             raise _storage_error(exc, "start a write") from exc
         self._size = 0
+        self._error: OSError | None = None
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+        self._thread = threading.Thread(target=self._drain, name=f"store-{key}", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep draining so the producer never blocks forever
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view):]
+            except OSError as exc:
+                self._error = exc
+
+    def _raise_pending(self, action: str) -> None:
+        if self._error is not None:
+            exc = self._error
+            self.abort()
+            raise _storage_error(exc, action) from exc
 
     def write(self, data: bytes) -> None:
-        try:
-            self._fh.write(data)
-        except OSError as exc:
-            self.abort()
-            raise _storage_error(exc, "write") from exc
+        self._raise_pending("write")
+        self._queue.put(data)
         self._size += len(data)
 
+    def _stop_thread(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
     def commit(self) -> int:
+        self._stop_thread()
+        self._raise_pending("write")
         try:
-            os.fsync(self._fh.fileno())
-            self._fh.close()
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
             os.chmod(self.tmp, 0o444)
             self.final.parent.mkdir(parents=True, exist_ok=True)
             os.link(self.tmp, self.final)
@@ -90,8 +126,10 @@ class LocalWriter(WriterBase):
 
     def abort(self) -> None:
         self._done = True
-        if not self._fh.closed:
-            self._fh.close()
+        self._stop_thread()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
         self.tmp.unlink(missing_ok=True)
 
 
@@ -128,6 +166,31 @@ class LocalObjectStore:
 
     def writer(self, key: str, *, lock: ObjectLock | None = None) -> LocalWriter:
         return LocalWriter(self, key, lock)
+
+    def publish_file(self, key: str, path: Path, *, lock: ObjectLock | None = None) -> int:
+        # Same filesystem (the default layout): a hard link publishes without copying.
+        final = self.path(key)
+        size = path.stat().st_size
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(path, 0o444)
+            os.link(path, final)
+        except FileExistsError:
+            raise ObjectExists(f"object {key!r} already exists (write-once)", key=key) from None
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise _storage_error(exc, "publish") from exc
+            return self._copy_in(key, path, lock)
+        if lock:
+            self._write_lock(key, lock)
+        _fsync_dir(final.parent)
+        return size
+
+    def _copy_in(self, key: str, path: Path, lock: ObjectLock | None) -> int:
+        with self.writer(key, lock=lock) as writer, open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                writer.write(chunk)
+            return writer.commit()
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()

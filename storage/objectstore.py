@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Self
 
 RetentionMode = Literal["GOVERNANCE", "COMPLIANCE"]
 
@@ -54,6 +55,10 @@ class ObjectStore(Protocol):
 
     def writer(self, key: str, *, lock: ObjectLock | None = None) -> ObjectWriter: ...
 
+    def publish_file(self, key: str, path: Path, *, lock: ObjectLock | None = None) -> int:
+        """Publish a finished local file under `key` (write-once, atomic); returns its size."""
+        ...
+
     def exists(self, key: str) -> bool: ...
 
     def size(self, key: str) -> int: ...
@@ -83,13 +88,16 @@ class WriterBase:
     key: str
     _done: bool = False
 
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
     def commit(self) -> int:
         raise NotImplementedError
 
     def abort(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> WriterBase:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

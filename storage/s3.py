@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import GOVERNANCE, ENABLED
+from minio.commonconfig import GOVERNANCE
 from minio.datatypes import Part
 from minio.error import S3Error
 from minio.objectlockconfig import ObjectLockConfig
@@ -149,6 +150,12 @@ class S3ObjectStore:
 
     def writer(self, key: str, *, lock: ObjectLock | None = None) -> S3Writer:
         return S3Writer(self, key, lock)
+
+    def publish_file(self, key: str, path: Path, *, lock: ObjectLock | None = None) -> int:
+        with self.writer(key, lock=lock) as writer, open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                writer.write(chunk)
+            return writer.commit()
 
     def _stat(self, key: str) -> Any:
         try:

@@ -15,7 +15,11 @@ from bwc_custody.errors import BwcError
 
 def _progress(total: int | None, description: str):  # type: ignore[no-untyped-def]
     from rich.progress import (
-        BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn,
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
     )
 
     progress = Progress(

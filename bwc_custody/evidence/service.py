@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlmodel import Session, col, select
 
@@ -66,11 +66,15 @@ def sign_receipt(*, signer: Signer, evidence: Evidence, duplicate: bool) -> Rece
 def _stored_object(*, session: Session, evidence: Evidence) -> StoredObject:
     obj = session.get(StoredObject, evidence.object_key)
     if obj is None:
-        raise IntegrityError(f"evidence {evidence.id} has no stored object", evidence_id=evidence.id)
+        raise IntegrityError(
+            f"evidence {evidence.id} has no stored object", evidence_id=evidence.id
+        )
     return obj
 
 
-def _probe_stored(*, store: ObjectStore, keyring: Keyring, obj: StoredObject) -> tuple[str, dict, str | None]:  # type: ignore[type-arg]
+def _probe_stored(
+    *, store: ObjectStore, keyring: Keyring, obj: StoredObject
+) -> tuple[str, dict[str, Any], str | None]:
     reader = vault.open_reader(store=store, keyring=keyring, obj=obj)
     with serve_plaintext(reader) as url:
         return media.probe(url)

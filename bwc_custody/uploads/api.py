@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Request, Response
@@ -110,25 +111,23 @@ async def append_bytes(
     expected = service.parse_checksum(upload_checksum)
     upload = service.get_owned_or_raise(session=session, upload_id=upload_id, actor=actor)
     service.check_appendable(upload, upload_offset)
-    import hashlib
-
     with service.locked_staging(upload, get_keyring()) as staging:
         mark = staging.mark()
         chunk_hash = hashlib.sha256()
-        batch = bytearray()
+        parts: list[bytes] = []
+        pending = 0
         disconnected = False
         try:
             async for part in request.stream():
-                batch += part
-                if len(batch) >= FEED_BATCH:
-                    chunk_hash.update(batch)
-                    await run_in_threadpool(staging.feed, bytes(batch))
-                    batch.clear()
+                parts.append(part)
+                pending += len(part)
+                if pending >= FEED_BATCH:
+                    await run_in_threadpool(staging.feed, b"".join(parts), chunk_hash)
+                    parts, pending = [], 0
         except ClientDisconnect:
             disconnected = True
-        if batch:
-            chunk_hash.update(batch)
-            await run_in_threadpool(staging.feed, bytes(batch))
+        if parts:
+            await run_in_threadpool(staging.feed, b"".join(parts), chunk_hash)
         if expected is not None and (disconnected or chunk_hash.digest() != expected):
             staging.rollback(mark)
             if not disconnected:

@@ -32,7 +32,6 @@ from bwc_custody.evidence import service as evidence_service
 from bwc_custody.evidence.errors import EmptyFile, InvalidMetadata
 from bwc_custody.evidence.models import DockMetadata, Receipt
 from bwc_custody.uploads.errors import (
-    ChecksumMismatch,
     ChecksumUnsupported,
     InvalidUploadHeader,
     OffsetMismatch,
@@ -179,17 +178,34 @@ class Staging:
         hasher.update(self.tail)
         return hasher
 
-    def feed(self, data: bytes) -> None:
-        """Take the next bytes of the upload; encrypt every segment that is now whole."""
+    def _is_last(self, index: int) -> bool:
+        return (index + 1) * self.seg >= self.upload.length
+
+    def feed(self, data: bytes, chunk_hasher: Any | None = None) -> None:
+        """Take the next bytes; encrypt every segment that is now whole (no re-buffering)."""
         if self.offset + len(data) > self.upload.length:
             raise InvalidUploadHeader("more bytes than Upload-Length")
         self.hasher.update(data)
-        self.tail += data
+        if chunk_hasher is not None:
+            chunk_hasher.update(data)
         self.offset += len(data)
-        while len(self.tail) >= self.seg and (self.index + 1) * self.seg < self.upload.length:
-            self._fh.write(self.cipher.encrypt(self.index, memoryview(self.tail)[: self.seg], False))
-            del self.tail[: self.seg]
+        view = memoryview(data)
+        seg = self.seg
+        if self.tail:
+            take = min(seg - len(self.tail), len(view))
+            self.tail += view[:take]
+            view = view[take:]
+            if len(self.tail) == seg and not self._is_last(self.index):
+                self._fh.write(self.cipher.encrypt(self.index, self.tail, False))
+                self.tail = bytearray()
+                self.index += 1
+        # The final segment is only encrypted by persist(), with its last flag.
+        while len(view) >= seg and not self._is_last(self.index):
+            self._fh.write(self.cipher.encrypt(self.index, view[:seg], False))
+            view = view[seg:]
             self.index += 1
+        if view:
+            self.tail += view
 
     def mark(self) -> tuple[int, int, bytes, Any]:
         """State to roll back to if this request's bytes must be discarded."""
@@ -214,7 +230,8 @@ class Staging:
             self.tail_path.unlink(missing_ok=True)
         elif self.tail:
             nonce = os.urandom(12)
-            blob = nonce + self._tail_aead.encrypt(nonce, bytes(self.tail), self._tail_aad(self.offset))
+            aad = self._tail_aad(self.offset)
+            blob = nonce + self._tail_aead.encrypt(nonce, bytes(self.tail), aad)
             tmp = self.tail_path.with_suffix(".tmp")
             with open(tmp, "wb") as fh:
                 fh.write(blob)
@@ -329,6 +346,9 @@ def finalize(
     """Attach metadata, check the expected hash, and take the upload into custody."""
     if upload.status == "finalized" and upload.receipt:
         return Receipt.model_validate(upload.receipt)  # idempotent: the dock may retry
+    if upload.status in ("rejected", "terminated"):
+        raise UploadClosed(f"upload is {upload.status}; upload the file again",
+                           status=upload.status)
     if upload.status != "complete":
         raise UploadIncomplete(
             f"upload has {upload.offset} of {upload.length} bytes; finish it first",
@@ -377,7 +397,9 @@ def rewrap_open_uploads(*, session: Session, keyring: Keyring, kek_id: str) -> i
     from sqlmodel import col, select
 
     count = 0
-    stmt = select(Upload).where(col(Upload.status).in_(["open", "complete"]), Upload.kek_id != kek_id)
+    stmt = select(Upload).where(
+        col(Upload.status).in_(["open", "complete"]), Upload.kek_id != kek_id
+    )
     for upload in session.exec(stmt):
         rewrapped = keyring.rewrap(
             WrappedKey(upload.kek_id, base64.b64decode(upload.wrapped_key)),

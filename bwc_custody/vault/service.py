@@ -18,8 +18,8 @@ from bwc_custody.timeutil import utcnow
 from bwc_custody.vault.errors import HashMismatch
 from bwc_custody.vault.models import StoredObject
 from storage.crypto import (
-    EncryptResult,
     HEADER_SIZE,
+    EncryptResult,
     Header,
     RangeReader,
     SegmentCipher,
@@ -164,13 +164,9 @@ def store_ciphertext(
     """Publish an already-encrypted staged object (a finished resumable upload)."""
     with open(ciphertext, "rb") as fh:
         header = Header.parse(fh.read(HEADER_SIZE))
-        fh.seek(0)
-        ct_size = ciphertext.stat().st_size
-        size = plaintext_size(ct_size, header.segment_size)
-        with store.writer(key, lock=lock) as writer:
-            while chunk := fh.read(8 * 1024 * 1024):
-                writer.write(chunk)
-            writer.commit()
+    ct_size = ciphertext.stat().st_size
+    size = plaintext_size(ct_size, header.segment_size)
+    store.publish_file(key, ciphertext, lock=lock)
     return _record(
         session=session, store=store, key=key, object_id=header.object_id, kind=kind,
         sha256=sha256, size=size, ct_size=ct_size, segment_size=header.segment_size,

@@ -1,0 +1,151 @@
+"""Shared fixtures: an isolated BWC_HOME, SQLite and PostgreSQL databases migrated with the
+real migrations, API clients with real tokens, and a real S3 server."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bwc_custody.auth.models import Role
+from tests.support.s3server import S3Server, running_s3
+
+PG_BASE_URL = os.environ.get("BWC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _reset_caches() -> None:
+    from bwc_custody.config import get_settings
+    from bwc_custody.db import get_engine
+    from bwc_custody.vault.service import get_signer, get_store
+
+    try:
+        get_engine().dispose()
+    except Exception:  # noqa: BLE001 (the engine of a dropped test DB)
+        pass
+    for fn in (get_settings, get_engine, get_store, get_signer):
+        fn.cache_clear()
+
+
+@pytest.fixture
+def bwc_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh BWC_HOME with every BWC_* variable cleared; caches reset around the test."""
+    for key in list(os.environ):
+        if key.startswith("BWC_") and key != "BWC_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+    home = tmp_path / "bwc-home"
+    monkeypatch.setenv("BWC_HOME", str(home))
+    # Small segments so multi-segment paths run on small test files.
+    monkeypatch.setenv("BWC_SEGMENT_SIZE", str(64 * 1024))
+    _reset_caches()
+    yield home
+    _reset_caches()
+
+
+def _pg_admin_url() -> str:
+    return PG_BASE_URL.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _postgres_available() -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(_pg_admin_url(), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL not reachable at {PG_BASE_URL}: {exc}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, bwc_home: Path) -> Iterator[str]:
+    """A new, empty database of each kind (PostgreSQL skipped with the reason if absent)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{bwc_home / 'test.db'}"
+        return
+    reason = _postgres_available()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI claims PostgreSQL: its absence is a failure
+        pytest.skip(reason)
+    import psycopg
+
+    name = f"bwc_t_{secrets.token_hex(6)}"
+    with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_BASE_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    _reset_caches()
+    with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def migrated(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test database at the newest schema, configured as BWC_DATABASE_URL."""
+    from bwc_custody.db import upgrade
+
+    monkeypatch.setenv("BWC_DATABASE_URL", db_url)
+    _reset_caches()
+    upgrade(db_url)
+    return db_url
+
+
+@pytest.fixture
+def sqlite_migrated(bwc_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A migrated SQLite database only (for tests whose subject is not the DB)."""
+    from bwc_custody.db import upgrade
+
+    url = f"sqlite:///{bwc_home / 'test.db'}"
+    monkeypatch.setenv("BWC_DATABASE_URL", url)
+    _reset_caches()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def make_token() -> Callable[..., str]:
+    """Factory: create a user with roles and return a live API token for it."""
+    from bwc_custody.auth.service import create_api_token, create_user
+    from bwc_custody.db import session_scope
+
+    def _make(*roles: Role, username: str | None = None) -> str:
+        with session_scope() as session:
+            user = create_user(session=session, username=username or f"u-{uuid.uuid4().hex[:8]}",
+                               roles=roles)
+            return create_api_token(session=session, user=user)
+
+    return _make
+
+
+@pytest.fixture
+def client(migrated: str) -> Iterator[TestClient]:
+    """An API client against the migrated database (lifespan runs the schema check)."""
+    from bwc_custody.app import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real SeaweedFS S3 server for the session; skipped with the reason if it cannot start."""
+    try:
+        with running_s3(tmp_path_factory.mktemp("seaweed")) as server:
+            yield server
+    except RuntimeError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"S3 server could not start: {exc}")
+        pytest.skip(f"S3 server could not start: {exc}")
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """../shared (seeds, real faces, make_clip.py); skipped when absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is missing (the shared data lives beside the checkout)")
+    return SHARED

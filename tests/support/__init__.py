@@ -1,0 +1,1 @@
+"""Real servers and factories the tests (and benchmarks) start."""

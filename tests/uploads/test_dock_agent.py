@@ -1,0 +1,107 @@
+"""The dock agent against the real API: upload, resume, confirm, never lose a file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bwc_custody.auth.models import Role
+from bwc_custody.dock.agent import DockAgent, DockError
+
+
+def _agent(client: TestClient, token: str, directory: Path, chunk: int = 40_000) -> DockAgent:
+    return DockAgent(directory, server="http://testserver", token=token, chunk_size=chunk,
+                     client=client, show_progress=False)
+
+
+def test_uploads_moves_and_keeps_receipt(client: TestClient, make_token: Callable[..., str],
+                                         tmp_path: Path) -> None:
+    dock_dir = tmp_path / "dock"
+    dock_dir.mkdir()
+    video = dock_dir / "AXON_0001.mp4"
+    video.write_bytes(os.urandom(150_000))
+    (dock_dir / "AXON_0001.json").write_text(json.dumps(
+        {"officer_id": "o-3", "campus": "East Middle", "involves_juvenile": True}))
+    (dock_dir / "readme.txt").write_text("not footage")
+    results = _agent(client, make_token(Role.dock), dock_dir).scan_once()
+    assert [r["file"] for r in results] == ["AXON_0001.mp4"]
+    assert "error" not in results[0]
+    assert not video.exists()
+    assert (dock_dir / "uploaded" / "AXON_0001.mp4").exists()
+    assert (dock_dir / "uploaded" / "AXON_0001.json").exists()
+    receipt = json.loads((dock_dir / "uploaded" / "AXON_0001.mp4.receipt.json").read_text())
+    assert receipt["sha256"] == hashlib.sha256(
+        (dock_dir / "uploaded" / "AXON_0001.mp4").read_bytes()).hexdigest()
+    assert (dock_dir / "readme.txt").exists()
+    custodian = {"Authorization": f"Bearer {make_token(Role.custodian)}"}
+    [item] = client.get("/api/v1/evidence", headers=custodian).json()
+    assert (item["campus"], item["involves_juvenile"]) == ("East Middle", True)
+
+
+def test_resumes_after_interruption(client: TestClient, make_token: Callable[..., str],
+                                    tmp_path: Path) -> None:
+    token = make_token(Role.dock)
+    dock_dir = tmp_path / "dock"
+    dock_dir.mkdir()
+    video = dock_dir / "cam.mp4"
+    data = os.urandom(200_000)
+    video.write_bytes(data)
+    first = _agent(client, token, dock_dir)
+    # First run: created and sent one chunk, then the dock lost power.
+    state = {"size": len(data), "mtime_ns": video.stat().st_mtime_ns,
+             "sha256": hashlib.sha256(data).hexdigest()}
+    state["url"] = first._create(video, state["sha256"])
+    first._save_state(video, state)
+    resp = client.patch(state["url"], content=data[:40_000], headers={
+        "Tus-Resumable": "1.0.0", "Authorization": f"Bearer {token}", "Upload-Offset": "0",
+        "Content-Type": "application/offset+octet-stream"})
+    assert resp.status_code == 204
+    # A new agent process picks up the state file and resumes at the server's offset.
+    second = _agent(client, token, dock_dir)
+    assert second._server_offset(state["url"]) == 40_000
+    receipt = second.upload(video)
+    assert receipt.sha256 == state["sha256"]
+    assert (dock_dir / "uploaded" / "cam.mp4").read_bytes() == data
+
+
+def test_refused_upload_keeps_the_file(client: TestClient, make_token: Callable[..., str],
+                                       tmp_path: Path) -> None:
+    dock_dir = tmp_path / "dock"
+    dock_dir.mkdir()
+    video = dock_dir / "cam.mp4"
+    video.write_bytes(os.urandom(5000))
+    (dock_dir / "cam.json").write_text(json.dumps({"recorded_at": "last tuesday"}))
+    [result] = _agent(client, make_token(Role.dock), dock_dir).scan_once()
+    assert "invalid_metadata" in result["error"]
+    assert video.exists()
+    assert not (dock_dir / "uploaded" / "cam.mp4").exists()
+
+
+def test_forged_receipt_is_not_trusted(client: TestClient, make_token: Callable[..., str],
+                                       tmp_path: Path) -> None:
+    dock_dir = tmp_path / "dock"
+    dock_dir.mkdir()
+    video = dock_dir / "cam.mp4"
+    video.write_bytes(os.urandom(5000))
+    agent = _agent(client, make_token(Role.dock), dock_dir)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    agent._public_key = Ed25519PrivateKey.generate().public_key()  # not the server's key
+    with pytest.raises(DockError, match="signature"):
+        agent.upload(video)
+    assert video.exists()
+
+
+def test_wrong_token_uploads_nothing(client: TestClient, tmp_path: Path) -> None:
+    dock_dir = tmp_path / "dock"
+    dock_dir.mkdir()
+    (dock_dir / "cam.mp4").write_bytes(os.urandom(100))
+    [result] = _agent(client, "bwc_not-a-token", dock_dir).scan_once()
+    assert "401" in result["error"]
+    assert (dock_dir / "cam.mp4").exists()
