@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Annotated, Any
 
@@ -117,15 +118,24 @@ async def append_bytes(
         parts: list[bytes] = []
         pending = 0
         disconnected = False
+        # Double buffering: the next batch is received while the previous one is hashed,
+        # encrypted and written on a worker thread (one batch in flight keeps the order).
+        in_flight: asyncio.Future[None] | None = None
         try:
             async for part in request.stream():
                 parts.append(part)
                 pending += len(part)
                 if pending >= FEED_BATCH:
-                    await run_in_threadpool(staging.feed, b"".join(parts), chunk_hash)
+                    if in_flight is not None:
+                        await in_flight
+                    in_flight = asyncio.ensure_future(
+                        run_in_threadpool(staging.feed, b"".join(parts), chunk_hash))
                     parts, pending = [], 0
         except ClientDisconnect:
             disconnected = True
+        finally:
+            if in_flight is not None:
+                await in_flight
         if parts:
             await run_in_threadpool(staging.feed, b"".join(parts), chunk_hash)
         if expected is not None and (disconnected or chunk_hash.digest() != expected):
