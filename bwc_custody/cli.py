@@ -70,11 +70,15 @@ def serve(
 
 
 def _register_domains() -> None:
+    from bwc_custody.auth.cli import register as register_auth
+    from bwc_custody.custody.cli import register as register_custody
     from bwc_custody.evidence.cli import register as register_evidence
     from policies.cli import app as policy_app
     from redaction.cli import register as register_redaction
 
     register_evidence(app)
+    register_auth(app)
+    register_custody(app)
     app.add_typer(policy_app, name="policy")
     register_redaction(app)
 

@@ -1,9 +1,9 @@
 """Imports every table so SQLModel.metadata (and Alembic) sees the whole schema."""
 
 from bwc_custody.auth.models import ApiToken, User
-from bwc_custody.custody.models import CustodyEntry
+from bwc_custody.custody.models import Checkpoint, CustodyEntry
 from bwc_custody.evidence.models import Evidence
 from bwc_custody.uploads.models import Upload
 from bwc_custody.vault.models import StoredObject
 
-__all__ = ["ApiToken", "CustodyEntry", "Evidence", "StoredObject", "Upload", "User"]
+__all__ = ["ApiToken", "Checkpoint", "CustodyEntry", "Evidence", "StoredObject", "Upload", "User"]

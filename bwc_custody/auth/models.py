@@ -32,6 +32,12 @@ class User(SQLModel, table=True):
     # Comma-separated Role values; read through `role_set`.
     roles: str = Field(default="", max_length=200)
     disabled: bool = Field(default=False)
+    # Argon2id hash (PHC string); None for device credentials that only hold API tokens.
+    password_hash: str | None = Field(default=None, max_length=200)
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
@@ -43,7 +49,7 @@ class User(SQLModel, table=True):
 
 
 class ApiToken(SQLModel, table=True):
-    """A long-lived, revocable bearer token (docks, integrations); only its hash is stored."""
+    """A revocable opaque token, stored only as its hash: an API token or a refresh token."""
 
     __tablename__ = "api_token"
 
@@ -51,6 +57,11 @@ class ApiToken(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", index=True)
     name: str = Field(default="", max_length=200)
     token_hash: str = Field(index=True, unique=True, max_length=64)
+    # "api": a bearer credential (docks, integrations); "refresh": only buys access tokens.
+    kind: str = Field(default="api", max_length=20)
+    expires_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

@@ -30,3 +30,21 @@ class CustodyEntry(SQLModel, table=True):
     details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
     prev_hash: str = Field(max_length=64)
     entry_hash: str = Field(max_length=64)
+
+
+class Checkpoint(SQLModel, table=True):
+    """A signed Merkle root over the first `tree_size` entries (RFC 6962 hashing)."""
+
+    __tablename__ = "custody_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # 1, 2, 3...: also names the WORM copy in the object store, so a deleted row shows.
+    index: int = Field(index=True, unique=True)
+    tree_size: int = Field(index=True, unique=True)
+    root_hash: str = Field(max_length=64)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    key_id: str = Field(max_length=40)
+    signature: str = Field(max_length=200)
+    object_key: str = Field(max_length=200)

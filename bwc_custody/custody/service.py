@@ -1,17 +1,25 @@
-"""Append to the custody log and verify its hash chain."""
+"""Append to the custody log; Merkle roots, signed checkpoints, inclusion/consistency proofs."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from bwc_custody.auth.service import Principal
-from bwc_custody.custody.models import CustodyEntry
+from bwc_custody.custody import merkle
+from bwc_custody.custody.errors import CheckpointNotFound, EntryNotFound, ProofUnavailable
+from bwc_custody.custody.models import Checkpoint, CustodyEntry
 from bwc_custody.timeutil import as_utc, utcnow
+from storage.errors import ObjectExists
+from storage.keys import Signer
+from storage.objectstore import ObjectLock, ObjectStore
 
 GENESIS_HASH = "0" * 64
 
@@ -44,6 +52,10 @@ def _lock_log(session: Session) -> None:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.exec(text("SELECT pg_advisory_xact_lock(7261001)"))  # type: ignore[call-overload]
+    elif bind.dialect.name == "sqlite":
+        # A write statement that touches no row takes SQLite's write lock now (waiting up
+        # to the busy timeout), as BEGIN IMMEDIATE would, before the newest entry is read.
+        session.exec(text("DELETE FROM custody_entry WHERE 0"))  # type: ignore[call-overload]
 
 
 def append(
@@ -88,3 +100,209 @@ def entries_for(*, session: Session, target_id: str) -> list[CustodyEntry]:
         .order_by(col(CustodyEntry.seq))
     )
     return list(session.exec(stmt))
+
+
+def all_entries(*, session: Session) -> list[CustodyEntry]:
+    """The whole log, in sequence order."""
+    return list(session.exec(select(CustodyEntry).order_by(col(CustodyEntry.seq))))
+
+
+def get_entry_or_raise(*, session: Session, seq: int) -> CustodyEntry:
+    """The entry with sequence number `seq`."""
+    entry = session.exec(select(CustodyEntry).where(CustodyEntry.seq == seq)).first()
+    if entry is None:
+        raise EntryNotFound(f"no custody entry {seq}", seq=seq)
+    return entry
+
+
+def log_size(*, session: Session) -> int:
+    """The number of entries in the log."""
+    return int(session.exec(select(func.count()).select_from(CustodyEntry)).one())
+
+
+def leaf_of(entry: CustodyEntry) -> bytes:
+    """The entry's Merkle leaf hash, from its content (never from its stored hash)."""
+    return merkle.leaf_hash(canonical_bytes(entry))
+
+
+def leaves(*, session: Session, size: int | None = None) -> list[bytes]:
+    """Leaf hashes of the first `size` entries (all when None), in sequence order."""
+    stmt = select(CustodyEntry).order_by(col(CustodyEntry.seq))
+    if size is not None:
+        stmt = stmt.limit(size)
+    return [leaf_of(e) for e in session.exec(stmt)]
+
+
+# ---- checkpoints ---------------------------------------------------------------------
+
+CHECKPOINT_FORMAT = "bwc-checkpoint-v1"
+# Checkpoints outlive any one recording: the log is kept at least a year (CJIS 5.4.7) and
+# evidentiary custody for as long as the case; ten years of WORM retention covers both.
+CHECKPOINT_RETENTION = timedelta(days=3650)
+
+
+def checkpoint_key(index: int) -> str:
+    """Object-store key of checkpoint number `index` (sequential, so gaps can be probed)."""
+    return f"checkpoints/{index:08d}.json"
+
+
+def checkpoint_signed_bytes(
+    *, index: int, tree_size: int, root_hash: str, created_at: str
+) -> bytes:
+    """The exact bytes a checkpoint signature covers."""
+    return f"{CHECKPOINT_FORMAT}\n{index}\n{tree_size}\n{root_hash}\n{created_at}\n".encode()
+
+
+def checkpoint_document(cp: Checkpoint) -> dict[str, Any]:
+    """The checkpoint as the JSON kept in the object store and handed to verifiers."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "index": cp.index,
+        "tree_size": cp.tree_size,
+        "root_hash": cp.root_hash,
+        "created_at": as_utc(cp.created_at).isoformat(),
+        "key_id": cp.key_id,
+        "signature": cp.signature,
+    }
+
+
+def document_signed_bytes(doc: dict[str, Any]) -> bytes:
+    """Signed bytes of a checkpoint document."""
+    return checkpoint_signed_bytes(
+        index=int(doc["index"]), tree_size=int(doc["tree_size"]),
+        root_hash=str(doc["root_hash"]), created_at=str(doc["created_at"]),
+    )
+
+
+def signature_valid(*, signer: Signer, doc: dict[str, Any]) -> bool:
+    """True when the document carries the server key's valid signature."""
+    from cryptography.exceptions import InvalidSignature
+
+    if doc.get("key_id") != signer.key_id:
+        return False
+    try:
+        signer.public_key.verify(base64.b64decode(doc["signature"]), document_signed_bytes(doc))
+    except (InvalidSignature, ValueError, KeyError):
+        return False
+    return True
+
+
+def latest_checkpoint(*, session: Session) -> Checkpoint | None:
+    """The newest checkpoint, if any."""
+    return session.exec(select(Checkpoint).order_by(col(Checkpoint.index).desc())).first()
+
+
+def list_checkpoints(*, session: Session) -> list[Checkpoint]:
+    """Every checkpoint, oldest first."""
+    return list(session.exec(select(Checkpoint).order_by(col(Checkpoint.index))))
+
+
+def get_checkpoint_or_raise(*, session: Session, tree_size: int) -> Checkpoint:
+    """The checkpoint over exactly `tree_size` entries."""
+    cp = session.exec(select(Checkpoint).where(Checkpoint.tree_size == tree_size)).first()
+    if cp is None:
+        raise CheckpointNotFound(f"no checkpoint of size {tree_size}", tree_size=tree_size)
+    return cp
+
+
+def create_checkpoint(*, session: Session, signer: Signer, store: ObjectStore) -> Checkpoint:
+    """Sign the root over every entry so far, keep it in the DB and (WORM) in the store.
+
+    Returns the newest checkpoint unchanged when no entry was appended since. The caller
+    commits straight after: the store copy is written before the commit.
+    """
+    _lock_log(session)
+    last = latest_checkpoint(session=session)
+    tree = leaves(session=session)
+    if not tree or (last is not None and last.tree_size == len(tree)):
+        if last is None:
+            raise ProofUnavailable("the custody log is empty; nothing to checkpoint")
+        return last
+    index = (last.index + 1) if last else 1
+    created_at = utcnow().replace(microsecond=0)
+    root_hex = merkle.root(tree).hex()
+    signature = signer.sign(checkpoint_signed_bytes(
+        index=index, tree_size=len(tree), root_hash=root_hex, created_at=created_at.isoformat()
+    ))
+    cp = Checkpoint(index=index, tree_size=len(tree), root_hash=root_hex, created_at=created_at,
+                    key_id=signer.key_id, signature=signature, object_key=checkpoint_key(index))
+    session.add(cp)
+    session.flush()
+    body = json.dumps(checkpoint_document(cp), indent=2, sort_keys=True).encode()
+    lock = ObjectLock(mode="COMPLIANCE", retain_until=utcnow() + CHECKPOINT_RETENTION)
+    try:
+        with store.writer(cp.object_key, lock=lock) as writer:
+            writer.write(body)
+            writer.commit()
+    except ObjectExists:
+        raise ObjectExists(
+            f"the object store already holds {cp.object_key} but the database has no such "
+            "checkpoint; run `bwc verify` before checkpointing again", key=cp.object_key,
+        ) from None
+    return cp
+
+
+def read_stored_checkpoint(*, store: ObjectStore, index: int) -> dict[str, Any] | None:
+    """The WORM copy of checkpoint `index`, or None when the store has none."""
+    key = checkpoint_key(index)
+    if not store.exists(key):
+        return None
+    doc: dict[str, Any] = json.loads(b"".join(store.iter_bytes(key)))
+    return doc
+
+
+# ---- proofs --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Leaf `leaf_index` (entry seq - 1) is in the tree of `tree_size` with `root_hash`."""
+
+    seq: int
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    root_hash: str
+    path: list[str]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """The tree of size `first` is a prefix of the tree of size `second`."""
+
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    path: list[str]
+
+
+def inclusion_proof(*, session: Session, seq: int, tree_size: int | None = None) -> InclusionProof:
+    """An audit path for entry `seq` in the tree of `tree_size` (default: the newest checkpoint)."""
+    get_entry_or_raise(session=session, seq=seq)
+    if tree_size is None:
+        last = latest_checkpoint(session=session)
+        tree_size = last.tree_size if last else log_size(session=session)
+    tree = leaves(session=session, size=tree_size)
+    if len(tree) < tree_size or not 0 < seq <= tree_size:
+        raise ProofUnavailable(f"entry {seq} is not within a tree of size {tree_size}",
+                               seq=seq, tree_size=tree_size)
+    index = seq - 1
+    return InclusionProof(
+        seq=seq, leaf_index=index, tree_size=tree_size, leaf_hash=tree[index].hex(),
+        root_hash=merkle.root(tree).hex(),
+        path=[h.hex() for h in merkle.inclusion_proof(index, tree)],
+    )
+
+
+def consistency_proof(*, session: Session, first: int, second: int) -> ConsistencyProof:
+    """A proof that the log of `first` entries is a prefix of the log of `second` entries."""
+    tree = leaves(session=session, size=second)
+    if len(tree) < second or not 0 < first <= second:
+        raise ProofUnavailable(f"no consistency proof from {first} to {second}",
+                               first=first, second=second)
+    return ConsistencyProof(
+        first=first, second=second, first_root=merkle.root(tree[:first]).hex(),
+        second_root=merkle.root(tree).hex(),
+        path=[h.hex() for h in merkle.consistency_proof(first, tree)],
+    )

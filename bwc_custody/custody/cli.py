@@ -1,0 +1,119 @@
+"""`bwc verify`, `bwc checkpoint`, `bwc package`, `bwc log`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.errors import BwcError
+
+
+class _RichProgress:
+    """Verification progress as a rich bar per stage, on stderr."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def start(self, stage: str, total: int) -> None:
+        self.tasks[stage] = self.progress.add_task(stage, total=total or None)
+
+    def advance(self, stage: str, amount: int) -> None:
+        self.progress.advance(self.tasks[stage], amount)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the custody-log commands to the `bwc` app."""
+    from bwc_custody.cli import emit, fail
+
+    @app.command()
+    def verify(
+        fixity: bool = typer.Option(True, help="Also decrypt and re-hash every stored object."),
+    ) -> None:
+        """Check the custody chain, checkpoints and stored objects; exit 0 only if all hold."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        from bwc_custody.custody.verify import verify_all
+        from bwc_custody.db import check_migrated, session_scope
+        from bwc_custody.vault.service import get_keyring, get_signer, get_store
+
+        try:
+            check_migrated()
+            bar = Progress("[progress.description]{task.description}", BarColumn(),
+                           MofNCompleteColumn(), TimeRemainingColumn(),
+                           console=Console(stderr=True), transient=True)
+            with bar, session_scope() as session:
+                report = verify_all(session=session, store=get_store(), keyring=get_keyring(),
+                                    signer=get_signer(), fixity=fixity,
+                                    progress=_RichProgress(bar))
+        except BwcError as exc:
+            fail(exc)
+        emit(report.to_dict())
+        if not report.ok:
+            raise typer.Exit(code=1)
+
+    @app.command()
+    def checkpoint() -> None:
+        """Sign a checkpoint over the log so far and keep a WORM copy in the object store."""
+        from bwc_custody.custody import service as custody
+        from bwc_custody.db import check_migrated, session_scope
+        from bwc_custody.vault.service import get_signer, get_store
+
+        try:
+            check_migrated()
+            with session_scope() as session:
+                cp = custody.create_checkpoint(session=session, signer=get_signer(),
+                                               store=get_store())
+                doc = custody.checkpoint_document(cp)
+        except BwcError as exc:
+            fail(exc)
+        emit(doc)
+
+    @app.command()
+    def package(
+        evidence_id: str,
+        out: Path = typer.Option(..., "--out", help="Empty or new directory for the package."),
+        reason: str = typer.Option("", help="Why (recorded in the custody log)."),
+    ) -> None:
+        """Write an evidence package: original, SHA-256, proven custody entries, key, verifier."""
+        from bwc_custody.custody.package import build_package
+        from bwc_custody.db import check_migrated, get_engine
+        from bwc_custody.vault.service import get_keyring, get_signer, get_store
+
+        try:
+            check_migrated()
+            manifest = build_package(
+                engine=get_engine(), store=get_store(), keyring=get_keyring(),
+                signer=get_signer(), evidence_id=evidence_id, out=out, actor=LOCAL_OPERATOR,
+                reason=reason, client_addr="cli",
+            )
+        except BwcError as exc:
+            fail(exc)
+        emit({"out": str(out), "evidence_id": evidence_id, "sha256": manifest["sha256"],
+              "entries": len(manifest["entries"]),
+              "checkpoint": manifest["checkpoint"]["tree_size"],
+              "verify": f"python {out / 'verify_package.py'} {out}"})
+
+    @app.command("log")
+    def log(
+        target: str | None = typer.Option(None, help="Only entries about this target id."),
+    ) -> None:
+        """Print custody entries (all, or one target's) as JSON."""
+        from bwc_custody.custody import service as custody
+        from bwc_custody.custody.models import CustodyEntry
+        from bwc_custody.db import check_migrated, session_scope
+
+        try:
+            check_migrated()
+            with session_scope() as session:
+                rows: list[CustodyEntry] = (
+                    custody.entries_for(session=session, target_id=target) if target
+                    else custody.all_entries(session=session))
+                out = [r.model_dump(mode="json") for r in rows]
+        except BwcError as exc:
+            fail(exc)
+        emit(out)

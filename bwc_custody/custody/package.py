@@ -1,0 +1,90 @@
+"""Evidence export packages: the file, its hash, its custody entries with inclusion proofs
+to a signed checkpoint, the public key, and a standalone verifier."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from bwc_custody.auth.service import Principal
+from bwc_custody.custody import service as custody
+from bwc_custody.custody.errors import PackageExists
+from bwc_custody.db import session_scope
+from bwc_custody.evidence import service as evidence_service
+from storage.keys import Keyring, Signer
+from storage.objectstore import ObjectStore
+
+PACKAGE_FORMAT = "bwc-evidence-package-v1"
+VERIFIER = Path(__file__).with_name("verify_package.py")
+
+
+def _safe_name(name: str | None, fallback: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name or "").name).lstrip(".")
+    return cleaned or fallback
+
+
+def _prepare(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise PackageExists(f"{out} exists and is not an empty directory", out=str(out))
+    (out / "evidence").mkdir(parents=True, exist_ok=True)
+
+
+def build_package(
+    *,
+    engine: Engine,
+    store: ObjectStore,
+    keyring: Keyring,
+    signer: Signer,
+    evidence_id: str,
+    out: Path,
+    actor: Principal,
+    reason: str = "",
+    client_addr: str = "",
+) -> dict[str, Any]:
+    """Write the package for `evidence_id` into the empty directory `out`; returns the manifest.
+
+    Three transactions: the export (recorded), then a checkpoint covering that record, then
+    the proofs, so every entry in the package is proven against a committed, signed root.
+    """
+    _prepare(out)
+    with session_scope(engine) as session:
+        evidence = evidence_service.get_or_raise(session=session, evidence_id=evidence_id)
+        rel = f"evidence/{_safe_name(evidence.filename, evidence_id + '.bin')}"
+        sha256 = evidence_service.export_original(
+            session=session, store=store, keyring=keyring, evidence_id=evidence_id,
+            out=out / rel, actor=actor, reason=reason or "evidence package",
+            client_addr=client_addr,
+        )
+        size = evidence.size
+    with session_scope(engine) as session:
+        cp = custody.create_checkpoint(session=session, signer=signer, store=store)
+        cp_doc = custody.checkpoint_document(cp)
+    with session_scope(engine) as session:
+        entries = [e for e in custody.entries_for(session=session, target_id=evidence_id)
+                   if e.seq <= cp.tree_size]
+        proven = []
+        for entry in entries:
+            proof = custody.inclusion_proof(session=session, seq=entry.seq,
+                                            tree_size=cp.tree_size)
+            proven.append({
+                "canonical": custody.canonical_bytes(entry).decode("utf-8"),
+                "entry_hash": entry.entry_hash,
+                "leaf_index": proof.leaf_index,
+                "inclusion_proof": proof.path,
+            })
+    manifest: dict[str, Any] = {
+        "format": PACKAGE_FORMAT, "evidence_id": evidence_id, "file": rel,
+        "sha256": sha256, "size": size, "checkpoint": cp_doc, "entries": proven,
+        "public_key_file": "public_key.pem", "key_id": signer.key_id,
+    }
+    (out / "public_key.pem").write_text(signer.public_pem)
+    (out / "checkpoint.json").write_text(json.dumps(cp_doc, indent=2, sort_keys=True))
+    (out / "SHA256SUMS").write_text(f"{sha256}  {rel}\n")
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    shutil.copyfile(VERIFIER, out / "verify_package.py")
+    return manifest

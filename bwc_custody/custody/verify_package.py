@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Check a bwc-custody evidence package without the server (Python 3.9+, `cryptography`).
+
+    python verify_package.py PACKAGE_DIR [--key-id EXPECTED_KEY_ID]
+
+It re-hashes the evidence file, recomputes every custody entry's hash and its Merkle leaf
+(RFC 6962), walks each inclusion proof up to the checkpoint root (RFC 9162 §2.1.3.2), and
+checks the checkpoint's Ed25519 signature with the enclosed public key. Compare the printed
+key id with the one the agency publishes (GET /api/v1/keys/signing) or states under oath.
+Exit status 0 only when every check holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+PACKAGE_FORMAT = "bwc-evidence-package-v1"
+CHECKPOINT_FORMAT = "bwc-checkpoint-v1"
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """RFC 6962 leaf: SHA-256(0x00 || data)."""
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 6962 node: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes], root: bytes) -> bool:
+    """RFC 9162 §2.1.3.2 inclusion-proof verification."""
+    if index < 0 or index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def checkpoint_signed_bytes(cp: dict[str, Any]) -> bytes:
+    """The bytes the server signed for a checkpoint."""
+    return (f"{CHECKPOINT_FORMAT}\n{int(cp['index'])}\n{int(cp['tree_size'])}\n"
+            f"{cp['root_hash']}\n{cp['created_at']}\n").encode()
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 (hex) of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_package(directory: Path, expected_key_id: str | None = None) -> list[str]:
+    """Every problem found in the package at `directory` (empty when it verifies)."""
+    problems: list[str] = []
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    if manifest.get("format") != PACKAGE_FORMAT:
+        return [f"manifest.json: unknown format {manifest.get('format')!r}"]
+    pem = (directory / manifest["public_key_file"]).read_bytes()
+    public_key = serialization.load_pem_public_key(pem)
+    if not isinstance(public_key, Ed25519PublicKey):
+        return ["public key is not Ed25519"]
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    key_id = hashlib.sha256(raw).hexdigest()[:16]
+    if expected_key_id and key_id != expected_key_id:
+        problems.append(f"public key id {key_id} is not the expected {expected_key_id}")
+
+    cp = manifest["checkpoint"]
+    if cp.get("key_id") != key_id:
+        problems.append(f"checkpoint names key {cp.get('key_id')}, package key is {key_id}")
+    try:
+        public_key.verify(base64.b64decode(cp["signature"]), checkpoint_signed_bytes(cp))
+    except (InvalidSignature, ValueError):
+        problems.append(f"checkpoint {cp['index']}: signature does not verify")
+    root = bytes.fromhex(cp["root_hash"])
+
+    file_path = directory / manifest["file"]
+    if not file_path.is_file():
+        problems.append(f"{manifest['file']}: missing")
+    elif sha256_file(file_path) != manifest["sha256"]:
+        problems.append(f"{manifest['file']}: SHA-256 differs from the manifest")
+
+    ingest_hashes = set()
+    for item in manifest["entries"]:
+        canonical = item["canonical"].encode("utf-8")
+        entry = json.loads(canonical)
+        ref = f"custody entry seq {entry['seq']}"
+        if hashlib.sha256(canonical).hexdigest() != item["entry_hash"]:
+            problems.append(f"{ref}: entry_hash does not match its content")
+        if entry.get("target_id") != manifest["evidence_id"]:
+            problems.append(f"{ref}: concerns {entry.get('target_id')!r}, not this evidence")
+        if int(item["leaf_index"]) != int(entry["seq"]) - 1:
+            problems.append(f"{ref}: leaf index does not match its sequence number")
+        proof = [bytes.fromhex(h) for h in item["inclusion_proof"]]
+        if not verify_inclusion(int(item["leaf_index"]), int(cp["tree_size"]),
+                                leaf_hash(canonical), proof, root):
+            problems.append(f"{ref}: inclusion proof does not lead to the checkpoint root")
+        if entry.get("action") == "evidence.ingest":
+            ingest_hashes.add(entry.get("details", {}).get("sha256"))
+    if manifest["sha256"] not in ingest_hashes:
+        problems.append("no proven evidence.ingest entry records this file's SHA-256")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("package", type=Path, help="the package directory")
+    parser.add_argument("--key-id", help="the agency's published signing key id")
+    args = parser.parse_args(argv)
+    problems = check_package(args.package, args.key_id)
+    manifest = json.loads((args.package / "manifest.json").read_text(encoding="utf-8"))
+    cp = manifest["checkpoint"]
+    result = {
+        "ok": not problems, "evidence_id": manifest["evidence_id"],
+        "sha256": manifest["sha256"], "entries": len(manifest["entries"]),
+        "checkpoint": {k: cp[k] for k in ("index", "tree_size", "root_hash", "created_at")},
+        "key_id": cp["key_id"], "problems": problems,
+    }
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Fixtures for custody-log tests: entries, ingested objects, and tampering as a DBA would."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from bwc_custody.auth.service import LOCAL_OPERATOR
+
+
+@pytest.fixture
+def append_entries(migrated: str) -> Callable[[int], None]:
+    """Factory: append `n` entries (committed) with varied content."""
+    from bwc_custody.custody import service as custody
+    from bwc_custody.db import session_scope
+
+    def _append(n: int, target: str = "t-1") -> None:
+        with session_scope() as session:
+            for i in range(n):
+                custody.append(session=session, actor=LOCAL_OPERATOR, action="test.event",
+                               target_type="test", target_id=target, client_addr="127.0.0.1",
+                               reason=f"reason {i}", details={"i": i, "note": "é"})
+
+    return _append
+
+
+@pytest.fixture
+def checkpoint(migrated: str) -> Callable[[], int]:
+    """Factory: sign a checkpoint now; returns its tree size."""
+    from bwc_custody.custody import service as custody
+    from bwc_custody.db import session_scope
+    from bwc_custody.vault.service import get_signer, get_store
+
+    def _checkpoint() -> int:
+        with session_scope() as session:
+            return custody.create_checkpoint(session=session, signer=get_signer(),
+                                             store=get_store()).tree_size
+
+    return _checkpoint
+
+
+@pytest.fixture
+def ingest(migrated: str) -> Callable[[bytes], str]:
+    """Factory: take `data` into custody through the real ingest path; returns the id."""
+    from bwc_custody.db import session_scope
+    from bwc_custody.evidence.models import DockMetadata
+    from bwc_custody.evidence.service import ingest_stream
+    from bwc_custody.vault.service import get_keyring, get_signer, get_store
+
+    def _ingest(data: bytes | None = None, filename: str = "clip.mp4") -> str:
+        with session_scope() as session:
+            receipt = ingest_stream(
+                session=session, store=get_store(), keyring=get_keyring(), signer=get_signer(),
+                source=io.BytesIO(data if data is not None else os.urandom(150_000)),
+                metadata=DockMetadata(officer_id="o-1", filename=filename),
+                actor=LOCAL_OPERATOR, client_addr="127.0.0.1",
+            )
+        return receipt.evidence_id
+
+    return _ingest
+
+
+@pytest.fixture
+def run_verify(migrated: str) -> Callable[..., dict]:  # type: ignore[type-arg]
+    """Run the full verification; returns the JSON report."""
+    from bwc_custody.custody.verify import verify_all
+    from bwc_custody.db import session_scope
+    from bwc_custody.vault.service import get_keyring, get_signer, get_store
+
+    def _run(fixity: bool = True) -> dict:  # type: ignore[type-arg]
+        with session_scope() as session:
+            return verify_all(session=session, store=get_store(), keyring=get_keyring(),
+                              signer=get_signer(), fixity=fixity).to_dict()
+
+    return _run
+
+
+@contextmanager
+def _dba(url: str) -> Iterator[Connection]:
+    from bwc_custody.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                for table in ("custody_entry", "custody_checkpoint"):
+                    conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+            else:
+                for table in ("custody_entry", "custody_checkpoint"):
+                    for verb in ("update", "delete"):
+                        conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{verb}"))
+            yield conn
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def dba(migrated: str) -> Callable[[], contextmanager]:  # type: ignore[type-arg]
+    """A connection of someone with full DB rights who first switches off the triggers."""
+    return lambda: _dba(migrated)
