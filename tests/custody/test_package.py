@@ -1,0 +1,129 @@
+"""`bwc package` and the standalone verifier a defence attorney runs."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from bwc_custody.cli import app
+from bwc_custody.custody.package import VERIFIER
+
+
+def _bwc(*args: str) -> tuple[int, Any]:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    text = result.stdout if result.exit_code in (0, 1) else (result.stderr or result.stdout)
+    try:
+        return result.exit_code, json.loads(text)
+    except json.JSONDecodeError:
+        return result.exit_code, text
+
+
+def _run_verifier(out: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    # -I: isolated mode, run from the package directory: the script stands on its own.
+    proc = subprocess.run([sys.executable, "-I", str(out / "verify_package.py"), str(out), *extra],
+                          capture_output=True, text=True, cwd=out, check=False)
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_verifier_imports_only_stdlib_and_cryptography() -> None:
+    tree = ast.parse(VERIFIER.read_text())
+    roots = {(n.module or "").split(".")[0] for n in ast.walk(tree)
+             if isinstance(n, ast.ImportFrom)}
+    roots |= {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+              for a in n.names}
+    assert roots - set(sys.stdlib_module_names) == {"cryptography"}
+
+
+def test_package_verifies_standalone_and_catches_tampering(
+    migrated: str, ingest: Callable[..., str], append_entries: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    from bwc_custody.vault.service import get_signer
+
+    data = b"footage " * 20_000
+    evidence_id = ingest(data, filename="../../etc/passwd")
+    append_entries(3, target=evidence_id)
+    append_entries(2, target="someone-else")
+    out = tmp_path / "pkg"
+    code, result = _bwc("package", evidence_id, "--out", str(out), "--reason", "subpoena 42")
+    assert code == 0, result
+    assert result["entries"] == 5  # ingest, 3 events, and the export itself
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["file"] == "evidence/passwd"
+    assert (out / manifest["file"]).read_bytes() == data
+    assert (out / "public_key.pem").read_text() == get_signer().public_pem
+    actions = [json.loads(e["canonical"])["action"] for e in manifest["entries"]]
+    assert actions[0] == "evidence.ingest"
+    assert actions[-1] == "evidence.export"
+    assert json.loads(manifest["entries"][-1]["canonical"])["reason"] == "subpoena 42"
+
+    code, report = _run_verifier(out, "--key-id", get_signer().key_id)
+    assert code == 0, report
+    assert report["ok"]
+    code, report = _run_verifier(out, "--key-id", "0" * 16)
+    assert code == 1
+    assert any("expected" in p for p in report["problems"])
+
+    # One flipped byte in the footage.
+    video = out / manifest["file"]
+    video.write_bytes(data[:100] + b"X" + data[101:])
+    code, report = _run_verifier(out)
+    assert code == 1
+    assert report["problems"] == ["evidence/passwd: SHA-256 differs from the manifest"]
+    video.write_bytes(data)
+
+    # A custody entry whose text was edited (its hash recomputed to match).
+    import hashlib
+
+    edited = json.loads((out / "manifest.json").read_text())
+    second = edited["entries"][1]
+    body = json.loads(second["canonical"])
+    seq = body["seq"]
+    body["reason"] = "routine"
+    second["canonical"] = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    second["entry_hash"] = hashlib.sha256(second["canonical"].encode()).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(edited))
+    code, report = _run_verifier(out)
+    assert code == 1
+    assert report["problems"] == [
+        f"custody entry seq {seq}: inclusion proof does not lead to the checkpoint root"]
+
+
+def test_package_refuses_a_used_directory_and_unknown_evidence(
+    migrated: str, ingest: Callable[..., str], tmp_path: Path
+) -> None:
+    evidence_id = ingest()
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "x").write_text("x")
+    code, err = _bwc("package", evidence_id, "--out", str(used))
+    assert code == 2
+    assert err["error"]["code"] == "package_exists"
+    code, err = _bwc("package", "no-such-id", "--out", str(tmp_path / "new"))
+    assert code == 2
+    assert err["error"]["code"] == "evidence_not_found"
+
+
+def test_cli_verify_and_checkpoint(migrated: str, ingest: Callable[..., str]) -> None:
+    from bwc_custody.vault.service import get_store
+
+    evidence_id = ingest()
+    code, cp = _bwc("checkpoint")
+    assert code == 0
+    assert cp["tree_size"] == 1
+    code, report = _bwc("verify")
+    assert code == 0
+    assert report["ok"]
+    path = get_store().path(f"originals/{evidence_id}")  # type: ignore[attr-defined]
+    path.chmod(0o600)
+    path.write_bytes(path.read_bytes()[:-1])
+    code, report = _bwc("verify")
+    assert code == 1
+    assert [f["ref"] for f in report["findings"]] == [f"originals/{evidence_id}"]
