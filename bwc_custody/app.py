@@ -15,11 +15,19 @@ from bwc_custody.errors import BwcError
 
 async def _bwc_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BwcError)
+    if exc.status in (401, 403):
+        from fastapi.concurrency import run_in_threadpool
+
+        from bwc_custody.deps import audit_refusal
+
+        await run_in_threadpool(audit_refusal, _request, exc)
     return JSONResponse(exc.to_dict(), status_code=exc.status)
 
 
 def create_app(*, check_schema: bool = True) -> FastAPI:
     """Build the API app; refuses to start on an unmigrated database."""
+    from bwc_custody.auth.api import router as auth_router
+    from bwc_custody.custody.api import router as custody_router
     from bwc_custody.evidence.api import router as evidence_router
     from bwc_custody.uploads.api import router as uploads_router
 
@@ -38,4 +46,6 @@ def create_app(*, check_schema: bool = True) -> FastAPI:
     app.add_exception_handler(BwcError, _bwc_error_handler)
     app.include_router(evidence_router, prefix="/api/v1")
     app.include_router(uploads_router, prefix="/api/v1")
+    app.include_router(auth_router, prefix="/api/v1")
+    app.include_router(custody_router, prefix="/api/v1")
     return app

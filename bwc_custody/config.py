@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     # Accept uploads up to this size; larger Upload-Length is refused (413).
     max_upload_bytes: int = 64 * 1024**3
 
+    # Authentication: short-lived JWT access tokens, rotating refresh tokens, and the
+    # CJIS lock-out (at most 5 failed logons, locked for at least 10 minutes).
+    access_token_minutes: int = 15
+    refresh_token_days: int = 14
+    lockout_threshold: int = Field(default=5, ge=1, le=5)
+    lockout_minutes: int = Field(default=15, ge=10)
+    min_password_length: int = 12
+
     @property
     def db_url(self) -> str:
         """The SQLAlchemy URL: BWC_DATABASE_URL, else SQLite under BWC_HOME."""

@@ -6,16 +6,20 @@ declaration are refused by the route-table test (default deny).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bwc_custody.auth.models import Role
-from bwc_custody.auth.service import Principal, authenticate_api_token
+from bwc_custody.auth.service import Principal, authenticate
 from bwc_custody.db import get_engine
-from bwc_custody.errors import Forbidden, Unauthenticated
+from bwc_custody.errors import BwcError, Forbidden, Unauthenticated
+
+logger = logging.getLogger(__name__)
 
 
 def get_session() -> Iterator[Session]:
@@ -44,8 +48,10 @@ def _bearer(request: Request) -> str:
 
 
 def get_principal(request: Request, session: SessionDep) -> Principal:
-    """The authenticated caller of this request."""
-    return authenticate_api_token(session=session, token=_bearer(request))
+    """The authenticated caller of this request (an API token or a JWT access token)."""
+    principal = authenticate(session=session, token=_bearer(request))
+    request.state.principal = principal  # names the caller if the request is then refused
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -72,8 +78,49 @@ def allow(*roles: Role | str) -> Callable[..., Principal | None]:
                 "your role does not allow this",
                 required=sorted(str(r) for r in admitted),
             )
-        request.state.principal = principal
         return principal
 
     _check.bwc_roles = admitted  # type: ignore[attr-defined]
     return _check
+
+
+def audit_refusal(request: Request, exc: BwcError) -> None:
+    """Write a refused request (401/403) to the custody log, apart from its rolled-back work."""
+    from bwc_custody.auth.flows import record_denial
+
+    if exc.status not in (401, 403) or getattr(exc, "audited", False):
+        return
+    try:
+        record_denial(engine=get_engine(), principal=getattr(request.state, "principal", None),
+                      method=request.method, path=request.url.path,
+                      client_addr=request.client.host if request.client else "",
+                      status=exc.status, code=exc.code)
+    except SQLAlchemyError:
+        # The refusal stands even if the log is unreachable; the failure is reported loudly.
+        logger.exception("could not record a refused request in the custody log")
+
+
+def _rules_in(dependant: Any) -> list[frozenset[str]]:
+    found = []
+    for dep in dependant.dependencies:
+        roles = getattr(dep.call, "bwc_roles", None)
+        if roles is not None:
+            found.append(frozenset(str(r) for r in roles))
+        found.extend(_rules_in(dep))
+    return found
+
+
+def declared_rules(app: FastAPI) -> dict[tuple[str, str], list[frozenset[str]]]:
+    """Every (METHOD, path) of the app with the role sets its `allow()` dependencies declare."""
+    rules: dict[tuple[str, str], list[frozenset[str]]] = {}
+    for route in app.routes:
+        contexts: list[Any] = (route.effective_route_contexts()
+                               if hasattr(route, "effective_route_contexts") else [route])
+        for ctx in contexts:
+            dependant = getattr(ctx, "dependant", None)
+            if dependant is None:
+                continue  # not an API route (docs, openapi.json)
+            path = getattr(ctx, "path_format", None) or ctx.path
+            for method in ctx.methods or ():
+                rules[(method.upper(), path)] = _rules_in(dependant)
+    return rules

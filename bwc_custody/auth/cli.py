@@ -1,9 +1,155 @@
-"""`bwc users add/disable/enable/reset/roles`, `bwc users token issue/revoke`."""
+"""`bwc users add/list/disable/enable/reset/roles` and `bwc users token issue/revoke`."""
 
 from __future__ import annotations
 
 import typer
 
+from bwc_custody.auth.models import Role
+from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.errors import BwcError
+
 
 def register(app: typer.Typer) -> None:
     """Add the user-management commands to the `bwc` app."""
+    from bwc_custody.cli import emit, fail
+
+    users_app = typer.Typer(help="Users, passwords and API tokens.", no_args_is_help=True)
+    token_app = typer.Typer(help="API tokens (docks, integrations).", no_args_is_help=True)
+    app.add_typer(users_app, name="users")
+    users_app.add_typer(token_app, name="token")
+
+    @users_app.command("add")
+    def users_add(
+        username: str,
+        role: list[Role] = typer.Option(..., "--role", help="Repeat for several roles."),
+        display_name: str = typer.Option(""),
+        password: str | None = typer.Option(None, help="Initial password (people)."),
+        generate_password: bool = typer.Option(False, help="Generate and print a password."),
+        token: bool = typer.Option(True, help="Also issue an API token (printed once)."),
+    ) -> None:
+        """Create a user (docks are users with the dock role) and print its API token."""
+        from bwc_custody.auth import flows, service
+        from bwc_custody.db import check_migrated, session_scope
+
+        secret = None
+        if generate_password and password is None:
+            password = service.generate_password()
+        try:
+            check_migrated()
+            with session_scope() as session:
+                flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,
+                               roles=role, display_name=display_name, password=password,
+                               client_addr="cli")
+                if token:
+                    secret, _row = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
+                                                         username=username, name="cli",
+                                                         client_addr="cli")
+        except BwcError as exc:
+            fail(exc)
+        emit({"username": username, "roles": sorted(r.value for r in role), "token": secret,
+              "password": password if generate_password else None})
+
+    @users_app.command("list")
+    def users_list() -> None:
+        """Print every user."""
+        from bwc_custody.auth import service
+        from bwc_custody.db import check_migrated, session_scope
+
+        check_migrated()
+        with session_scope() as session:
+            emit([{"username": u.username, "roles": sorted(r.value for r in u.role_set),
+                   "disabled": u.disabled, "locked": service.is_locked(u)}
+                  for u in service.list_users(session=session)])
+
+    def _set_disabled(username: str, disabled: bool, reason: str) -> None:
+        from bwc_custody.auth import flows
+        from bwc_custody.db import check_migrated, session_scope
+
+        try:
+            check_migrated()
+            with session_scope() as session:
+                flows.set_disabled(session=session, actor=LOCAL_OPERATOR, username=username,
+                                   disabled=disabled, reason=reason, client_addr="cli")
+        except BwcError as exc:
+            fail(exc)
+        emit({"username": username, "disabled": disabled})
+
+    @users_app.command("disable")
+    def users_disable(username: str, reason: str = typer.Option("", help="Why.")) -> None:
+        """Disable a user: all of their tokens stop working at once."""
+        _set_disabled(username, True, reason)
+
+    @users_app.command("enable")
+    def users_enable(username: str, reason: str = typer.Option("", help="Why.")) -> None:
+        """Re-enable a disabled user."""
+        _set_disabled(username, False, reason)
+
+    @users_app.command("reset")
+    def users_reset(
+        username: str,
+        password: str | None = typer.Option(None, help="New password (else one is generated)."),
+    ) -> None:
+        """Set a new password, lift a lock-out and end the user's sessions."""
+        from bwc_custody.auth import flows
+        from bwc_custody.db import check_migrated, session_scope
+
+        try:
+            check_migrated()
+            with session_scope() as session:
+                _user, new = flows.reset_password(session=session, actor=LOCAL_OPERATOR,
+                                                  username=username, password=password,
+                                                  client_addr="cli")
+        except BwcError as exc:
+            fail(exc)
+        emit({"username": username, "password": None if password else new})
+
+    @users_app.command("roles")
+    def users_roles(
+        username: str,
+        role: list[Role] = typer.Option(..., "--role", help="The complete new set."),
+    ) -> None:
+        """Replace a user's roles."""
+        from bwc_custody.auth import flows
+        from bwc_custody.db import check_migrated, session_scope
+
+        try:
+            check_migrated()
+            with session_scope() as session:
+                user = flows.set_roles(session=session, actor=LOCAL_OPERATOR,
+                                       username=username, roles=role, client_addr="cli")
+                roles = sorted(r.value for r in user.role_set)
+        except BwcError as exc:
+            fail(exc)
+        emit({"username": username, "roles": roles})
+
+    @token_app.command("issue")
+    def token_issue(username: str, name: str = typer.Option("", help="A label.")) -> None:
+        """Issue an API token for a user (printed once)."""
+        from bwc_custody.auth import flows
+        from bwc_custody.db import check_migrated, session_scope
+
+        try:
+            check_migrated()
+            with session_scope() as session:
+                secret, row = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
+                                                    username=username, name=name,
+                                                    client_addr="cli")
+                token_id = row.id
+        except BwcError as exc:
+            fail(exc)
+        emit({"username": username, "token_id": token_id, "token": secret})
+
+    @token_app.command("revoke")
+    def token_revoke(username: str, token_id: int) -> None:
+        """Revoke one of a user's API tokens by its id."""
+        from bwc_custody.auth import flows
+        from bwc_custody.db import check_migrated, session_scope
+
+        try:
+            check_migrated()
+            with session_scope() as session:
+                flows.revoke_api_token(session=session, actor=LOCAL_OPERATOR,
+                                       username=username, token_id=token_id, client_addr="cli")
+        except BwcError as exc:
+            fail(exc)
+        emit({"username": username, "token_id": token_id, "revoked": True})

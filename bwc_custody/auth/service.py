@@ -1,4 +1,4 @@
-"""Users and API tokens: create, look up, authenticate."""
+"""Users, passwords and tokens: create, look up, authenticate, disable, reset."""
 
 from __future__ import annotations
 
@@ -6,12 +6,17 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlmodel import Session, select
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, col, select
 
+from bwc_custody.auth.errors import WeakPassword
 from bwc_custody.auth.models import ApiToken, Role, User
+from bwc_custody.config import get_settings
 from bwc_custody.errors import Conflict, NotFound, Unauthenticated
-from bwc_custody.timeutil import utcnow
+from bwc_custody.timeutil import as_utc, utcnow
 
 TOKEN_PREFIX = "bwc_"
 
@@ -75,15 +80,142 @@ def create_api_token(*, session: Session, user: User, name: str = "") -> str:
     return token
 
 
+def principal_of(user: User) -> Principal:
+    """The principal acting as `user`."""
+    return Principal(user_id=user.id, username=user.username, roles=user.role_set)
+
+
 def authenticate_api_token(*, session: Session, token: str) -> Principal:
     """The principal a live API token belongs to, or Unauthenticated."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == _hash_token(token))).first()
-    if row is None or row.revoked_at is not None:
+    if row is None or row.revoked_at is not None or row.kind != "api":
         raise Unauthenticated("invalid or revoked token")
+    if row.expires_at is not None and as_utc(row.expires_at) <= utcnow():
+        raise Unauthenticated("the token has expired")
     user = session.get(User, row.user_id)
     if user is None or user.disabled:
         raise Unauthenticated("token belongs to a disabled user")
-    return Principal(user_id=user.id, username=user.username, roles=user.role_set)
+    return principal_of(user)
+
+
+def authenticate(*, session: Session, token: str) -> Principal:
+    """The caller behind a bearer token: an API token (bwc_...) or a JWT access token."""
+    from bwc_custody.auth.tokens import decode_access_token
+
+    if token.startswith(TOKEN_PREFIX):
+        return authenticate_api_token(session=session, token=token)
+    claims = decode_access_token(token)
+    try:
+        user = session.get(User, int(claims["sub"]))
+    except ValueError:
+        user = None
+    if user is None or user.disabled:
+        raise Unauthenticated("token belongs to a disabled or unknown user")
+    return principal_of(user)
+
+
+# ---- passwords -----------------------------------------------------------------------
+
+_hasher = PasswordHasher()  # Argon2id with the library's (RFC 9106) defaults
+# Verified against when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def generate_password() -> str:
+    """A random password that meets the length rule (shown once, to be changed)."""
+    return secrets.token_urlsafe(18)
+
+
+def set_password(*, user: User, password: str) -> None:
+    """Store the Argon2id hash of `password` on `user` and clear any lock-out."""
+    minimum = get_settings().min_password_length
+    if len(password) < minimum:
+        raise WeakPassword(f"a password needs at least {minimum} characters", minimum=minimum)
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """True when `password` is the user's; constant work whether or not the user exists."""
+    try:
+        return _hasher.verify(user.password_hash if user and user.password_hash
+                              else _DUMMY_HASH, password) and bool(user and user.password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def is_locked(user: User) -> bool:
+    """True while the user is locked out after failed logons."""
+    return user.locked_until is not None and as_utc(user.locked_until) > utcnow()
+
+
+def count_failure(user: User) -> bool:
+    """Count one failed logon; True when this failure locks the account."""
+    settings = get_settings()
+    user.failed_logins += 1
+    if user.failed_logins >= settings.lockout_threshold:
+        user.failed_logins = 0
+        user.locked_until = utcnow() + timedelta(minutes=settings.lockout_minutes)
+        return True
+    return False
+
+
+# ---- refresh tokens and token management ---------------------------------------------
+
+
+def create_refresh_token(*, session: Session, user: User) -> str:
+    """Issue a refresh token (rotated on each use); returns the secret."""
+    token = "bwr_" + secrets.token_urlsafe(32)
+    assert user.id is not None
+    days = get_settings().refresh_token_days
+    session.add(ApiToken(user_id=user.id, name="refresh", kind="refresh",
+                         token_hash=_hash_token(token), expires_at=utcnow() + timedelta(days=days)))
+    session.flush()
+    return token
+
+
+def find_token(*, session: Session, token: str) -> ApiToken | None:
+    """The stored row of an opaque token, if any."""
+    return session.exec(select(ApiToken).where(ApiToken.token_hash == _hash_token(token))).first()
+
+
+def revoke_all_refresh_tokens(*, session: Session, user_id: int) -> int:
+    """Revoke every live refresh token of the user; returns how many."""
+    rows = session.exec(select(ApiToken).where(
+        ApiToken.user_id == user_id, ApiToken.kind == "refresh",
+        col(ApiToken.revoked_at).is_(None)))
+    count = 0
+    for row in rows:
+        row.revoked_at = utcnow()
+        session.add(row)
+        count += 1
+    session.flush()
+    return count
+
+
+def list_tokens(*, session: Session, user: User) -> list[ApiToken]:
+    """The user's API tokens (never their secrets), newest first."""
+    stmt = (select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.kind == "api")
+            .order_by(col(ApiToken.id).desc()))
+    return list(session.exec(stmt))
+
+
+def revoke_token_by_id(*, session: Session, user: User, token_id: int) -> ApiToken:
+    """Revoke one of the user's tokens by its id."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound(f"user {user.username!r} has no token {token_id}", token_id=token_id)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+        session.flush()
+    return row
+
+
+def list_users(*, session: Session) -> list[User]:
+    """Every user, by username."""
+    return list(session.exec(select(User).order_by(col(User.username))))
 
 
 def revoke_api_token(*, session: Session, token: str) -> None:

@@ -306,3 +306,10 @@ def consistency_proof(*, session: Session, first: int, second: int) -> Consisten
         second_root=merkle.root(tree).hex(),
         path=[h.hex() for h in merkle.consistency_proof(first, tree)],
     )
+
+
+def entries_after(*, session: Session, after_seq: int = 0, limit: int = 100) -> list[CustodyEntry]:
+    """Up to `limit` entries after `after_seq`, in order."""
+    stmt = (select(CustodyEntry).where(CustodyEntry.seq > after_seq)
+            .order_by(col(CustodyEntry.seq)).limit(limit))
+    return list(session.exec(stmt))

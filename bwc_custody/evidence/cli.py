@@ -35,15 +35,14 @@ def register(app: typer.Typer) -> None:
     from bwc_custody.cli import emit, fail
 
     keys_app = typer.Typer(help="Key-encryption keys.", no_args_is_help=True)
-    users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
     dock_app = typer.Typer(help="The docking-station upload agent.", no_args_is_help=True)
     app.add_typer(keys_app, name="keys")
-    app.add_typer(users_app, name="users")
     app.add_typer(dock_app, name="dock")
 
     @app.command()
     def init(
         admin: str = typer.Option("admin", help="Username of the first admin."),
+        password: str | None = typer.Option(None, help="The admin's password (else generated)."),
     ) -> None:
         """Set up BWC_HOME: migrate the DB, create keys, create the first admin and a token."""
         from sqlmodel import select
@@ -63,11 +62,18 @@ def register(app: typer.Typer) -> None:
             if session.exec(select(User)).first() is None:
                 user = create_user(session=session, username=admin, roles=[Role.admin])
                 token = create_api_token(session=session, user=user, name="bwc init")
+                from bwc_custody.auth.service import generate_password, set_password
+
+                generated = password is None
+                password = password or generate_password()
+                set_password(user=user, password=password)
+                session.add(user)
         emit({
             "home": str(settings.home), "database": settings.db_url.split("@")[-1],
             "store": settings.s3_endpoint or str(settings.objects_dir),
             "kek_active": keyring.active_id, "signing_key_id": signer.key_id,
             "admin_token": token,
+            "admin_password": password if token and generated else None,
         })
 
     @app.command()
@@ -163,31 +169,6 @@ def register(app: typer.Typer) -> None:
                            details={"previous": old, "objects": objects, "uploads": uploads})
         emit({"previous": old, "active": new, "rewrapped_objects": objects,
               "rewrapped_uploads": uploads})
-
-    @users_app.command("add")
-    def users_add(
-        username: str,
-        role: list[Role] = typer.Option(..., "--role", help="Repeat for several roles."),
-        display_name: str = typer.Option(""),
-        token: bool = typer.Option(True, help="Also issue an API token (printed once)."),
-    ) -> None:
-        """Create a user (docks are users with the dock role) and print its API token."""
-        from bwc_custody.auth.service import create_api_token, create_user
-        from bwc_custody.custody import service as custody
-        from bwc_custody.db import check_migrated, session_scope
-
-        try:
-            check_migrated()
-            with session_scope() as session:
-                user = create_user(session=session, username=username, roles=role,
-                                   display_name=display_name)
-                secret = create_api_token(session=session, user=user, name="cli") if token else None
-                custody.append(session=session, actor=LOCAL_OPERATOR, action="user.create",
-                               target_type="user", target_id=username,
-                               details={"roles": sorted(r.value for r in role)})
-        except BwcError as exc:
-            fail(exc)
-        emit({"username": username, "roles": sorted(r.value for r in role), "token": secret})
 
     @dock_app.command("watch")
     def dock_watch(

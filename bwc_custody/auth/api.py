@@ -1,0 +1,194 @@
+"""Auth routes: OAuth2 password logon, refresh, whoami; admin routes for users and tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, ConfigDict, Field
+
+from bwc_custody.auth import flows, service
+from bwc_custody.auth.flows import TokenPair
+from bwc_custody.auth.models import ApiToken, Role, User
+from bwc_custody.auth.service import Principal
+from bwc_custody.deps import PUBLIC, SessionDep, allow
+
+router = APIRouter(tags=["auth"])
+AnyUser = Annotated[Principal, Depends(allow(*Role))]
+Admin = Annotated[Principal, Depends(allow(Role.admin))]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str
+
+
+class Me(BaseModel):
+    username: str
+    roles: list[str]
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    username: str
+    display_name: str
+    roles: list[str]
+    disabled: bool
+    locked: bool
+    has_password: bool
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9._@-]+$")
+    roles: list[Role] = Field(min_length=1)
+    display_name: str = ""
+    password: str | None = None
+
+
+class RolesIn(BaseModel):
+    roles: list[Role] = Field(min_length=1)
+
+
+class ReasonIn(BaseModel):
+    reason: str = ""
+
+
+class PasswordIn(BaseModel):
+    password: str | None = None
+
+
+class PasswordOut(BaseModel):
+    username: str
+    password: str
+
+
+class TokenIn(BaseModel):
+    name: str = ""
+
+
+class TokenRead(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TokenIssued(TokenRead):
+    token: str
+
+
+def _user_read(user: User) -> UserRead:
+    return UserRead(username=user.username, display_name=user.display_name,
+                    roles=sorted(r.value for r in user.role_set), disabled=user.disabled,
+                    locked=service.is_locked(user), has_password=bool(user.password_hash),
+                    created_at=user.created_at)
+
+
+def _token_read(row: ApiToken) -> TokenRead:
+    assert row.id is not None
+    return TokenRead(id=row.id, name=row.name, created_at=row.created_at,
+                     revoked_at=row.revoked_at)
+
+
+@router.post("/auth/token", response_model=TokenPair, dependencies=[Depends(allow(PUBLIC))])
+def token(request: Request, session: SessionDep,
+          form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenPair:
+    """OAuth2 password flow: a short-lived access token and a refresh token."""
+    return flows.login(session=session, username=form.username, password=form.password,
+                       client_addr=_client(request))
+
+
+@router.post("/auth/refresh", response_model=TokenPair, dependencies=[Depends(allow(PUBLIC))])
+def refresh(request: Request, session: SessionDep, body: RefreshIn) -> TokenPair:
+    """Trade a refresh token for a new pair (the old refresh token is spent)."""
+    return flows.refresh(session=session, refresh_token=body.refresh_token,
+                         client_addr=_client(request))
+
+
+@router.get("/auth/me", response_model=Me)
+def me(actor: AnyUser) -> Me:
+    """Who the bearer token belongs to."""
+    return Me(username=actor.username, roles=sorted(r.value for r in actor.roles))
+
+
+@router.get("/users", response_model=list[UserRead])
+def list_users(session: SessionDep, _admin: Admin) -> list[UserRead]:
+    """Every user."""
+    return [_user_read(u) for u in service.list_users(session=session)]
+
+
+@router.post("/users", response_model=UserRead, status_code=201)
+def create_user(request: Request, session: SessionDep, actor: Admin,
+                body: UserCreate) -> UserRead:
+    """Create a user with roles (and a password, for people)."""
+    user = flows.add_user(session=session, actor=actor, username=body.username,
+                          roles=body.roles, display_name=body.display_name,
+                          password=body.password, client_addr=_client(request))
+    return _user_read(user)
+
+
+@router.post("/users/{username}/disable", response_model=UserRead)
+def disable_user(username: str, request: Request, session: SessionDep, actor: Admin,
+                 body: ReasonIn) -> UserRead:
+    """Disable a user: every token of theirs stops working at once."""
+    return _user_read(flows.set_disabled(session=session, actor=actor, username=username,
+                                         disabled=True, reason=body.reason,
+                                         client_addr=_client(request)))
+
+
+@router.post("/users/{username}/enable", response_model=UserRead)
+def enable_user(username: str, request: Request, session: SessionDep, actor: Admin,
+                body: ReasonIn) -> UserRead:
+    """Re-enable a disabled user."""
+    return _user_read(flows.set_disabled(session=session, actor=actor, username=username,
+                                         disabled=False, reason=body.reason,
+                                         client_addr=_client(request)))
+
+
+@router.post("/users/{username}/reset", response_model=PasswordOut)
+def reset_password(username: str, request: Request, session: SessionDep, actor: Admin,
+                   body: PasswordIn) -> PasswordOut:
+    """Set a new password (generated when none is given) and lift a lock-out."""
+    user, password = flows.reset_password(session=session, actor=actor, username=username,
+                                          password=body.password,
+                                          client_addr=_client(request))
+    return PasswordOut(username=user.username, password=password)
+
+
+@router.put("/users/{username}/roles", response_model=UserRead)
+def set_roles(username: str, request: Request, session: SessionDep, actor: Admin,
+              body: RolesIn) -> UserRead:
+    """Replace a user's roles."""
+    return _user_read(flows.set_roles(session=session, actor=actor, username=username,
+                                      roles=body.roles, client_addr=_client(request)))
+
+
+@router.get("/users/{username}/tokens", response_model=list[TokenRead])
+def list_tokens(username: str, session: SessionDep, _admin: Admin) -> list[TokenRead]:
+    """A user's API tokens (never their secrets)."""
+    user = service.get_user_by_username_or_raise(session=session, username=username)
+    return [_token_read(t) for t in service.list_tokens(session=session, user=user)]
+
+
+@router.post("/users/{username}/tokens", response_model=TokenIssued, status_code=201)
+def issue_token(username: str, request: Request, session: SessionDep, actor: Admin,
+                body: TokenIn) -> TokenIssued:
+    """Issue an API token (docks, integrations); the secret is shown only here."""
+    secret, row = flows.issue_api_token(session=session, actor=actor, username=username,
+                                        name=body.name, client_addr=_client(request))
+    return TokenIssued(**_token_read(row).model_dump(), token=secret)
+
+
+@router.delete("/users/{username}/tokens/{token_id}", response_model=TokenRead)
+def revoke_token(username: str, token_id: int, request: Request, session: SessionDep,
+                 actor: Admin) -> TokenRead:
+    """Revoke an API token."""
+    return _token_read(flows.revoke_api_token(session=session, actor=actor, username=username,
+                                              token_id=token_id, client_addr=_client(request)))

@@ -1,0 +1,31 @@
+"""Authentication errors (each a 401 or 422 with a stable code)."""
+
+from bwc_custody.errors import BwcError, Unauthenticated
+
+
+class InvalidCredentials(Unauthenticated):
+    """Wrong username or password; deliberately does not say which."""
+
+    code = "invalid_credentials"
+    audited = True  # the login flow has already written its own custody entry
+
+
+class AccountLocked(Unauthenticated):
+    """Too many failed logons: locked for a while (CJIS Security Policy)."""
+
+    code = "account_locked"
+    audited = True
+
+
+class TokenExpired(Unauthenticated):
+    code = "token_expired"
+
+
+class InvalidRefreshToken(Unauthenticated):
+    code = "invalid_refresh_token"
+    audited = True
+
+
+class WeakPassword(BwcError):
+    code = "weak_password"
+    status = 422

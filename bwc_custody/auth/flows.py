@@ -1,0 +1,219 @@
+"""Logon, refresh and user administration, each step written to the custody log.
+
+A refused logon raises, which rolls the request's transaction back; so failures, lock-outs
+and denied requests are recorded in a transaction of their own that commits regardless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bwc_custody.auth import service
+from bwc_custody.auth.errors import AccountLocked, InvalidCredentials, InvalidRefreshToken
+from bwc_custody.auth.models import ApiToken, Role, User
+from bwc_custody.auth.service import Principal
+from bwc_custody.auth.tokens import issue_access_token
+from bwc_custody.custody import service as custody
+from bwc_custody.db import session_scope
+from bwc_custody.timeutil import as_utc, utcnow
+
+ANONYMOUS = Principal(user_id=None, username="anonymous", roles=frozenset())
+
+
+class TokenPair(BaseModel):
+    """The OAuth2 token response."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    refresh_token: str
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    assert isinstance(bind, Engine)
+    return bind
+
+
+def record_apart(*, engine: Engine, actor: Principal, action: str, target_type: str = "",
+                 target_id: str = "", client_addr: str = "", reason: str = "",
+                 details: dict[str, Any] | None = None) -> None:
+    """Append a custody entry in its own committed transaction (for refusals)."""
+    with session_scope(engine) as session:
+        custody.append(session=session, actor=actor, action=action, target_type=target_type,
+                       target_id=target_id, client_addr=client_addr, reason=reason,
+                       details=details)
+
+
+def _issue(*, session: Session, user: User, client_addr: str, via: str) -> TokenPair:
+    assert user.id is not None
+    access, ttl = issue_access_token(user_id=user.id, username=user.username)
+    refresh = service.create_refresh_token(session=session, user=user)
+    custody.append(session=session, actor=service.principal_of(user), action="auth.token_issue",
+                   target_type="user", target_id=user.username, client_addr=client_addr,
+                   details={"via": via, "access_ttl_s": ttl})
+    return TokenPair(access_token=access, expires_in=ttl, refresh_token=refresh)
+
+
+def _fail_logon(*, engine: Engine, username: str, user_id: int | None, client_addr: str) -> bool:
+    """Count and record one failed logon apart; True when it locked the account."""
+    locked = False
+    with session_scope(engine) as session:
+        user = session.get(User, user_id) if user_id is not None else None
+        if user is not None:
+            locked = service.count_failure(user)
+            session.add(user)
+        custody.append(session=session, actor=ANONYMOUS, action="auth.login_failed",
+                       target_type="user", target_id=username, client_addr=client_addr,
+                       details={"known_user": user is not None})
+        if locked and user is not None:
+            custody.append(session=session, actor=ANONYMOUS, action="auth.locked_out",
+                           target_type="user", target_id=username, client_addr=client_addr,
+                           details={"until": as_utc(user.locked_until or utcnow()).isoformat()})
+    return locked
+
+
+def login(*, session: Session, username: str, password: str, client_addr: str = "") -> TokenPair:
+    """Exchange a username and password for tokens, enforcing the lock-out."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is not None and service.is_locked(user):
+        record_apart(engine=_engine_of(session), actor=ANONYMOUS, action="auth.login_failed",
+                     target_type="user", target_id=username, client_addr=client_addr,
+                     details={"known_user": True, "locked": True})
+        raise AccountLocked("the account is locked after repeated failed logons; try later "
+                            "or ask an administrator to reset it")
+    if user is None or user.disabled or not service.password_matches(user, password):
+        locked = _fail_logon(engine=_engine_of(session), username=username,
+                             user_id=user.id if user else None, client_addr=client_addr)
+        if locked:
+            raise AccountLocked("too many failed logons: the account is now locked")
+        raise InvalidCredentials("wrong username or password")
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    custody.append(session=session, actor=service.principal_of(user), action="auth.login",
+                   target_type="user", target_id=user.username, client_addr=client_addr)
+    return _issue(session=session, user=user, client_addr=client_addr, via="password")
+
+
+def refresh(*, session: Session, refresh_token: str, client_addr: str = "") -> TokenPair:
+    """Rotate a refresh token into a new token pair; reuse of a spent one revokes them all."""
+    row = service.find_token(session=session, token=refresh_token)
+    user = session.get(User, row.user_id) if row is not None else None
+    if row is None or row.kind != "refresh" or user is None:
+        record_apart(engine=_engine_of(session), actor=ANONYMOUS, action="auth.refresh_failed",
+                     client_addr=client_addr, details={"reason": "unknown token"})
+        raise InvalidRefreshToken("invalid refresh token")
+    expired = row.expires_at is not None and as_utc(row.expires_at) <= utcnow()
+    if row.revoked_at is not None or expired or user.disabled:
+        reason = ("disabled user" if user.disabled else "expired" if expired
+                  else "reused after rotation")
+        with session_scope(_engine_of(session)) as apart:
+            if reason == "reused after rotation":
+                # A spent token coming back means it was copied: end every session of the user.
+                assert user.id is not None
+                service.revoke_all_refresh_tokens(session=apart, user_id=user.id)
+            custody.append(session=apart, actor=ANONYMOUS, action="auth.refresh_failed",
+                           target_type="user", target_id=user.username,
+                           client_addr=client_addr, details={"reason": reason})
+        raise InvalidRefreshToken(f"refresh token refused ({reason})")
+    row.revoked_at = utcnow()
+    session.add(row)
+    return _issue(session=session, user=user, client_addr=client_addr, via="refresh")
+
+
+# ---- administration ------------------------------------------------------------------
+
+
+def _log_user(session: Session, actor: Principal, action: str, user: User, client_addr: str,
+              reason: str = "", **details: Any) -> None:
+    custody.append(session=session, actor=actor, action=action, target_type="user",
+                   target_id=user.username, client_addr=client_addr, reason=reason,
+                   details=details)
+
+
+def add_user(*, session: Session, actor: Principal, username: str, roles: Iterable[Role],
+             display_name: str = "", password: str | None = None,
+             client_addr: str = "") -> User:
+    """Create a user (optionally with a password) and record it."""
+    user = service.create_user(session=session, username=username, roles=roles,
+                               display_name=display_name)
+    if password is not None:
+        service.set_password(user=user, password=password)
+        session.add(user)
+    _log_user(session, actor, "user.create", user, client_addr,
+              roles=sorted(r.value for r in user.role_set), password=password is not None)
+    return user
+
+
+def set_disabled(*, session: Session, actor: Principal, username: str, disabled: bool,
+                 reason: str = "", client_addr: str = "") -> User:
+    """Disable (every token stops working at once) or re-enable a user."""
+    user = service.get_user_by_username_or_raise(session=session, username=username)
+    user.disabled = disabled
+    session.add(user)
+    if disabled and user.id is not None:
+        service.revoke_all_refresh_tokens(session=session, user_id=user.id)
+    _log_user(session, actor, "user.disable" if disabled else "user.enable", user, client_addr,
+              reason)
+    return user
+
+
+def reset_password(*, session: Session, actor: Principal, username: str,
+                   password: str | None = None, client_addr: str = "") -> tuple[User, str]:
+    """Set a new password (generated when none is given), lift a lock-out, end sessions."""
+    user = service.get_user_by_username_or_raise(session=session, username=username)
+    new = password or service.generate_password()
+    service.set_password(user=user, password=new)
+    session.add(user)
+    if user.id is not None:
+        service.revoke_all_refresh_tokens(session=session, user_id=user.id)
+    _log_user(session, actor, "user.password_reset", user, client_addr,
+              generated=password is None)
+    return user, new
+
+
+def set_roles(*, session: Session, actor: Principal, username: str, roles: Iterable[Role],
+              client_addr: str = "") -> User:
+    """Replace the user's roles."""
+    user = service.get_user_by_username_or_raise(session=session, username=username)
+    before = sorted(r.value for r in user.role_set)
+    user.roles = ",".join(sorted({Role(r).value for r in roles}))
+    session.add(user)
+    _log_user(session, actor, "user.roles", user, client_addr, before=before,
+              after=sorted(r.value for r in user.role_set))
+    return user
+
+
+def issue_api_token(*, session: Session, actor: Principal, username: str, name: str = "",
+                    client_addr: str = "") -> tuple[str, ApiToken]:
+    """Issue a revocable API token for the user (docks, integrations); secret shown once."""
+    user = service.get_user_by_username_or_raise(session=session, username=username)
+    secret = service.create_api_token(session=session, user=user, name=name)
+    row = service.find_token(session=session, token=secret)
+    assert row is not None
+    _log_user(session, actor, "auth.token_issue", user, client_addr, via="api_token",
+              token_id=row.id, name=name)
+    return secret, row
+
+
+def revoke_api_token(*, session: Session, actor: Principal, username: str, token_id: int,
+                     client_addr: str = "") -> ApiToken:
+    """Revoke one of the user's tokens."""
+    user = service.get_user_by_username_or_raise(session=session, username=username)
+    row = service.revoke_token_by_id(session=session, user=user, token_id=token_id)
+    _log_user(session, actor, "auth.token_revoke", user, client_addr, token_id=token_id)
+    return row
+
+
+def record_denial(*, engine: Engine, principal: Principal | None, method: str, path: str,
+                  client_addr: str, status: int, code: str) -> None:
+    """Record a refused request (401/403) in its own transaction."""
+    record_apart(engine=engine, actor=principal or ANONYMOUS, action="access.denied",
+                 target_type="route", target_id=f"{method} {path}"[:80],
+                 client_addr=client_addr, details={"status": status, "code": code})

@@ -1,0 +1,169 @@
+"""Custody routes: the log, checkpoints, proofs and verification for auditors; footage
+streaming and evidence packages for custodians."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.background import BackgroundTask
+
+from bwc_custody.auth.models import Role
+from bwc_custody.auth.service import Principal
+from bwc_custody.custody import service
+from bwc_custody.custody.access import stream_original
+from bwc_custody.custody.package import build_package
+from bwc_custody.custody.verify import verify_all
+from bwc_custody.db import get_engine
+from bwc_custody.deps import SessionDep, allow
+from bwc_custody.vault.service import get_keyring, get_signer, get_store
+
+router = APIRouter(tags=["custody"])
+Auditor = Annotated[Principal, Depends(allow(Role.auditor))]
+Checkpointer = Annotated[Principal, Depends(allow(Role.auditor, Role.admin))]
+Custodian = Annotated[Principal, Depends(allow(Role.custodian))]
+Viewer = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer))]
+Reason = Annotated[str, Query(min_length=3, max_length=500,
+                              description="Why (recorded in the custody log).")]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+class EntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    target_type: str
+    target_id: str
+    client_addr: str
+    reason: str
+    details: dict[str, Any]
+    prev_hash: str
+    entry_hash: str
+
+
+class CheckpointRead(BaseModel):
+    format: str
+    index: int
+    tree_size: int
+    root_hash: str
+    created_at: str
+    key_id: str
+    signature: str
+
+
+class ProofRead(BaseModel):
+    seq: int
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    root_hash: str
+    path: list[str]
+
+
+class ConsistencyRead(BaseModel):
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    path: list[str]
+
+
+@router.get("/custody/entries", response_model=list[EntryRead])
+def list_entries(
+    session: SessionDep, _auditor: Auditor,
+    target_id: str | None = None,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[EntryRead]:
+    """Custody entries in order (one target's, or all after `after_seq`)."""
+    if target_id is not None:
+        rows = service.entries_for(session=session, target_id=target_id)
+    else:
+        rows = service.entries_after(session=session, after_seq=after_seq, limit=limit)
+    return [EntryRead.model_validate(r) for r in rows[:limit]]
+
+
+@router.get("/custody/checkpoints", response_model=list[CheckpointRead])
+def list_checkpoints(session: SessionDep, _auditor: Auditor) -> list[CheckpointRead]:
+    """Every signed checkpoint, oldest first."""
+    return [CheckpointRead(**service.checkpoint_document(c))
+            for c in service.list_checkpoints(session=session)]
+
+
+@router.post("/custody/checkpoints", response_model=CheckpointRead, status_code=201)
+def create_checkpoint(session: SessionDep, _actor: Checkpointer) -> CheckpointRead:
+    """Sign a checkpoint over the log so far (WORM copy in the object store)."""
+    cp = service.create_checkpoint(session=session, signer=get_signer(), store=get_store())
+    return CheckpointRead(**service.checkpoint_document(cp))
+
+
+@router.get("/custody/entries/{seq}/inclusion", response_model=ProofRead)
+def inclusion(seq: int, session: SessionDep, _auditor: Auditor,
+              tree_size: Annotated[int | None, Query(ge=1)] = None) -> ProofRead:
+    """Audit path of entry `seq` to a tree (default: the newest checkpoint)."""
+    return ProofRead(**asdict(service.inclusion_proof(session=session, seq=seq,
+                                                      tree_size=tree_size)))
+
+
+@router.get("/custody/consistency", response_model=ConsistencyRead)
+def consistency(session: SessionDep, _auditor: Auditor,
+                first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)],
+                ) -> ConsistencyRead:
+    """Proof that the log of `first` entries is a prefix of the log of `second`."""
+    return ConsistencyRead(**asdict(service.consistency_proof(session=session, first=first,
+                                                              second=second)))
+
+
+@router.post("/custody/verify")
+def verify(session: SessionDep, _auditor: Auditor, fixity: bool = False) -> dict[str, Any]:
+    """Run the verification (chain, checkpoints; stored objects when `fixity`)."""
+    return verify_all(session=session, store=get_store(), keyring=get_keyring(),
+                      signer=get_signer(), fixity=fixity).to_dict()
+
+
+@router.get("/evidence/{evidence_id}/content")
+def stream_content(evidence_id: str, request: Request, session: SessionDep, actor: Viewer,
+                   reason: Reason) -> StreamingResponse:
+    """Stream the original footage (recorded as `evidence.stream`, with the reason)."""
+    evidence, chunks = stream_original(
+        session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
+        actor=actor, reason=reason, client_addr=_client(request))
+    session.commit()  # the view is on record before the first byte leaves
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers={
+        "Content-Length": str(evidence.size), "X-Content-SHA256": evidence.sha256,
+        "Cache-Control": "no-store"})
+
+
+@router.post("/evidence/{evidence_id}/package")
+async def package(evidence_id: str, request: Request, actor: Custodian,
+                  reason: Reason) -> FileResponse:
+    """An evidence package (zip): original, SHA-256, proven custody entries, key, verifier."""
+    work = Path(tempfile.mkdtemp(prefix="bwc-package-"))
+    try:
+        await run_in_threadpool(
+            build_package, engine=get_engine(), store=get_store(), keyring=get_keyring(),
+            signer=get_signer(), evidence_id=evidence_id, out=work / "package", actor=actor,
+            reason=reason, client_addr=_client(request))
+        archive = await run_in_threadpool(shutil.make_archive, str(work / evidence_id), "zip",
+                                          work / "package")
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return FileResponse(archive, media_type="application/zip",
+                        filename=f"evidence-{evidence_id}.zip",
+                        background=BackgroundTask(shutil.rmtree, work, ignore_errors=True))

@@ -1,0 +1,75 @@
+"""Auth fixtures: users with passwords, and JWTs (live, expired, foreign-signed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from bwc_custody.auth.models import Role
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_user(migrated: str) -> Callable[..., int]:
+    """Factory: a user with roles and the test password; returns the user id."""
+    from bwc_custody.auth import flows
+    from bwc_custody.auth.service import LOCAL_OPERATOR
+    from bwc_custody.db import session_scope
+
+    def _make(username: str, *roles: Role, password: str | None = PASSWORD) -> int:
+        with session_scope() as session:
+            user = flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,
+                                  roles=roles or (Role.requester,), password=password)
+            assert user.id is not None
+            return user.id
+
+    return _make
+
+
+@pytest.fixture
+def make_jwt() -> Callable[..., str]:
+    """Factory: an access token for a user id (optionally expired, or signed elsewhere)."""
+    from bwc_custody.auth.tokens import issue_access_token
+
+    def _jwt(user_id: int, username: str = "x", *, expired: bool = False,
+             foreign: bool = False) -> str:
+        token, _ttl = issue_access_token(
+            user_id=user_id, username=username,
+            ttl=timedelta(seconds=-120) if expired else None,
+            secret=b"another server's secret, 32 bytes+" if foreign else None)
+        return token
+
+    return _jwt
+
+
+@pytest.fixture
+def disable() -> Callable[[str], None]:
+    """Disable a user through the admin flow."""
+    from bwc_custody.auth import flows
+    from bwc_custody.auth.service import LOCAL_OPERATOR
+    from bwc_custody.db import session_scope
+
+    def _disable(username: str) -> None:
+        with session_scope() as session:
+            flows.set_disabled(session=session, actor=LOCAL_OPERATOR, username=username,
+                               disabled=True)
+
+    return _disable
+
+
+@pytest.fixture
+def actions(migrated: str) -> Callable[..., list[str]]:
+    """The custody log's actions (optionally only those about one target)."""
+    from bwc_custody.custody import service as custody
+    from bwc_custody.db import session_scope
+
+    def _actions(target: str | None = None) -> list[str]:
+        with session_scope() as session:
+            rows = (custody.entries_for(session=session, target_id=target) if target
+                    else custody.all_entries(session=session))
+            return [r.action for r in rows]
+
+    return _actions
