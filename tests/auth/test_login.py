@@ -1,0 +1,177 @@
+"""Logon, lock-out, refresh rotation, disabling, and the custody record of each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from bwc_custody.auth.models import Role
+from tests.auth.conftest import PASSWORD
+
+
+def _login(client: TestClient, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/auth/token", data={"username": username, "password": password,
+                                                   "grant_type": "password"})
+
+
+def _me(client: TestClient, token: str) -> int:
+    return client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def test_password_logon_issues_working_tokens_and_is_logged(
+    client: TestClient, make_user: Callable[..., int], actions: Callable[..., list[str]],
+    migrated: str,
+) -> None:
+    make_user("carla", Role.custodian, Role.auditor)
+    r = _login(client, "carla")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 15 * 60
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.json() == {"username": "carla", "roles": ["auditor", "custodian"]}
+    assert actions("carla") == ["user.create", "auth.login", "auth.token_issue"]
+    from bwc_custody.db import make_engine
+
+    engine = make_engine(migrated)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT password_hash FROM \"user\" WHERE username='carla'"))
+        assert stored.scalar_one().startswith("$argon2id$")
+    engine.dispose()
+
+
+def test_lockout_after_five_failures_survives_the_right_password_until_reset(
+    client: TestClient, make_user: Callable[..., int], actions: Callable[..., list[str]],
+    migrated: str,
+) -> None:
+    make_user("dave", Role.legal_reviewer)
+    for _ in range(4):
+        r = _login(client, "dave", "wrong password!!")
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "invalid_credentials"
+    r = _login(client, "dave", "wrong password!!")
+    assert r.json()["error"]["code"] == "account_locked"
+    r = _login(client, "dave")  # the right password, during the lock
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "account_locked"
+    assert actions("dave") == ["user.create"] + ["auth.login_failed"] * 5 + [
+        "auth.locked_out", "auth.login_failed"]
+    # The lock lasts at least 10 minutes: move it into the past rather than wait.
+    from bwc_custody.db import make_engine
+
+    engine = make_engine(migrated)
+    with engine.begin() as conn:
+        until = conn.execute(text("SELECT locked_until FROM \"user\" WHERE username='dave'"))
+        assert until.scalar_one() is not None
+        conn.execute(text("UPDATE \"user\" SET locked_until = '2000-01-01 00:00:00+00:00' "
+                          "WHERE username='dave'"))
+    engine.dispose()
+    assert _login(client, "dave").status_code == 200
+
+
+def test_unknown_user_and_disabled_user_fail_alike(
+    client: TestClient, make_user: Callable[..., int], disable: Callable[[str], None],
+    actions: Callable[..., list[str]],
+) -> None:
+    make_user("erin", Role.requester)
+    disable("erin")
+    for name in ("erin", "nobody"):
+        r = _login(client, name)
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "invalid_credentials"
+    assert actions("nobody") == ["auth.login_failed"]
+
+
+def test_refresh_rotates_and_reuse_revokes_everything(
+    client: TestClient, make_user: Callable[..., int], actions: Callable[..., list[str]],
+) -> None:
+    make_user("fay", Role.auditor)
+    first = _login(client, "fay").json()
+    second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert second.status_code == 200
+    new = second.json()
+    assert _me(client, new["access_token"]) == 200
+    # The spent token comes back (stolen copy): refused, and the live one dies with it.
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert again.status_code == 401
+    assert again.json()["error"]["code"] == "invalid_refresh_token"
+    live = client.post("/api/v1/auth/refresh", json={"refresh_token": new["refresh_token"]})
+    assert live.status_code == 401
+    assert "auth.refresh_failed" in actions("fay")
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": "bwr_x"}).status_code == 401
+    # A refresh token is not a bearer credential.
+    assert _me(client, new["refresh_token"]) == 401
+
+
+def test_disabling_stops_jwt_api_token_and_refresh_at_once(
+    client: TestClient, make_user: Callable[..., int], disable: Callable[[str], None],
+) -> None:
+    make_user("gus", Role.custodian)
+    pair = _login(client, "gus").json()
+    assert _me(client, pair["access_token"]) == 200
+    disable("gus")
+    assert _me(client, pair["access_token"]) == 401
+    r = client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 401
+
+
+def test_expired_and_foreign_tokens(client: TestClient, make_user: Callable[..., int],
+                                    make_jwt: Callable[..., str]) -> None:
+    uid = make_user("hal", Role.auditor)
+    expired = make_jwt(uid, expired=True)
+    r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "token_expired"
+    assert _me(client, make_jwt(uid, foreign=True)) == 401
+    assert _me(client, make_jwt(uid)) == 200
+
+
+def test_refused_requests_are_logged_with_caller_and_route(
+    client: TestClient, make_token: Callable[..., str], make_user: Callable[..., int],
+    migrated: str,
+) -> None:
+    from bwc_custody.custody import service as custody
+    from bwc_custody.db import session_scope
+
+    token = make_token(Role.officer, username="ivan")
+    assert client.get("/api/v1/custody/entries",
+                      headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    assert client.get("/api/v1/users").status_code == 401
+    with session_scope() as session:
+        denied = [e for e in custody.all_entries(session=session) if e.action == "access.denied"]
+    assert [(e.actor, e.role, e.target_id, e.details["status"]) for e in denied] == [
+        ("ivan", "officer", "GET /api/v1/custody/entries", 403),
+        ("anonymous", "", "GET /api/v1/users", 401),
+    ]
+    assert all(e.client_addr == "testclient" for e in denied)
+
+
+def test_admin_api_manages_users_and_tokens(
+    client: TestClient, make_token: Callable[..., str], actions: Callable[..., list[str]],
+) -> None:
+    admin = {"Authorization": f"Bearer {make_token(Role.admin, username='root')}"}
+    r = client.post("/api/v1/users", headers=admin, json={
+        "username": "dock-7", "roles": ["dock"]})
+    assert r.status_code == 201
+    assert r.json()["has_password"] is False
+    r = client.post("/api/v1/users", headers=admin, json={
+        "username": "kim", "roles": ["custodian"], "password": "short"})
+    assert r.json()["error"]["code"] == "weak_password"
+    issued = client.post("/api/v1/users/dock-7/tokens", headers=admin, json={"name": "bay 1"})
+    assert issued.status_code == 201
+    dock = {"Authorization": f"Bearer {issued.json()['token']}"}
+    assert client.get("/api/v1/auth/me", headers=dock).json()["roles"] == ["dock"]
+    r = client.put("/api/v1/users/dock-7/roles", headers=admin, json={"roles": ["officer"]})
+    assert r.json()["roles"] == ["officer"]
+    tid = issued.json()["id"]
+    assert client.delete(f"/api/v1/users/dock-7/tokens/{tid}", headers=admin).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=dock).status_code == 401
+    reset = client.post("/api/v1/users/dock-7/reset", headers=admin, json={})
+    password = reset.json()["password"]
+    assert len(password) >= 12
+    assert _login(client, "dock-7", password).status_code == 200
+    assert actions("dock-7") == ["user.create", "auth.token_issue", "user.roles",
+                                 "auth.token_revoke", "user.password_reset", "auth.login",
+                                 "auth.token_issue"]

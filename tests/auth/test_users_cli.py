@@ -1,0 +1,74 @@
+"""`bwc users ...` and `bwc init` set-up of the first admin."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from bwc_custody.cli import app
+
+
+def _bwc(*args: str) -> tuple[int, Any]:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    text = result.stdout if result.exit_code == 0 else (result.stderr or result.stdout)
+    return result.exit_code, json.loads(text)
+
+
+def _me(client: TestClient, token: str) -> int:
+    return client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def test_users_lifecycle(client: TestClient) -> None:
+    code, out = _bwc("users", "add", "lee", "--role", "custodian", "--role", "auditor",
+                     "--generate-password")
+    assert code == 0
+    assert out["roles"] == ["auditor", "custodian"]
+    token, password = out["token"], out["password"]
+    assert _me(client, token) == 200
+    r = client.post("/api/v1/auth/token", data={"username": "lee", "password": password})
+    assert r.status_code == 200
+    code, err = _bwc("users", "add", "lee", "--role", "officer")
+    assert code == 2
+    assert err["error"]["code"] == "conflict"
+
+    code, issued = _bwc("users", "token", "issue", "lee", "--name", "laptop")
+    assert _me(client, issued["token"]) == 200
+    assert _bwc("users", "token", "revoke", "lee", str(issued["token_id"]))[0] == 0
+    assert _me(client, issued["token"]) == 401
+
+    assert _bwc("users", "disable", "lee", "--reason", "left the district")[0] == 0
+    assert _me(client, token) == 401
+    assert _bwc("users", "enable", "lee")[0] == 0
+    assert _me(client, token) == 200
+    code, out = _bwc("users", "reset", "lee", "--password", "a brand new passphrase")
+    assert out["password"] is None
+    r = client.post("/api/v1/auth/token", data={"username": "lee",
+                                                "password": "a brand new passphrase"})
+    assert r.status_code == 200
+    code, out = _bwc("users", "roles", "lee", "--role", "legal_reviewer")
+    assert out["roles"] == ["legal_reviewer"]
+    code, listing = _bwc("users", "list")
+    assert listing == [{"username": "lee", "roles": ["legal_reviewer"], "disabled": False,
+                        "locked": False}]
+    code, log = _bwc("log", "--target", "lee")
+    assert [e["action"] for e in log] == [
+        "user.create", "auth.token_issue", "auth.login", "auth.token_issue",
+        "auth.token_issue", "auth.token_revoke", "user.disable", "user.enable",
+        "user.password_reset", "auth.login", "auth.token_issue", "user.roles"]
+    assert {e["reason"] for e in log if e["action"] == "user.disable"} == {"left the district"}
+
+
+def test_init_creates_admin_with_password(bwc_home: object, tmp_path: object) -> None:
+    code, out = _bwc("init", "--password", "the first admin passphrase")
+    assert code == 0
+    assert out["admin_token"].startswith("bwc_")
+    assert out["admin_password"] is None
+    from bwc_custody.app import create_app
+
+    with TestClient(create_app()) as client:
+        r = client.post("/api/v1/auth/token", data={"username": "admin",
+                                                    "password": "the first admin passphrase"})
+        assert r.status_code == 200

@@ -1,0 +1,66 @@
+"""Custody routes: streaming footage on record, packages, the log, proofs and verification."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from bwc_custody.auth.models import Role
+
+
+def test_stream_records_the_view_with_reason(
+    client: TestClient, make_token: Callable[..., str], ingest: Callable[..., str],
+) -> None:
+    data = b"video bytes " * 10_000
+    evidence_id = ingest(data)
+    custodian = {"Authorization": f"Bearer {make_token(Role.custodian, username='cara')}"}
+    auditor = {"Authorization": f"Bearer {make_token(Role.auditor)}"}
+    r = client.get(f"/api/v1/evidence/{evidence_id}/content", headers=custodian)
+    assert r.status_code == 422  # a reason is required
+    r = client.get(f"/api/v1/evidence/{evidence_id}/content", headers=custodian,
+                   params={"reason": "triage of request 12"})
+    assert r.status_code == 200
+    assert r.content == data
+    assert r.headers["x-content-sha256"] == hashlib.sha256(data).hexdigest()
+    log = client.get("/api/v1/custody/entries", headers=auditor,
+                     params={"target_id": evidence_id}).json()
+    assert [(e["action"], e["actor"], e["reason"]) for e in log] == [
+        ("evidence.ingest", "local-operator", ""),
+        ("evidence.stream", "cara", "triage of request 12")]
+
+
+def test_package_route_and_auditor_routes(
+    client: TestClient, make_token: Callable[..., str], ingest: Callable[..., str],
+) -> None:
+    evidence_id = ingest(b"abc" * 40_000)
+    custodian = {"Authorization": f"Bearer {make_token(Role.custodian)}"}
+    auditor = {"Authorization": f"Bearer {make_token(Role.auditor)}"}
+    r = client.post(f"/api/v1/evidence/{evidence_id}/package", headers=custodian,
+                    params={"reason": "subpoena 7"})
+    assert r.status_code == 200
+    names = set(zipfile.ZipFile(io.BytesIO(r.content)).namelist())
+    assert {"manifest.json", "verify_package.py", "public_key.pem", "SHA256SUMS",
+            "checkpoint.json", "evidence/clip.mp4"} <= names
+
+    cps = client.get("/api/v1/custody/checkpoints", headers=auditor).json()
+    assert [c["tree_size"] for c in cps] == [2]
+    proof = client.get("/api/v1/custody/entries/1/inclusion", headers=auditor).json()
+    assert proof["root_hash"] == cps[0]["root_hash"]
+    assert len(client.get("/api/v1/custody/entries", headers=auditor).json()) == 2
+    made = client.post("/api/v1/custody/checkpoints", headers=auditor)
+    assert made.status_code == 201
+    size = made.json()["tree_size"]
+    c = client.get("/api/v1/custody/consistency", headers=auditor,
+                   params={"first": 2, "second": size}).json()
+    assert c["second_root"] == made.json()["root_hash"]
+    bad = client.get("/api/v1/custody/consistency", headers=auditor,
+                     params={"first": 5, "second": 2})
+    assert bad.json()["error"]["code"] == "proof_unavailable"
+    report = client.post("/api/v1/custody/verify", headers=auditor,
+                         params={"fixity": True}).json()
+    assert report["ok"]
+    assert report["objects"] == 1
