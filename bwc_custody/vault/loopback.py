@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from storage.crypto import RangeReader
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
-_CHUNK = 4 * 1024 * 1024
+_CHUNK = 1024 * 1024  # one segment: per-connection memory stays small
 
 
 def _handler(reader: RangeReader, path: str) -> type[BaseHTTPRequestHandler]:
