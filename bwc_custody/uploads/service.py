@@ -2,7 +2,10 @@
 
 Staging never holds plaintext. `<id>.ct` holds the header and every finished segment of the
 final object format; the partial last segment (< one segment of plaintext) is kept in
-`<id>.tail`, encrypted under a key derived from the upload's data key. So any chunking makes
+`<id>.tail.<offset>`, encrypted under a key derived from the upload's data key. Tails are
+named by the offset they end at, so if the server dies after writing a new tail but before
+the database records the new offset, the tail for the recorded offset is still there (stale
+ones are swept on the next open). So any chunking makes
 progress, a restart loses nothing acknowledged, and finalising publishes `<id>.ct` as is.
 """
 
@@ -51,6 +54,14 @@ from storage.objectstore import ObjectStore
 # restart (or on another process) the hash is rebuilt from the staged ciphertext.
 _HASHERS: dict[str, tuple[int, Any]] = {}
 _HASHERS_LOCK = threading.Lock()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def staging_dir() -> Path:
@@ -129,7 +140,6 @@ class Staging:
     def __init__(self, upload: Upload, keyring: Keyring) -> None:
         self.upload = upload
         self.ct_path = staging_dir() / f"{upload.id}.ct"
-        self.tail_path = staging_dir() / f"{upload.id}.tail"
         if not self.ct_path.exists():
             raise UploadNotFound(f"upload {upload.id} has no staged data", upload_id=upload.id)
         wrapped = WrappedKey(upload.kek_id, base64.b64decode(upload.wrapped_key))
@@ -144,6 +154,7 @@ class Staging:
         self.offset = upload.offset
         self.index = self.offset // self.seg  # index of the segment being filled
         self.tail = self._load_tail()
+        self._sweep_tails(keep=self.offset)
         self.hasher = self._hasher()
         self._fh = open(self.ct_path, "r+b")  # noqa: SIM115 (closed by close())
         self._fh.seek(self._ct_end())
@@ -155,11 +166,19 @@ class Staging:
     def _tail_aad(self, offset: int) -> bytes:
         return self.upload.id.encode() + offset.to_bytes(8, "big")
 
+    def _tail_path(self, offset: int) -> Path:
+        return staging_dir() / f"{self.upload.id}.tail.{offset}"
+
+    def _sweep_tails(self, keep: int | None) -> None:
+        for path in staging_dir().glob(f"{self.upload.id}.tail.*"):
+            if keep is None or path.name != self._tail_path(keep).name:
+                path.unlink(missing_ok=True)
+
     def _load_tail(self) -> bytearray:
         expected = self.offset - self.index * self.seg
         if expected == 0:
             return bytearray()
-        blob = self.tail_path.read_bytes()
+        blob = self._tail_path(self.offset).read_bytes()
         plain = self._tail_aead.decrypt(blob[:12], blob[12:], self._tail_aad(self.offset))
         if len(plain) != expected:
             raise UploadNotFound("staged tail does not match the recorded offset")
@@ -227,17 +246,19 @@ class Staging:
             self._fh.write(self.cipher.encrypt(self.index, bytes(self.tail), True))
             self._fh.flush()
             os.fsync(self._fh.fileno())
-            self.tail_path.unlink(missing_ok=True)
+            self._sweep_tails(keep=None)
         elif self.tail:
             nonce = os.urandom(12)
             aad = self._tail_aad(self.offset)
             blob = nonce + self._tail_aead.encrypt(nonce, bytes(self.tail), aad)
-            tmp = self.tail_path.with_suffix(".tmp")
+            final = self._tail_path(self.offset)
+            tmp = final.with_name(final.name + ".tmp")
             with open(tmp, "wb") as fh:
                 fh.write(blob)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, self.tail_path)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
         with _HASHERS_LOCK:
             if complete:
                 _HASHERS.pop(self.upload.id, None)
@@ -314,8 +335,8 @@ def record_progress(*, session: Session, upload: Upload, staging: Staging) -> Up
 
 def discard_staging(upload_id: str) -> None:
     """Delete every staged file of an upload."""
-    for suffix in (".ct", ".tail", ".tail.tmp", ".lock"):
-        (staging_dir() / f"{upload_id}{suffix}").unlink(missing_ok=True)
+    for path in staging_dir().glob(f"{upload_id}.*"):
+        path.unlink(missing_ok=True)
     with _HASHERS_LOCK:
         _HASHERS.pop(upload_id, None)
 

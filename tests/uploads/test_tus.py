@@ -261,3 +261,25 @@ def test_access_rules(client: TestClient, dock: Dock, make_token: Callable[..., 
     other = {"Authorization": f"Bearer {make_token(Role.dock)}"}
     assert client.head(url, headers={**TUS, **other}).status_code == 404  # not theirs
     assert client.get("/api/v1/evidence", headers=other).status_code == 403
+
+
+def test_server_dies_between_staging_and_commit(client: TestClient, dock: Dock) -> None:
+    """Bytes staged (segments and a new tail) but the new offset never committed."""
+    from bwc_custody.uploads.models import Upload
+    from bwc_custody.vault.service import get_keyring
+
+    data = os.urandom(3 * SEG + 777)
+    url = dock.create(len(data))
+    upload_id = url.rsplit("/", 1)[1]
+    assert dock.patch(url, 0, data[: SEG + 100]).status_code == 204
+    with Session(get_engine()) as session:
+        upload = session.get(Upload, upload_id)
+        assert upload is not None
+        with upload_service.locked_staging(upload, get_keyring()) as staging:
+            staging.feed(data[SEG + 100 : 2 * SEG + 500])
+            staging.persist()  # ... and the process dies before record_progress/commit
+    upload_service._HASHERS.clear()
+    assert dock.offset(url) == SEG + 100  # the database is the truth
+    dock.send_all(url, data, start=SEG + 100)
+    resp = dock.finalize(url, sha256=hashlib.sha256(data).hexdigest())
+    assert resp.status_code == 200, resp.text
