@@ -163,7 +163,7 @@ class S3ObjectStore:
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
                 raise ObjectMissing(f"no object {key!r}", key=key) from None
-            raise
+            raise _unavailable(exc, "read object metadata") from exc
         except _NETWORK_ERRORS as exc:
             raise _unavailable(exc, "read") from exc
 

@@ -7,27 +7,26 @@ from pathlib import Path
 
 import typer
 from pydantic import ValidationError
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.errors import BwcError
 
 
-def _progress(total: int | None, description: str):  # type: ignore[no-untyped-def]
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    progress = Progress(
+def _transfer_progress() -> Progress:
+    """A byte-transfer progress bar on stderr, shown only to a person at a terminal."""
+    return Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
         TransferSpeedColumn(), TimeRemainingColumn(), transient=True,
         disable=not typer.get_text_stream("stderr").isatty(),
     )
-    return progress, description, total
 
 
 def register(app: typer.Typer) -> None:
@@ -107,9 +106,9 @@ def register(app: typer.Typer) -> None:
             except ValidationError as exc:
                 raise InvalidMetadata("metadata is not valid", errors=exc.errors(
                     include_url=False, include_context=False)) from None
-            progress, desc, _ = _progress(file.stat().st_size, "ingest")
+            progress = _transfer_progress()
             with progress, session_scope() as session, open(file, "rb") as fh:
-                task = progress.add_task(desc, total=file.stat().st_size)
+                task = progress.add_task("ingest", total=file.stat().st_size)
                 receipt = ingest_stream(
                     session=session, store=get_store(), keyring=get_keyring(),
                     signer=get_signer(), source=fh, metadata=meta, actor=LOCAL_OPERATOR,
