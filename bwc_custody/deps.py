@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal, authenticate
-from bwc_custody.db import get_engine
+from bwc_custody.db import get_engine, session_scope
 from bwc_custody.errors import BwcError, Forbidden, Unauthenticated
 
 logger = logging.getLogger(__name__)
@@ -24,13 +24,8 @@ logger = logging.getLogger(__name__)
 
 def get_session() -> Iterator[Session]:
     """One session per request, committed once when the route returns."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope() as session:
+        yield session
 
 
 # scope="function": commit before the response leaves. With the default ("request") the

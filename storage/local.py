@@ -37,7 +37,8 @@ def _storage_error(exc: OSError, action: str) -> StorageUnavailable:
     )
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a directory entry durable (after link/rename)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -111,7 +112,7 @@ class LocalWriter(WriterBase):
             os.link(self.tmp, self.final)
             if self.lock:
                 self.store._write_lock(self.key, self.lock)
-            _fsync_dir(self.final.parent)
+            fsync_dir(self.final.parent)
         except FileExistsError:
             self.abort()
             raise ObjectExists(
@@ -183,7 +184,7 @@ class LocalObjectStore:
             return self._copy_in(key, path, lock)
         if lock:
             self._write_lock(key, lock)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return size
 
     def _copy_in(self, key: str, path: Path, lock: ObjectLock | None) -> int:

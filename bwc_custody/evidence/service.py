@@ -112,16 +112,18 @@ def _admit(
     return evidence
 
 
-def _record_duplicate(
-    *, session: Session, existing: Evidence, actor: Principal, source: str, client_addr: str,
-    metadata: DockMetadata,
-) -> None:
+def _duplicate_receipt(
+    *, session: Session, signer: Signer, existing: Evidence, actor: Principal, source: str,
+    client_addr: str, metadata: DockMetadata,
+) -> Receipt:
+    """Log a second arrival of content already in custody; receipt names the existing item."""
     custody.append(
         session=session, actor=actor, action="evidence.ingest_duplicate",
         target_type="evidence", target_id=existing.id, client_addr=client_addr,
         details={"sha256": existing.sha256, "source": source, "filename": metadata.filename,
                  "device_serial": metadata.device_serial},
     )
+    return sign_receipt(signer=signer, evidence=existing, duplicate=True)
 
 
 def ingest_stream(
@@ -159,9 +161,9 @@ def ingest_stream(
         )
     except DuplicateEvidence as dup:
         existing = get_or_raise(session=session, evidence_id=dup.evidence_id)
-        _record_duplicate(session=session, existing=existing, actor=actor, source="cli",
-                          client_addr=client_addr, metadata=metadata)
-        return sign_receipt(signer=signer, evidence=existing, duplicate=True)
+        return _duplicate_receipt(session=session, signer=signer, existing=existing,
+                                  actor=actor, source="cli", client_addr=client_addr,
+                                  metadata=metadata)
     evidence = _admit(
         session=session, store=store, keyring=keyring, obj=obj, evidence_id=evidence_id,
         metadata=metadata, actor=actor, source="cli", client_addr=client_addr,
@@ -186,9 +188,9 @@ def ingest_staged(
     """Publish a finished, already-encrypted upload and record it."""
     existing = get_by_sha256(session=session, sha256=sha256)
     if existing is not None:
-        _record_duplicate(session=session, existing=existing, actor=actor, source="upload",
-                          client_addr=client_addr, metadata=metadata)
-        return sign_receipt(signer=signer, evidence=existing, duplicate=True)
+        return _duplicate_receipt(session=session, signer=signer, existing=existing,
+                                  actor=actor, source="upload", client_addr=client_addr,
+                                  metadata=metadata)
     obj = vault.store_ciphertext(
         session=session, store=store, ciphertext=ciphertext, wrapped=wrapped, sha256=sha256,
         key=original_key(evidence_id), kind="original", lock=vault.original_lock(),

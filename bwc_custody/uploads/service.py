@@ -48,20 +48,13 @@ from bwc_custody.uploads.models import Upload
 from bwc_custody.vault.errors import HashMismatch
 from storage.crypto import HEADER_SIZE, TAG_SIZE, Header, SegmentCipher, new_data_key
 from storage.keys import Keyring, Signer, WrappedKey
+from storage.local import fsync_dir
 from storage.objectstore import ObjectStore
 
 # Running hashes of uploads this process is receiving: (offset, sha256 state). After a
 # restart (or on another process) the hash is rebuilt from the staged ciphertext.
 _HASHERS: dict[str, tuple[int, Any]] = {}
 _HASHERS_LOCK = threading.Lock()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def staging_dir() -> Path:
@@ -258,7 +251,7 @@ class Staging:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         with _HASHERS_LOCK:
             if complete:
                 _HASHERS.pop(self.upload.id, None)
