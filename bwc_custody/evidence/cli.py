@@ -46,8 +46,9 @@ def register(app: typer.Typer) -> None:
         """Set up BWC_HOME: migrate the DB, create keys, create the first admin and a token."""
         from sqlmodel import select
 
+        from bwc_custody.auth import flows
         from bwc_custody.auth.models import User
-        from bwc_custody.auth.service import create_api_token, create_user
+        from bwc_custody.auth.service import generate_password
         from bwc_custody.config import get_settings
         from bwc_custody.db import session_scope, upgrade
         from bwc_custody.vault.service import get_keyring, get_signer
@@ -56,23 +57,22 @@ def register(app: typer.Typer) -> None:
         upgrade()
         keyring = get_keyring()
         signer = get_signer()
-        token = None
+        token = new_password = None
         with session_scope() as session:
             if session.exec(select(User)).first() is None:
-                user = create_user(session=session, username=admin, roles=[Role.admin])
-                token = create_api_token(session=session, user=user, name="bwc init")
-                from bwc_custody.auth.service import generate_password, set_password
-
-                generated = password is None
-                password = password or generate_password()
-                set_password(user=user, password=password)
-                session.add(user)
+                new_password = password or generate_password()
+                # Logged like any user creation: the first admin is a custody event too.
+                flows.add_user(session=session, actor=LOCAL_OPERATOR, username=admin,
+                               roles=[Role.admin], password=new_password, client_addr="cli")
+                token, _ = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
+                                                 username=admin, name="bwc init",
+                                                 client_addr="cli")
         emit({
             "home": str(settings.home), "database": settings.db_url.split("@")[-1],
             "store": settings.s3_endpoint or str(settings.objects_dir),
             "kek_active": keyring.active_id, "signing_key_id": signer.key_id,
             "admin_token": token,
-            "admin_password": password if token and generated else None,
+            "admin_password": new_password if password is None else None,
         })
 
     @app.command()

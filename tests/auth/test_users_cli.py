@@ -72,3 +72,20 @@ def test_init_creates_admin_with_password(bwc_home: object, tmp_path: object) ->
         r = client.post("/api/v1/auth/token", data={"username": "admin",
                                                     "password": "the first admin passphrase"})
         assert r.status_code == 200
+
+
+def test_init_logs_the_first_admin_and_is_idempotent(bwc_home: object) -> None:
+    code, first = _bwc("init")
+    assert code == 0
+    assert len(first["admin_password"]) >= 12
+    from sqlmodel import Session, select
+
+    from bwc_custody.custody.models import CustodyEntry
+    from bwc_custody.db import get_engine
+
+    with Session(get_engine()) as session:
+        actions = [e.action for e in session.exec(select(CustodyEntry))]
+    assert actions == ["user.create", "auth.token_issue"]
+    code, again = _bwc("init")
+    assert code == 0
+    assert again["admin_token"] is None and again["admin_password"] is None
