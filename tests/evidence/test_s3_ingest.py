@@ -108,3 +108,36 @@ def test_ingest_memory_stays_flat(sqlite_migrated: str, bwc_home: Path, tmp_path
     with_children_mib = usage.ru_maxrss / 1024
     print(f"ingest peak RSS {peak_mib:.0f} MiB (with ffprobe: {with_children_mib:.0f} MiB)")
     assert peak_mib < 200, f"peak RSS {peak_mib:.0f} MiB for a 512 MiB ingest"
+
+
+@pytest.mark.s3
+def test_upload_finalised_while_s3_is_down_can_be_retried(
+    sqlite_migrated: str, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch,
+    make_token: Callable[..., str],
+) -> None:
+    """The staged upload survives a failed publish; finalising again later succeeds."""
+    from fastapi.testclient import TestClient
+
+    from bwc_custody.app import create_app
+    from bwc_custody.auth.models import Role
+
+    _use_s3(monkeypatch, f"127.0.0.1:{free_port()}", s3_server)
+    token = make_token(Role.dock)
+    auth = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
+    data = os.urandom(200_000)
+    with TestClient(create_app()) as client:
+        url = client.post("/api/v1/uploads", headers={**auth, "Upload-Length": str(len(data))}
+                          ).headers["Location"]
+        resp = client.patch(url, content=data, headers={
+            **auth, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+        assert resp.status_code == 204
+        down = client.post(f"{url}/finalize", json={}, headers=auth)
+        assert down.status_code == 503
+        assert down.json()["error"]["code"] == "storage_unavailable"
+        with Session(get_engine()) as session:
+            assert list(session.exec(select(Evidence))) == []
+    _use_s3(monkeypatch, s3_server.endpoint, s3_server)
+    with TestClient(create_app()) as client:
+        up = client.post(f"{url}/finalize", json={}, headers=auth)
+        assert up.status_code == 200, up.text
+        assert up.json()["sha256"] == hashlib.sha256(data).hexdigest()
