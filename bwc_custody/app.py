@@ -29,6 +29,7 @@ def create_app(*, check_schema: bool = True) -> FastAPI:
     from bwc_custody.auth.api import router as auth_router
     from bwc_custody.custody.api import router as custody_router
     from bwc_custody.evidence.api import router as evidence_router
+    from bwc_custody.tags.api import router as tags_router
     from bwc_custody.uploads.api import router as uploads_router
 
     @asynccontextmanager
@@ -48,4 +49,5 @@ def create_app(*, check_schema: bool = True) -> FastAPI:
     app.include_router(uploads_router, prefix="/api/v1")
     app.include_router(auth_router, prefix="/api/v1")
     app.include_router(custody_router, prefix="/api/v1")
+    app.include_router(tags_router, prefix="/api/v1")
     return app

@@ -73,6 +73,7 @@ def _register_domains() -> None:
     from bwc_custody.auth.cli import register as register_auth
     from bwc_custody.custody.cli import register as register_custody
     from bwc_custody.evidence.cli import register as register_evidence
+    from bwc_custody.tags.cli import register as register_tags
     from policies.cli import app as policy_app
     from redaction.cli import register as register_redaction
 
@@ -81,6 +82,7 @@ def _register_domains() -> None:
     register_custody(app)
     app.add_typer(policy_app, name="policy")
     register_redaction(app)
+    register_tags(app)
 
 
 _register_domains()

@@ -276,12 +276,15 @@ def _histogram(rgb: np.ndarray) -> np.ndarray:
     changes it; a cut does)."""
     grey = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (160, 90),
                       interpolation=cv2.INTER_AREA)
-    hist = cv2.calcHist([grey], [0], None, [32], [0, 256])
-    return np.asarray(cv2.normalize(hist, None).flatten())
+    hist = np.asarray(cv2.calcHist([grey], [0], None, [32], [0, 256]),
+                      dtype=np.float32).flatten()
+    out: np.ndarray = hist / max(float(np.linalg.norm(hist)), 1e-9)
+    return out
 
 
 def _mean(encs: list[np.ndarray]) -> np.ndarray:
-    return np.mean(np.stack(encs), axis=0)
+    out: np.ndarray = np.mean(np.stack(encs), axis=0)
+    return out
 
 
 def cluster_tracks(means: list[np.ndarray | None], spans: list[set[int]],

@@ -109,6 +109,10 @@ def _admit(
             "source": source, "media_status": status, "filename": metadata.filename,
         },
     )
+    from bwc_custody.tags.service import apply_officer_metadata  # tags import this module
+
+    apply_officer_metadata(session=session, evidence=evidence, actor=actor,
+                           client_addr=client_addr)
     return evidence
 
 

@@ -1,0 +1,1 @@
+"""Evidence tags with provenance, known adults, notifications and person-count analysis."""

@@ -1,0 +1,217 @@
+"""Tags with provenance, enrolled known adults, 3-day notifications and analysis results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PField
+from sqlalchemy import JSON, Column, DateTime, Text
+from sqlmodel import Field, SQLModel
+
+from bwc_custody.timeutil import utcnow
+
+TagSource = Literal["officer", "custodian", "auto"]
+SOURCES: tuple[str, ...] = ("officer", "custodian", "auto")
+
+
+def _ts(nullable: bool) -> Any:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class Tag(SQLModel, table=True):
+    """One tag on one evidence item from one source; removal is a soft state (history stays)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    evidence_id: str = Field(foreign_key="evidence.id", index=True, max_length=36)
+    name: str = Field(max_length=60)  # a policies.vocabulary.TAGS value
+    source: str = Field(max_length=20)  # officer | custodian | auto
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    created_by: str = Field(max_length=120)
+    confidence: float | None = None  # auto tags only
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Auto tags: analysis id, track ids, frames; officer tags: the metadata field.
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    removed_at: datetime | None = Field(default=None, sa_column=_ts(True))
+    removed_by: str | None = Field(default=None, max_length=120)
+    removal_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+    @property
+    def active(self) -> bool:
+        """True until a custodian removes it."""
+        return self.removed_at is None
+
+
+class KnownAdult(SQLModel, table=True):
+    """A consenting adult (SRO, staff) not counted as a student; encodings stored encrypted.
+
+    The float64 encodings (N x 128) are sealed with AES-256-GCM under a per-record data key
+    (AAD: `object_id`), and the data key is wrapped by the keyring's active KEK, exactly as
+    stored objects are. Removal erases the ciphertext and keeps the row for the record.
+    """
+
+    __tablename__ = "known_adult"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    consent: str = Field(sa_column=Column(Text, nullable=False))
+    object_id: str = Field(max_length=36, unique=True)
+    kek_id: str = Field(max_length=64)
+    wrapped_key: str = Field(sa_column=Column(Text, nullable=False))
+    ciphertext: str = Field(sa_column=Column(Text, nullable=False))  # base64(nonce || ct)
+    encoding_count: int
+    photo_sha256: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    created_by: str = Field(max_length=120)
+    removed_at: datetime | None = Field(default=None, sa_column=_ts(True))
+    removed_by: str | None = Field(default=None, max_length=120)
+    removal_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Notification(SQLModel, table=True):
+    """A district-policy notice (policy 001, data collection 7) owed within three days.
+
+    `due_at` is three calendar days after the incident: the recording's `recorded_at` when
+    the officer or dock gave it, else the evidence's `received_at` (`due_basis` says which).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    evidence_id: str = Field(foreign_key="evidence.id", index=True, max_length=36)
+    kind: str = Field(max_length=60)  # the tag that triggered it
+    due_at: datetime = Field(sa_column=_ts(False))
+    due_basis: str = Field(max_length=20)  # recorded_at | received_at
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    created_by: str = Field(max_length=120)
+    done_at: datetime | None = Field(default=None, sa_column=_ts(True))
+    done_by: str | None = Field(default=None, max_length=120)
+    done_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class AnalysisResult(SQLModel, table=True):
+    """One run of the person-counting analysis over an evidence item's original."""
+
+    __tablename__ = "analysis_result"
+
+    id: int | None = Field(default=None, primary_key=True)
+    evidence_id: str = Field(foreign_key="evidence.id", index=True, max_length=36)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    created_by: str = Field(max_length=120)
+    distinct_people: int
+    unidentified_people: int
+    known_adults: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tracks: list[dict[str, Any]] = Field(default_factory=list,
+                                         sa_column=Column(JSON, nullable=False))
+    frames_total: int
+    frames_analysed: int
+    seconds: float
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    version: str = Field(max_length=40)
+
+
+# ---- API shapes ----------------------------------------------------------------------
+
+
+class TagRead(BaseModel):
+    """A tag with its provenance."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    evidence_id: str
+    name: str
+    source: str
+    created_at: datetime
+    created_by: str
+    confidence: float | None
+    reason: str
+    evidence: dict[str, Any]
+    removed_at: datetime | None
+    removed_by: str | None
+    removal_reason: str | None
+
+
+class EvidenceTags(BaseModel):
+    """Every tag of an evidence item and the effective set the policy engine sees."""
+
+    evidence_id: str
+    effective: list[str]
+    tags: list[TagRead]
+
+
+class TagCreate(BaseModel):
+    """A custodian's tag decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    reason: str = PField(default="", max_length=4000)
+
+
+class Removal(BaseModel):
+    """Why something is removed (required, written)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = PField(default="", max_length=4000)
+
+
+class KnownAdultRead(BaseModel):
+    """A known adult as listed (never the encodings)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    consent: str
+    encoding_count: int
+    photo_sha256: list[str]
+    created_at: datetime
+    created_by: str
+    removed_at: datetime | None
+    removed_by: str | None
+    removal_reason: str | None
+
+
+class NotificationRead(BaseModel):
+    """A 3-day notification and whether it is done."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    evidence_id: str
+    kind: str
+    due_at: datetime
+    due_basis: str
+    created_at: datetime
+    done_at: datetime | None
+    done_by: str | None
+    done_note: str | None
+
+
+class NotificationDone(BaseModel):
+    """Marking a notification done (who was notified, how)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = PField(default="", max_length=4000)
+
+
+class AnalysisRead(BaseModel):
+    """A stored analysis result."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    evidence_id: str
+    created_at: datetime
+    created_by: str
+    distinct_people: int
+    unidentified_people: int
+    known_adults: list[str]
+    tracks: list[dict[str, Any]]
+    frames_total: int
+    frames_analysed: int
+    seconds: float
+    settings: dict[str, Any]
+    version: str

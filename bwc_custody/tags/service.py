@@ -1,0 +1,435 @@
+"""Tags with provenance, officer metadata at ingest, known adults, notifications, analysis.
+
+Every change writes its custody entry in the caller's transaction, and every tag change
+goes through `on_tags_changed`, the one place the review workflow hooks into.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlmodel import Session, col, select
+
+from bwc_custody.auth.models import Role
+from bwc_custody.auth.service import Principal
+from bwc_custody.custody import service as custody
+from bwc_custody.errors import Forbidden
+from bwc_custody.evidence.models import Evidence
+from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
+from bwc_custody.tags import rules
+from bwc_custody.tags.errors import (
+    AnalysisFailed,
+    AnalysisNotFound,
+    InvalidReferencePhoto,
+    KnownAdultNotFound,
+    NotificationAlreadyDone,
+    NotificationNotFound,
+    ReasonRequired,
+    TagNotFound,
+    UnknownTag,
+)
+from bwc_custody.tags.models import AnalysisResult, KnownAdult, Notification, Tag
+from bwc_custody.timeutil import as_utc, utcnow
+from policies.vocabulary import TAGS
+from storage.crypto import new_data_key
+from storage.keys import Keyring, WrappedKey
+
+MIN_REASON = 8  # characters of written reason for a removal
+SYSTEM = Principal(user_id=None, username="analysis", roles=frozenset())
+
+TagListener = Callable[[Session, str, frozenset[str]], None]
+_listeners: list[TagListener] = []
+
+
+# ---- tags ----------------------------------------------------------------------------
+
+
+def _require_reason(reason: str, what: str) -> str:
+    text = (reason or "").strip()
+    if len(text) < MIN_REASON:
+        raise ReasonRequired(f"{what} needs a written reason (at least {MIN_REASON} characters)",
+                             min_length=MIN_REASON)
+    return text
+
+
+def _check_name(name: str) -> str:
+    if name not in TAGS:
+        raise UnknownTag(f"{name!r} is not a tag of the policy vocabulary", allowed=list(TAGS))
+    return name
+
+
+def list_tags(*, session: Session, evidence_id: str, include_removed: bool = True) -> list[Tag]:
+    """The evidence item's tags, oldest first (removed ones too unless asked not to)."""
+    stmt = select(Tag).where(Tag.evidence_id == evidence_id).order_by(col(Tag.id))
+    if not include_removed:
+        stmt = stmt.where(col(Tag.removed_at).is_(None))
+    return list(session.exec(stmt))
+
+
+def effective_tags(*, session: Session, evidence_id: str) -> frozenset[str]:
+    """The tag names in force (any source, not removed): what the policy engine sees."""
+    return frozenset(t.name for t in list_tags(session=session, evidence_id=evidence_id,
+                                               include_removed=False))
+
+
+def register_tag_listener(listener: TagListener) -> None:
+    """Call `listener(session, evidence_id, effective_tags)` after every tag change."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def on_tags_changed(*, session: Session, evidence_id: str) -> frozenset[str]:
+    """The hook after any tag change: the effective tags, passed to every listener.
+
+    The review workflow registers a listener that re-evaluates the policy decision of each
+    open request on this evidence (policies.engine.evaluate with these tags), in the same
+    transaction as the change.
+    """
+    tags = effective_tags(session=session, evidence_id=evidence_id)
+    for listener in list(_listeners):
+        listener(session, evidence_id, tags)
+    return tags
+
+
+def _custodial_removal_rule(actor: Principal) -> None:
+    if not actor.has_any({Role.custodian}):
+        raise Forbidden("only a custodian may remove tags", required=["custodian"])
+
+
+def add_tag(
+    *, session: Session, evidence_id: str, name: str, source: str, actor: Principal,
+    reason: str = "", confidence: float | None = None, evidence: dict[str, Any] | None = None,
+    client_addr: str = "", notify: bool = True,
+) -> Tag:
+    """Add a tag from `source` (the active one of the same name and source if present)."""
+    _check_name(name)
+    get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    for t in list_tags(session=session, evidence_id=evidence_id, include_removed=False):
+        if t.name == name and t.source == source:
+            return t
+    tag = Tag(evidence_id=evidence_id, name=name, source=source, created_by=actor.username,
+              confidence=confidence, reason=reason.strip(), evidence=evidence or {})
+    session.add(tag)
+    session.flush()
+    custody.append(session=session, actor=actor, action="tag.add", target_type="evidence",
+                   target_id=evidence_id, client_addr=client_addr, reason=tag.reason,
+                   details={"tag_id": tag.id, "name": name, "source": source,
+                            "confidence": confidence, "evidence": tag.evidence})
+    if notify:
+        on_tags_changed(session=session, evidence_id=evidence_id)
+    return tag
+
+
+def remove_tag(*, session: Session, evidence_id: str, name: str, actor: Principal,
+               reason: str, client_addr: str = "") -> list[Tag]:
+    """A custodian removes tag `name` (every source) with a written reason; rows stay."""
+    _custodial_removal_rule(actor)
+    _check_name(name)
+    text = _require_reason(reason, "removing a tag")
+    get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    active = [t for t in list_tags(session=session, evidence_id=evidence_id,
+                                   include_removed=False) if t.name == name]
+    if not active:
+        raise TagNotFound(f"evidence {evidence_id} has no active tag {name!r}",
+                          evidence_id=evidence_id, name=name)
+    now = utcnow()
+    for t in active:
+        t.removed_at, t.removed_by, t.removal_reason = now, actor.username, text
+        session.add(t)
+    session.flush()
+    custody.append(session=session, actor=actor, action="tag.remove", target_type="evidence",
+                   target_id=evidence_id, client_addr=client_addr, reason=text,
+                   details={"name": name, "tag_ids": [t.id for t in active],
+                            "sources": sorted({t.source for t in active})})
+    on_tags_changed(session=session, evidence_id=evidence_id)
+    return active
+
+
+def _removed_by_custodian(session: Session, evidence_id: str, name: str) -> bool:
+    return any(t.name == name and t.removed_at is not None
+               for t in list_tags(session=session, evidence_id=evidence_id))
+
+
+# ---- officer metadata at ingest -------------------------------------------------------
+
+
+def notice_due(evidence: Evidence) -> tuple[Any, str]:
+    """(due time, basis): three days after `recorded_at`, else after `received_at`."""
+    if evidence.recorded_at is not None:
+        return as_utc(evidence.recorded_at) + timedelta(days=rules.NOTICE_DAYS), "recorded_at"
+    return as_utc(evidence.received_at) + timedelta(days=rules.NOTICE_DAYS), "received_at"
+
+
+def apply_officer_metadata(*, session: Session, evidence: Evidence,
+                           actor: Principal | None = None, client_addr: str = "") -> list[Tag]:
+    """Officer tags from the upload metadata (campus, involves_juvenile, incident_type) and a
+    3-day notification for each notification incident; returns the tags added."""
+    who = actor or Principal(user_id=None, username=evidence.ingested_by, roles=frozenset())
+    wanted: list[tuple[str, dict[str, Any]]] = []
+    if evidence.campus:
+        wanted.append(("school_campus", {"field": "campus", "value": evidence.campus}))
+    if evidence.involves_juvenile:
+        wanted.append(("juvenile", {"field": "involves_juvenile", "value": True}))
+    names, unmapped = rules.incident_tags(evidence.incident_type)
+    for name in names:
+        wanted.append((name, {"field": "incident_type", "value": evidence.incident_type}))
+    if unmapped:
+        custody.append(session=session, actor=who, action="tag.incident_unmapped",
+                       target_type="evidence", target_id=evidence.id, client_addr=client_addr,
+                       details={"incident_type": evidence.incident_type, "unmapped": unmapped})
+    added = [add_tag(session=session, evidence_id=evidence.id, name=n, source="officer",
+                     actor=who, evidence=ev, client_addr=client_addr, notify=False)
+             for n, ev in wanted]
+    for name in names:
+        if name in rules.NOTIFY:
+            create_notification(session=session, evidence=evidence, kind=name, actor=who,
+                                client_addr=client_addr)
+    if added:
+        on_tags_changed(session=session, evidence_id=evidence.id)
+    return added
+
+
+# ---- notifications --------------------------------------------------------------------
+
+
+def create_notification(*, session: Session, evidence: Evidence, kind: str, actor: Principal,
+                        client_addr: str = "") -> Notification:
+    """A notification owed for `kind` on `evidence` (one open one per kind and item)."""
+    for n in session.exec(select(Notification).where(Notification.evidence_id == evidence.id,
+                                                     Notification.kind == kind)):
+        return n
+    due, basis = notice_due(evidence)
+    note = Notification(evidence_id=evidence.id, kind=kind, due_at=due, due_basis=basis,
+                        created_by=actor.username)
+    session.add(note)
+    session.flush()
+    custody.append(session=session, actor=actor, action="notification.create",
+                   target_type="evidence", target_id=evidence.id, client_addr=client_addr,
+                   details={"notification_id": note.id, "kind": kind,
+                            "due_at": due.isoformat(), "due_basis": basis})
+    return note
+
+
+def list_notifications(*, session: Session, open_only: bool = True) -> list[Notification]:
+    """Notifications by due time (only those not yet done, by default)."""
+    stmt = select(Notification).order_by(col(Notification.due_at), col(Notification.id))
+    if open_only:
+        stmt = stmt.where(col(Notification.done_at).is_(None))
+    return list(session.exec(stmt))
+
+
+def mark_notification_done(*, session: Session, notification_id: int, actor: Principal,
+                           note: str = "", client_addr: str = "") -> Notification:
+    """Record that the notice was given."""
+    row = session.get(Notification, notification_id)
+    if row is None:
+        raise NotificationNotFound(f"no notification {notification_id}", id=notification_id)
+    if row.done_at is not None:
+        raise NotificationAlreadyDone(f"notification {notification_id} is already done",
+                                      done_at=as_utc(row.done_at).isoformat())
+    row.done_at, row.done_by, row.done_note = utcnow(), actor.username, note.strip()
+    session.add(row)
+    session.flush()
+    custody.append(session=session, actor=actor, action="notification.done",
+                   target_type="evidence", target_id=row.evidence_id, client_addr=client_addr,
+                   reason=row.done_note or "", details={"notification_id": row.id,
+                                                        "kind": row.kind})
+    return row
+
+
+# ---- known adults ---------------------------------------------------------------------
+
+
+def _seal(keyring: Keyring, object_id: uuid.UUID, plaintext: bytes) -> tuple[WrappedKey, str]:
+    data_key = new_data_key()
+    nonce = os.urandom(12)
+    ct = AESGCM(data_key).encrypt(nonce, plaintext, object_id.bytes)
+    return keyring.wrap(data_key, object_id), base64.b64encode(nonce + ct).decode()
+
+
+def _unseal(keyring: Keyring, row: KnownAdult) -> np.ndarray:
+    object_id = uuid.UUID(row.object_id)
+    key = keyring.unwrap(WrappedKey(row.kek_id, base64.b64decode(row.wrapped_key)), object_id)
+    blob = base64.b64decode(row.ciphertext)
+    plain = AESGCM(key).decrypt(blob[:12], blob[12:], object_id.bytes)
+    return np.frombuffer(plain, dtype=np.float64).reshape(-1, 128)
+
+
+def enrol_known_adult(*, session: Session, keyring: Keyring, name: str,
+                      photos: Sequence[bytes], consent: str, actor: Principal,
+                      client_addr: str = "") -> KnownAdult:
+    """Enrol a consenting adult from reference photos (one clear face each)."""
+    from redaction.analysis import ReferencePhotoError, encode_reference
+
+    if not name.strip():
+        raise InvalidReferencePhoto("a known adult needs a name")
+    consent_text = _require_reason(consent, "enrolling a known adult (record of consent)")
+    if not photos:
+        raise InvalidReferencePhoto("at least one reference photo is needed")
+    encodings = []
+    for i, data in enumerate(photos):
+        try:
+            encodings.append(encode_reference(data))
+        except ReferencePhotoError as exc:
+            raise InvalidReferencePhoto(f"photo {i + 1}: {exc}", photo=i + 1) from None
+    object_id = uuid.uuid4()
+    wrapped, sealed = _seal(keyring, object_id, np.stack(encodings).astype(np.float64).tobytes())
+    row = KnownAdult(name=name.strip(), consent=consent_text, object_id=str(object_id),
+                     kek_id=wrapped.kek_id, wrapped_key=wrapped.b64, ciphertext=sealed,
+                     encoding_count=len(encodings),
+                     photo_sha256=[hashlib.sha256(p).hexdigest() for p in photos],
+                     created_by=actor.username)
+    session.add(row)
+    session.flush()
+    custody.append(session=session, actor=actor, action="known_adult.enrol",
+                   target_type="known_adult", target_id=str(row.id), client_addr=client_addr,
+                   reason=consent_text, details={"name": row.name,
+                                                 "photo_sha256": row.photo_sha256,
+                                                 "kek_id": row.kek_id})
+    return row
+
+
+def list_known_adults(*, session: Session, include_removed: bool = False) -> list[KnownAdult]:
+    """Enrolled known adults (removed ones too when asked)."""
+    stmt = select(KnownAdult).order_by(col(KnownAdult.id))
+    if not include_removed:
+        stmt = stmt.where(col(KnownAdult.removed_at).is_(None))
+    return list(session.exec(stmt))
+
+
+def remove_known_adult(*, session: Session, adult_id: int, actor: Principal, reason: str,
+                       client_addr: str = "") -> KnownAdult:
+    """Remove a known adult: the encrypted encodings are erased, the record stays."""
+    text = _require_reason(reason, "removing a known adult")
+    row = session.get(KnownAdult, adult_id)
+    if row is None or row.removed_at is not None:
+        raise KnownAdultNotFound(f"no enrolled known adult {adult_id}", id=adult_id)
+    row.removed_at, row.removed_by, row.removal_reason = utcnow(), actor.username, text
+    row.ciphertext, row.wrapped_key = "", ""
+    session.add(row)
+    session.flush()
+    custody.append(session=session, actor=actor, action="known_adult.remove",
+                   target_type="known_adult", target_id=str(row.id), client_addr=client_addr,
+                   reason=text, details={"name": row.name})
+    return row
+
+
+def load_known_adults(*, session: Session, keyring: Keyring) -> list[Any]:
+    """The enrolled adults with decrypted encodings, for the analysis (memory only)."""
+    from redaction.analysis import KnownAdult as Reference
+
+    return [Reference(name=r.name, encodings=list(_unseal(keyring, r)))
+            for r in list_known_adults(session=session)]
+
+
+def rewrap_known_adults(*, session: Session, keyring: Keyring, kek_id: str) -> int:
+    """Re-wrap every known adult's data key under `kek_id` (after a KEK rotation)."""
+    n = 0
+    for r in list_known_adults(session=session):
+        object_id = uuid.UUID(r.object_id)
+        new = keyring.rewrap(WrappedKey(r.kek_id, base64.b64decode(r.wrapped_key)),
+                             object_id, kek_id)
+        r.kek_id, r.wrapped_key = new.kek_id, new.b64
+        session.add(r)
+        n += 1
+    session.flush()
+    return n
+
+
+# ---- analysis -------------------------------------------------------------------------
+
+
+def people_of(tracks: Sequence[dict[str, Any]]) -> list[rules.Person]:
+    """Group stored track dicts into persons for the tagging rules."""
+    by: dict[int, list[dict[str, Any]]] = {}
+    for t in tracks:
+        by.setdefault(int(t["person"]), []).append(t)
+    return [rules.Person(person=p, track_ids=tuple(int(t["id"]) for t in ts),
+                         frames=tuple((int(t["first_frame"]), int(t["last_frame"])) for t in ts),
+                         score=max(float(t["max_score"]) for t in ts),
+                         known_adult=ts[0].get("known_adult"))
+            for p, ts in sorted(by.items())]
+
+
+def on_campus(*, session: Session, evidence: Evidence) -> bool:
+    """Recorded on a campus: campus metadata set, or an active `school_campus` tag."""
+    return bool(evidence.campus) or "school_campus" in effective_tags(
+        session=session, evidence_id=evidence.id)
+
+
+def apply_auto_tags(*, session: Session, evidence: Evidence, result: AnalysisResult,
+                    actor: Principal) -> list[Tag]:
+    """Add the auto tags the rules derive from `result`; a tag a custodian removed with a
+    reason is not put back by the machine (the custodian's decision stands)."""
+    proposed = rules.auto_tags(on_campus=on_campus(session=session, evidence=evidence),
+                               people=people_of(result.tracks))
+    added = []
+    for t in proposed:
+        if _removed_by_custodian(session, evidence.id, t.name):
+            continue
+        added.append(add_tag(session=session, evidence_id=evidence.id, name=t.name,
+                             source="auto", actor=actor, confidence=t.confidence,
+                             evidence={**t.evidence, "analysis_id": result.id}, notify=False))
+    if added:
+        on_tags_changed(session=session, evidence_id=evidence.id)
+    return added
+
+
+def analyze_evidence(*, session: Session, evidence_id: str, actor: Principal,
+                     store: Any = None, keyring: Keyring | None = None,
+                     client_addr: str = "") -> AnalysisResult:
+    """Count the people in an evidence item's original (decrypted over a loopback URL, never
+    to disk), store the result, apply auto tags and log it."""
+    from bwc_custody.evidence.service import _stored_object
+    from bwc_custody.vault import service as vault
+    from bwc_custody.vault.loopback import serve_plaintext
+    from redaction.analysis import analyze_file
+    from redaction.errors import RedactionError
+
+    evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    store = store or vault.get_store()
+    keyring = keyring or vault.get_keyring()
+    adults = load_known_adults(session=session, keyring=keyring)
+    reader = vault.open_reader(store=store, keyring=keyring,
+                               obj=_stored_object(session=session, evidence=evidence))
+    try:
+        with serve_plaintext(reader) as url:
+            count = analyze_file(url, known_adults=adults)
+    except RedactionError as exc:
+        raise AnalysisFailed(f"evidence {evidence_id} could not be analysed: {exc}",
+                             evidence_id=evidence_id) from None
+    data = count.to_dict()
+    row = AnalysisResult(evidence_id=evidence_id, created_by=actor.username,
+                         distinct_people=count.distinct_people,
+                         unidentified_people=count.unidentified_people,
+                         known_adults=count.known_adults, tracks=data["tracks"],
+                         frames_total=count.frames_total, frames_analysed=count.frames_analysed,
+                         seconds=count.seconds, settings=count.settings, version=count.version)
+    session.add(row)
+    session.flush()
+    custody.append(session=session, actor=actor, action="analysis.run", target_type="evidence",
+                   target_id=evidence_id, client_addr=client_addr,
+                   details={"analysis_id": row.id, "distinct_people": row.distinct_people,
+                            "unidentified_people": row.unidentified_people,
+                            "known_adults": row.known_adults, "version": row.version,
+                            "frames_analysed": row.frames_analysed})
+    apply_auto_tags(session=session, evidence=evidence, result=row, actor=actor)
+    return row
+
+
+def latest_analysis(*, session: Session, evidence_id: str) -> AnalysisResult:
+    """The newest analysis of an evidence item."""
+    row = session.exec(select(AnalysisResult).where(AnalysisResult.evidence_id == evidence_id)
+                       .order_by(col(AnalysisResult.id).desc())).first()
+    if row is None:
+        raise AnalysisNotFound(f"evidence {evidence_id} has not been analysed",
+                               evidence_id=evidence_id)
+    return row

@@ -1,0 +1,1 @@
+"""Tests of tags, known adults, notifications and the person-count analysis."""

@@ -1,0 +1,65 @@
+"""Person counting on real faces moved through make_clip clips (real ffmpeg, real models)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bwc_custody.tags.rules import auto_tags
+from bwc_custody.tags.service import people_of
+from redaction.analysis import KnownAdult, analyze_file, encode_reference
+from tests.tags.conftest import ADULT_IN_CLIP, ADULT_REF, KID_A, KID_B, KID_C
+
+pytestmark = pytest.mark.slow
+
+
+def test_face_recognition_import_returns() -> None:
+    # face_recognition_models calls quit() when pkg_resources is missing (NOTES.md).
+    import face_recognition
+
+    assert hasattr(face_recognition, "face_encodings")
+
+
+def test_one_face_in_many_frames_is_one_person(make_clip: Callable[..., Path]) -> None:
+    clip = make_clip([KID_C], per_image=3.0)
+    result = analyze_file(str(clip))
+    assert result.distinct_people == 1
+    assert result.frames_total == 90
+    assert result.frames_analysed == 15  # every 6th frame at 30 fps
+    assert len({t.person for t in result.tracks}) == 1
+    first = min(t.first_frame for t in result.tracks)
+    last = max(t.last_frame for t in result.tracks)
+    assert first <= 12 and last >= 72
+
+
+def test_two_similar_looking_people_stay_two(make_clip: Callable[..., Path]) -> None:
+    # These two children are closer than face_recognition's usual 0.6 tolerance, which
+    # would call them one person; they never appear together, so only appearance separates.
+    a, b = encode_reference(KID_A.read_bytes()), encode_reference(KID_B.read_bytes())
+    assert float(np.linalg.norm(a - b)) < 0.6
+    result = analyze_file(str(make_clip([KID_A, KID_B], per_image=1.5)))
+    assert result.distinct_people == 2
+    assert result.unidentified_people == 2
+
+
+def test_known_adult_plus_one_student_is_not_multi_student(
+        make_clip: Callable[..., Path]) -> None:
+    # Enrolled from one photo, seen in the clip in another photo of the same man.
+    adult = KnownAdult(name="SRO", encodings=[encode_reference(ADULT_REF.read_bytes())])
+    result = analyze_file(str(make_clip([ADULT_IN_CLIP, KID_C], per_image=1.5)),
+                          known_adults=[adult])
+    assert result.distinct_people == 2
+    assert result.known_adults == ["SRO"]
+    assert result.unidentified_people == 1
+    tags = {t.name for t in auto_tags(on_campus=True,
+                                      people=people_of(result.to_dict()["tracks"]))}
+    assert tags == {"school_campus", "juvenile"}
+
+
+def test_no_faces_counts_nobody(make_clip: Callable[..., Path]) -> None:
+    result = analyze_file(str(make_clip([None], per_image=2.0)))
+    assert result.distinct_people == 0
+    assert result.tracks == []
