@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic import Field as PField
 from sqlalchemy import JSON, Column, DateTime, Text
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.timeutil import utcnow
+from bwc_custody.timeutil import as_utc, utcnow
 
 TagSource = Literal["officer", "custodian", "auto"]
 SOURCES: tuple[str, ...] = ("officer", "custodian", "auto")
@@ -112,10 +112,19 @@ class AnalysisResult(SQLModel, table=True):
 # ---- API shapes ----------------------------------------------------------------------
 
 
-class TagRead(BaseModel):
-    """A tag with its provenance."""
+class _Read(BaseModel):
+    """Read shapes: built from rows, every time as aware UTC (SQLite returns naive ones)."""
 
     model_config = ConfigDict(from_attributes=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _utc(cls, value: Any) -> Any:
+        return as_utc(value) if isinstance(value, datetime) else value
+
+
+class TagRead(_Read):
+    """A tag with its provenance."""
 
     id: int
     evidence_id: str
@@ -156,10 +165,8 @@ class Removal(BaseModel):
     reason: str = PField(default="", max_length=4000)
 
 
-class KnownAdultRead(BaseModel):
+class KnownAdultRead(_Read):
     """A known adult as listed (never the encodings)."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: int
     name: str
@@ -173,10 +180,8 @@ class KnownAdultRead(BaseModel):
     removal_reason: str | None
 
 
-class NotificationRead(BaseModel):
+class NotificationRead(_Read):
     """A 3-day notification and whether it is done."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: int
     evidence_id: str
@@ -197,10 +202,8 @@ class NotificationDone(BaseModel):
     note: str = PField(default="", max_length=4000)
 
 
-class AnalysisRead(BaseModel):
+class AnalysisRead(_Read):
     """A stored analysis result."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: int
     evidence_id: str

@@ -35,7 +35,9 @@ def _face_box(photo: Path) -> list[list[float]]:
         return [list(map(float, b)) for b in labels[photo.name]]
     from redaction.detect import make_detector
 
-    rgb = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
+    bgr = cv2.imread(str(photo))
+    assert bgr is not None, photo
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     h, w = rgb.shape[:2]
     det = make_detector("centerface", threshold=0.5, detect_area=min(w * h, 1920 * 1088))
     return [[b.x0, b.y0, b.w, b.h] for b in det(rgb) if b.score >= 0.5]

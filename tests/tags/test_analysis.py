@@ -32,7 +32,8 @@ def test_one_face_in_many_frames_is_one_person(make_clip: Callable[..., Path]) -
     assert len({t.person for t in result.tracks}) == 1
     first = min(t.first_frame for t in result.tracks)
     last = max(t.last_frame for t in result.tracks)
-    assert first <= 12 and last >= 72
+    assert first <= 12
+    assert last >= 72
 
 
 def test_two_similar_looking_people_stay_two(make_clip: Callable[..., Path]) -> None:

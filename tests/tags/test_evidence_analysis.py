@@ -1,0 +1,133 @@
+"""analyze_evidence on ingested footage (vault loopback), auto tags, and the CLI JSON shape."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.cli import app
+from tests.tags.conftest import ADULT_IN_CLIP, ADULT_REF, KID_A, KID_B, KID_C
+
+pytestmark = pytest.mark.slow
+
+
+def _bwc(*args: str) -> tuple[int, Any]:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    text = result.stdout if result.exit_code == 0 else (result.stderr or result.stdout)
+    try:
+        return result.exit_code, json.loads(text)
+    except json.JSONDecodeError:
+        return result.exit_code, text
+
+
+def _analyze(evidence_id: str) -> tuple[Any, frozenset[str], list[Any]]:
+    from bwc_custody.db import session_scope
+    from bwc_custody.tags import service
+
+    with session_scope() as session:
+        row = service.analyze_evidence(session=session, evidence_id=evidence_id,
+                                       actor=LOCAL_OPERATOR)
+        tags = service.list_tags(session=session, evidence_id=evidence_id)
+        return row, service.effective_tags(session=session, evidence_id=evidence_id), tags
+
+
+def test_no_faces_on_campus_is_not_auto_cleared(sqlite_migrated: str,
+                                                make_clip: Callable[..., Path],
+                                                ingest_clip: Callable[..., str]) -> None:
+    evidence_id = ingest_clip(make_clip([None], per_image=2.0), campus="Central High",
+                              involves_juvenile=True)
+    row, effective, tags = _analyze(evidence_id)
+    assert row.distinct_people == 0
+    assert "juvenile" in effective  # the officer's word stands; no faces proves nothing
+    assert {(t.name, t.source) for t in tags if t.removed_at is None} == {
+        ("school_campus", "officer"), ("juvenile", "officer"), ("school_campus", "auto")}
+
+
+def test_two_students_on_campus_are_multi_student_with_evidence(
+        sqlite_migrated: str, make_clip: Callable[..., Path],
+        ingest_clip: Callable[..., str]) -> None:
+    from bwc_custody.custody.service import entries_for
+    from bwc_custody.db import session_scope
+
+    evidence_id = ingest_clip(make_clip([KID_A, KID_B], per_image=1.5), campus="Central High")
+    row, effective, tags = _analyze(evidence_id)
+    assert row.distinct_people == 2
+    assert {"juvenile", "multi_student", "school_campus"} <= effective
+    multi = next(t for t in tags if t.name == "multi_student")
+    assert multi.source == "auto"
+    assert 0.5 <= (multi.confidence or 0) <= 1
+    assert multi.evidence["analysis_id"] == row.id
+    assert set(multi.evidence["track_ids"]) == {t["id"] for t in row.tracks}
+    assert all(f[0] <= f[1] for f in multi.evidence["frames"])
+    with session_scope() as session:
+        actions = [e.action for e in entries_for(session=session, target_id=evidence_id)]
+    assert "analysis.run" in actions
+    assert actions.count("tag.add") >= 3
+    # A custodian's removal with a reason is not undone by re-running the analysis.
+    from bwc_custody.auth.models import Role
+    from bwc_custody.auth.service import Principal
+    from bwc_custody.tags import service
+
+    custodian = Principal(user_id=None, username="cust", roles=frozenset({Role.custodian}))
+    with session_scope() as session:
+        service.remove_tag(session=session, evidence_id=evidence_id, name="multi_student",
+                           actor=custodian,
+                           reason="reviewed: the second face is a reflection in a window")
+    _, effective, _ = _analyze(evidence_id)
+    assert "multi_student" not in effective
+    assert "juvenile" in effective
+
+
+def test_known_adult_enrolled_plus_one_student(sqlite_migrated: str,
+                                               make_clip: Callable[..., Path],
+                                               ingest_clip: Callable[..., str]) -> None:
+    from bwc_custody.db import session_scope
+    from bwc_custody.tags import service
+    from bwc_custody.vault.service import get_keyring
+
+    with session_scope() as session:
+        service.enrol_known_adult(session=session, keyring=get_keyring(), name="SRO B.",
+                                  photos=[ADULT_REF.read_bytes()], consent="signed form 7",
+                                  actor=LOCAL_OPERATOR)
+    evidence_id = ingest_clip(make_clip([ADULT_IN_CLIP, KID_C], per_image=1.5),
+                              campus="Central High")
+    row, effective, _ = _analyze(evidence_id)
+    assert row.distinct_people == 2
+    assert row.known_adults == ["SRO B."]
+    assert "juvenile" in effective
+    assert "multi_student" not in effective
+
+
+def test_cli_analyze_file_and_tags_json(sqlite_migrated: str, make_clip: Callable[..., Path],
+                                        ingest_clip: Callable[..., str]) -> None:
+    clip = make_clip([KID_A, KID_B], per_image=1.5)
+    code, out = _bwc("analyze", str(clip), "--campus")
+    assert code == 0, out
+    assert isinstance(out["distinct_people"], int)
+    assert out["distinct_people"] == 2
+    assert out["tracks"]
+    assert all(
+        {"id", "person", "first_frame", "last_frame"} <= set(t) for t in out["tracks"])
+    assert {t["name"] for t in out["tags"]} == {"school_campus", "juvenile", "multi_student"}
+    assert out["analysis_fps"] > 0
+    assert out["frames_analysed"] > 0
+
+    evidence_id = ingest_clip(clip, campus="Central High", incident_type="arrest")
+    code, out = _bwc("analyze", evidence_id)
+    assert code == 0, out
+    assert out["distinct_people"] == 2
+    assert out["analysis_id"]
+    code, out = _bwc("tags", evidence_id)
+    assert code == 0
+    assert out["effective"] == ["arrest", "juvenile", "multi_student", "school_campus"]
+    assert {(t["name"], t["source"]) for t in out["tags"]} >= {
+        ("arrest", "officer"), ("multi_student", "auto")}
+    code, out = _bwc("tags", "no-such-evidence")
+    assert code == 2
+    assert out["error"]["code"] == "evidence_not_found"
