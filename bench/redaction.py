@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Benchmark the redactor against `deface` on body-camera-like clips with exact truth boxes.
+
+Builds clips from ../shared/data/faces-dev with ../shared/tools/make_clip.py, redacts each
+with ours and with deface (same clips, same run), and reports per tool:
+
+  recall      truth boxes whose output region is really blurred: the variance of the
+              Laplacian inside the truth box falls to <= --sharp-ratio of the original's
+  fps         frames / wall seconds for the whole job (decode, detect, blur, encode)
+  rtf         real-time factor = fps / clip fps (>= 1: real time or better)
+
+    .venv/bin/python bench/redaction.py                       # one 29 s 1280x720 clip
+    .venv/bin/python bench/redaction.py --seeds 1 2 --no-deface --detect-every 2
+
+deface is a bench-only dependency: `.venv/bin/pip install --no-deps deface onnx onnxruntime`
+(plus its small pure deps: tqdm imageio imageio-ffmpeg scikit-image protobuf ml_dtypes
+flatbuffers); never its full deps, which replace headless OpenCV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = (ROOT / ".." / "shared").resolve()
+sys.path.insert(0, str(ROOT))
+
+from redaction.blur import sharpness  # noqa: E402
+from redaction.pipeline import RedactOptions, redact_file  # noqa: E402
+
+
+def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
+              shake: float) -> tuple[Path, Path]:
+    """Build (or reuse) one clip and its truth file."""
+    name = f"dev_{size}_s{seed}_p{per_image}_f{fps}_k{shake}"
+    clip, truth = out_dir / f"{name}.mp4", out_dir / f"{name}.truth.json"
+    if not (clip.exists() and truth.exists()):
+        faces = SHARED / "data" / "faces-dev"
+        subprocess.run([sys.executable, str(SHARED / "tools" / "make_clip.py"),
+                        "--images", str(faces), "--boxes", str(faces / "boxes.json"),
+                        "--out", str(clip), "--truth", str(truth), "--per-image",
+                        str(per_image), "--size", size, "--seed", str(seed), "--fps", str(fps),
+                        "--shake", str(shake)], check=True, stdout=subprocess.DEVNULL)
+    return clip, truth
+
+
+def recall(orig: Path, redacted: Path, truth: dict[str, Any], ratio: float) -> dict[str, Any]:
+    """Share of truth boxes blurred in `redacted` (sharpness test), overall and by size."""
+    a, b = cv2.VideoCapture(str(orig)), cv2.VideoCapture(str(redacted))
+    hit = tot = 0
+    by_size: dict[str, list[int]] = {"<40px": [0, 0], "40-80px": [0, 0], ">=80px": [0, 0]}
+    missed_frames = 0
+    for boxes in truth["frames"]:
+        ok1, fa = a.read()
+        ok2, fb = b.read()
+        if not (ok1 and ok2):
+            break
+        ga, gb = cv2.cvtColor(fa, cv2.COLOR_BGR2GRAY), cv2.cvtColor(fb, cv2.COLOR_BGR2GRAY)
+        frame_miss = False
+        for x, y, w, h in boxes:
+            x0, y0 = int(x), int(y)
+            x1, y1 = int(np.ceil(x + w)), int(np.ceil(y + h))
+            s0 = sharpness(ga[y0:y1, x0:x1])
+            s1 = sharpness(gb[y0:y1, x0:x1])
+            ok = s1 <= ratio * s0
+            hit += ok
+            tot += 1
+            key = "<40px" if min(w, h) < 40 else "40-80px" if min(w, h) < 80 else ">=80px"
+            by_size[key][0] += ok
+            by_size[key][1] += 1
+            frame_miss |= not ok
+        missed_frames += frame_miss
+    return {"recall": hit / tot if tot else 1.0, "boxes": tot, "missed": tot - hit,
+            "frames_with_a_miss": missed_frames,
+            "by_size": {k: f"{v[0]}/{v[1]}" for k, v in by_size.items()}}
+
+
+def run_ours(clip: Path, out: Path, opts: RedactOptions) -> float:
+    """Redact with ours; return wall seconds."""
+    t = time.perf_counter()
+    redact_file(clip, out, options=opts, manifest_path=out.with_suffix(".manifest.json"))
+    return time.perf_counter() - t
+
+
+def run_deface(clip: Path, out: Path, extra: list[str]) -> float:
+    """Redact with the deface CLI (whole process); return wall seconds."""
+    exe = shutil.which("deface", path=str(Path(sys.executable).parent)) or "deface"
+    t = time.perf_counter()
+    subprocess.run([exe, str(clip), "-o", str(out), "--keep-audio", *extra], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1])
+    ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--fps", type=int, default=30)
+    ap.add_argument("--per-image", type=float, default=1.0)
+    ap.add_argument("--shake", type=float, default=1.0)
+    ap.add_argument("--sharp-ratio", type=float, default=0.35,
+                    help="a box is blurred when its sharpness is <= this share of the original")
+    ap.add_argument("--detect-every", type=int, default=RedactOptions.detect_every)
+    ap.add_argument("--detect-area", type=int, default=RedactOptions.detect_area)
+    ap.add_argument("--threshold", type=float, default=RedactOptions.threshold)
+    ap.add_argument("--no-deface", action="store_true")
+    ap.add_argument("--deface-args", default="",
+                    help="extra deface arguments, e.g. '--scale 640x360'")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    a = ap.parse_args()
+    if not (SHARED / "data" / "faces-dev").is_dir():
+        sys.exit(f"shared test data not found at {SHARED}")
+    a.out.mkdir(parents=True, exist_ok=True)
+    opts = RedactOptions(detect_every=a.detect_every, detect_area=a.detect_area,
+                         threshold=a.threshold, overwrite=True)
+    rows: list[dict[str, Any]] = []
+    for seed in a.seeds:
+        clip, truth_path = make_clip(a.out, seed, a.size, a.per_image, a.fps, a.shake)
+        truth = json.loads(truth_path.read_text())
+        n = len(truth["frames"])
+        tools: list[tuple[str, Any]] = [("ours", lambda c, o: run_ours(c, o, opts))]
+        if not a.no_deface:
+            extra = a.deface_args.split()
+            tools.append(("deface " + " ".join(extra), lambda c, o, e=extra: run_deface(c, o, e)))
+        for name, fn in tools:
+            out = a.out / f"{clip.stem}.{name.split()[0]}.mp4"
+            secs = fn(clip, out)
+            r = recall(clip, out, truth, a.sharp_ratio)
+            row = {"clip": clip.name, "tool": name, "frames": n, "seconds": round(secs, 1),
+                   "fps": round(n / secs, 1), "rtf": round(n / secs / a.fps, 2), **r}
+            rows.append(row)
+            print(f"{clip.name}  {name:24s} recall {r['recall']:.4f} "
+                  f"({r['missed']} of {r['boxes']} boxes missed; by size {r['by_size']})  "
+                  f"{row['fps']:6.1f} fps  real-time x{row['rtf']:.2f}", flush=True)
+    print(f"settings: {opts}  cpus: {os.cpu_count()}  load: {os.getloadavg()}")
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

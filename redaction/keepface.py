@@ -1,0 +1,95 @@
+"""Keep-face: people a request allows to stay visible, matched by face_recognition encodings.
+
+A detection stays unblurred only when its face is big enough to encode and its encoding lies
+within `tolerance` of a reference; anything smaller, turned away or farther is blurred.
+When unsure, blur.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from redaction.detect import Box, CenterFaceDetector
+from redaction.errors import InvalidReferencePhoto
+
+
+def _face_recognition() -> Any:
+    """Import face_recognition lazily (its model package is slow to import)."""
+    import face_recognition
+
+    return face_recognition
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One reference photo: who, which file (by hash) and the face encoding from it."""
+
+    name: str
+    sha256: str
+    encoding: np.ndarray
+
+
+def _dlib_location(b: Box, width: int, height: int) -> tuple[int, int, int, int]:
+    """A CenterFace box (hairline to chin) -> face_recognition's (top, right, bottom, left)
+    around the inner face, clipped to the image, which its landmark model expects."""
+    top = b.y0 + 0.12 * b.h
+    return (max(0, int(top)), min(width, int(b.x1)), min(height, int(b.y1)), max(0, int(b.x0)))
+
+
+def load_reference(path: Path, detector: CenterFaceDetector | None = None) -> Reference:
+    """Encode the one face in a reference photo; refuse photos with none or several."""
+    fr = _face_recognition()
+    try:
+        data = path.read_bytes()
+        rgb = fr.load_image_file(str(path))
+    except (OSError, ValueError) as exc:
+        raise InvalidReferencePhoto(f"cannot read reference photo {path}: {exc}",
+                                    path=str(path)) from None
+    det = detector or CenterFaceDetector(threshold=0.5, detect_area=rgb.shape[0] * rgb.shape[1])
+    h, w = rgb.shape[:2]
+    faces = [b for b in det(rgb) if b.score >= 0.5 and min(b.w, b.h) >= 40]
+    if len(faces) != 1:
+        raise InvalidReferencePhoto(
+            f"reference photo {path.name} must show exactly one clear face, found {len(faces)}",
+            path=str(path), faces=len(faces))
+    enc = fr.face_encodings(rgb, known_face_locations=[_dlib_location(faces[0], w, h)],
+                            num_jitters=3)
+    if not enc:
+        raise InvalidReferencePhoto(f"no face encoding from {path.name}", path=str(path))
+    return Reference(name=path.stem, sha256=hashlib.sha256(data).hexdigest(), encoding=enc[0])
+
+
+class KeepFaceMatcher:
+    """Decides, per detection, whether it is one of the reference people."""
+
+    def __init__(self, references: list[Reference], *, tolerance: float = 0.5,
+                 min_face: int = 48) -> None:
+        self.references = references
+        self.tolerance = tolerance
+        self.min_face = min_face
+        self._known = np.array([r.encoding for r in references])
+
+    def distances(self, rgb: np.ndarray, boxes: list[Box]) -> list[float | None]:
+        """Distance of each box's face to the nearest reference; None when too small to judge."""
+        if not self.references or not boxes:
+            return [None] * len(boxes)
+        h, w = rgb.shape[:2]
+        idx = [i for i, b in enumerate(boxes) if min(b.w, b.h) >= self.min_face]
+        out: list[float | None] = [None] * len(boxes)
+        if not idx:
+            return out
+        fr = _face_recognition()
+        locs = [_dlib_location(boxes[i], w, h) for i in idx]
+        encs = fr.face_encodings(rgb, known_face_locations=locs)
+        for i, e in zip(idx, encs, strict=True):
+            out[i] = float(np.linalg.norm(self._known - e, axis=1).min())
+        return out
+
+    def keep(self, distance: float | None) -> bool:
+        """True only for a judged face within tolerance of a reference."""
+        return distance is not None and distance <= self.tolerance

@@ -1,0 +1,80 @@
+"""The manifest of a derivative: what went in, what came out, and every box blurred.
+
+Per-frame rows are spooled to a temporary file as frames are written, so a four-hour video
+costs disk, not memory; `write` then streams header and rows into one JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+SCHEMA = "bwc-redaction-manifest/1"
+FRAME_COLUMNS = ["track", "x0", "y0", "x1", "y1", "score", "source", "kept"]
+
+
+class ManifestWriter:
+    """Collects per-frame box rows and low-confidence ranges, then writes the manifest."""
+
+    def __init__(self, spool_dir: Path | None = None) -> None:
+        self._spool: IO[str] = tempfile.TemporaryFile(
+            "w+", encoding="utf-8", dir=spool_dir, prefix="bwc-manifest-")
+        self._first = True
+        self.frames_with_boxes = 0
+        self.boxes = 0
+        self.low_confidence: list[dict[str, Any]] = []
+
+    def add_frame(self, frame: int, rows: list[list[Any]]) -> None:
+        """Record the boxes of one output frame (rows follow FRAME_COLUMNS)."""
+        if not rows:
+            return
+        self.frames_with_boxes += 1
+        self.boxes += len(rows)
+        self._spool.write(("" if self._first else ",\n")
+                          + json.dumps([frame, rows], separators=(",", ":")))
+        self._first = False
+
+    def flag(self, frame: int, fps: float, reason: str, score: float, *, merge_gap: int) -> None:
+        """Mark a frame for a reviewer; consecutive flags of one reason become one range."""
+        last = self.low_confidence[-1] if self.low_confidence else None
+        if last and last["reason"] == reason and frame - last["end_frame"] <= merge_gap:
+            last["end_frame"] = frame
+            last["end_time"] = round(frame / fps, 3)
+            last["min_score"] = round(min(last["min_score"], score), 3)
+            return
+        self.low_confidence.append({"start_frame": frame, "end_frame": frame,
+                                    "start_time": round(frame / fps, 3),
+                                    "end_time": round(frame / fps, 3),
+                                    "reason": reason, "min_score": round(score, 3)})
+
+    def write(self, path: Path, header: dict[str, Any]) -> None:
+        """Write header + frame rows to `path` atomically (temp file, fsync, rename)."""
+        header = {"schema": SCHEMA, **header, "low_confidence": self.low_confidence,
+                  "frame_columns": FRAME_COLUMNS}
+        head = json.dumps(header, indent=1, default=str)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        try:
+            with open(tmp, "w", encoding="utf-8") as out:
+                out.write(head[:-1].rstrip() + ',\n "frames": [\n')
+                self._spool.seek(0)
+                while chunk := self._spool.read(1 << 20):
+                    out.write(chunk)
+                out.write("\n ]\n}\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Drop the spool file."""
+        self._spool.close()
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Load a manifest written by ManifestWriter."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data

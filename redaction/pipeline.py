@@ -1,0 +1,372 @@
+"""File to file redaction: ffmpeg decode -> detect/track -> blur -> ffmpeg encode, streamed.
+
+Frames flow through a short look-ahead queue: detection of keyframe k runs on a second
+thread (OpenCV releases the GIL, so both cores work) while earlier frames are blurred and
+encoded. The original is only read; the derivative is written to a hidden temporary name
+and renamed into place once complete, so no half-written file ever has the final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bwc_custody.errors import InvalidInput
+from bwc_custody.timeutil import utcnow
+from redaction import blur
+from redaction.detect import Box, Detector, make_detector
+from redaction.errors import CorruptVideo, EncodeFailed, OutputIsInput, RedactionError
+from redaction.ffio import FFmpegProcess, even, read_frame, start_decoder, start_encoder
+from redaction.keepface import KeepFaceMatcher, Reference, load_reference
+from redaction.manifest import ManifestWriter
+from redaction.media import MediaInfo, probe
+from redaction.regions import Regions
+from redaction.track import Tracker
+from redaction.versions import tool_versions
+
+ProgressFn = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class RedactOptions:
+    """Every setting that changes a derivative (all recorded in its manifest)."""
+
+    detector: str = "centerface"
+    # Low on purpose: a false positive costs a blurred patch, a miss exposes a child.
+    threshold: float = 0.1
+    detect_area: int = 640 * 360
+    # Measured: detecting every 3rd frame at ~640x360 keeps 720p30 near real time on 2 cores.
+    detect_every: int = 3
+    persist_seconds: float = 0.3
+    pad: float = 0.3
+    cells: int = 6
+    low_confidence: float = 0.4
+    keep_tolerance: float = 0.5
+    keep_min_face: int = 48
+    crf: int = 18
+    preset: str = "veryfast"
+    allow_partial: bool = False
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.detect_every <= 30:
+            raise InvalidInput("detect_every must be 1..30", detect_every=self.detect_every)
+        if not 0 < self.threshold < 1:
+            raise InvalidInput("threshold must be in (0, 1)", threshold=self.threshold)
+        if not 0 <= self.persist_seconds <= 5:
+            raise InvalidInput("persist_seconds must be 0..5", persist=self.persist_seconds)
+        if self.pad < 0 or self.cells < 2:
+            raise InvalidInput("pad must be >= 0 and cells >= 2", pad=self.pad,
+                               cells=self.cells)
+
+
+@dataclass
+class RedactionResult:
+    """What a redaction produced."""
+
+    output: Path
+    manifest: Path | None
+    source_sha256: str
+    output_sha256: str
+    frames: int
+    tracks: int
+    boxes: int
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_paths(src: Path, dst: Path, overwrite: bool) -> None:
+    if dst.resolve() == src.resolve() or (dst.exists() and dst.samefile(src)):
+        raise OutputIsInput(f"output {dst} is the original; originals are never overwritten",
+                            path=str(dst))
+    if dst.exists() and not overwrite:
+        raise OutputExists(f"output {dst} already exists", path=str(dst))
+
+
+class OutputExists(RedactionError):
+    """The output path exists and overwriting was not asked for."""
+
+    code = "output_exists"
+    status = 409
+
+
+class _Run:
+    """State of one redaction while frames flow (kept out of redact_file for clarity)."""
+
+    def __init__(self, info: MediaInfo, opts: RedactOptions, detector: Detector,
+                 matcher: KeepFaceMatcher | None, regions: Regions,
+                 manifest: ManifestWriter) -> None:
+        self.info, self.opts, self.detector, self.matcher = info, opts, detector, matcher
+        self.regions, self.manifest = regions, manifest
+        self.w, self.h = even(info.width), even(info.height)
+        self.fps = float(info.fps)
+        persist = max(opts.detect_every, round(opts.persist_seconds * self.fps))
+        self.tracker = Tracker(detect_every=opts.detect_every, persist=persist)
+        self.keep_stats: dict[int, dict[str, Any]] = {}
+        self.detections = 0
+        self.keyframes = 0
+        # seconds the main thread spent per stage (profiling aid, kept in the manifest)
+        self.timings = {"read": 0.0, "wait_detect": 0.0, "redact": 0.0, "write": 0.0,
+                        "detect_thread": 0.0}
+
+    def detect(self, buf: np.ndarray) -> tuple[list[Box], list[float | None]]:
+        """Faces in one frame and, with keep-face, each face's distance to the references."""
+        t0 = time.perf_counter()
+        rgb = blur.to_rgb(buf, self.w, self.h)
+        boxes = self.detector(rgb)
+        dists: list[float | None] = ([None] * len(boxes) if self.matcher is None
+                                     else self.matcher.distances(rgb, boxes))
+        self.timings["detect_thread"] += time.perf_counter() - t0
+        return boxes, dists
+
+    def add_keyframe(self, k: int, boxes: list[Box], dists: list[float | None]) -> None:
+        """Feed one keyframe's detections to the tracker and flag weak ones for review."""
+        keeps = [self.matcher.keep(d) if self.matcher else False for d in dists]
+        self.tracker.add(k, boxes, keeps)
+        self.keyframes += 1
+        self.detections += len(boxes)
+        weak = [b.score for b in boxes if b.score < self.opts.low_confidence]
+        gap = self.opts.detect_every
+        if weak:
+            self.manifest.flag(k, self.fps, "weak_detection", min(weak), merge_gap=gap)
+        if self.matcher:
+            tol = self.opts.keep_tolerance
+            for d in dists:
+                if d is not None and tol < d <= tol + 0.1:
+                    self.manifest.flag(k, self.fps, "keep_face_near_miss", d, merge_gap=gap)
+
+    def apply(self, j: int, buf: np.ndarray) -> None:
+        """Redact frame `j` in place and record what was done."""
+        t = j / self.fps
+        if self.regions.blacked_out(t):
+            blur.blackout(buf, self.w, self.h)
+            return
+        rows: list[list[Any]] = []
+        to_blur: list[blur.IntBox] = []
+        for tb in self.tracker.boxes_at(j):
+            ib = blur.pad_box(tb.box, self.opts.pad, self.w, self.h)
+            if ib is None:
+                continue
+            if not tb.keep:
+                to_blur.append(ib)
+            rows.append([tb.track, *ib, round(tb.box.score, 3), tb.source, tb.keep])
+            if tb.keep:
+                self.keep_stats.setdefault(tb.track, {"kept_frames": 0})["kept_frames"] += 1
+        for ib in blur.merge_boxes(to_blur):
+            blur.blur_box(buf, self.w, self.h, ib, cells=self.opts.cells)
+        for mb in self.regions.boxes_at(t):
+            x, y, bw, bh = mb.box
+            cb = blur.clip_box(x, y, x + bw, y + bh, self.w, self.h)
+            if cb is None:
+                continue
+            if mb.mode == "black":
+                blur.fill_box(buf, self.w, self.h, cb)
+            else:
+                blur.blur_box(buf, self.w, self.h, cb, cells=self.opts.cells)
+        self.manifest.add_frame(j, rows)
+
+
+def load_references(paths: Sequence[Path]) -> list[Reference]:
+    """Encode every keep-face reference photo (refusing unclear ones) before any video work."""
+    return [load_reference(p) for p in paths]
+
+
+def redact_file(src: Path, dst: Path, *, options: RedactOptions | None = None,
+                regions: Regions | None = None, keep_faces: Sequence[Path] = (),
+                manifest_path: Path | None = None,
+                progress: ProgressFn | None = None) -> RedactionResult:
+    """Write a redacted derivative of `src` to `dst` (and its manifest); `src` is only read."""
+    opts = options or RedactOptions()
+    src, dst = Path(src), Path(dst)
+    started = time.perf_counter()
+    info = probe(src)
+    _check_paths(src, dst, opts.overwrite)
+    regions = regions or Regions()
+    regions.check_fits(info.width, info.height, info.duration)
+    references = load_references(keep_faces)
+    matcher = (KeepFaceMatcher(references, tolerance=opts.keep_tolerance,
+                               min_face=opts.keep_min_face) if references else None)
+    detector = make_detector(opts.detector, threshold=opts.threshold,
+                             detect_area=opts.detect_area)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.partial")
+    manifest = ManifestWriter(spool_dir=dst.parent)
+    # one detection thread: a DNN net must never run two frames at once
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact-detect")
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact-hash")
+    source_hash = hasher.submit(sha256_file, src)
+    dec: FFmpegProcess | None = None
+    enc: FFmpegProcess | None = None
+    try:
+        run = _Run(info, opts, detector, matcher, regions, manifest)
+        dec = start_decoder(src, info)
+        enc, audio_mode = start_encoder(src, tmp, info, mute=regions.mute, crf=opts.crf,
+                                        preset=opts.preset)
+        frames = _stream(run, dec, enc, pool, progress)
+        warnings = _finish(run, dec, enc, frames, tmp)
+        out_hash = sha256_file(tmp)
+        header = _header(src, dst, info, opts, run, references, regions, frames,
+                         source_hash.result(), out_hash, tmp.stat().st_size, audio_mode,
+                         warnings, time.perf_counter() - started)
+        if manifest_path is not None:
+            manifest.write(manifest_path, header)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dst)
+        return RedactionResult(dst, manifest_path, header["source"]["sha256"], out_hash,
+                               frames, run.tracker._next_id - 1, manifest.boxes,
+                               time.perf_counter() - started, warnings)
+    finally:
+        for p in (dec, enc):
+            if p is not None:
+                p.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        hasher.shutdown(wait=True, cancel_futures=True)
+        manifest.close()
+        tmp.unlink(missing_ok=True)
+
+
+def _stream(run: _Run, dec: FFmpegProcess, enc: FFmpegProcess, pool: ThreadPoolExecutor,
+            progress: ProgressFn | None) -> int:
+    """Move every frame from decoder to encoder through detection and blur; return count."""
+    assert dec.proc.stdout is not None
+    assert enc.proc.stdin is not None
+    size = run.w * run.h * 3 // 2
+    horizon = run.tracker.horizon
+    every = run.opts.detect_every
+    frames: deque[tuple[int, np.ndarray]] = deque()
+    pending: deque[tuple[int, Future[tuple[list[Box], list[float | None]]]]] = deque()
+    expected = run.info.expected_frames
+    n = 0
+    done = 0
+
+    def emit(j: int, buf: np.ndarray) -> None:
+        nonlocal done
+        t0 = time.perf_counter()
+        while pending and pending[0][0] <= j + horizon:
+            k, fut = pending.popleft()
+            run.add_keyframe(k, *fut.result())
+        t1 = time.perf_counter()
+        run.apply(j, buf)
+        run.tracker.prune(j)
+        t2 = time.perf_counter()
+        try:
+            enc.proc.stdin.write(buf.data)  # type: ignore[union-attr]
+        except BrokenPipeError:
+            enc.wait()
+            raise EncodeFailed("ffmpeg stopped taking frames", stderr=enc.tail()) from None
+        tm = run.timings
+        tm["wait_detect"] += t1 - t0
+        tm["redact"] += t2 - t1
+        tm["write"] += time.perf_counter() - t2
+        done += 1
+        if progress:
+            progress(done, expected)
+
+    while True:
+        t0 = time.perf_counter()
+        buf = read_frame(dec.proc.stdout, size)
+        run.timings["read"] += time.perf_counter() - t0
+        if buf is None:
+            break
+        if n % every == 0:
+            pending.append((n, pool.submit(run.detect, buf)))
+        frames.append((n, buf))
+        n += 1
+        if len(frames) > horizon + every:
+            emit(*frames.popleft())
+    # the last frame is always a keyframe, so tracks reach the very end of the video
+    if frames and (n - 1) % every != 0:
+        last = frames[-1]
+        pending.append((last[0], pool.submit(run.detect, last[1])))
+    while frames:
+        emit(*frames.popleft())
+    return n
+
+
+def _finish(run: _Run, dec: FFmpegProcess, enc: FFmpegProcess, frames: int,
+            tmp: Path) -> list[str]:
+    """Close the encoder, check both processes and the frame count; return warnings."""
+    assert enc.proc.stdin is not None
+    try:
+        enc.proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    dec_rc, enc_rc = dec.wait(), enc.wait()
+    warnings: list[str] = []
+    expected = run.info.expected_frames
+    short = expected is not None and frames < expected * 0.98 - 2
+    if dec_rc != 0 or frames == 0 or (short and not run.opts.allow_partial):
+        raise CorruptVideo(
+            "the video could not be decoded completely" if frames else
+            "no frame of the video could be decoded",
+            decoded_frames=frames, expected_frames=expected, decoder_status=dec_rc,
+            stderr=dec.tail(), hint="--allow-partial redacts the decodable part")
+    if short:
+        warnings.append(f"partial: decoded {frames} of about {expected} frames")
+    if dec.error_count:
+        warnings.append(f"decoder reported {dec.error_count} error lines: {dec.tail(3)}")
+    if enc_rc != 0 or not tmp.is_file():
+        raise EncodeFailed("ffmpeg could not write the derivative", status_code=enc_rc,
+                           stderr=enc.tail())
+    if run.info.audio[1:]:
+        warnings.append(f"only the first of {len(run.info.audio)} audio streams was kept")
+    return warnings
+
+
+def _header(src: Path, dst: Path, info: MediaInfo, opts: RedactOptions, run: _Run,
+            references: list[Reference], regions: Regions, frames: int, src_hash: str,
+            out_hash: str, out_bytes: int, audio_mode: str | None, warnings: list[str],
+            seconds: float) -> dict[str, Any]:
+    """The manifest fields besides the per-frame rows."""
+    det_info: dict[str, Any] = {"name": run.detector.name}
+    sha = getattr(run.detector, "model_sha256", None)
+    if sha:
+        det_info["model_sha256"] = sha
+    return {
+        "created_at": utcnow().isoformat(),
+        "source": {"name": src.name, "sha256": src_hash, "bytes": src.stat().st_size,
+                   "media": info.to_dict()},
+        "output": {"name": dst.name, "sha256": out_hash, "bytes": out_bytes,
+                   "width": run.w, "height": run.h, "fps": f"{info.fps.numerator}/"
+                   f"{info.fps.denominator}", "frames": frames, "video_codec": "h264",
+                   "audio": audio_mode,
+                   "padded_from": ([info.width, info.height]
+                                   if (run.w, run.h) != (info.width, info.height) else None),
+                   "rotation_applied": info.rotation,
+                   "constant_frame_rate_from_variable": info.variable_frame_rate},
+        "tools": {**tool_versions(), "detector": det_info},
+        "settings": asdict(opts),
+        "keep_face": {
+            "references": [{"name": r.name, "sha256": r.sha256} for r in references],
+            "tolerance": opts.keep_tolerance if references else None,
+            "kept_tracks": {str(k): v for k, v in sorted(run.keep_stats.items())},
+        },
+        "regions": regions.model_dump(),
+        "mute": [r.model_dump() for r in regions.mute],
+        "summary": {"frames": frames, "keyframes": run.keyframes,
+                    "detections": run.detections, "tracks": run.tracker._next_id - 1,
+                    "frames_with_boxes": run.manifest.frames_with_boxes,
+                    "boxes": run.manifest.boxes, "seconds": round(seconds, 2),
+                    "stage_seconds": {k: round(v, 2) for k, v in run.timings.items()}},
+        "warnings": warnings,
+    }
