@@ -208,9 +208,13 @@ def sampled_frames(src: str, *, every: int, max_width: int, width: int, height: 
 
 
 def encode_faces(rgb: np.ndarray, boxes: Sequence[Box], min_size: int) -> list[np.ndarray | None]:
-    """face_recognition encodings of the boxes big enough to encode (None for the others)."""
+    """face_recognition encodings of the boxes big enough to encode (None for the others).
+
+    A face cut by the frame edge is not encoded: its encoding was measured to wander 0.5-0.8
+    from the same face's next one, enough to split one person in two."""
     h, w = rgb.shape[:2]
-    idx = [i for i, b in enumerate(boxes) if min(b.w, b.h) >= min_size]
+    idx = [i for i, b in enumerate(boxes) if min(b.w, b.h) >= min_size
+           and b.x0 > 1 and b.y0 > 1 and b.x1 < w - 1 and b.y1 < h - 1]
     out: list[np.ndarray | None] = [None] * len(boxes)
     if idx:
         fr = _face_recognition()
@@ -338,7 +342,8 @@ def absorb_fragments(tracks: list[_Track], *, max_len: int = 2,
                      min_iou: float = 0.5) -> list[_Track]:
     """Fold a short track into a longer one that passes through the same place in a frame
     the longer one has no detection of: one face whose encoding came out badly once."""
-    tracks = sorted(tracks, key=lambda t: -len(t.obs))
+    tracks = sorted((_Track(t.id, list(t.obs), t.sample_last, t.closed) for t in tracks),
+                    key=lambda t: -len(t.obs))
     out: list[_Track] = []
     for t in tracks:
         host = None

@@ -53,24 +53,28 @@ def clip_box(x0: float, y0: float, x1: float, y1: float, width: int,
     return ix0, iy0, ix1, iy1
 
 
+def _touch(a: IntBox, b: IntBox) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def group_boxes(boxes: list[IntBox]) -> list[list[IntBox]]:
+    """Boxes grouped into connected sets of overlapping or touching boxes."""
+    groups: list[list[IntBox]] = []
+    for b in boxes:
+        hits = [g for g in groups if any(_touch(b, m) for m in g)]
+        joined = [b] + [m for g in hits for m in g]
+        groups = [g for g in groups if not any(g is h for h in hits)] + [joined]
+    return groups
+
+
 def merge_boxes(boxes: list[IntBox]) -> list[IntBox]:
-    """Overlapping or touching boxes merged into their bounding boxes, until none overlap:
-    one blur per merged region leaves no sharp seam where two blurred boxes meet."""
-    out = list(boxes)
-    merged = True
-    while merged and len(out) > 1:
-        merged = False
-        res: list[IntBox] = []
-        for b in out:
-            for i, r in enumerate(res):
-                if b[0] <= r[2] and r[0] <= b[2] and b[1] <= r[3] and r[1] <= b[3]:
-                    res[i] = (min(b[0], r[0]), min(b[1], r[1]), max(b[2], r[2]), max(b[3], r[3]))
-                    merged = True
-                    break
-            else:
-                res.append(b)
-        out = res
-    return out
+    """The bounding box of each group of overlapping boxes."""
+    return [_bounds(g) for g in group_boxes(boxes)]
+
+
+def _bounds(g: list[IntBox]) -> IntBox:
+    return (min(b[0] for b in g), min(b[1] for b in g), max(b[2] for b in g),
+            max(b[3] for b in g))
 
 
 def _obliterate(roi: np.ndarray, cells: int) -> None:
@@ -100,6 +104,28 @@ def blur_box(buf: np.ndarray, width: int, height: int, box: IntBox, *, cells: in
     if cx1 > cx0 and cy1 > cy0:
         _obliterate(u[cy0:cy1, cx0:cx1], cells)
         _obliterate(v[cy0:cy1, cx0:cx1], cells)
+
+
+def blur_boxes(buf: np.ndarray, width: int, height: int, boxes: list[IntBox], *,
+               cells: int = 6) -> None:
+    """Blur the union of `boxes`, in place. Overlapping boxes are blurred as one image and
+    only their union is written back: no sharp seam where two blurred boxes meet, and no
+    background outside the boxes touched."""
+    for g in group_boxes(boxes):
+        if len(g) == 1:
+            blur_box(buf, width, height, g[0], cells=cells)
+            continue
+        x0, y0, x1, y1 = _bounds(g)
+        mask = np.zeros((y1 - y0, x1 - x0), bool)
+        for bx0, by0, bx1, by1 in g:
+            mask[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0] = True
+        cmask = mask[::2, ::2]
+        for plane, m, s in zip(planes(buf, width, height), (mask, cmask, cmask), (1, 2, 2),
+                               strict=True):
+            roi = plane[y0 // s:y1 // s, x0 // s:x1 // s]
+            tmp = roi.copy()
+            _obliterate(tmp, cells)
+            roi[m] = tmp[m]
 
 
 def fill_box(buf: np.ndarray, width: int, height: int, box: IntBox) -> None:

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import IO, Any
 
 SCHEMA = "bwc-redaction-manifest/1"
+# frames: [[frame, [box row, ...], [[x0, y0, x1, y1] blurred region, ...]], ...]; the blurred
+# regions are the padded boxes not kept (their union was blurred)
+FRAME_LAYOUT = ["frame", "boxes", "blurred_regions"]
 FRAME_COLUMNS = ["track", "x0", "y0", "x1", "y1", "score", "source", "kept"]
 
 
@@ -27,14 +30,16 @@ class ManifestWriter:
         self.boxes = 0
         self.low_confidence: list[dict[str, Any]] = []
 
-    def add_frame(self, frame: int, rows: list[list[Any]]) -> None:
-        """Record the boxes of one output frame (rows follow FRAME_COLUMNS)."""
-        if not rows:
+    def add_frame(self, frame: int, rows: list[list[Any]],
+                  blurred: list[tuple[int, int, int, int]]) -> None:
+        """Record the boxes of one output frame (rows follow FRAME_COLUMNS) and the regions
+        actually blurred."""
+        if not rows and not blurred:
             return
         self.frames_with_boxes += 1
         self.boxes += len(rows)
         self._spool.write(("" if self._first else ",\n")
-                          + json.dumps([frame, rows], separators=(",", ":")))
+                          + json.dumps([frame, rows, blurred], separators=(",", ":")))
         self._first = False
 
     def flag(self, frame: int, fps: float, reason: str, score: float, *, merge_gap: int) -> None:
@@ -53,7 +58,7 @@ class ManifestWriter:
     def write(self, path: Path, header: dict[str, Any]) -> None:
         """Write header + frame rows to `path` atomically (temp file, fsync, rename)."""
         header = {"schema": SCHEMA, **header, "low_confidence": self.low_confidence,
-                  "frame_columns": FRAME_COLUMNS}
+                  "frame_layout": FRAME_LAYOUT, "frame_columns": FRAME_COLUMNS}
         head = json.dumps(header, indent=1, default=str)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
         try:

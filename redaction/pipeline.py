@@ -171,8 +171,7 @@ class _Run:
             rows.append([tb.track, *ib, round(tb.box.score, 3), tb.source, tb.keep])
             if tb.keep:
                 self.keep_stats.setdefault(tb.track, {"kept_frames": 0})["kept_frames"] += 1
-        for ib in blur.merge_boxes(to_blur):
-            blur.blur_box(buf, self.w, self.h, ib, cells=self.opts.cells)
+        blur.blur_boxes(buf, self.w, self.h, to_blur, cells=self.opts.cells)
         for mb in self.regions.boxes_at(t):
             x, y, bw, bh = mb.box
             cb = blur.clip_box(x, y, x + bw, y + bh, self.w, self.h)
@@ -182,7 +181,7 @@ class _Run:
                 blur.fill_box(buf, self.w, self.h, cb)
             else:
                 blur.blur_box(buf, self.w, self.h, cb, cells=self.opts.cells)
-        self.manifest.add_frame(j, rows)
+        self.manifest.add_frame(j, rows, to_blur)
 
 
 def load_references(paths: Sequence[Path]) -> list[Reference]:

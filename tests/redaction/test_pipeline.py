@@ -1,0 +1,101 @@
+"""End to end on real faces: blurred faces, untouched background, stream kept, manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+
+from tests.redaction.conftest import Redacted
+from tests.redaction.util import box_ratio, gray_frames, streams
+
+
+def test_face_recognition_import_returns() -> None:
+    # face_recognition_models quit()s with status 0 when pkg_resources is missing
+    out = subprocess.run([sys.executable, "-c", "import face_recognition; print('imported')"],
+                         capture_output=True, text=True, check=False)
+    assert "imported" in out.stdout, out.stderr
+
+
+def test_truth_faces_are_blurred(redacted: Redacted) -> None:
+    orig, red = gray_frames(redacted.clip.path), gray_frames(redacted.out)
+    ratios = [box_ratio(o, r, b) for o, r, boxes in zip(orig, red, redacted.clip.truth["frames"],
+                                                       strict=True) for b in boxes]
+    assert len(ratios) > 200
+    blurred = sum(r <= 0.35 for r in ratios) / len(ratios)
+    assert blurred >= 0.95, f"only {blurred:.3f} of truth boxes blurred"
+    assert float(np.median(ratios)) < 0.05
+
+
+def test_background_is_unchanged(redacted: Redacted) -> None:
+    orig, red = gray_frames(redacted.clip.path), gray_frames(redacted.out)
+    regions = {f: blurred for f, _rows, blurred in redacted.manifest["frames"]}
+    diffs = []
+    for i, (o, r) in enumerate(zip(orig, red, strict=True)):
+        mask = np.ones(o.shape, bool)
+        for x0, y0, x1, y1 in regions.get(i, []):
+            mask[y0:y1, x0:x1] = False
+        assert mask.mean() > 0.3
+        diffs.append(np.abs(o.astype(int) - r.astype(int))[mask].mean())
+    # only re-encoding noise outside the blurred boxes
+    assert max(diffs) < 3.0, max(diffs)
+
+
+def test_stream_properties_kept(redacted: Redacted) -> None:
+    src, out = streams(redacted.clip.path), streams(redacted.out)
+    assert out["video"]["codec_name"] == "h264"
+    assert out["video"]["pix_fmt"] == "yuv420p"
+    assert (out["video"]["width"], out["video"]["height"]) == (640, 360)
+    assert Fraction(out["video"]["avg_frame_rate"]) == Fraction(src["video"]["avg_frame_rate"])
+    assert out["video"]["nb_read_frames"] == src["video"]["nb_read_frames"] == str(
+        len(redacted.clip.truth["frames"]))
+    assert out["audio"]["codec_name"] == "aac"
+    assert abs(float(out["audio"]["duration"]) - float(src["audio"]["duration"])) < 0.05
+    assert out["format"]["format_name"].startswith("mov,mp4")
+
+
+def test_original_untouched_and_nothing_half_written(redacted: Redacted) -> None:
+    from redaction.pipeline import sha256_file
+
+    assert sha256_file(redacted.clip.path) == redacted.source_sha_before
+    assert redacted.clip.path.stat().st_mtime == redacted.source_mtime_before
+    leftovers = [p.name for p in redacted.out.parent.iterdir() if "partial" in p.name]
+    assert leftovers == []
+
+
+def test_manifest_records_everything(redacted: Redacted) -> None:
+    m = redacted.manifest
+    assert m["schema"] == "bwc-redaction-manifest/1"
+    assert m["source"]["sha256"] == redacted.source_sha_before
+    assert m["output"]["sha256"] == hashlib.sha256(redacted.out.read_bytes()).hexdigest()
+    assert m["created_at"].endswith("+00:00")
+    assert m["tools"]["ffmpeg"].startswith("ffmpeg version")
+    assert m["tools"]["detector"]["name"] == "centerface"
+    assert len(m["tools"]["detector"]["model_sha256"]) == 64
+    assert m["settings"]["detect_every"] >= 1
+    assert m["output"]["frames"] == len(redacted.clip.truth["frames"])
+    assert m["frame_columns"] == ["track", "x0", "y0", "x1", "y1", "score", "source", "kept"]
+    sources = set()
+    assert m["frame_layout"] == ["frame", "boxes", "blurred_regions"]
+    for frame, rows, blurred in m["frames"]:
+        assert 0 <= frame < m["output"]["frames"]
+        assert blurred
+        assert all(0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
+                               for x0, y0, x1, y1 in blurred)
+        for track, x0, y0, x1, y1, score, source, kept in rows:
+            assert track >= 1
+            assert 0 < score <= 1
+            assert kept is False
+            assert 0 <= x0 < x1 <= 640
+            assert 0 <= y0 < y1 <= 360
+            sources.add(source)
+    assert {"detected", "interpolated"} <= sources
+    assert isinstance(m["low_confidence"], list)
+    for r in m["low_confidence"]:
+        assert r["reason"] in {"weak_detection", "keep_face_near_miss"}
+        assert r["start_frame"] <= r["end_frame"]
+    assert m["regions"] == {"boxes": [], "blackout": [], "mute": []}
+    assert m["summary"]["tracks"] >= 5

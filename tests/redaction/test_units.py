@@ -1,0 +1,110 @@
+"""Pure parts: tracking and interpolation, blur functions, regions schema."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from redaction.blur import blur_box, blur_boxes, merge_boxes, pad_box, planes, sharpness
+from redaction.detect import Box
+from redaction.errors import InvalidRegions
+from redaction.regions import parse_regions
+from redaction.track import Tracker
+
+
+def test_track_interpolates_between_detections_and_persists() -> None:
+    t = Tracker(detect_every=4, persist=6)
+    t.add(96, [])
+    t.add(100, [Box(100, 100, 140, 150, 0.9)])
+    t.add(104, [Box(120, 100, 160, 150, 0.8)])
+    for k in (108, 112, 116):
+        t.add(k, [])
+    mid = t.boxes_at(102)
+    assert len(mid) == 1
+    assert mid[0].source == "interpolated"
+    assert mid[0].box.x0 == pytest.approx(110)
+    assert [b.track for b in t.boxes_at(101) + t.boxes_at(103)] == [mid[0].track] * 2
+    # seen before its first detection (it may have been missed at keyframe 96) ...
+    assert t.boxes_at(97)[0].source == "held"
+    assert t.boxes_at(95) == []
+    # ... and held a few frames after its last, growing to cover drift
+    held = t.boxes_at(109)
+    assert held
+    assert held[0].source == "held"
+    assert held[0].box.w > 40
+    assert t.boxes_at(111) == []
+
+
+def test_tracks_keep_identity_and_split_far_faces() -> None:
+    t = Tracker(detect_every=3, persist=9)
+    t.add(0, [Box(0, 0, 50, 50), Box(300, 0, 350, 50)])
+    t.add(3, [Box(305, 2, 355, 52), Box(4, 1, 54, 51)])
+    a, b = sorted(t.boxes_at(3), key=lambda x: x.box.x0)
+    assert (a.track, b.track) == (1, 2)
+    t.add(6, [Box(600, 300, 650, 350)])
+    assert len({x.track for x in t.boxes_at(6)}) == 3
+
+
+def test_blur_flattens_only_the_box() -> None:
+    w, h = 320, 240
+    rng = np.random.default_rng(1)
+    buf = rng.integers(0, 255, w * h * 3 // 2, dtype=np.uint8)
+    before = buf.copy()
+    blur_box(buf, w, h, (40, 60, 140, 180), cells=6)
+    y, _, _ = planes(buf, w, h)
+    y0, _, _ = planes(before, w, h)
+    assert sharpness(y[60:180, 40:140]) < 0.01 * sharpness(y0[60:180, 40:140])
+    assert np.array_equal(y[:, 150:], y0[:, 150:])
+    assert np.array_equal(y[:50, :], y0[:50, :])
+
+
+def test_pad_box_grows_and_clips_even() -> None:
+    b = pad_box(Box(100, 100, 140, 150), 0.3, 640, 360)
+    assert b is not None
+    x0, y0, x1, y1 = b
+    assert x0 <= 88
+    assert x1 >= 152
+    assert y0 <= 80
+    assert y1 >= 165
+    assert all(v % 2 == 0 for v in b)
+    assert pad_box(Box(630, 350, 660, 380), 0.3, 640, 360) == (620, 338, 640, 360)
+
+
+def test_merge_boxes_joins_overlaps() -> None:
+    assert sorted(merge_boxes([(0, 0, 10, 10), (50, 50, 60, 60), (5, 5, 20, 20),
+                               (18, 18, 52, 52)])) == [(0, 0, 60, 60)]
+    assert sorted(merge_boxes([(0, 0, 10, 10), (30, 30, 40, 40)])) == [
+        (0, 0, 10, 10), (30, 30, 40, 40)]
+
+
+def test_overlapping_boxes_blur_without_touching_the_gap() -> None:
+    w, h = 320, 240
+    rng = np.random.default_rng(2)
+    buf = rng.integers(0, 255, w * h * 3 // 2, dtype=np.uint8)
+    before = buf.copy()
+    blur_boxes(buf, w, h, [(20, 20, 100, 100), (90, 90, 200, 200)], cells=6)
+    y, _, _ = planes(buf, w, h)
+    y0, _, _ = planes(before, w, h)
+    assert np.array_equal(y[120:200, 20:80], y0[120:200, 20:80])  # inside the bounds, outside both
+    assert sharpness(y[20:200, 90:100]) < 0.01 * sharpness(y0[20:200, 90:100])
+
+
+@pytest.mark.parametrize("doc", [
+    {"boxes": [{"start": 2, "end": 1, "box": [0, 0, 10, 10]}]},
+    {"boxes": [{"start": 0, "end": 1, "box": [0, 0, 0, 10]}]},
+    {"mute": [{"start": -1, "end": 1}]},
+    {"blackout": [{"start": 0}]},
+    {"box": []},
+    [1, 2],
+])
+def test_invalid_regions_are_refused(doc: object) -> None:
+    with pytest.raises(InvalidRegions) as ei:
+        parse_regions(doc)
+    assert ei.value.code == "invalid_regions"
+    assert ei.value.details["problems"]
+
+
+def test_regions_outside_frame_refused() -> None:
+    r = parse_regions({"boxes": [{"start": 0, "end": 1, "box": [700, 10, 20, 20]}]})
+    with pytest.raises(InvalidRegions):
+        r.check_fits(640, 360, 10.0)
