@@ -106,6 +106,8 @@ def start_encoder(src: Path, dst_tmp: Path, info: MediaInfo, *, mute: list[TimeR
         "format": "mp4", "vcodec": "libx264", "preset": preset, "crf": crf,
         "pix_fmt": "yuv420p", "profile:v": "high", "movflags": "+faststart",
         "map_metadata": -1, "map_chapters": -1,
+        # one output frame per frame we write: the decoder already made the rate constant
+        "fps_mode": "passthrough",
     }
     audio_mode: str | None = None
     if info.audio:
