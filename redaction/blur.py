@@ -125,7 +125,7 @@ def blur_boxes(buf: np.ndarray, width: int, height: int, boxes: list[IntBox], *,
             roi = plane[y0 // s:y1 // s, x0 // s:x1 // s]
             tmp = roi.copy()
             _obliterate(tmp, cells)
-            roi[m] = tmp[m]
+            np.copyto(roi, tmp, where=m)
 
 
 def fill_box(buf: np.ndarray, width: int, height: int, box: IntBox) -> None:

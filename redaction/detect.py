@@ -191,11 +191,11 @@ class NullDetector:
 
 
 def make_detector(name: str, *, threshold: float | None = None,
-                  detect_area: int | None = None) -> Detector:
+                  detect_area: int | None = None, threads: int = 1) -> Detector:
     """The detector called `name` ("centerface" or "dlib_hog") with optional settings."""
     if name == "centerface":
         return CenterFaceDetector(threshold=0.1 if threshold is None else threshold,
-                                  detect_area=detect_area or 640 * 360)
+                                  detect_area=detect_area or 640 * 360, threads=threads)
     if name == "dlib_hog":
         return HogDetector(threshold=-0.5 if threshold is None else threshold)
     if name == "none":

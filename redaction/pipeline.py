@@ -47,6 +47,7 @@ class RedactOptions:
     detect_area: int = 640 * 360
     # Measured: detecting every 3rd frame at ~640x360 keeps 720p30 near real time on 2 cores.
     detect_every: int = 3
+    detect_threads: int = 2
     persist_seconds: float = 0.3
     # generous: CenterFace boxes are tighter than hairline-to-chin labels, and turned faces
     # sit off-centre in their boxes; blurring some background costs little
@@ -207,7 +208,7 @@ def redact_file(src: Path, dst: Path, *, options: RedactOptions | None = None,
     matcher = (KeepFaceMatcher(references, tolerance=opts.keep_tolerance,
                                min_face=opts.keep_min_face) if references else None)
     detector = make_detector(opts.detector, threshold=opts.threshold,
-                             detect_area=opts.detect_area)
+                             detect_area=opts.detect_area, threads=opts.detect_threads)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.partial")
     manifest = ManifestWriter(spool_dir=dst.parent)
