@@ -26,6 +26,16 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/evidence/{evidence_id}/content"): frozenset({"custodian", "legal_reviewer"}),
     ("POST", "/api/v1/evidence/{evidence_id}/package"): frozenset({"custodian"}),
     ("GET", "/api/v1/keys/signing"): PUBLIC,
+    ("GET", "/api/v1/evidence/{evidence_id}/tags"): METADATA,
+    ("POST", "/api/v1/evidence/{evidence_id}/tags"): frozenset({"custodian"}),
+    ("DELETE", "/api/v1/evidence/{evidence_id}/tags/{name}"): frozenset({"custodian"}),
+    ("GET", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
+    ("POST", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
+    ("GET", "/api/v1/known-adults"): frozenset({"custodian"}),
+    ("POST", "/api/v1/known-adults"): frozenset({"custodian"}),
+    ("DELETE", "/api/v1/known-adults/{adult_id}"): frozenset({"custodian"}),
+    ("GET", "/api/v1/notifications"): frozenset({"custodian"}),
+    ("POST", "/api/v1/notifications/{notification_id}/done"): frozenset({"custodian"}),
     ("OPTIONS", "/api/v1/uploads"): PUBLIC,
     ("POST", "/api/v1/uploads"): UPLOADERS,
     ("HEAD", "/api/v1/uploads/{upload_id}"): UPLOADERS,
@@ -73,7 +83,7 @@ def test_every_route_declares_exactly_the_expected_rule(client: TestClient) -> N
 
 
 def _url(path: str) -> str:
-    ints = {"token_id", "seq"}
+    ints = {"token_id", "seq", "adult_id", "notification_id"}
     return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) in ints
                   else "00000000-0000-4000-8000-000000000000", path)
 

@@ -59,7 +59,8 @@ def test_ingest_records_hash_metadata_and_custody(migrated: str, bwc: Bwc, video
     stored = obj_path.read_bytes()
     assert video.read_bytes()[:4096] not in stored
     assert stored[:4] == b"BWCE"
-    assert [e.action for e in _rows(CustodyEntry)] == ["evidence.ingest"]
+    # A campus in the officer's metadata tags the footage school_campus at ingest.
+    assert [e.action for e in _rows(CustodyEntry)] == ["evidence.ingest", "tag.add"]
 
 
 def test_wrong_hash_rejects_and_records_nothing(migrated: str, bwc: Bwc, video: Path,
