@@ -153,6 +153,7 @@ def register(app: typer.Typer) -> None:
         """Create a new KEK and re-wrap every data key under it (content is not rewritten)."""
         from bwc_custody.custody import service as custody
         from bwc_custody.db import check_migrated, session_scope
+        from bwc_custody.tags.service import rewrap_known_adults
         from bwc_custody.uploads.service import rewrap_open_uploads
         from bwc_custody.vault.service import get_keyring, rotate_keys
 
@@ -163,11 +164,13 @@ def register(app: typer.Typer) -> None:
         with session_scope() as session:
             objects = rotate_keys(session=session, keyring=keyring, new_kek_id=new)
             uploads = rewrap_open_uploads(session=session, keyring=keyring, kek_id=new)
+            adults = rewrap_known_adults(session=session, keyring=keyring, kek_id=new)
             custody.append(session=session, actor=LOCAL_OPERATOR, action="keys.rotate",
                            target_type="kek", target_id=new,
-                           details={"previous": old, "objects": objects, "uploads": uploads})
+                           details={"previous": old, "objects": objects, "uploads": uploads,
+                                    "known_adults": adults})
         emit({"previous": old, "active": new, "rewrapped_objects": objects,
-              "rewrapped_uploads": uploads})
+              "rewrapped_uploads": uploads, "rewrapped_known_adults": adults})
 
     @dock_app.command("watch")
     def dock_watch(
