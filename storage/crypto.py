@@ -16,12 +16,22 @@ import struct
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from storage.errors import IntegrityError
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, streamed in 8 MiB reads (the one helper every domain uses)."""
+    hasher = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(8 << 20):
+            hasher.update(chunk)
+    return hasher.hexdigest()
 
 MAGIC = b"BWCE"
 VERSION = 1

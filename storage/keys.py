@@ -8,10 +8,13 @@ only in the keyring directory (mode 0700, files 0600), never in the object store
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,20 @@ from storage.errors import IntegrityError, KeyMissing
 KEK_SUFFIX = ".kek"
 ACTIVE_FILE = "ACTIVE"
 SIGNING_FILE = "signing.ed25519.pem"
+# Public halves of retired signing keys, `<key_id>.pub.pem`: what was signed before a
+# rotation (receipts, checkpoints) stays verifiable; the private halves are destroyed.
+RETIRED_DIR = "signing-retired"
+LOCK_FILE = ".lock"
+
+
+def _key_id(public: Ed25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _pem(public: Ed25519PublicKey) -> str:
+    return public.public_bytes(serialization.Encoding.PEM,
+                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def _write_secret(path: Path, data: bytes) -> None:
@@ -40,6 +57,19 @@ def _write_secret(path: Path, data: bytes) -> None:
         os.link(tmp, path)
     finally:
         tmp.unlink()
+
+
+@contextmanager
+def _keyring_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the keyring directory (threads and processes alike): two
+    servers or workers starting on a fresh home must not each create a "first" KEK."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 @dataclass(frozen=True)
@@ -64,9 +94,11 @@ class Keyring:
 
     def ensure(self) -> Keyring:
         """Create the directory and a first KEK if there is none."""
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not self.kek_ids():
-            self.add_kek()
+        if self.kek_ids():
+            return self
+        with _keyring_lock(self.directory):
+            if not self.kek_ids():  # re-read under the lock: another may have made it
+                self._add_kek_locked()
         return self
 
     def kek_ids(self) -> list[str]:
@@ -90,11 +122,14 @@ class Keyring:
 
     def add_kek(self) -> str:
         """Generate a new KEK and make it active; returns its id."""
+        with _keyring_lock(self.directory):
+            return self._add_kek_locked()
+
+    def _add_kek_locked(self) -> str:
         kek_id = "kek-" + secrets.token_hex(8)
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         _write_secret(self.directory / f"{kek_id}{KEK_SUFFIX}", base64.b64encode(os.urandom(32)))
         marker = self.directory / ACTIVE_FILE
-        tmp = marker.with_suffix(".tmp")
+        tmp = marker.with_name(f".{ACTIVE_FILE}.{secrets.token_hex(4)}.tmp")
         tmp.write_text(kek_id + "\n")
         os.replace(tmp, marker)
         self._override = None
@@ -137,28 +172,66 @@ class Keyring:
 class Signer:
     """The server's Ed25519 key: signs receipts and custody checkpoints."""
 
-    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+    def __init__(self, private_key: Ed25519PrivateKey,
+                 retired: dict[str, Ed25519PublicKey] | None = None) -> None:
         self._key = private_key
         self.public_key: Ed25519PublicKey = private_key.public_key()
+        self.retired: dict[str, Ed25519PublicKey] = dict(retired or {})
+
+    @staticmethod
+    def _new_pem() -> bytes:
+        return Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())
 
     @classmethod
     def load_or_create(cls, directory: Path) -> Signer:
-        """The signing key in `directory`, generated on first use."""
+        """The signing key in `directory` (generated on first use) and the retired keys."""
         path = directory / SIGNING_FILE
         if not path.exists():
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
             try:
-                _write_secret(path, pem)
+                _write_secret(path, cls._new_pem())
             except FileExistsError:
                 pass  # another process created it first; use theirs
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         assert isinstance(key, Ed25519PrivateKey)
-        return cls(key)
+        retired: dict[str, Ed25519PublicKey] = {}
+        for pub in sorted((directory / RETIRED_DIR).glob("*.pub.pem")):
+            public = serialization.load_pem_public_key(pub.read_bytes())
+            assert isinstance(public, Ed25519PublicKey)
+            retired[_key_id(public)] = public
+        return cls(key, retired)
+
+    @classmethod
+    def rotate(cls, directory: Path) -> tuple[Signer, str]:
+        """Retire the current key (its public half is kept to verify what it signed, the
+        private half is destroyed) and make a new one; returns the new signer and the old id."""
+        old = cls.load_or_create(directory)
+        retired = directory / RETIRED_DIR
+        retired.mkdir(mode=0o700, exist_ok=True)
+        pub = retired / f"{old.key_id}.pub.pem"
+        if not pub.exists():
+            _write_secret(pub, old.public_pem.encode())
+        tmp = directory / f".{SIGNING_FILE}.{secrets.token_hex(4)}.new"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, cls._new_pem())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, directory / SIGNING_FILE)
+        return cls.load_or_create(directory), old.key_id
+
+    def public_key_for(self, key_id: str) -> Ed25519PublicKey | None:
+        """The current or a retired public key with this id, if known."""
+        if key_id == self.key_id:
+            return self.public_key
+        return self.retired.get(key_id)
+
+    def retired_pems(self) -> dict[str, str]:
+        """Retired keys' public PEMs by key id (published for verifiers)."""
+        return {kid: _pem(k) for kid, k in sorted(self.retired.items())}
 
     @property
     def public_raw(self) -> bytes:
@@ -170,14 +243,12 @@ class Signer:
     @property
     def public_pem(self) -> str:
         """The public key as PEM text (published for verifiers)."""
-        return self.public_key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        return _pem(self.public_key)
 
     @property
     def key_id(self) -> str:
         """First 16 hex digits of SHA-256 over the raw public key."""
-        return hashlib.sha256(self.public_raw).hexdigest()[:16]
+        return _key_id(self.public_key)
 
     def sign(self, message: bytes) -> str:
         """Base64 Ed25519 signature of `message`."""

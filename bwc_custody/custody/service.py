@@ -175,13 +175,15 @@ def document_signed_bytes(doc: dict[str, Any]) -> bytes:
 
 
 def signature_valid(*, signer: Signer, doc: dict[str, Any]) -> bool:
-    """True when the document carries the server key's valid signature."""
+    """True when the document carries a valid signature of the server's current key or of a
+    key it retired (checkpoints signed before a rotation stay verifiable)."""
     from cryptography.exceptions import InvalidSignature
 
-    if doc.get("key_id") != signer.key_id:
+    public = signer.public_key_for(str(doc.get("key_id", "")))
+    if public is None:
         return False
     try:
-        signer.public_key.verify(base64.b64decode(doc["signature"]), document_signed_bytes(doc))
+        public.verify(base64.b64decode(doc["signature"]), document_signed_bytes(doc))
     except (InvalidSignature, ValueError, KeyError):
         return False
     return True

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from bwc_custody.evidence.models import Receipt
+from storage.crypto import sha256_file
 
 log = logging.getLogger("bwc.dock")
 
@@ -30,15 +31,6 @@ TUS = {"Tus-Resumable": "1.0.0"}
 
 class DockError(Exception):
     """An upload step failed; the file stays where it is and is retried later."""
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 (hex) of a file, streamed."""
-    hasher = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(8 << 20):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def _b64(text: str) -> str:
@@ -66,6 +58,7 @@ class DockAgent:
         self.client.headers["Authorization"] = f"Bearer {token}"
         self.show_progress = show_progress if show_progress is not None else os.isatty(2)
         self._public_key: Ed25519PublicKey | None = None
+        self._public_key_id: str | None = None
         self._seen_sizes: dict[Path, tuple[int, int]] = {}
 
     # -- discovery -------------------------------------------------------------------
@@ -88,14 +81,15 @@ class DockAgent:
         return video.with_suffix(".json")
 
     # -- server ----------------------------------------------------------------------
-    def public_key(self) -> Ed25519PublicKey:
-        """The server's receipt-signing key (fetched once)."""
-        if self._public_key is None:
+    def public_key(self, key_id: str | None = None) -> Ed25519PublicKey:
+        """The server's receipt-signing key, fetched once and again when a receipt names
+        another key (the server rotated its signing key)."""
+        if self._public_key is None or (key_id and key_id != self._public_key_id):
             resp = self.client.get("/api/v1/keys/signing")
             resp.raise_for_status()
             key = load_pem_public_key(resp.json()["public_key_pem"].encode())
             assert isinstance(key, Ed25519PublicKey)
-            self._public_key = key
+            self._public_key, self._public_key_id = key, resp.json()["key_id"]
         return self._public_key
 
     def _state_path(self, video: Path) -> Path:
@@ -174,7 +168,8 @@ class DockAgent:
         if receipt.sha256 != sha:
             raise DockError(f"server receipt hash {receipt.sha256} differs from local {sha}")
         try:
-            self.public_key().verify(base64.b64decode(receipt.signature), receipt.signed_bytes())
+            self.public_key(receipt.key_id).verify(base64.b64decode(receipt.signature),
+                                                   receipt.signed_bytes())
         except InvalidSignature:
             raise DockError("receipt signature does not verify with the server key") from None
         return receipt
@@ -186,7 +181,7 @@ class DockAgent:
         size = video.stat().st_size
         if state.get("size") != size or state.get("mtime_ns") != video.stat().st_mtime_ns:
             state = {"size": size, "mtime_ns": video.stat().st_mtime_ns,
-                     "sha256": file_sha256(video)}
+                     "sha256": sha256_file(video)}
         sha = state["sha256"]
         url = state.get("url")
         offset = self._server_offset(url) if url else None

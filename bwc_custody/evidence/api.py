@@ -24,6 +24,8 @@ class PublicKey(BaseModel):
     key_id: str
     algorithm: str
     public_key_pem: str
+    # public keys retired by `bwc keys rotate-signing`, by key id: what they signed verifies
+    retired: dict[str, str] = {}
 
 
 def _officer_only_own(actor: Principal) -> str | None:
@@ -59,4 +61,5 @@ def get_evidence(evidence_id: str, session: SessionDep, actor: MetadataReader) -
 def signing_key() -> PublicKey:
     """The public key that verifies receipts and checkpoints."""
     signer = get_signer()
-    return PublicKey(key_id=signer.key_id, algorithm="Ed25519", public_key_pem=signer.public_pem)
+    return PublicKey(key_id=signer.key_id, algorithm="Ed25519", public_key_pem=signer.public_pem,
+                     retired=signer.retired_pems())

@@ -1,4 +1,4 @@
-"""`bwc init`, `bwc ingest`, `bwc export`, `bwc keys rotate`, `bwc users`, `bwc dock watch`."""
+"""`bwc ingest`, `bwc export`, `bwc dock watch`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.errors import BwcError
 
@@ -33,47 +32,8 @@ def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `bwc` app."""
     from bwc_custody.cli import emit, fail
 
-    keys_app = typer.Typer(help="Key-encryption keys.", no_args_is_help=True)
     dock_app = typer.Typer(help="The docking-station upload agent.", no_args_is_help=True)
-    app.add_typer(keys_app, name="keys")
     app.add_typer(dock_app, name="dock")
-
-    @app.command()
-    def init(
-        admin: str = typer.Option("admin", help="Username of the first admin."),
-        password: str | None = typer.Option(None, help="The admin's password (else generated)."),
-    ) -> None:
-        """Set up BWC_HOME: migrate the DB, create keys, create the first admin and a token."""
-        from sqlmodel import select
-
-        from bwc_custody.auth import flows
-        from bwc_custody.auth.models import User
-        from bwc_custody.auth.service import generate_password
-        from bwc_custody.config import get_settings
-        from bwc_custody.db import session_scope, upgrade
-        from bwc_custody.vault.service import get_keyring, get_signer
-
-        settings = get_settings()
-        upgrade()
-        keyring = get_keyring()
-        signer = get_signer()
-        token = new_password = None
-        with session_scope() as session:
-            if session.exec(select(User)).first() is None:
-                new_password = password or generate_password()
-                # Logged like any user creation: the first admin is a custody event too.
-                flows.add_user(session=session, actor=LOCAL_OPERATOR, username=admin,
-                               roles=[Role.admin], password=new_password, client_addr="cli")
-                token, _ = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
-                                                 username=admin, name="bwc init",
-                                                 client_addr="cli")
-        emit({
-            "home": str(settings.home), "database": settings.db_url.split("@")[-1],
-            "store": settings.s3_endpoint or str(settings.objects_dir),
-            "kek_active": keyring.active_id, "signing_key_id": signer.key_id,
-            "admin_token": token,
-            "admin_password": new_password if password is None else None,
-        })
 
     @app.command()
     def ingest(
@@ -147,30 +107,6 @@ def register(app: typer.Typer) -> None:
         except BwcError as exc:
             fail(exc)
         emit({"evidence_id": evidence_id, "sha256": sha, "out": str(out), "verified": True})
-
-    @keys_app.command("rotate")
-    def keys_rotate() -> None:
-        """Create a new KEK and re-wrap every data key under it (content is not rewritten)."""
-        from bwc_custody.custody import service as custody
-        from bwc_custody.db import check_migrated, session_scope
-        from bwc_custody.tags.service import rewrap_known_adults
-        from bwc_custody.uploads.service import rewrap_open_uploads
-        from bwc_custody.vault.service import get_keyring, rotate_keys
-
-        check_migrated()
-        keyring = get_keyring()
-        old = keyring.active_id
-        new = keyring.add_kek()
-        with session_scope() as session:
-            objects = rotate_keys(session=session, keyring=keyring, new_kek_id=new)
-            uploads = rewrap_open_uploads(session=session, keyring=keyring, kek_id=new)
-            adults = rewrap_known_adults(session=session, keyring=keyring, kek_id=new)
-            custody.append(session=session, actor=LOCAL_OPERATOR, action="keys.rotate",
-                           target_type="kek", target_id=new,
-                           details={"previous": old, "objects": objects, "uploads": uploads,
-                                    "known_adults": adults})
-        emit({"previous": old, "active": new, "rewrapped_objects": objects,
-              "rewrapped_uploads": uploads, "rewrapped_known_adults": adults})
 
     @dock_app.command("watch")
     def dock_watch(

@@ -92,7 +92,11 @@ def test_forged_receipt_is_not_trusted(client: TestClient, make_token: Callable[
     agent = _agent(client, make_token(Role.dock), dock_dir)
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    agent._public_key = Ed25519PrivateKey.generate().public_key()  # not the server's key
+    from bwc_custody.vault.service import get_signer
+
+    # the agent holds another key under the server key's id: receipts cannot verify
+    agent._public_key = Ed25519PrivateKey.generate().public_key()
+    agent._public_key_id = get_signer().key_id
     with pytest.raises(DockError, match="signature"):
         agent.upload(video)
     assert video.exists()
@@ -105,3 +109,23 @@ def test_wrong_token_uploads_nothing(client: TestClient, tmp_path: Path) -> None
     [result] = _agent(client, "bwc_not-a-token", dock_dir).scan_once()
     assert "401" in result["error"]
     assert (dock_dir / "cam.mp4").exists()
+
+
+def test_agent_follows_a_signing_key_rotation(client: TestClient,
+                                              make_token: Callable[..., str],
+                                              tmp_path: Path) -> None:
+    from bwc_custody.config import get_settings
+    from bwc_custody.vault.service import get_signer
+    from storage.keys import Signer
+
+    dock_dir = tmp_path / "dock"
+    dock_dir.mkdir()
+    agent = _agent(client, make_token(Role.dock), dock_dir)
+    (dock_dir / "A.mp4").write_bytes(os.urandom(50_000))
+    assert "error" not in agent.scan_once()[0]
+    Signer.rotate(get_settings().keys_dir)  # the server rotates while the dock runs
+    get_signer.cache_clear()
+    (dock_dir / "B.mp4").write_bytes(os.urandom(50_000))
+    [result] = agent.scan_once()
+    assert "error" not in result, result
+    assert (dock_dir / "uploaded" / "B.mp4").exists()

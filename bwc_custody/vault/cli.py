@@ -1,0 +1,103 @@
+"""`bwc init` (set up a home: schema, keys, first admin) and `bwc keys rotate|rotate-signing`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from bwc_custody.auth.models import Role
+from bwc_custody.auth.service import LOCAL_OPERATOR
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+
+def register(app: typer.Typer) -> None:
+    """Add this domain's commands to the `bwc` app."""
+    from bwc_custody.cli import emit, in_session
+
+    keys_app = typer.Typer(help="Key-encryption keys and the signing key.", no_args_is_help=True)
+    app.add_typer(keys_app, name="keys")
+
+    @app.command()
+    def init(
+        admin: str = typer.Option("admin", help="Username of the first admin."),
+        password: str | None = typer.Option(None, help="The admin's password (else generated)."),
+    ) -> None:
+        """Set up BWC_HOME: migrate the DB, create keys, create the first admin and a token."""
+        from sqlmodel import select
+
+        from bwc_custody.auth import flows
+        from bwc_custody.auth.models import User
+        from bwc_custody.auth.service import generate_password
+        from bwc_custody.config import get_settings
+        from bwc_custody.db import session_scope, upgrade
+        from bwc_custody.vault.service import get_keyring, get_signer
+
+        settings = get_settings()
+        upgrade()
+        keyring = get_keyring()
+        signer = get_signer()
+        token = new_password = None
+        with session_scope() as session:
+            if session.exec(select(User)).first() is None:
+                new_password = password or generate_password()
+                # Logged like any user creation: the first admin is a custody event too.
+                flows.add_user(session=session, actor=LOCAL_OPERATOR, username=admin,
+                               roles=[Role.admin], password=new_password, client_addr="cli")
+                token, _ = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
+                                                 username=admin, name="bwc init",
+                                                 client_addr="cli")
+        emit({
+            "home": str(settings.home), "database": settings.db_url.split("@")[-1],
+            "store": settings.s3_endpoint or str(settings.objects_dir),
+            "kek_active": keyring.active_id, "signing_key_id": signer.key_id,
+            "admin_token": token,
+            "admin_password": new_password if password is None else None,
+        })
+
+    @keys_app.command("rotate")
+    def keys_rotate() -> None:
+        """Create a new KEK and re-wrap every data key under it (content is not rewritten)."""
+        from bwc_custody.custody import service as custody
+        from bwc_custody.db import check_migrated, session_scope
+        from bwc_custody.tags.service import rewrap_known_adults
+        from bwc_custody.uploads.service import rewrap_open_uploads
+        from bwc_custody.vault.service import get_keyring, rotate_keys
+
+        check_migrated()
+        keyring = get_keyring()
+        old = keyring.active_id
+        new = keyring.add_kek()
+        with session_scope() as session:
+            objects = rotate_keys(session=session, keyring=keyring, new_kek_id=new)
+            uploads = rewrap_open_uploads(session=session, keyring=keyring, kek_id=new)
+            adults = rewrap_known_adults(session=session, keyring=keyring, kek_id=new)
+            custody.append(session=session, actor=LOCAL_OPERATOR, action="keys.rotate",
+                           target_type="kek", target_id=new,
+                           details={"previous": old, "objects": objects, "uploads": uploads,
+                                    "known_adults": adults})
+        emit({"previous": old, "active": new, "rewrapped_objects": objects,
+              "rewrapped_uploads": uploads, "rewrapped_known_adults": adults})
+
+    @keys_app.command("rotate-signing")
+    def keys_rotate_signing() -> None:
+        """Retire the Ed25519 signing key and make a new one. The old public key is kept (in
+        the keys directory and at /keys/signing) so everything it signed still verifies; its
+        private key is destroyed. A checkpoint is signed with the new key at once."""
+        from bwc_custody.config import get_settings
+        from bwc_custody.custody import service as custody
+        from bwc_custody.vault.service import get_signer, get_store
+        from storage.keys import Signer
+
+        def rotate(session: Session) -> dict[str, object]:
+            signer, old = Signer.rotate(get_settings().keys_dir)
+            get_signer.cache_clear()
+            custody.append(session=session, actor=LOCAL_OPERATOR, action="keys.rotate_signing",
+                           target_type="signing_key", target_id=signer.key_id,
+                           details={"previous": old})
+            cp = custody.create_checkpoint(session=session, signer=signer, store=get_store())
+            return {"previous": old, "active": signer.key_id, "checkpoint": cp.index}
+
+        emit(in_session(rotate))
