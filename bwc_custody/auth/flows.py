@@ -62,20 +62,18 @@ def _issue(*, session: Session, user: User, client_addr: str, via: str) -> Token
 
 def _fail_logon(*, engine: Engine, username: str, user_id: int | None, client_addr: str) -> bool:
     """Count and record one failed logon apart; True when it locked the account."""
-    locked = False
+    until = None
     with session_scope(engine) as session:
-        user = session.get(User, user_id) if user_id is not None else None
-        if user is not None:
-            locked = service.count_failure(user)
-            session.add(user)
+        if user_id is not None:
+            until = service.count_failure(session=session, user_id=user_id)
         custody.append(session=session, actor=ANONYMOUS, action="auth.login_failed",
                        target_type="user", target_id=username, client_addr=client_addr,
-                       details={"known_user": user is not None})
-        if locked and user is not None:
+                       details={"known_user": user_id is not None})
+        if until is not None:
             custody.append(session=session, actor=ANONYMOUS, action="auth.locked_out",
                            target_type="user", target_id=username, client_addr=client_addr,
-                           details={"until": as_utc(user.locked_until or utcnow()).isoformat()})
-    return locked
+                           details={"until": as_utc(until).isoformat()})
+    return until is not None
 
 
 def login(*, session: Session, username: str, password: str, client_addr: str = "") -> TokenPair:

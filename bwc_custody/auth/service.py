@@ -6,10 +6,11 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bwc_custody.auth.errors import WeakPassword
@@ -150,15 +151,22 @@ def is_locked(user: User) -> bool:
     return user.locked_until is not None and as_utc(user.locked_until) > utcnow()
 
 
-def count_failure(user: User) -> bool:
-    """Count one failed logon; True when this failure locks the account."""
+def count_failure(*, session: Session, user_id: int) -> datetime | None:
+    """Count one failed logon; returns the lock-out end when this failure locks the account.
+
+    The increment is one UPDATE ... RETURNING, so parallel failures are all counted (a read
+    then a write let simultaneous guesses overwrite each other's count)."""
     settings = get_settings()
-    user.failed_logins += 1
-    if user.failed_logins >= settings.lockout_threshold:
-        user.failed_logins = 0
-        user.locked_until = utcnow() + timedelta(minutes=settings.lockout_minutes)
-        return True
-    return False
+    failures = session.execute(
+        update(User).where(col(User.id) == user_id)
+        .values(failed_logins=col(User.failed_logins) + 1)
+        .returning(col(User.failed_logins))).scalar_one()
+    if failures < settings.lockout_threshold:
+        return None
+    until = utcnow() + timedelta(minutes=settings.lockout_minutes)
+    session.execute(update(User).where(col(User.id) == user_id)
+                    .values(failed_logins=0, locked_until=until))
+    return until
 
 
 # ---- refresh tokens and token management ---------------------------------------------

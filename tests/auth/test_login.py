@@ -175,3 +175,36 @@ def test_admin_api_manages_users_and_tokens(
     assert actions("dock-7") == ["user.create", "auth.token_issue", "user.roles",
                                  "auth.token_revoke", "user.password_reset", "auth.login",
                                  "auth.token_issue"]
+
+
+def test_parallel_failures_are_all_counted(make_user: Callable[..., int], migrated: str) -> None:
+    import threading
+
+    from bwc_custody.auth import service
+    from bwc_custody.auth.models import User
+    from bwc_custody.db import session_scope
+
+    user_id = make_user("fran", Role.custodian)
+    start = threading.Barrier(4)
+    results: list[object] = []
+
+    def fail_once() -> None:
+        start.wait()
+        with session_scope() as session:
+            results.append(service.count_failure(session=session, user_id=user_id))
+
+    threads = [threading.Thread(target=fail_once) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [None] * 4
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        assert user.failed_logins == 4  # none lost to a read-then-write race
+        assert service.count_failure(session=session, user_id=user_id) is not None
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        assert service.is_locked(user)
