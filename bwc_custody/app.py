@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bwc_custody import __version__
 from bwc_custody.db import check_migrated
-from bwc_custody.errors import BwcError
+from bwc_custody.errors import BwcError, InvalidInput
 
 
 async def _bwc_error_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -24,11 +25,24 @@ async def _bwc_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=exc.status)
 
 
+async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """Malformed requests get the same error shape as every other refusal."""
+    assert isinstance(exc, RequestValidationError)
+    problems = [{"at": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+                for e in exc.errors()]
+    first = problems[0] if problems else {"at": "", "problem": "invalid request"}
+    err = InvalidInput(f"invalid request: {first['at']}: {first['problem']}",
+                         problems=problems)
+    return JSONResponse(err.to_dict(), status_code=err.status)
+
+
 def create_app(*, check_schema: bool = True) -> FastAPI:
     """Build the API app; refuses to start on an unmigrated database."""
     from bwc_custody.auth.api import router as auth_router
     from bwc_custody.custody.api import router as custody_router
     from bwc_custody.evidence.api import router as evidence_router
+    from bwc_custody.jobs.api import router as jobs_router
+    from bwc_custody.redactions.api import router as redactions_router
     from bwc_custody.tags.api import router as tags_router
     from bwc_custody.uploads.api import router as uploads_router
 
@@ -45,9 +59,12 @@ def create_app(*, check_schema: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_exception_handler(BwcError, _bwc_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
     app.include_router(evidence_router, prefix="/api/v1")
     app.include_router(uploads_router, prefix="/api/v1")
     app.include_router(auth_router, prefix="/api/v1")
     app.include_router(custody_router, prefix="/api/v1")
     app.include_router(tags_router, prefix="/api/v1")
+    app.include_router(jobs_router, prefix="/api/v1")
+    app.include_router(redactions_router, prefix="/api/v1")
     return app

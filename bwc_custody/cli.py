@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
 from bwc_custody.errors import BwcError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+T = TypeVar("T")
 
 app = typer.Typer(help="bwc-custody: custody and release of SRO body-camera footage.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -21,10 +27,23 @@ def emit(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
-def fail(exc: BwcError) -> None:
+def fail(exc: BwcError) -> NoReturn:
     """Print a domain error as JSON on stderr and exit non-zero."""
     typer.echo(json.dumps(exc.to_dict(), indent=2, default=str), err=True)
     raise typer.Exit(code=2)
+
+
+def in_session(fn: Callable[[Session], T]) -> T:
+    """Run `fn` in one committed session on a migrated database; a domain error becomes the
+    JSON error on stderr and exit code 2 (the shape every command shares)."""
+    from bwc_custody.db import check_migrated, session_scope
+
+    try:
+        check_migrated()
+        with session_scope() as session:
+            return fn(session)
+    except BwcError as exc:
+        fail(exc)
 
 
 @db_app.command("upgrade")
@@ -53,36 +72,56 @@ def db_check() -> None:
 def serve(
     host: str | None = typer.Option(None, help="Bind address (default BWC_API_HOST)."),
     port: int | None = typer.Option(None, help="Port (default BWC_API_PORT)."),
+    worker: bool = typer.Option(True, help="Also run one job worker in this process, so "
+                                "queued redactions and analyses run without `bwc worker`."),
 ) -> None:
     """Run the HTTP API (refuses to start on an unmigrated database)."""
+    import threading
+
     import uvicorn
 
     from bwc_custody.app import create_app
     from bwc_custody.config import get_settings
-    from bwc_custody.db import check_migrated
+    from bwc_custody.db import check_migrated, get_engine
+    from bwc_custody.jobs.worker import run_worker
 
     settings = get_settings()
     try:
         check_migrated()
     except BwcError as exc:
         fail(exc)
-    uvicorn.run(create_app(), host=host or settings.api_host, port=port or settings.api_port)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, name="bwc-worker", daemon=True, kwargs={
+        "engine": get_engine(), "home": settings.home, "stop": stop})
+    if worker:
+        thread.start()
+    try:
+        uvicorn.run(create_app(), host=host or settings.api_host,
+                    port=port or settings.api_port)
+    finally:
+        stop.set()  # a job in progress is left to its lease: another worker re-runs it
 
 
 def _register_domains() -> None:
     from bwc_custody.auth.cli import register as register_auth
     from bwc_custody.custody.cli import register as register_custody
     from bwc_custody.evidence.cli import register as register_evidence
+    from bwc_custody.jobs.cli import register as register_jobs
+    from bwc_custody.redactions.cli import register as register_redactions
     from bwc_custody.tags.cli import register as register_tags
+    from bwc_custody.vault.cli import register as register_vault
     from policies.cli import app as policy_app
     from redaction.cli import register as register_redaction
 
+    register_vault(app)
     register_evidence(app)
     register_auth(app)
     register_custody(app)
     app.add_typer(policy_app, name="policy")
     register_redaction(app)
     register_tags(app)
+    register_jobs(app)
+    register_redactions(app)
 
 
 _register_domains()

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=10)
     min_password_length: int = 12
 
+    # Queue a person-count analysis (auto tags) for every new video at ingest.
+    auto_analyze: bool = True
+    # Workers sign a custody checkpoint when the newest is older than this (0: never; then
+    # run `bwc checkpoint` from cron).
+    checkpoint_minutes: int = Field(default=60, ge=0)
+
     @property
     def db_url(self) -> str:
         """The SQLAlchemy URL: BWC_DATABASE_URL, else SQLite under BWC_HOME."""

@@ -42,6 +42,9 @@ def bwc_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("BWC_HOME", str(home))
     # Small segments so multi-segment paths run on small test files.
     monkeypatch.setenv("BWC_SEGMENT_SIZE", str(64 * 1024))
+    # Tests that count custody entries exactly would see the ingest's analysis job; the
+    # tests of that default turn it back on.
+    monkeypatch.setenv("BWC_AUTO_ANALYZE", "false")
     _reset_caches()
     yield home
     _reset_caches()

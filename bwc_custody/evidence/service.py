@@ -9,9 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from bwc_custody.auth.service import Principal
+from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
 from bwc_custody.evidence import media
 from bwc_custody.evidence.errors import DuplicateEvidence, EmptyFile, EvidenceNotFound
@@ -113,6 +115,13 @@ def _admit(
 
     apply_officer_metadata(session=session, evidence=evidence, actor=actor,
                            client_addr=client_addr)
+    if status == "video" and get_settings().auto_analyze:
+        from bwc_custody.jobs.service import enqueue
+
+        # every video is counted for people, so campus footage gets its juvenile and
+        # multi-student tags without anyone having to remember to ask
+        enqueue(session=session, kind="analysis", actor=actor, evidence_id=evidence.id,
+                params={"trigger": "ingest"}, client_addr=client_addr)
     return evidence
 
 
@@ -128,6 +137,19 @@ def _duplicate_receipt(
                  "device_serial": metadata.device_serial},
     )
     return sign_receipt(signer=signer, evidence=existing, duplicate=True)
+
+
+def _lock_content(session: Session, sha256: str) -> None:
+    """Serialise ingests of the same content until this transaction ends, so a twin arriving
+    at the same moment waits and then finds this one (a duplicate receipt) instead of
+    publishing a second, orphaned original and failing on the unique hash."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        key = int.from_bytes(bytes.fromhex(sha256[:16]), "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    elif dialect == "sqlite":
+        # a write that touches no row takes SQLite's (database-wide) write lock now
+        session.execute(text("DELETE FROM evidence WHERE 0"))
 
 
 def ingest_stream(
@@ -152,6 +174,7 @@ def ingest_stream(
     def refuse_empty_or_duplicate(result: EncryptResult) -> None:
         if result.size == 0:
             raise EmptyFile("the file is empty (0 bytes); nothing was ingested")
+        _lock_content(session, result.sha256)
         existing = get_by_sha256(session=session, sha256=result.sha256)
         if existing is not None:
             raise DuplicateEvidence(existing.id)
@@ -190,6 +213,7 @@ def ingest_staged(
     client_addr: str = "",
 ) -> Receipt:
     """Publish a finished, already-encrypted upload and record it."""
+    _lock_content(session, sha256)
     existing = get_by_sha256(session=session, sha256=sha256)
     if existing is not None:
         return _duplicate_receipt(session=session, signer=signer, existing=existing,

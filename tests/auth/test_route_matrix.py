@@ -31,6 +31,19 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/v1/evidence/{evidence_id}/tags/{name}"): frozenset({"custodian"}),
     ("GET", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
     ("POST", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
+    ("POST", "/api/v1/evidence/{evidence_id}/redactions"): frozenset({"custodian"}),
+    ("GET", "/api/v1/evidence/{evidence_id}/derivatives"): frozenset(
+        {"custodian", "legal_reviewer", "auditor"}),
+    ("GET", "/api/v1/derivatives/{derivative_id}"): frozenset(
+        {"custodian", "legal_reviewer", "auditor"}),
+    ("GET", "/api/v1/derivatives/{derivative_id}/content"): frozenset(
+        {"custodian", "legal_reviewer"}),
+    ("GET", "/api/v1/derivatives/{derivative_id}/manifest"): frozenset(
+        {"custodian", "legal_reviewer"}),
+    ("GET", "/api/v1/jobs"): frozenset({"custodian", "legal_reviewer", "auditor", "admin"}),
+    ("GET", "/api/v1/jobs/{job_id}"): frozenset({"custodian", "legal_reviewer", "auditor",
+                                                  "admin"}),
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): frozenset({"custodian", "admin"}),
     ("GET", "/api/v1/known-adults"): frozenset({"custodian"}),
     ("POST", "/api/v1/known-adults"): frozenset({"custodian"}),
     ("DELETE", "/api/v1/known-adults/{adult_id}"): frozenset({"custodian"}),

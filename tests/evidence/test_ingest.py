@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from bwc_custody.custody.models import CustodyEntry
 from bwc_custody.db import get_engine
 from bwc_custody.evidence.models import Evidence
+from bwc_custody.jobs.models import Job
 from bwc_custody.vault.models import StoredObject
 
 Bwc = Callable[..., tuple[int, Any]]
@@ -38,7 +39,12 @@ def _originals(home: Path) -> list[Path]:
 
 
 def test_ingest_records_hash_metadata_and_custody(migrated: str, bwc: Bwc, video: Path,
-                                                   bwc_home: Path) -> None:
+                                                   bwc_home: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from bwc_custody.config import get_settings
+
+    monkeypatch.setenv("BWC_AUTO_ANALYZE", "true")  # the default
+    get_settings.cache_clear()
     code, out = bwc("ingest", str(video), "--officer", "o-17", "--campus", "Central High",
                     "--case", "24-001", "--recorded-at", "2026-03-02T10:15:00-05:00",
                     "--sha256", _sha(video))
@@ -59,8 +65,12 @@ def test_ingest_records_hash_metadata_and_custody(migrated: str, bwc: Bwc, video
     stored = obj_path.read_bytes()
     assert video.read_bytes()[:4096] not in stored
     assert stored[:4] == b"BWCE"
-    # A campus in the officer's metadata tags the footage school_campus at ingest.
-    assert [e.action for e in _rows(CustodyEntry)] == ["evidence.ingest", "tag.add"]
+    # A campus in the officer's metadata tags the footage school_campus at ingest, and every
+    # video is queued for the person count that sets the automatic tags.
+    assert [e.action for e in _rows(CustodyEntry)] == ["evidence.ingest", "tag.add",
+                                                       "analysis.queued"]
+    [job] = _rows(Job)
+    assert (job.kind, job.evidence_id, job.state) == ("analysis", evidence.id, "queued")
 
 
 def test_wrong_hash_rejects_and_records_nothing(migrated: str, bwc: Bwc, video: Path,

@@ -1,0 +1,1 @@
+"""The job queue: long work (redaction, analysis) queued in the database and run by workers."""

@@ -1,0 +1,250 @@
+"""`bwc worker`: claim jobs, run their handlers under a renewed lease, record the outcome.
+
+A handler does its long work outside any database transaction, writing only into its own
+work directory, and publishes what it made in one final transaction that also calls
+`JobContext.complete` (which checks the lease). A worker killed mid-job therefore leaves
+nothing published: its lease runs out, another worker re-runs the job, and the dead
+worker's work directory is swept by the next worker started on the same host.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bwc_custody.auth.service import Principal
+from bwc_custody.config import get_settings
+from bwc_custody.jobs import service
+from bwc_custody.jobs.errors import LeaseLost, UnknownJobKind
+from bwc_custody.jobs.models import Job
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[["JobContext"], None]
+_handlers: dict[str, Handler] = {}
+
+
+def register_handler(kind: str, handler: Handler) -> None:
+    """Name the function that runs jobs of `kind`."""
+    _handlers[kind] = handler
+
+
+def handlers() -> dict[str, Handler]:
+    """Every registered handler (the domains register theirs on import)."""
+    from bwc_custody.redactions.service import run_redaction_job
+    from bwc_custody.tags.analysis import run_analysis_job
+
+    _handlers.setdefault("redaction", run_redaction_job)
+    _handlers.setdefault("analysis", run_analysis_job)
+    return _handlers
+
+
+def worker_principal(name: str | None = None) -> Principal:
+    """The identity a worker acts and logs under: host, pid and a random suffix."""
+    tag = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return Principal(user_id=None, username=f"worker:{tag}", roles=frozenset())
+
+
+class Heartbeat:
+    """Renews a job's lease (at least every third of its length) and carries progress to the
+    row every couple of seconds, so a custodian watching a long redaction sees it move."""
+
+    PROGRESS_SECONDS = 2.0
+
+    def __init__(self, engine: Engine, job_id: str, worker: Principal,
+                 lease_seconds: float) -> None:
+        self.engine, self.job_id, self.worker = engine, job_id, worker
+        self.lease_seconds = lease_seconds
+        self.progress: float | None = None
+        self.detail: dict[str, Any] | None = None
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(min(self.lease_seconds / 3, self.PROGRESS_SECONDS)):
+            try:
+                ok = service.renew(engine=self.engine, job_id=self.job_id, worker=self.worker,
+                                   lease_seconds=self.lease_seconds, progress=self.progress,
+                                   detail=self.detail)
+            except Exception:  # a database hiccup: try again next beat; the lease has slack
+                logger.exception("lease renewal of job %s failed", self.job_id)
+                continue
+            if not ok:
+                self.lost.set()
+                return
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: its job, the database, its identity and its work directory."""
+
+    job: Job
+    engine: Engine
+    worker: Principal
+    workdir: Path
+    heartbeat: Heartbeat
+    completed: bool = field(default=False)
+
+    def progress(self, done: int, total: int | None) -> None:
+        """Report progress (units done of total); raises LeaseLost once the lease is gone, so
+        the handler stops before publishing anything."""
+        if self.heartbeat.lost.is_set():
+            raise LeaseLost(f"lease on job {self.job.id} lost", job_id=self.job.id)
+        self.heartbeat.progress = (done / total) if total else None
+        self.heartbeat.detail = {"done": done, "total": total}
+
+    def complete(self, session: Session, result: dict[str, Any]) -> None:
+        """Mark the job done in the handler's publishing transaction."""
+        service.complete(session=session, job_id=self.job.id, worker=self.worker,
+                         result=result)
+        self.completed = True
+
+
+def work_root(home: Path) -> Path:
+    """Where workers keep their per-job scratch directories."""
+    root = home / "work"
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return root
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_workdirs(root: Path) -> list[str]:
+    """Remove scratch directories of dead workers of this host (named host_pid_job)."""
+    removed = []
+    host = socket.gethostname()
+    for d in root.iterdir() if root.is_dir() else []:
+        parts = d.name.split("_")
+        if len(parts) < 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        if int(parts[1]) != os.getpid() and not _pid_alive(int(parts[1])):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+    return removed
+
+
+def run_job(job: Job, *, engine: Engine, worker: Principal, lease_seconds: float,
+            home: Path) -> Job | None:
+    """Run one claimed job to its end: succeeded, failed, or back in the queue."""
+    handler = handlers().get(job.kind)
+    workdir = work_root(home) / f"{socket.gethostname()}_{os.getpid()}_{job.id}"
+    workdir.mkdir(mode=0o700)
+    try:
+        with Heartbeat(engine, job.id, worker, lease_seconds) as beat:
+            ctx = JobContext(job=job, engine=engine, worker=worker, workdir=workdir,
+                             heartbeat=beat)
+            if handler is None:
+                raise UnknownJobKind(f"this worker has no handler for {job.kind!r}",
+                                             kind=job.kind)
+            handler(ctx)
+            if not ctx.completed:
+                raise RuntimeError(f"handler for {job.kind} returned without completing")
+    except LeaseLost:
+        logger.warning("job %s: lease lost, its result is discarded", job.id)
+        return None
+    except Exception as exc:  # every failure is recorded on the job; the worker lives on
+        logger.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
+        return service.fail(engine=engine, job_id=job.id, worker=worker, error=exc)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    with Session(engine) as session:
+        return session.get(Job, job.id)
+
+
+def checkpoint_if_due(engine: Engine, minutes: int, now: datetime | None = None) -> bool:
+    """Sign a custody checkpoint when the newest is older than `minutes` (or there is none)
+    and entries were appended since; True when one was made. Idempotent across workers: the
+    checkpoint takes the log lock and re-reads the newest."""
+    from bwc_custody.custody import service as custody
+    from bwc_custody.db import session_scope
+    from bwc_custody.timeutil import as_utc, utcnow
+    from bwc_custody.vault.service import get_signer, get_store
+
+    if minutes <= 0:
+        return False
+    with session_scope(engine) as session:
+        last = custody.latest_checkpoint(session=session)
+        now = now or utcnow()
+        due = last is None or as_utc(last.created_at) + timedelta(minutes=minutes) <= now
+        if not due or custody.log_size(session=session) == (last.tree_size if last else 0):
+            return False
+        made = custody.create_checkpoint(session=session, signer=get_signer(),
+                                         store=get_store())
+        return last is None or made.index != last.index
+
+
+def run_worker(*, engine: Engine, home: Path, kinds: Sequence[str] | None = None,
+               lease_seconds: float = 60.0, poll_seconds: float = 2.0, drain: bool = False,
+               max_jobs: int | None = None, stop: threading.Event | None = None,
+               worker: Principal | None = None) -> int:
+    """Claim and run jobs until stopped (or, with `drain`, until the queue is empty);
+    returns how many jobs this worker ran."""
+    stop = stop or threading.Event()
+    worker = worker or worker_principal()
+    kinds = list(kinds or handlers())
+    for name in sweep_workdirs(work_root(home)):
+        logger.info("removed the scratch directory of a dead worker: %s", name)
+    ran = 0
+    minutes = get_settings().checkpoint_minutes
+    next_checkpoint_look = 0.0
+    while not stop.is_set() and (max_jobs is None or ran < max_jobs):
+        if time.monotonic() >= next_checkpoint_look:
+            next_checkpoint_look = time.monotonic() + 30
+            try:
+                if checkpoint_if_due(engine, minutes):
+                    logger.info("signed a custody checkpoint")
+            except Exception:  # never let checkpointing stop the jobs; verify will tell
+                logger.exception("periodic checkpoint failed")
+        job = service.claim(engine=engine, worker=worker, kinds=kinds,
+                            lease_seconds=lease_seconds)
+        if job is None:
+            if drain:
+                break
+            stop.wait(poll_seconds)  # idle poll: nothing queued
+            continue
+        run_job(job, engine=engine, worker=worker, lease_seconds=lease_seconds, home=home)
+        ran += 1
+    return ran
+
+
+def run_now(job_id: str, *, engine: Engine, home: Path, lease_seconds: float = 60.0) -> Job:
+    """Run one queued job in the foreground (the CLI's synchronous commands)."""
+    worker = worker_principal()
+    job = service.claim(engine=engine, worker=worker, kinds=(), job_id=job_id,
+                        lease_seconds=lease_seconds)
+    if job is None:
+        with Session(engine) as session:
+            return service.get_job(session=session, job_id=job_id)
+    done = run_job(job, engine=engine, worker=worker, lease_seconds=lease_seconds, home=home)
+    with Session(engine) as session:
+        return done or service.get_job(session=session, job_id=job_id)

@@ -1,0 +1,1 @@
+"""Redacted derivatives of evidence: requested, made by a worker, stored encrypted, logged."""

@@ -1,0 +1,15 @@
+"""Redaction-request errors, each with a stable code."""
+
+from bwc_custody.errors import BwcError
+
+
+class DerivativeNotFound(BwcError):
+    code = "derivative_not_found"
+    status = 404
+
+
+class InvalidRedactionRequest(BwcError):
+    """A redaction request names something that does not exist or is out of range."""
+
+    code = "invalid_redaction_request"
+    status = 422

@@ -1,0 +1,100 @@
+"""A derivative: one redacted copy of an evidence item, with its manifest."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import JSON, BigInteger, Column, DateTime
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
+
+from bwc_custody.timeutil import as_utc, utcnow
+
+
+class Derivative(SQLModel, table=True):
+    """A redacted video and its manifest, both stored encrypted like originals.
+
+    `source_sha256` ties it to the exact original it was made from, `sha256` names the exact
+    file a reviewer approves and a release sends.
+    """
+
+    id: str = SQLField(default_factory=lambda: str(uuid.uuid4()), primary_key=True,
+                       max_length=36)
+    evidence_id: str = SQLField(foreign_key="evidence.id", index=True, max_length=36)
+    job_id: str = SQLField(foreign_key="job.id", unique=True, max_length=36)
+    kind: str = SQLField(default="redacted", max_length=20)
+    object_key: str = SQLField(foreign_key="stored_object.key", unique=True, max_length=200)
+    manifest_key: str = SQLField(foreign_key="stored_object.key", unique=True, max_length=200)
+    sha256: str = SQLField(index=True, max_length=64)
+    size: int = SQLField(sa_column=Column(BigInteger, nullable=False))
+    manifest_sha256: str = SQLField(max_length=64)
+    source_sha256: str = SQLField(max_length=64)
+    frames: int
+    boxes: int
+    tracks: int
+    review_flags: int  # low-confidence ranges a reviewer should look at
+    warnings: list[str] = SQLField(default_factory=list, sa_column=Column(JSON, nullable=False))
+    request: dict[str, Any] = SQLField(default_factory=dict,
+                                       sa_column=Column(JSON, nullable=False))
+    requested_by: str = SQLField(max_length=120)
+    created_at: datetime = SQLField(default_factory=utcnow,
+                                    sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class KeepPhoto(BaseModel):
+    """A reference photo of someone who may stay visible, sent inline (base64)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    data: str = Field(min_length=4, max_length=14_000_000, description="base64 JPEG/PNG")
+
+
+class RedactionRequest(BaseModel):
+    """What a custodian asks for beyond blurring every face.
+
+    `regions` follows redaction/regions.py (manual boxes, blackout and mute ranges);
+    `keep_adults` names enrolled known adults who may stay visible (an SRO, a consenting
+    staff member); `keep_photos` are reference photos of people who may stay visible in this
+    release only (a parent's own child): each must show one clear face, is stored encrypted,
+    and only its name and hash go into the job and the log. Everyone else is blurred.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    regions: dict[str, Any] = Field(default_factory=dict)
+    keep_adults: list[int] = Field(default_factory=list, max_length=20)
+    keep_photos: list[KeepPhoto] = Field(default_factory=list, max_length=5)
+    detect_every: int | None = Field(default=None, ge=1, le=30)
+    pad: float | None = Field(default=None, ge=0, le=2)
+
+
+class DerivativeRead(BaseModel):
+    """A derivative as the API shows it (never its keys)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    evidence_id: str
+    job_id: str
+    kind: str
+    sha256: str
+    size: int
+    manifest_sha256: str
+    source_sha256: str
+    frames: int
+    boxes: int
+    tracks: int
+    review_flags: int
+    warnings: list[str]
+    request: dict[str, Any]
+    requested_by: str
+    created_at: datetime
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return as_utc(v)

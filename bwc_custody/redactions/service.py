@@ -1,0 +1,204 @@
+"""Redaction of evidence: a custodian's request becomes a job; a worker decrypts the original
+over a loopback URL (never to disk), redacts it into its scratch directory, and publishes the
+derivative and its manifest encrypted, with the job's completion, in one transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlmodel import Session, col, select
+
+from bwc_custody.auth.service import Principal
+from bwc_custody.custody import service as custody
+from bwc_custody.db import session_scope
+from bwc_custody.evidence.models import Evidence
+from bwc_custody.evidence.service import _stored_object
+from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
+from bwc_custody.jobs import service as jobs
+from bwc_custody.jobs.models import Job
+from bwc_custody.jobs.worker import JobContext
+from bwc_custody.redactions.errors import DerivativeNotFound, InvalidRedactionRequest
+from bwc_custody.redactions.models import Derivative, KeepPhoto, RedactionRequest
+from bwc_custody.tags.errors import KnownAdultNotFound
+from bwc_custody.tags.service import known_adult_encodings
+from bwc_custody.vault import service as vault
+from bwc_custody.vault.models import StoredObject
+from redaction.errors import InvalidReferencePhoto
+from storage.errors import IntegrityError
+from storage.keys import Keyring
+from storage.objectstore import ObjectStore
+
+
+def request_redaction(*, session: Session, evidence_id: str, body: RedactionRequest,
+                      actor: Principal, client_addr: str = "") -> Job:
+    """Queue a redaction of an evidence item after checking everything it names."""
+    from redaction.regions import parse_regions
+
+    get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    parse_regions(body.regions)  # refused now (invalid_regions), not hours later in a worker
+    try:
+        known_adult_encodings(session=session, keyring=vault.get_keyring(),
+                              adult_ids=body.keep_adults)
+    except KnownAdultNotFound as exc:
+        raise InvalidRedactionRequest(f"keep_adults: {exc.message}", **exc.details) from None
+    params = body.model_dump(exclude_none=True, exclude={"keep_photos"})
+    params["keep_photos"] = [_store_keep_photo(session, evidence_id, p)
+                             for p in body.keep_photos]
+    return jobs.enqueue(session=session, kind="redaction", actor=actor, evidence_id=evidence_id,
+                        params=params, client_addr=client_addr)
+
+
+def _store_keep_photo(session: Session, evidence_id: str, photo: KeepPhoto) -> dict[str, str]:
+    """Check a keep-face photo now (one clear face) and store it encrypted for the worker."""
+    from redaction.keepface import reference_from_bytes
+
+    try:
+        data = base64.b64decode(photo.data, validate=True)
+    except binascii.Error:
+        raise InvalidReferencePhoto(f"keep_photos {photo.name!r} is not base64",
+                                    path=photo.name) from None
+    ref = reference_from_bytes(photo.name, data)
+    obj = vault.store_plaintext(session=session, store=vault.get_store(),
+                                keyring=vault.get_keyring(), source=io.BytesIO(data),
+                                key=f"references/{evidence_id}/{uuid.uuid4()}",
+                                object_id=uuid.uuid4(), kind="reference")
+    return {"name": photo.name, "sha256": ref.sha256, "key": obj.key}
+
+
+def _references(session: Session, store: ObjectStore, keyring: Keyring,
+                params: dict[str, Any]) -> list[Any]:
+    """Keep-face references: enrolled adults' stored encodings, then the request's photos
+    (decrypted into memory only)."""
+    from redaction.keepface import Reference, reference_from_bytes
+
+    refs = []
+    for photo in params.get("keep_photos", []):
+        obj = session.get(StoredObject, photo["key"])
+        if obj is None:
+            raise IntegrityError(f"keep-face photo {photo['name']} is missing from the store",
+                                 key=photo["key"])
+        data = b"".join(vault.iter_plaintext(store=store, keyring=keyring, obj=obj))
+        refs.append(reference_from_bytes(photo["name"], data))
+    adult_ids = list(params.get("keep_adults", []))
+    for row, encodings in known_adult_encodings(session=session, keyring=keyring,
+                                                adult_ids=adult_ids):
+        for i, enc in enumerate(encodings):
+            photo_hash = row.photo_sha256[i] if i < len(row.photo_sha256) else ""
+            refs.append(Reference(name=f"known_adult:{row.id}:{row.name}",
+                                  sha256=str(photo_hash),
+                                  encoding=enc))
+    return refs
+
+
+def run_redaction_job(ctx: JobContext) -> None:
+    """The worker's handler for `redaction` jobs."""
+    from bwc_custody.vault.loopback import serve_plaintext
+    from redaction.media import MediaSource
+    from redaction.pipeline import RedactOptions, redact_file
+    from redaction.regions import parse_regions
+
+    params = ctx.job.params
+    evidence_id = ctx.job.evidence_id or ""
+    store, keyring = vault.get_store(), vault.get_keyring()
+    with session_scope(ctx.engine) as session:
+        evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
+        obj = _stored_object(session=session, evidence=evidence)
+        refs = _references(session, store, keyring, params)
+    options = RedactOptions(**{k: params[k] for k in ("detect_every", "pad") if k in params})
+    regions = parse_regions(params.get("regions", {}))
+    out, manifest = ctx.workdir / "redacted.mp4", ctx.workdir / "manifest.json"
+    reader = vault.open_reader(store=store, keyring=keyring, obj=obj)
+    with serve_plaintext(reader) as url:
+        source = MediaSource(url, evidence.filename or f"{evidence.id}.mp4", evidence.size,
+                             evidence.sha256)
+        result = redact_file(source, out, options=options, regions=regions, keep_faces=refs,
+                             manifest_path=manifest, progress=ctx.progress)
+    if result.source_sha256 != evidence.sha256:
+        raise IntegrityError("the redaction read another original than the evidence's",
+                             evidence_id=evidence_id)
+    _publish(ctx, store, keyring, evidence, result, manifest)
+
+
+def _publish(ctx: JobContext, store: ObjectStore, keyring: Keyring, evidence: Evidence,
+             result: Any, manifest: Path) -> None:
+    """Store video and manifest encrypted, record the derivative and complete the job in one
+    transaction; on any failure remove what was stored, so nothing half-done is published."""
+    from storage.crypto import sha256_file
+
+    derivative_id = str(uuid.uuid4())
+    prefix = f"derivatives/{evidence.id}/{derivative_id}"
+    published: list[str] = []
+    try:
+        with session_scope(ctx.engine) as session:
+            stored = {}
+            for part, path, digest in (("video", result.output, result.output_sha256),
+                                       ("manifest", manifest, sha256_file(manifest))):
+                key = f"{prefix}/{'redacted.mp4' if part == 'video' else 'manifest.json'}"
+                with open(path, "rb") as fh:
+                    stored[part] = vault.store_plaintext(
+                        session=session, store=store, keyring=keyring, source=fh, key=key,
+                        object_id=uuid.uuid4(), kind="derivative" if part == "video"
+                        else "manifest", expected_sha256=digest)
+                published.append(key)
+            row = Derivative(
+                id=derivative_id, evidence_id=evidence.id, job_id=ctx.job.id,
+                object_key=stored["video"].key, manifest_key=stored["manifest"].key,
+                sha256=stored["video"].sha256, size=stored["video"].size,
+                manifest_sha256=stored["manifest"].sha256, source_sha256=evidence.sha256,
+                frames=result.frames, boxes=result.boxes, tracks=result.tracks,
+                review_flags=len(result.low_confidence), warnings=result.warnings,
+                request=ctx.job.params, requested_by=ctx.job.created_by)
+            session.add(row)
+            session.flush()
+            ctx.complete(session, {"derivative_id": row.id, "sha256": row.sha256,
+                                   "manifest_sha256": row.manifest_sha256,
+                                   "frames": row.frames, "boxes": row.boxes,
+                                   "review_flags": row.review_flags})
+    except BaseException:
+        for key in published:
+            try:
+                store.delete(key)
+            except Exception:  # noqa: S110 - best effort; an orphan is unreferenced ciphertext
+                pass
+        raise
+
+
+def list_derivatives(*, session: Session, evidence_id: str) -> list[Derivative]:
+    """An evidence item's derivatives, newest first."""
+    get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    return list(session.exec(select(Derivative).where(Derivative.evidence_id == evidence_id)
+                             .order_by(col(Derivative.created_at).desc())).all())
+
+
+def get_derivative(*, session: Session, derivative_id: str) -> Derivative:
+    """One derivative, or DerivativeNotFound."""
+    row = session.get(Derivative, derivative_id)
+    if row is None:
+        raise DerivativeNotFound(f"no derivative {derivative_id}", derivative_id=derivative_id)
+    return row
+
+
+def open_derivative(*, session: Session, store: ObjectStore, keyring: Keyring,
+                    derivative_id: str, part: Literal["video", "manifest"], actor: Principal,
+                    reason: str, client_addr: str = ""
+                    ) -> tuple[Derivative, StoredObject, Iterator[bytes]]:
+    """Log the access (`derivative.stream` / `derivative.manifest`) and return the part's
+    authenticated plaintext."""
+    row = get_derivative(session=session, derivative_id=derivative_id)
+    obj = session.get(StoredObject, row.object_key if part == "video" else row.manifest_key)
+    if obj is None:
+        raise IntegrityError(f"derivative {derivative_id} has no stored {part}",
+                             derivative_id=derivative_id)
+    chunks = vault.iter_plaintext(store=store, keyring=keyring, obj=obj)
+    custody.append(session=session, actor=actor,
+                   action="derivative.stream" if part == "video" else "derivative.manifest",
+                   target_type="evidence", target_id=row.evidence_id, client_addr=client_addr,
+                   reason=reason, details={"derivative_id": row.id, "sha256": obj.sha256})
+    return row, obj, chunks
