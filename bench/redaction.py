@@ -8,6 +8,8 @@ with ours and with deface (same clips, same run), and reports per tool:
               Laplacian inside the truth box falls to <= --sharp-ratio of the original's
   fps         frames / wall seconds for the whole job (decode, detect, blur, encode)
   rtf         real-time factor = fps / clip fps (>= 1: real time or better)
+  CPU         CPU ms per frame of the whole job, children included (steadier than wall
+              time when others share the machine; 2 cores give 66 ms a frame at 30 fps)
 
     .venv/bin/python bench/redaction.py                       # one 29 s 1280x720 clip
     .venv/bin/python bench/redaction.py --seeds 1 2 --no-deface --detect-every 2
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -36,8 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = (ROOT / ".." / "shared").resolve()
 sys.path.insert(0, str(ROOT))
 
+from misses import analyse, summarise  # noqa: E402  (bench/ is the script folder)
+
 from redaction.blur import sharpness  # noqa: E402
-from redaction.pipeline import RedactOptions, redact_file  # noqa: E402
+from redaction.pipeline import RedactOptions  # noqa: E402
 
 
 def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
@@ -86,20 +91,53 @@ def recall(orig: Path, redacted: Path, truth: dict[str, Any], ratio: float) -> d
             "by_size": {k: f"{v[0]}/{v[1]}" for k, v in by_size.items()}}
 
 
-def run_ours(clip: Path, out: Path, opts: RedactOptions) -> float:
-    """Redact with ours; return wall seconds."""
+def blurred_share(manifest: dict[str, Any]) -> float:
+    """Mean share of the frame area blurred (the cost of false positives and generous pads)."""
+    w, h = manifest["output"]["width"], manifest["output"]["height"]
+    mask = np.zeros((h, w), bool)
+    total = 0
+    for _, _, regions in manifest["frames"]:
+        mask[:] = False
+        for x0, y0, x1, y1 in regions:
+            mask[y0:y1, x0:x1] = True
+        total += int(mask.sum())
+    return float(total / (w * h * max(1, manifest["output"]["frames"])))
+
+
+# a fresh process per run, whichever checkout it imports: same start-up cost for both
+_LAUNCH = """import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from redaction.pipeline import RedactOptions, redact_file
+out = Path(sys.argv[3])
+redact_file(Path(sys.argv[2]), out, options=RedactOptions(**json.loads(sys.argv[4])),
+            manifest_path=out.with_suffix(".manifest.json"))
+"""
+
+
+def _timed(cmd: list[str], **kw: Any) -> tuple[float, float]:
+    """Run `cmd`; return (wall seconds, CPU seconds of it and all its children). CPU time
+    is the steadier figure on a shared machine: others' load stretches wall time only."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    redact_file(clip, out, options=opts, manifest_path=out.with_suffix(".manifest.json"))
-    return time.perf_counter() - t
+    subprocess.run(cmd, check=True, **kw)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def run_deface(clip: Path, out: Path, extra: list[str]) -> float:
-    """Redact with the deface CLI (whole process); return wall seconds."""
+def run_tree(root: Path, clip: Path, out: Path,
+             settings: dict[str, Any]) -> tuple[float, float]:
+    """Redact with the redactor of checkout `root` in a new process; (wall, CPU) seconds."""
+    return _timed([sys.executable, "-c", _LAUNCH, str(root), str(clip), str(out),
+                   json.dumps(settings)])
+
+
+def run_deface(clip: Path, out: Path, extra: list[str]) -> tuple[float, float]:
+    """Redact with the deface CLI (whole process); return (wall, CPU) seconds."""
     exe = shutil.which("deface", path=str(Path(sys.executable).parent)) or "deface"
-    t = time.perf_counter()
-    subprocess.run([exe, str(clip), "-o", str(out), "--keep-audio", *extra], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    return _timed([exe, str(clip), "-o", str(out), "--keep-audio", *extra],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> None:
@@ -118,36 +156,54 @@ def main() -> None:
     ap.add_argument("--detect-area", type=int, default=RedactOptions.detect_area)
     ap.add_argument("--threshold", type=float, default=RedactOptions.threshold)
     ap.add_argument("--detect-threads", type=int, default=RedactOptions.detect_threads)
+    ap.add_argument("--baseline", type=Path, metavar="DIR",
+                    help="also run the redactor of another checkout (e.g. `git archive` of an "
+                    "older commit with bwc_custody/) in the same run, for speed ratios")
     ap.add_argument("--no-deface", action="store_true")
     ap.add_argument("--deface-args", default="",
                     help="extra deface arguments, e.g. '--scale 640x360'")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--misses", action="store_true",
+                    help="classify our missed boxes by cause (bench/misses.py)")
     a = ap.parse_args()
     if not (SHARED / "data" / "faces-dev").is_dir():
         sys.exit(f"shared test data not found at {SHARED}")
     a.out.mkdir(parents=True, exist_ok=True)
-    opts = RedactOptions(detect_every=a.detect_every, detect_area=a.detect_area,
-                         threshold=a.threshold, detect_threads=a.detect_threads,
-                         overwrite=True)
+    settings = {"detect_every": a.detect_every, "detect_area": a.detect_area,
+                "threshold": a.threshold, "detect_threads": a.detect_threads,
+                "overwrite": True}
+    opts = RedactOptions(**settings)
     rows: list[dict[str, Any]] = []
     for seed in a.seeds:
         clip, truth_path = make_clip(a.out, seed, a.size, a.per_image, a.fps, a.shake)
         truth = json.loads(truth_path.read_text())
         n = len(truth["frames"])
-        tools: list[tuple[str, Any]] = [("ours", lambda c, o: run_ours(c, o, opts))]
+        tools: list[tuple[str, Any]] = [("ours", lambda c, o: run_tree(ROOT, c, o, settings))]
+        if a.baseline:
+            tools.append(("baseline", lambda c, o: run_tree(a.baseline.resolve(), c, o,
+                                                             settings)))
         if not a.no_deface:
             extra = a.deface_args.split()
             tools.append(("deface " + " ".join(extra), lambda c, o, e=extra: run_deface(c, o, e)))
         for name, fn in tools:
             out = a.out / f"{clip.stem}.{name.split()[0]}.mp4"
-            secs = fn(clip, out)
+            secs, cpu = fn(clip, out)
             r = recall(clip, out, truth, a.sharp_ratio)
             row = {"clip": clip.name, "tool": name, "frames": n, "seconds": round(secs, 1),
-                   "fps": round(n / secs, 1), "rtf": round(n / secs / a.fps, 2), **r}
+                   "fps": round(n / secs, 1), "rtf": round(n / secs / a.fps, 2),
+                   "cpu_ms_per_frame": round(1000 * cpu / n, 1), **r}
             rows.append(row)
             print(f"{clip.name}  {name:24s} recall {r['recall']:.4f} "
                   f"({r['missed']} of {r['boxes']} boxes missed; by size {r['by_size']})  "
-                  f"{row['fps']:6.1f} fps  real-time x{row['rtf']:.2f}", flush=True)
+                  f"{row['fps']:6.1f} fps  real-time x{row['rtf']:.2f}  "
+                  f"CPU {row['cpu_ms_per_frame']:.1f} ms/frame", flush=True)
+            if name in ("ours", "baseline"):
+                man = json.loads(out.with_suffix(".manifest.json").read_text())
+                row["blurred_share"] = round(blurred_share(man), 4)
+                print(f"  blurred share of frame area {row['blurred_share']:.4f}; stage seconds "
+                      f"{man['summary']['stage_seconds']}")
+            if a.misses and name == "ours":
+                print(summarise(analyse(clip, out, truth, man, a.sharp_ratio), r["boxes"]))
     print(f"settings: {opts}  cpus: {os.cpu_count()}  load: {os.getloadavg()}")
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))

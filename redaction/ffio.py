@@ -68,13 +68,13 @@ class FFmpegProcess:
         return list(self.errors)[-n:]
 
 
-def start_decoder(src: Path, info: MediaInfo) -> FFmpegProcess:
+def start_decoder(src: str, info: MediaInfo) -> FFmpegProcess:
     """Decode the first video stream to upright, even-sized, constant-rate I420 frames.
 
     ffmpeg applies the display matrix (autorotate); variable frame rate becomes constant at
     the stream's average rate (frames duplicated or dropped by timestamp) so audio stays in
     sync."""
-    v = ffmpeg.input(str(src))[str(info.video_index)]
+    v = ffmpeg.input(src)[str(info.video_index)]
     if info.width % 2 or info.height % 2:
         v = v.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
     node = v.output("pipe:", format="rawvideo", pix_fmt="yuv420p", fps_mode="cfr",
@@ -87,7 +87,7 @@ def mute_expression(mute: list[TimeRange]) -> str:
     return "+".join(f"between(t,{r.start:.3f},{r.end:.3f})" for r in mute)
 
 
-def start_encoder(src: Path, dst_tmp: Path, info: MediaInfo, *, mute: list[TimeRange],
+def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, mute: list[TimeRange],
                   crf: int, preset: str) -> tuple[FFmpegProcess, str | None]:
     """Encode raw I420 frames from stdin to H.264 + the source's first audio stream in MP4.
 
@@ -111,7 +111,7 @@ def start_encoder(src: Path, dst_tmp: Path, info: MediaInfo, *, mute: list[TimeR
     }
     audio_mode: str | None = None
     if info.audio:
-        a = ffmpeg.input(str(src))[str(info.audio[0].index)]
+        a = ffmpeg.input(src)[str(info.audio[0].index)]
         if mute:
             a = a.filter("volume", volume=0, enable=mute_expression(mute))
         if info.audio[0].codec == "aac" and not mute:

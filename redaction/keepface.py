@@ -8,6 +8,7 @@ When unsure, blur.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,26 +43,37 @@ def _dlib_location(b: Box, width: int, height: int) -> tuple[int, int, int, int]
 
 
 def load_reference(path: Path, detector: CenterFaceDetector | None = None) -> Reference:
-    """Encode the one face in a reference photo; refuse photos with none or several."""
-    fr = _face_recognition()
+    """Encode the one face in a reference photo file; refuse photos with none or several."""
     try:
         data = path.read_bytes()
-        rgb = fr.load_image_file(str(path))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise InvalidReferencePhoto(f"cannot read reference photo {path}: {exc}",
                                     path=str(path)) from None
+    return reference_from_bytes(path.stem, data, detector, label=str(path))
+
+
+def reference_from_bytes(name: str, data: bytes, detector: CenterFaceDetector | None = None,
+                         *, label: str | None = None) -> Reference:
+    """Encode the one face in a reference photo's bytes; refuse photos with none or several."""
+    fr = _face_recognition()
+    label = label or name
+    try:
+        rgb = fr.load_image_file(io.BytesIO(data))
+    except (OSError, ValueError) as exc:
+        raise InvalidReferencePhoto(f"cannot read reference photo {label}: {exc}",
+                                    path=label) from None
     det = detector or CenterFaceDetector(threshold=0.5, detect_area=rgb.shape[0] * rgb.shape[1])
     h, w = rgb.shape[:2]
     faces = [b for b in det(rgb) if b.score >= 0.5 and min(b.w, b.h) >= 40]
     if len(faces) != 1:
         raise InvalidReferencePhoto(
-            f"reference photo {path.name} must show exactly one clear face, found {len(faces)}",
-            path=str(path), faces=len(faces))
+            f"reference photo {label} must show exactly one clear face, found {len(faces)}",
+            path=label, faces=len(faces))
     enc = fr.face_encodings(rgb, known_face_locations=[_dlib_location(faces[0], w, h)],
                             num_jitters=3)
     if not enc:
-        raise InvalidReferencePhoto(f"no face encoding from {path.name}", path=str(path))
-    return Reference(name=path.stem, sha256=hashlib.sha256(data).hexdigest(), encoding=enc[0])
+        raise InvalidReferencePhoto(f"no face encoding from {label}", path=label)
+    return Reference(name=name, sha256=hashlib.sha256(data).hexdigest(), encoding=enc[0])
 
 
 class KeepFaceMatcher:

@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import ffmpeg
@@ -119,13 +119,34 @@ def _float(value: Any, default: float | None = None) -> float | None:
         return default
 
 
-def probe(path: Path) -> MediaInfo:
-    """Read `path` with ffprobe; raise a stable-coded error when it cannot be redacted."""
+@dataclass(frozen=True)
+class MediaSource:
+    """What ffmpeg reads: a file path or a URL (the vault's loopback URL of a decrypted
+    original), its display name, and its size and SHA-256 when already known (an evidence
+    item's were computed at ingest, and AES-GCM authenticates every byte served)."""
+
+    location: str
+    name: str
+    size: int | None = None
+    sha256: str | None = None
+
+    @classmethod
+    def of(cls, src: Path | MediaSource) -> MediaSource:
+        """A local file as a source (size read now, hash left to the caller)."""
+        if isinstance(src, MediaSource):
+            return src
+        if not src.is_file():
+            raise SourceMissing(f"no such file: {src}", path=str(src))
+        return cls(str(src), src.name, src.stat().st_size)
+
+
+def probe(src: Path | MediaSource) -> MediaInfo:
+    """Read `src` with ffprobe; raise a stable-coded error when it cannot be redacted."""
     require_tools()
-    if not path.is_file():
-        raise SourceMissing(f"no such file: {path}", path=str(path))
+    source = MediaSource.of(src)
+    path = PurePath(source.name)
     try:
-        info = ffmpeg.probe(str(path))
+        info = ffmpeg.probe(source.location)
     except ffmpeg.Error as exc:
         reason = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
         raise CorruptVideo(f"not a readable media file: {path.name}",

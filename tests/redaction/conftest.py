@@ -73,7 +73,7 @@ class Redacted:
 @pytest.fixture(scope="session")
 def redacted(face_clip: Clip, tmp_path_factory: pytest.TempPathFactory) -> Redacted:
     """`face_clip` redacted once with default settings."""
-    from redaction.pipeline import sha256_file
+    from storage.crypto import sha256_file
 
     d = tmp_path_factory.mktemp("redacted")
     sha, mtime = sha256_file(face_clip.path), face_clip.path.stat().st_mtime

@@ -49,7 +49,8 @@ def test_keep_face_leaves_only_the_matched_person_sharp(two_people, identities: 
     redact_file(clip.path, out, options=RedactOptions(), manifest_path=man,
                 keep_faces=[identities / "train" / "obama" / "obama.jpg"])
     orig, red = gray_frames(clip.path), gray_frames(out)
-    kept, others = [], []
+    kept: list[float] = []
+    others: list[float] = []
     for o, r, boxes in zip(orig, red, clip.truth["frames"], strict=True):
         if len(boxes) != 3:
             continue

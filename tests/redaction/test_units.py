@@ -13,7 +13,7 @@ from redaction.track import Tracker
 
 
 def test_track_interpolates_between_detections_and_persists() -> None:
-    t = Tracker(detect_every=4, persist=6)
+    t = Tracker(detect_every=4, persist=6, motion_slack=0)
     t.add(96, [])
     t.add(100, [Box(100, 100, 140, 150, 0.9)])
     t.add(104, [Box(120, 100, 160, 150, 0.8)])
@@ -108,3 +108,19 @@ def test_regions_outside_frame_refused() -> None:
     r = parse_regions({"boxes": [{"start": 0, "end": 1, "box": [700, 10, 20, 20]}]})
     with pytest.raises(InvalidRegions):
         r.check_fits(640, 360, 10.0)
+
+
+def test_blur_leaves_no_block_edges_at_any_box_size() -> None:
+    rng = np.random.default_rng(3)
+    for side in (24, 90, 400):
+        roi = rng.integers(0, 255, (side, side), dtype=np.uint8)
+        w = h = side
+        buf = np.zeros(w * h * 3 // 2, np.uint8)
+        planes(buf, w, h)[0][:] = roi
+        blur_box(buf, w, h, (0, 0, w, h), cells=6)
+        y = planes(buf, w, h)[0].astype(int)
+        # blocky pixelation (nearest-neighbour cells) jumps by tens of grey levels at cell edges;
+        # the smoothed image changes by a few levels per pixel at most
+        cell = side / 6
+        assert np.abs(np.diff(y, axis=1)).max() <= max(4, 120 / cell), side
+        assert np.abs(np.diff(y, axis=0)).max() <= max(4, 120 / cell), side

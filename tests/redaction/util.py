@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def streams(path: Path) -> dict[str, dict[str, Any]]:
 def gray_frames(path: Path) -> list[np.ndarray]:
     """Every frame of a (short) video as grayscale."""
     cap = cv2.VideoCapture(str(path))
-    frames = []
+    frames: list[np.ndarray] = []
     while True:
         ok, f = cap.read()
         if not ok:
@@ -47,7 +48,7 @@ def gray_frames(path: Path) -> list[np.ndarray]:
         frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY))
 
 
-def box_ratio(orig: np.ndarray, red: np.ndarray, box: list[float]) -> float:
+def box_ratio(orig: np.ndarray, red: np.ndarray, box: Sequence[float]) -> float:
     """Sharpness of `box` in the redacted frame over the original's (0: flat, 1: unchanged)."""
     x, y, w, h = box
     x0, y0, x1, y1 = int(x), int(y), int(np.ceil(x + w)), int(np.ceil(y + h))

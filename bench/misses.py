@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Why truth boxes were missed: classify every box the sharpness test failed.
+
+    .venv/bin/python bench/misses.py CLIP.mp4 CLIP.truth.json OUT.mp4 OUT.manifest.json
+
+For each truth box still sharp in the output it reports how much of the box the manifest's
+blurred regions covered, and then a cause:
+
+  no_box       nothing blurred over it (the face was never found near this frame)
+  gap          no box here, but a track covered this face within a few frames (a track
+               ended too early or started too late)
+  partial      a box covered part of it: the box lagged the face (motion) or was too small
+  weak_blur    fully covered, still judged sharp (blur too weak for the test)
+
+with the face's size, speed (centre pixels per frame), whether it touches the frame edge,
+the phase of the frame between keyframes, and the sharpness ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the package, not bench/redaction.py
+
+from redaction.blur import sharpness  # noqa: E402
+
+
+def _cover(box: tuple[float, float, float, float], regions: list[list[int]]) -> float:
+    """Share of `box` (x0, y0, x1, y1) covered by the union of `regions`."""
+    x0, y0, x1, y1 = (int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])),
+                      int(np.ceil(box[3])))
+    if x1 <= x0 or y1 <= y0:
+        return 1.0
+    m = np.zeros((y1 - y0, x1 - x0), bool)
+    for rx0, ry0, rx1, ry1 in regions:
+        ax0, ay0 = max(rx0, x0) - x0, max(ry0, y0) - y0
+        ax1, ay1 = min(rx1, x1) - x0, min(ry1, y1) - y0
+        if ax1 > ax0 and ay1 > ay0:
+            m[ay0:ay1, ax0:ax1] = True
+    return float(m.mean())
+
+
+def _speed(frames: list[list[list[float]]], j: int, box: list[float]) -> float:
+    """Centre displacement (px/frame) to the nearest truth box in the previous frame."""
+    if j == 0 or not frames[j - 1]:
+        return 0.0
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    d = min(((b[0] + b[2] / 2 - cx) ** 2 + (b[1] + b[3] / 2 - cy) ** 2) ** 0.5
+            for b in frames[j - 1])
+    return d if d < max(box[2], box[3]) else 0.0  # a different face: a new segment
+
+
+def analyse(orig: Path, red: Path, truth: dict[str, Any], manifest: dict[str, Any],
+            ratio: float = 0.35) -> list[dict[str, Any]]:
+    """One record per missed truth box."""
+    every = manifest["settings"]["detect_every"]
+    regions = {row[0]: row[2] for row in manifest["frames"]}
+    W, H = truth["size"]
+    tf = truth["frames"]
+    a, b = cv2.VideoCapture(str(orig)), cv2.VideoCapture(str(red))
+    out: list[dict[str, Any]] = []
+    for j, boxes in enumerate(tf):
+        ok1, fa = a.read()
+        ok2, fb = b.read()
+        if not (ok1 and ok2):
+            break
+        ga, gb = cv2.cvtColor(fa, cv2.COLOR_BGR2GRAY), cv2.cvtColor(fb, cv2.COLOR_BGR2GRAY)
+        for box in boxes:
+            x, y, w, h = box
+            x0, y0 = int(x), int(y)
+            x1, y1 = int(np.ceil(x + w)), int(np.ceil(y + h))
+            s0 = sharpness(ga[y0:y1, x0:x1])
+            s1 = sharpness(gb[y0:y1, x0:x1])
+            if s1 <= ratio * s0:
+                continue
+            tb = (x, y, x + w, y + h)
+            cov = _cover(tb, regions.get(j, []))
+            near = max((_cover(tb, regions.get(k, [])) for k in range(j - 2 * every,
+                                                                     j + 2 * every + 1)
+                        if k != j), default=0.0)
+            cause = ("weak_blur" if cov > 0.98 else "partial" if cov > 0.02
+                     else "gap" if near > 0.5 else "no_box")
+            out.append({"frame": j, "box": box, "size": round(min(w, h), 1),
+                        "edge": x <= 1 or y <= 1 or x + w >= W - 1 or y + h >= H - 1,
+                        "speed": round(_speed(tf, j, box), 2), "phase": j % every,
+                        "cover": round(cov, 3), "sharp_ratio": round(s1 / s0, 3) if s0 else 0,
+                        "s0": round(s0, 1), "cause": cause})
+    return out
+
+
+def summarise(misses: list[dict[str, Any]], total: int) -> str:
+    """A short text table of the misses by cause and by attribute."""
+    lines = [f"{len(misses)} missed of {total} truth boxes"]
+    by_cause = Counter(m["cause"] for m in misses)
+    for cause, n in by_cause.most_common():
+        ms = [m for m in misses if m["cause"] == cause]
+        sizes = Counter("<24" if m["size"] < 24 else "24-40" if m["size"] < 40 else
+                        "40-80" if m["size"] < 80 else ">=80" for m in ms)
+        speeds = [m["speed"] for m in ms]
+        phases = dict(Counter(m["phase"] for m in ms))
+        lines.append(
+            f"  {cause:10s} {n:4d}  size {dict(sizes)}  edge {sum(m['edge'] for m in ms)}  "
+            f"speed median {np.median(speeds):.1f} px/f  phase {phases}"
+            f"  cover median {np.median([m['cover'] for m in ms]):.2f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("clip", type=Path)
+    ap.add_argument("truth", type=Path)
+    ap.add_argument("output", type=Path)
+    ap.add_argument("manifest", type=Path)
+    ap.add_argument("--sharp-ratio", type=float, default=0.35)
+    ap.add_argument("--json", type=Path, help="write every miss record here")
+    a = ap.parse_args()
+    truth = json.loads(a.truth.read_text())
+    man = json.loads(a.manifest.read_text())
+    misses = analyse(a.clip, a.output, truth, man, a.sharp_ratio)
+    print(summarise(misses, sum(len(f) for f in truth["frames"])))
+    if a.json:
+        a.json.write_text(json.dumps(misses, indent=0))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The CenterFace detector gives the same faces whichever runtime runs it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from redaction.detect import CenterFaceDetector, iou, make_detector
+from tests.redaction.util import FACES
+
+
+@pytest.fixture(scope="module")
+def group_rgb() -> np.ndarray:
+    bgr = cv2.imread(str(FACES / "2008_002079.jpg"))
+    if bgr is None:
+        pytest.skip(f"shared test data not found at {FACES}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def test_onnxruntime_and_opencv_find_the_same_faces(group_rgb: np.ndarray) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    ocv = CenterFaceDetector(backend="opencv")
+    ort = CenterFaceDetector(backend="onnxruntime")
+    assert (ocv.name, ort.name) == ("centerface/opencv", "centerface/onnxruntime")
+    a, b = ocv(group_rgb), ort(group_rgb)
+    assert a
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert iou(x, y) > 0.99
+        assert x.score == pytest.approx(y.score, abs=1e-3)
+
+
+def test_auto_backend_is_named_and_unknown_backend_refused() -> None:
+    d = make_detector("centerface")
+    assert d.name in ("centerface/opencv", "centerface/onnxruntime")
+    with pytest.raises(ValueError, match="backend"):
+        CenterFaceDetector(backend="tensorflow")
+
+
+def test_with_threshold_reports_weaker_faces_with_the_same_model(group_rgb: np.ndarray) -> None:
+    d = CenterFaceDetector(threshold=0.3)
+    low = d.with_threshold(0.05)
+    assert (d.threshold, low.threshold) == (0.3, 0.05)
+    strong, weak = d(group_rgb), low(group_rgb)
+    assert all(b.score >= 0.3 for b in strong)
+    assert len(weak) > len(strong)
+    assert min(b.score for b in weak) < 0.3
