@@ -11,7 +11,8 @@ from bwc_custody.auth.service import Principal
 from bwc_custody.deps import SessionDep, allow
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
-from bwc_custody.tags import service
+from bwc_custody.jobs.models import JobRead
+from bwc_custody.tags import analysis, service
 from bwc_custody.tags.models import (
     AnalysisRead,
     EvidenceTags,
@@ -76,16 +77,16 @@ def remove_tag(evidence_id: str, name: str, session: SessionDep, actor: Custodia
 def get_analysis(evidence_id: str, session: SessionDep, _actor: Custodian) -> AnalysisRead:
     """The newest person-count analysis of the evidence item."""
     return AnalysisRead.model_validate(
-        service.latest_analysis(session=session, evidence_id=evidence_id))
+        analysis.latest_analysis(session=session, evidence_id=evidence_id))
 
 
-@router.post("/evidence/{evidence_id}/analysis", response_model=AnalysisRead, status_code=201)
+@router.post("/evidence/{evidence_id}/analysis", response_model=JobRead, status_code=202)
 def run_analysis(evidence_id: str, session: SessionDep, actor: Custodian,
-                 request: Request) -> AnalysisRead:
-    """Run the person-count analysis now (synchronously until the job queue exists)."""
-    row = service.analyze_evidence(session=session, evidence_id=evidence_id, actor=actor,
-                                   client_addr=_addr(request))
-    return AnalysisRead.model_validate(row)
+                 request: Request) -> JobRead:
+    """Queue a person-count analysis; follow it at /jobs/{id}, read it here when done."""
+    job = analysis.request_analysis(session=session, evidence_id=evidence_id, actor=actor,
+                                    client_addr=_addr(request))
+    return JobRead.model_validate(job)
 
 
 @router.get("/known-adults", response_model=list[KnownAdultRead])

@@ -1,4 +1,4 @@
-"""`bwc tags`, `bwc analyze`, `bwc adults enrol|list|remove`, `bwc notifications`."""
+"""`bwc tags`, `bwc analyze`, `bwc adults enrol|list|remove`, `bwc notifications list|done`."""
 
 from __future__ import annotations
 
@@ -19,32 +19,55 @@ def _tag_dict(t: Any) -> dict[str, Any]:
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `bwc` app."""
-    from bwc_custody.cli import emit, fail
+    from bwc_custody.cli import emit, fail, in_session
 
     adults_app = typer.Typer(help="Known adults (consenting SROs, staff) not counted as "
                                   "students.", no_args_is_help=True)
     app.add_typer(adults_app, name="adults")
+    notes_app = typer.Typer(help="3-day notifications (detention under 18, arrest, firearm "
+                                 "or Taser).", no_args_is_help=True)
+    app.add_typer(notes_app, name="notifications")
+
+    @notes_app.command("list")
+    def list_notifications(all_: bool = typer.Option(False, "--all",
+                                                     help="Include those done.")) -> None:
+        """Notifications, soonest due first."""
+        from bwc_custody.tags import service
+        from bwc_custody.tags.models import NotificationRead
+
+        emit(in_session(lambda session: [
+            NotificationRead.model_validate(n).model_dump(mode="json")
+            for n in service.list_notifications(session=session, open_only=not all_)]))
+
+    @notes_app.command("done")
+    def notification_done(notification_id: int,
+                          note: str = typer.Option(..., help="How and to whom notice was "
+                                                   "given (logged).")) -> None:
+        """Record that a notification was given."""
+        from bwc_custody.tags import service
+        from bwc_custody.tags.models import NotificationRead
+
+        emit(in_session(lambda session: NotificationRead.model_validate(
+            service.mark_notification_done(session=session, notification_id=notification_id,
+                                           actor=LOCAL_OPERATOR, note=note,
+                                           client_addr="cli")).model_dump(mode="json")))
 
     @app.command("tags")
     def tags(evidence_id: str,
              active: bool = typer.Option(False, help="Only tags in force.")) -> None:
         """Show an evidence item's tags with provenance (source, time, confidence, evidence)."""
-        from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.evidence.service import get_or_raise
         from bwc_custody.tags import service
 
-        try:
-            check_migrated()
-            with session_scope() as session:
-                get_or_raise(session=session, evidence_id=evidence_id)
-                rows = service.list_tags(session=session, evidence_id=evidence_id,
-                                         include_removed=not active)
-                out = {"evidence_id": evidence_id,
-                       "effective": sorted({t.name for t in rows if t.removed_at is None}),
-                       "tags": [_tag_dict(t) for t in rows]}
-        except BwcError as exc:
-            fail(exc)
-        emit(out)
+        def show(session: Any) -> dict[str, Any]:
+            get_or_raise(session=session, evidence_id=evidence_id)
+            rows = service.list_tags(session=session, evidence_id=evidence_id,
+                                     include_removed=not active)
+            return {"evidence_id": evidence_id,
+                    "effective": sorted({t.name for t in rows if t.removed_at is None}),
+                    "tags": [_tag_dict(t) for t in rows]}
+
+        emit(in_session(show))
 
     @app.command("analyze")
     def analyze(
@@ -52,13 +75,15 @@ def register(app: typer.Typer) -> None:
         campus: bool = typer.Option(False, help="For a FILE: apply the on-campus rules."),
     ) -> None:
         """Count distinct people (JSON: distinct_people, tracks, tags). An evidence id is
-        analysed, stored and tagged (synchronously: no job queue yet); a FILE is only read."""
+        queued, run here in the foreground by the job worker code, stored and tagged;
+        a FILE is only read."""
         from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.tags import rules, service
 
         path = Path(target)
         try:
             if path.is_file():
+                from bwc_custody.tags.analysis import people_of
                 from redaction.analysis import analyze_file
 
                 adults: list[Any] = []
@@ -74,18 +99,25 @@ def register(app: typer.Typer) -> None:
                 result = analyze_file(str(path), known_adults=adults)
                 data = result.to_dict()
                 proposed = rules.auto_tags(on_campus=campus,
-                                           people=service.people_of(data["tracks"]))
+                                           people=people_of(data["tracks"]))
                 data["tags"] = [{"name": t.name, "source": "auto", "confidence": t.confidence,
                                  "evidence": t.evidence} for t in proposed]
                 data["file"] = str(path)
                 emit(data)
                 return
             check_migrated()
+            from bwc_custody.jobs.cli import run_in_foreground
+            from bwc_custody.tags.analysis import latest_analysis, request_analysis
+
             with session_scope() as session:
-                row = service.analyze_evidence(session=session, evidence_id=target,
-                                               actor=LOCAL_OPERATOR, client_addr="cli")
+                job = request_analysis(session=session, evidence_id=target,
+                                       actor=LOCAL_OPERATOR, client_addr="cli")
+            run_in_foreground(job.id)
+            with session_scope() as session:
+                row = latest_analysis(session=session, evidence_id=target)
                 out = row.model_dump(mode="json")
                 out["analysis_id"] = row.id
+                out["job_id"] = job.id
                 out["tags"] = [_tag_dict(t) for t in service.list_tags(
                     session=session, evidence_id=target, include_removed=False)]
         except BwcError as exc:
@@ -99,56 +131,35 @@ def register(app: typer.Typer) -> None:
         consent: str = typer.Option(..., help="Record of the adult's consent (required)."),
     ) -> None:
         """Enrol a known adult from reference photos (one clear face each)."""
-        from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.tags import service
         from bwc_custody.tags.models import KnownAdultRead
         from bwc_custody.vault.service import get_keyring
 
-        try:
-            check_migrated()
-            with session_scope() as session:
-                row = service.enrol_known_adult(
-                    session=session, keyring=get_keyring(), name=name,
-                    photos=[p.read_bytes() for p in photos], consent=consent,
-                    actor=LOCAL_OPERATOR, client_addr="cli")
-                out = KnownAdultRead.model_validate(row).model_dump(mode="json")
-        except BwcError as exc:
-            fail(exc)
-        emit(out)
+        emit(in_session(lambda session: KnownAdultRead.model_validate(
+            service.enrol_known_adult(session=session, keyring=get_keyring(), name=name,
+                                      photos=[p.read_bytes() for p in photos],
+                                      consent=consent, actor=LOCAL_OPERATOR,
+                                      client_addr="cli")).model_dump(mode="json")))
 
     @adults_app.command("list")
     def list_adults(all_: bool = typer.Option(False, "--all", help="Include removed.")) -> None:
         """List known adults (never their encodings)."""
-        from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.tags import service
         from bwc_custody.tags.models import KnownAdultRead
 
-        try:
-            check_migrated()
-            with session_scope() as session:
-                out = [KnownAdultRead.model_validate(r).model_dump(mode="json")
-                       for r in service.list_known_adults(session=session,
-                                                          include_removed=all_)]
-        except BwcError as exc:
-            fail(exc)
-        emit(out)
+        emit(in_session(lambda session: [
+            KnownAdultRead.model_validate(r).model_dump(mode="json")
+            for r in service.list_known_adults(session=session, include_removed=all_)]))
 
     @adults_app.command("remove")
     def remove(adult_id: int,
                reason: str = typer.Option(..., help="Why (recorded in the custody log).")
                ) -> None:
         """Remove a known adult; the encrypted encodings are erased."""
-        from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.tags import service
         from bwc_custody.tags.models import KnownAdultRead
 
-        try:
-            check_migrated()
-            with session_scope() as session:
-                row = service.remove_known_adult(session=session, adult_id=adult_id,
-                                                 actor=LOCAL_OPERATOR, reason=reason,
-                                                 client_addr="cli")
-                out = KnownAdultRead.model_validate(row).model_dump(mode="json")
-        except BwcError as exc:
-            fail(exc)
-        emit(out)
+        emit(in_session(lambda session: KnownAdultRead.model_validate(
+            service.remove_known_adult(session=session, adult_id=adult_id,
+                                       actor=LOCAL_OPERATOR, reason=reason,
+                                       client_addr="cli")).model_dump(mode="json")))

@@ -26,8 +26,6 @@ from bwc_custody.evidence.models import Evidence
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.tags import rules
 from bwc_custody.tags.errors import (
-    AnalysisFailed,
-    AnalysisNotFound,
     InvalidReferencePhoto,
     KnownAdultNotFound,
     NotificationAlreadyDone,
@@ -36,14 +34,13 @@ from bwc_custody.tags.errors import (
     TagNotFound,
     UnknownTag,
 )
-from bwc_custody.tags.models import AnalysisResult, KnownAdult, Notification, Tag
+from bwc_custody.tags.models import KnownAdult, Notification, Tag
 from bwc_custody.timeutil import as_utc, utcnow
 from policies.vocabulary import TAGS
 from storage.crypto import new_data_key
 from storage.keys import Keyring, WrappedKey
 
 MIN_REASON = 8  # characters of written reason for a removal
-SYSTEM = Principal(user_id=None, username="analysis", roles=frozenset())
 
 TagListener = Callable[[Session, str, frozenset[str]], None]
 _listeners: list[TagListener] = []
@@ -330,6 +327,19 @@ def load_known_adults(*, session: Session, keyring: Keyring) -> list[Any]:
             for r in list_known_adults(session=session)]
 
 
+def known_adult_encodings(*, session: Session, keyring: Keyring,
+                          adult_ids: Sequence[int]) -> list[tuple[KnownAdult, np.ndarray]]:
+    """Named enrolled adults with their decrypted encodings (memory only); KnownAdultNotFound
+    for an unknown or removed one."""
+    out = []
+    for adult_id in adult_ids:
+        row = session.get(KnownAdult, adult_id)
+        if row is None or row.removed_at is not None:
+            raise KnownAdultNotFound(f"no enrolled known adult {adult_id}", adult_id=adult_id)
+        out.append((row, _unseal(keyring, row)))
+    return out
+
+
 def rewrap_known_adults(*, session: Session, keyring: Keyring, kek_id: str) -> int:
     """Re-wrap every known adult's data key under `kek_id` (after a KEK rotation)."""
     n = 0
@@ -342,94 +352,3 @@ def rewrap_known_adults(*, session: Session, keyring: Keyring, kek_id: str) -> i
         n += 1
     session.flush()
     return n
-
-
-# ---- analysis -------------------------------------------------------------------------
-
-
-def people_of(tracks: Sequence[dict[str, Any]]) -> list[rules.Person]:
-    """Group stored track dicts into persons for the tagging rules."""
-    by: dict[int, list[dict[str, Any]]] = {}
-    for t in tracks:
-        by.setdefault(int(t["person"]), []).append(t)
-    return [rules.Person(person=p, track_ids=tuple(int(t["id"]) for t in ts),
-                         frames=tuple((int(t["first_frame"]), int(t["last_frame"])) for t in ts),
-                         score=max(float(t["max_score"]) for t in ts),
-                         known_adult=ts[0].get("known_adult"))
-            for p, ts in sorted(by.items())]
-
-
-def on_campus(*, session: Session, evidence: Evidence) -> bool:
-    """Recorded on a campus: campus metadata set, or an active `school_campus` tag."""
-    return bool(evidence.campus) or "school_campus" in effective_tags(
-        session=session, evidence_id=evidence.id)
-
-
-def apply_auto_tags(*, session: Session, evidence: Evidence, result: AnalysisResult,
-                    actor: Principal) -> list[Tag]:
-    """Add the auto tags the rules derive from `result`; a tag a custodian removed with a
-    reason is not put back by the machine (the custodian's decision stands)."""
-    proposed = rules.auto_tags(on_campus=on_campus(session=session, evidence=evidence),
-                               people=people_of(result.tracks))
-    added = []
-    for t in proposed:
-        if _removed_by_custodian(session, evidence.id, t.name):
-            continue
-        added.append(add_tag(session=session, evidence_id=evidence.id, name=t.name,
-                             source="auto", actor=actor, confidence=t.confidence,
-                             evidence={**t.evidence, "analysis_id": result.id}, notify=False))
-    if added:
-        on_tags_changed(session=session, evidence_id=evidence.id)
-    return added
-
-
-def analyze_evidence(*, session: Session, evidence_id: str, actor: Principal,
-                     store: Any = None, keyring: Keyring | None = None,
-                     client_addr: str = "") -> AnalysisResult:
-    """Count the people in an evidence item's original (decrypted over a loopback URL, never
-    to disk), store the result, apply auto tags and log it."""
-    from bwc_custody.evidence.service import _stored_object
-    from bwc_custody.vault import service as vault
-    from bwc_custody.vault.loopback import serve_plaintext
-    from redaction.analysis import analyze_file
-    from redaction.errors import RedactionError
-
-    evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
-    store = store or vault.get_store()
-    keyring = keyring or vault.get_keyring()
-    adults = load_known_adults(session=session, keyring=keyring)
-    reader = vault.open_reader(store=store, keyring=keyring,
-                               obj=_stored_object(session=session, evidence=evidence))
-    try:
-        with serve_plaintext(reader) as url:
-            count = analyze_file(url, known_adults=adults)
-    except RedactionError as exc:
-        raise AnalysisFailed(f"evidence {evidence_id} could not be analysed: {exc}",
-                             evidence_id=evidence_id) from None
-    data = count.to_dict()
-    row = AnalysisResult(evidence_id=evidence_id, created_by=actor.username,
-                         distinct_people=count.distinct_people,
-                         unidentified_people=count.unidentified_people,
-                         known_adults=count.known_adults, tracks=data["tracks"],
-                         frames_total=count.frames_total, frames_analysed=count.frames_analysed,
-                         seconds=count.seconds, settings=count.settings, version=count.version)
-    session.add(row)
-    session.flush()
-    custody.append(session=session, actor=actor, action="analysis.run", target_type="evidence",
-                   target_id=evidence_id, client_addr=client_addr,
-                   details={"analysis_id": row.id, "distinct_people": row.distinct_people,
-                            "unidentified_people": row.unidentified_people,
-                            "known_adults": row.known_adults, "version": row.version,
-                            "frames_analysed": row.frames_analysed})
-    apply_auto_tags(session=session, evidence=evidence, result=row, actor=actor)
-    return row
-
-
-def latest_analysis(*, session: Session, evidence_id: str) -> AnalysisResult:
-    """The newest analysis of an evidence item."""
-    row = session.exec(select(AnalysisResult).where(AnalysisResult.evidence_id == evidence_id)
-                       .order_by(col(AnalysisResult.id).desc())).first()
-    if row is None:
-        raise AnalysisNotFound(f"evidence {evidence_id} has not been analysed",
-                               evidence_id=evidence_id)
-    return row

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bwc_custody.tags.analysis import people_of
 from bwc_custody.tags.rules import auto_tags
-from bwc_custody.tags.service import people_of
 from redaction.analysis import KnownAdult, analyze_file, encode_reference
 from tests.tags.conftest import ADULT_IN_CLIP, ADULT_REF, KID_A, KID_B, KID_C
 

@@ -1,4 +1,4 @@
-"""analyze_evidence on ingested footage (vault loopback), auto tags, and the CLI JSON shape."""
+"""Analysis jobs on ingested footage (vault loopback), auto tags, and the CLI JSON shape."""
 
 from __future__ import annotations
 
@@ -27,12 +27,19 @@ def _bwc(*args: str) -> tuple[int, Any]:
 
 
 def _analyze(evidence_id: str) -> tuple[Any, frozenset[str], list[Any]]:
-    from bwc_custody.db import session_scope
-    from bwc_custody.tags import service
+    from bwc_custody.config import get_settings
+    from bwc_custody.db import get_engine, session_scope
+    from bwc_custody.jobs.worker import run_now
+    from bwc_custody.tags import analysis, service
 
     with session_scope() as session:
-        row = service.analyze_evidence(session=session, evidence_id=evidence_id,
-                                       actor=LOCAL_OPERATOR)
+        job = analysis.request_analysis(session=session, evidence_id=evidence_id,
+                                        actor=LOCAL_OPERATOR)
+    done = run_now(job.id, engine=get_engine(), home=get_settings().home)
+    assert done.state == "succeeded", (done.error_code, done.error_message)
+    with session_scope() as session:
+        row = analysis.latest_analysis(session=session, evidence_id=evidence_id)
+        assert done.result["analysis_id"] == row.id
         tags = service.list_tags(session=session, evidence_id=evidence_id)
         return row, service.effective_tags(session=session, evidence_id=evidence_id), tags
 

@@ -1,0 +1,140 @@
+"""Person-count analysis of evidence: queued as a job, run by a worker, stored, and turned
+into auto tags.
+
+The worker decrypts the original only over a loopback URL (never to disk) and holds no
+database transaction while it counts; the result, the auto tags and the job's completion
+are then written in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bwc_custody.auth.service import Principal
+from bwc_custody.custody import service as custody
+from bwc_custody.db import session_scope
+from bwc_custody.evidence.models import Evidence
+from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
+from bwc_custody.jobs import service as jobs
+from bwc_custody.jobs.models import Job
+from bwc_custody.jobs.worker import JobContext
+from bwc_custody.tags import rules
+from bwc_custody.tags.errors import AnalysisFailed, AnalysisNotFound
+from bwc_custody.tags.models import AnalysisResult, Tag
+from bwc_custody.tags.service import (
+    _removed_by_custodian,
+    add_tag,
+    effective_tags,
+    load_known_adults,
+    on_tags_changed,
+)
+
+
+def people_of(tracks: Sequence[dict[str, Any]]) -> list[rules.Person]:
+    """Group stored track dicts into persons for the tagging rules."""
+    by: dict[int, list[dict[str, Any]]] = {}
+    for t in tracks:
+        by.setdefault(int(t["person"]), []).append(t)
+    return [rules.Person(person=p, track_ids=tuple(int(t["id"]) for t in ts),
+                         frames=tuple((int(t["first_frame"]), int(t["last_frame"])) for t in ts),
+                         score=max(float(t["max_score"]) for t in ts),
+                         known_adult=ts[0].get("known_adult"))
+            for p, ts in sorted(by.items())]
+
+
+def on_campus(*, session: Session, evidence: Evidence) -> bool:
+    """Recorded on a campus: campus metadata set, or an active `school_campus` tag."""
+    return bool(evidence.campus) or "school_campus" in effective_tags(
+        session=session, evidence_id=evidence.id)
+
+
+def apply_auto_tags(*, session: Session, evidence: Evidence, result: AnalysisResult,
+                    actor: Principal) -> list[Tag]:
+    """Add the auto tags the rules derive from `result`; a tag a custodian removed with a
+    reason is not put back by the machine (the custodian's decision stands)."""
+    proposed = rules.auto_tags(on_campus=on_campus(session=session, evidence=evidence),
+                               people=people_of(result.tracks))
+    added = []
+    for t in proposed:
+        if _removed_by_custodian(session, evidence.id, t.name):
+            continue
+        added.append(add_tag(session=session, evidence_id=evidence.id, name=t.name,
+                             source="auto", actor=actor, confidence=t.confidence,
+                             evidence={**t.evidence, "analysis_id": result.id}, notify=False))
+    if added:
+        on_tags_changed(session=session, evidence_id=evidence.id)
+    return added
+
+
+def request_analysis(*, session: Session, evidence_id: str, actor: Principal,
+                     client_addr: str = "") -> Job:
+    """Queue a person-count analysis of an evidence item."""
+    get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    return jobs.enqueue(session=session, kind="analysis", actor=actor, evidence_id=evidence_id,
+                        client_addr=client_addr)
+
+
+def run_analysis_job(ctx: JobContext) -> None:
+    """The worker's handler for `analysis` jobs."""
+    from bwc_custody.evidence.service import _stored_object
+    from bwc_custody.vault import service as vault
+    from bwc_custody.vault.loopback import serve_plaintext
+    from redaction.analysis import analyze_file
+    from redaction.errors import RedactionError
+
+    evidence_id = ctx.job.evidence_id or ""
+    store, keyring = vault.get_store(), vault.get_keyring()
+    with session_scope(ctx.engine) as session:
+        evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
+        adults = load_known_adults(session=session, keyring=keyring)
+        obj = _stored_object(session=session, evidence=evidence)
+    reader = vault.open_reader(store=store, keyring=keyring, obj=obj)
+    try:
+        with serve_plaintext(reader) as url:
+            count = analyze_file(url, known_adults=adults)
+    except RedactionError as exc:
+        raise AnalysisFailed(f"evidence {evidence_id} could not be analysed: {exc}",
+                             evidence_id=evidence_id, cause=exc.code) from None
+    with session_scope(ctx.engine) as session:
+        row = record_analysis(session=session, evidence_id=evidence_id, count=count,
+                              actor=ctx.worker, requested_by=ctx.job.created_by)
+        ctx.complete(session, {"analysis_id": row.id,
+                               "distinct_people": row.distinct_people,
+                               "unidentified_people": row.unidentified_people})
+
+
+def record_analysis(*, session: Session, evidence_id: str, count: Any, actor: Principal,
+                    requested_by: str) -> AnalysisResult:
+    """Store a PersonCount, log it and apply the auto tags it implies."""
+    evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    data = count.to_dict()
+    row = AnalysisResult(evidence_id=evidence_id, created_by=requested_by,
+                         distinct_people=count.distinct_people,
+                         unidentified_people=count.unidentified_people,
+                         known_adults=count.known_adults, tracks=data["tracks"],
+                         frames_total=count.frames_total, frames_analysed=count.frames_analysed,
+                         seconds=count.seconds, settings=count.settings, version=count.version)
+    session.add(row)
+    session.flush()
+    custody.append(session=session, actor=actor, action="analysis.run", target_type="evidence",
+                   target_id=evidence_id,
+                   details={"analysis_id": row.id, "distinct_people": row.distinct_people,
+                            "unidentified_people": row.unidentified_people,
+                            "known_adults": row.known_adults, "version": row.version,
+                            "frames_analysed": row.frames_analysed,
+                            "requested_by": requested_by})
+    apply_auto_tags(session=session, evidence=evidence, result=row, actor=actor)
+    return row
+
+
+def latest_analysis(*, session: Session, evidence_id: str) -> AnalysisResult:
+    """The newest analysis of an evidence item."""
+    row = session.exec(select(AnalysisResult).where(AnalysisResult.evidence_id == evidence_id)
+                       .order_by(col(AnalysisResult.id).desc())).first()
+    if row is None:
+        raise AnalysisNotFound(f"evidence {evidence_id} has not been analysed",
+                               evidence_id=evidence_id)
+    return row

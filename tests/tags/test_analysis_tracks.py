@@ -1,0 +1,40 @@
+"""Person counting over a long moving shot of a group (real faces, real ffmpeg and models)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from redaction.analysis import analyze_file
+from tests.tags.conftest import DEV
+
+pytestmark = pytest.mark.slow
+
+
+
+# Photos and camera paths on which analysis-1 (velocity-predicted boxes, appearance-gated
+# links) split faces: 6 people counted for 4 and 7 for 6.
+@pytest.mark.parametrize(("photo", "size", "seed"), [
+    ("11_Meeting_Meeting_11_Meeting_Meeting_11_573.jpg", "1280x720", 22),
+    ("29_Students_Schoolkids_Students_Schoolkids_29_84.jpg", "640x360", 23),
+    ("12_Group_Group_12_Group_Group_12_478.jpg", "960x540", 21),
+])
+def test_a_group_followed_for_seconds_is_each_face_once(
+        make_clip: Callable[..., Path], photo: str, size: str, seed: int) -> None:
+    # Four seconds of a walking camera over one group photo: faces move by about their own
+    # size between samples, get blurred and cut by the edge; none of that makes a new person.
+    faces = len(json.loads((DEV / "boxes.json").read_text())[photo])
+    result = analyze_file(str(make_clip([DEV / photo], per_image=4.0, size=size, seed=seed)))
+    assert result.distinct_people == faces
+    assert result.unidentified_people == faces
+    # Each person is one unbroken track (or fragments that never overlap in time).
+    by_person: dict[int, list[tuple[int, int]]] = {}
+    for t in result.tracks:
+        by_person.setdefault(t.person, []).append((t.first_frame, t.last_frame))
+    for spans in by_person.values():
+        spans.sort()
+        assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert max(t.last_frame - t.first_frame for t in result.tracks) >= 90
