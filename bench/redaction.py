@@ -105,12 +105,15 @@ def blurred_share(manifest: dict[str, Any]) -> float:
 
 
 # a fresh process per run, whichever checkout it imports: same start-up cost for both
-_LAUNCH = """import json, sys
+# (settings an older checkout does not know are dropped: it runs as it was)
+_LAUNCH = """import dataclasses, json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from redaction.pipeline import RedactOptions, redact_file
 out = Path(sys.argv[3])
-redact_file(Path(sys.argv[2]), out, options=RedactOptions(**json.loads(sys.argv[4])),
+known = {f.name for f in dataclasses.fields(RedactOptions)}
+settings = {k: v for k, v in json.loads(sys.argv[4]).items() if k in known}
+redact_file(Path(sys.argv[2]), out, options=RedactOptions(**settings),
             manifest_path=out.with_suffix(".manifest.json"))
 """
 
@@ -156,6 +159,8 @@ def main() -> None:
     ap.add_argument("--detect-area", type=int, default=RedactOptions.detect_area)
     ap.add_argument("--threshold", type=float, default=RedactOptions.threshold)
     ap.add_argument("--detect-threads", type=int, default=RedactOptions.detect_threads)
+    ap.add_argument("--confirm-hits", type=int, default=RedactOptions.confirm_hits)
+    ap.add_argument("--weak-pad", type=float, default=RedactOptions.weak_pad)
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="also run the redactor of another checkout (e.g. `git archive` of an "
                     "older commit with bwc_custody/) in the same run, for speed ratios")
@@ -171,6 +176,7 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     settings = {"detect_every": a.detect_every, "detect_area": a.detect_area,
                 "threshold": a.threshold, "detect_threads": a.detect_threads,
+                "confirm_hits": a.confirm_hits, "weak_pad": a.weak_pad,
                 "overwrite": True}
     opts = RedactOptions(**settings)
     rows: list[dict[str, Any]] = []

@@ -49,9 +49,14 @@ class RedactOptions:
     detect_every: int = 3
     detect_threads: int = 2
     persist_seconds: float = 0.3
+    # a face seen only weakly (below `threshold`) on this many consecutive keyframes is
+    # blurred too, over its whole track (0 or 1: weak detections only extend tracks)
+    confirm_hits: int = 3
     # generous: CenterFace boxes are tighter than hairline-to-chin labels, and turned faces
     # sit off-centre in their boxes; blurring some background costs little
     pad: float = 0.4
+    # boxes scored below `low_confidence` are placed less exactly (a half-seen face): wider
+    weak_pad: float = 0.6
     cells: int = 6
     low_confidence: float = 0.4
     keep_tolerance: float = 0.5
@@ -66,11 +71,13 @@ class RedactOptions:
             raise InvalidInput("detect_every must be 1..30", detect_every=self.detect_every)
         if not 0 < self.threshold < 1:
             raise InvalidInput("threshold must be in (0, 1)", threshold=self.threshold)
+        if not 0 <= self.confirm_hits <= 10:
+            raise InvalidInput("confirm_hits must be 0..10", confirm_hits=self.confirm_hits)
         if not 0 <= self.persist_seconds <= 5:
             raise InvalidInput("persist_seconds must be 0..5", persist=self.persist_seconds)
-        if self.pad < 0 or self.cells < 2:
-            raise InvalidInput("pad must be >= 0 and cells >= 2", pad=self.pad,
-                               cells=self.cells)
+        if self.pad < 0 or self.weak_pad < 0 or self.cells < 2:
+            raise InvalidInput("pad and weak_pad must be >= 0 and cells >= 2", pad=self.pad,
+                               weak_pad=self.weak_pad, cells=self.cells)
 
 
 @dataclass
@@ -128,7 +135,8 @@ class _Run:
                                 if isinstance(detector, CenterFaceDetector) else detector)
         self.tracker = Tracker(detect_every=opts.detect_every, persist=persist,
                                new_track_score=(opts.threshold
-                                                if self._find is not detector else 0.0))
+                                                if self._find is not detector else 0.0),
+                               confirm_hits=opts.confirm_hits)
         self.keep_stats: dict[int, dict[str, Any]] = {}
         self.detections = 0
         self.keyframes = 0
@@ -173,7 +181,9 @@ class _Run:
         rows: list[list[Any]] = []
         to_blur: list[blur.IntBox] = []
         for tb in self.tracker.boxes_at(j):
-            ib = blur.pad_box(tb.box, self.opts.pad, self.w, self.h)
+            pad = self.opts.pad if tb.box.score >= self.opts.low_confidence else max(
+                self.opts.pad, self.opts.weak_pad)
+            ib = blur.pad_box(tb.box, pad, self.w, self.h)
             if ib is None:
                 continue
             if not tb.keep:
@@ -254,7 +264,7 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
             os.fsync(f.fileno())
         os.replace(tmp, dst)
         return RedactionResult(dst, manifest_path, header["source"]["sha256"], out_hash,
-                               frames, run.tracker._next_id - 1, manifest.boxes,
+                               frames, run.tracker.confirmed, manifest.boxes,
                                time.perf_counter() - started, warnings,
                                list(manifest.low_confidence))
     finally:
@@ -386,7 +396,7 @@ def _header(src: MediaSource, dst: Path, info: MediaInfo, opts: RedactOptions, r
         "regions": regions.model_dump(),
         "mute": [r.model_dump() for r in regions.mute],
         "summary": {"frames": frames, "keyframes": run.keyframes,
-                    "detections": run.detections, "tracks": run.tracker._next_id - 1,
+                    "detections": run.detections, "tracks": run.tracker.confirmed,
                     "frames_with_boxes": run.manifest.frames_with_boxes,
                     "boxes": run.manifest.boxes, "seconds": round(seconds, 2),
                     "stage_seconds": {k: round(v, 2) for k, v in run.timings.items()}},

@@ -34,6 +34,8 @@ class Track:
     id: int
     obs: list[Observation] = field(default_factory=list)
     frames: list[int] = field(default_factory=list)
+    # started by a weak detection: blurs nothing until enough keyframes confirm it
+    tentative: bool = False
 
     @property
     def first(self) -> int:
@@ -99,7 +101,7 @@ class Tracker:
     def __init__(self, *, detect_every: int, persist: int, pre: int | None = None,
                  min_iou: float = 0.15, max_center_dist: float = 0.8,
                  hold_growth: float = 0.03, motion_slack: float = 1.0,
-                 new_track_score: float = 0.0) -> None:
+                 new_track_score: float = 0.0, confirm_hits: int = 0) -> None:
         self.detect_every = max(1, detect_every)
         self.persist = max(persist, self.detect_every)
         self.pre = self.detect_every if pre is None else pre
@@ -108,15 +110,19 @@ class Tracker:
         self.hold_growth = hold_growth
         self.motion_slack = motion_slack
         self.new_track_score = new_track_score
+        self.confirm_hits = max(0, confirm_hits)
         self.tracks: list[Track] = []
+        self.confirmed: int = 0
         self.finished: int = 0
         self._next_id = 1
         self.last_keyframe = -1
 
     @property
     def horizon(self) -> int:
-        """Frames of look-ahead needed before a frame's boxes are final."""
-        return max(self.pre, self.persist)
+        """Frames of look-ahead needed before a frame's boxes are final: a tentative track
+        confirmed `confirm_hits - 1` keyframes after its start blurs from its start on."""
+        confirm = max(0, self.confirm_hits - 1) * self.detect_every
+        return max(self.pre + confirm, self.persist)
 
     def add(self, frame: int, boxes: Iterable[Box],
             keep: Iterable[bool] | None = None) -> list[int]:
@@ -126,13 +132,18 @@ class Tracker:
         Detections scoring below `new_track_score` only extend a live track (matched after
         the confident ones), never start one: a face seen clearly that turns away or is
         half hidden keeps its track, while a weak blip on its own is ignored (the two-stage
-        association of ByteTrack)."""
+        association of ByteTrack). With `confirm_hits`, an unmatched weak detection starts a
+        tentative track instead, which blurs (over its whole span) only once weak
+        detections have followed it on `confirm_hits` consecutive keyframes: a face the
+        detector never scores highly but sees steadily is covered, a one-frame blip is not."""
         if frame <= self.last_keyframe:
             raise ValueError(f"keyframe {frame} after {self.last_keyframe}")
         self.last_keyframe = frame
         dets = list(boxes)
         keeps = list(keep) if keep is not None else [False] * len(dets)
-        live = [t for t in self.tracks if frame - t.last <= self.persist]
+        # a tentative track must be seen on every keyframe until confirmed
+        live = [t for t in self.tracks if frame - t.last <= (
+            self.detect_every if t.tentative else self.persist)]
         strong = [i for i, d in enumerate(dets) if d.score >= self.new_track_score]
         weak = [i for i, d in enumerate(dets) if d.score < self.new_track_score]
         used_t: set[int] = set()
@@ -141,13 +152,20 @@ class Tracker:
             for ti, di in self._match(frame, live, dets, stage, used_t):
                 used_t.add(ti)
                 used_d.add(di)
-                live[ti].add(Observation(frame, dets[di], keeps[di]))
-        for di in strong:
+                track = live[ti]
+                track.add(Observation(frame, dets[di], keeps[di]))
+                if track.tentative and (len(track.obs) >= self.confirm_hits
+                                        or dets[di].score >= self.new_track_score):
+                    track.tentative = False
+                    self.confirmed += 1
+        for di in strong + (weak if self.confirm_hits > 1 else []):
             if di not in used_d:
-                t = Track(self._next_id)
+                t = Track(self._next_id, tentative=di in weak)
                 self._next_id += 1
+                self.confirmed += not t.tentative
                 t.add(Observation(frame, dets[di], keeps[di]))
                 self.tracks.append(t)
+                used_d.add(di)
         return sorted(set(strong) | used_d)
 
     def _match(self, frame: int, live: list[Track], dets: list[Box], cand: list[int],
@@ -182,7 +200,7 @@ class Tracker:
         """Boxes covering `frame`: detected, interpolated between detections, or held."""
         out: list[TrackedBox] = []
         for t in self.tracks:
-            if frame < t.first - self.pre or frame > t.last + self.persist:
+            if t.tentative or frame < t.first - self.pre or frame > t.last + self.persist:
                 continue
             k = bisect.bisect_left(t.frames, frame)
             if k < len(t.frames) and t.frames[k] == frame:
@@ -222,8 +240,10 @@ class Tracker:
         """Forget tracks that can no longer touch `frame` or later; return them."""
         done = [t for t in self.tracks
                 if t.last + self.persist < frame and self.last_keyframe - t.last > self.persist]
-        if done:
-            ids = {t.id for t in done}
+        dropped = {t.id for t in self.tracks if t.tentative
+                   and self.last_keyframe - t.last > self.detect_every}
+        if done or dropped:
+            ids = {t.id for t in done} | dropped
             self.tracks = [t for t in self.tracks if t.id not in ids]
-            self.finished += len(done)
-        return done
+            self.finished += sum(1 for t in done if not t.tentative)
+        return [t for t in done if not t.tentative]

@@ -75,3 +75,54 @@ def test_weak_detections_extend_tracks_but_never_start_them() -> None:
     assert taken == [1]  # the weak duplicate is dropped, not made a track
     scores = sorted(x.box.score for x in t.boxes_at(6) if x.source == "detected")
     assert scores == [0.9]
+
+
+def _weak_face(t: Tracker, keyframes: range, score: float = 0.06) -> None:
+    for k in keyframes:
+        t.add(k, [Box(300, 200, 340, 240, score)])
+
+
+def test_a_steady_weak_face_is_blurred_once_confirmed_over_its_whole_span() -> None:
+    t = Tracker(detect_every=3, persist=9, new_track_score=0.1, confirm_hits=3)
+    _weak_face(t, range(0, 7, 3))  # seen weakly at 0, 3 and 6: confirmed at the third
+    assert t.confirmed == 1
+    assert t.horizon >= t.pre + 2 * 3  # frames wait long enough for a late confirmation
+    for frame in (0, 1, 4, 6, 8):
+        (box,) = t.boxes_at(frame)
+        assert _contains(box.box, Box(300, 200, 340, 240)), frame
+
+
+def test_a_weak_blip_or_an_interrupted_weak_face_blurs_nothing() -> None:
+    blip = Tracker(detect_every=3, persist=9, new_track_score=0.1, confirm_hits=3)
+    _weak_face(blip, range(0, 4, 3))  # two keyframes only
+    blip.add(6, [])
+    blip.add(9, [])
+    assert blip.confirmed == 0
+    assert all(blip.boxes_at(f) == [] for f in range(0, 12))
+    blip.prune(12)
+    assert blip.tracks == []  # the unconfirmed track is forgotten
+    gap = Tracker(detect_every=3, persist=9, new_track_score=0.1, confirm_hits=3)
+    _weak_face(gap, range(0, 4, 3))
+    gap.add(6, [])  # missed one keyframe: the tentative track is dropped
+    _weak_face(gap, range(9, 13, 3))
+    assert gap.confirmed == 0
+    assert all(gap.boxes_at(f) == [] for f in range(0, 15))
+
+
+def test_without_confirmation_weak_detections_only_extend_tracks() -> None:
+    t = Tracker(detect_every=3, persist=9, new_track_score=0.1, confirm_hits=0)
+    _weak_face(t, range(0, 10, 3))
+    assert t.confirmed == 0
+    assert t.boxes_at(3) == []
+    t.add(12, [Box(300, 200, 340, 240, 0.5)])  # a confident detection starts a track ...
+    _weak_face(t, range(15, 19, 3))  # ... which weak ones then extend
+    assert [b.source for b in t.boxes_at(18)] == ["detected"]
+
+
+def test_a_confident_detection_confirms_a_tentative_track_at_once() -> None:
+    t = Tracker(detect_every=3, persist=9, new_track_score=0.1, confirm_hits=3)
+    _weak_face(t, range(0, 1))
+    t.add(3, [Box(301, 200, 341, 240, 0.8)])
+    assert t.confirmed == 1
+    assert len(t.tracks) == 1  # the same face, not a second track
+    assert t.boxes_at(0)  # blurred from its weak start
