@@ -16,6 +16,7 @@ from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.evidence import service
 from bwc_custody.evidence.models import DockMetadata, Evidence
 from bwc_custody.vault.models import StoredObject
+from tests.concurrency import run_in_threads
 
 
 def test_simultaneous_twins_make_one_item(migrated: str, bwc_home: Path,
@@ -38,23 +39,15 @@ def test_simultaneous_twins_make_one_item(migrated: str, bwc_home: Path,
 
     monkeypatch.setattr(service, "get_by_sha256", racing_check)
     receipts: list[Any] = []
-    errors: list[BaseException] = []
 
     def ingest() -> None:
-        try:
-            with session_scope() as session:
-                receipts.append(service.ingest_stream(
-                    session=session, store=get_store(), keyring=get_keyring(),
-                    signer=get_signer(), source=io.BytesIO(body),
-                    metadata=DockMetadata(officer_id="o-1"), actor=LOCAL_OPERATOR))
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        with session_scope() as session:
+            receipts.append(service.ingest_stream(
+                session=session, store=get_store(), keyring=get_keyring(),
+                signer=get_signer(), source=io.BytesIO(body),
+                metadata=DockMetadata(officer_id="o-1"), actor=LOCAL_OPERATOR))
 
-    threads = [threading.Thread(target=ingest) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_in_threads(ingest, 2)
     assert not errors, errors
     assert sorted(r.duplicate for r in receipts) == [False, True]
     assert len({r.evidence_id for r in receipts}) == 1

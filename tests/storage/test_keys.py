@@ -7,26 +7,19 @@ import uuid
 from pathlib import Path
 
 from storage.keys import Keyring
+from tests.concurrency import run_in_threads
 
 
 def test_simultaneous_first_use_makes_one_kek(tmp_path: Path) -> None:
     directory = tmp_path / "keys"
     start = threading.Barrier(8)
-    errors: list[BaseException] = []
     rings: list[Keyring] = []
 
     def first_use() -> None:
-        try:
-            start.wait()
-            rings.append(Keyring(directory).ensure())
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        start.wait()
+        rings.append(Keyring(directory).ensure())
 
-    threads = [threading.Thread(target=first_use) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_in_threads(first_use, 8)
     assert not errors, errors
     assert len(Keyring(directory).kek_ids()) == 1
     # every ring wraps under the one KEK, so each unwraps what any other wrapped
