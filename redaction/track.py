@@ -101,7 +101,8 @@ class Tracker:
     def __init__(self, *, detect_every: int, persist: int, pre: int | None = None,
                  min_iou: float = 0.15, max_center_dist: float = 0.8,
                  hold_growth: float = 0.03, motion_slack: float = 1.0,
-                 new_track_score: float = 0.0, confirm_hits: int = 0) -> None:
+                 new_track_score: float = 0.0, confirm_hits: int = 0,
+                 tentative_misses: int = 1) -> None:
         self.detect_every = max(1, detect_every)
         self.persist = max(persist, self.detect_every)
         self.pre = self.detect_every if pre is None else pre
@@ -111,6 +112,8 @@ class Tracker:
         self.motion_slack = motion_slack
         self.new_track_score = new_track_score
         self.confirm_hits = max(0, confirm_hits)
+        # frames a tentative track may go unseen and live on (its keyframes it may miss)
+        self.tentative_gap = (max(0, tentative_misses) + 1) * self.detect_every
         self.tracks: list[Track] = []
         self.confirmed: int = 0
         self.finished: int = 0
@@ -120,8 +123,9 @@ class Tracker:
     @property
     def horizon(self) -> int:
         """Frames of look-ahead needed before a frame's boxes are final: a tentative track
-        confirmed `confirm_hits - 1` keyframes after its start blurs from its start on."""
-        confirm = max(0, self.confirm_hits - 1) * self.detect_every
+        confirmed up to `(confirm_hits - 1) * (tentative_misses + 1)` keyframes after its
+        start blurs from its start on."""
+        confirm = max(0, self.confirm_hits - 1) * self.tentative_gap
         return max(self.pre + confirm, self.persist)
 
     def add(self, frame: int, boxes: Iterable[Box],
@@ -134,16 +138,17 @@ class Tracker:
         half hidden keeps its track, while a weak blip on its own is ignored (the two-stage
         association of ByteTrack). With `confirm_hits`, an unmatched weak detection starts a
         tentative track instead, which blurs (over its whole span) only once weak
-        detections have followed it on `confirm_hits` consecutive keyframes: a face the
-        detector never scores highly but sees steadily is covered, a one-frame blip is not."""
+        detections have followed it on `confirm_hits` keyframes, missing at most
+        `tentative_misses` in a row: a face the detector never scores highly but sees
+        steadily is covered, a blip is not."""
         if frame <= self.last_keyframe:
             raise ValueError(f"keyframe {frame} after {self.last_keyframe}")
         self.last_keyframe = frame
         dets = list(boxes)
         keeps = list(keep) if keep is not None else [False] * len(dets)
-        # a tentative track must be seen on every keyframe until confirmed
+        # a tentative track may miss only `tentative_misses` keyframes in a row
         live = [t for t in self.tracks if frame - t.last <= (
-            self.detect_every if t.tentative else self.persist)]
+            self.tentative_gap if t.tentative else self.persist)]
         strong = [i for i, d in enumerate(dets) if d.score >= self.new_track_score]
         weak = [i for i, d in enumerate(dets) if d.score < self.new_track_score]
         used_t: set[int] = set()
@@ -241,7 +246,7 @@ class Tracker:
         done = [t for t in self.tracks
                 if t.last + self.persist < frame and self.last_keyframe - t.last > self.persist]
         dropped = {t.id for t in self.tracks if t.tentative
-                   and self.last_keyframe - t.last > self.detect_every}
+                   and self.last_keyframe - t.last > self.tentative_gap}
         if done or dropped:
             ids = {t.id for t in done} | dropped
             self.tracks = [t for t in self.tracks if t.id not in ids]

@@ -95,18 +95,30 @@ def test_a_steady_weak_face_is_blurred_once_confirmed_over_its_whole_span() -> N
 def test_a_weak_blip_or_an_interrupted_weak_face_blurs_nothing() -> None:
     blip = Tracker(detect_every=3, persist=9, new_track_score=0.1, confirm_hits=3)
     _weak_face(blip, range(0, 4, 3))  # two keyframes only
-    blip.add(6, [])
-    blip.add(9, [])
+    for k in (6, 9, 12):
+        blip.add(k, [])
     assert blip.confirmed == 0
-    assert all(blip.boxes_at(f) == [] for f in range(0, 12))
-    blip.prune(12)
+    assert all(blip.boxes_at(f) == [] for f in range(0, 15))
+    blip.prune(15)
     assert blip.tracks == []  # the unconfirmed track is forgotten
     gap = Tracker(detect_every=3, persist=9, new_track_score=0.1, confirm_hits=3)
     _weak_face(gap, range(0, 4, 3))
-    gap.add(6, [])  # missed one keyframe: the tentative track is dropped
-    _weak_face(gap, range(9, 13, 3))
+    gap.add(6, [])
+    gap.add(9, [])  # missed two keyframes in a row: the tentative track is dropped
+    _weak_face(gap, range(12, 16, 3))
     assert gap.confirmed == 0
-    assert all(gap.boxes_at(f) == [] for f in range(0, 15))
+    assert all(gap.boxes_at(f) == [] for f in range(0, 18))
+
+
+def test_a_weak_face_missed_on_one_keyframe_is_still_confirmed() -> None:
+    t = Tracker(detect_every=3, persist=9, new_track_score=0.1, confirm_hits=3)
+    _weak_face(t, range(0, 4, 3))
+    t.add(6, [])  # the detector lost it once ...
+    _weak_face(t, range(9, 10))  # ... and found it again: third weak sighting confirms
+    assert t.confirmed == 1
+    assert t.horizon >= t.pre + 9  # late enough for frame 0 to wait for keyframe 9
+    for frame in (0, 5, 6, 9):
+        assert t.boxes_at(frame), frame
 
 
 def test_without_confirmation_weak_detections_only_extend_tracks() -> None:
