@@ -49,8 +49,9 @@ class RedactOptions:
     detect_every: int = 3
     detect_threads: int = 2
     persist_seconds: float = 0.3
-    # a face seen only weakly (below `threshold`) on this many consecutive keyframes is
-    # blurred too, over its whole track (0 or 1: weak detections only extend tracks)
+    # a face seen only weakly (below `threshold`) on this many keyframes, missing at most
+    # one in a row, is blurred too, over its whole track (0 or 1: weak detections only
+    # extend tracks)
     confirm_hits: int = 3
     # generous: CenterFace boxes are tighter than hairline-to-chin labels, and turned faces
     # sit off-centre in their boxes; blurring some background costs little

@@ -115,8 +115,7 @@ class Tracker:
         # frames a tentative track may go unseen and live on (its keyframes it may miss)
         self.tentative_gap = (max(0, tentative_misses) + 1) * self.detect_every
         self.tracks: list[Track] = []
-        self.confirmed: int = 0
-        self.finished: int = 0
+        self.confirmed: int = 0  # tracks that blur (the manifest's track count)
         self._next_id = 1
         self.last_keyframe = -1
 
@@ -157,21 +156,25 @@ class Tracker:
             for ti, di in self._match(frame, live, dets, stage, used_t):
                 used_t.add(ti)
                 used_d.add(di)
-                track = live[ti]
-                track.add(Observation(frame, dets[di], keeps[di]))
-                if track.tentative and (len(track.obs) >= self.confirm_hits
-                                        or dets[di].score >= self.new_track_score):
-                    track.tentative = False
-                    self.confirmed += 1
+                self._observe(live[ti], Observation(frame, dets[di], keeps[di]))
         for di in strong + (weak if self.confirm_hits > 1 else []):
             if di not in used_d:
-                t = Track(self._next_id, tentative=di in weak)
+                self._observe(Track(self._next_id, tentative=True),
+                              Observation(frame, dets[di], keeps[di]), new=True)
                 self._next_id += 1
-                self.confirmed += not t.tentative
-                t.add(Observation(frame, dets[di], keeps[di]))
-                self.tracks.append(t)
                 used_d.add(di)
-        return sorted(set(strong) | used_d)
+        return sorted(used_d)
+
+    def _observe(self, track: Track, ob: Observation, new: bool = False) -> None:
+        """Add `ob` to `track` (a new track is tentative until this confirms it): a confident
+        detection confirms at once, weak ones after `confirm_hits` sightings."""
+        track.add(ob)
+        if new:
+            self.tracks.append(track)
+        if track.tentative and (ob.box.score >= self.new_track_score
+                                or len(track.obs) >= self.confirm_hits):
+            track.tentative = False
+            self.confirmed += 1
 
     def _match(self, frame: int, live: list[Track], dets: list[Box], cand: list[int],
                used_t: set[int]) -> list[tuple[int, int]]:
@@ -243,12 +246,12 @@ class Tracker:
 
     def prune(self, frame: int) -> list[Track]:
         """Forget tracks that can no longer touch `frame` or later; return them."""
-        done = [t for t in self.tracks
-                if t.last + self.persist < frame and self.last_keyframe - t.last > self.persist]
-        dropped = {t.id for t in self.tracks if t.tentative
-                   and self.last_keyframe - t.last > self.tentative_gap}
-        if done or dropped:
-            ids = {t.id for t in done} | dropped
-            self.tracks = [t for t in self.tracks if t.id not in ids]
-            self.finished += sum(1 for t in done if not t.tentative)
+        def over(t: Track) -> bool:
+            if t.tentative:  # never confirmed and no longer confirmable
+                return self.last_keyframe - t.last > self.tentative_gap
+            return t.last + self.persist < frame and self.last_keyframe - t.last > self.persist
+
+        done = [t for t in self.tracks if over(t)]
+        if done:
+            self.tracks = [t for t in self.tracks if not over(t)]
         return [t for t in done if not t.tentative]
