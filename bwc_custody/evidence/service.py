@@ -21,7 +21,7 @@ from bwc_custody.evidence.models import DockMetadata, Evidence, Receipt
 from bwc_custody.vault import service as vault
 from bwc_custody.vault.loopback import serve_plaintext
 from bwc_custody.vault.models import StoredObject
-from storage.crypto import EncryptResult
+from storage.crypto import EncryptResult, RangeReader
 from storage.errors import IntegrityError
 from storage.keys import Keyring, Signer, WrappedKey
 from storage.objectstore import ObjectStore
@@ -72,6 +72,14 @@ def _stored_object(*, session: Session, evidence: Evidence) -> StoredObject:
             f"evidence {evidence.id} has no stored object", evidence_id=evidence.id
         )
     return obj
+
+
+def original_reader(*, session: Session, store: ObjectStore, keyring: Keyring,
+                    evidence: Evidence) -> RangeReader:
+    """A range reader over an evidence item's authenticated plaintext, for a worker to serve
+    to ffmpeg over loopback (`vault.loopback.serve_plaintext`) without plaintext on disk."""
+    return vault.open_reader(store=store, keyring=keyring,
+                             obj=_stored_object(session=session, evidence=evidence))
 
 
 def _probe_stored(

@@ -19,8 +19,8 @@ from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
 from bwc_custody.db import session_scope
 from bwc_custody.evidence.models import Evidence
-from bwc_custody.evidence.service import _stored_object
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
+from bwc_custody.evidence.service import original_reader
 from bwc_custody.jobs import service as jobs
 from bwc_custody.jobs.models import Job
 from bwc_custody.jobs.worker import JobContext
@@ -109,12 +109,12 @@ def run_redaction_job(ctx: JobContext) -> None:
     store, keyring = vault.get_store(), vault.get_keyring()
     with session_scope(ctx.engine) as session:
         evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
-        obj = _stored_object(session=session, evidence=evidence)
+        reader = original_reader(session=session, store=store, keyring=keyring,
+                                 evidence=evidence)
         refs = _references(session, store, keyring, params)
     options = RedactOptions(**{k: params[k] for k in ("detect_every", "pad") if k in params})
     regions = parse_regions(params.get("regions", {}))
     out, manifest = ctx.workdir / "redacted.mp4", ctx.workdir / "manifest.json"
-    reader = vault.open_reader(store=store, keyring=keyring, obj=obj)
     with serve_plaintext(reader) as url:
         source = MediaSource(url, evidence.filename or f"{evidence.id}.mp4", evidence.size,
                              evidence.sha256)

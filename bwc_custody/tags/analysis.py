@@ -79,7 +79,7 @@ def request_analysis(*, session: Session, evidence_id: str, actor: Principal,
 
 def run_analysis_job(ctx: JobContext) -> None:
     """The worker's handler for `analysis` jobs."""
-    from bwc_custody.evidence.service import _stored_object
+    from bwc_custody.evidence.service import original_reader
     from bwc_custody.vault import service as vault
     from bwc_custody.vault.loopback import serve_plaintext
     from redaction.analysis import analyze_file
@@ -90,8 +90,8 @@ def run_analysis_job(ctx: JobContext) -> None:
     with session_scope(ctx.engine) as session:
         evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
         adults = load_known_adults(session=session, keyring=keyring)
-        obj = _stored_object(session=session, evidence=evidence)
-    reader = vault.open_reader(store=store, keyring=keyring, obj=obj)
+        reader = original_reader(session=session, store=store, keyring=keyring,
+                                 evidence=evidence)
     try:
         with serve_plaintext(reader) as url:
             count = analyze_file(url, known_adults=adults)
