@@ -172,6 +172,28 @@ def test_bad_requests_are_refused_before_queueing(
     assert api.get("/api/v1/jobs", headers=h).json() == []
 
 
+def test_unknown_derivatives_and_jobs_answer_with_codes(
+        sqlite_migrated: str, api: TestClient, make_token: Callable[..., str],
+        make_clip: Callable[..., Path], ingest_clip: Callable[..., str],
+        bwc_home: Path) -> None:
+    h = {"Authorization": f"Bearer {make_token(Role.custodian)}"}
+    for path in ("/api/v1/derivatives/nope", "/api/v1/derivatives/nope/content?reason=review",
+                 "/api/v1/derivatives/nope/manifest?reason=review"):
+        r = api.get(path, headers=h)
+        assert (r.status_code, r.json()["error"]["code"]) == (404, "derivative_not_found"), path
+    r = api.get("/api/v1/derivatives/nope/content", headers=h)  # no reason given
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_input")
+    r = api.post("/api/v1/jobs/nope/cancel", json={"reason": "typo"}, headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "job_not_found")
+    evidence_id = ingest_clip(make_clip([KID_A], per_image=1.0))
+    job_id = api.post(f"/api/v1/evidence/{evidence_id}/redactions", json={},
+                      headers=h).json()["id"]
+    assert _drain(bwc_home) == 1
+    r = api.post(f"/api/v1/jobs/{job_id}/cancel", json={"reason": "too late"}, headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "job_not_cancellable")
+    assert _job(job_id).state == "succeeded"  # the refusal changed nothing
+
+
 def _set_lease_expired(job_id: str) -> None:
     from bwc_custody.db import session_scope
     from bwc_custody.jobs.models import Job
