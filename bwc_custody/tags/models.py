@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlalchemy import JSON, Column, DateTime, Text
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.timeutil import as_utc, utcnow
+from bwc_custody.timeutil import UtcRead, utcnow
 
 TagSource = Literal["officer", "custodian", "auto"]
 SOURCES: tuple[str, ...] = ("officer", "custodian", "auto")
@@ -112,18 +112,7 @@ class AnalysisResult(SQLModel, table=True):
 # ---- API shapes ----------------------------------------------------------------------
 
 
-class _Read(BaseModel):
-    """Read shapes: built from rows, every time as aware UTC (SQLite returns naive ones)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _utc(cls, value: Any) -> Any:
-        return as_utc(value) if isinstance(value, datetime) else value
-
-
-class TagRead(_Read):
+class TagRead(UtcRead):
     """A tag with its provenance."""
 
     id: int
@@ -165,7 +154,7 @@ class Removal(BaseModel):
     reason: str = PField(default="", max_length=4000)
 
 
-class KnownAdultRead(_Read):
+class KnownAdultRead(UtcRead):
     """A known adult as listed (never the encodings)."""
 
     id: int
@@ -180,7 +169,7 @@ class KnownAdultRead(_Read):
     removal_reason: str | None
 
 
-class NotificationRead(_Read):
+class NotificationRead(UtcRead):
     """A 3-day notification and whether it is done."""
 
     id: int
@@ -202,7 +191,7 @@ class NotificationDone(BaseModel):
     note: str = PField(default="", max_length=4000)
 
 
-class AnalysisRead(_Read):
+class AnalysisRead(UtcRead):
     """A stored analysis result."""
 
     id: int
