@@ -108,6 +108,7 @@ def _register_domains() -> None:
     from bwc_custody.evidence.cli import register as register_evidence
     from bwc_custody.jobs.cli import register as register_jobs
     from bwc_custody.redactions.cli import register as register_redactions
+    from bwc_custody.requests.cli import register as register_requests
     from bwc_custody.tags.cli import register as register_tags
     from bwc_custody.vault.cli import register as register_vault
     from policies.cli import app as policy_app
@@ -122,6 +123,7 @@ def _register_domains() -> None:
     register_tags(app)
     register_jobs(app)
     register_redactions(app)
+    register_requests(app)
 
 
 _register_domains()

@@ -1,1 +1,1 @@
-"""Records requests, triage, legal sign-off and release."""
+"""The records-request workflow as a declared table: states, transitions, who may move them."""

@@ -65,7 +65,7 @@ def apply_auto_tags(*, session: Session, evidence: Evidence, result: AnalysisRes
                              source="auto", actor=actor, confidence=t.confidence,
                              evidence={**t.evidence, "analysis_id": result.id}, notify=False))
     if added:
-        on_tags_changed(session=session, evidence_id=evidence.id)
+        on_tags_changed(session=session, evidence_id=evidence.id, actor=actor)
     return added
 
 

@@ -1,7 +1,7 @@
 """Tags with provenance, officer metadata at ingest, known adults, notifications, analysis.
 
 Every change writes its custody entry in the caller's transaction, and every tag change
-goes through `on_tags_changed`, the one place the review workflow hooks into.
+goes through `on_tags_changed`, which decides every open request on the evidence again.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import base64
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -42,8 +42,6 @@ from storage.keys import Keyring, WrappedKey
 
 MIN_REASON = 8  # characters of written reason for a removal
 
-TagListener = Callable[[Session, str, frozenset[str]], None]
-_listeners: list[TagListener] = []
 
 
 # ---- tags ----------------------------------------------------------------------------
@@ -77,22 +75,16 @@ def effective_tags(*, session: Session, evidence_id: str) -> frozenset[str]:
                                                include_removed=False))
 
 
-def register_tag_listener(listener: TagListener) -> None:
-    """Call `listener(session, evidence_id, effective_tags)` after every tag change."""
-    if listener not in _listeners:
-        _listeners.append(listener)
+def on_tags_changed(*, session: Session, evidence_id: str, actor: Principal,
+                    client_addr: str = "") -> frozenset[str]:
+    """The hook after any tag change: the effective tags, with every open request on this
+    evidence decided again on them in the same transaction (a called function, not a
+    registry a process might forget to fill)."""
+    from bwc_custody.requests.service import reevaluate_open_requests
 
-
-def on_tags_changed(*, session: Session, evidence_id: str) -> frozenset[str]:
-    """The hook after any tag change: the effective tags, passed to every listener.
-
-    The review workflow registers a listener that re-evaluates the policy decision of each
-    open request on this evidence (policies.engine.evaluate with these tags), in the same
-    transaction as the change.
-    """
     tags = effective_tags(session=session, evidence_id=evidence_id)
-    for listener in list(_listeners):
-        listener(session, evidence_id, tags)
+    reevaluate_open_requests(session=session, evidence_id=evidence_id, tags=tags, actor=actor,
+                             client_addr=client_addr)
     return tags
 
 
@@ -121,7 +113,8 @@ def add_tag(
                    details={"tag_id": tag.id, "name": name, "source": source,
                             "confidence": confidence, "evidence": tag.evidence})
     if notify:
-        on_tags_changed(session=session, evidence_id=evidence_id)
+        on_tags_changed(session=session, evidence_id=evidence_id, actor=actor,
+                        client_addr=client_addr)
     return tag
 
 
@@ -146,7 +139,8 @@ def remove_tag(*, session: Session, evidence_id: str, name: str, actor: Principa
                    target_id=evidence_id, client_addr=client_addr, reason=text,
                    details={"name": name, "tag_ids": [t.id for t in active],
                             "sources": sorted({t.source for t in active})})
-    on_tags_changed(session=session, evidence_id=evidence_id)
+    on_tags_changed(session=session, evidence_id=evidence_id, actor=actor,
+                    client_addr=client_addr)
     return active
 
 
@@ -190,7 +184,8 @@ def apply_officer_metadata(*, session: Session, evidence: Evidence,
             create_notification(session=session, evidence=evidence, kind=name, actor=who,
                                 client_addr=client_addr)
     if added:
-        on_tags_changed(session=session, evidence_id=evidence.id)
+        on_tags_changed(session=session, evidence_id=evidence.id, actor=who,
+                        client_addr=client_addr)
     return added
 
 

@@ -19,6 +19,7 @@ METADATA = frozenset({"officer", "custodian", "legal_reviewer", "auditor"})
 UPLOADERS = frozenset({"dock", "officer"})
 ADMIN = frozenset({"admin"})
 AUDITOR = frozenset({"auditor"})
+REQUEST_READERS = frozenset({"custodian", "legal_reviewer", "auditor", "requester"})
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/evidence"): METADATA,
@@ -49,6 +50,13 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/v1/known-adults/{adult_id}"): frozenset({"custodian"}),
     ("GET", "/api/v1/notifications"): frozenset({"custodian"}),
     ("POST", "/api/v1/notifications/{notification_id}/done"): frozenset({"custodian"}),
+    ("POST", "/api/v1/requests"): frozenset({"custodian", "requester"}),
+    ("GET", "/api/v1/requests"): REQUEST_READERS,
+    ("GET", "/api/v1/requests/{request_id}"): REQUEST_READERS,
+    ("GET", "/api/v1/requests/{request_id}/decisions"): frozenset(
+        {"custodian", "legal_reviewer", "auditor"}),
+    ("PUT", "/api/v1/requests/{request_id}/evidence"): frozenset({"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/close"): frozenset({"custodian"}),
     ("OPTIONS", "/api/v1/uploads"): PUBLIC,
     ("POST", "/api/v1/uploads"): UPLOADERS,
     ("HEAD", "/api/v1/uploads/{upload_id}"): UPLOADERS,

@@ -61,10 +61,22 @@ def test_two_students_on_campus_are_multi_student_with_evidence(
         ingest_clip: Callable[..., str]) -> None:
     from bwc_custody.custody.service import entries_for
     from bwc_custody.db import session_scope
+    from bwc_custody.requests import service as requests
+    from bwc_custody.requests.cli import CLI_CUSTODIAN
+    from bwc_custody.requests.models import RequestCreate
 
     evidence_id = ingest_clip(make_clip([KID_A, KID_B], per_image=1.5), campus="Central High")
+    with session_scope() as session:  # a parent asks before the analysis has run
+        request_id = requests.create_request(session=session, actor=CLI_CUSTODIAN, body=(
+            RequestCreate(description="the hallway video", requester_name="R. Doe",
+                          requester_type="parent_guardian", parent_of_depicted=True,
+                          ky_resident=True, form="copy", evidence_id=evidence_id))).id
     row, effective, tags = _analyze(evidence_id)
     assert row.distinct_people == 2
+    with session_scope() as session:  # the worker's tags decided the request again
+        made = requests.decisions(session=session, request_id=request_id)
+    assert [(d.trigger, d.effect) for d in made] == [("evidence_linked", "release"),
+                                                      ("tags_changed", "view_only")]
     assert {"juvenile", "multi_student", "school_campus"} <= effective
     multi = next(t for t in tags if t.name == "multi_student")
     assert multi.source == "auto"

@@ -114,34 +114,28 @@ def test_removal_needs_a_written_reason_and_keeps_history(
     assert missing.json()["error"]["code"] == "tag_not_found"
 
 
-def test_custodian_adds_a_tag_and_the_hook_sees_it(
+def test_custodian_adds_a_tag_and_open_requests_see_it(
         client: TestClient, tagged: str, make_token: Callable[..., str]) -> None:
-    from bwc_custody.tags import service
-
-    seen: list[tuple[str, frozenset[str]]] = []
-
-    def listener(_session: Any, evidence_id: str, tags: frozenset[str]) -> None:
-        seen.append((evidence_id, tags))
-
-    service.register_tag_listener(listener)
-    try:
-        custodian = _h(make_token(Role.custodian))
-        r = client.post(f"/api/v1/evidence/{tagged}/tags", headers=custodian,
-                        json={"name": "investigation_open", "reason": "case 26-0113 open"})
-        assert r.status_code == 201
-        assert r.json()["source"] == "custodian"
-        assert r.json()["reason"] == "case 26-0113 open"
-        bad = client.post(f"/api/v1/evidence/{tagged}/tags", headers=custodian,
-                          json={"name": "children"})
-        assert bad.status_code == 422
-        assert bad.json()["error"]["code"] == "unknown_tag"
-        officer = client.post(f"/api/v1/evidence/{tagged}/tags",
-                              headers=_h(make_token(Role.officer)), json={"name": "nudity"})
-        assert officer.status_code == 403
-    finally:
-        service._listeners.remove(listener)
-    assert seen[-1][0] == tagged
-    assert "investigation_open" in seen[-1][1]
+    custodian = _h(make_token(Role.custodian))
+    req = client.post("/api/v1/requests", headers=custodian, json={
+        "description": "the detention on 2 March", "requester_name": "WKYT news desk",
+        "requester_type": "news_media", "ky_resident": True, "form": "copy",
+        "evidence_id": tagged}).json()
+    r = client.post(f"/api/v1/evidence/{tagged}/tags", headers=custodian,
+                    json={"name": "investigation_open", "reason": "case 26-0113 open"})
+    assert r.status_code == 201
+    assert r.json()["source"] == "custodian"
+    assert r.json()["reason"] == "case 26-0113 open"
+    bad = client.post(f"/api/v1/evidence/{tagged}/tags", headers=custodian,
+                      json={"name": "children"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "unknown_tag"
+    officer = client.post(f"/api/v1/evidence/{tagged}/tags",
+                          headers=_h(make_token(Role.officer)), json={"name": "nudity"})
+    assert officer.status_code == 403
+    history = client.get(f"/api/v1/requests/{req['id']}/decisions", headers=custodian).json()
+    assert len(history) == 2  # linked, then the one accepted tag change
+    assert "investigation_open" in history[-1]["tags"]
     assert [e for e in _entries(tagged) if e.action == "tag.add"][-1].details["source"] == \
         "custodian"
 

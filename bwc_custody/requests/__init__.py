@@ -1,0 +1,1 @@
+"""Records requests on evidence, and the policy decision of each, kept current."""

@@ -1,0 +1,102 @@
+"""`bwc requests add|list|show|link|close`: the custodian's records-request commands."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import typer
+
+from bwc_custody.auth.models import Role
+from bwc_custody.auth.service import LOCAL_OPERATOR, Principal
+
+# Whoever runs the CLI holds the database and the keys; they act here as the custodian, and
+# the custody log names them `local-operator` as for every other command.
+CLI_CUSTODIAN = Principal(user_id=None, username=LOCAL_OPERATOR.username,
+                          roles=frozenset({Role.custodian}))
+
+
+def _read(session: Any, row: Any) -> dict[str, Any]:
+    from bwc_custody.requests.service import view_of
+
+    return view_of(session=session, row=row, actor=CLI_CUSTODIAN).model_dump(mode="json")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this domain's commands to the `bwc` app."""
+    from bwc_custody.cli import emit, in_session
+
+    requests_app = typer.Typer(help="Records requests and the policy decision on each.",
+                               no_args_is_help=True)
+    app.add_typer(requests_app, name="requests")
+
+    @requests_app.command("add")
+    def add(
+        description: str = typer.Option(..., help="What is asked for, in the requester's "
+                                        "words."),
+        requester: str = typer.Option(..., help="The requester's name."),
+        requester_type: str = typer.Option(..., "--type", help="public, news_media, "
+                                           "school_personnel, parent_guardian, ..."),
+        form: str = typer.Option("copy", help="inspection or copy."),
+        evidence: str | None = typer.Option(None, help="The evidence id asked for."),
+        received_on: str | None = typer.Option(None, help="YYYY-MM-DD (default today)."),
+        ky_resident: bool = typer.Option(False, help="The requester lives in Kentucky."),
+        parent_of_depicted: bool = typer.Option(False, help="Parent of a child shown."),
+        attorney_affidavit: bool = typer.Option(False, help="KRS 61.169 affidavit given."),
+    ) -> None:
+        """Record a request; with --evidence it is decided at once (JSON with the decision)."""
+        from bwc_custody.requests import service
+        from bwc_custody.requests.models import RequestCreate
+
+        body = RequestCreate(
+            description=description, requester_name=requester, requester_type=requester_type,
+            form=form, evidence_id=evidence, ky_resident=ky_resident,
+            parent_of_depicted=parent_of_depicted, attorney_affidavit=attorney_affidavit,
+            received_on=date.fromisoformat(received_on) if received_on else None)
+        emit(in_session(lambda s: _read(s, service.create_request(
+            session=s, body=body, actor=CLI_CUSTODIAN, client_addr="cli"))))
+
+    @requests_app.command("list")
+    def list_(state: str | None = typer.Option(None, help="open or closed."),
+              evidence: str | None = typer.Option(None, help="Only this evidence id.")) -> None:
+        """Requests with their decisions, soonest deadline first."""
+        from bwc_custody.requests import service
+
+        emit(in_session(lambda s: [_read(s, r) for r in service.list_requests(
+            session=s, actor=CLI_CUSTODIAN, state=state, evidence_id=evidence)]))
+
+    @requests_app.command("show")
+    def show(request_id: str) -> None:
+        """One request and every decision made on it (why, when, on which tags)."""
+        from bwc_custody.requests import service
+        from bwc_custody.requests.models import DecisionRead
+
+        def _show(s: Any) -> dict[str, Any]:
+            out = _read(s, service.get_or_raise(session=s, request_id=request_id))
+            out["decisions"] = [DecisionRead.model_validate(d).model_dump(mode="json")
+                                for d in service.decisions(session=s, request_id=request_id)]
+            return out
+
+        emit(in_session(_show))
+
+    @requests_app.command("link")
+    def link(request_id: str, evidence_id: str) -> None:
+        """Name the recording a request asks for; it is decided on that recording's tags."""
+        from bwc_custody.requests import service
+
+        def _link(s: Any) -> dict[str, Any]:
+            service.link_evidence(session=s, request_id=request_id, evidence_id=evidence_id,
+                                  actor=CLI_CUSTODIAN, client_addr="cli")
+            return _read(s, service.get_or_raise(session=s, request_id=request_id))
+
+        emit(in_session(_link))
+
+    @requests_app.command("close")
+    def close(request_id: str,
+              reason: str = typer.Option(..., help="Why (recorded in the custody log).")) -> None:
+        """Close a request; its decisions stay on record."""
+        from bwc_custody.requests import service
+
+        emit(in_session(lambda s: _read(s, service.close_request(
+            session=s, request_id=request_id, actor=CLI_CUSTODIAN, reason=reason,
+            client_addr="cli"))))

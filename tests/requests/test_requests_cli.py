@@ -1,0 +1,41 @@
+"""`bwc requests add|list|show|link|close` from the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from typer.testing import CliRunner
+
+from bwc_custody.cli import app
+
+
+def _bwc(*args: str) -> tuple[int, Any]:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    text = result.stdout if result.exit_code == 0 else (result.stderr or result.stdout)
+    return result.exit_code, json.loads(text)
+
+
+def test_requests_from_the_cli(sqlite_migrated: str, ingest: Callable[..., str]) -> None:
+    evidence_id = ingest(campus="Central High", involves_juvenile=True)
+    code, req = _bwc("requests", "add", "--description", "hallway video 3/2",
+                     "--requester", "J. Smith", "--type", "public", "--ky-resident",
+                     "--received-on", "2026-03-02")
+    assert code == 0
+    assert (req["decision"], req["deadline"]) == (None, "2026-03-09")
+    code, linked = _bwc("requests", "link", req["id"], evidence_id)
+    assert code == 0
+    assert linked["decision"]["effect"] == "release_redacted"
+    assert "juvenile-records-confidential" in linked["decision"]["rule_ids"]
+    code, shown = _bwc("requests", "show", req["id"])
+    assert [d["trigger"] for d in shown["decisions"]] == ["evidence_linked"]
+    code, listed = _bwc("requests", "list", "--state", "open")
+    assert [r["id"] for r in listed] == [req["id"]]
+    code, closed = _bwc("requests", "close", req["id"], "--reason", "answered by letter 3/6")
+    assert (code, closed["state"]) == (0, "closed")
+    code, err = _bwc("requests", "add", "--description", "x" * 10, "--requester", "A",
+                     "--type", "principal")
+    assert (code, err["error"]["code"]) == (2, "invalid_facts")
+    code, err = _bwc("requests", "show", "nope")
+    assert (code, err["error"]["code"]) == (2, "request_not_found")
