@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/analysis.py [--set dev|heldout|all] [--out DIR] [--sweep]
                                        [--explain] [--baseline DIR] [--json FILE]
+                                       [--setting KEY=VALUE ...] [--clips A,B]
 
 Clips are made by ../shared/tools/make_clip.py from ../shared/data/faces-dev (labelled
 group photos) and ../shared/data/identities (photos of named people). The truth for a
@@ -163,12 +164,19 @@ def main() -> None:
     ap.add_argument("--explain", action="store_true",
                     help="also attribute errors to true faces (split/merged/missed/extra)")
     ap.add_argument("--json", type=Path, help="write the results as JSON")
+    ap.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one AnalysisSettings field (repeatable), e.g. "
+                         "--setting detect_area=942080")
+    ap.add_argument("--clips", help="only these clips (comma-separated names)")
     a = ap.parse_args()
     work = a.out or Path(tempfile.mkdtemp(prefix="bench-analysis-"))
     work.mkdir(parents=True, exist_ok=True)
     clips = {"dev": DEV_CLIPS, "heldout": HELDOUT_CLIPS,
              "all": DEV_CLIPS + HELDOUT_CLIPS}[a.set]
-    settings = AnalysisSettings()
+    if a.clips:
+        wanted = set(a.clips.split(","))
+        clips = [c for c in clips if c.name in wanted]
+    settings = with_settings(AnalysisSettings(), a.setting)
     sweep = [0.30, 0.34, 0.38, 0.42, 0.46, 0.50, 0.60] if a.sweep else []
     rows = []
     for k, clip in enumerate(clips):
@@ -213,6 +221,18 @@ def main() -> None:
                                       "clips": rows}, indent=2))
 
 
+def with_settings(settings: AnalysisSettings, pairs: list[str]) -> AnalysisSettings:
+    """`settings` with each KEY=VALUE applied, the value read as the field's type."""
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not hasattr(settings, key):
+            raise SystemExit(f"--setting {pair!r}: expected KEY=VALUE with KEY one of "
+                             f"{', '.join(sorted(vars(settings)))}")
+        kind = type(getattr(settings, key))
+        settings = replace(settings, **{key: kind(value)})
+    return settings
+
+
 def summarise(rows: list[dict[str, Any]], settings: AnalysisSettings, sweep: list[float],
               baseline: bool) -> dict[str, object]:
     """Exact clips, error and speed over `rows` (and the baseline's, when timed)."""
@@ -223,7 +243,7 @@ def summarise(rows: list[dict[str, Any]], settings: AnalysisSettings, sweep: lis
         "mean_abs_error": round(sum(abs(r["count"] - r["truth"]) for r in rows) / len(rows), 2),
         "truth_people": sum(r["truth"] for r in rows),
         "counted_people": sum(r["count"] for r in rows),
-        "fps": round(frames / secs, 1), "cluster_distance": settings.cluster_distance}
+        "fps": round(frames / secs, 1), "settings": vars(settings)}
     if baseline:
         old_secs = sum(r["old_seconds"] for r in rows)
         out.update(old_exact=sum(r["old_count"] == r["truth"] for r in rows),

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel
 from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.timeutil import as_utc, utcnow
+from bwc_custody.timeutil import UtcRead, utcnow
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -54,10 +54,8 @@ class Job(SQLModel, table=True):
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class JobRead(BaseModel):
+class JobRead(UtcRead):
     """A job as the API shows it."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: str
     kind: str
@@ -78,10 +76,6 @@ class JobRead(BaseModel):
     error_details: dict[str, Any]
     result: dict[str, Any]
 
-    @field_validator("created_at", "started_at", "finished_at", "lease_expires_at")
-    @classmethod
-    def _utc(cls, v: datetime | None) -> datetime | None:
-        return as_utc(v) if v is not None else None
 
 
 class CancelBody(BaseModel):

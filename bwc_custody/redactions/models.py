@@ -6,12 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, BigInteger, Column, DateTime
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
-from bwc_custody.timeutil import as_utc, utcnow
+from bwc_custody.timeutil import UtcRead, utcnow
 
 
 class Derivative(SQLModel, table=True):
@@ -72,10 +72,8 @@ class RedactionRequest(BaseModel):
     pad: float | None = Field(default=None, ge=0, le=2)
 
 
-class DerivativeRead(BaseModel):
+class DerivativeRead(UtcRead):
     """A derivative as the API shows it (never its keys)."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: str
     evidence_id: str
@@ -94,7 +92,3 @@ class DerivativeRead(BaseModel):
     requested_by: str
     created_at: datetime
 
-    @field_validator("created_at")
-    @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        return as_utc(v)
