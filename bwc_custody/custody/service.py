@@ -47,7 +47,8 @@ def entry_digest(entry: CustodyEntry) -> str:
     return hashlib.sha256(canonical_bytes(entry)).hexdigest()
 
 
-def _lock_log(session: Session) -> None:
+def lock_log(session: Session) -> None:
+    """Take the log's write lock until the transaction ends (taken by every append)."""
     # Appends must be serialised or two writers would chain to the same predecessor.
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
@@ -70,7 +71,7 @@ def append(
     details: dict[str, Any] | None = None,
 ) -> CustodyEntry:
     """Append one entry in the caller's transaction, chained to the newest entry."""
-    _lock_log(session)
+    lock_log(session)
     last = session.exec(select(CustodyEntry).order_by(col(CustodyEntry.seq).desc())).first()
     entry = CustodyEntry(
         seq=(last.seq + 1) if last else 1,
@@ -213,7 +214,7 @@ def create_checkpoint(*, session: Session, signer: Signer, store: ObjectStore) -
     Returns the newest checkpoint unchanged when no entry was appended since. The caller
     commits straight after: the store copy is written before the commit.
     """
-    _lock_log(session)
+    lock_log(session)
     last = latest_checkpoint(session=session)
     tree = leaves(session=session)
     if not tree or (last is not None and last.tree_size == len(tree)):

@@ -178,13 +178,24 @@ def link_evidence(*, session: Session, request_id: str, evidence_id: str, actor:
     request.evidence_id = evidence_id
     session.add(request)
     session.flush()
+    custody.lock_log(session)  # as in reevaluate_open_requests: no tag change slips between
     return _decide(session, request, effective_tags(session=session, evidence_id=evidence_id),
                    trigger="evidence_linked", actor=actor, client_addr=client_addr)
 
 
-def reevaluate_open_requests(*, session: Session, evidence_id: str, tags: frozenset[str],
-                             actor: Principal, client_addr: str = "") -> list[RequestDecision]:
-    """Decide again every open request on `evidence_id` with its tags now `tags`."""
+def reevaluate_open_requests(*, session: Session, evidence_id: str, actor: Principal,
+                             client_addr: str = "") -> list[RequestDecision]:
+    """Decide again every open request on `evidence_id` on its tags as they are now.
+
+    The custody log's lock is taken before the tags are read: two tag changes committed at
+    once are then decided one after the other, the second on both changes (read committed
+    sees the first once its lock is released), so the newest decision is never made on a
+    view missing a tag that is in force.
+    """
+    from bwc_custody.tags.service import effective_tags
+
+    custody.lock_log(session)
+    tags = effective_tags(session=session, evidence_id=evidence_id)
     stmt = select(RecordsRequest).where(RecordsRequest.evidence_id == evidence_id,
                                         col(RecordsRequest.state).in_(sorted(LIVE_STATES)))
     return [_decide(session, r, tags, trigger="tags_changed", actor=actor,

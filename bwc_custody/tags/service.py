@@ -82,10 +82,9 @@ def on_tags_changed(*, session: Session, evidence_id: str, actor: Principal,
     registry a process might forget to fill)."""
     from bwc_custody.requests.service import reevaluate_open_requests
 
-    tags = effective_tags(session=session, evidence_id=evidence_id)
-    reevaluate_open_requests(session=session, evidence_id=evidence_id, tags=tags, actor=actor,
+    reevaluate_open_requests(session=session, evidence_id=evidence_id, actor=actor,
                              client_addr=client_addr)
-    return tags
+    return effective_tags(session=session, evidence_id=evidence_id)
 
 
 def _custodial_removal_rule(actor: Principal) -> None:
