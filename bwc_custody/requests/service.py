@@ -40,6 +40,12 @@ from policies.models import Decision, Facts
 from review.workflow import LIVE_STATES, TransitionNotAllowed, check_transition
 
 KENTUCKY = ZoneInfo("America/Kentucky/Louisville")
+# Before the person count has run, `juvenile` and `multi_student` may be missing from the
+# tags, so a decision made then may be too open; the reviewer is told (it is made again
+# when the analysis tags the recording).
+NOT_ANALYSED = ("No person-count analysis has finished on this recording: the juvenile and "
+                "multi-student tags may be missing. The decision is made again when the "
+                "analysis tags it; do not rely on it before then.")
 MIN_REASON = 8
 
 
@@ -203,16 +209,27 @@ def reevaluate_open_requests(*, session: Session, evidence_id: str, actor: Princ
             for r in session.exec(stmt.order_by(col(RecordsRequest.created_at)))]
 
 
+def _analysed(session: Session, evidence_id: str) -> bool:
+    from bwc_custody.tags.models import AnalysisResult
+
+    return session.exec(select(AnalysisResult.id)
+                        .where(AnalysisResult.evidence_id == evidence_id).limit(1)
+                        ).first() is not None
+
+
 def _outcome(decision: dict[str, Any]) -> tuple[Any, ...]:
     """What a requester or reviewer would notice: effect, rules, redactions, sign-off."""
     return (decision.get("effect"), [r["id"] for r in decision.get("rules", [])],
-            decision.get("redact"), decision.get("requires_legal_signoff"))
+            decision.get("redact"), decision.get("requires_legal_signoff"),
+            NOT_ANALYSED in decision.get("warnings", []))
 
 
 def _decide(session: Session, request: RecordsRequest, tags: frozenset[str], *, trigger: str,
             actor: Principal, client_addr: str) -> RequestDecision:
     decision: Decision = evaluate(facts_of(request, tags))
     made = decision.model_dump(mode="json")
+    if request.evidence_id is not None and not _analysed(session, request.evidence_id):
+        made["warnings"].append(NOT_ANALYSED)
     before = current_decision(session=session, request_id=request.id)
     changed = before is None or _outcome(before.decision) != _outcome(made)
     rule_ids = [r.id for r in decision.rules]

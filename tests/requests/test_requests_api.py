@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bwc_custody.auth.models import Role
+from bwc_custody.requests.service import NOT_ANALYSED
 
 
 def _h(token: str) -> dict[str, str]:
@@ -56,6 +57,7 @@ def test_tag_changes_decide_an_open_request_again(client: TestClient, ingest: Ca
     assert "juvenile-child-side" in first["rule_ids"]
     assert first["trigger"] == "evidence_linked"
     assert r.json()["deadline"] == "2026-03-10"  # five Kentucky business days
+    assert NOT_ANALYSED in first["decision"]["warnings"]  # no person count has run yet
 
     # Several students are seen: the parent may only look, at the agency (policy 000 IV.H).
     tag = client.post(f"/api/v1/evidence/{evidence_id}/tags", headers=custodian,

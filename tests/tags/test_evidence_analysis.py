@@ -64,6 +64,7 @@ def test_two_students_on_campus_are_multi_student_with_evidence(
     from bwc_custody.requests import service as requests
     from bwc_custody.requests.cli import CLI_CUSTODIAN
     from bwc_custody.requests.models import RequestCreate
+    from bwc_custody.requests.service import NOT_ANALYSED
 
     evidence_id = ingest_clip(make_clip([KID_A, KID_B], per_image=1.5), campus="Central High")
     with session_scope() as session:  # a parent asks before the analysis has run
@@ -77,6 +78,7 @@ def test_two_students_on_campus_are_multi_student_with_evidence(
         made = requests.decisions(session=session, request_id=request_id)
     assert [(d.trigger, d.effect) for d in made] == [("evidence_linked", "release"),
                                                       ("tags_changed", "view_only")]
+    assert [NOT_ANALYSED in d.decision["warnings"] for d in made] == [True, False]
     assert {"juvenile", "multi_student", "school_campus"} <= effective
     multi = next(t for t in tags if t.name == "multi_student")
     assert multi.source == "auto"
