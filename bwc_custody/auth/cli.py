@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import LOCAL_OPERATOR
-from bwc_custody.errors import BwcError
 
 
 def register(app: typer.Typer) -> None:
     """Add the user-management commands to the `bwc` app."""
-    from bwc_custody.cli import emit, fail
+    from bwc_custody.cli import emit, in_session
 
     users_app = typer.Typer(help="Users, passwords and API tokens.", no_args_is_help=True)
     token_app = typer.Typer(help="API tokens (docks, integrations).", no_args_is_help=True)
@@ -29,23 +30,22 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create a user (docks are users with the dock role) and print its API token."""
         from bwc_custody.auth import flows, service
-        from bwc_custody.db import check_migrated, session_scope
 
-        secret = None
         if generate_password and password is None:
             password = service.generate_password()
-        try:
-            check_migrated()
-            with session_scope() as session:
-                flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,
-                               roles=role, display_name=display_name, password=password,
-                               client_addr="cli")
-                if token:
-                    secret, _row = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
-                                                         username=username, name="cli",
-                                                         client_addr="cli")
-        except BwcError as exc:
-            fail(exc)
+
+        def add(session: Any) -> str | None:
+            flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,
+                           roles=role, display_name=display_name, password=password,
+                           client_addr="cli")
+            if not token:
+                return None
+            secret, _row = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
+                                                 username=username, name="cli",
+                                                 client_addr="cli")
+            return secret
+
+        secret = in_session(add)
         emit({"username": username, "roles": sorted(r.value for r in role), "token": secret,
               "password": password if generate_password else None})
 
@@ -53,25 +53,18 @@ def register(app: typer.Typer) -> None:
     def users_list() -> None:
         """Print every user."""
         from bwc_custody.auth import service
-        from bwc_custody.db import check_migrated, session_scope
 
-        check_migrated()
-        with session_scope() as session:
-            emit([{"username": u.username, "roles": sorted(r.value for r in u.role_set),
-                   "disabled": u.disabled, "locked": service.is_locked(u)}
-                  for u in service.list_users(session=session)])
+        emit(in_session(lambda session: [
+            {"username": u.username, "roles": sorted(r.value for r in u.role_set),
+             "disabled": u.disabled, "locked": service.is_locked(u)}
+            for u in service.list_users(session=session)]))
 
     def _set_disabled(username: str, disabled: bool, reason: str) -> None:
         from bwc_custody.auth import flows
-        from bwc_custody.db import check_migrated, session_scope
 
-        try:
-            check_migrated()
-            with session_scope() as session:
-                flows.set_disabled(session=session, actor=LOCAL_OPERATOR, username=username,
-                                   disabled=disabled, reason=reason, client_addr="cli")
-        except BwcError as exc:
-            fail(exc)
+        in_session(lambda session: flows.set_disabled(
+            session=session, actor=LOCAL_OPERATOR, username=username, disabled=disabled,
+            reason=reason, client_addr="cli"))
         emit({"username": username, "disabled": disabled})
 
     @users_app.command("disable")
@@ -91,16 +84,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Set a new password, lift a lock-out and end the user's sessions."""
         from bwc_custody.auth import flows
-        from bwc_custody.db import check_migrated, session_scope
 
-        try:
-            check_migrated()
-            with session_scope() as session:
-                _user, new = flows.reset_password(session=session, actor=LOCAL_OPERATOR,
-                                                  username=username, password=password,
-                                                  client_addr="cli")
-        except BwcError as exc:
-            fail(exc)
+        _user, new = in_session(lambda session: flows.reset_password(
+            session=session, actor=LOCAL_OPERATOR, username=username, password=password,
+            client_addr="cli"))
         emit({"username": username, "password": None if password else new})
 
     @users_app.command("roles")
@@ -110,46 +97,32 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replace a user's roles."""
         from bwc_custody.auth import flows
-        from bwc_custody.db import check_migrated, session_scope
 
-        try:
-            check_migrated()
-            with session_scope() as session:
-                user = flows.set_roles(session=session, actor=LOCAL_OPERATOR,
-                                       username=username, roles=role, client_addr="cli")
-                roles = sorted(r.value for r in user.role_set)
-        except BwcError as exc:
-            fail(exc)
+        roles = in_session(lambda session: sorted(r.value for r in flows.set_roles(
+            session=session, actor=LOCAL_OPERATOR, username=username, roles=role,
+            client_addr="cli").role_set))
         emit({"username": username, "roles": roles})
 
     @token_app.command("issue")
     def token_issue(username: str, name: str = typer.Option("", help="A label.")) -> None:
         """Issue an API token for a user (printed once)."""
         from bwc_custody.auth import flows
-        from bwc_custody.db import check_migrated, session_scope
 
-        try:
-            check_migrated()
-            with session_scope() as session:
-                secret, row = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
-                                                    username=username, name=name,
-                                                    client_addr="cli")
-                token_id = row.id
-        except BwcError as exc:
-            fail(exc)
+        def issue(session: Any) -> tuple[str, int | None]:
+            secret, row = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
+                                                username=username, name=name,
+                                                client_addr="cli")
+            return secret, row.id
+
+        secret, token_id = in_session(issue)
         emit({"username": username, "token_id": token_id, "token": secret})
 
     @token_app.command("revoke")
     def token_revoke(username: str, token_id: int) -> None:
         """Revoke one of a user's API tokens by its id."""
         from bwc_custody.auth import flows
-        from bwc_custody.db import check_migrated, session_scope
 
-        try:
-            check_migrated()
-            with session_scope() as session:
-                flows.revoke_api_token(session=session, actor=LOCAL_OPERATOR,
-                                       username=username, token_id=token_id, client_addr="cli")
-        except BwcError as exc:
-            fail(exc)
+        in_session(lambda session: flows.revoke_api_token(
+            session=session, actor=LOCAL_OPERATOR, username=username, token_id=token_id,
+            client_addr="cli"))
         emit({"username": username, "token_id": token_id, "revoked": True})

@@ -27,7 +27,7 @@ class _RichProgress:
 
 def register(app: typer.Typer) -> None:
     """Add the custody-log commands to the `bwc` app."""
-    from bwc_custody.cli import emit, fail
+    from bwc_custody.cli import emit, fail, in_session
 
     @app.command()
     def verify(
@@ -60,18 +60,10 @@ def register(app: typer.Typer) -> None:
     def checkpoint() -> None:
         """Sign a checkpoint over the log so far and keep a WORM copy in the object store."""
         from bwc_custody.custody import service as custody
-        from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.vault.service import get_signer, get_store
 
-        try:
-            check_migrated()
-            with session_scope() as session:
-                cp = custody.create_checkpoint(session=session, signer=get_signer(),
-                                               store=get_store())
-                doc = custody.checkpoint_document(cp)
-        except BwcError as exc:
-            fail(exc)
-        emit(doc)
+        emit(in_session(lambda session: custody.checkpoint_document(custody.create_checkpoint(
+            session=session, signer=get_signer(), store=get_store()))))
 
     @app.command()
     def package(
@@ -104,16 +96,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print custody entries (all, or one target's) as JSON."""
         from bwc_custody.custody import service as custody
-        from bwc_custody.custody.models import CustodyEntry
-        from bwc_custody.db import check_migrated, session_scope
 
-        try:
-            check_migrated()
-            with session_scope() as session:
-                rows: list[CustodyEntry] = (
-                    custody.entries_for(session=session, target_id=target) if target
-                    else custody.all_entries(session=session))
-                out = [r.model_dump(mode="json") for r in rows]
-        except BwcError as exc:
-            fail(exc)
-        emit(out)
+        emit(in_session(lambda session: [r.model_dump(mode="json") for r in (
+            custody.entries_for(session=session, target_id=target) if target
+            else custody.all_entries(session=session))]))

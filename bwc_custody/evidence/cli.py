@@ -30,7 +30,7 @@ def _transfer_progress() -> Progress:
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `bwc` app."""
-    from bwc_custody.cli import emit, fail
+    from bwc_custody.cli import emit, fail, in_session
 
     dock_app = typer.Typer(help="The docking-station upload agent.", no_args_is_help=True)
     app.add_typer(dock_app, name="dock")
@@ -90,22 +90,14 @@ def register(app: typer.Typer) -> None:
         reason: str = typer.Option("", help="Why (recorded in the custody log)."),
     ) -> None:
         """Decrypt an original to a file, verifying its SHA-256 on the way out."""
-        from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.evidence.service import export_original
         from bwc_custody.vault.service import get_keyring, get_store
 
         if out.exists():
             fail(BwcError(f"{out} exists; choose a new path"))
-        try:
-            check_migrated()
-            with session_scope() as session:
-                sha = export_original(
-                    session=session, store=get_store(), keyring=get_keyring(),
-                    evidence_id=evidence_id, out=out, actor=LOCAL_OPERATOR, reason=reason,
-                    client_addr="cli",
-                )
-        except BwcError as exc:
-            fail(exc)
+        sha = in_session(lambda session: export_original(
+            session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
+            out=out, actor=LOCAL_OPERATOR, reason=reason, client_addr="cli"))
         emit({"evidence_id": evidence_id, "sha256": sha, "out": str(out), "verified": True})
 
     @dock_app.command("watch")
