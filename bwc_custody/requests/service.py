@@ -132,6 +132,8 @@ def list_requests(*, session: Session, actor: Principal, state: str | None = Non
     stmt = select(RecordsRequest).order_by(col(RecordsRequest.deadline),
                                            col(RecordsRequest.created_at))
     if not _sees_all(actor):
+        if evidence_id is not None:  # would tell a requester which recording is theirs
+            raise Forbidden("only staff filter requests by evidence", field="evidence_id")
         stmt = stmt.where(RecordsRequest.submitted_by == actor.username)
     if state is not None:
         stmt = stmt.where(RecordsRequest.state == state)

@@ -178,6 +178,11 @@ def test_a_requester_submits_and_sees_only_their_own(
     assert (seen["decision"], seen["evidence_id"]) == (None, None)
     assert client.get(f"/api/v1/requests/{mine['id']}/decisions",
                       headers=school).status_code == 403
+    probe = client.get("/api/v1/requests", headers=school, params={"evidence_id": evidence_id})
+    assert probe.status_code == 403  # filtering would reveal the linked recording
+    staff = client.get("/api/v1/requests", headers=custodian,
+                       params={"evidence_id": evidence_id}).json()
+    assert [x["id"] for x in staff] == [mine["id"]]
 
 
 def test_bad_input_is_refused_with_codes_and_stores_nothing(
