@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
 from bwc_custody.deps import SessionDep, allow
+from bwc_custody.reasons import ReasonBody
 from bwc_custody.requests import service
 from bwc_custody.requests.models import (
-    Closing,
     DecisionRead,
     EvidenceLink,
     RequestCreate,
@@ -25,8 +25,6 @@ Staff = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer, 
 Submitter = Annotated[Principal, Depends(allow(Role.custodian, Role.requester))]
 Reader = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer, Role.auditor,
                                             Role.requester))]
-# Optional so a missing reason is answered by ReasonRequired (code reason_required).
-ClosingBody = Annotated[Closing | None, Body()]
 
 
 def _addr(request: Request) -> str:
@@ -80,7 +78,7 @@ def link_evidence(request_id: str, body: EvidenceLink, session: SessionDep, acto
 
 @router.post("/requests/{request_id}/close", response_model=RequestRead)
 def close_request(request_id: str, session: SessionDep, actor: Custodian, request: Request,
-                  body: ClosingBody = None) -> RequestRead:
+                  body: ReasonBody = None) -> RequestRead:
     """The custodian closes a request with a written reason."""
     row = service.close_request(session=session, request_id=request_id, actor=actor,
                                 reason=body.reason if body else "",

@@ -101,14 +101,6 @@ class EvidenceLink(BaseModel):
     evidence_id: str = PField(min_length=1, max_length=36)
 
 
-class Closing(BaseModel):
-    """Why a request is closed (required, written)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = PField(default="", max_length=4000)
-
-
 class DecisionRead(UtcRead):
     """A decision as staff see it: effect, the rules and citations behind it, and why made."""
 

@@ -20,6 +20,7 @@ from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
+from bwc_custody.reasons import require_reason
 from bwc_custody.requests.errors import (
     ReceivedOnInFuture,
     RequestAlreadyLinked,
@@ -32,7 +33,6 @@ from bwc_custody.requests.models import (
     RequestDecision,
     RequestRead,
 )
-from bwc_custody.tags.errors import ReasonRequired
 from bwc_custody.timeutil import utcnow
 from policies.calendar import response_deadline
 from policies.engine import evaluate, parse_facts
@@ -46,7 +46,6 @@ KENTUCKY = ZoneInfo("America/Kentucky/Louisville")
 NOT_ANALYSED = ("No person-count analysis has finished on this recording: the juvenile and "
                 "multi-student tags may be missing. The decision is made again when the "
                 "analysis tags it; do not rely on it before then.")
-MIN_REASON = 8
 
 
 def kentucky_today() -> dt.date:
@@ -258,10 +257,8 @@ def close_request(*, session: Session, request_id: str, actor: Principal, reason
     request = get_or_raise(session=session, request_id=request_id)
     transition = check_transition("close", state=request.state,
                                   roles=frozenset(str(r) for r in actor.roles))
-    text = (reason or "").strip()
-    if transition.needs_reason and len(text) < MIN_REASON:
-        raise ReasonRequired(f"closing a request needs a written reason (at least "
-                             f"{MIN_REASON} characters)", min_length=MIN_REASON)
+    text = (require_reason(reason, "closing a request") if transition.needs_reason
+            else (reason or "").strip())
     before = request.state
     request.state = transition.target
     request.closed_at, request.closed_by, request.close_reason = (

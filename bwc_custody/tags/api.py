@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
@@ -12,6 +12,7 @@ from bwc_custody.deps import SessionDep, allow
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.jobs.models import JobRead
+from bwc_custody.reasons import ReasonBody
 from bwc_custody.tags import analysis, service
 from bwc_custody.tags.models import (
     AnalysisRead,
@@ -19,15 +20,12 @@ from bwc_custody.tags.models import (
     KnownAdultRead,
     NotificationDone,
     NotificationRead,
-    Removal,
     TagCreate,
     TagRead,
 )
 from bwc_custody.vault.service import get_keyring
 
 router = APIRouter(tags=["tags"])
-# Optional so a missing reason is answered by ReasonRequired (code reason_required).
-RemovalBody = Annotated[Removal | None, Body()]
 Custodian = Annotated[Principal, Depends(allow(Role.custodian))]
 TagReader = Annotated[Principal, Depends(allow(Role.officer, Role.custodian,
                                               Role.legal_reviewer, Role.auditor))]
@@ -66,7 +64,7 @@ def add_tag(evidence_id: str, body: TagCreate, session: SessionDep, actor: Custo
 
 @router.delete("/evidence/{evidence_id}/tags/{name}", response_model=EvidenceTags)
 def remove_tag(evidence_id: str, name: str, session: SessionDep, actor: Custodian,
-               request: Request, body: RemovalBody = None) -> EvidenceTags:
+               request: Request, body: ReasonBody = None) -> EvidenceTags:
     """A custodian removes a tag (every source) with a written reason."""
     service.remove_tag(session=session, evidence_id=evidence_id, name=name, actor=actor,
                        reason=body.reason if body else "", client_addr=_addr(request))
@@ -114,7 +112,7 @@ def enrol_known_adult(
 
 @router.delete("/known-adults/{adult_id}", response_model=KnownAdultRead)
 def remove_known_adult(adult_id: int, session: SessionDep, actor: Custodian,
-                       request: Request, body: RemovalBody = None) -> KnownAdultRead:
+                       request: Request, body: ReasonBody = None) -> KnownAdultRead:
     """Remove a known adult with a reason; the encrypted encodings are erased."""
     row = service.remove_known_adult(session=session, adult_id=adult_id, actor=actor,
                                      reason=body.reason if body else "",

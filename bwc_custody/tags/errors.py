@@ -1,19 +1,15 @@
 """Tag domain errors, each with a stable code."""
 
 from bwc_custody.errors import BwcError
+from bwc_custody.reasons import ReasonRequired
+
+__all__ = ["ReasonRequired"]  # kept importable from here: tag removals raise it
 
 
 class UnknownTag(BwcError):
     """A tag name outside the policy vocabulary (policies/vocabulary.py)."""
 
     code = "unknown_tag"
-    status = 422
-
-
-class ReasonRequired(BwcError):
-    """Removing a tag or a known adult needs a written reason."""
-
-    code = "reason_required"
     status = 422
 
 

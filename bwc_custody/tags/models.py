@@ -146,14 +146,6 @@ class TagCreate(BaseModel):
     reason: str = PField(default="", max_length=4000)
 
 
-class Removal(BaseModel):
-    """Why something is removed (required, written)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = PField(default="", max_length=4000)
-
-
 class KnownAdultRead(UtcRead):
     """A known adult as listed (never the encodings)."""
 

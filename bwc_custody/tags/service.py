@@ -24,13 +24,13 @@ from bwc_custody.custody import service as custody
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.models import Evidence
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
+from bwc_custody.reasons import require_reason
 from bwc_custody.tags import rules
 from bwc_custody.tags.errors import (
     InvalidReferencePhoto,
     KnownAdultNotFound,
     NotificationAlreadyDone,
     NotificationNotFound,
-    ReasonRequired,
     TagNotFound,
     UnknownTag,
 )
@@ -40,19 +40,7 @@ from policies.vocabulary import TAGS
 from storage.crypto import new_data_key
 from storage.keys import Keyring, WrappedKey
 
-MIN_REASON = 8  # characters of written reason for a removal
-
-
-
 # ---- tags ----------------------------------------------------------------------------
-
-
-def _require_reason(reason: str, what: str) -> str:
-    text = (reason or "").strip()
-    if len(text) < MIN_REASON:
-        raise ReasonRequired(f"{what} needs a written reason (at least {MIN_REASON} characters)",
-                             min_length=MIN_REASON)
-    return text
 
 
 def _check_name(name: str) -> str:
@@ -122,7 +110,7 @@ def remove_tag(*, session: Session, evidence_id: str, name: str, actor: Principa
     """A custodian removes tag `name` (every source) with a written reason; rows stay."""
     _custodial_removal_rule(actor)
     _check_name(name)
-    text = _require_reason(reason, "removing a tag")
+    text = require_reason(reason, "removing a tag")
     get_evidence_or_raise(session=session, evidence_id=evidence_id)
     active = [t for t in list_tags(session=session, evidence_id=evidence_id,
                                    include_removed=False) if t.name == name]
@@ -262,7 +250,7 @@ def enrol_known_adult(*, session: Session, keyring: Keyring, name: str,
 
     if not name.strip():
         raise InvalidReferencePhoto("a known adult needs a name")
-    consent_text = _require_reason(consent, "enrolling a known adult (record of consent)")
+    consent_text = require_reason(consent, "enrolling a known adult (record of consent)")
     if not photos:
         raise InvalidReferencePhoto("at least one reference photo is needed")
     encodings = []
@@ -299,7 +287,7 @@ def list_known_adults(*, session: Session, include_removed: bool = False) -> lis
 def remove_known_adult(*, session: Session, adult_id: int, actor: Principal, reason: str,
                        client_addr: str = "") -> KnownAdult:
     """Remove a known adult: the encrypted encodings are erased, the record stays."""
-    text = _require_reason(reason, "removing a known adult")
+    text = require_reason(reason, "removing a known adult")
     row = session.get(KnownAdult, adult_id)
     if row is None or row.removed_at is not None:
         raise KnownAdultNotFound(f"no enrolled known adult {adult_id}", id=adult_id)
