@@ -64,15 +64,14 @@ def effective_tags(*, session: Session, evidence_id: str) -> frozenset[str]:
 
 
 def on_tags_changed(*, session: Session, evidence_id: str, actor: Principal,
-                    client_addr: str = "") -> frozenset[str]:
-    """The hook after any tag change: the effective tags, with every open request on this
-    evidence decided again on them in the same transaction (a called function, not a
-    registry a process might forget to fill)."""
+                    client_addr: str = "") -> None:
+    """The hook after any tag change: every open request on this evidence is decided again,
+    in the same transaction (a called function, not a registry a process might forget to
+    fill)."""
     from bwc_custody.requests.service import reevaluate_open_requests
 
     reevaluate_open_requests(session=session, evidence_id=evidence_id, actor=actor,
                              client_addr=client_addr)
-    return effective_tags(session=session, evidence_id=evidence_id)
 
 
 def _custodial_removal_rule(actor: Principal) -> None:

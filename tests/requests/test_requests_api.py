@@ -213,6 +213,15 @@ def test_bad_input_is_refused_with_codes_and_stores_nothing(
     missing = client.put("/api/v1/requests/nope/evidence", headers=custodian,
                          json={"evidence_id": evidence_id})
     assert missing.json()["error"]["code"] == "request_not_found"
+    unlinked = client.post("/api/v1/requests", headers=custodian, json=PARENT).json()["id"]
+    no_footage = client.put(f"/api/v1/requests/{unlinked}/evidence", headers=custodian,
+                            json={"evidence_id": "00000000-0000-4000-8000-000000000000"})
+    assert (no_footage.status_code, no_footage.json()["error"]["code"]) == (
+        404, "evidence_not_found")
+    assert client.get(f"/api/v1/requests/{unlinked}", headers=custodian).json()[
+        "evidence_id"] is None
+    bad_state = client.get("/api/v1/requests", headers=custodian, params={"state": "lost"})
+    assert (bad_state.status_code, bad_state.json()["error"]["code"]) == (422, "invalid_input")
     got = client.get(f"/api/v1/requests/{request_id}", headers=custodian).json()
     assert got["evidence_id"] == evidence_id
     assert len(client.get(f"/api/v1/requests/{request_id}/decisions",
