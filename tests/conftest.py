@@ -8,6 +8,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -152,3 +153,33 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is missing (the shared data lives beside the checkout)")
     return SHARED
+
+
+@pytest.fixture
+def ingest_clip() -> Callable[..., str]:
+    """Factory: take a file or bytes into custody with dock metadata (the test picks the
+    database fixture); returns the evidence id. Without a file or data each call stores
+    different bytes, so two calls are two recordings."""
+    import io
+    from datetime import datetime
+
+    from bwc_custody.auth.service import LOCAL_OPERATOR
+    from bwc_custody.db import session_scope
+    from bwc_custody.evidence.models import DockMetadata
+    from bwc_custody.evidence.service import ingest_stream
+    from bwc_custody.vault.service import get_keyring, get_signer, get_store
+
+    def _ingest(path: Path | None = None, *, data: bytes | None = None, **meta: Any) -> str:
+        body = (path.read_bytes() if path is not None
+                else data or f"not a video {uuid.uuid4()} ".encode() * 100)
+        meta.setdefault("officer_id", "officer-1")
+        if isinstance(meta.get("recorded_at"), str):
+            meta["recorded_at"] = datetime.fromisoformat(meta["recorded_at"])
+        with session_scope() as session:
+            receipt = ingest_stream(
+                session=session, store=get_store(), keyring=get_keyring(), signer=get_signer(),
+                source=io.BytesIO(body), metadata=DockMetadata(**meta), actor=LOCAL_OPERATOR,
+                client_addr="127.0.0.1")
+        return receipt.evidence_id
+
+    return _ingest

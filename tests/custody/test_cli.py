@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.cli import app
 
 
@@ -20,22 +19,10 @@ def _bwc(*args: str) -> tuple[int, Any]:
     return result.exit_code, json.loads(text)
 
 
-def _ingest(body: bytes) -> str:
-    from bwc_custody.db import session_scope
-    from bwc_custody.evidence.models import DockMetadata
-    from bwc_custody.evidence.service import ingest_stream
-    from bwc_custody.vault.service import get_keyring, get_signer, get_store
-
-    with session_scope() as session:
-        return ingest_stream(session=session, store=get_store(), keyring=get_keyring(),
-                             signer=get_signer(), source=io.BytesIO(body),
-                             metadata=DockMetadata(officer_id="officer-1"),
-                             actor=LOCAL_OPERATOR, client_addr="127.0.0.1").evidence_id
-
-
-def test_checkpoint_log_and_export(sqlite_migrated: str, tmp_path: Path) -> None:
+def test_checkpoint_log_and_export(sqlite_migrated: str, tmp_path: Path,
+                                   ingest_clip: Callable[..., str]) -> None:
     body = b"footage bytes " * 500
-    evidence_id = _ingest(body)
+    evidence_id = ingest_clip(data=body)
     code, cp = _bwc("checkpoint")
     assert code == 0
     assert cp["tree_size"] >= 1

@@ -1,5 +1,5 @@
 """Clips from real photos and ingest, shared with the tagging tests."""
 
-from tests.tags.conftest import ingest_clip, make_clip
+from tests.tags.conftest import make_clip
 
-__all__ = ["ingest_clip", "make_clip"]
+__all__ = ["make_clip"]

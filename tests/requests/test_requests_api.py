@@ -45,9 +45,9 @@ def custodian(make_token: Callable[..., str]) -> dict[str, str]:
     return _h(make_token(Role.custodian, username="cust-1"))
 
 
-def test_tag_changes_decide_an_open_request_again(client: TestClient, ingest: Callable[..., str],
-                                                  custodian: dict[str, str]) -> None:
-    evidence_id = ingest(campus="Central High", involves_juvenile=True)
+def test_tag_changes_decide_an_open_request_again(
+        client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
+    evidence_id = ingest_clip(campus="Central High", involves_juvenile=True)
     r = client.post("/api/v1/requests", headers=custodian,
                     json={**PARENT, "evidence_id": evidence_id, "received_on": "2026-03-03"})
     assert r.status_code == 201, r.text
@@ -99,8 +99,8 @@ def test_tag_changes_decide_an_open_request_again(client: TestClient, ingest: Ca
 
 
 def test_a_tag_that_changes_nothing_is_recorded_as_unchanged(
-        client: TestClient, ingest: Callable[..., str], custodian: dict[str, str]) -> None:
-    evidence_id = ingest()
+        client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
+    evidence_id = ingest_clip()
     r = client.post("/api/v1/requests", headers=custodian,
                     json={**PARENT, "evidence_id": evidence_id})
     request_id = r.json()["id"]
@@ -115,8 +115,8 @@ def test_a_tag_that_changes_nothing_is_recorded_as_unchanged(
 
 
 def test_closed_and_other_evidence_requests_are_not_decided_again(
-        client: TestClient, ingest: Callable[..., str], custodian: dict[str, str]) -> None:
-    footage, other = ingest(campus="Central High"), ingest(campus="East Middle")
+        client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
+    footage, other = ingest_clip(campus="Central High"), ingest_clip(campus="East Middle")
     closed = client.post("/api/v1/requests", headers=custodian,
                          json={**PARENT, "evidence_id": footage}).json()["id"]
     elsewhere = client.post("/api/v1/requests", headers=custodian,
@@ -148,9 +148,9 @@ def test_closed_and_other_evidence_requests_are_not_decided_again(
 
 
 def test_a_requester_submits_and_sees_only_their_own(
-        client: TestClient, ingest: Callable[..., str], custodian: dict[str, str],
+        client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str],
         make_token: Callable[..., str]) -> None:
-    evidence_id = ingest(campus="Central High", involves_juvenile=True)
+    evidence_id = ingest_clip(campus="Central High", involves_juvenile=True)
     school = _h(make_token(Role.requester, username="vp-central"))
     other = _h(make_token(Role.requester, username="reporter"))
     body = {**PARENT, "requester_type": "school_personnel", "parent_of_depicted": False,
@@ -186,8 +186,8 @@ def test_a_requester_submits_and_sees_only_their_own(
 
 
 def test_bad_input_is_refused_with_codes_and_stores_nothing(
-        client: TestClient, ingest: Callable[..., str], custodian: dict[str, str]) -> None:
-    evidence_id = ingest(campus="Central High")
+        client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
+    evidence_id = ingest_clip(campus="Central High")
     before, log_before = _count_requests(), len(_entries(evidence_id))
     cases = [
         ({**PARENT, "requester_type": "principal"}, 422, "invalid_facts"),
@@ -207,7 +207,7 @@ def test_bad_input_is_refused_with_codes_and_stores_nothing(
     request_id = client.post("/api/v1/requests", headers=custodian,
                              json={**PARENT, "evidence_id": evidence_id}).json()["id"]
     relink = client.put(f"/api/v1/requests/{request_id}/evidence", headers=custodian,
-                        json={"evidence_id": ingest(campus="East Middle")})
+                        json={"evidence_id": ingest_clip(campus="East Middle")})
     assert (relink.status_code, relink.json()["error"]["code"]) == (409,
                                                                      "request_already_linked")
     missing = client.put("/api/v1/requests/nope/evidence", headers=custodian,

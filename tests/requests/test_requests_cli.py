@@ -17,8 +17,8 @@ def _bwc(*args: str) -> tuple[int, Any]:
     return result.exit_code, json.loads(text)
 
 
-def test_requests_from_the_cli(sqlite_migrated: str, ingest: Callable[..., str]) -> None:
-    evidence_id = ingest(campus="Central High", involves_juvenile=True)
+def test_requests_from_the_cli(sqlite_migrated: str, ingest_clip: Callable[..., str]) -> None:
+    evidence_id = ingest_clip(campus="Central High", involves_juvenile=True)
     code, req = _bwc("requests", "add", "--description", "hallway video 3/2",
                      "--requester", "J. Smith", "--type", "public", "--ky-resident",
                      "--received-on", "2026-03-02")

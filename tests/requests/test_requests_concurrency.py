@@ -14,14 +14,14 @@ TAGS = ["arrest", "investigation_open", "multi_student", "nudity"]
 
 
 def test_simultaneous_tag_changes_leave_the_decision_of_every_tag(
-        migrated: str, ingest: Callable[..., str]) -> None:
+        migrated: str, ingest_clip: Callable[..., str]) -> None:
     from bwc_custody.db import session_scope
     from bwc_custody.requests import service
     from bwc_custody.requests.models import RequestCreate
     from bwc_custody.tags import service as tags
     from policies.engine import evaluate
 
-    evidence_id = ingest(campus="Central High", involves_juvenile=True)
+    evidence_id = ingest_clip(campus="Central High", involves_juvenile=True)
     custodian = Principal(user_id=None, username="cust", roles=frozenset({Role.custodian}))
     with session_scope() as session:
         request_id = service.create_request(session=session, actor=custodian, body=RequestCreate(

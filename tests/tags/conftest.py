@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-
-from bwc_custody.auth.service import LOCAL_OPERATOR
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 IDS = SHARED / "data" / "identities"
@@ -86,26 +82,3 @@ def make_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
         return out
 
     return _make
-
-
-@pytest.fixture
-def ingest_clip() -> Callable[..., str]:
-    """Factory: take a clip into custody (the test picks the database fixture); returns the id."""
-    from bwc_custody.db import session_scope
-    from bwc_custody.evidence.models import DockMetadata
-    from bwc_custody.evidence.service import ingest_stream
-    from bwc_custody.vault.service import get_keyring, get_signer, get_store
-
-    def _ingest(path: Path | None = None, *, data: bytes | None = None, **meta: Any) -> str:
-        body = path.read_bytes() if path is not None else (data or b"not a video " * 100)
-        meta.setdefault("officer_id", "officer-1")
-        if isinstance(meta.get("recorded_at"), str):
-            meta["recorded_at"] = datetime.fromisoformat(meta["recorded_at"])
-        with session_scope() as session:
-            receipt = ingest_stream(
-                session=session, store=get_store(), keyring=get_keyring(), signer=get_signer(),
-                source=io.BytesIO(body), metadata=DockMetadata(**meta), actor=LOCAL_OPERATOR,
-                client_addr="127.0.0.1")
-        return receipt.evidence_id
-
-    return _ingest
