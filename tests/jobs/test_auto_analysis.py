@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.tags.conftest import KID_A, KID_B, ingest_clip, make_clip
+from tests.tags.conftest import KID_A, KID_B, make_clip
 
-__all__ = ["ingest_clip", "make_clip"]
+__all__ = ["make_clip"]
 pytestmark = pytest.mark.slow
 
 
