@@ -140,14 +140,12 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
         last_frame = frame
         hist = histogram(rgb)
         grey, scale = motion_grey(rgb)
-        m = None
-        if prev_hist is not None and cv2.compareHist(
+        m = None if prev_grey is None else estimate_motion(prev_grey, grey, scale)
+        if m is None and prev_hist is not None and cv2.compareHist(
                 prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA) > s.cut_threshold:
             cuts.append(frame)
             for t in live:
                 t.closed = True
-        elif prev_grey is not None:
-            m = estimate_motion(prev_grey, grey, scale)
         motion[frame] = m
         prev_hist, prev_grey = hist, grey
         advance(live, m)

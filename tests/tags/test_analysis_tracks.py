@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from redaction.analysis import analyze_file
+from redaction.analysis import AnalysisSettings, analyze_file, collect_tracks
 from tests.tags.conftest import DEV
 
 pytestmark = pytest.mark.slow
-
 
 
 # Photos and camera paths on which analysis-1 (velocity-predicted boxes, appearance-gated
@@ -38,3 +37,14 @@ def test_a_group_followed_for_seconds_is_each_face_once(
         spans.sort()
         assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
     assert max(t.last_frame - t.first_frame for t in result.tracks) >= 90
+
+
+# Camera paths on which the grey histogram alone (at 0.14) cut a shot in two (seed 1: at
+# frames 12, 222 and 474) or ran over a photo change (seed 3: 210).
+@pytest.mark.parametrize("seed", [1, 3])
+def test_cuts_are_the_photo_changes_and_only_those(
+        make_clip: Callable[..., Path], seed: int) -> None:
+    photos = sorted(DEV.glob("29_Students*.jpg"))
+    clip = make_clip(photos, per_image=1.0, size="640x360", seed=seed)
+    _tracks, meta = collect_tracks(str(clip), AnalysisSettings())
+    assert meta["cuts"] == [30 * k for k in range(1, len(photos))]
