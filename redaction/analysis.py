@@ -40,6 +40,7 @@ from redaction.analysis_link import (
     advance,
     join_fragments,
     link,
+    seen_from_front,
 )
 from redaction.analysis_settings import ANALYSIS_VERSION, AnalysisSettings
 from redaction.analysis_video import (
@@ -156,7 +157,9 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
             box = t.obs[k].box
             if encodable(box, w, h, s.min_encode):
                 crop, loc, quality = face_crop(rgb, box)
-                t.offer(Candidate(quality, k, crop, loc), s.encode_per_track)
+                t.offer(Candidate(quality, k, crop, loc,
+                                  seen_from_front(box, s.frontal_eye_span)),
+                        s.encode_per_track)
         still = []
         for t in live:  # encode tracks that can no longer continue; their crops go
             if t.closed or sample - t.sample_last > s.max_gap + 1:
@@ -198,11 +201,13 @@ def person_labels(tracks: list[Track], meta: dict[str, Any], s: AnalysisSettings
     """Join, filter and cluster the tracks: the tracks kept and a person label for each."""
     joined = join_fragments(tracks, meta["motion"], meta["frames"], s)
     kept = absorb_fragments([t for t in joined if _counts(t, s)])
-    means = [mean_encoding(t.encodings()) if t.encodings() else None for t in kept]
+    encs = [t.frontal_encodings(s.frontal_eye_span) for t in kept]
+    means = [mean_encoding(e) if e else None for e in encs]
     spans = [(t.obs[0].frame, t.obs[-1].frame) for t in kept]
-    # A track too small to encode stays its own person: fragments of one face were joined
-    # by place and time above, and two small faces seen at different times in one shot (a
-    # walk down a hallway) are two students unless something says otherwise.
+    # A track too small to encode, or seen only from the side, stays its own person:
+    # fragments of one face were joined by place and time above, and two such faces seen
+    # at different times (a walk down a hallway) are two students unless something says
+    # otherwise.
     return kept, cluster_tracks(means, spans, s.cluster_distance)
 
 
@@ -217,7 +222,7 @@ def build_result(tracks: list[Track], meta: dict[str, Any], s: AnalysisSettings,
         order.setdefault(lab, len(order) + 1)
     person_encs: dict[int, list[np.ndarray]] = {}
     for t, lab in zip(kept, labels, strict=True):
-        person_encs.setdefault(order[lab], []).extend(t.encodings())
+        person_encs.setdefault(order[lab], []).extend(t.frontal_encodings(s.frontal_eye_span))
     person_adult = {p: match_known(e, known_adults, s.known_distance)
                     for p, e in person_encs.items()}
     results = []

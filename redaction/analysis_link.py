@@ -30,14 +30,21 @@ class Obs:
     enc: np.ndarray | None = None
 
 
+def seen_from_front(box: Box, min_eye_span: float) -> bool:
+    """Whether a face was seen from the front (or by a detector without landmarks)."""
+    return box.eye_span is None or box.eye_span >= min_eye_span
+
+
 @dataclass
 class Candidate:
-    """A detection kept for encoding: its quality, observation index, crop and location."""
+    """A detection kept for encoding: its quality, observation index, crop and location,
+    and whether it was seen from the front (those are kept first: they say who it is)."""
 
     quality: float
     index: int
     crop: np.ndarray
     location: tuple[int, int, int, int]
+    frontal: bool = True
 
 
 @dataclass
@@ -55,10 +62,16 @@ class Track:
     def encodings(self) -> list[np.ndarray]:
         return [o.enc for o in self.obs if o.enc is not None]
 
+    def frontal_encodings(self, min_eye_span: float) -> list[np.ndarray]:
+        """Encodings of the observations seen from the front (or by a detector without
+        landmarks): the ones that say who a face is."""
+        return [o.enc for o in self.obs
+                if o.enc is not None and seen_from_front(o.box, min_eye_span)]
+
     def offer(self, cand: Candidate, keep: int) -> None:
-        """Keep `cand` if it is among the `keep` best crops of this track."""
+        """Keep `cand` if it is among the `keep` best crops of this track (frontal first)."""
         self.candidates.append(cand)
-        self.candidates.sort(key=lambda c: -c.quality)
+        self.candidates.sort(key=lambda c: (not c.frontal, -c.quality))
         del self.candidates[keep:]
 
 

@@ -53,6 +53,12 @@ class AnalysisSettings:
     # face_recognition's 0.6 the bench counted 98 of 160 people. Below 0.40: when unsure,
     # two people.
     cluster_distance: float = 0.38
+    # Only faces seen from the front (eyes at least this share of the box width apart;
+    # ~0.4 frontal) join tracks into one person by appearance or match a known adult:
+    # face_recognition's encoder is trained on near-frontal faces, and every pair of
+    # different people the bench merged was seen from the side (eye spans 0.03-0.27).
+    # A track seen only from the side stays its own person.
+    frontal_eye_span: float = 0.3
     # A person matches an enrolled known adult only this close (median over observations).
     known_distance: float = 0.45
     # A track counts as a person with this many detections, or one confident one. Small

@@ -47,3 +47,28 @@ def test_with_threshold_reports_weaker_faces_with_the_same_model(group_rgb: np.n
     assert all(b.score >= 0.3 for b in strong)
     assert len(weak) > len(strong)
     assert min(b.score for b in weak) < 0.3
+
+
+def test_eye_span_tells_a_face_seen_from_the_front_from_one_seen_from_the_side() -> None:
+    # Two labelled faces of one meeting photo: #6 looks at the camera, #7 is in profile.
+    import json
+
+    name = "11_Meeting_Meeting_11_Meeting_Meeting_11_71.jpg"
+    bgr = cv2.imread(str(FACES / name))
+    if bgr is None:
+        pytest.skip(f"shared test data not found at {FACES}")
+    labels = json.loads((FACES / "boxes.json").read_text())[name]
+    found = CenterFaceDetector(threshold=0.3, detect_area=640 * 384)(
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+    def span_of(label: list[int]) -> float:
+        x, y, w, h = label
+        inside = [b for b in found if x <= b.cx <= x + w and y <= b.cy <= y + h]
+        assert inside, label
+        span = max(inside, key=lambda b: b.score).eye_span
+        assert span is not None
+        return span
+
+    assert span_of(labels[6]) > 0.38
+    assert span_of(labels[7]) < 0.15
+    assert all(b.eye_span is not None and b.scaled(2.0).eye_span == b.eye_span for b in found)

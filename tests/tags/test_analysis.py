@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,8 @@ import pytest
 
 from bwc_custody.tags.analysis import people_of
 from bwc_custody.tags.rules import auto_tags
-from redaction.analysis import KnownAdult, analyze_file, encode_reference
-from tests.tags.conftest import ADULT_IN_CLIP, ADULT_REF, KID_A, KID_B, KID_C
+from redaction.analysis import AnalysisSettings, KnownAdult, analyze_file, encode_reference
+from tests.tags.conftest import ADULT_IN_CLIP, ADULT_REF, DEV, KID_A, KID_B, KID_C
 
 pytestmark = pytest.mark.slow
 
@@ -64,3 +65,35 @@ def test_no_faces_counts_nobody(make_clip: Callable[..., Path]) -> None:
     result = analyze_file(str(make_clip([None], per_image=2.0)))
     assert result.distinct_people == 0
     assert result.tracks == []
+
+
+def _one_face(photo: str, index: int, out: Path) -> Path:
+    """A crop of one labelled faces-dev face, the photo's other faces greyed out."""
+    import json
+
+    import cv2
+
+    img = cv2.imread(str(DEV / photo))
+    assert img is not None, photo
+    labels = json.loads((DEV / "boxes.json").read_text())[photo]
+    for j, (x, y, w, h) in enumerate(labels):
+        if j != index:
+            img[max(0, y):y + h, max(0, x):x + w] = 110
+    x, y, w, h = labels[index]
+    pad = int(0.6 * max(w, h))
+    cv2.imwrite(str(out), img[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad])
+    return out
+
+
+def test_two_people_seen_only_from_the_side_stay_two(
+        make_clip: Callable[..., Path], tmp_path: Path) -> None:
+    # Two different men in profile, in two shots. Their encodings are close enough to be
+    # taken for one person (face_recognition's encoder is trained on frontal faces); only
+    # frontal views may join tracks by appearance, so they stay two.
+    clip = make_clip([_one_face("11_Meeting_Meeting_11_Meeting_Meeting_11_102.jpg", 5,
+                                tmp_path / "a.jpg"),
+                      _one_face("11_Meeting_Meeting_11_Meeting_Meeting_11_71.jpg", 7,
+                                tmp_path / "b.jpg")], per_image=1.5)
+    assert analyze_file(str(clip)).distinct_people == 2
+    frontal_or_not = replace(AnalysisSettings(), frontal_eye_span=0.0)
+    assert analyze_file(str(clip), settings=frontal_or_not).distinct_people == 1
