@@ -204,14 +204,14 @@ def main() -> None:
                 images, boxes = _sources(work, clip)
                 truth_ids = identities(SHARED, images, boxes, list(clip.globs), clip.seed,
                                        clip.size, clip.per)
-                row["explain"] = explain(*person_labels(tracks, meta, settings), truth_ids)
+                row["explain"] = explain(*person_labels(tracks, meta, settings), truth_ids,
+                                         tracks)
         row["fps"] = round(row["frames"] / row["seconds"], 1)
         rows.append(row)
         extra = (f"  old count {row['old_count']:3d} {row['old_seconds']:6.1f} s"
                  if a.baseline else f"  sweep {row['sweep']}" if sweep else "")
         if "explain" in row:
-            extra += "  " + " ".join(f"{k} {row['explain'][k]}"
-                                     for k in ("split", "merged", "missed", "extra"))
+            extra += "  " + " ".join(f"{k} {row['explain'][k]}" for k in _ERRORS)
         print(f"{clip.name:16s} {clip.size:>9s} truth {truth:3d} count {row['count']:3d} "
               f"frames {row['frames']:4d} {row['fps']:6.1f} fps" + extra, flush=True)
     print(json.dumps(summarise(rows, settings, sweep, bool(a.baseline)), indent=2))
@@ -219,6 +219,9 @@ def main() -> None:
         a.json.write_text(json.dumps({"summary": summarise(rows, settings, sweep,
                                                            bool(a.baseline)),
                                       "clips": rows}, indent=2))
+
+
+_ERRORS = ("split", "merged", "missed", "undetected", "extra")
 
 
 def with_settings(settings: AnalysisSettings, pairs: list[str]) -> AnalysisSettings:
@@ -250,8 +253,7 @@ def summarise(rows: list[dict[str, Any]], settings: AnalysisSettings, sweep: lis
                    old_counted_people=sum(r["old_count"] for r in rows),
                    old_fps=round(frames / old_secs, 1), speedup=round(old_secs / secs, 2))
     if rows and "explain" in rows[0]:
-        out["errors"] = {k: sum(r["explain"][k] for r in rows)
-                         for k in ("split", "merged", "missed", "extra")}
+        out["errors"] = {k: sum(r["explain"][k] for r in rows) for k in _ERRORS}
     if sweep:
         out["sweep_exact"] = {str(th): sum(r["sweep"][str(th)] == r["truth"] for r in rows)
                               for th in sweep}

@@ -8,7 +8,9 @@ the detection's centre: some labels include a hat or hair), and then:
 
   split    one identity counted as several people (overcount)
   merged   one person holding several identities (undercount)
-  missed   an identity no counted track matched (undercount; mostly detector misses)
+  missed   an identity no counted track matched (undercount), of which `undetected` the
+           detector never found at all (a labelled head turned away) and the rest were
+           found but dropped (too weak or too brief to count)
   extra    a person matching no identity (an unlabelled face, a painting, a false face)
 
 A clip can be "exact" with errors that cancel; these four numbers show them.
@@ -75,18 +77,23 @@ def identities(shared: Path, images: Path, boxes: Path, globs: list[str], seed: 
     return frames
 
 
-def explain(kept: list[Track], labels: list[int], truth: list[list[tuple[str, Box]]]
-            ) -> dict[str, Any]:
-    """Split, merged, missed and extra counts (and the identities involved)."""
+def _identity_of(box: Box, row: list[tuple[str, Box]]) -> str | None:
+    """The identity a detection belongs to: best overlap, else the label holding its centre
+    (a label drawn around more than the face: a hat, hair)."""
+    best = max(((iou(box, b), i) for i, b in row), default=(0.0, None))
+    if best[0] < 0.2:
+        best = next(((1.0, i) for i, b in row
+                     if b.x0 <= box.cx <= b.x1 and b.y0 <= box.cy <= b.y1), best)
+    return best[1] if best[0] >= 0.2 else None
+
+
+def explain(kept: list[Track], labels: list[int], truth: list[list[tuple[str, Box]]],
+            raw: list[Track] | None = None) -> dict[str, Any]:
+    """Split, merged, missed and extra counts (and the identities involved); with the raw
+    tracks, also how many of the missed were never detected at all."""
     ident: list[str | None] = []
     for t in kept:
-        votes: Counter[str | None] = Counter()
-        for o in t.obs:
-            best = max(((iou(o.box, b), i) for i, b in truth[o.frame]), default=(0.0, None))
-            if best[0] < 0.2:  # a label drawn around more than the face (a hat, hair)
-                best = next(((1.0, i) for i, b in truth[o.frame]
-                             if b.x0 <= o.box.cx <= b.x1 and b.y0 <= o.box.cy <= b.y1), best)
-            votes[best[1] if best[0] >= 0.2 else None] += 1
+        votes = Counter(_identity_of(o.box, truth[o.frame]) for o in t.obs)
         ident.append(votes.most_common(1)[0][0])
     persons: dict[int, set[str | None]] = defaultdict(set)
     for who, lab in zip(ident, labels, strict=True):
@@ -100,8 +107,12 @@ def explain(kept: list[Track], labels: list[int], truth: list[list[tuple[str, Bo
     split = sorted(i for i, labs in people_of.items() if len(labs) > 1)
     merged = [sorted(w for w in whos if w) for whos in persons.values()
               if len({w for w in whos if w}) > 1]
-    return {"split": len(split), "merged": sum(len(m) - 1 for m in merged),
-            "missed": len(everyone - set(people_of)),
-            "extra": sum(1 for whos in persons.values() if whos == {None}),
-            "split_ids": split, "merged_ids": merged,
-            "missed_ids": sorted(everyone - set(people_of))}
+    missed = sorted(everyone - set(people_of))
+    out = {"split": len(split), "merged": sum(len(m) - 1 for m in merged),
+           "missed": len(missed),
+           "extra": sum(1 for whos in persons.values() if whos == {None}),
+           "split_ids": split, "merged_ids": merged, "missed_ids": missed}
+    if raw is not None:
+        found = {_identity_of(o.box, truth[o.frame]) for t in raw for o in t.obs}
+        out["undetected"] = sum(1 for i in missed if i not in found)
+    return out
