@@ -46,8 +46,8 @@ def list_requests(session: SessionDep, actor: Reader,
                   state: State | None = None,
                   evidence_id: str | None = None) -> list[RequestRead]:
     """Requests, soonest deadline first (a requester sees only their own)."""
-    return [service.view_of(session=session, row=r, actor=actor) for r in service.list_requests(
-        session=session, actor=actor, state=state, evidence_id=evidence_id)]
+    return service.views_of(session=session, actor=actor, rows=service.list_requests(
+        session=session, actor=actor, state=state, evidence_id=evidence_id))
 
 
 @router.get("/requests/{request_id}", response_model=RequestRead)

@@ -62,8 +62,9 @@ def register(app: typer.Typer) -> None:
         """Requests with their decisions, soonest deadline first."""
         from bwc_custody.requests import service
 
-        emit(in_session(lambda s: [_read(s, r) for r in service.list_requests(
-            session=s, actor=CLI_CUSTODIAN, state=state, evidence_id=evidence)]))
+        emit(in_session(lambda s: [r.model_dump(mode="json") for r in service.views_of(
+            session=s, actor=CLI_CUSTODIAN, rows=service.list_requests(
+                session=s, actor=CLI_CUSTODIAN, state=state, evidence_id=evidence))]))
 
     @requests_app.command("show")
     def show(request_id: str) -> None:

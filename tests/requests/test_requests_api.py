@@ -185,6 +185,38 @@ def test_a_requester_submits_and_sees_only_their_own(
     assert [x["id"] for x in staff] == [mine["id"]]
 
 
+def test_the_list_shows_each_decision_in_force_from_one_query(
+        client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
+    from sqlalchemy import event
+
+    from bwc_custody.db import get_engine
+
+    footage, other = ingest_clip(campus="Central High"), ingest_clip(campus="East Middle")
+    ids = [client.post("/api/v1/requests", headers=custodian, json={**PARENT, **extra}).json()["id"]
+           for extra in ({"evidence_id": footage}, {"evidence_id": other}, {})]
+    client.post(f"/api/v1/evidence/{footage}/tags", headers=custodian,
+                json={"name": "multi_student", "reason": "three students seen at 0:41"})
+    one_by_one = {i: client.get(f"/api/v1/requests/{i}", headers=custodian).json()["decision"]
+                  for i in ids}
+    assert one_by_one[ids[0]]["trigger"] == "tags_changed"  # newer than its first decision
+    assert one_by_one[ids[1]]["trigger"] == "evidence_linked"
+    assert one_by_one[ids[2]] is None
+
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        statements.append(sql)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        listed = client.get("/api/v1/requests", headers=custodian).json()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert {r["id"]: r["decision"] for r in listed} == one_by_one
+    assert sum("FROM request_decision" in sql for sql in statements) == 1
+
+
 def test_bad_input_is_refused_with_codes_and_stores_nothing(
         client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
     evidence_id = ingest_clip(campus="Central High")
