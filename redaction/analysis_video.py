@@ -6,14 +6,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
+from pathlib import Path, PurePath
 from typing import Any
 
 import cv2
 import ffmpeg
 import numpy as np
 
+from redaction import media
 from redaction.detect import Box
-from redaction.errors import CorruptVideo, NoVideoStream
+from redaction.errors import CorruptVideo
 from redaction.ffio import FFmpegProcess, read_frame
 from redaction.keepface import _dlib_location
 
@@ -26,27 +28,12 @@ def face_recognition_module() -> Any:
 
 
 def probe(src: str) -> tuple[int, int, Fraction, int | None]:
-    """(displayed width, height, frame rate, frame count or None) of the first video stream."""
-    try:
-        info = ffmpeg.probe(src)
-    except ffmpeg.Error as exc:
-        reason = (exc.stderr or b"").decode(errors="replace").strip()[-300:]
-        raise CorruptVideo("not a readable video", reason=reason) from None
-    video = next((s for s in info.get("streams", []) if s.get("codec_type") == "video"), None)
-    if video is None or not video.get("width"):
-        raise NoVideoStream("no video stream to analyse")
-    w, h = int(video["width"]), int(video["height"])
-    rot = 0.0
-    for sd in video.get("side_data_list", []) or []:
-        rot = float(sd.get("rotation", rot))
-    if int(round(rot / 90)) % 2:
-        w, h = h, w
-    rate = Fraction(video.get("avg_frame_rate") or "0/1") if video.get("avg_frame_rate") \
-        not in (None, "0/0") else Fraction(video.get("r_frame_rate") or "30/1")
-    if rate <= 0:
-        rate = Fraction(30)
-    nb = video.get("nb_frames")
-    return w, h, rate, int(nb) if nb and str(nb).isdigit() else None
+    """(displayed width, height, frame rate, frame count or None) of the video at `src` (a
+    path or a URL), with the redactor's checks and error codes (`redaction.media.probe`):
+    what cannot be redacted cannot be counted either."""
+    source = media.MediaSource(src, PurePath(src).name) if "://" in src else Path(src)
+    info = media.probe(source)
+    return info.width, info.height, info.fps, info.nb_frames
 
 
 def sampled_frames(src: str, *, every: int, max_width: int, width: int, height: int

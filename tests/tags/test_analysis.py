@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 from bwc_custody.tags.analysis import people_of
 from bwc_custody.tags.rules import auto_tags
 from redaction.analysis import AnalysisSettings, KnownAdult, analyze_file, encode_reference
+from redaction.errors import RedactionError
+from tests.redaction.util import ffmpeg
 from tests.tags.conftest import ADULT_IN_CLIP, ADULT_REF, DEV, KID_A, KID_B, KID_C
 
 pytestmark = pytest.mark.slow
@@ -97,3 +100,24 @@ def test_two_people_seen_only_from_the_side_stay_two(
     assert analyze_file(str(clip)).distinct_people == 2
     frontal_or_not = replace(AnalysisSettings(), frontal_eye_span=0.0)
     assert analyze_file(str(clip), settings=frontal_or_not).distinct_people == 1
+
+
+@pytest.mark.parametrize(("make", "code", "says"), [
+    (lambda p: p.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20),
+     "corrupt_video", "Invalid data"),
+    (lambda p: ffmpeg("-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", str(p)),
+     "no_video_stream", "no video stream"),
+    (lambda p: None, "source_missing", "no such file"),
+])
+def test_what_cannot_be_decoded_is_refused_with_a_code(
+        tmp_path: Path, make: Callable[[Path], object], code: str, says: str) -> None:
+    # The count probes with the redactor's checks: same codes, and the reason is ffprobe's
+    # own last line rather than its version banner.
+    src = tmp_path / "clip.mp4"
+    make(src)
+    with pytest.raises(RedactionError) as ei:
+        analyze_file(str(src))
+    assert ei.value.code == code
+    text = json.dumps(ei.value.to_dict())
+    assert says in text
+    assert "libavformat" not in text and "\\n" not in text  # one line, not the banner
