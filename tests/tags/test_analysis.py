@@ -120,4 +120,5 @@ def test_what_cannot_be_decoded_is_refused_with_a_code(
     assert ei.value.code == code
     text = json.dumps(ei.value.to_dict())
     assert says in text
-    assert "libavformat" not in text and "\\n" not in text  # one line, not the banner
+    assert "libavformat" not in text  # ffprobe's reason, not its version banner
+    assert "\\n" not in text  # one line
