@@ -19,8 +19,11 @@ this module (the public API: `analyze_file`, `PersonCount`, `encode_reference`).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -44,18 +47,23 @@ from redaction.analysis_link import (
 )
 from redaction.analysis_settings import ANALYSIS_VERSION, AnalysisSettings
 from redaction.analysis_video import (
+    default_encoders,
     encodable,
     encode_crops,
+    encode_later,
     estimate_motion,
     face_crop,
     face_recognition_module,
     histogram,
     motion_grey,
     probe,
+    reset_encoders,
     sampled_frames,
 )
 from redaction.detect import Detector, make_detector
 from redaction.keepface import _dlib_location
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ANALYSIS_VERSION", "AnalysisSettings", "KnownAdult", "PersonCount",
            "ReferencePhotoError", "TrackResult", "analyze_file", "build_result",
@@ -107,20 +115,48 @@ class PersonCount:
         return d
 
 
-def _encode_track(t: Track) -> None:
-    """Encode a finished track's kept crops and drop the pixels."""
+# A finished track's observations waiting for their encodings: (track, observation
+# indices, their crops, the encodings in order).
+Crops = list[tuple[np.ndarray, tuple[int, int, int, int]]]
+Pending = list[tuple[Track, list[int], Crops, "Future[list[np.ndarray]]"]]
+
+
+def _encode_track(t: Track, pending: Pending, encoders: int) -> None:
+    """Send a finished track's kept crops to be encoded (the track keeps no pixels)."""
     assert not t.encoded, t.id
-    for cand, enc in zip(t.candidates, encode_crops([(c.crop, c.location)
-                                                     for c in t.candidates]), strict=True):
-        t.obs[cand.index].enc = enc
+    crops = [(c.crop, c.location) for c in t.candidates]
+    pending.append((t, [c.index for c in t.candidates], crops, encode_later(crops, encoders)))
     t.candidates = []
     t.encoded = True
 
 
-def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = None
-                   ) -> tuple[list[Track], dict[str, Any]]:
+def _receive_encodings(pending: Pending) -> None:
+    broken = False
+    for t, indices, crops, future in pending:
+        if not broken:
+            try:
+                encodings = future.result()
+            except BrokenProcessPool as exc:
+                # An encoder process died (killed, out of memory, or a main module that
+                # starts analyses on import): finish here, the result is the same.
+                log.warning("face encoder processes stopped (%s); encoding in this process",
+                            exc)
+                reset_encoders()
+                broken = True
+        if broken:
+            encodings = encode_crops(crops)
+        for k, enc in zip(indices, encodings, strict=True):
+            t.obs[k].enc = enc
+
+
+def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = None,
+                   encoders: int | None = None) -> tuple[list[Track], dict[str, Any]]:
     """Decode, sample, detect, link and encode: the raw tracks and facts about the video
-    (with the camera motion per sampled frame, for joining fragments later)."""
+    (with the camera motion per sampled frame, for joining fragments later). Encoding runs
+    in `encoders` processes beside the loop (default: one per CPU; 0: in this process); the
+    encodings are the same either way."""
+    workers = default_encoders() if encoders is None else encoders
+    pending: Pending = []
     width, height, rate, nb_frames = probe(src)
     fps = float(rate)
     every = max(1, round(fps / s.sample_fps))
@@ -163,12 +199,13 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
         still = []
         for t in live:  # encode tracks that can no longer continue; their crops go
             if t.closed or sample - t.sample_last > s.max_gap + 1:
-                _encode_track(t)
+                _encode_track(t, pending, workers)
             else:
                 still.append(t)
         live = still
     for t in live:
-        _encode_track(t)
+        _encode_track(t, pending, workers)
+    _receive_encodings(pending)
     analysed = len(frames)
     total = max(nb_frames or 0, last_frame + every if analysed else 0)
     meta = {"width": width, "height": height, "fps": fps, "every": every,
@@ -179,11 +216,15 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
 
 def analyze_file(src: str, *, known_adults: Sequence[KnownAdult] = (),
                  settings: AnalysisSettings | None = None,
-                 detector: Detector | None = None) -> PersonCount:
-    """Count the distinct people in the video at `src` (a path or a loopback URL)."""
+                 detector: Detector | None = None, encoders: int | None = None) -> PersonCount:
+    """Count the distinct people in the video at `src` (a path or a loopback URL).
+
+    Encodings are computed in `encoders` processes (default: one per CPU), started with
+    multiprocessing's "spawn": a script that calls this must start its work under
+    `if __name__ == "__main__":`, as the `bwc` commands, the job worker and the bench do."""
     s = settings or AnalysisSettings()
     started = time.perf_counter()
-    tracks, meta = collect_tracks(src, s, detector)
+    tracks, meta = collect_tracks(src, s, detector, encoders)
     result = build_result(tracks, meta, s, known_adults)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
