@@ -45,7 +45,7 @@ from redaction.analysis import (  # noqa: E402
     collect_tracks,
     person_labels,
 )
-from redaction.analysis_video import warm_encoders  # noqa: E402
+from redaction.encoders import warm_encoders  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 DEV = SHARED / "data" / "faces-dev"
@@ -143,10 +143,13 @@ sys.path.insert(0, sys.argv[1])
 from redaction.analysis import analyze_file
 import face_recognition  # imported before timing, as a worker would have
 try:  # encoder processes started before timing too (trees from before they existed have none)
-    from redaction.analysis_video import warm_encoders
-    warm_encoders()
+    from redaction.encoders import warm_encoders
 except ImportError:
-    pass
+    try:
+        from redaction.analysis_video import warm_encoders
+    except ImportError:
+        warm_encoders = lambda: None
+warm_encoders()
 t0 = time.perf_counter()
 r = analyze_file(sys.argv[2])
 print(json.dumps({"count": r.distinct_people, "seconds": time.perf_counter() - t0,

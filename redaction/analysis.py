@@ -47,21 +47,23 @@ from redaction.analysis_link import (
 )
 from redaction.analysis_settings import ANALYSIS_VERSION, AnalysisSettings
 from redaction.analysis_video import (
-    default_encoders,
     encodable,
-    encode_crops,
-    encode_later,
     estimate_motion,
-    face_crop,
-    face_recognition_module,
     histogram,
     motion_grey,
     probe,
-    reset_encoders,
     sampled_frames,
 )
 from redaction.detect import Detector, make_detector
-from redaction.keepface import _dlib_location
+from redaction.encoders import (
+    default_encoders,
+    dlib_location,
+    encode_crops,
+    encode_later,
+    face_crop,
+    face_recognition_module,
+    reset_encoders,
+)
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +312,7 @@ def encode_reference(data: bytes, *, min_face: int = 60) -> np.ndarray:
         raise ReferencePhotoError(
             f"a reference photo must show exactly one clear face (at least {min_face} px); "
             f"found {len(faces)} face(s), {len(clear)} large enough")
-    enc = fr.face_encodings(rgb, known_face_locations=[_dlib_location(clear[0], w, h)],
+    enc = fr.face_encodings(rgb, known_face_locations=[dlib_location(clear[0], w, h)],
                             num_jitters=3)
     if not enc:
         raise ReferencePhotoError("the face could not be encoded")

@@ -11,19 +11,18 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from redaction.detect import Box, CenterFaceDetector
+from redaction.encoders import (
+    default_encoders,
+    dlib_location,
+    encode_now,
+    face_crop,
+    face_recognition_module,
+)
 from redaction.errors import InvalidReferencePhoto
-
-
-def _face_recognition() -> Any:
-    """Import face_recognition lazily (its model package is slow to import)."""
-    import face_recognition
-
-    return face_recognition
 
 
 @dataclass(frozen=True)
@@ -33,13 +32,6 @@ class Reference:
     name: str
     sha256: str
     encoding: np.ndarray
-
-
-def _dlib_location(b: Box, width: int, height: int) -> tuple[int, int, int, int]:
-    """A CenterFace box (hairline to chin) -> face_recognition's (top, right, bottom, left)
-    around the inner face, clipped to the image, which its landmark model expects."""
-    top = b.y0 + 0.12 * b.h
-    return (max(0, int(top)), min(width, int(b.x1)), min(height, int(b.y1)), max(0, int(b.x0)))
 
 
 def load_reference(path: Path, detector: CenterFaceDetector | None = None) -> Reference:
@@ -55,7 +47,7 @@ def load_reference(path: Path, detector: CenterFaceDetector | None = None) -> Re
 def reference_from_bytes(name: str, data: bytes, detector: CenterFaceDetector | None = None,
                          *, label: str | None = None) -> Reference:
     """Encode the one face in a reference photo's bytes; refuse photos with none or several."""
-    fr = _face_recognition()
+    fr = face_recognition_module()
     label = label or name
     try:
         rgb = fr.load_image_file(io.BytesIO(data))
@@ -69,7 +61,7 @@ def reference_from_bytes(name: str, data: bytes, detector: CenterFaceDetector | 
         raise InvalidReferencePhoto(
             f"reference photo {label} must show exactly one clear face, found {len(faces)}",
             path=label, faces=len(faces))
-    enc = fr.face_encodings(rgb, known_face_locations=[_dlib_location(faces[0], w, h)],
+    enc = fr.face_encodings(rgb, known_face_locations=[dlib_location(faces[0], w, h)],
                             num_jitters=3)
     if not enc:
         raise InvalidReferencePhoto(f"no face encoding from {label}", path=label)
@@ -80,8 +72,11 @@ class KeepFaceMatcher:
     """Decides, per detection, whether it is one of the reference people."""
 
     def __init__(self, references: list[Reference], *, tolerance: float = 0.5,
-                 min_face: int = 48) -> None:
+                 min_face: int = 48, encoders: int | None = None) -> None:
         self.references = references
+        # A keyframe's faces are encoded in parallel by the encoder pool (`encoders`
+        # processes, default one per CPU): with keep-face, encoding was most of the work.
+        self.encoders = default_encoders() if encoders is None else encoders
         self.tolerance = tolerance
         self.min_face = min_face
         self._known = np.array([r.encoding for r in references])
@@ -90,14 +85,11 @@ class KeepFaceMatcher:
         """Distance of each box's face to the nearest reference; None when too small to judge."""
         if not self.references or not boxes:
             return [None] * len(boxes)
-        h, w = rgb.shape[:2]
         idx = [i for i, b in enumerate(boxes) if min(b.w, b.h) >= self.min_face]
         out: list[float | None] = [None] * len(boxes)
         if not idx:
             return out
-        fr = _face_recognition()
-        locs = [_dlib_location(boxes[i], w, h) for i in idx]
-        encs = fr.face_encodings(rgb, known_face_locations=locs)
+        encs = encode_now([face_crop(rgb, boxes[i])[:2] for i in idx], self.encoders)
         for i, e in zip(idx, encs, strict=True):
             out[i] = float(np.linalg.norm(self._known - e, axis=1).min())
         return out

@@ -14,7 +14,7 @@ import pytest
 
 from redaction.analysis import AnalysisSettings, analyze_file, collect_tracks
 from redaction.analysis_link import Track
-from redaction.analysis_video import encoder_pool, reset_encoders, warm_encoders
+from redaction.encoders import encoder_pool, reset_encoders, warm_encoders
 from tests.tags.conftest import KID_A, KID_B
 
 pytestmark = pytest.mark.slow
