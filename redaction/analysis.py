@@ -4,16 +4,18 @@ Frames are streamed from ffmpeg (never the whole video in memory), every Nth fra
 sampled and faces are found by the redaction detector (`redaction.detect`, CenterFace).
 Detections are linked into tracks where the camera's motion between samples carries the
 previous box (`analysis_link`); each track keeps its largest, sharpest crops, encoded with
-face_recognition (128-d) when the track ends (`analysis_video`). Fragments of one face are
-joined again by place, time and appearance; tracks are then clustered over the whole video
-with complete linkage under a strict distance threshold and a cannot-link rule (two tracks
-seen at the same time are two people) (`analysis_cluster`). When unsure the pipeline counts
+face_recognition (128-d) by the encoder processes (`redaction.encoders`) from the moment
+the track ends, while the video is still being read. Fragments of one face are joined again
+by place, time and appearance; tracks are then clustered over the whole video with complete
+linkage under a strict distance threshold and a cannot-link rule (two tracks seen at the
+same time are two people) (`analysis_cluster`). When unsure the pipeline counts
 two people: a student merged into another student, or into a known adult, would weaken the
 protection of KRS 610.320.
 
-Layout: `analysis_settings` (the knobs), `analysis_video` (frames, crops, encodings, camera
-motion, cuts), `analysis_link` (tracks), `analysis_cluster` (persons, known adults), and
-this module (the public API: `analyze_file`, `PersonCount`, `encode_reference`).
+Layout: `analysis_settings` (the knobs), `analysis_video` (frames, camera motion, cuts),
+`redaction.encoders` (crops, encodings, the encoder pool), `analysis_link` (tracks),
+`analysis_cluster` (persons, known adults), and this module (the public API: `analyze_file`,
+`PersonCount`, `encode_reference`).
 """
 
 from __future__ import annotations
