@@ -142,14 +142,11 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from redaction.analysis import analyze_file
 import face_recognition  # imported before timing, as a worker would have
-try:  # encoder processes started before timing too (trees from before they existed have none)
+try:  # encoder processes started before timing too (trees from before them have none)
     from redaction.encoders import warm_encoders
+    warm_encoders()
 except ImportError:
-    try:
-        from redaction.analysis_video import warm_encoders
-    except ImportError:
-        warm_encoders = lambda: None
-warm_encoders()
+    pass
 t0 = time.perf_counter()
 r = analyze_file(sys.argv[2])
 print(json.dumps({"count": r.distinct_people, "seconds": time.perf_counter() - t0,

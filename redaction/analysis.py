@@ -21,11 +21,9 @@ Layout: `analysis_settings` (the knobs), `analysis_video` (frames, camera motion
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -58,16 +56,15 @@ from redaction.analysis_video import (
 )
 from redaction.detect import Detector, make_detector
 from redaction.encoders import (
+    Crop,
+    crop_quality,
     default_encoders,
     dlib_location,
-    encode_crops,
     encode_later,
     face_crop,
     face_recognition_module,
-    reset_encoders,
+    receive,
 )
-
-log = logging.getLogger(__name__)
 
 __all__ = ["ANALYSIS_VERSION", "AnalysisSettings", "KnownAdult", "PersonCount",
            "ReferencePhotoError", "TrackResult", "analyze_file", "build_result",
@@ -121,8 +118,7 @@ class PersonCount:
 
 # A finished track's observations waiting for their encodings: (track, observation
 # indices, their crops, the encodings in order).
-Crops = list[tuple[np.ndarray, tuple[int, int, int, int]]]
-Pending = list[tuple[Track, list[int], Crops, "Future[list[np.ndarray]]"]]
+Pending = list[tuple[Track, list[int], list[Crop], "Future[list[np.ndarray]]"]]
 
 
 def _encode_track(t: Track, pending: Pending, encoders: int) -> None:
@@ -135,21 +131,9 @@ def _encode_track(t: Track, pending: Pending, encoders: int) -> None:
 
 
 def _receive_encodings(pending: Pending) -> None:
-    broken = False
-    for t, indices, crops, future in pending:
-        if not broken:
-            try:
-                encodings = future.result()
-            except BrokenProcessPool as exc:
-                # An encoder process died (killed, out of memory, or a main module that
-                # starts analyses on import): finish here, the result is the same.
-                log.warning("face encoder processes stopped (%s); encoding in this process",
-                            exc)
-                reset_encoders()
-                broken = True
-        if broken:
-            encodings = encode_crops(crops)
-        for k, enc in zip(indices, encodings, strict=True):
+    encodings = receive([(crops, future) for _, _, crops, future in pending])
+    for (t, indices, _, _), encs in zip(pending, encodings, strict=True):
+        for k, enc in zip(indices, encs, strict=True):
             t.obs[k].enc = enc
 
 
@@ -196,8 +180,8 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
             tracks.setdefault(t.id, t)
             box = t.obs[k].box
             if encodable(box, w, h, s.min_encode):
-                crop, loc, quality = face_crop(rgb, box)
-                t.offer(Candidate(quality, k, crop, loc,
+                crop, loc = face_crop(rgb, box)
+                t.offer(Candidate(crop_quality(rgb, box), k, crop, loc,
                                   seen_from_front(box, s.frontal_eye_span)),
                         s.encode_per_track)
         still = []

@@ -46,26 +46,30 @@ def dlib_location(b: Box, width: int, height: int) -> tuple[int, int, int, int]:
     return (max(0, int(top)), min(width, int(b.x1)), min(height, int(b.y1)), max(0, int(b.x0)))
 
 
-def face_crop(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, tuple[int, int, int, int], float]:
-    """(crop around the face, face_recognition location in the crop, quality) where quality
-    prefers large sharp faces: the short side (up to 96 px, the encoder's chip is 150 px)
-    times the spread of the Laplacian of the face at 64 px (motion blur lowers it)."""
+def face_crop(rgb: np.ndarray, box: Box) -> Crop:
+    """The crop around the face (half its size on each side) and face_recognition's
+    location of the face in it."""
     h, w = rgb.shape[:2]
     pad = 0.5 * max(box.w, box.h)
     x0, y0 = max(0, int(box.x0 - pad)), max(0, int(box.y0 - pad))
     x1, y1 = min(w, int(math.ceil(box.x1 + pad))), min(h, int(math.ceil(box.y1 + pad)))
     crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
     inner = Box(box.x0 - x0, box.y0 - y0, box.x1 - x0, box.y1 - y0, box.score)
-    loc = dlib_location(inner, x1 - x0, y1 - y0)
+    return crop, dlib_location(inner, x1 - x0, y1 - y0)
+
+
+def crop_quality(rgb: np.ndarray, box: Box) -> float:
+    """How good a face is to encode, preferring large sharp faces: the short side (up to
+    96 px, the encoder's chip is 150 px) times the spread of the Laplacian of the face at
+    64 px (motion blur lowers it)."""
     face = cv2.cvtColor(rgb[int(box.y0):int(box.y1), int(box.x0):int(box.x1)],
                         cv2.COLOR_RGB2GRAY)
     face = cv2.resize(face, (64, 64), interpolation=cv2.INTER_AREA)
     sharp = float(cv2.Laplacian(face, cv2.CV_32F).std())
-    return crop, loc, min(box.w, box.h, 96.0) * sharp
+    return min(box.w, box.h, 96.0) * sharp
 
 
-def encode_crops(crops: Sequence[Crop]
-                 ) -> list[np.ndarray]:
+def encode_crops(crops: Sequence[Crop]) -> list[np.ndarray]:
     """face_recognition encodings (128-d) of faces at known locations in their crops."""
     fr = face_recognition_module()
     out = []
@@ -99,16 +103,14 @@ _POOL_LOCK = threading.Lock()
 def default_encoders() -> int:
     """Encoder processes by default: one per CPU (the decode and detection loop mostly
     waits on them), none on a single CPU."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return 0 if (cpus or 1) < 2 else int(cpus or 1)
+    cpus = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1)
+    return cpus if cpus >= 2 else 0
 
 
 def encoder_pool(workers: int) -> ProcessPoolExecutor | None:
     """The process's encoder pool with `workers` processes (None for 0: encode in this
-    process). dlib's face descriptor holds the GIL and is most of the analysis time (~80 ms
-    a face on this project's 2-core machine, against ~25 ms for detecting a frame), so
-    threads would not help; the pool is started once and kept, as a job worker runs many
-    analyses."""
+    process), started once and kept, as a job worker runs many analyses."""
     global _POOL, _POOL_WORKERS
     if workers <= 0:
         return None
@@ -158,19 +160,35 @@ def encode_later(crops: Sequence[Crop],
         return done
 
 
+def receive(parts: Sequence[tuple[Sequence[Crop], Future[list[np.ndarray]]]]
+            ) -> list[list[np.ndarray]]:
+    """The encodings of each (crops, `encode_later` future) part, in order. A dead encoder
+    (killed, out of memory, or a main module that starts work on import) costs time, not
+    the answer: what it did not return is encoded here, and the next call gets a new pool."""
+    out: list[list[np.ndarray]] = []
+    broken = False
+    for crops, future in parts:
+        if not broken:
+            try:
+                out.append(future.result())
+                continue
+            except BrokenProcessPool as exc:
+                log.warning("face encoder processes stopped (%s); encoding in this process",
+                            exc)
+                reset_encoders()
+                broken = True
+        out.append(encode_crops(crops))
+    return out
+
+
 def encode_now(crops: Sequence[Crop], workers: int) -> list[np.ndarray]:
     """`encode_crops`, spread over the encoder pool and waited for (or in this process for 0
-    workers). A dead encoder costs time, not the answer: the crops are encoded here."""
+    workers)."""
     if workers <= 0 or len(crops) < 2:
         return encode_crops(crops)
     n = min(workers, len(crops))
-    parts = [encode_later(crops[i::n], workers) for i in range(n)]
-    try:
-        done = [p.result() for p in parts]
-    except BrokenProcessPool as exc:
-        log.warning("face encoder processes stopped (%s); encoding in this process", exc)
-        reset_encoders()
-        return encode_crops(crops)
+    shares = [crops[i::n] for i in range(n)]
+    done = receive([(share, encode_later(share, workers)) for share in shares])
     out: list[np.ndarray] = [np.empty(0)] * len(crops)
     for i, encs in enumerate(done):
         out[i::n] = encs

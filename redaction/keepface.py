@@ -89,7 +89,7 @@ class KeepFaceMatcher:
         out: list[float | None] = [None] * len(boxes)
         if not idx:
             return out
-        encs = encode_now([face_crop(rgb, boxes[i])[:2] for i in idx], self.encoders)
+        encs = encode_now([face_crop(rgb, boxes[i]) for i in idx], self.encoders)
         for i, e in zip(idx, encs, strict=True):
             out[i] = float(np.linalg.norm(self._known - e, axis=1).min())
         return out

@@ -32,7 +32,7 @@ def crops() -> list[Crop]:
     boxes = [b for b in make_detector("centerface", detect_area=rgb.shape[0] * rgb.shape[1])(rgb)
              if b.score >= 0.5 and min(b.w, b.h) >= 24]
     assert len(boxes) >= 5
-    return [face_crop(rgb, b)[:2] for b in boxes]
+    return [face_crop(rgb, b) for b in boxes]
 
 
 def _equal(a: list[np.ndarray], b: list[np.ndarray]) -> bool:

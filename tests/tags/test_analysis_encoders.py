@@ -51,7 +51,7 @@ def test_a_killed_encoder_loses_nothing(two_kids: str,
     pool = encoder_pool(2)
     assert pool is not None
     os.kill(pool.submit(os.getpid).result(), signal.SIGKILL)
-    with caplog.at_level(logging.WARNING, logger="redaction.analysis"):
+    with caplog.at_level(logging.WARNING, logger="redaction.encoders"):
         result = analyze_file(two_kids, encoders=2)
     assert "encoder processes stopped" in caplog.text
     assert result.distinct_people == expected.distinct_people == 2
