@@ -45,17 +45,21 @@ def people_of(tracks: Sequence[dict[str, Any]]) -> list[rules.Person]:
             for p, ts in sorted(by.items())]
 
 
-def on_campus(*, session: Session, evidence: Evidence) -> bool:
-    """Recorded on a campus: campus metadata set, or an active `school_campus` tag."""
-    return bool(evidence.campus) or "school_campus" in effective_tags(
-        session=session, evidence_id=evidence.id)
+def campus_basis(*, session: Session, evidence: Evidence) -> str | None:
+    """Why the footage counts as recorded on a campus (its campus metadata, or an active
+    `school_campus` tag), or None when it does not."""
+    if evidence.campus:
+        return f"evidence campus metadata: {evidence.campus}"
+    if "school_campus" in effective_tags(session=session, evidence_id=evidence.id):
+        return "an active school_campus tag"
+    return None
 
 
 def apply_auto_tags(*, session: Session, evidence: Evidence, result: AnalysisResult,
                     actor: Principal) -> list[Tag]:
     """Add the auto tags the rules derive from `result`; a tag a custodian removed with a
     reason is not put back by the machine (the custodian's decision stands)."""
-    proposed = rules.auto_tags(on_campus=on_campus(session=session, evidence=evidence),
+    proposed = rules.auto_tags(campus=campus_basis(session=session, evidence=evidence),
                                people=people_of(result.tracks))
     added = []
     for t in proposed:

@@ -98,8 +98,8 @@ def register(app: typer.Typer) -> None:
                     adults = []  # no database here: nobody is a known adult
                 result = analyze_file(str(path), known_adults=adults)
                 data = result.to_dict()
-                proposed = rules.auto_tags(on_campus=campus,
-                                           people=people_of(data["tracks"]))
+                basis = "--campus given for this file" if campus else None
+                proposed = rules.auto_tags(campus=basis, people=people_of(data["tracks"]))
                 data["tags"] = [{"name": t.name, "source": "auto", "confidence": t.confidence,
                                  "evidence": t.evidence} for t in proposed]
                 data["file"] = str(path)

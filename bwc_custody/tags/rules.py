@@ -80,16 +80,17 @@ class AutoTag:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
-def auto_tags(*, on_campus: bool, people: Sequence[Person]) -> list[AutoTag]:
+def auto_tags(*, campus: str | None, people: Sequence[Person]) -> list[AutoTag]:
     """The auto tags for an analysis; never proposes removing anything.
 
-    On a campus: `school_campus`; any person not matched to an enrolled known adult is
-    presumed a student -> `juvenile`; two or more such people -> `multi_student`. No faces
-    found proves nothing: no tag is added and none is cleared.
+    `campus` says why the footage counts as recorded on a campus (None: it does not).
+    On a campus: `school_campus`, with that reason as its basis; any person not matched to
+    an enrolled known adult is presumed a student -> `juvenile`; two or more such people ->
+    `multi_student`. No faces found proves nothing: no tag is added and none is cleared.
     """
-    if not on_campus:
+    if campus is None:
         return []
-    out = [AutoTag("school_campus", 1.0, {"basis": "evidence campus metadata"})]
+    out = [AutoTag("school_campus", 1.0, {"basis": campus})]
     students = sorted((p for p in people if p.known_adult is None),
                       key=lambda p: -p.score)
     if not students:

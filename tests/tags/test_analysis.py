@@ -59,7 +59,7 @@ def test_known_adult_plus_one_student_is_not_multi_student(
     assert result.distinct_people == 2
     assert result.known_adults == ["SRO"]
     assert result.unidentified_people == 1
-    tags = {t.name for t in auto_tags(on_campus=True,
+    tags = {t.name for t in auto_tags(campus="test campus",
                                       people=people_of(result.to_dict()["tracks"]))}
     assert tags == {"school_campus", "juvenile"}
 

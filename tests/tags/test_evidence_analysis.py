@@ -54,6 +54,8 @@ def test_no_faces_on_campus_is_not_auto_cleared(sqlite_migrated: str,
     assert "juvenile" in effective  # the officer's word stands; no faces proves nothing
     assert {(t.name, t.source) for t in tags if t.removed_at is None} == {
         ("school_campus", "officer"), ("juvenile", "officer"), ("school_campus", "auto")}
+    auto_campus = next(t for t in tags if t.name == "school_campus" and t.source == "auto")
+    assert auto_campus.evidence["basis"] == "evidence campus metadata: Central High"
 
 
 def test_two_students_on_campus_are_multi_student_with_evidence(
@@ -136,6 +138,8 @@ def test_cli_analyze_file_and_tags_json(sqlite_migrated: str, make_clip: Callabl
     assert all(
         {"id", "person", "first_frame", "last_frame"} <= set(t) for t in out["tracks"])
     assert {t["name"] for t in out["tags"]} == {"school_campus", "juvenile", "multi_student"}
+    campus = next(t for t in out["tags"] if t["name"] == "school_campus")
+    assert campus["evidence"]["basis"] == "--campus given for this file"
     assert out["analysis_fps"] > 0
     assert out["frames_analysed"] > 0
 
