@@ -15,7 +15,8 @@ protection of KRS 610.320.
 Layout: `analysis_settings` (the knobs), `analysis_video` (frames, camera motion, cuts),
 `redaction.encoders` (crops, encodings, the encoder pool), `analysis_link` (tracks),
 `analysis_cluster` (persons, known adults), and this module (the public API: `analyze_file`,
-`PersonCount`, `encode_reference`).
+`PersonCount`). Known adults' reference photos are encoded by `redaction.keepface`, under the
+same rules as keep-face photos.
 """
 
 from __future__ import annotations
@@ -59,16 +60,14 @@ from redaction.encoders import (
     Crop,
     crop_quality,
     default_encoders,
-    dlib_location,
     encode_later,
     face_crop,
-    face_recognition_module,
     receive,
 )
 
 __all__ = ["ANALYSIS_VERSION", "AnalysisSettings", "KnownAdult", "PersonCount",
-           "ReferencePhotoError", "TrackResult", "analyze_file", "build_result",
-           "collect_tracks", "encode_reference", "result_json"]
+           "TrackResult", "analyze_file", "build_result",
+           "collect_tracks", "result_json"]
 
 
 @dataclass
@@ -275,31 +274,3 @@ def build_result(tracks: list[Track], meta: dict[str, Any], s: AnalysisSettings,
 def result_json(result: PersonCount) -> str:
     """The result as JSON text."""
     return json.dumps(result.to_dict(), sort_keys=True)
-
-
-class ReferencePhotoError(ValueError):
-    """A reference photo without exactly one clear face (raised by `encode_reference`)."""
-
-
-def encode_reference(data: bytes, *, min_face: int = 60) -> np.ndarray:
-    """The 128-d encoding of the one clear face in a reference photo (JPEG/PNG bytes)."""
-    import io
-
-    fr = face_recognition_module()
-    try:
-        rgb = fr.load_image_file(io.BytesIO(data))
-    except (OSError, ValueError) as exc:
-        raise ReferencePhotoError(f"not a readable image: {exc}") from None
-    h, w = rgb.shape[:2]
-    det = make_detector("centerface", threshold=0.5, detect_area=min(w * h, 1920 * 1088))
-    faces = [b for b in det(rgb) if b.score >= 0.5]
-    clear = [b for b in faces if min(b.w, b.h) >= min_face]
-    if len(faces) != 1 or len(clear) != 1:
-        raise ReferencePhotoError(
-            f"a reference photo must show exactly one clear face (at least {min_face} px); "
-            f"found {len(faces)} face(s), {len(clear)} large enough")
-    enc = fr.face_encodings(rgb, known_face_locations=[dlib_location(clear[0], w, h)],
-                            num_jitters=3)
-    if not enc:
-        raise ReferencePhotoError("the face could not be encoded")
-    return np.asarray(enc[0], dtype=np.float64)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from redaction.analysis_link import seen_from_front
+from redaction.analysis_settings import AnalysisSettings
 from redaction.detect import Box, CenterFaceDetector
 from redaction.encoders import (
     default_encoders,
@@ -34,19 +36,29 @@ class Reference:
     encoding: np.ndarray
 
 
-def load_reference(path: Path, detector: CenterFaceDetector | None = None) -> Reference:
-    """Encode the one face in a reference photo file; refuse photos with none or several."""
+# A reference photo's face must be at least this many pixels on its short side: it says
+# whom to leave unblurred (keep-face) or not to count as a student (known adults).
+MIN_REFERENCE_FACE = 60
+# Photos are searched at up to this many pixels (larger ones are scaled down first).
+REFERENCE_DETECT_AREA = 1920 * 1088
+
+
+def load_reference(path: Path) -> Reference:
+    """The reference of the one clear face in a photo file (see `reference_from_bytes`)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidReferencePhoto(f"cannot read reference photo {path}: {exc}",
                                     path=str(path)) from None
-    return reference_from_bytes(path.stem, data, detector, label=str(path))
+    return reference_from_bytes(path.stem, data, label=str(path))
 
 
-def reference_from_bytes(name: str, data: bytes, detector: CenterFaceDetector | None = None,
-                         *, label: str | None = None) -> Reference:
-    """Encode the one face in a reference photo's bytes; refuse photos with none or several."""
+def reference_from_bytes(name: str, data: bytes, *, label: str | None = None) -> Reference:
+    """The reference of the one clear face in a photo's bytes (JPEG/PNG): found with score
+    0.5, at least `MIN_REFERENCE_FACE` px, seen from the front, and the only face in the
+    photo. Which face a reference means must never be a guess, so a second face, however
+    small, refuses the photo; so does a profile, which the encoder cannot place (and which
+    the person count never matches against known adults)."""
     fr = face_recognition_module()
     label = label or name
     try:
@@ -54,18 +66,25 @@ def reference_from_bytes(name: str, data: bytes, detector: CenterFaceDetector | 
     except (OSError, ValueError) as exc:
         raise InvalidReferencePhoto(f"cannot read reference photo {label}: {exc}",
                                     path=label) from None
-    det = detector or CenterFaceDetector(threshold=0.5, detect_area=rgb.shape[0] * rgb.shape[1])
     h, w = rgb.shape[:2]
-    faces = [b for b in det(rgb) if b.score >= 0.5 and min(b.w, b.h) >= 40]
-    if len(faces) != 1:
+    det = CenterFaceDetector(threshold=0.5, detect_area=min(w * h, REFERENCE_DETECT_AREA))
+    faces = [b for b in det(rgb) if b.score >= 0.5]
+    clear = [b for b in faces if min(b.w, b.h) >= MIN_REFERENCE_FACE]
+    if len(faces) != 1 or len(clear) != 1:
         raise InvalidReferencePhoto(
-            f"reference photo {label} must show exactly one clear face, found {len(faces)}",
-            path=label, faces=len(faces))
-    enc = fr.face_encodings(rgb, known_face_locations=[dlib_location(faces[0], w, h)],
+            f"reference photo {label} must show exactly one clear face (at least "
+            f"{MIN_REFERENCE_FACE} px); found {len(faces)} face(s), {len(clear)} large enough",
+            path=label, faces=len(faces), large_enough=len(clear))
+    if not seen_from_front(clear[0], AnalysisSettings.frontal_eye_span):
+        raise InvalidReferencePhoto(
+            f"reference photo {label} shows the face from the side; it must face the camera",
+            path=label, eye_span=clear[0].eye_span)
+    enc = fr.face_encodings(rgb, known_face_locations=[dlib_location(clear[0], w, h)],
                             num_jitters=3)
     if not enc:
         raise InvalidReferencePhoto(f"no face encoding from {label}", path=label)
-    return Reference(name=name, sha256=hashlib.sha256(data).hexdigest(), encoding=enc[0])
+    return Reference(name=name, sha256=hashlib.sha256(data).hexdigest(),
+                     encoding=np.asarray(enc[0], dtype=np.float64))
 
 
 class KeepFaceMatcher:

@@ -2,8 +2,11 @@
 
 from bwc_custody.errors import BwcError
 from bwc_custody.reasons import ReasonRequired
+from redaction.errors import InvalidReferencePhoto
 
-__all__ = ["ReasonRequired"]  # kept importable from here: tag removals raise it
+# Kept importable from here: tag removals raise ReasonRequired, and known-adult enrolment
+# refuses photos with the redactor's InvalidReferencePhoto (one rule for reference photos).
+__all__ = ["InvalidReferencePhoto", "ReasonRequired"]
 
 
 class UnknownTag(BwcError):
@@ -21,13 +24,6 @@ class TagNotFound(BwcError):
 class KnownAdultNotFound(BwcError):
     code = "known_adult_not_found"
     status = 404
-
-
-class InvalidReferencePhoto(BwcError):
-    """A reference photo must show exactly one clear face."""
-
-    code = "invalid_reference_photo"
-    status = 422
 
 
 class NotificationNotFound(BwcError):

@@ -245,7 +245,7 @@ def enrol_known_adult(*, session: Session, keyring: Keyring, name: str,
                       photos: Sequence[bytes], consent: str, actor: Principal,
                       client_addr: str = "") -> KnownAdult:
     """Enrol a consenting adult from reference photos (one clear face each)."""
-    from redaction.analysis import ReferencePhotoError, encode_reference
+    from redaction.keepface import reference_from_bytes
 
     if not name.strip():
         raise InvalidReferencePhoto("a known adult needs a name")
@@ -255,9 +255,9 @@ def enrol_known_adult(*, session: Session, keyring: Keyring, name: str,
     encodings = []
     for i, data in enumerate(photos):
         try:
-            encodings.append(encode_reference(data))
-        except ReferencePhotoError as exc:
-            raise InvalidReferencePhoto(f"photo {i + 1}: {exc}", photo=i + 1) from None
+            encodings.append(reference_from_bytes(f"#{i + 1}", data).encoding)
+        except InvalidReferencePhoto as exc:
+            raise InvalidReferencePhoto(exc.message, **exc.details, photo=i + 1) from None
     object_id = uuid.uuid4()
     wrapped, sealed = _seal(keyring, object_id, np.stack(encodings).astype(np.float64).tobytes())
     row = KnownAdult(name=name.strip(), consent=consent_text, object_id=str(object_id),

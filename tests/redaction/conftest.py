@@ -89,3 +89,12 @@ def identities() -> Path:
     if not IDENTITIES.is_dir():
         pytest.skip(f"identities not found at {IDENTITIES}")
     return IDENTITIES
+
+
+@pytest.fixture(scope="session")
+def faces_dev() -> Path:
+    """shared/data/faces-dev (labelled photos, boxes.json)."""
+    _need_shared()
+    if not FACES.is_dir():
+        pytest.skip(f"faces-dev not found at {FACES}")
+    return FACES

@@ -9,8 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from redaction.analysis_settings import AnalysisSettings
+from redaction.detect import Box, CenterFaceDetector
 from redaction.errors import InvalidReferencePhoto
-from redaction.keepface import load_reference
+from redaction.keepface import MIN_REFERENCE_FACE, load_reference
 from redaction.manifest import read_manifest
 from redaction.pipeline import RedactOptions, redact_file
 from tests.redaction.conftest import make_clip
@@ -83,3 +85,56 @@ def test_reference_without_face_refused(tmp_path: Path, identities: Path) -> Non
     junk.write_bytes(b"not a photo")
     with pytest.raises(InvalidReferencePhoto):
         load_reference(junk)
+
+
+def _face_of(photo: Path) -> Box:
+    bgr = cv2.imread(str(photo))
+    found = CenterFaceDetector(threshold=0.5, detect_area=bgr.shape[0] * bgr.shape[1])(
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    return max(found, key=lambda b: b.score)
+
+
+def test_reference_with_a_small_second_face_refused(tmp_path: Path, identities: Path,
+                                                    faces_dev: Path) -> None:
+    # A child's face, 32 px wide, in the corner of a clear portrait: which face the photo
+    # means is a guess, so the photo is refused however small the second face.
+    portrait = identities / "train" / "obama" / "obama.jpg"
+    load_reference(portrait)  # alone, the portrait is a good reference
+    kid_photo = faces_dev / "29_Students_Schoolkids_Students_Schoolkids_29_436.jpg"
+    kid, b = cv2.imread(str(kid_photo)), _face_of(kid_photo)
+    m = 0.6 * b.w
+    face = kid[int(b.y0 - m):int(b.y1 + m), int(b.x0 - m):int(b.x1 + m)]
+    face = cv2.resize(face, None, fx=32 / b.w, fy=32 / b.w, interpolation=cv2.INTER_AREA)
+    img = cv2.imread(str(portrait))
+    img[20:20 + face.shape[0], 20:20 + face.shape[1]] = face
+    photo = tmp_path / "portrait_and_child.jpg"
+    cv2.imwrite(str(photo), img)
+    with pytest.raises(InvalidReferencePhoto) as ei:
+        load_reference(photo)
+    assert (ei.value.details["faces"], ei.value.details["large_enough"]) == (2, 1)
+
+
+def test_reference_face_too_small_refused(tmp_path: Path, identities: Path) -> None:
+    portrait = identities / "train" / "obama" / "obama.jpg"
+    scale = 0.8 * MIN_REFERENCE_FACE / _face_of(portrait).w
+    img = cv2.imread(str(portrait))
+    photo = tmp_path / "small.jpg"
+    cv2.imwrite(str(photo), cv2.resize(img, None, fx=scale, fy=scale,
+                                       interpolation=cv2.INTER_AREA))
+    with pytest.raises(InvalidReferencePhoto) as ei:
+        load_reference(photo)
+    assert (ei.value.details["faces"], ei.value.details["large_enough"]) == (1, 0)
+
+
+def test_reference_in_profile_refused(tmp_path: Path, faces_dev: Path) -> None:
+    # A man seen from the side (labelled face 3 of this meeting photo, found at score 0.84):
+    # the encoder cannot place a profile, and the person count never matches one.
+    bgr = cv2.imread(str(faces_dev / "11_Meeting_Meeting_11_Meeting_Meeting_11_573.jpg"))
+    x, y, w, h = 74, 138, 94, 178
+    crop = bgr[max(0, y - w // 2):y + h + w // 2, max(0, x - w // 2):x + w + w // 8]
+    photo = tmp_path / "profile.jpg"
+    cv2.imwrite(str(photo), cv2.resize(crop, None, fx=1.6, fy=1.6,
+                                       interpolation=cv2.INTER_CUBIC))
+    with pytest.raises(InvalidReferencePhoto) as ei:
+        load_reference(photo)
+    assert ei.value.details["eye_span"] < AnalysisSettings.frontal_eye_span

@@ -12,8 +12,9 @@ import pytest
 
 from bwc_custody.tags.analysis import people_of
 from bwc_custody.tags.rules import auto_tags
-from redaction.analysis import AnalysisSettings, KnownAdult, analyze_file, encode_reference
+from redaction.analysis import AnalysisSettings, KnownAdult, analyze_file
 from redaction.errors import RedactionError
+from redaction.keepface import load_reference
 from tests.redaction.util import ffmpeg
 from tests.tags.conftest import ADULT_IN_CLIP, ADULT_REF, DEV, KID_A, KID_B, KID_C
 
@@ -43,7 +44,7 @@ def test_one_face_in_many_frames_is_one_person(make_clip: Callable[..., Path]) -
 def test_two_similar_looking_people_stay_two(make_clip: Callable[..., Path]) -> None:
     # These two children are closer than face_recognition's usual 0.6 tolerance, which
     # would call them one person; they never appear together, so only appearance separates.
-    a, b = encode_reference(KID_A.read_bytes()), encode_reference(KID_B.read_bytes())
+    a, b = load_reference(KID_A).encoding, load_reference(KID_B).encoding
     assert float(np.linalg.norm(a - b)) < 0.6
     result = analyze_file(str(make_clip([KID_A, KID_B], per_image=1.5)))
     assert result.distinct_people == 2
@@ -53,7 +54,7 @@ def test_two_similar_looking_people_stay_two(make_clip: Callable[..., Path]) -> 
 def test_known_adult_plus_one_student_is_not_multi_student(
         make_clip: Callable[..., Path]) -> None:
     # Enrolled from one photo, seen in the clip in another photo of the same man.
-    adult = KnownAdult(name="SRO", encodings=[encode_reference(ADULT_REF.read_bytes())])
+    adult = KnownAdult(name="SRO", encodings=[load_reference(ADULT_REF).encoding])
     result = analyze_file(str(make_clip([ADULT_IN_CLIP, KID_C], per_image=1.5)),
                           known_adults=[adult])
     assert result.distinct_people == 2

@@ -66,6 +66,8 @@ def test_photo_must_show_one_clear_face(client: TestClient,
     r = _enrol(client, make_token(Role.custodian), IDS / "test" / "obama_and_biden.jpg")
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "invalid_reference_photo"
+    assert r.json()["error"]["details"]["photo"] == 1
+    assert r.json()["error"]["details"]["faces"] >= 2
 
 
 def test_encodings_are_stored_encrypted(sqlite_migrated: str, bwc_home: Path) -> None:
@@ -75,7 +77,7 @@ def test_encodings_are_stored_encrypted(sqlite_migrated: str, bwc_home: Path) ->
     from bwc_custody.db import get_engine, session_scope
     from bwc_custody.tags import service
     from bwc_custody.vault.service import get_keyring
-    from redaction.analysis import encode_reference
+    from redaction.keepface import load_reference
 
     with session_scope() as session:
         service.enrol_known_adult(session=session, keyring=get_keyring(), name="SRO",
@@ -86,7 +88,7 @@ def test_encodings_are_stored_encrypted(sqlite_migrated: str, bwc_home: Path) ->
     assert len(loaded) == 1
     assert len(loaded[0].encodings) == 1
     encoding = loaded[0].encodings[0]  # exactly what was stored (jittered encodings vary)
-    assert float(np.linalg.norm(encoding - encode_reference(ADULT_REF.read_bytes()))) < 0.25
+    assert float(np.linalg.norm(encoding - load_reference(ADULT_REF).encoding)) < 0.25
     with get_engine().connect() as conn:
         conn.execute(text("PRAGMA wal_checkpoint(FULL)"))
     raw = b"".join(p.read_bytes() for p in bwc_home.glob("test.db*"))
