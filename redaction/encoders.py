@@ -14,6 +14,7 @@ import logging
 import math
 import multiprocessing
 import os
+import select
 import threading
 import time
 from collections.abc import Sequence
@@ -82,13 +83,26 @@ def _warm() -> None:
     face_recognition_module()  # each encoder process loads the models once
 
 
+def _wait_for_exit(pid: int) -> None:
+    """Return once process `pid` (this process's parent) has ended."""
+    try:
+        fd = os.pidfd_open(pid)  # Linux 5.3+: readable when the process ends, no polling
+    except (AttributeError, OSError):  # no pidfd here, or the parent is already gone
+        while os.getppid() == pid:
+            time.sleep(1.0)
+        return
+    # Opened after the parent ended, the pid could name another process: still the parent?
+    if os.getppid() == pid:
+        select.select([fd], [], [])
+    os.close(fd)
+
+
 def _start_encoder(parent: int) -> None:
     """Initializer of an encoder process: load the models, and exit when the parent is gone
     (a job worker killed outright would otherwise leave its encoders waiting forever; they
     hold the pool's pipes open themselves, so they never see it close)."""
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
+        _wait_for_exit(parent)
         os._exit(0)
 
     threading.Thread(target=watch, name="bwc-encoder-watch", daemon=True).start()

@@ -3,9 +3,15 @@ encoder (keep-face judges every face of a keyframe through it)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import select
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -60,3 +66,40 @@ def test_a_dead_encoder_costs_time_not_the_answer(crops: list[Crop],
     assert _equal(again, here)
     assert encoder_pool(2) is not pool
     reset_encoders()
+
+
+# A job worker that starts the pool, says which encoder processes it has, and waits.
+_POOL_OWNER = """
+import json, multiprocessing, sys
+from redaction.encoders import warm_encoders
+if __name__ == "__main__":
+    warm_encoders(2)
+    print(json.dumps([p.pid for p in multiprocessing.active_children()]), flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_encoders_exit_when_their_parent_is_killed() -> None:
+    # SIGKILL gives the parent no chance to shut its pool down: the encoders must notice
+    # on their own, or every killed job worker would leave two processes behind for good.
+    root = Path(__file__).resolve().parents[2]
+    owner = subprocess.Popen([sys.executable, "-c", _POOL_OWNER], cwd=root, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert owner.stdout is not None
+        pids = json.loads(owner.stdout.readline())
+        assert len(pids) == 2
+        pidfds = {os.pidfd_open(pid): pid for pid in pids}
+    finally:
+        owner.kill()
+        owner.wait()
+    pending = set(pidfds)
+    deadline = time.monotonic() + 30.0  # a bound for a loaded machine, not a measurement
+    while pending and (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select(sorted(pending), [], [], left)
+        pending -= set(ready)
+    for fd in pending:  # do not leave them running if the test fails
+        signal.pidfd_send_signal(fd, signal.SIGKILL)
+    for fd in pidfds:
+        os.close(fd)
+    assert not pending, f"encoders {[pidfds[fd] for fd in pending]} outlived their parent"
