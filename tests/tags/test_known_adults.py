@@ -6,7 +6,7 @@ import base64
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -20,9 +20,9 @@ def _h(token: str) -> dict[str, str]:
 
 
 def _enrol(client: TestClient, token: str, *photos: Path, consent: str = "signed form 2026-014"
-           ) -> httpx.Response:
+           ) -> httpx2.Response:
     files = [("photos", (p.name, p.read_bytes(), "image/jpeg")) for p in photos]
-    response: httpx.Response = client.post(
+    response: httpx2.Response = client.post(
         "/api/v1/known-adults", headers=_h(token), files=files,
         data={"name": "SRO Barack", "consent": consent})
     return response
