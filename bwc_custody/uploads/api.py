@@ -17,6 +17,7 @@ from bwc_custody.deps import PUBLIC, SessionDep, allow
 from bwc_custody.evidence.models import Receipt
 from bwc_custody.uploads import service
 from bwc_custody.uploads.errors import BadContentType, ChecksumMismatch, TusVersionUnsupported
+from bwc_custody.uploads.staging import discard_staging, locked_staging
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
 TUS_VERSION = "1.0.0"
@@ -112,7 +113,7 @@ async def append_bytes(
     expected = service.parse_checksum(upload_checksum)
     upload = service.get_owned_or_raise(session=session, upload_id=upload_id, actor=actor)
     service.check_appendable(upload, upload_offset)
-    with service.locked_staging(upload, get_keyring()) as staging:
+    with locked_staging(upload, get_keyring()) as staging:
         mark = staging.mark()
         chunk_hash = hashlib.sha256()
         parts: list[bytes] = []
@@ -187,5 +188,5 @@ def finalize_upload(
     )
     if not already:
         session.commit()
-        service.discard_staging(upload.id)
+        discard_staging(upload.id)
     return receipt

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from bwc_custody.auth.models import Role
 from bwc_custody.db import get_engine
 from bwc_custody.evidence.models import Evidence, Receipt
-from bwc_custody.uploads import service as upload_service
+from bwc_custody.uploads import staging as upload_staging
 from bwc_custody.vault.models import StoredObject
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -113,7 +113,7 @@ def test_full_upload_finalise_receipt(client: TestClient, dock: Dock) -> None:
     assert again.status_code == 200
     assert again.json()["evidence_id"] == receipt.evidence_id
     # Staging is gone; the stored object decrypts to the upload.
-    assert list(upload_service.staging_dir().glob(f"{url.rsplit('/', 1)[1]}*")) == []
+    assert list(upload_staging.staging_dir().glob(f"{url.rsplit('/', 1)[1]}*")) == []
     from bwc_custody.vault.service import get_keyring, get_store, iter_plaintext
 
     with Session(get_engine()) as session:
@@ -127,7 +127,7 @@ def test_interrupted_then_resumed_after_restart(client: TestClient, dock: Dock) 
     url = dock.create(len(data))
     assert dock.patch(url, 0, data[:SEG + 500]).status_code == 204
     # Power loss on the server: its in-memory hash state is gone.
-    upload_service._HASHERS.clear()
+    upload_staging._HASHERS.clear()
     offset = dock.offset(url)
     assert offset == SEG + 500
     dock.send_all(url, data, start=offset)
@@ -218,7 +218,7 @@ def test_termination(client: TestClient, dock: Dock) -> None:
     resp = client.delete(url, headers={**TUS, **dock.auth})
     assert resp.status_code == 204
     assert dock.patch(url, 100, b"x").status_code == 409
-    assert list(upload_service.staging_dir().glob(f"{url.rsplit('/', 1)[1]}*")) == []
+    assert list(upload_staging.staging_dir().glob(f"{url.rsplit('/', 1)[1]}*")) == []
 
 
 @pytest.mark.parametrize(("headers", "status", "code"), [
@@ -275,10 +275,10 @@ def test_server_dies_between_staging_and_commit(client: TestClient, dock: Dock) 
     with Session(get_engine()) as session:
         upload = session.get(Upload, upload_id)
         assert upload is not None
-        with upload_service.locked_staging(upload, get_keyring()) as staging:
+        with upload_staging.locked_staging(upload, get_keyring()) as staging:
             staging.feed(data[SEG + 100 : 2 * SEG + 500])
             staging.persist()  # ... and the process dies before record_progress/commit
-    upload_service._HASHERS.clear()
+    upload_staging._HASHERS.clear()
     assert dock.offset(url) == SEG + 100  # the database is the truth
     dock.send_all(url, data, start=SEG + 100)
     resp = dock.finalize(url, sha256=hashlib.sha256(data).hexdigest())
