@@ -74,9 +74,10 @@ def register(app: typer.Typer) -> None:
         target: str = typer.Argument(..., help="An evidence id, or a video file."),
         campus: bool = typer.Option(False, help="For a FILE: apply the on-campus rules."),
     ) -> None:
-        """Count distinct people (JSON: distinct_people, tracks, tags). An evidence id is
-        queued, run here in the foreground by the job worker code, stored and tagged;
-        a FILE is only read."""
+        """Count distinct people (JSON: distinct_people, tracks, tags).
+
+        An evidence id is queued, run here in the foreground by the job worker code, stored
+        and tagged; a FILE is only read."""
         from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.tags import rules, service
 
@@ -114,8 +115,11 @@ def register(app: typer.Typer) -> None:
                                        actor=LOCAL_OPERATOR, client_addr="cli")
             run_in_foreground(job.id)
             with session_scope() as session:
+                from bwc_custody.tags.models import AnalysisRead
+
                 row = latest_analysis(session=session, evidence_id=target)
-                out = row.model_dump(mode="json")
+                # The API's shape (times as aware UTC), plus what this run made.
+                out = AnalysisRead.model_validate(row).model_dump(mode="json")
                 out["analysis_id"] = row.id
                 out["job_id"] = job.id
                 out["tags"] = [_tag_dict(t) for t in service.list_tags(

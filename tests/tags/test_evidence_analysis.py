@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,7 @@ def test_cli_analyze_file_and_tags_json(sqlite_migrated: str, make_clip: Callabl
     assert code == 0, out
     assert out["distinct_people"] == 2
     assert out["analysis_id"]
+    assert datetime.fromisoformat(out["created_at"]).utcoffset() == timedelta(0)
     code, out = _bwc("tags", evidence_id)
     assert code == 0
     assert out["effective"] == ["arrest", "juvenile", "multi_student", "school_campus"]
