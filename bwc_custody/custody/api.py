@@ -6,20 +6,20 @@ from __future__ import annotations
 import shutil
 import tempfile
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service
 from bwc_custody.custody.access import stream_original
+from bwc_custody.custody.models import EntryRead
 from bwc_custody.custody.package import build_package
 from bwc_custody.custody.verify import verify_all
 from bwc_custody.db import get_engine
@@ -37,23 +37,6 @@ Reason = Annotated[str, Query(min_length=3, max_length=500,
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else ""
-
-
-class EntryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    seq: int
-    at: datetime
-    actor: str
-    role: str
-    action: str
-    target_type: str
-    target_id: str
-    client_addr: str
-    reason: str
-    details: dict[str, Any]
-    prev_hash: str
-    entry_hash: str
 
 
 class CheckpointRead(BaseModel):

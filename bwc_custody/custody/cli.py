@@ -96,7 +96,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print custody entries (all, or one target's) as JSON."""
         from bwc_custody.custody import service as custody
+        from bwc_custody.custody.models import EntryRead
 
-        emit(in_session(lambda session: [r.model_dump(mode="json") for r in (
-            custody.entries_for(session=session, target_id=target) if target
-            else custody.all_entries(session=session))]))
+        def entries(session: Any) -> list[dict[str, Any]]:
+            rows = (custody.entries_for(session=session, target_id=target) if target
+                    else custody.all_entries(session=session))
+            return [EntryRead.model_validate(r).model_dump(mode="json") for r in rows]
+
+        emit(in_session(entries))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.timeutil import utcnow
+from bwc_custody.timeutil import UtcRead, utcnow
 
 
 class CustodyEntry(SQLModel, table=True):
@@ -48,3 +49,21 @@ class Checkpoint(SQLModel, table=True):
     key_id: str = Field(max_length=40)
     signature: str = Field(max_length=200)
     object_key: str = Field(max_length=200)
+
+
+class EntryRead(UtcRead):
+    """A custody entry as read: `at` as aware UTC, so that anyone holding the entry can
+    recompute `entry_hash` (`service.canonical_bytes` hashes `at` in UTC)."""
+
+    seq: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    target_type: str
+    target_id: str
+    client_addr: str
+    reason: str
+    details: dict[str, Any]
+    prev_hash: str
+    entry_hash: str

@@ -11,6 +11,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from bwc_custody.cli import app
+from tests.support.custody import recomputed_entry_hash
 
 
 def _bwc(*args: str) -> tuple[int, Any]:
@@ -34,6 +35,7 @@ def test_checkpoint_log_and_export(sqlite_migrated: str, tmp_path: Path,
     code, entries = _bwc("log", "--target", evidence_id)
     assert [e["action"] for e in entries][0] == "evidence.ingest"
     assert entries[-1]["reason"] == "court copy"
+    assert [recomputed_entry_hash(e) for e in entries] == [e["entry_hash"] for e in entries]
     code, err = _bwc("export", evidence_id, "--out", str(out))
     assert code == 2
     assert "exists" in err["error"]["message"]
