@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
+from sqlalchemy import DateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
@@ -19,8 +22,8 @@ def as_utc(value: datetime) -> datetime:
 
 
 class UtcRead(BaseModel):
-    """Base of read shapes built from rows: every datetime as aware UTC (SQLite returns
-    naive ones)."""
+    """Base of read shapes: every datetime as aware UTC (a row not yet reloaded still holds
+    the offset it was given, e.g. an officer's recorded_at in -05:00)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -28,3 +31,25 @@ class UtcRead(BaseModel):
     @classmethod
     def _utc(cls, value: Any) -> Any:
         return as_utc(value) if isinstance(value, datetime) else value
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp column that stores and returns aware UTC on every database.
+
+    PostgreSQL's timestamptz keeps the instant, but SQLite keeps only the wall clock it is
+    given: 10:00-05:00 was stored as 10:00 and read back as 10:00 UTC, five hours off. So
+    every value is converted to UTC before it is stored, and a naive one is refused (the
+    code's clock is aware: `utcnow`)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given for a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)

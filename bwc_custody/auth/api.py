@@ -7,13 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from bwc_custody.auth import flows, service
 from bwc_custody.auth.flows import TokenPair
 from bwc_custody.auth.models import ApiToken, Role, User
 from bwc_custody.auth.service import Principal
 from bwc_custody.deps import PUBLIC, SessionDep, allow
+from bwc_custody.timeutil import UtcRead
 
 router = APIRouter(tags=["auth"])
 AnyUser = Annotated[Principal, Depends(allow(*Role))]
@@ -33,8 +34,7 @@ class Me(BaseModel):
     roles: list[str]
 
 
-class UserRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class UserRead(UtcRead):
 
     username: str
     display_name: str
@@ -73,7 +73,7 @@ class TokenIn(BaseModel):
     name: str = ""
 
 
-class TokenRead(BaseModel):
+class TokenRead(UtcRead):
     id: int
     name: str
     created_at: datetime

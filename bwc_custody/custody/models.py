@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.timeutil import UtcRead, utcnow
+from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 
 
 class CustodyEntry(SQLModel, table=True):
@@ -19,7 +19,7 @@ class CustodyEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     seq: int = Field(index=True, unique=True)
     at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
     actor: str = Field(max_length=200)
     role: str = Field(default="", max_length=200)
@@ -44,7 +44,7 @@ class Checkpoint(SQLModel, table=True):
     tree_size: int = Field(index=True, unique=True)
     root_hash: str = Field(max_length=64)
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
     key_id: str = Field(max_length=40)
     signature: str = Field(max_length=200)

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic import Field as PField
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.timeutil import utcnow
+from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 
 
 class DockMetadata(BaseModel):
@@ -46,14 +46,14 @@ class Evidence(SQLModel, table=True):
     sha256: str = Field(index=True, unique=True, max_length=64)
     size: int
     received_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
     ingested_by: str = Field(max_length=120)
     source: str = Field(max_length=20)  # cli | upload
     officer_id: str | None = Field(default=None, index=True, max_length=120)
     device_serial: str | None = Field(default=None, max_length=120)
     recorded_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
     campus: str | None = Field(default=None, max_length=200)
     case_number: str | None = Field(default=None, index=True, max_length=120)
@@ -68,7 +68,7 @@ class Evidence(SQLModel, table=True):
     media: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class Receipt(BaseModel):
+class Receipt(UtcRead):
     """What the server signs when it takes custody of an upload."""
 
     evidence_id: str
@@ -85,10 +85,8 @@ class Receipt(BaseModel):
         return (body + self.received_at.isoformat()).encode()
 
 
-class EvidenceRead(BaseModel):
+class EvidenceRead(UtcRead):
     """Evidence as the API shows it."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: str
     sha256: str

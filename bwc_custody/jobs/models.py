@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Column, DateTime, Index, Text
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.timeutil import UtcRead, utcnow
+from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -18,7 +18,7 @@ FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 
 
 def _ts(nullable: bool) -> Any:
-    return Column(DateTime(timezone=True), nullable=nullable)
+    return Column(UtcDateTime(), nullable=nullable)
 
 
 class Job(SQLModel, table=True):

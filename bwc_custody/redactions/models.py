@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, BigInteger, Column, DateTime
+from sqlalchemy import JSON, BigInteger, Column
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
-from bwc_custody.timeutil import UtcRead, utcnow
+from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 
 
 class Derivative(SQLModel, table=True):
@@ -41,7 +41,7 @@ class Derivative(SQLModel, table=True):
                                        sa_column=Column(JSON, nullable=False))
     requested_by: str = SQLField(max_length=120)
     created_at: datetime = SQLField(default_factory=utcnow,
-                                    sa_column=Column(DateTime(timezone=True), nullable=False))
+                                    sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class KeepPhoto(BaseModel):

@@ -8,15 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
-from sqlalchemy import JSON, Column, Date, DateTime, Text
+from sqlalchemy import JSON, Column, Date, Text
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.timeutil import UtcRead, utcnow
+from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 from review.workflow import INITIAL
 
 
 def _ts(nullable: bool) -> Any:
-    return Column(DateTime(timezone=True), nullable=nullable)
+    return Column(UtcDateTime(), nullable=nullable)
 
 
 class RecordsRequest(SQLModel, table=True):

@@ -7,17 +7,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
-from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.timeutil import UtcRead, utcnow
+from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 
 TagSource = Literal["officer", "custodian", "auto"]
 SOURCES: tuple[str, ...] = ("officer", "custodian", "auto")
 
 
 def _ts(nullable: bool) -> Any:
-    return Column(DateTime(timezone=True), nullable=nullable)
+    return Column(UtcDateTime(), nullable=nullable)
 
 
 class Tag(SQLModel, table=True):

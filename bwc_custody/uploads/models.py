@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime
+from sqlalchemy import JSON, BigInteger, Column
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.timeutil import utcnow
+from bwc_custody.timeutil import UtcDateTime, utcnow
 
 
 class Upload(SQLModel, table=True):
@@ -21,7 +21,7 @@ class Upload(SQLModel, table=True):
     status: str = Field(default="open", index=True, max_length=20)
     created_by: str = Field(index=True, max_length=120)
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
     upload_metadata: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime
+from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.timeutil import utcnow
+from bwc_custody.timeutil import UtcDateTime, utcnow
 
 
 class StoredObject(SQLModel, table=True):
@@ -26,5 +26,5 @@ class StoredObject(SQLModel, table=True):
     wrapped_key: str = Field(max_length=200)
     store: str = Field(max_length=20)
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )

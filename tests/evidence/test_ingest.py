@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from sqlmodel import Session, select
 
 from bwc_custody.custody.models import CustodyEntry
 from bwc_custody.db import get_engine
-from bwc_custody.evidence.models import Evidence
+from bwc_custody.evidence.models import Evidence, Receipt
 from bwc_custody.jobs.models import Job
 from bwc_custody.vault.models import StoredObject
 
@@ -114,6 +116,14 @@ def test_same_content_twice_is_one_evidence_item(migrated: str, bwc: Bwc, video:
     assert code == 0
     assert second["evidence_id"] == first["evidence_id"]
     assert second["duplicate"] is True
+    # Both receipts sign the same instant, in UTC (SQLite's naive time was signed as is).
+    assert second["received_at"] == first["received_at"]
+    assert datetime.fromisoformat(second["received_at"]).utcoffset() == timedelta(0)
+    from bwc_custody.vault.service import get_signer
+
+    for receipt in (Receipt.model_validate(first), Receipt.model_validate(second)):
+        get_signer().public_key.verify(base64.b64decode(receipt.signature),
+                                       receipt.signed_bytes())  # raises if it does not verify
     assert len(_rows(Evidence)) == 1
     assert len(_originals(bwc_home)) == 1
     assert [e.action for e in _rows(CustodyEntry)] == [

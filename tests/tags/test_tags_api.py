@@ -45,6 +45,11 @@ def test_officer_metadata_becomes_officer_tags_and_a_notification(
         (tagged, "detention_under_18", "recorded_at")]
     due = datetime.fromisoformat(notes[0]["due_at"])
     assert due == datetime(2026, 3, 5, 15, 0, tzinfo=UTC)  # 3 days after 10:00 -05:00
+    evidence = client.get(f"/api/v1/evidence/{tagged}",
+                          headers=_h(make_token(Role.custodian))).json()
+    recorded = datetime.fromisoformat(evidence["recorded_at"])
+    assert (recorded, recorded.utcoffset()) == (datetime(2026, 3, 2, 15, 0, tzinfo=UTC),
+                                                timedelta(0))
     actions = [e.action for e in _entries(tagged)]
     assert actions[0] == "evidence.ingest"
     assert actions.count("tag.add") == 3
