@@ -20,6 +20,9 @@ from bwc_custody.config import get_settings
 from bwc_custody.errors import DatabaseNotMigrated
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The largest integer a BIGINT (and SQLite's INTEGER) holds. An id, sequence number or
+# offset beyond it is invalid input (422); given to the driver it overflows (a 500).
+DB_INT_MAX = 2**63 - 1
 
 
 def make_engine(url: str) -> Engine:

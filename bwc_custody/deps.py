@@ -10,13 +10,13 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal, authenticate
-from bwc_custody.db import get_engine, session_scope
+from bwc_custody.db import DB_INT_MAX, get_engine, session_scope
 from bwc_custody.errors import BwcError, Forbidden, Unauthenticated
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,12 @@ def get_session() -> Iterator[Session]:
 # commit ran after the client had its answer, so a dock could hold a receipt, or resume at
 # an offset, that the database did not have yet (found by bench/ingest.py).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+# Integer inputs, bounded to what the database holds (tests/test_api_inputs.py checks
+# that every integer in the OpenAPI table has such a bound).
+RowId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
+Offset = Annotated[int, Query(ge=0, le=DB_INT_MAX)]
+Count = Annotated[int, Query(ge=1, le=DB_INT_MAX)]
 
 
 def _bearer(request: Request) -> str:

@@ -13,7 +13,7 @@ from bwc_custody.auth import flows, service
 from bwc_custody.auth.flows import TokenPair
 from bwc_custody.auth.models import ApiToken, Role, User
 from bwc_custody.auth.service import Principal
-from bwc_custody.deps import PUBLIC, SessionDep, allow
+from bwc_custody.deps import PUBLIC, RowId, SessionDep, allow
 from bwc_custody.timeutil import UtcRead
 
 router = APIRouter(tags=["auth"])
@@ -187,7 +187,7 @@ def issue_token(username: str, request: Request, session: SessionDep, actor: Adm
 
 
 @router.delete("/users/{username}/tokens/{token_id}", response_model=TokenRead)
-def revoke_token(username: str, token_id: int, request: Request, session: SessionDep,
+def revoke_token(username: str, token_id: RowId, request: Request, session: SessionDep,
                  actor: Admin) -> TokenRead:
     """Revoke an API token."""
     return _token_read(flows.revoke_api_token(session=session, actor=actor, username=username,

@@ -23,7 +23,7 @@ from bwc_custody.custody.models import EntryRead
 from bwc_custody.custody.package import build_package
 from bwc_custody.custody.verify import verify_all
 from bwc_custody.db import get_engine
-from bwc_custody.deps import SessionDep, allow
+from bwc_custody.deps import Count, Offset, RowId, SessionDep, allow
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
 router = APIRouter(tags=["custody"])
@@ -70,7 +70,7 @@ class ConsistencyRead(BaseModel):
 def list_entries(
     session: SessionDep, _auditor: Auditor,
     target_id: str | None = None,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EntryRead]:
     """Custody entries in order (one target's, or all after `after_seq`)."""
@@ -96,8 +96,8 @@ def create_checkpoint(session: SessionDep, _actor: Checkpointer) -> CheckpointRe
 
 
 @router.get("/custody/entries/{seq}/inclusion", response_model=ProofRead)
-def inclusion(seq: int, session: SessionDep, _auditor: Auditor,
-              tree_size: Annotated[int | None, Query(ge=1)] = None) -> ProofRead:
+def inclusion(seq: RowId, session: SessionDep, _auditor: Auditor,
+              tree_size: Count | None = None) -> ProofRead:
     """Audit path of entry `seq` to a tree (default: the newest checkpoint)."""
     return ProofRead(**asdict(service.inclusion_proof(session=session, seq=seq,
                                                       tree_size=tree_size)))
@@ -105,7 +105,7 @@ def inclusion(seq: int, session: SessionDep, _auditor: Auditor,
 
 @router.get("/custody/consistency", response_model=ConsistencyRead)
 def consistency(session: SessionDep, _auditor: Auditor,
-                first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)],
+                first: Count, second: Count,
                 ) -> ConsistencyRead:
     """Proof that the log of `first` entries is a prefix of the log of `second`."""
     return ConsistencyRead(**asdict(service.consistency_proof(session=session, first=first,

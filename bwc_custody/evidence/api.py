@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
-from bwc_custody.deps import PUBLIC, SessionDep, allow
+from bwc_custody.deps import PUBLIC, Offset, SessionDep, allow
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence import service
 from bwc_custody.evidence.models import EvidenceRead
@@ -39,7 +39,7 @@ def _officer_only_own(actor: Principal) -> str | None:
 def list_evidence(
     session: SessionDep, actor: MetadataReader,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[EvidenceRead]:
     """Evidence metadata, newest first (an officer sees only their own)."""
     rows = service.list_evidence(session=session, officer_id=_officer_only_own(actor),

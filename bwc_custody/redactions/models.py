@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, BigInteger, Column
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
+from bwc_custody.db import DB_INT_MAX
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 
 
@@ -66,7 +67,8 @@ class RedactionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     regions: dict[str, Any] = Field(default_factory=dict)
-    keep_adults: list[int] = Field(default_factory=list, max_length=20)
+    keep_adults: list[Annotated[int, Field(ge=1, le=DB_INT_MAX)]] = Field(
+        default_factory=list, max_length=20)
     keep_photos: list[KeepPhoto] = Field(default_factory=list, max_length=5)
     detect_every: int | None = Field(default=None, ge=1, le=30)
     pad: float | None = Field(default=None, ge=0, le=2)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
-from bwc_custody.deps import SessionDep, allow
+from bwc_custody.deps import RowId, SessionDep, allow
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.jobs.models import JobRead
@@ -111,7 +111,7 @@ def enrol_known_adult(
 
 
 @router.delete("/known-adults/{adult_id}", response_model=KnownAdultRead)
-def remove_known_adult(adult_id: int, session: SessionDep, actor: Custodian,
+def remove_known_adult(adult_id: RowId, session: SessionDep, actor: Custodian,
                        request: Request, body: ReasonBody = None) -> KnownAdultRead:
     """Remove a known adult with a reason; the encrypted encodings are erased."""
     row = service.remove_known_adult(session=session, adult_id=adult_id, actor=actor,
@@ -130,7 +130,7 @@ def list_notifications(session: SessionDep, _actor: Custodian,
 
 
 @router.post("/notifications/{notification_id}/done", response_model=NotificationRead)
-def mark_done(notification_id: int, body: NotificationDone, session: SessionDep,
+def mark_done(notification_id: RowId, body: NotificationDone, session: SessionDep,
               actor: Custodian, request: Request) -> NotificationRead:
     """Record that a notification was given."""
     row = service.mark_notification_done(session=session, notification_id=notification_id,

@@ -1,0 +1,78 @@
+"""Integer inputs are bounded to what the database holds: past 2**63 - 1 the driver overflows
+and the caller got a 500 (found by schemathesis against GET /evidence?offset=...,
+POST .../redactions keep_adults and POST /notifications/{id}/done)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bwc_custody.auth.models import Role
+from bwc_custody.db import DB_INT_MAX
+
+TOO_BIG = DB_INT_MAX + 1
+
+
+def _integers(schema: dict[str, Any], spec: dict[str, Any], at: str,
+              seen: frozenset[str] = frozenset()) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every integer schema reachable from `schema`, with where it is."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        if name not in seen:
+            yield from _integers(spec["components"]["schemas"][name], spec, f"{at}>{name}",
+                                 seen | {name})
+        return
+    if schema.get("type") == "integer":
+        yield at, schema
+    for name, sub in schema.get("properties", {}).items():
+        yield from _integers(sub, spec, f"{at}.{name}", seen)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            yield from _integers(schema[key], spec, f"{at}[]", seen)
+    for key in ("anyOf", "allOf", "oneOf"):
+        for sub in schema.get(key, []):
+            yield from _integers(sub, spec, at, seen)
+
+
+def test_every_integer_input_has_a_maximum_the_database_holds(client: TestClient) -> None:
+    spec = client.app.openapi()  # type: ignore[attr-defined]
+    found, unbounded = [], []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            where = f"{method.upper()} {path}"
+            schemas = [(f"{p['in']}:{p['name']}", p.get("schema", {}))
+                       for p in op.get("parameters", [])]
+            schemas += [("body", c.get("schema", {}))
+                        for c in op.get("requestBody", {}).get("content", {}).values()]
+            for at, schema in schemas:
+                for inner, integer in _integers(schema, spec, at):
+                    found.append(f"{where} {inner}")
+                    # FastAPI writes a body field's bound as a float (2**63 - 1 rounds up).
+                    if float(integer.get("maximum", float("inf"))) > float(DB_INT_MAX):
+                        unbounded.append(f"{where} {inner}")
+    assert len(found) >= 10  # the walk sees the table's integers
+    assert unbounded == []
+
+
+@pytest.mark.parametrize(("role", "method", "path", "body"), [
+    (Role.custodian, "GET", f"/api/v1/evidence?offset={TOO_BIG}", None),
+    (Role.custodian, "POST", f"/api/v1/notifications/{TOO_BIG}/done", {"note": "x"}),
+    (Role.custodian, "DELETE", f"/api/v1/known-adults/{TOO_BIG}", None),
+    (Role.custodian, "POST", "/api/v1/evidence/{evidence}/redactions",
+     {"keep_adults": [TOO_BIG]}),
+    (Role.auditor, "GET", f"/api/v1/custody/entries?after_seq={TOO_BIG}", None),
+    (Role.auditor, "GET", f"/api/v1/custody/entries/{TOO_BIG}/inclusion", None),
+    (Role.admin, "DELETE", f"/api/v1/users/admin/tokens/{TOO_BIG}", None),
+])
+def test_an_integer_too_big_for_the_database_is_invalid_input(
+        client: TestClient, make_token: Callable[..., str], ingest_clip: Callable[..., str],
+        role: Role, method: str, path: str, body: dict[str, Any] | None) -> None:
+    if "{evidence}" in path:
+        path = path.format(evidence=ingest_clip(data=b"clip" * 1000))
+    headers = {"Authorization": f"Bearer {make_token(role)}"}
+    resp = client.request(method, path, headers=headers, json=body)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "invalid_input"
