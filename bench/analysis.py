@@ -45,6 +45,7 @@ from redaction.analysis import (  # noqa: E402
     collect_tracks,
     person_labels,
 )
+from redaction.detect import Box  # noqa: E402
 from redaction.encoders import warm_encoders  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -121,6 +122,18 @@ def _sources(work: Path, clip: Clip) -> tuple[Path, Path]:
         images = work / f"{clip.name}-photos"
         return images, images / "boxes.json"
     return DEV, DEV / "boxes.json"
+
+
+def _named(clip: Clip, truth: list[list[tuple[str, Box]]]) -> list[list[tuple[str, Box]]]:
+    """For a clip of one person in several photos, each face's identity is the person's
+    name (the `train/<name>/` folder), so that --explain counts a person seen in two
+    photos and counted twice as split; other clips keep (photo, label) identities."""
+    if clip.people is None:
+        return truth
+    person = {rel.replace("/", "_"): rel.split("/")[1] for rel in clip.photos}
+    assert all(not who.endswith("#1") for row in truth for who, _ in row), \
+        f"{clip.name}: a photo of one named person shows two faces"
+    return [[(person[who.rsplit("#", 1)[0]], box) for who, box in row] for row in truth]
 
 
 def make(work: Path, clip: Clip) -> tuple[Path, int]:
@@ -209,8 +222,8 @@ def main() -> None:
                                                     []).distinct_people for th in sweep})
             if a.explain:
                 images, boxes = _sources(work, clip)
-                truth_ids = identities(SHARED, images, boxes, list(clip.globs), clip.seed,
-                                       clip.size, clip.per)
+                truth_ids = _named(clip, identities(SHARED, images, boxes, list(clip.globs),
+                                                    clip.seed, clip.size, clip.per))
                 row["explain"] = explain(*person_labels(tracks, meta, settings), truth_ids,
                                          tracks)
         row["fps"] = round(row["frames"] / row["seconds"], 1)
