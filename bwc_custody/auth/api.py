@@ -35,7 +35,6 @@ class Me(BaseModel):
 
 
 class UserRead(UtcRead):
-
     username: str
     display_name: str
     roles: list[str]
