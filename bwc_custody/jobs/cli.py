@@ -53,8 +53,9 @@ def register(app: typer.Typer) -> None:
         drain: bool = typer.Option(False, help="Exit once the queue is empty."),
         max_jobs: int | None = typer.Option(None, min=1, help="Exit after this many jobs."),
     ) -> None:
-        """Run queued jobs (any number of workers on PostgreSQL; SQLite runs one writer at a
-        time). SIGTERM/SIGINT: finish the current job, then exit."""
+        """Run queued jobs (any number of workers on PostgreSQL; SQLite: one at a time).
+
+        SIGTERM/SIGINT: finish the current job, then exit."""
         from bwc_custody.config import get_settings
         from bwc_custody.db import check_migrated, get_engine
         from bwc_custody.jobs.worker import run_worker, worker_principal

@@ -83,9 +83,11 @@ def register(app: typer.Typer) -> None:
 
     @keys_app.command("rotate-signing")
     def keys_rotate_signing() -> None:
-        """Retire the Ed25519 signing key and make a new one. The old public key is kept (in
-        the keys directory and at /keys/signing) so everything it signed still verifies; its
-        private key is destroyed. A checkpoint is signed with the new key at once."""
+        """Retire the Ed25519 signing key and make a new one.
+
+        The old public key is kept (in the keys directory and at /keys/signing) so
+        everything it signed still verifies; its private key is destroyed. A checkpoint is
+        signed with the new key at once."""
         from bwc_custody.config import get_settings
         from bwc_custody.custody import service as custody
         from bwc_custody.vault.service import get_signer, get_store
