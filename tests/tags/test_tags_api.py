@@ -50,8 +50,12 @@ def test_officer_metadata_becomes_officer_tags_and_a_notification(
     recorded = datetime.fromisoformat(evidence["recorded_at"])
     assert (recorded, recorded.utcoffset()) == (datetime(2026, 3, 2, 15, 0, tzinfo=UTC),
                                                 timedelta(0))
-    actions = [e.action for e in _entries(tagged)]
+    entries = _entries(tagged)
+    actions = [e.action for e in entries]
     assert actions[0] == "evidence.ingest"
+    assert entries[0].details["metadata"] == {
+        "officer_id": "officer-1", "campus": "Central High", "involves_juvenile": True,
+        "incident_type": "detention", "recorded_at": "2026-03-02T10:00:00-05:00"}
     assert actions.count("tag.add") == 3
     assert actions.count("notification.create") == 1
 
