@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from bwc_custody.config import get_settings
-from bwc_custody.errors import DatabaseNotMigrated
+from bwc_custody.errors import DatabaseNotMigrated, InvalidInput
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The largest integer a BIGINT (and SQLite's INTEGER) holds. An id, sequence number or
@@ -25,8 +25,41 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DB_INT_MAX = 2**63 - 1
 
 
+def _text_parameters(parameters: Any, names: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """(name, value) of every text parameter of one execute (or executemany); positional
+    parameters (SQLite) are named from the compiled statement where it has names."""
+    batches = parameters if isinstance(parameters, list) else [parameters]
+    for batch in batches:
+        pairs = batch.items() if isinstance(batch, dict) else enumerate(batch or ())
+        for key, value in pairs:
+            if isinstance(value, str):
+                name = names[key] if isinstance(key, int) and key < len(names) else key
+                yield str(name), value
+
+
+def refuse_nul_text(_conn: Any, _cursor: Any, _statement: str, parameters: Any,
+                    context: Any, _executemany: bool) -> None:
+    """Refuse text holding a NUL character, on every database and from every caller.
+
+    PostgreSQL cannot store one (psycopg raises DataError, which reached API callers as a
+    500); SQLite would keep it, so the same input would be stored or not by database.
+    JSON columns are unaffected: they are serialised with NUL escaped."""
+    names = getattr(getattr(context, "compiled", None), "positiontup", None) or ()
+    for name, value in _text_parameters(parameters, names):
+        if "\x00" in value:
+            raise InvalidInput("text holds a NUL character (U+0000), which is not stored",
+                               parameter=name)
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout. Text with a
+    NUL character is refused on both (`refuse_nul_text`)."""
+    engine = _make_engine(url)
+    event.listen(engine, "before_cursor_execute", refuse_nul_text)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

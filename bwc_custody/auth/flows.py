@@ -211,7 +211,9 @@ def revoke_api_token(*, session: Session, actor: Principal, username: str, token
 
 def record_denial(*, engine: Engine, principal: Principal | None, method: str, path: str,
                   client_addr: str, status: int, code: str) -> None:
-    """Record a refused request (401/403) in its own transaction."""
+    """Record a refused request (401/403) in its own transaction. A NUL in the path is
+    written as the text \\x00: the database refuses NUL, and the refusal must be logged."""
+    route = f"{method} {path}".replace("\x00", "\\x00")
     record_apart(engine=engine, actor=principal or ANONYMOUS, action="access.denied",
-                 target_type="route", target_id=f"{method} {path}"[:80],
+                 target_type="route", target_id=route[:80],
                  client_addr=client_addr, details={"status": status, "code": code})

@@ -30,6 +30,14 @@ class DockMetadata(BaseModel):
     # Vendor fields a dock wants kept, verbatim.
     extra: dict[str, Any] = PField(default_factory=dict)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # Refused here, before the file is stored, not by the database after it is.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text holds a NUL character (U+0000)")
+        return value
+
     @field_validator("recorded_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:

@@ -155,6 +155,18 @@ def test_sidecar_unknown_field_and_wrong_type(migrated: str, bwc: Bwc, video: Pa
     assert ("involves_juvenile",) in locs
 
 
+def test_sidecar_text_with_nul_is_refused_before_anything_is_stored(
+        migrated: str, bwc: Bwc, video: Path, tmp_path: Path, bwc_home: Path) -> None:
+    sidecar = tmp_path / "meta.json"
+    sidecar.write_text(json.dumps({"campus": "Central\u0000High"}))
+    code, out = bwc("ingest", str(video), "--metadata", str(sidecar))
+    assert code == 2
+    assert out["error"]["code"] == "invalid_metadata"
+    assert [e["loc"] for e in out["error"]["details"]["errors"]] == [["campus"]]
+    assert _rows(Evidence) == []
+    assert _originals(bwc_home) == []  # not even an orphan object in the write-once store
+
+
 def test_export_decrypts_and_verifies(migrated: str, bwc: Bwc, video: Path,
                                       tmp_path: Path) -> None:
     _, out = bwc("ingest", str(video))
