@@ -37,6 +37,12 @@ def _text_parameters(parameters: Any, names: Sequence[str]) -> Iterator[tuple[st
                 yield str(name), value
 
 
+def storable_text(value: str) -> str:
+    """`value` with each NUL written as the text \\x00: for text that comes from outside
+    and must be kept whatever it holds (a tool's stderr, an error message, a request path)."""
+    return value.replace("\x00", "\\x00")
+
+
 def refuse_nul_text(_conn: Any, _cursor: Any, _statement: str, parameters: Any,
                     context: Any, _executemany: bool) -> None:
     """Refuse text holding a NUL character, on every database and from every caller.

@@ -19,7 +19,7 @@ from bwc_custody.auth.models import ApiToken, Role, User
 from bwc_custody.auth.service import Principal
 from bwc_custody.auth.tokens import issue_access_token
 from bwc_custody.custody import service as custody
-from bwc_custody.db import session_scope
+from bwc_custody.db import session_scope, storable_text
 from bwc_custody.timeutil import as_utc, utcnow
 
 ANONYMOUS = Principal(user_id=None, username="anonymous", roles=frozenset())
@@ -211,9 +211,8 @@ def revoke_api_token(*, session: Session, actor: Principal, username: str, token
 
 def record_denial(*, engine: Engine, principal: Principal | None, method: str, path: str,
                   client_addr: str, status: int, code: str) -> None:
-    """Record a refused request (401/403) in its own transaction. A NUL in the path is
-    written as the text \\x00: the database refuses NUL, and the refusal must be logged."""
-    route = f"{method} {path}".replace("\x00", "\\x00")
+    """Record a refused request (401/403) in its own transaction (whatever its path holds)."""
+    route = storable_text(f"{method} {path}")
     record_apart(engine=engine, actor=principal or ANONYMOUS, action="access.denied",
                  target_type="route", target_id=route[:80],
                  client_addr=client_addr, details={"status": status, "code": code})

@@ -7,6 +7,8 @@ import subprocess
 from fractions import Fraction
 from typing import Any
 
+from bwc_custody.db import storable_text
+
 PROBE_TIMEOUT_S = 120
 
 
@@ -33,7 +35,7 @@ def probe(url: str) -> tuple[str, dict[str, Any], str | None]:
         return "unknown", {}, "ffprobe is not installed"
     except subprocess.TimeoutExpired:
         return "undecodable", {}, f"ffprobe did not finish in {PROBE_TIMEOUT_S} s"
-    err = proc.stderr.decode(errors="replace").strip()[-500:] or None
+    err = storable_text(proc.stderr.decode(errors="replace").strip()[-500:]) or None
     try:
         info = json.loads(proc.stdout or b"{}")
     except json.JSONDecodeError:

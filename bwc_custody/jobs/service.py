@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
-from bwc_custody.db import session_scope
+from bwc_custody.db import session_scope, storable_text
 from bwc_custody.errors import BwcError
 from bwc_custody.jobs.errors import JobNotCancellable, JobNotFound, LeaseLost, UnknownJobKind
 from bwc_custody.jobs.models import Job
@@ -192,6 +192,7 @@ def fail(*, engine: Engine, job_id: str, worker: Principal, error: BaseException
     else:
         code, message, details = "worker_error", f"{type(error).__name__}: {error}", {}
         permanent = False
+    message = storable_text(message)  # a tool's output in a message must not stop the record
     with session_scope(engine) as session:
         try:
             job = _owned(session, job_id, worker)

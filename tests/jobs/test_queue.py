@@ -196,6 +196,19 @@ def test_bad_input_fails_for_good_but_a_crash_is_retried(migrated: str) -> None:
     assert [a for a, _ in _actions(flaky)].count(f"{KIND}.retrying") == 1
 
 
+def test_a_failure_whose_message_holds_nul_is_still_recorded(migrated: str) -> None:
+    [job_id] = _enqueue(1)
+    me = worker_principal("w")
+    assert service.claim(engine=_engine(), worker=me, kinds=[KIND], lease_seconds=30,
+                         job_id=job_id)
+    # A tool's raw output (ffmpeg echoing a byte of the file) can hold a NUL.
+    service.fail(engine=_engine(), job_id=job_id, worker=me,
+                 error=BadInput("decoder said: tag 'ab\x00'"))
+    job = _job(job_id)
+    assert (job.state, job.error_message) == ("failed", "decoder said: tag 'ab\\x00'")
+    assert f"{KIND}.failed" in [a for a, _ in _actions(job_id)]
+
+
 def test_cancel_only_queued_jobs(migrated: str) -> None:
     from bwc_custody.db import session_scope
 
