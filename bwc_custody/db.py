@@ -20,9 +20,11 @@ from bwc_custody.config import get_settings
 from bwc_custody.errors import DatabaseNotMigrated, InvalidInput
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-# The largest integer a BIGINT (and SQLite's INTEGER) holds. An id, sequence number or
-# offset beyond it is invalid input (422); given to the driver it overflows (a 500).
-DB_INT_MAX = 2**63 - 1
+# The largest INTEGER PostgreSQL holds, the type of every id and sequence column: an id,
+# sequence number or count beyond it is invalid input (422); given to the driver it
+# overflowed (a 500). Byte sizes and offsets are BIGINT.
+INTEGER_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
 
 
 def _text_parameters(parameters: Any, names: Sequence[str]) -> Iterator[tuple[str, str]]:

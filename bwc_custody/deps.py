@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal, authenticate
-from bwc_custody.db import DB_INT_MAX, get_engine, session_scope
+from bwc_custody.db import INTEGER_MAX, get_engine, session_scope
 from bwc_custody.errors import BwcError, Forbidden, Unauthenticated
 
 logger = logging.getLogger(__name__)
@@ -35,9 +35,9 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 # Integer inputs, bounded to what the database holds (tests/test_api_inputs.py checks
 # that every integer in the OpenAPI table has such a bound).
-RowId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
-Offset = Annotated[int, Query(ge=0, le=DB_INT_MAX)]
-Count = Annotated[int, Query(ge=1, le=DB_INT_MAX)]
+RowId = Annotated[int, Path(ge=1, le=INTEGER_MAX)]
+Offset = Annotated[int, Query(ge=0, le=INTEGER_MAX)]
+Count = Annotated[int, Query(ge=1, le=INTEGER_MAX)]
 
 
 def _bearer(request: Request) -> str:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from bwc_custody.auth import flows, service
 from bwc_custody.auth.flows import TokenPair
-from bwc_custody.auth.models import ApiToken, Role, User
+from bwc_custody.auth.models import USERNAME_MAX, USERNAME_PATTERN, ApiToken, Role, User
 from bwc_custody.auth.service import Principal
 from bwc_custody.deps import PUBLIC, RowId, SessionDep, allow
 from bwc_custody.timeutil import UtcRead
@@ -45,7 +45,7 @@ class UserRead(UtcRead):
 
 
 class UserCreate(BaseModel):
-    username: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9._@-]+$")
+    username: str = Field(min_length=1, max_length=USERNAME_MAX, pattern=USERNAME_PATTERN)
     roles: list[Role] = Field(min_length=1)
     display_name: str = ""
     password: str | None = None

@@ -10,6 +10,11 @@ from sqlmodel import Field, SQLModel
 
 from bwc_custody.timeutil import UtcDateTime, utcnow
 
+# Usernames: what the API and CLI accept. At most 80 characters, because custody entries
+# name a user in their target_id (80 characters); PostgreSQL refused a longer one (a 500).
+USERNAME_MAX = 80
+USERNAME_PATTERN = r"^[A-Za-z0-9._@-]+$"
+
 
 class Role(StrEnum):
     """The roles a user may hold; one person may hold several."""

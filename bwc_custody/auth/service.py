@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,9 +15,9 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bwc_custody.auth.errors import WeakPassword
-from bwc_custody.auth.models import ApiToken, Role, User
+from bwc_custody.auth.models import USERNAME_MAX, USERNAME_PATTERN, ApiToken, Role, User
 from bwc_custody.config import get_settings
-from bwc_custody.errors import Conflict, NotFound, Unauthenticated
+from bwc_custody.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from bwc_custody.timeutil import as_utc, utcnow
 
 TOKEN_PREFIX = "bwc_"
@@ -51,7 +52,10 @@ def _hash_token(token: str) -> str:
 def create_user(
     *, session: Session, username: str, roles: Iterable[Role], display_name: str = ""
 ) -> User:
-    """Create a user with `roles`; the username must be new."""
+    """Create a user with `roles`; the username must be new and well formed."""
+    if len(username) > USERNAME_MAX or not re.fullmatch(USERNAME_PATTERN, username):
+        raise InvalidInput(f"username {username!r} is not 1-{USERNAME_MAX} of A-Z a-z 0-9 . _ @ -",
+                           username=username)
     if session.exec(select(User).where(User.username == username)).first():
         raise Conflict(f"user {username!r} already exists", username=username)
     user = User(

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, BigInteger, Column
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
-from bwc_custody.db import DB_INT_MAX
+from bwc_custody.db import INTEGER_MAX
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 
 
@@ -67,7 +67,7 @@ class RedactionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     regions: dict[str, Any] = Field(default_factory=dict)
-    keep_adults: list[Annotated[int, Field(ge=1, le=DB_INT_MAX)]] = Field(
+    keep_adults: list[Annotated[int, Field(ge=1, le=INTEGER_MAX)]] = Field(
         default_factory=list, max_length=20)
     keep_photos: list[KeepPhoto] = Field(default_factory=list, max_length=5)
     detect_every: int | None = Field(default=None, ge=1, le=30)

@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
-from bwc_custody.db import DB_INT_MAX
+from bwc_custody.db import BIGINT_MAX
 from bwc_custody.deps import PUBLIC, SessionDep, allow
 from bwc_custody.evidence.models import Receipt
 from bwc_custody.uploads import service
@@ -63,7 +63,7 @@ def create_upload(
     response: Response,
     session: SessionDep,
     actor: Uploader,
-    upload_length: Annotated[int, Header(le=DB_INT_MAX)],
+    upload_length: Annotated[int, Header(le=BIGINT_MAX)],
     tus_resumable: Annotated[str | None, Header()] = None,
     upload_metadata: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -102,7 +102,7 @@ async def append_bytes(
     response: Response,
     session: SessionDep,
     actor: Uploader,
-    upload_offset: Annotated[int, Header(le=DB_INT_MAX)],
+    upload_offset: Annotated[int, Header(le=BIGINT_MAX)],
     content_type: Annotated[str | None, Header()] = None,
     tus_resumable: Annotated[str | None, Header()] = None,
     upload_checksum: Annotated[str | None, Header()] = None,

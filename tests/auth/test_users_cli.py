@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from bwc_custody.auth.models import USERNAME_MAX, Role
 from bwc_custody.cli import app
 
 
@@ -90,3 +92,20 @@ def test_init_logs_the_first_admin_and_is_idempotent(bwc_home: object) -> None:
     assert code == 0
     assert again["admin_token"] is None
     assert again["admin_password"] is None
+
+
+def test_a_username_the_custody_log_cannot_name_is_refused(
+        client: TestClient, make_token: Callable[..., str]) -> None:
+    longest, too_long = "u" * USERNAME_MAX, "u" * (USERNAME_MAX + 1)
+    admin = {"Authorization": f"Bearer {make_token(Role.admin)}"}
+    made = client.post("/api/v1/users", headers=admin,
+                       json={"username": longest, "roles": ["officer"]})
+    assert made.status_code == 201, made.text
+    refused = client.post("/api/v1/users", headers=admin,
+                          json={"username": too_long, "roles": ["officer"]})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "invalid_input")
+    for bad in (too_long, "two words", "semi;colon"):
+        code, err = _bwc("users", "add", bad, "--role", "officer")
+        assert (code, err["error"]["code"]) == (2, "invalid_input"), bad
+    code, listing = _bwc("users", "list")
+    assert [u["username"] for u in listing if u["username"].startswith("uu")] == [longest]
