@@ -119,8 +119,7 @@ def _admit(
             "source": source, "media_status": status, "filename": metadata.filename,
             # What the officer or dock said, as said: the log keeps recorded_at's own
             # offset, which the evidence row (UTC) does not.
-            "metadata": metadata.model_dump(mode="json", exclude_none=True,
-                                            exclude_defaults=True),
+            "metadata": metadata.model_dump(mode="json", exclude_defaults=True),
         },
     )
     from bwc_custody.tags.service import apply_officer_metadata  # tags import this module
