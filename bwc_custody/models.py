@@ -5,11 +5,12 @@ from bwc_custody.custody.models import Checkpoint, CustodyEntry
 from bwc_custody.evidence.models import Evidence
 from bwc_custody.jobs.models import Job
 from bwc_custody.redactions.models import Derivative
+from bwc_custody.releases.models import ReviewRound
 from bwc_custody.requests.models import RecordsRequest, RequestDecision
 from bwc_custody.tags.models import AnalysisResult, KnownAdult, Notification, Tag
 from bwc_custody.uploads.models import Upload
 from bwc_custody.vault.models import StoredObject
 
 __all__ = ["AnalysisResult", "ApiToken", "Checkpoint", "CustodyEntry", "Derivative", "Evidence",
-           "Job", "KnownAdult", "Notification", "RecordsRequest", "RequestDecision", "StoredObject",
-           "Tag", "Upload", "User"]
+           "Job", "KnownAdult", "Notification", "RecordsRequest", "RequestDecision", "ReviewRound",
+           "StoredObject", "Tag", "Upload", "User"]

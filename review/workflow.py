@@ -2,8 +2,16 @@
 
 One table says, for each transition, the states it leaves, the state it enters, the roles
 that may take it and whether it needs a written reason (django-fsm's habit: the workflow is
-data, applied by one function). `bwc_custody.requests.service` applies it and writes the
-custody entry of every move. Triage, legal sign-off and release add rows here.
+data, applied by one function). `bwc_custody.requests.service` and
+`bwc_custody.releases.service` apply it and write the custody entry of every move.
+
+The path to a release: the custodian links the recording (the policy engine decides), has it
+redacted and submits one exact redacted file for legal review (`submit`); a legal reviewer
+who is not the submitter watches that file and signs off on its SHA-256 (`approve`) or
+sends it back with reasons (`return`); the custodian then releases exactly that file
+(`release`). Whenever the decision in force changes while a file is in review or approved
+(a tag changed), the sign-off no longer matches what the engine says and the request goes
+back to `open` by itself (`void`): nobody can release on a decision that is no longer true.
 """
 
 from __future__ import annotations
@@ -13,11 +21,13 @@ from typing import Final, Literal, get_args
 
 from bwc_custody.errors import BwcError, Forbidden
 
-State = Literal["open", "closed"]
+State = Literal["open", "in_review", "approved", "released", "closed"]
 STATES: Final[tuple[str, ...]] = get_args(State)
 INITIAL: Final[str] = "open"
 # A decision is re-evaluated (tags changed, evidence linked) only while the request is here.
-LIVE_STATES: Final[frozenset[str]] = frozenset({"open"})
+LIVE_STATES: Final[frozenset[str]] = frozenset({"open", "in_review", "approved"})
+# A file is under review or signed off here: a changed decision voids that.
+SIGNOFF_STATES: Final[frozenset[str]] = frozenset({"in_review", "approved"})
 
 
 @dataclass(frozen=True)
@@ -30,15 +40,43 @@ class Transition:
     roles: frozenset[str]
     needs_reason: bool
     description: str
+    # Taken by the system when its condition holds, whoever's action caused it; no role.
+    automatic: bool = False
 
 
 TRANSITIONS: Final[dict[str, Transition]] = {
     t.name: t for t in (
         Transition(
-            name="close", source=frozenset({"open"}), target="closed",
-            roles=frozenset({"custodian"}), needs_reason=True,
-            description="The custodian closes the request (withdrawn, duplicate, answered), "
-                        "with a written reason; its decisions stay on record."),
+            name="submit", source=frozenset({"open"}), target="in_review",
+            roles=frozenset({"custodian"}), needs_reason=False,
+            description="The custodian submits one redacted file of the linked recording "
+                        "for legal review; only a decision that lets something out can be "
+                        "submitted, and only once the person count has run."),
+        Transition(
+            name="approve", source=frozenset({"in_review"}), target="approved",
+            roles=frozenset({"legal_reviewer"}), needs_reason=True,
+            description="A legal reviewer who did not submit it, and who has watched the "
+                        "exact file, signs off on its SHA-256 with a written basis."),
+        Transition(
+            name="return", source=frozenset({"in_review"}), target="open",
+            roles=frozenset({"legal_reviewer"}), needs_reason=True,
+            description="The legal reviewer sends the file back (more to redact, a wrong "
+                        "file, facts to check) with written reasons."),
+        Transition(
+            name="release", source=frozenset({"approved"}), target="released",
+            roles=frozenset({"custodian"}), needs_reason=False,
+            description="The custodian releases exactly the approved file, after checking "
+                        "that the stored bytes still hash to what was signed off."),
+        Transition(
+            name="void", source=SIGNOFF_STATES, target="open",
+            roles=frozenset(), needs_reason=True, automatic=True,
+            description="The decision in force changed while a file was in review or "
+                        "approved: the review or sign-off is void and the request is open."),
+        Transition(
+            name="close", source=frozenset({"open", "in_review", "approved"}),
+            target="closed", roles=frozenset({"custodian"}), needs_reason=True,
+            description="The custodian closes the request (withdrawn, duplicate, answered, "
+                        "denied), with a written reason; its decisions stay on record."),
     )
 }
 
@@ -58,8 +96,9 @@ class UnknownTransition(BwcError):
 def check_transition(name: str, *, state: str, roles: frozenset[str]) -> Transition:
     """The transition `name` if a holder of `roles` may take it from `state`, else raise."""
     transition = TRANSITIONS.get(name)
-    if transition is None:
-        raise UnknownTransition(f"no transition {name!r}", allowed=sorted(TRANSITIONS))
+    if transition is None or transition.automatic:
+        raise UnknownTransition(f"no transition {name!r}", allowed=sorted(
+            t.name for t in TRANSITIONS.values() if not t.automatic))
     if not roles & transition.roles:
         raise Forbidden(f"only {', '.join(sorted(transition.roles))} may {name} a request",
                         required=sorted(transition.roles))
@@ -68,3 +107,10 @@ def check_transition(name: str, *, state: str, roles: frozenset[str]) -> Transit
             f"cannot {name} a request that is {state}",
             state=state, allowed_from=sorted(transition.source))
     return transition
+
+
+def automatic_transition(name: str, *, state: str) -> Transition | None:
+    """The automatic transition `name` if it leaves `state`, else None (nothing to do)."""
+    transition = TRANSITIONS[name]
+    assert transition.automatic, name
+    return transition if state in transition.source else None

@@ -1,4 +1,6 @@
-"""`bwc requests add|list|show|link|close`: the custodian's records-request commands."""
+"""`bwc requests add|list|show|link|submit|release|close`: the custodian's records-request
+commands. The legal sign-off between `submit` and `release` is a named legal reviewer's, so it
+is made through the API (`POST /requests/{id}/approve`), never by the CLI's local operator."""
 
 from __future__ import annotations
 
@@ -57,7 +59,8 @@ def register(app: typer.Typer) -> None:
             session=s, body=body, actor=CLI_CUSTODIAN, client_addr="cli"))))
 
     @requests_app.command("list")
-    def list_(state: str | None = typer.Option(None, help="open or closed."),
+    def list_(state: str | None = typer.Option(None, help="open, in_review, approved, "
+                                               "released or closed."),
               evidence: str | None = typer.Option(None, help="Only this evidence id.")) -> None:
         """Requests with their decisions, soonest deadline first."""
         from bwc_custody.requests import service
@@ -69,6 +72,8 @@ def register(app: typer.Typer) -> None:
     @requests_app.command("show")
     def show(request_id: str) -> None:
         """One request and every decision made on it (why, when, on which tags)."""
+        from bwc_custody.releases.models import RoundRead
+        from bwc_custody.releases.service import rounds
         from bwc_custody.requests import service
         from bwc_custody.requests.models import DecisionRead
 
@@ -76,6 +81,8 @@ def register(app: typer.Typer) -> None:
             out = _read(s, service.get_or_raise(session=s, request_id=request_id))
             out["decisions"] = [DecisionRead.model_validate(d).model_dump(mode="json")
                                 for d in service.decisions(session=s, request_id=request_id)]
+            out["rounds"] = [RoundRead.model_validate(r).model_dump(mode="json")
+                             for r in rounds(session=s, request_id=request_id)]
             return out
 
         emit(in_session(_show))
@@ -91,6 +98,37 @@ def register(app: typer.Typer) -> None:
             return _read(s, service.get_or_raise(session=s, request_id=request_id))
 
         emit(in_session(_link))
+
+    @requests_app.command("submit")
+    def submit(request_id: str, derivative_id: str,
+               note: str = typer.Option("", help="For the reviewer: what was redacted.")
+               ) -> None:
+        """Put one redacted file of the linked recording before legal review."""
+        from bwc_custody.releases import service as releases
+        from bwc_custody.releases.models import SubmitBody
+        from bwc_custody.requests import service
+
+        def _submit(s: Any) -> dict[str, Any]:
+            releases.submit(session=s, request_id=request_id, actor=CLI_CUSTODIAN,
+                            body=SubmitBody(derivative_id=derivative_id, note=note),
+                            client_addr="cli")
+            return _read(s, service.get_or_raise(session=s, request_id=request_id))
+
+        emit(in_session(_submit))
+
+    @requests_app.command("release")
+    def release(request_id: str) -> None:
+        """Release the file a legal reviewer approved (its stored bytes re-hashed first)."""
+        from bwc_custody.releases import service as releases
+        from bwc_custody.requests import service
+        from bwc_custody.vault.service import get_keyring, get_store
+
+        def _release(s: Any) -> dict[str, Any]:
+            releases.release(session=s, store=get_store(), keyring=get_keyring(),
+                             request_id=request_id, actor=CLI_CUSTODIAN, client_addr="cli")
+            return _read(s, service.get_or_raise(session=s, request_id=request_id))
+
+        emit(in_session(_release))
 
     @requests_app.command("close")
     def close(request_id: str,

@@ -11,6 +11,7 @@ from pydantic import Field as PField
 from sqlalchemy import JSON, Column, Date, Text
 from sqlmodel import Field, SQLModel
 
+from bwc_custody.releases.models import ReleaseRead, RoundRead
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 from review.workflow import INITIAL
 
@@ -120,7 +121,8 @@ class DecisionRead(UtcRead):
 class RequestRead(UtcRead):
     """A request with the decision in force (None until evidence is linked, and always None
     for the requester: the engine's answer is provisional until the custodian and legal
-    review decide)."""
+    review decide), the file in review or approved (staff only), and, once released, what
+    was released (the requester too)."""
 
     id: str
     evidence_id: str | None
@@ -140,3 +142,5 @@ class RequestRead(UtcRead):
     closed_by: str | None
     close_reason: str | None
     decision: DecisionRead | None = None
+    review: RoundRead | None = None
+    release: ReleaseRead | None = None

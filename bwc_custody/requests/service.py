@@ -18,6 +18,7 @@ from sqlmodel import Session, col, func, select
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
+from bwc_custody.custody.models import CustodyEntry
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.reasons import require_reason
@@ -37,7 +38,13 @@ from bwc_custody.timeutil import utcnow
 from policies.calendar import response_deadline
 from policies.engine import evaluate, parse_facts
 from policies.models import Decision, Facts
-from review.workflow import LIVE_STATES, TransitionNotAllowed, check_transition
+from review.workflow import (
+    LIVE_STATES,
+    SIGNOFF_STATES,
+    Transition,
+    TransitionNotAllowed,
+    check_transition,
+)
 
 KENTUCKY = ZoneInfo("America/Kentucky/Louisville")
 # Before the person count has run, `juvenile` and `multi_student` may be missing from the
@@ -166,7 +173,16 @@ def views_of(*, session: Session, rows: list[RecordsRequest],
              actor: Principal) -> list[RequestRead]:
     """`view_of` for each row, with the decisions in force read in one query (a list of
     requests would otherwise cost a query per row)."""
+    from bwc_custody.releases.models import RoundRead
+    from bwc_custody.releases.service import active_rounds, release_view
+
     reads = [RequestRead.model_validate(row) for row in rows]
+    signoff = {r.id for r in rows if r.state in SIGNOFF_STATES | {"released"}}
+    active = active_rounds(session=session, request_ids=sorted(signoff)) if signoff else {}
+    for read in reads:
+        found_round = active.get(read.id)
+        if found_round is not None and read.state == "released":
+            read.release = release_view(round_=found_round)
     if not _sees_all(actor):
         for read in reads:
             read.evidence_id = None
@@ -179,6 +195,8 @@ def views_of(*, session: Session, rows: list[RecordsRequest],
     for read in reads:
         found = current.get(read.id)
         read.decision = DecisionRead.model_validate(found) if found else None
+        found_round = active.get(read.id)
+        read.review = RoundRead.model_validate(found_round) if found_round else None
     return reads
 
 
@@ -262,26 +280,57 @@ def _decide(session: Session, request: RecordsRequest, tags: frozenset[str], *, 
                           decision=made, changed=changed, custody_seq=entry.seq)
     session.add(row)
     session.flush()
+    if changed and before is not None and request.state in SIGNOFF_STATES:
+        from bwc_custody.releases.service import void_signoff
+
+        void_signoff(session=session, request=request, decision=row, previous=before,
+                     actor=actor, client_addr=client_addr)
     return row
+
+
+def move(*, session: Session, request: RecordsRequest, transition: Transition,
+         actor: Principal, reason: str = "", client_addr: str = "",
+         details: dict[str, Any] | None = None) -> CustodyEntry:
+    """Put `request` in `transition`'s target state and log it as `request.<name>` (the one
+    place a request changes state; the caller has checked the transition may be taken).
+    Returns the custody entry."""
+    before = request.state
+    request.state = transition.target
+    if transition.target == "closed":
+        request.closed_at, request.closed_by, request.close_reason = (
+            utcnow(), actor.username, reason)
+    session.add(request)
+    session.flush()
+    return custody.append(session=session, actor=actor, action=f"request.{transition.name}",
+                          target_type="records_request", target_id=request.id,
+                          client_addr=client_addr, reason=reason,
+                          details={"transition": transition.name, "from": before,
+                                   "to": transition.target, **(details or {})})
+
+
+def get_for_transition(*, session: Session, request_id: str) -> RecordsRequest:
+    """The request read afresh under the custody log's lock, so that two moves of one request
+    (or a move and a tag change) are taken one after the other, each on the state the other
+    left."""
+    custody.lock_log(session)
+    request = session.get(RecordsRequest, request_id, populate_existing=True)
+    if request is None:
+        raise RequestNotFound(f"no records request {request_id}", request_id=request_id)
+    return request
 
 
 def close_request(*, session: Session, request_id: str, actor: Principal, reason: str,
                   client_addr: str = "") -> RecordsRequest:
-    """The custodian closes a request with a written reason; its decisions stay."""
-    request = get_or_raise(session=session, request_id=request_id)
+    """The custodian closes a request with a written reason; its decisions stay, and a file
+    under review or approved is withdrawn."""
+    from bwc_custody.releases.service import withdraw_round
+
+    request = get_for_transition(session=session, request_id=request_id)
     transition = check_transition("close", state=request.state,
                                   roles=frozenset(str(r) for r in actor.roles))
     text = (require_reason(reason, "closing a request") if transition.needs_reason
             else (reason or "").strip())
-    before = request.state
-    request.state = transition.target
-    request.closed_at, request.closed_by, request.close_reason = (
-        utcnow(), actor.username, text)
-    session.add(request)
-    session.flush()
-    custody.append(session=session, actor=actor, action="request.close",
-                   target_type="records_request", target_id=request.id,
-                   client_addr=client_addr, reason=text,
-                   details={"transition": transition.name, "from": before,
-                            "to": transition.target})
+    withdraw_round(session=session, request=request, actor=actor, reason=text)
+    move(session=session, request=request, transition=transition, actor=actor, reason=text,
+         client_addr=client_addr)
     return request

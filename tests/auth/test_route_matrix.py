@@ -57,6 +57,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
         {"custodian", "legal_reviewer", "auditor"}),
     ("PUT", "/api/v1/requests/{request_id}/evidence"): frozenset({"custodian"}),
     ("POST", "/api/v1/requests/{request_id}/close"): frozenset({"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/review"): frozenset({"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/approve"): frozenset({"legal_reviewer"}),
+    ("POST", "/api/v1/requests/{request_id}/return"): frozenset({"legal_reviewer"}),
+    ("POST", "/api/v1/requests/{request_id}/release"): frozenset({"custodian"}),
+    ("GET", "/api/v1/requests/{request_id}/rounds"): frozenset(
+        {"custodian", "legal_reviewer", "auditor"}),
+    ("GET", "/api/v1/requests/{request_id}/release/content"): frozenset(
+        {"custodian", "requester"}),
     ("OPTIONS", "/api/v1/uploads"): PUBLIC,
     ("POST", "/api/v1/uploads"): UPLOADERS,
     ("HEAD", "/api/v1/uploads/{upload_id}"): UPLOADERS,

@@ -1,0 +1,1 @@
+"""Legal review and release of one exact redacted file per records request."""

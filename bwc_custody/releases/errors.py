@@ -1,0 +1,66 @@
+"""Review and release errors, each with a stable code."""
+
+from bwc_custody.errors import BwcError
+
+
+class DecisionWithholds(BwcError):
+    """The decision in force withholds the recording: there is nothing to review or release."""
+
+    code = "decision_withholds"
+    status = 409
+
+
+class NotDecided(BwcError):
+    """No recording is linked yet, so there is no decision to review a file against."""
+
+    code = "request_not_decided"
+    status = 409
+
+
+class AnalysisPending(BwcError):
+    """The person count has not run: juvenile and multi-student tags may be missing."""
+
+    code = "analysis_pending"
+    status = 409
+
+
+class DerivativeMismatch(BwcError):
+    """The file submitted was not made from the original of the recording asked for."""
+
+    code = "derivative_mismatch"
+    status = 409
+
+
+class SeparationOfDuties(BwcError):
+    """The person who submitted a file may not sign it off."""
+
+    code = "separation_of_duties"
+    status = 403
+
+
+class NotViewed(BwcError):
+    """A reviewer signs off only on a file they have watched since it was submitted."""
+
+    code = "file_not_viewed"
+    status = 409
+
+
+class FixityFailed(BwcError):
+    """The stored file no longer hashes to the SHA-256 that was signed off."""
+
+    code = "fixity_failed"
+    status = 409
+
+
+class NotReleased(BwcError):
+    """Nothing has been released on this request (yet)."""
+
+    code = "not_released"
+    status = 409
+
+
+class InspectionOnly(BwcError):
+    """The release is an inspection at the agency: no copy is handed out."""
+
+    code = "inspection_only"
+    status = 409

@@ -1,0 +1,435 @@
+"""Legal review and release, end to end on real footage: the custodian submits one redacted
+file, a different legal reviewer who has watched it signs off on its SHA-256, the custodian
+releases exactly that file, and the requester downloads exactly those bytes. A changed
+decision voids the sign-off; every refusal has its code; every step is in the custody log."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from fastapi.testclient import TestClient
+
+from bwc_custody.auth.models import Role
+from tests.support.custody import recomputed_entry_hash
+from tests.tags.conftest import KID_A, KID_C, make_clip
+
+__all__ = ["make_clip"]
+pytestmark = pytest.mark.slow
+
+PARENT = {"description": "video of the hallway incident on 2 March", "requester_name": "R. Doe",
+          "requester_type": "parent_guardian", "parent_of_depicted": True,
+          "ky_resident": True, "form": "copy"}
+WATCH = {"reason": "legal review of the release"}
+
+
+def _h(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _code(r: Any) -> str:
+    return str(r.json()["error"]["code"])
+
+
+def _drain(home: Path) -> None:
+    from bwc_custody.db import get_engine
+    from bwc_custody.jobs.worker import run_worker
+
+    run_worker(engine=get_engine(), home=home, lease_seconds=30, drain=True)
+
+
+class Desk:
+    """The people of one test: a custodian, two legal reviewers, a requester (the parent)."""
+
+    def __init__(self, client: TestClient, make_token: Callable[..., str], home: Path,
+                 ingest_clip: Callable[..., str]) -> None:
+        self.client, self.home, self.make_token = client, home, make_token
+        self.ingest_clip = ingest_clip
+        self.custodian = _h(make_token(Role.custodian, username="cust-1"))
+        self.reviewer = _h(make_token(Role.legal_reviewer, username="counsel-1"))
+        # a custodian who also holds the reviewer role: may not approve what they submitted
+        self.both = _h(make_token(Role.custodian, Role.legal_reviewer, username="cust-counsel"))
+        self.parent = _h(make_token(Role.requester, username="parent-1"))
+
+    def recording(self, clip: Path, *, analyse: bool = True) -> str:
+        """Ingest a campus clip, run its person count (unless not), and return its id."""
+        evidence_id = self.ingest_clip(clip, campus="Central High", involves_juvenile=True)
+        if analyse:
+            r = self.client.post(f"/api/v1/evidence/{evidence_id}/analysis",
+                                 headers=self.custodian)
+            assert r.status_code == 202, r.text
+            _drain(self.home)
+        return evidence_id
+
+    def redacted(self, evidence_id: str) -> dict[str, Any]:
+        """A derivative of the recording made by the redaction worker."""
+        r = self.client.post(f"/api/v1/evidence/{evidence_id}/redactions", json={},
+                             headers=self.custodian)
+        assert r.status_code == 202, r.text
+        _drain(self.home)
+        job = self.client.get(f"/api/v1/jobs/{r.json()['id']}", headers=self.custodian).json()
+        assert job["state"] == "succeeded", job
+        d = self.client.get(f"/api/v1/derivatives/{job['result']['derivative_id']}",
+                            headers=self.custodian)
+        return dict(d.json())
+
+    def request(self, evidence_id: str) -> str:
+        """The parent asks; the custodian names the recording; returns the request id."""
+        r = self.client.post("/api/v1/requests", headers=self.parent, json=PARENT)
+        assert r.status_code == 201, r.text
+        request_id = str(r.json()["id"])
+        linked = self.client.put(f"/api/v1/requests/{request_id}/evidence",
+                                 headers=self.custodian, json={"evidence_id": evidence_id})
+        assert linked.status_code == 200, linked.text
+        return request_id
+
+    def post(self, request_id: str, step: str, who: dict[str, str],
+             body: dict[str, Any] | None = None) -> Any:
+        return self.client.post(f"/api/v1/requests/{request_id}/{step}", headers=who,
+                                json=body)
+
+    def watch(self, derivative_id: str, who: dict[str, str]) -> bytes:
+        r = self.client.get(f"/api/v1/derivatives/{derivative_id}/content", params=WATCH,
+                            headers=who)
+        assert r.status_code == 200
+        return bytes(r.content)
+
+    def state(self, request_id: str) -> str:
+        return str(self.client.get(f"/api/v1/requests/{request_id}",
+                                   headers=self.custodian).json()["state"])
+
+
+@pytest.fixture
+def desk(client: TestClient, make_token: Callable[..., str], bwc_home: Path,
+         ingest_clip: Callable[..., str]) -> Desk:
+    return Desk(client, make_token, bwc_home, ingest_clip)
+
+
+def _log(request_id: str) -> list[Any]:
+    from bwc_custody.custody.service import entries_for
+    from bwc_custody.db import session_scope
+
+    with session_scope() as session:
+        return entries_for(session=session, target_id=request_id)
+
+
+def _verifies(statement: dict[str, Any], signature: str, key: dict[str, Any]) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    public = load_pem_public_key(key["public_key_pem"].encode())
+    assert isinstance(public, Ed25519PublicKey)
+    body = json.dumps(statement, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode()
+    try:
+        public.verify(base64.b64decode(signature), body)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
+        desk: Desk, make_clip: Callable[..., Path]) -> None:
+    c = desk.client
+    evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
+    derivative = desk.redacted(evidence_id)
+    request_id = desk.request(evidence_id)
+    decision = c.get(f"/api/v1/requests/{request_id}", headers=desk.custodian).json()["decision"]
+    assert decision["effect"] == "release_redacted"
+
+    submitted = desk.post(request_id, "review", desk.both,
+                          {"derivative_id": derivative["id"], "note": "all faces blurred"})
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["state"] == "in_review"
+    review = submitted.json()["review"]
+    assert (review["sha256"], review["outcome"]) == (derivative["sha256"], None)
+    again = desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
+    assert (again.status_code, _code(again)) == (409, "transition_not_allowed")
+
+    # The requester sees neither the file under review nor a way to get it early.
+    mine = c.get(f"/api/v1/requests/{request_id}", headers=desk.parent).json()
+    assert (mine["state"], mine["review"], mine["release"], mine["decision"]) == (
+        "in_review", None, None, None)
+    early = c.get(f"/api/v1/requests/{request_id}/release/content", headers=desk.parent)
+    assert (early.status_code, _code(early)) == (409, "not_released")
+
+    # Who submitted may not sign off, even holding the reviewer role; nobody signs unseen.
+    desk.watch(derivative["id"], desk.both)
+    own = desk.post(request_id, "approve", desk.both, {"reason": "reviewed under KRS 610.320"})
+    assert (own.status_code, _code(own)) == (403, "separation_of_duties")
+    unseen = desk.post(request_id, "approve", desk.reviewer,
+                       {"reason": "reviewed under KRS 610.320"})
+    assert (unseen.status_code, _code(unseen)) == (409, "file_not_viewed")
+    no_basis = desk.post(request_id, "approve", desk.reviewer)
+    assert (no_basis.status_code, _code(no_basis)) == (422, "reason_required")
+    early = desk.post(request_id, "release", desk.custodian)
+    assert (early.status_code, _code(early)) == (409, "transition_not_allowed")
+    assert desk.state(request_id) == "in_review"
+
+    watched = desk.watch(derivative["id"], desk.reviewer)
+    approved = desk.post(request_id, "approve", desk.reviewer,
+                         {"reason": "every juvenile face blurred; KRS 610.320(3) met"})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["state"] == "approved"
+    signed = approved.json()["review"]
+    statement = signed["statement"]
+    assert statement["sha256"] == derivative["sha256"] == hashlib.sha256(watched).hexdigest()
+    assert statement["source_sha256"] == derivative["source_sha256"]
+    assert (statement["reviewer"], statement["effect"], statement["delivery"]) == (
+        "counsel-1", "release_redacted", "copy")
+    assert statement["rule_ids"] == decision["rule_ids"]
+    assert statement["citations"]
+    key = c.get("/api/v1/keys/signing").json()
+    assert signed["key_id"] == key["key_id"]
+    assert _verifies(statement, signed["signature"], key)
+    assert not _verifies({**statement, "sha256": "0" * 64}, signed["signature"], key)
+
+    released = desk.post(request_id, "release", desk.custodian)
+    assert released.status_code == 200, released.text
+    assert released.json()["state"] == "released"
+
+    # The requester is told what was released and on which rules, and gets exactly it.
+    mine = c.get(f"/api/v1/requests/{request_id}", headers=desk.parent).json()
+    assert mine["review"] is None
+    assert mine["evidence_id"] is None
+    assert mine["release"]["sha256"] == derivative["sha256"]
+    assert mine["release"]["citations"] == statement["citations"]
+    assert _verifies(mine["release"]["statement"], mine["release"]["signature"], key)
+    copy = c.get(f"/api/v1/requests/{request_id}/release/content", headers=desk.parent)
+    assert copy.status_code == 200
+    assert hashlib.sha256(copy.content).hexdigest() == derivative["sha256"]
+    assert copy.headers["x-content-sha256"] == derivative["sha256"]
+    stranger = c.get(f"/api/v1/requests/{request_id}/release/content",
+                     headers=_h(desk.make_token(Role.requester, username="parent-2")))
+    assert stranger.status_code == 404
+
+    # Released is final: a tag change decides nothing more, nothing is released twice.
+    c.post(f"/api/v1/evidence/{evidence_id}/tags", headers=desk.custodian,
+           json={"name": "multi_student", "reason": "a second student seen at 0:02"})
+    assert desk.state(request_id) == "released"
+    twice = desk.post(request_id, "release", desk.custodian)
+    assert (twice.status_code, _code(twice)) == (409, "transition_not_allowed")
+
+    log = _log(request_id)
+    steps = [e.action for e in log if e.action.startswith(("request.", "release."))
+             and e.action != "request.decision"]
+    assert steps == ["request.create", "request.submit", "request.approve", "request.release",
+                     "release.download"]
+    by_action = {e.action: e for e in log}
+    assert by_action["request.approve"].actor == "counsel-1"
+    assert by_action["request.approve"].details["signature"] == signed["signature"]
+    assert by_action["request.release"].details["citations"] == statement["citations"]
+    assert by_action["release.download"].actor == "parent-1"
+    assert by_action["release.download"].details["sha256"] == derivative["sha256"]
+    auditor = _h(desk.make_token(Role.auditor))
+    entries = c.get("/api/v1/custody/entries", params={"limit": 1000}, headers=auditor).json()
+    for before, entry in zip(entries, entries[1:], strict=False):
+        assert entry["prev_hash"] == before["entry_hash"]
+    assert all(recomputed_entry_hash(e) == e["entry_hash"] for e in entries)
+
+
+def test_a_changed_decision_voids_the_sign_off_and_a_view_only_release_gives_no_copy(
+        desk: Desk, make_clip: Callable[..., Path]) -> None:
+    c = desk.client
+    evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
+    derivative = desk.redacted(evidence_id)
+    request_id = desk.request(evidence_id)
+    assert desk.post(request_id, "review", desk.custodian,
+                     {"derivative_id": derivative["id"]}).status_code == 200
+    desk.watch(derivative["id"], desk.reviewer)
+    assert desk.post(request_id, "approve", desk.reviewer,
+                     {"reason": "faces blurred, release to the parent"}).status_code == 200
+
+    # Several students are found on it after the sign-off: the parent may only look now.
+    tag = c.post(f"/api/v1/evidence/{evidence_id}/tags", headers=desk.custodian,
+                 json={"name": "multi_student", "reason": "a second student seen at 0:02"})
+    assert tag.status_code == 201
+    now = c.get(f"/api/v1/requests/{request_id}", headers=desk.custodian).json()
+    assert (now["state"], now["review"], now["decision"]["effect"]) == (
+        "open", None, "view_only")
+    late = desk.post(request_id, "release", desk.custodian)
+    assert (late.status_code, _code(late)) == (409, "transition_not_allowed")
+    rounds = c.get(f"/api/v1/requests/{request_id}/rounds", headers=desk.reviewer).json()
+    assert [r["outcome"] for r in rounds] == ["voided"]
+    assert "release_redacted to view_only" in rounds[0]["outcome_reason"]
+    [void] = [e for e in _log(request_id) if e.action == "request.void"]
+    assert void.actor == "cust-1"  # whoever changed the tag
+    assert (void.details["from"], void.details["to"]) == ("approved", "open")
+
+    # Reviewed again on the new decision: an inspection at the agency, no copy handed out.
+    assert desk.post(request_id, "review", desk.custodian,
+                     {"derivative_id": derivative["id"]}).status_code == 200
+    stale = desk.post(request_id, "approve", desk.reviewer,
+                      {"reason": "inspection only at the agency"})
+    assert (stale.status_code, _code(stale)) == (409, "file_not_viewed")  # watched it before
+    desk.watch(derivative["id"], desk.reviewer)
+    approved = desk.post(request_id, "approve", desk.reviewer,
+                         {"reason": "inspection only at the agency"})
+    assert approved.json()["review"]["statement"]["delivery"] == "inspection"
+    assert desk.post(request_id, "release", desk.custodian).status_code == 200
+    mine = c.get(f"/api/v1/requests/{request_id}", headers=desk.parent).json()
+    assert (mine["release"]["delivery"], mine["release"]["effect"]) == (
+        "inspection", "view_only")
+    copy = c.get(f"/api/v1/requests/{request_id}/release/content", headers=desk.parent)
+    assert (copy.status_code, _code(copy)) == (409, "inspection_only")
+    rounds = c.get(f"/api/v1/requests/{request_id}/rounds", headers=desk.custodian).json()
+    assert [r["outcome"] for r in rounds] == ["voided", "approved"]
+
+
+def test_what_cannot_be_submitted_is_refused_with_its_reason_and_stores_nothing(
+        desk: Desk, make_clip: Callable[..., Path]) -> None:
+    c = desk.client
+    evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
+    derivative = desk.redacted(evidence_id)
+    other_id = desk.recording(make_clip([KID_C], per_image=0.6))
+
+    unlinked = c.post("/api/v1/requests", headers=desk.parent, json=PARENT).json()["id"]
+    r = desk.post(unlinked, "review", desk.custodian, {"derivative_id": derivative["id"]})
+    assert (r.status_code, _code(r)) == (409, "request_not_decided")
+
+    elsewhere = desk.request(other_id)
+    r = desk.post(elsewhere, "review", desk.custodian, {"derivative_id": derivative["id"]})
+    assert (r.status_code, _code(r)) == (409, "derivative_mismatch")
+    r = desk.post(elsewhere, "review", desk.custodian, {"derivative_id": "no-such-file"})
+    assert (r.status_code, _code(r)) == (404, "derivative_not_found")
+
+    withheld = desk.request(evidence_id)
+    for name, why in (("multi_student", "three students at 0:01"),
+                      ("investigation_open", "case 26-0113 is open")):
+        c.post(f"/api/v1/evidence/{evidence_id}/tags", headers=desk.custodian,
+               json={"name": name, "reason": why})
+    r = desk.post(withheld, "review", desk.custodian, {"derivative_id": derivative["id"]})
+    assert (r.status_code, _code(r)) == (409, "decision_withholds")
+    assert r.json()["error"]["details"]["effect"] == "deny_during_investigation"
+    assert r.json()["error"]["details"]["citations"]
+
+    for request_id in (unlinked, elsewhere, withheld):
+        assert desk.state(request_id) == "open"
+        assert c.get(f"/api/v1/requests/{request_id}/rounds",
+                     headers=desk.custodian).json() == []
+        assert not [e for e in _log(request_id) if e.action == "request.submit"]
+
+
+def test_a_file_goes_back_with_reasons_and_a_closed_request_releases_nothing(
+        desk: Desk, make_clip: Callable[..., Path]) -> None:
+    c = desk.client
+    evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
+    derivative = desk.redacted(evidence_id)
+    request_id = desk.request(evidence_id)
+    body = {"derivative_id": derivative["id"]}
+    assert desk.post(request_id, "review", desk.custodian, body).status_code == 200
+    bare = desk.post(request_id, "return", desk.reviewer)
+    assert (bare.status_code, _code(bare)) == (422, "reason_required")
+    back = desk.post(request_id, "return", desk.reviewer,
+                     {"reason": "the name tag at 0:01 must be blacked out too"})
+    assert back.status_code == 200
+    assert back.json()["state"] == "open"
+
+    assert desk.post(request_id, "review", desk.custodian, body).status_code == 200
+    desk.watch(derivative["id"], desk.reviewer)
+    assert desk.post(request_id, "approve", desk.reviewer,
+                     {"reason": "name tag now covered"}).status_code == 200
+    closed = desk.post(request_id, "close", desk.custodian,
+                       {"reason": "the parent withdrew the request by phone"})
+    assert closed.status_code == 200
+    assert closed.json()["state"] == "closed"
+    rounds = c.get(f"/api/v1/requests/{request_id}/rounds", headers=desk.custodian).json()
+    assert [r["outcome"] for r in rounds] == ["returned", "withdrawn"]
+    assert rounds[0]["outcome_reason"] == "the name tag at 0:01 must be blacked out too"
+    r = desk.post(request_id, "release", desk.custodian)
+    assert (r.status_code, _code(r)) == (409, "transition_not_allowed")
+    r = c.get(f"/api/v1/requests/{request_id}/release/content", headers=desk.parent)
+    assert (r.status_code, _code(r)) == (409, "not_released")
+
+
+def test_nothing_is_submitted_before_the_person_count_has_run(
+        desk: Desk, make_clip: Callable[..., Path]) -> None:
+    evidence_id = desk.recording(make_clip([KID_A], per_image=0.6), analyse=False)
+    derivative = desk.redacted(evidence_id)  # the redaction worker does not count people
+    request_id = desk.request(evidence_id)
+    r = desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
+    assert (r.status_code, _code(r)) == (409, "analysis_pending")
+    assert desk.state(request_id) == "open"
+
+
+def test_a_stored_file_that_no_longer_matches_its_sign_off_is_not_released(
+        desk: Desk, make_clip: Callable[..., Path]) -> None:
+    from bwc_custody.db import session_scope
+    from bwc_custody.redactions.models import Derivative
+    from bwc_custody.vault.service import get_store
+
+    evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
+    derivative = desk.redacted(evidence_id)
+    request_id = desk.request(evidence_id)
+    desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
+    desk.watch(derivative["id"], desk.reviewer)
+    desk.post(request_id, "approve", desk.reviewer, {"reason": "faces blurred, release"})
+
+    with session_scope() as session:
+        key = session.get(Derivative, derivative["id"]).object_key  # type: ignore[union-attr]
+    stored: Path = get_store().path(key)  # type: ignore[attr-defined]  (the local store)
+    stored.chmod(0o600)
+    raw = bytearray(stored.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # one flipped bit in the ciphertext on disk
+    stored.write_bytes(bytes(raw))
+
+    r = desk.post(request_id, "release", desk.custodian)
+    assert (r.status_code, _code(r)) == (409, "fixity_failed")
+    assert desk.state(request_id) == "approved"
+    assert not [e for e in _log(request_id) if e.action == "request.release"]
+
+
+def test_a_sign_off_racing_a_tag_change_never_leaves_an_approval_on_a_stale_decision(
+        desk: Desk, make_clip: Callable[..., Path]) -> None:
+    """Four approvals and the tag change that voids them, all at once: whichever commits
+    first, every request ends open, its round voided or never approved."""
+    import threading
+
+    from bwc_custody.auth.service import Principal
+    from bwc_custody.db import session_scope
+    from bwc_custody.releases import service as releases
+    from bwc_custody.tags import service as tags
+    from bwc_custody.vault.service import get_signer
+    from review.workflow import TransitionNotAllowed
+    from tests.concurrency import run_in_threads
+
+    evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
+    derivative = desk.redacted(evidence_id)
+    requests = [desk.request(evidence_id) for _ in range(4)]
+    for request_id in requests:
+        assert desk.post(request_id, "review", desk.custodian,
+                         {"derivative_id": derivative["id"]}).status_code == 200
+    desk.watch(derivative["id"], desk.reviewer)
+    reviewer = Principal(user_id=None, username="counsel-1",
+                         roles=frozenset({Role.legal_reviewer}))
+    custodian = Principal(user_id=None, username="cust-1", roles=frozenset({Role.custodian}))
+    todo, lock = [*requests, None], threading.Lock()
+    start = threading.Barrier(len(todo))
+
+    def one() -> None:
+        with lock:
+            request_id = todo.pop()
+        start.wait()
+        with session_scope() as session:
+            if request_id is None:
+                tags.add_tag(session=session, evidence_id=evidence_id, name="multi_student",
+                             source="custodian", actor=custodian, reason="two students seen")
+                return
+            try:
+                releases.approve(session=session, signer=get_signer(), request_id=request_id,
+                                 reason="faces blurred, release", actor=reviewer)
+            except TransitionNotAllowed:
+                pass  # the tag change came first and voided the review: the right answer
+
+    assert run_in_threads(one, len(todo)) == []
+    for request_id in requests:
+        assert desk.state(request_id) == "open"
+        rounds = desk.client.get(f"/api/v1/requests/{request_id}/rounds",
+                                 headers=desk.custodian).json()
+        assert [r["outcome"] for r in rounds] == ["voided"]
