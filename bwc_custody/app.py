@@ -45,6 +45,7 @@ def create_app(*, check_schema: bool = True) -> FastAPI:
     from bwc_custody.redactions.api import router as redactions_router
     from bwc_custody.releases.api import router as releases_router
     from bwc_custody.requests.api import router as requests_router
+    from bwc_custody.retention.api import router as retention_router
     from bwc_custody.tags.api import router as tags_router
     from bwc_custody.uploads.api import router as uploads_router
 
@@ -71,4 +72,5 @@ def create_app(*, check_schema: bool = True) -> FastAPI:
     app.include_router(redactions_router, prefix="/api/v1")
     app.include_router(requests_router, prefix="/api/v1")
     app.include_router(releases_router, prefix="/api/v1")
+    app.include_router(retention_router, prefix="/api/v1")
     return app

@@ -110,6 +110,7 @@ def _register_domains() -> None:
     from bwc_custody.jobs.cli import register as register_jobs
     from bwc_custody.redactions.cli import register as register_redactions
     from bwc_custody.requests.cli import register as register_requests
+    from bwc_custody.retention.cli import register as register_retention
     from bwc_custody.tags.cli import register as register_tags
     from bwc_custody.vault.cli import register as register_vault
     from policies.cli import app as policy_app
@@ -125,6 +126,7 @@ def _register_domains() -> None:
     register_jobs(app)
     register_redactions(app)
     register_requests(app)
+    register_retention(app)
 
 
 _register_domains()

@@ -27,9 +27,11 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_bucket: str = "evidence"
     s3_part_size: int = 16 * 1024 * 1024
-    # Object-lock retention applied to each original on S3 (and mirrored locally).
+    # Object-lock retention applied to each original on S3 (and mirrored locally), and the
+    # days a non-evidentiary recording is kept before it is due for destruction (KDLA
+    # L6707: 60). 0: the store sets no date of its own and recordings are due at once.
     retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
-    retention_days: int = 60
+    retention_days: int = Field(default=60, ge=0, le=36500)
 
     # Key-encryption keys: a keyring directory of KEK files, one active.
     kek_dir: Path | None = None

@@ -181,7 +181,13 @@ def _check_objects(
     *, session: Session, store: ObjectStore, keyring: Keyring, report: VerifyReport,
     progress: Progress,
 ) -> None:
-    objects = list(session.exec(select(StoredObject).order_by(col(StoredObject.key))))
+    every = list(session.exec(select(StoredObject).order_by(col(StoredObject.key))))
+    # destroyed under their schedule: nothing left to hash, but nothing may be left at all
+    for obj in every:
+        if obj.disposed_at is not None and store.exists(obj.key):
+            report.add("object", obj.key, "recorded destroyed on "
+                       f"{obj.disposed_at.isoformat()} but still in the store")
+    objects = [obj for obj in every if obj.disposed_at is None]
     report.objects = len(objects)
     progress.start("objects", sum(o.size for o in objects))
 

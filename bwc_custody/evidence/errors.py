@@ -26,3 +26,11 @@ class DuplicateEvidence(Exception):
     def __init__(self, evidence_id: str) -> None:
         super().__init__(evidence_id)
         self.evidence_id = evidence_id
+
+
+class EvidenceDisposed(BwcError):
+    """The recording was destroyed under its retention schedule; the custody log keeps
+    its hash and the disposition entry, nothing can be read, queued or requested of it."""
+
+    code = "evidence_disposed"
+    status = 410

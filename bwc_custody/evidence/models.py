@@ -74,6 +74,12 @@ class Evidence(SQLModel, table=True):
     media_status: str = Field(default="unknown", max_length=20)
     media_error: str | None = None
     media: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Set when the recording is destroyed under its schedule (retention.service.dispose):
+    # the row stays, so its hash and custody history outlive the bytes.
+    disposed_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    disposed_by: str | None = Field(default=None, max_length=120)
 
 
 class Receipt(UtcRead):
@@ -114,3 +120,4 @@ class EvidenceRead(UtcRead):
     media_status: str
     media_error: str | None
     media: dict[str, Any]
+    disposed_at: datetime | None = None

@@ -16,7 +16,12 @@ from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
 from bwc_custody.evidence import media
-from bwc_custody.evidence.errors import DuplicateEvidence, EmptyFile, EvidenceNotFound
+from bwc_custody.evidence.errors import (
+    DuplicateEvidence,
+    EmptyFile,
+    EvidenceDisposed,
+    EvidenceNotFound,
+)
 from bwc_custody.evidence.models import DockMetadata, Evidence, Receipt
 from bwc_custody.vault import service as vault
 from bwc_custody.vault.loopback import serve_plaintext
@@ -37,6 +42,17 @@ def get_or_raise(*, session: Session, evidence_id: str) -> Evidence:
     evidence = session.get(Evidence, evidence_id)
     if evidence is None:
         raise EvidenceNotFound(f"no evidence {evidence_id!r}", evidence_id=evidence_id)
+    return evidence
+
+
+def require_not_disposed(evidence: Evidence) -> Evidence:
+    """`evidence`, unless it was destroyed under its retention schedule."""
+    if evidence.disposed_at is not None:
+        raise EvidenceDisposed(
+            f"evidence {evidence.id} was destroyed under its retention schedule on "
+            f"{evidence.disposed_at.date().isoformat()}; only its hash and custody history "
+            "remain", evidence_id=evidence.id, sha256=evidence.sha256,
+            disposed_at=evidence.disposed_at.isoformat())
     return evidence
 
 
@@ -140,7 +156,11 @@ def _duplicate_receipt(
     *, session: Session, signer: Signer, existing: Evidence, actor: Principal, source: str,
     client_addr: str, metadata: DockMetadata,
 ) -> Receipt:
-    """Log a second arrival of content already in custody; receipt names the existing item."""
+    """Log a second arrival of content already in custody; receipt names the existing item.
+
+    Content destroyed under its schedule is refused: a receipt would claim custody of bytes
+    no longer kept, and its unique hash cannot be taken in again as a new item."""
+    require_not_disposed(existing)
     custody.append(
         session=session, actor=actor, action="evidence.ingest_duplicate",
         target_type="evidence", target_id=existing.id, client_addr=client_addr,

@@ -55,6 +55,13 @@ def enqueue(*, session: Session, kind: str, actor: Principal, evidence_id: str |
             client_addr: str = "") -> Job:
     """Queue a job (logged as `<kind>.queued`)."""
     _check_kind(kind)
+    if evidence_id is not None:
+        from bwc_custody.evidence.models import Evidence
+        from bwc_custody.evidence.service import require_not_disposed
+
+        found = session.get(Evidence, evidence_id)
+        if found is not None:
+            require_not_disposed(found)
     job = Job(kind=kind, evidence_id=evidence_id, params=params or {},
               max_attempts=max_attempts, created_by=actor.username)
     session.add(job)

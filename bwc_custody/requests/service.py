@@ -21,6 +21,7 @@ from bwc_custody.custody import service as custody
 from bwc_custody.custody.models import CustodyEntry
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
+from bwc_custody.evidence.service import require_not_disposed
 from bwc_custody.reasons import require_reason
 from bwc_custody.requests.errors import (
     ReceivedOnInFuture,
@@ -95,7 +96,7 @@ def create_request(*, session: Session, body: RequestCreate, actor: Principal,
         submitted_by=actor.username)
     facts_of(request, frozenset())  # unknown requester types or forms refused before storing
     if body.evidence_id is not None:
-        get_evidence_or_raise(session=session, evidence_id=body.evidence_id)
+        require_not_disposed(get_evidence_or_raise(session=session, evidence_id=body.evidence_id))
     session.add(request)
     session.flush()
     custody.append(session=session, actor=actor, action="request.create",
@@ -209,7 +210,8 @@ def link_evidence(*, session: Session, request_id: str, evidence_id: str, actor:
     if request.state not in LIVE_STATES:
         raise TransitionNotAllowed(f"request {request_id} is {request.state}: only an open "
                                    "request is linked to evidence", state=request.state)
-    get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    # a destroyed recording is answered as no longer existing, not decided on its tags
+    require_not_disposed(get_evidence_or_raise(session=session, evidence_id=evidence_id))
     if request.evidence_id is not None and request.evidence_id != evidence_id:
         raise RequestAlreadyLinked(
             f"request {request_id} is about evidence {request.evidence_id}; a request for "

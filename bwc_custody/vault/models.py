@@ -28,3 +28,7 @@ class StoredObject(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
+    # Deleted from the store by a disposition; the row keeps the hash it had.
+    disposed_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )

@@ -14,6 +14,7 @@ from typing import BinaryIO
 from sqlmodel import Session, select
 
 from bwc_custody.config import Settings, get_settings
+from bwc_custody.evidence.errors import EvidenceDisposed
 from bwc_custody.timeutil import utcnow
 from bwc_custody.vault.errors import HashMismatch
 from bwc_custody.vault.models import StoredObject
@@ -71,9 +72,12 @@ def get_signer() -> Signer:
     return Signer.load_or_create(get_settings().keys_dir)
 
 
-def original_lock(settings: Settings | None = None) -> ObjectLock:
-    """The WORM retention every original gets when published."""
+def original_lock(settings: Settings | None = None) -> ObjectLock | None:
+    """The WORM retention every original gets when published (none with 0 retention days:
+    S3 refuses a retain-until date that is not in the future)."""
     settings = settings or get_settings()
+    if settings.retention_days == 0:
+        return None
     return ObjectLock(
         mode=settings.retention_mode,
         retain_until=utcnow() + timedelta(days=settings.retention_days),
@@ -181,6 +185,9 @@ def wrapped_key_of(obj: StoredObject) -> WrappedKey:
 
 def open_reader(*, store: ObjectStore, keyring: Keyring, obj: StoredObject) -> RangeReader:
     """A range reader over the object's plaintext; checks the header's object id."""
+    if obj.disposed_at is not None:
+        raise EvidenceDisposed(f"object {obj.key} was destroyed with its recording",
+                               key=obj.key, disposed_at=obj.disposed_at.isoformat())
     object_id = uuid.UUID(obj.object_id)
     key = keyring.unwrap(wrapped_key_of(obj), object_id)
     reader = RangeReader(

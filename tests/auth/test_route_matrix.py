@@ -65,6 +65,13 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
         {"custodian", "legal_reviewer", "auditor"}),
     ("GET", "/api/v1/requests/{request_id}/release/content"): frozenset(
         {"custodian", "requester"}),
+    ("GET", "/api/v1/evidence/{evidence_id}/retention"): frozenset(
+        {"custodian", "legal_reviewer", "auditor"}),
+    ("GET", "/api/v1/retention/due"): frozenset({"custodian", "legal_reviewer", "auditor"}),
+    ("POST", "/api/v1/evidence/{evidence_id}/holds"): frozenset({"custodian", "legal_reviewer"}),
+    ("POST", "/api/v1/evidence/{evidence_id}/holds/{hold_id}/lift"): frozenset(
+        {"custodian", "legal_reviewer"}),
+    ("POST", "/api/v1/evidence/{evidence_id}/dispose"): frozenset({"custodian"}),
     ("OPTIONS", "/api/v1/uploads"): PUBLIC,
     ("POST", "/api/v1/uploads"): UPLOADERS,
     ("HEAD", "/api/v1/uploads/{upload_id}"): UPLOADERS,
@@ -112,7 +119,7 @@ def test_every_route_declares_exactly_the_expected_rule(client: TestClient) -> N
 
 
 def _url(path: str) -> str:
-    ints = {"token_id", "seq", "adult_id", "notification_id"}
+    ints = {"token_id", "seq", "adult_id", "notification_id", "hold_id"}
     return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) in ints
                   else "00000000-0000-4000-8000-000000000000", path)
 

@@ -1,0 +1,1 @@
+"""Retention and disposition: the schedule each recording is kept under, holds, destruction."""

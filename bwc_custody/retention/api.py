@@ -1,0 +1,67 @@
+"""Retention routes: a recording's retention and holds, the list due for destruction, holds
+placed and lifted, and destruction itself (thin: one access rule, one call)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from bwc_custody.auth.models import Role
+from bwc_custody.auth.service import Principal
+from bwc_custody.deps import RowId, SessionDep, allow
+from bwc_custody.reasons import ReasonBody
+from bwc_custody.retention import service
+from bwc_custody.retention.models import HoldCreate, RetentionRead
+from bwc_custody.vault.service import get_store
+
+router = APIRouter(tags=["retention"])
+# Counsel places litigation holds as often as the custodian places investigation ones.
+Holder = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer))]
+Custodian = Annotated[Principal, Depends(allow(Role.custodian))]
+Staff = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer, Role.auditor))]
+
+
+def _addr(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+@router.get("/evidence/{evidence_id}/retention", response_model=RetentionRead)
+def retention_of(evidence_id: str, session: SessionDep, actor: Staff) -> RetentionRead:
+    """How the recording's retention stands: every blocker with its rule, its holds."""
+    return service.status(session=session, evidence_id=evidence_id)
+
+
+@router.get("/retention/due", response_model=list[RetentionRead])
+def due(session: SessionDep, actor: Staff,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> list[RetentionRead]:
+    """Recordings due for destruction now, oldest first."""
+    return service.due(session=session, limit=limit)
+
+
+@router.post("/evidence/{evidence_id}/holds", response_model=RetentionRead, status_code=201)
+def place_hold(evidence_id: str, body: HoldCreate, session: SessionDep, actor: Holder,
+               request: Request) -> RetentionRead:
+    """Hold the recording past its schedule (investigation, litigation, ...), with a reason."""
+    service.place_hold(session=session, store=get_store(), evidence_id=evidence_id,
+                       body=body, actor=actor, client_addr=_addr(request))
+    return service.status(session=session, evidence_id=evidence_id)
+
+
+@router.post("/evidence/{evidence_id}/holds/{hold_id}/lift", response_model=RetentionRead)
+def lift_hold(evidence_id: str, hold_id: RowId, session: SessionDep, actor: Holder,
+              request: Request, body: ReasonBody = None) -> RetentionRead:
+    """Lift one hold, with a written reason."""
+    service.lift_hold(session=session, store=get_store(), evidence_id=evidence_id,
+                      hold_id=hold_id, reason=body.reason if body else "", actor=actor,
+                      client_addr=_addr(request))
+    return service.status(session=session, evidence_id=evidence_id)
+
+
+@router.post("/evidence/{evidence_id}/dispose", response_model=RetentionRead)
+def dispose(evidence_id: str, session: SessionDep, actor: Custodian, request: Request,
+            body: ReasonBody = None) -> RetentionRead:
+    """Destroy a recording due under its schedule (its objects; its rows and log stay)."""
+    return service.dispose(session=session, store=get_store(), evidence_id=evidence_id,
+                           reason=body.reason if body else "", actor=actor,
+                           client_addr=_addr(request))
