@@ -5,27 +5,37 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from bwc_custody import __version__
 from bwc_custody.db import check_migrated
+from bwc_custody.deps import PUBLIC, allow
 from bwc_custody.errors import BwcError, InvalidInput
 
 
-async def _bwc_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+def _rendered(request: Request, exc: BwcError) -> Response:
+    """The API's JSON error, or for the console a page saying the same."""
+    if request.url.path.startswith("/console"):
+        from bwc_custody.console.api import error_page
+
+        return error_page(request, exc)
+    return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+
+async def _bwc_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BwcError)
     if exc.status in (401, 403):
         from fastapi.concurrency import run_in_threadpool
 
         from bwc_custody.deps import audit_refusal
 
-        await run_in_threadpool(audit_refusal, _request, exc)
-    return JSONResponse(exc.to_dict(), status_code=exc.status)
+        await run_in_threadpool(audit_refusal, request, exc)
+    return _rendered(request, exc)
 
 
-async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_handler(request: Request, exc: Exception) -> Response:
     """Malformed requests get the same error shape as every other refusal."""
     assert isinstance(exc, RequestValidationError)
     problems = [{"at": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
@@ -33,12 +43,13 @@ async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse
     first = problems[0] if problems else {"at": "", "problem": "invalid request"}
     err = InvalidInput(f"invalid request: {first['at']}: {first['problem']}",
                          problems=problems)
-    return JSONResponse(err.to_dict(), status_code=err.status)
+    return _rendered(request, err)
 
 
 def create_app(*, check_schema: bool = True) -> FastAPI:
     """Build the API app; refuses to start on an unmigrated database."""
     from bwc_custody.auth.api import router as auth_router
+    from bwc_custody.console.api import router as console_router
     from bwc_custody.custody.api import router as custody_router
     from bwc_custody.evidence.api import router as evidence_router
     from bwc_custody.jobs.api import router as jobs_router
@@ -73,4 +84,11 @@ def create_app(*, check_schema: bool = True) -> FastAPI:
     app.include_router(requests_router, prefix="/api/v1")
     app.include_router(releases_router, prefix="/api/v1")
     app.include_router(retention_router, prefix="/api/v1")
+    app.include_router(console_router)
+
+    @app.get("/", include_in_schema=False, dependencies=[Depends(allow(PUBLIC))])
+    def home() -> RedirectResponse:
+        """People who open the server in a browser want the console."""
+        return RedirectResponse("/console/", status_code=307)
+
     return app

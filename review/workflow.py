@@ -114,3 +114,9 @@ def automatic_transition(name: str, *, state: str) -> Transition | None:
     transition = TRANSITIONS[name]
     assert transition.automatic, name
     return transition if state in transition.source else None
+
+
+def available(*, state: str, roles: frozenset[str]) -> list[Transition]:
+    """The transitions a holder of `roles` may take from `state` (what the console offers)."""
+    return [t for t in TRANSITIONS.values()
+            if not t.automatic and state in t.source and roles & t.roles]

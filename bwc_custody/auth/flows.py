@@ -6,6 +6,7 @@ and denied requests are recorded in a transaction of their own that commits rega
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -50,10 +51,13 @@ def record_apart(*, engine: Engine, actor: Principal, action: str, target_type: 
                        details=details)
 
 
-def _issue(*, session: Session, user: User, client_addr: str, via: str) -> TokenPair:
+def _issue(*, session: Session, user: User, client_addr: str, via: str,
+           with_refresh: bool = True) -> TokenPair:
     assert user.id is not None
-    access, ttl = issue_access_token(user_id=user.id, username=user.username)
-    refresh = service.create_refresh_token(session=session, user=user)
+    access, ttl = issue_access_token(
+        user_id=user.id, username=user.username,
+        session_id=None if with_refresh else secrets.token_urlsafe(12))
+    refresh = service.create_refresh_token(session=session, user=user) if with_refresh else ""
     custody.append(session=session, actor=service.principal_of(user), action="auth.token_issue",
                    target_type="user", target_id=user.username, client_addr=client_addr,
                    details={"via": via, "access_ttl_s": ttl})
@@ -76,8 +80,11 @@ def _fail_logon(*, engine: Engine, username: str, user_id: int | None, client_ad
     return until is not None
 
 
-def login(*, session: Session, username: str, password: str, client_addr: str = "") -> TokenPair:
-    """Exchange a username and password for tokens, enforcing the lock-out."""
+def login(*, session: Session, username: str, password: str, client_addr: str = "",
+          via: str = "password") -> TokenPair:
+    """Exchange a username and password for tokens, enforcing the lock-out. The console
+    (`via="console"`) gets an access token with a session id and no refresh token: it renews
+    the access token while the user is active, so an idle session ends with it."""
     user = session.exec(select(User).where(User.username == username)).first()
     if user is not None and service.is_locked(user):
         record_apart(engine=_engine_of(session), actor=ANONYMOUS, action="auth.login_failed",
@@ -96,7 +103,8 @@ def login(*, session: Session, username: str, password: str, client_addr: str = 
     session.add(user)
     custody.append(session=session, actor=service.principal_of(user), action="auth.login",
                    target_type="user", target_id=user.username, client_addr=client_addr)
-    return _issue(session=session, user=user, client_addr=client_addr, via="password")
+    return _issue(session=session, user=user, client_addr=client_addr, via=via,
+                  with_refresh=via != "console")
 
 
 def refresh(*, session: Session, refresh_token: str, client_addr: str = "") -> TokenPair:

@@ -47,14 +47,18 @@ def signing_secret() -> bytes:
 
 
 def issue_access_token(
-    *, user_id: int, username: str, ttl: timedelta | None = None, secret: bytes | None = None
+    *, user_id: int, username: str, ttl: timedelta | None = None, secret: bytes | None = None,
+    session_id: str | None = None,
 ) -> tuple[str, int]:
-    """A signed access token for the user and its lifetime in seconds."""
+    """A signed access token for the user and its lifetime in seconds; `session_id` (claim
+    `sid`) ties renewed console tokens to one logon."""
     ttl = ttl if ttl is not None else timedelta(minutes=get_settings().access_token_minutes)
     now = utcnow()
     claims = {"iss": ISSUER, "sub": str(user_id), "name": username, "typ": "access",
               "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp()),
               "jti": secrets.token_hex(8)}
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, secret or signing_secret(), algorithm=ALGORITHM), int(
         ttl.total_seconds())
 

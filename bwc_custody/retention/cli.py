@@ -44,12 +44,13 @@ def register(app: typer.Typer) -> None:
              reason: str = typer.Option(..., help="Why (recorded in the custody log).")) -> None:
         """Hold a recording past its schedule."""
         from bwc_custody.retention import service
-        from bwc_custody.retention.models import HoldCreate, HoldKind
+        from bwc_custody.retention.models import HoldCreate, hold_kind
         from bwc_custody.vault.service import get_store
 
-        if kind not in set(HoldKind):
-            fail(InvalidInput(f"unknown hold kind {kind!r}", allowed=sorted(HoldKind)))
-        body = HoldCreate(kind=HoldKind(kind), reference=reference, reason=reason)
+        try:
+            body = HoldCreate(kind=hold_kind(kind), reference=reference, reason=reason)
+        except InvalidInput as exc:
+            fail(exc)
 
         def run(s: Session) -> dict[str, Any]:
             service.place_hold(session=s, store=get_store(), evidence_id=evidence_id,

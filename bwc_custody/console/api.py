@@ -1,0 +1,335 @@
+"""The web console for records custodians and legal reviewers: server-rendered pages over the
+same services as the API (no second way of deciding anything).
+
+Pages: the request queue, one request (the decision with every rule and citation, its
+history, the review rounds, and the actions the workflow table allows this user now), one
+recording (tags with provenance, redacted copies, retention and holds), the list due for
+destruction. Each form posts to one route that calls one service function; a refusal comes
+back as a page naming its code and message, with nothing changed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+
+from bwc_custody.auth import flows
+from bwc_custody.auth.models import Role
+from bwc_custody.console.session import (
+    COOKIE,
+    ConsoleUser,
+    CsrfFailed,
+    console_allow,
+    console_form,
+    cookie_args,
+    same_origin,
+)
+from bwc_custody.deps import PUBLIC, RowId, SessionDep, allow
+from bwc_custody.errors import BwcError
+from review.workflow import STATES, TRANSITIONS, available
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+STAFF = (Role.custodian, Role.legal_reviewer, Role.auditor)
+Staff = Annotated[ConsoleUser, Depends(console_allow(*STAFF))]
+Watcher = Annotated[ConsoleUser, Depends(console_allow(Role.custodian, Role.legal_reviewer))]
+CustodianForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian))]
+ReviewerForm = Annotated[ConsoleUser, Depends(console_form(Role.legal_reviewer))]
+HolderForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian, Role.legal_reviewer))]
+AnyoneForm = Annotated[ConsoleUser, Depends(console_form(*Role))]
+Text = Annotated[str, Form(max_length=4000)]
+Short = Annotated[str, Form(max_length=200)]
+
+
+def _addr(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+# No script at all, nothing from elsewhere, never inside another site's frame.
+_CSP = ("default-src 'none'; style-src 'unsafe-inline'; media-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def _guarded(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"  # pages name children's cases
+    response.headers["Content-Security-Policy"] = _CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _with_cookie(response: Response, request: Request, user: ConsoleUser | None) -> Response:
+    if user is not None and user.renewed_token:
+        response.set_cookie(value=user.renewed_token, **cookie_args(request))
+    return _guarded(response)
+
+
+def page(request: Request, user: ConsoleUser | None, template: str, *, status: int = 200,
+         **context: Any) -> Response:
+    """A console page, with the renewed logon cookie when there is one."""
+    context |= {"user": user, "roles": sorted(str(r) for r in user.principal.roles)
+                if user else [], "done": request.query_params.get("done")}
+    return _with_cookie(TEMPLATES.TemplateResponse(request, template, context,
+                                                   status_code=status), request, user)
+
+
+def back(request: Request, user: ConsoleUser, url: str, done: str) -> Response:
+    """After a form: back to the page it came from, saying what was done (Post/Redirect/Get)."""
+    return _with_cookie(RedirectResponse(f"{url}?done={done}", status_code=303), request, user)
+
+
+def error_page(request: Request, exc: BwcError) -> Response:
+    """A refusal as a page (401: to the logon page instead)."""
+    if exc.status == 401:
+        response: Response = RedirectResponse("/console/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/console")
+        return response
+    # back to the page the form was on, when that was a console page of this server
+    here = f"{request.url.scheme}://{request.url.netloc}/console/"
+    referer = request.headers.get("referer", "")
+    back_to = referer[len(here) - len("/console/"):] if referer.startswith(here) else "/console/"
+    return _guarded(TEMPLATES.TemplateResponse(request, "error.html", {
+        "user": None, "roles": [], "error": exc, "back": back_to}, status_code=exc.status))
+
+
+# ---- logon -----------------------------------------------------------------------------
+
+@router.get("/login", dependencies=[Depends(allow(PUBLIC))])
+def login_form(request: Request) -> Response:
+    """The logon page."""
+    return page(request, None, "login.html", failed=None)
+
+
+@router.post("/login", dependencies=[Depends(allow(PUBLIC))])
+def login(request: Request, session: SessionDep, username: Short, password: Short) -> Response:
+    """Log on with a username and password (the API's lock-out applies)."""
+    if not same_origin(request):  # no logging a browser into someone else's account
+        return page(request, None, "login.html", status=403, failed=CsrfFailed(
+            "the logon form came from another site"))
+    try:
+        pair = flows.login(session=session, username=username, password=password,
+                           client_addr=_addr(request), via="console")
+    except BwcError as exc:
+        return page(request, None, "login.html", status=exc.status, failed=exc)
+    response = RedirectResponse("/console/", status_code=303)
+    response.set_cookie(value=pair.access_token, **cookie_args(request))
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, user: AnyoneForm) -> Response:
+    """End the console session in this browser."""
+    response = RedirectResponse("/console/login?done=logged+out", status_code=303)
+    response.delete_cookie(COOKIE, path="/console")
+    return response
+
+
+# ---- requests --------------------------------------------------------------------------
+
+@router.get("/")
+def queue(request: Request, session: SessionDep, user: Staff,
+          state: Annotated[str | None, Query(max_length=20)] = "live") -> Response:
+    """Requests, newest first: state, deadline, and the decision in force with its rules."""
+    from bwc_custody.requests import service as requests
+
+    rows = requests.list_requests(session=session, actor=user.principal,
+                                  state=None if state in ("live", "all") else state)
+    if state == "live":
+        rows = [r for r in rows if r.state in ("open", "in_review", "approved")]
+    return page(request, user, "requests.html", state=state, states=STATES,
+                today=requests.kentucky_today(),
+                requests=requests.views_of(session=session, rows=rows, actor=user.principal))
+
+
+@router.get("/requests/{request_id}")
+def request_page(request_id: str, request: Request, session: SessionDep,
+                 user: Staff) -> Response:
+    """One request: the decision with every rule and citation, its history, the review
+    rounds, and the actions this user may take now."""
+    from bwc_custody.redactions.service import list_derivatives
+    from bwc_custody.releases import service as releases
+    from bwc_custody.requests import service as requests
+    from bwc_custody.tags.service import effective_tags
+
+    row = requests.get_or_raise(session=session, request_id=request_id)
+    view = requests.view_of(session=session, row=row, actor=user.principal)
+    roles = frozenset(str(r) for r in user.principal.roles)
+    derivatives = (list_derivatives(session=session, evidence_id=row.evidence_id)
+                   if row.evidence_id else [])
+    return page(request, user, "request.html", r=view, today=requests.kentucky_today(),
+                decisions=requests.decisions(session=session, request_id=request_id),
+                rounds=releases.rounds(session=session, request_id=request_id),
+                actions={t.name for t in available(state=row.state, roles=roles)},
+                transitions=TRANSITIONS, derivatives=derivatives,
+                can_link=user.has(Role.custodian) and row.state == "open",
+                tags=sorted(effective_tags(session=session, evidence_id=row.evidence_id))
+                if row.evidence_id else [])
+
+
+def _request_url(request_id: str) -> str:
+    return f"/console/requests/{request_id}"
+
+
+@router.post("/requests/{request_id}/link")
+def link(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
+         evidence_id: Short) -> Response:
+    """Name the recording asked for; the policy engine decides on its tags."""
+    from bwc_custody.requests import service as requests
+
+    requests.link_evidence(session=session, request_id=request_id,
+                           evidence_id=evidence_id.strip(), actor=user.principal,
+                           client_addr=_addr(request))
+    return back(request, user, _request_url(request_id), "linked")
+
+
+@router.post("/requests/{request_id}/submit")
+def submit(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
+           derivative_id: Annotated[str, Form(min_length=1, max_length=36)],
+           note: Text = "") -> Response:
+    """Put one redacted file before legal review."""
+    from bwc_custody.releases import service as releases
+    from bwc_custody.releases.models import SubmitBody
+
+    releases.submit(session=session, request_id=request_id,
+                    body=SubmitBody(derivative_id=derivative_id, note=note),
+                    actor=user.principal, client_addr=_addr(request))
+    return back(request, user, _request_url(request_id), "submitted")
+
+
+@router.post("/requests/{request_id}/approve")
+def approve(request_id: str, request: Request, session: SessionDep, user: ReviewerForm,
+            reason: Text = "") -> Response:
+    """Sign off on the file under review (after watching it), with the written basis."""
+    from bwc_custody.releases import service as releases
+    from bwc_custody.vault.service import get_signer
+
+    releases.approve(session=session, signer=get_signer(), request_id=request_id,
+                     reason=reason, actor=user.principal, client_addr=_addr(request))
+    return back(request, user, _request_url(request_id), "approved")
+
+
+@router.post("/requests/{request_id}/return")
+def send_back(request_id: str, request: Request, session: SessionDep, user: ReviewerForm,
+              reason: Text = "") -> Response:
+    """Send the file under review back to the custodian, with reasons."""
+    from bwc_custody.releases import service as releases
+
+    releases.send_back(session=session, request_id=request_id, reason=reason,
+                       actor=user.principal, client_addr=_addr(request))
+    return back(request, user, _request_url(request_id), "returned")
+
+
+@router.post("/requests/{request_id}/release")
+def release(request_id: str, request: Request, session: SessionDep,
+            user: CustodianForm) -> Response:
+    """Release exactly the approved file (its stored bytes re-hashed first)."""
+    from bwc_custody.releases import service as releases
+    from bwc_custody.vault.service import get_keyring, get_store
+
+    releases.release(session=session, store=get_store(), keyring=get_keyring(),
+                     request_id=request_id, actor=user.principal, client_addr=_addr(request))
+    return back(request, user, _request_url(request_id), "released")
+
+
+@router.post("/requests/{request_id}/close")
+def close(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
+          reason: Text = "") -> Response:
+    """Close the request, with a written reason."""
+    from bwc_custody.requests import service as requests
+
+    requests.close_request(session=session, request_id=request_id, actor=user.principal,
+                           reason=reason, client_addr=_addr(request))
+    return back(request, user, _request_url(request_id), "closed")
+
+
+@router.get("/derivatives/{derivative_id}/video")
+def watch(derivative_id: str, request: Request, session: SessionDep, user: Watcher,
+          request_id: Annotated[str, Query(min_length=1, max_length=36)]) -> Response:
+    """The redacted file, played in the page (each fetch logged as `derivative.stream`)."""
+    from bwc_custody.redactions.service import open_derivative
+    from bwc_custody.vault.service import get_keyring, get_store
+
+    _row, obj, chunks = open_derivative(
+        session=session, store=get_store(), keyring=get_keyring(), derivative_id=derivative_id,
+        part="video", actor=user.principal, reason=f"console review of request {request_id}",
+        client_addr=_addr(request))
+    session.commit()  # the viewing is on record before the first byte leaves
+    response = StreamingResponse(chunks, media_type="video/mp4", headers={
+        "Content-Length": str(obj.size), "X-Content-SHA256": obj.sha256})
+    return _with_cookie(response, request, user)
+
+
+# ---- recordings and retention ------------------------------------------------------------
+
+@router.get("/evidence/{evidence_id}")
+def evidence_page(evidence_id: str, request: Request, session: SessionDep,
+                  user: Staff) -> Response:
+    """One recording: metadata, tags with provenance, redacted copies, retention, holds."""
+    from bwc_custody.evidence.service import get_or_raise
+    from bwc_custody.redactions.service import list_derivatives
+    from bwc_custody.retention import service as retention
+    from bwc_custody.retention.models import HoldKind
+    from bwc_custody.tags.service import list_tags
+
+    return page(request, user, "evidence.html",
+                e=get_or_raise(session=session, evidence_id=evidence_id),
+                tags=list_tags(session=session, evidence_id=evidence_id),
+                derivatives=list_derivatives(session=session, evidence_id=evidence_id),
+                retention=retention.status(session=session, evidence_id=evidence_id),
+                hold_kinds=list(HoldKind))
+
+
+def _evidence_url(evidence_id: str) -> str:
+    return f"/console/evidence/{evidence_id}"
+
+
+@router.post("/evidence/{evidence_id}/holds")
+def place_hold(evidence_id: str, request: Request, session: SessionDep, user: HolderForm,
+               kind: Short, reason: Text = "", reference: Short = "") -> Response:
+    """Hold the recording past its schedule, with a reason."""
+    from bwc_custody.retention import service as retention
+    from bwc_custody.retention.models import HoldCreate, hold_kind
+    from bwc_custody.vault.service import get_store
+
+    body = HoldCreate(kind=hold_kind(kind), reference=reference, reason=reason)
+    retention.place_hold(session=session, store=get_store(), evidence_id=evidence_id,
+                         body=body, actor=user.principal, client_addr=_addr(request))
+    return back(request, user, _evidence_url(evidence_id), "held")
+
+
+@router.post("/evidence/{evidence_id}/holds/{hold_id}/lift")
+def lift_hold(evidence_id: str, hold_id: RowId, request: Request, session: SessionDep,
+              user: HolderForm, reason: Text = "") -> Response:
+    """Lift one hold, with a reason."""
+    from bwc_custody.retention import service as retention
+    from bwc_custody.vault.service import get_store
+
+    retention.lift_hold(session=session, store=get_store(), evidence_id=evidence_id,
+                        hold_id=hold_id, reason=reason, actor=user.principal,
+                        client_addr=_addr(request))
+    return back(request, user, _evidence_url(evidence_id), "lifted")
+
+
+@router.post("/evidence/{evidence_id}/dispose")
+def dispose(evidence_id: str, request: Request, session: SessionDep, user: CustodianForm,
+            reason: Text = "") -> Response:
+    """Destroy a recording due under its schedule."""
+    from bwc_custody.retention import service as retention
+    from bwc_custody.vault.service import get_store
+
+    retention.dispose(session=session, store=get_store(), evidence_id=evidence_id,
+                      reason=reason, actor=user.principal, client_addr=_addr(request))
+    return back(request, user, _evidence_url(evidence_id), "destroyed")
+
+
+@router.get("/retention")
+def retention_due(request: Request, session: SessionDep, user: Staff) -> Response:
+    """Recordings due for destruction now, oldest first."""
+    from bwc_custody.retention import service as retention
+
+    return page(request, user, "retention.html", due=retention.due(session=session))

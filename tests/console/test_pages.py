@@ -1,0 +1,120 @@
+"""The console does what the API does, through forms: the whole review and release of a
+request on real footage, refusals shown with their code and nothing changed, and the
+retention of a recording (hold, lift, destroy)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bwc_custody.auth.models import Role
+from tests.console.conftest import Browser
+from tests.requests.test_review import Desk, desk
+from tests.tags.conftest import KID_A, make_clip
+
+__all__ = ["desk", "make_clip"]
+
+
+def _entries(target_id: str) -> list[tuple[str, str]]:
+    from bwc_custody.custody.service import entries_for
+    from bwc_custody.db import session_scope
+
+    with session_scope() as session:
+        return [(e.action, e.actor) for e in entries_for(session=session, target_id=target_id)]
+
+
+@pytest.mark.slow
+def test_review_and_release_through_the_console(
+        desk: Desk, make_clip: Callable[..., Path], browser: Callable[..., Browser]) -> None:
+    evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
+    derivative = desk.redacted(evidence_id)
+    request_id = desk.request(evidence_id)
+    decision = desk.client.get(f"/api/v1/requests/{request_id}",
+                               headers=desk.custodian).json()["decision"]
+    custodian, counsel = browser("cust-1"), browser("counsel-1")
+    url = f"/console/requests/{request_id}"
+
+    page: Any = custodian.get(url)
+    assert page.status_code == 200
+    assert decision["effect"] in page.text
+    for rule in decision["decision"]["rules"]:  # every rule behind it, with its citation
+        assert rule["id"] in page.text
+        assert escape(rule["citation"]) in page.text
+    assert derivative["id"] in page.text  # offered for submission
+    assert f'action="{url}/approve"' not in page.text  # not the custodian's to approve
+
+    r: Any = custodian.post(f"{url}/submit", {"derivative_id": derivative["id"],
+                                              "note": "every face blurred"})
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=submitted")
+    assert desk.state(request_id) == "in_review"
+
+    page = counsel.get(url)
+    assert f'action="{url}/approve"' in page.text
+    video = f"/console/derivatives/{derivative['id']}/video?request_id={request_id}"
+    assert escape(video) in page.text
+    unseen: Any = counsel.post(f"{url}/approve", {"reason": "reviewed under KRS 610.320"})
+    assert unseen.status_code == 409
+    assert "file_not_viewed" in unseen.text
+    assert desk.state(request_id) == "in_review"  # the refusal changed nothing
+
+    watched: Any = counsel.get(video)
+    assert watched.status_code == 200
+    assert hashlib.sha256(watched.content).hexdigest() == derivative["sha256"]
+    r = counsel.post(f"{url}/approve", {"reason": "reviewed under KRS 610.320; all blurred"})
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=approved")
+    r = custodian.post(f"{url}/release")
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=released")
+    assert desk.state(request_id) == "released"
+    assert "Released" in custodian.get(url).text
+
+    got = desk.client.get(f"/api/v1/requests/{request_id}/release/content", headers=desk.parent)
+    assert hashlib.sha256(got.content).hexdigest() == derivative["sha256"]
+    steps = [e for e in _entries(request_id) if e[0] in (
+        "request.submit", "request.approve", "request.release")]
+    assert steps == [("request.submit", "cust-1"), ("request.approve", "counsel-1"),
+                     ("request.release", "cust-1")]
+    assert ("derivative.stream", "counsel-1") in _entries(evidence_id)
+
+
+def test_retention_through_the_console(
+        client: TestClient, make_token: Callable[..., str], browser: Callable[..., Browser],
+        ingest_clip: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bwc_custody.config import get_settings
+
+    monkeypatch.setenv("BWC_RETENTION_DAYS", "0")
+    get_settings.cache_clear()
+    make_token(Role.custodian, username="cust-1")
+    make_token(Role.legal_reviewer, username="counsel-1")
+    custodian, counsel = browser("cust-1"), browser("counsel-1")
+    evidence_id = ingest_clip()
+    url = f"/console/evidence/{evidence_id}"
+    assert evidence_id in custodian.get("/console/retention").text  # type: ignore[attr-defined]
+
+    r: Any = counsel.post(f"{url}/holds", {"kind": "litigation", "reference": "26-CI-0101",
+                                           "reason": "preservation letter received"})
+    assert r.status_code == 303
+    page: Any = custodian.get(url)
+    assert "preservation letter received" in page.text
+    assert f'action="{url}/dispose"' not in page.text  # held: nothing to destroy
+    assert evidence_id not in custodian.get("/console/retention").text  # type: ignore[attr-defined]
+    bad: Any = counsel.post(f"{url}/holds", {"kind": "whim", "reason": "no reason at all"})
+    assert bad.status_code == 422
+    assert "invalid_input" in bad.text
+
+    r = counsel.post(f"{url}/holds/1/lift", {"reason": "case settled and dismissed"})
+    assert r.status_code == 303
+    assert counsel.post(f"{url}/dispose", {"reason": "period ran"}).status_code == 403  # type: ignore[attr-defined]
+    short: Any = custodian.post(f"{url}/dispose", {"reason": "ok"})
+    assert short.status_code == 422
+    assert "reason_required" in short.text
+    r = custodian.post(f"{url}/dispose", {"reason": "KDLA L6707 period ran, nothing holds it"})
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=destroyed")
+    assert "destroyed" in custodian.get(url).text  # type: ignore[attr-defined]
+    assert [a for a, _ in _entries(evidence_id) if a.startswith(("retention", "evidence.d"))] \
+        == ["retention.hold", "retention.lift", "evidence.dispose"]

@@ -1,0 +1,189 @@
+"""The console's door: every page declares its roles and answers every role and every bad
+session exactly as declared; forms need this logon's CSRF token and this site's origin; the
+logon cookie is HttpOnly and SameSite=Strict, renewed while used, gone when idle."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from bwc_custody.auth.models import Role
+from tests.auth.conftest import PASSWORD, make_user
+from tests.console.conftest import Browser
+
+__all__ = ["make_user"]
+STAFF = frozenset({"custodian", "legal_reviewer", "auditor"})
+CUSTODIAN = frozenset({"custodian"})
+REVIEWER = frozenset({"legal_reviewer"})
+HOLDERS = frozenset({"custodian", "legal_reviewer"})
+ANYONE = frozenset(r.value for r in Role)
+PUBLIC = frozenset({"public"})
+
+CONSOLE: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/"): PUBLIC,
+    ("GET", "/console/login"): PUBLIC,
+    ("POST", "/console/login"): PUBLIC,
+    ("POST", "/console/logout"): ANYONE,
+    ("GET", "/console/"): STAFF,
+    ("GET", "/console/requests/{request_id}"): STAFF,
+    ("POST", "/console/requests/{request_id}/link"): CUSTODIAN,
+    ("POST", "/console/requests/{request_id}/submit"): CUSTODIAN,
+    ("POST", "/console/requests/{request_id}/approve"): REVIEWER,
+    ("POST", "/console/requests/{request_id}/return"): REVIEWER,
+    ("POST", "/console/requests/{request_id}/release"): CUSTODIAN,
+    ("POST", "/console/requests/{request_id}/close"): CUSTODIAN,
+    ("GET", "/console/derivatives/{derivative_id}/video"): HOLDERS,
+    ("GET", "/console/evidence/{evidence_id}"): STAFF,
+    ("POST", "/console/evidence/{evidence_id}/holds"): HOLDERS,
+    ("POST", "/console/evidence/{evidence_id}/holds/{hold_id}/lift"): HOLDERS,
+    ("POST", "/console/evidence/{evidence_id}/dispose"): CUSTODIAN,
+    ("GET", "/console/retention"): STAFF,
+}
+
+
+def _url(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) == "hold_id"
+                  else "00000000-0000-4000-8000-000000000000", path) + (
+        "?request_id=x" if path.endswith("/video") else "")
+
+
+def _pages(client: TestClient) -> dict[tuple[str, str], list[frozenset[str]]]:
+    from bwc_custody.deps import declared_rules
+
+    return {op: rules for op, rules in declared_rules(client.app).items()  # type: ignore[arg-type]
+            if not op[1].startswith("/api/") and op[0] != "HEAD"}
+
+
+def test_every_console_page_declares_exactly_the_expected_rule(client: TestClient) -> None:
+    declared = _pages(client)
+    assert set(declared) == set(CONSOLE), sorted(set(declared) ^ set(CONSOLE))
+    for op, rules in declared.items():
+        assert rules == [CONSOLE[op]], f"{op} declares {rules}"
+
+
+def test_every_role_and_bad_session_gets_exactly_its_answer(
+        client: TestClient, make_token: Callable[..., str],
+        browser: Callable[..., Browser]) -> None:
+    sessions: dict[str, tuple[Browser, frozenset[str]]] = {}
+    for role in Role:
+        make_token(role, username=f"c-{role.value}")
+        sessions[role.value] = (browser(f"c-{role.value}"), frozenset({role.value}))
+    bad = {
+        "no cookie": Browser(client, "", ""),
+        "garbage": Browser(client, "not-a-token", ""),
+        "expired": browser("c-custodian", age=timedelta(hours=1)),
+        "an API token": Browser(client, make_token(Role.custodian), ""),
+    }
+    wrong: list[str] = []
+    for (method, path), rule in sorted(CONSOLE.items()):
+        if rule == PUBLIC:
+            continue
+        for name, (b, roles) in sessions.items():
+            r: Any = b.get(_url(path)) if method == "GET" else b.post(_url(path))
+            to_logon = r.status_code == 303 and r.headers["location"] == "/console/login"
+            ok = (r.status_code not in (401, 403) and r.status_code < 500 and not to_logon
+                  if roles & rule else r.status_code == 403)
+            if not ok:
+                wrong.append(f"{method} {path} as {name}: {r.status_code}")
+        for name, b in bad.items():
+            r = b.get(_url(path)) if method == "GET" else b.post(_url(path))
+            if (r.status_code, r.headers.get("location")) != (303, "/console/login"):
+                wrong.append(f"{method} {path} with {name}: {r.status_code}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_forms_need_this_logons_token_from_this_site(
+        client: TestClient, make_token: Callable[..., str], browser: Callable[..., Browser],
+        ingest_clip: Callable[..., str]) -> None:
+    make_token(Role.custodian, username="cust-1")
+    me = browser("cust-1")
+    evidence_id = ingest_clip()
+    url = f"/console/evidence/{evidence_id}/holds"
+    hold = {"kind": "investigation", "reason": "open criminal investigation"}
+    for name, r in {
+        "no token": me.post(url, hold, csrf=False),
+        "another logon's token": browser("cust-1", sid="other").post(url, {
+            **hold, "csrf": me.csrf}, csrf=False),
+        "another site": me.post(url, hold, headers={"Origin": "https://evil.example"}),
+    }.items():
+        assert r.status_code == 403, name  # type: ignore[attr-defined]
+        assert "csrf_failed" in r.text, name  # type: ignore[attr-defined]
+    page: Any = me.get(f"/console/evidence/{evidence_id}")
+    assert "Kept because" in page.text
+    assert "open criminal investigation" not in page.text  # no hold was placed
+    r: Any = me.post(url, hold, headers={"Origin": "http://testserver"})
+    assert (r.status_code, r.headers["location"]) == (
+        303, f"/console/evidence/{evidence_id}?done=held")
+    assert "open criminal investigation" in me.get(f"/console/evidence/{evidence_id}").text
+
+
+def test_logon_cookie_renewal_and_logout(client: TestClient,
+                                         make_user: Callable[..., int],
+                                         browser: Callable[..., Browser]) -> None:
+    from sqlmodel import select
+
+    from bwc_custody.auth.models import ApiToken
+    from bwc_custody.db import session_scope
+
+    make_user("counsel-1", Role.legal_reviewer)
+    r = client.post("/console/login", data={"username": "counsel-1", "password": "wrong"})
+    assert r.status_code == 401
+    assert "wrong username or password" in r.text
+    r = client.post("/console/login", data={"username": "counsel-1", "password": PASSWORD},
+                    follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/console/")
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Path=/console" in cookie
+    with session_scope() as session:  # the console keeps no refresh token anywhere
+        assert session.exec(select(ApiToken).where(ApiToken.kind == "refresh")).all() == []
+    page = client.get("/console/")
+    assert page.status_code == 200
+    assert "counsel-1" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert "script-src" not in page.headers["content-security-policy"]  # none at all
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    elsewhere = client.post("/console/login", headers={"Origin": "https://evil.example"},
+                            data={"username": "counsel-1", "password": PASSWORD})
+    assert elsewhere.status_code == 403
+    assert "csrf_failed" in elsewhere.text
+
+    fresh = browser("counsel-1").get("/console/")
+    assert "set-cookie" not in fresh.headers  # type: ignore[attr-defined]
+    old = browser("counsel-1", age=timedelta(minutes=6)).get("/console/")
+    renewed = old.headers["set-cookie"]  # type: ignore[attr-defined]
+    assert renewed.startswith("bwc_console=")
+    assert "HttpOnly" in renewed
+    idle = browser("counsel-1", age=timedelta(minutes=16)).get("/console/")
+    assert (idle.status_code, idle.headers["location"]) == (  # type: ignore[attr-defined]
+        303, "/console/login")
+
+    out = browser("counsel-1").post("/console/logout")
+    assert out.status_code == 303  # type: ignore[attr-defined]
+    assert 'bwc_console=""' in out.headers["set-cookie"]  # type: ignore[attr-defined]
+
+
+def test_text_from_requesters_is_shown_as_text(
+        client: TestClient, make_token: Callable[..., str],
+        browser: Callable[..., Browser]) -> None:
+    token = make_token(Role.requester)
+    r = client.post("/api/v1/requests", headers={"Authorization": f"Bearer {token}"}, json={
+        "description": "<script>alert('x')</script> the hallway video",
+        "requester_name": "<b>R. Doe</b>", "requester_type": "public", "form": "copy"})
+    assert r.status_code == 201, r.text
+    make_token(Role.auditor, username="aud-1")
+    me = browser("aud-1")
+    for url in ("/console/", f"/console/requests/{r.json()['id']}"):
+        page: Any = me.get(url)
+        assert page.status_code == 200
+        assert "<script>alert" not in page.text
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
+        assert "&lt;b&gt;R. Doe&lt;/b&gt;" in page.text
+    # an auditor reads, but is offered no action
+    assert "<form class=\"action\"" not in me.get(f"/console/requests/{r.json()['id']}").text
