@@ -11,11 +11,12 @@ back as a page naming its code and message, with nothing changed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ValidationError
 
 from bwc_custody.auth import flows
 from bwc_custody.auth.models import Role
@@ -29,9 +30,11 @@ from bwc_custody.console.session import (
     same_origin,
 )
 from bwc_custody.deps import PUBLIC, RowId, SessionDep, allow
-from bwc_custody.errors import BwcError
+from bwc_custody.errors import BwcError, InvalidInput
+from policies.vocabulary import FORMS, REQUESTER_TYPES
 from review.workflow import STATES, TRANSITIONS, available
 
+M = TypeVar("M", bound=BaseModel)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -48,6 +51,17 @@ Short = Annotated[str, Form(max_length=200)]
 
 def _addr(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+def _body(model: type[M], **fields: Any) -> M:
+    """The API's body model from form fields; its validation refusal as InvalidInput."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        problems = [{"at": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+                    for e in exc.errors()]
+        raise InvalidInput(f"{problems[0]['at']}: {problems[0]['problem']}",
+                           problems=problems) from None
 
 
 # No script at all, nothing from elsewhere, never inside another site's frame.
@@ -142,8 +156,29 @@ def queue(request: Request, session: SessionDep, user: Staff,
     if state == "live":
         rows = [r for r in rows if r.state in ("open", "in_review", "approved")]
     return page(request, user, "requests.html", state=state, states=STATES,
-                today=requests.kentucky_today(),
+                today=requests.kentucky_today(), requester_types=REQUESTER_TYPES, forms=FORMS,
                 requests=requests.views_of(session=session, rows=rows, actor=user.principal))
+
+
+@router.post("/requests")
+def record_request(request: Request, session: SessionDep, user: CustodianForm,
+                   description: Text, requester_name: Short, requester_type: Short,
+                   form: Short, received_on: Short = "", evidence_id: Short = "",
+                   ky_resident: Short = "", parent_of_depicted: Short = "",
+                   attorney_affidavit: Short = "") -> Response:
+    """Record a request that came by mail, email or in person; with a recording named it is
+    decided at once."""
+    from bwc_custody.requests import service as requests
+    from bwc_custody.requests.models import RequestCreate
+
+    body = _body(RequestCreate, description=description, requester_name=requester_name,
+                 requester_type=requester_type, form=form,
+                 received_on=received_on or None, evidence_id=evidence_id.strip() or None,
+                 ky_resident=bool(ky_resident), parent_of_depicted=bool(parent_of_depicted),
+                 attorney_affidavit=bool(attorney_affidavit))
+    row = requests.create_request(session=session, body=body, actor=user.principal,
+                                  client_addr=_addr(request))
+    return back(request, user, _request_url(row.id), "recorded")
 
 
 @router.get("/requests/{request_id}")
@@ -189,14 +224,13 @@ def link(request_id: str, request: Request, session: SessionDep, user: Custodian
 
 @router.post("/requests/{request_id}/submit")
 def submit(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
-           derivative_id: Annotated[str, Form(min_length=1, max_length=36)],
-           note: Text = "") -> Response:
+           derivative_id: Short, note: Text = "") -> Response:
     """Put one redacted file before legal review."""
     from bwc_custody.releases import service as releases
     from bwc_custody.releases.models import SubmitBody
 
     releases.submit(session=session, request_id=request_id,
-                    body=SubmitBody(derivative_id=derivative_id, note=note),
+                    body=_body(SubmitBody, derivative_id=derivative_id, note=note),
                     actor=user.principal, client_addr=_addr(request))
     return back(request, user, _request_url(request_id), "submitted")
 
@@ -271,6 +305,7 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                   user: Staff) -> Response:
     """One recording: metadata, tags with provenance, redacted copies, retention, holds."""
     from bwc_custody.evidence.service import get_or_raise
+    from bwc_custody.jobs.service import list_jobs
     from bwc_custody.redactions.service import list_derivatives
     from bwc_custody.retention import service as retention
     from bwc_custody.retention.models import HoldKind
@@ -278,6 +313,7 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
 
     return page(request, user, "evidence.html",
                 e=get_or_raise(session=session, evidence_id=evidence_id),
+                jobs=list_jobs(session=session, evidence_id=evidence_id, limit=20),
                 tags=list_tags(session=session, evidence_id=evidence_id),
                 derivatives=list_derivatives(session=session, evidence_id=evidence_id),
                 retention=retention.status(session=session, evidence_id=evidence_id),
@@ -288,6 +324,29 @@ def _evidence_url(evidence_id: str) -> str:
     return f"/console/evidence/{evidence_id}"
 
 
+@router.post("/evidence/{evidence_id}/redactions")
+def request_redaction(evidence_id: str, request: Request, session: SessionDep,
+                      user: CustodianForm) -> Response:
+    """Queue a redaction that blurs every face (boxes, keep-face: through the API or CLI)."""
+    from bwc_custody.redactions.models import RedactionRequest
+    from bwc_custody.redactions.service import request_redaction as queue_redaction
+
+    queue_redaction(session=session, evidence_id=evidence_id, body=RedactionRequest(),
+                    actor=user.principal, client_addr=_addr(request))
+    return back(request, user, _evidence_url(evidence_id), "redaction+queued")
+
+
+@router.post("/evidence/{evidence_id}/analysis")
+def request_analysis(evidence_id: str, request: Request, session: SessionDep,
+                     user: CustodianForm) -> Response:
+    """Queue a person count (juvenile and multi-student tags)."""
+    from bwc_custody.tags.analysis import request_analysis as queue_analysis
+
+    queue_analysis(session=session, evidence_id=evidence_id, actor=user.principal,
+                   client_addr=_addr(request))
+    return back(request, user, _evidence_url(evidence_id), "person+count+queued")
+
+
 @router.post("/evidence/{evidence_id}/holds")
 def place_hold(evidence_id: str, request: Request, session: SessionDep, user: HolderForm,
                kind: Short, reason: Text = "", reference: Short = "") -> Response:
@@ -296,7 +355,7 @@ def place_hold(evidence_id: str, request: Request, session: SessionDep, user: Ho
     from bwc_custody.retention.models import HoldCreate, hold_kind
     from bwc_custody.vault.service import get_store
 
-    body = HoldCreate(kind=hold_kind(kind), reference=reference, reason=reason)
+    body = _body(HoldCreate, kind=hold_kind(kind), reference=reference, reason=reason)
     retention.place_hold(session=session, store=get_store(), evidence_id=evidence_id,
                          body=body, actor=user.principal, client_addr=_addr(request))
     return back(request, user, _evidence_url(evidence_id), "held")

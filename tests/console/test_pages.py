@@ -118,3 +118,41 @@ def test_retention_through_the_console(
     assert "destroyed" in custodian.get(url).text  # type: ignore[attr-defined]
     assert [a for a, _ in _entries(evidence_id) if a.startswith(("retention", "evidence.d"))] \
         == ["retention.hold", "retention.lift", "evidence.dispose"]
+
+
+def test_a_request_by_mail_is_recorded_and_decided_from_the_console(
+        client: TestClient, make_token: Callable[..., str], browser: Callable[..., Browser],
+        ingest_clip: Callable[..., str]) -> None:
+    from sqlmodel import select
+
+    from bwc_custody.db import session_scope
+    from bwc_custody.requests.models import RecordsRequest
+
+    make_token(Role.custodian, username="cust-1")
+    custodian = browser("cust-1")
+    evidence_id = ingest_clip(campus="Central High", involves_juvenile=True)
+    short: Any = custodian.post("/console/requests", {
+        "description": "x", "requester_name": "Lexington Herald", "requester_type": "news_media",
+        "form": "copy"})
+    assert short.status_code == 422
+    assert "invalid_input" in short.text
+    assert "description" in short.text
+    with session_scope() as session:
+        assert session.exec(select(RecordsRequest)).all() == []  # nothing half-recorded
+    r: Any = custodian.post("/console/requests", {
+        "description": "BWC video of the 2 March cafeteria incident",
+        "requester_name": "Lexington Herald", "requester_type": "news_media", "form": "copy",
+        "received_on": "2026-12-01", "evidence_id": evidence_id, "ky_resident": "1"})
+    assert r.status_code == 303, r.text
+    page: Any = custodian.get(r.headers["location"].split("?")[0])
+    assert "BWC video of the 2 March cafeteria incident" in page.text
+    assert "2026-12-01" in page.text
+    assert "Decision in force" in page.text
+    assert "no decision until" not in page.text.lower()
+
+    # the recording's page queues work for the worker, shown with its state
+    r = custodian.post(f"/console/evidence/{evidence_id}/analysis")
+    assert r.status_code == 303
+    jobs = custodian.get(f"/console/evidence/{evidence_id}").text  # type: ignore[attr-defined]
+    assert "analysis" in jobs
+    assert "queued" in jobs
