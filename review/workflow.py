@@ -21,7 +21,7 @@ from typing import Final, Literal, get_args
 
 from bwc_custody.errors import BwcError, Forbidden
 
-State = Literal["open", "in_review", "approved", "released", "closed"]
+State = Literal["open", "in_review", "approved", "released", "denied", "closed"]
 STATES: Final[tuple[str, ...]] = get_args(State)
 INITIAL: Final[str] = "open"
 # A decision is re-evaluated (tags changed, evidence linked) only while the request is here.
@@ -67,6 +67,13 @@ TRANSITIONS: Final[dict[str, Transition]] = {
             roles=frozenset({"custodian"}), needs_reason=False,
             description="The custodian releases exactly the approved file, after checking "
                         "that the stored bytes still hash to what was signed off."),
+        Transition(
+            name="deny", source=frozenset({"open"}), target="denied",
+            roles=frozenset({"custodian"}), needs_reason=True,
+            description="The custodian answers in writing that the record is withheld: the "
+                        "exceptions (the decisive rules and their citations), how they "
+                        "apply, and the right to appeal to the Attorney General (KRS "
+                        "61.880(1)-(2)); only when the decision in force withholds it."),
         Transition(
             name="void", source=SIGNOFF_STATES, target="open",
             roles=frozenset(), needs_reason=True, automatic=True,

@@ -235,6 +235,18 @@ def submit(request_id: str, request: Request, session: SessionDep, user: Custodi
     return back(request, user, _request_url(request_id), "submitted")
 
 
+@router.post("/requests/{request_id}/deny")
+def deny(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
+         reason: Text = "") -> Response:
+    """The written denial: the decision's exceptions, how they apply, the appeal notice."""
+    from bwc_custody.releases import service as releases
+    from bwc_custody.vault.service import get_signer
+
+    releases.deny(session=session, signer=get_signer(), request_id=request_id,
+                  explanation=reason, actor=user.principal, client_addr=_addr(request))
+    return back(request, user, _request_url(request_id), "denied")
+
+
 @router.post("/requests/{request_id}/approve")
 def approve(request_id: str, request: Request, session: SessionDep, user: ReviewerForm,
             reason: Text = "") -> Response:

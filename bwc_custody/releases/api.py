@@ -54,6 +54,17 @@ def approve(request_id: str, session: SessionDep, actor: Reviewer, request: Requ
     return _view(session, request_id, actor)
 
 
+@router.post("/requests/{request_id}/deny", response_model=RequestRead)
+def deny(request_id: str, session: SessionDep, actor: Custodian, request: Request,
+         body: ReasonBody = None) -> RequestRead:
+    """The written denial (KRS 61.880(1)): the exceptions the decision rests on, how they
+    apply (`reason`), the appeal notice; signed by the server, sent to the requester."""
+    service.deny(session=session, signer=get_signer(), request_id=request_id,
+                 explanation=body.reason if body else "", actor=actor,
+                 client_addr=_addr(request))
+    return _view(session, request_id, actor)
+
+
 @router.post("/requests/{request_id}/return", response_model=RequestRead)
 def send_back(request_id: str, session: SessionDep, actor: Reviewer, request: Request,
               body: ReasonBody = None) -> RequestRead:

@@ -64,3 +64,10 @@ class InspectionOnly(BwcError):
 
     code = "inspection_only"
     status = 409
+
+
+class DecisionAllows(BwcError):
+    """The decision in force lets something out: it is reviewed and released, not denied."""
+
+    code = "decision_allows"
+    status = 409

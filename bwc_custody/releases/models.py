@@ -19,6 +19,14 @@ Outcome = Literal["approved", "returned", "voided", "withdrawn"]
 # agency (view_only decisions, and requests for inspection).
 Delivery = Literal["copy", "inspection"]
 APPROVAL_FORMAT = "bwc-release-approval/1"
+DENIAL_FORMAT = "bwc-records-denial/1"
+# KRS 61.880(2)(a): what a requester denied may do next, told in every written denial.
+APPEAL_NOTICE = ("You may ask the Attorney General to review this denial (KRS 61.880(2)(a)) "
+                 "by sending a copy of your request and of this response to the Office of "
+                 "the Attorney General, Frankfort, Kentucky.")
+INVESTIGATION_NOTICE = ("The record is withheld while the investigation is pending (KRS "
+                        "61.878(1)(h)); you may ask for it again once the investigation has "
+                        "ended.")
 
 
 def _ts(nullable: bool) -> Any:
@@ -102,6 +110,16 @@ class ReleaseRead(UtcRead):
     delivery: Delivery
     effect: str
     citations: list[str]
+    statement: dict[str, Any]
+    signature: str
+    key_id: str
+
+
+class DenialRead(UtcRead):
+    """The written denial of a request (KRS 61.880(1)), as the requester receives it: the
+    statement the server signed (exceptions, their citations, the custodian's explanation,
+    the appeal notice) and the signature, verifiable with the published signing key."""
+
     statement: dict[str, Any]
     signature: str
     key_id: str

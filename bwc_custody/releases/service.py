@@ -25,6 +25,7 @@ from bwc_custody.reasons import require_reason
 from bwc_custody.redactions.service import get_derivative
 from bwc_custody.releases.errors import (
     AnalysisPending,
+    DecisionAllows,
     DecisionWithholds,
     DerivativeMismatch,
     FixityFailed,
@@ -35,7 +36,10 @@ from bwc_custody.releases.errors import (
     SeparationOfDuties,
 )
 from bwc_custody.releases.models import (
+    APPEAL_NOTICE,
     APPROVAL_FORMAT,
+    DENIAL_FORMAT,
+    INVESTIGATION_NOTICE,
     ReleaseRead,
     ReviewRound,
     SubmitBody,
@@ -186,6 +190,47 @@ def approve(*, session: Session, signer: Signer, request_id: str, reason: str,
                            "decision_id": decision.id, "signature": round_.signature,
                            "key_id": round_.key_id})
     return round_
+
+
+def deny(*, session: Session, signer: Signer, request_id: str, explanation: str,
+         actor: Principal, client_addr: str = "") -> RecordsRequest:
+    """The custodian's written denial (KRS 61.880(1)): the exceptions the decision rests on
+    (its decisive rules and their citations), how they apply (the custodian's explanation),
+    and the appeal notice, signed by the server; the request is then denied."""
+    request = requests.get_for_transition(session=session, request_id=request_id)
+    transition = check_transition("deny", state=request.state, roles=_roles(actor))
+    text = require_reason(explanation, "a written denial (how the exceptions apply)")
+    decision = requests.current_decision(session=session, request_id=request.id)
+    if decision is None:
+        raise NotDecided("link the recording asked for first: a denial names the exceptions "
+                         "the decision on it rests on")
+    if effect_rank(decision.effect) < _WITHHOLDING_RANK:
+        raise DecisionAllows(
+            f"the decision in force is {decision.effect}: submit a redacted file for legal "
+            "review, or close the request with a reason", effect=decision.effect)
+    today = requests.kentucky_today()
+    exceptions = [{"rule": r["id"], "title": r["title"], "citation": r["citation"]}
+                  for r in decision.decision.get("rules", []) if r.get("decisive")]
+    statement = {
+        "format": DENIAL_FORMAT, "request_id": request.id,
+        "requester_name": request.requester_name, "description": request.description,
+        "received_on": request.received_on.isoformat(),
+        "deadline": request.deadline.isoformat(), "responded_on": today.isoformat(),
+        "within_deadline": today <= request.deadline, "effect": decision.effect,
+        "decision_id": decision.id, "exceptions": exceptions, "explanation": text,
+        "notices": ([INVESTIGATION_NOTICE] if decision.effect == "deny_during_investigation"
+                    else []) + [APPEAL_NOTICE],
+        "custodian": actor.username,
+    }
+    request.response, request.response_key_id = statement, signer.key_id
+    request.response_signature = signer.sign(canonical(statement))
+    requests.move(session=session, request=request, transition=transition, actor=actor,
+                  reason=text, client_addr=client_addr,
+                  details={"decision_id": decision.id, "effect": decision.effect,
+                           "citations": [e["citation"] for e in exceptions],
+                           "signature": request.response_signature,
+                           "key_id": request.response_key_id})
+    return request
 
 
 def send_back(*, session: Session, request_id: str, reason: str, actor: Principal,

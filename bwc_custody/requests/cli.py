@@ -1,4 +1,4 @@
-"""`bwc requests add|list|show|link|submit|release|close`: the custodian's records-request
+"""`bwc requests add|list|show|link|submit|deny|release|close`: the custodian's records-request
 commands. The legal sign-off between `submit` and `release` is a named legal reviewer's, so it
 is made through the API (`POST /requests/{id}/approve`), never by the CLI's local operator."""
 
@@ -115,6 +115,23 @@ def register(app: typer.Typer) -> None:
             return _read(s, service.get_or_raise(session=s, request_id=request_id))
 
         emit(in_session(_submit))
+
+    @requests_app.command("deny")
+    def deny(request_id: str,
+             explanation: str = typer.Option(..., help="How the exceptions apply to the "
+                                             "record withheld (sent to the requester).")
+             ) -> None:
+        """The written denial (KRS 61.880(1)), when the decision in force withholds."""
+        from bwc_custody.releases import service as releases
+        from bwc_custody.requests import service
+        from bwc_custody.vault.service import get_signer
+
+        def _deny(s: Any) -> dict[str, Any]:
+            releases.deny(session=s, signer=get_signer(), request_id=request_id,
+                          explanation=explanation, actor=CLI_CUSTODIAN, client_addr="cli")
+            return _read(s, service.get_or_raise(session=s, request_id=request_id))
+
+        emit(in_session(_deny))
 
     @requests_app.command("release")
     def release(request_id: str) -> None:

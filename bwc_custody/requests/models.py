@@ -11,7 +11,7 @@ from pydantic import Field as PField
 from sqlalchemy import JSON, Column, Date, Text
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.releases.models import ReleaseRead, RoundRead
+from bwc_custody.releases.models import DenialRead, ReleaseRead, RoundRead
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 from review.workflow import INITIAL
 
@@ -49,6 +49,10 @@ class RecordsRequest(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=_ts(True))
     closed_by: str | None = Field(default=None, max_length=120)
     close_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The written denial (KRS 61.880(1)): the statement the server signed, and its key.
+    response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    response_signature: str | None = Field(default=None, max_length=200)
+    response_key_id: str | None = Field(default=None, max_length=40)
 
 
 class RequestDecision(SQLModel, table=True):
@@ -122,7 +126,7 @@ class RequestRead(UtcRead):
     """A request with the decision in force (None until evidence is linked, and always None
     for the requester: the engine's answer is provisional until the custodian and legal
     review decide), the file in review or approved (staff only), and, once released, what
-    was released (the requester too)."""
+    was released, or once denied, the signed written denial (the requester too)."""
 
     id: str
     evidence_id: str | None
@@ -144,3 +148,4 @@ class RequestRead(UtcRead):
     decision: DecisionRead | None = None
     review: RoundRead | None = None
     release: ReleaseRead | None = None
+    denial: DenialRead | None = None

@@ -174,16 +174,21 @@ def views_of(*, session: Session, rows: list[RecordsRequest],
              actor: Principal) -> list[RequestRead]:
     """`view_of` for each row, with the decisions in force read in one query (a list of
     requests would otherwise cost a query per row)."""
-    from bwc_custody.releases.models import RoundRead
+    from bwc_custody.releases.models import DenialRead, RoundRead
     from bwc_custody.releases.service import active_rounds, release_view
 
     reads = [RequestRead.model_validate(row) for row in rows]
     signoff = {r.id for r in rows if r.state in SIGNOFF_STATES | {"released"}}
     active = active_rounds(session=session, request_ids=sorted(signoff)) if signoff else {}
+    by_id = {row.id: row for row in rows}
     for read in reads:
         found_round = active.get(read.id)
         if found_round is not None and read.state == "released":
             read.release = release_view(round_=found_round)
+        row = by_id[read.id]
+        if row.response is not None and row.response_signature and row.response_key_id:
+            read.denial = DenialRead(statement=row.response, signature=row.response_signature,
+                                     key_id=row.response_key_id)
     if not _sees_all(actor):
         for read in reads:
             read.evidence_id = None

@@ -58,6 +58,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("PUT", "/api/v1/requests/{request_id}/evidence"): frozenset({"custodian"}),
     ("POST", "/api/v1/requests/{request_id}/close"): frozenset({"custodian"}),
     ("POST", "/api/v1/requests/{request_id}/review"): frozenset({"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/deny"): frozenset({"custodian"}),
     ("POST", "/api/v1/requests/{request_id}/approve"): frozenset({"legal_reviewer"}),
     ("POST", "/api/v1/requests/{request_id}/return"): frozenset({"legal_reviewer"}),
     ("POST", "/api/v1/requests/{request_id}/release"): frozenset({"custodian"}),

@@ -156,3 +156,31 @@ def test_a_request_by_mail_is_recorded_and_decided_from_the_console(
     jobs = custodian.get(f"/console/evidence/{evidence_id}").text  # type: ignore[attr-defined]
     assert "analysis" in jobs
     assert "queued" in jobs
+
+
+def test_a_withheld_record_is_denied_in_writing_from_the_console(
+        client: TestClient, make_token: Callable[..., str], browser: Callable[..., Browser],
+        ingest_clip: Callable[..., str]) -> None:
+    from bwc_custody.releases.models import APPEAL_NOTICE
+
+    token = make_token(Role.custodian, username="cust-1")
+    custodian = browser("cust-1")
+    evidence_id = ingest_clip(campus="Central High", involves_juvenile=True)
+    for name in ("multi_student", "investigation_open"):
+        r: Any = client.post(f"/api/v1/evidence/{evidence_id}/tags", json={"name": name},
+                             headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 201, r.text
+    r = custodian.post("/console/requests", {
+        "description": "the hallway video", "requester_name": "R. Doe",
+        "requester_type": "parent_guardian", "parent_of_depicted": "1", "form": "copy",
+        "evidence_id": evidence_id})
+    url = r.headers["location"].split("?")[0]
+    page: Any = custodian.get(url)
+    assert f'action="{url}/deny"' in page.text
+    assert f'action="{url}/submit"' not in page.text  # nothing to review when withheld
+    r = custodian.post(f"{url}/deny", {"reason": "several students, investigation open"})
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=denied")
+    page = custodian.get(url)
+    assert "Written denial" in page.text
+    assert escape(APPEAL_NOTICE) in page.text
+    assert f'action="{url}/deny"' not in page.text

@@ -33,6 +33,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/requests/{request_id}"): STAFF,
     ("POST", "/console/requests/{request_id}/link"): CUSTODIAN,
     ("POST", "/console/requests/{request_id}/submit"): CUSTODIAN,
+    ("POST", "/console/requests/{request_id}/deny"): CUSTODIAN,
     ("POST", "/console/requests/{request_id}/approve"): REVIEWER,
     ("POST", "/console/requests/{request_id}/return"): REVIEWER,
     ("POST", "/console/requests/{request_id}/release"): CUSTODIAN,

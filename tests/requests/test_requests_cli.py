@@ -1,4 +1,4 @@
-"""`bwc requests add|list|show|link|submit|release|close` from the command line."""
+"""`bwc requests add|list|show|link|submit|deny|release|close` from the command line."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def test_requests_from_the_cli(sqlite_migrated: str, ingest_clip: Callable[..., 
     assert (code, err["error"]["code"]) == (2, "analysis_pending")
     code, err = _bwc("requests", "release", req["id"])
     assert (code, err["error"]["code"]) == (2, "transition_not_allowed")
+    code, err = _bwc("requests", "deny", req["id"], "--explanation", "no reason to withhold")
+    assert (code, err["error"]["code"]) == (2, "decision_allows")  # it may go out, redacted
     code, listed = _bwc("requests", "list", "--state", "open")
     assert [r["id"] for r in listed] == [req["id"]]
     code, closed = _bwc("requests", "close", req["id"], "--reason", "answered by letter 3/6")
