@@ -37,9 +37,9 @@ def original_key(evidence_id: str) -> str:
     return f"originals/{evidence_id}"
 
 
-def get_or_raise(*, session: Session, evidence_id: str) -> Evidence:
-    """The evidence item with this id."""
-    evidence = session.get(Evidence, evidence_id)
+def get_or_raise(*, session: Session, evidence_id: str, fresh: bool = False) -> Evidence:
+    """The evidence item with this id (`fresh`: re-read, not the session's copy)."""
+    evidence = session.get(Evidence, evidence_id, populate_existing=fresh)
     if evidence is None:
         raise EvidenceNotFound(f"no evidence {evidence_id!r}", evidence_id=evidence_id)
     return evidence

@@ -126,6 +126,22 @@ def run_redaction_job(ctx: JobContext) -> None:
     _publish(ctx, store, keyring, evidence, result, manifest)
 
 
+def _admit_derivative(session: Session, store: ObjectStore, evidence_id: str,
+                      keys: list[str]) -> None:
+    """Under the custody log's lock (a disposition takes it too): refuse a derivative of a
+    recording destroyed while it was being made, and put the recording's hold, if one
+    stands, on the new objects as well."""
+    from bwc_custody.evidence.service import require_not_disposed
+    from bwc_custody.retention.service import is_held
+
+    custody.lock_log(session)
+    require_not_disposed(get_evidence_or_raise(session=session, evidence_id=evidence_id,
+                                               fresh=True))
+    if is_held(session=session, evidence_id=evidence_id):
+        for key in keys:
+            store.set_legal_hold(key, True)
+
+
 def _publish(ctx: JobContext, store: ObjectStore, keyring: Keyring, evidence: Evidence,
              result: Any, manifest: Path) -> None:
     """Store video and manifest encrypted, record the derivative and complete the job in one
@@ -147,6 +163,7 @@ def _publish(ctx: JobContext, store: ObjectStore, keyring: Keyring, evidence: Ev
                         object_id=uuid.uuid4(), kind="derivative" if part == "video"
                         else "manifest", expected_sha256=digest)
                 published.append(key)
+            _admit_derivative(session, store, evidence.id, published)
             row = Derivative(
                 id=derivative_id, evidence_id=evidence.id, job_id=ctx.job.id,
                 object_key=stored["video"].key, manifest_key=stored["manifest"].key,

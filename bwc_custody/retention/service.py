@@ -61,6 +61,13 @@ def holds_of(*, session: Session, evidence_id: str) -> list[RetentionHold]:
                              .order_by(col(RetentionHold.id))))
 
 
+def is_held(*, session: Session, evidence_id: str) -> bool:
+    """True while a hold placed on the recording stands."""
+    return session.exec(select(RetentionHold.id).where(
+        RetentionHold.evidence_id == evidence_id,
+        col(RetentionHold.lifted_at).is_(None)).limit(1)).first() is not None
+
+
 def objects_of(*, session: Session, evidence: Evidence) -> list[StoredObject]:
     """The stored objects that exist because of this recording: its original, and every
     derivative, manifest and keep-face photo filed under its id (`storage/FORMAT.md`)."""
@@ -194,9 +201,7 @@ def lift_hold(*, session: Session, store: ObjectStore, evidence_id: str, hold_id
                    reason=text, details={"hold_id": hold_id, "kind": hold.kind,
                                          "reference": hold.reference})
     evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
-    still_held = any(h.lifted_at is None for h in holds_of(session=session,
-                                                           evidence_id=evidence_id))
-    if not still_held and evidence.disposed_at is None:
+    if not is_held(session=session, evidence_id=evidence_id) and evidence.disposed_at is None:
         _set_store_hold(store, objects_of(session=session, evidence=evidence), False)
     return hold
 

@@ -320,3 +320,51 @@ def test_on_s3_a_hold_is_an_object_lock_legal_hold(
     assert code == 0, out
     assert out["disposed_at"]
     assert not _store().exists(key)
+
+
+@pytest.mark.slow
+def test_copies_made_while_held_are_held_and_none_outlive_a_disposal(
+        client: TestClient, custodian: dict[str, str], ingest_clip: Callable[..., str],
+        monkeypatch: pytest.MonkeyPatch, video: Path, bwc_home: Path) -> None:
+    from bwc_custody.db import get_engine
+    from bwc_custody.jobs.worker import run_worker
+
+    def redact(evidence_id: str) -> dict[str, Any]:
+        r = client.post(f"/api/v1/evidence/{evidence_id}/redactions", json={},
+                        headers=custodian)
+        assert r.status_code == 202, r.text
+        return dict(r.json())
+
+    def drain() -> None:
+        run_worker(engine=get_engine(), home=bwc_home, lease_seconds=30, drain=True)
+
+    _retention_days(monkeypatch, 0)
+    evidence_id = ingest_clip(video)
+    r = client.post(f"/api/v1/evidence/{evidence_id}/holds", headers=custodian, json={
+        "kind": "investigation", "reason": "open criminal investigation"})
+    assert r.status_code == 201, r.text
+    job = redact(evidence_id)
+    drain()
+    done = client.get(f"/api/v1/jobs/{job['id']}", headers=custodian).json()
+    assert done["state"] == "succeeded", done
+    prefix = f"derivatives/{evidence_id}/{done['result']['derivative_id']}"
+    for key in (f"{prefix}/redacted.mp4", f"{prefix}/manifest.json"):
+        assert _store().get_lock(key).legal_hold is True, key
+    hold_id = r.json()["holds"][0]["id"]
+    r = client.post(f"/api/v1/evidence/{evidence_id}/holds/{hold_id}/lift", headers=custodian,
+                    json={"reason": "investigation closed, no charges"})
+    assert r.status_code == 200, r.text
+    assert _store().get_lock(f"{prefix}/redacted.mp4").legal_hold is False
+
+    # a job queued before the recording was destroyed makes nothing after it
+    late = redact(evidence_id)
+    r = client.post(f"/api/v1/evidence/{evidence_id}/dispose", json=REASON, headers=custodian)
+    assert r.status_code == 200, r.text
+    drain()
+    failed = client.get(f"/api/v1/jobs/{late['id']}", headers=custodian).json()
+    assert (failed["state"], failed["error_code"]) == ("failed", "evidence_disposed"), failed
+    from bwc_custody.db import session_scope
+    from bwc_custody.redactions.service import list_derivatives
+
+    with session_scope() as session:
+        assert len(list_derivatives(session=session, evidence_id=evidence_id)) == 1
