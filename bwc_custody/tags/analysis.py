@@ -75,8 +75,13 @@ def apply_auto_tags(*, session: Session, evidence: Evidence, result: AnalysisRes
 
 def request_analysis(*, session: Session, evidence_id: str, actor: Principal,
                      client_addr: str = "") -> Job:
-    """Queue a person-count analysis of an evidence item."""
+    """Queue a person-count analysis of an evidence item; one already queued (not started)
+    is the answer to a second ask, since it reads the enrolled adults when it runs."""
     get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    waiting = jobs.list_jobs(session=session, state="queued", kind="analysis",
+                             evidence_id=evidence_id, limit=1)
+    if waiting:
+        return waiting[0]
     return jobs.enqueue(session=session, kind="analysis", actor=actor, evidence_id=evidence_id,
                         client_addr=client_addr)
 

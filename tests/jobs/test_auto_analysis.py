@@ -16,10 +16,12 @@ pytestmark = pytest.mark.slow
 def test_campus_video_is_analysed_after_ingest_without_anyone_asking(
         sqlite_migrated: str, bwc_home: Path, monkeypatch: pytest.MonkeyPatch,
         make_clip: Callable[..., Path], ingest_clip: Callable[..., str]) -> None:
+    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.config import get_settings
     from bwc_custody.db import get_engine, session_scope
     from bwc_custody.jobs import service as jobs
     from bwc_custody.jobs.worker import run_worker
+    from bwc_custody.tags.analysis import request_analysis
     from bwc_custody.tags.service import effective_tags
 
     monkeypatch.setenv("BWC_AUTO_ANALYZE", "true")
@@ -30,7 +32,13 @@ def test_campus_video_is_analysed_after_ingest_without_anyone_asking(
         queued = jobs.list_jobs(session=session)
         assert [(j.kind, j.evidence_id) for j in queued] == [("analysis", video)]
         assert effective_tags(session=session, evidence_id=video) == {"school_campus"}
+        # asking again while that count waits is answered by it, not by a second count
+        again = request_analysis(session=session, evidence_id=video, actor=LOCAL_OPERATOR)
+        assert again.id == queued[0].id
     assert run_worker(engine=get_engine(), home=bwc_home, drain=True) == 1
+    with session_scope() as session:  # once it has run, asking again counts again
+        later = request_analysis(session=session, evidence_id=video, actor=LOCAL_OPERATOR)
+        assert later.id != queued[0].id
     with session_scope() as session:
         assert {"juvenile", "multi_student", "school_campus"} <= effective_tags(
             session=session, evidence_id=video)
