@@ -254,6 +254,14 @@ class LocalObjectStore:
         self.path(key).unlink()
         self._lock_path(key).unlink(missing_ok=True)
 
+    def keys(self) -> Iterator[str]:
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]  # .tmp, .locks
+            rel = Path(dirpath).relative_to(self.root).parts
+            for name in filenames:
+                if not name.startswith("."):
+                    yield "/".join((*rel, name))
+
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise StorageUnavailable(f"local object store {self.root} is not writable")

@@ -209,6 +209,16 @@ class S3ObjectStore:
             resp.close()
             resp.release_conn()
 
+    def keys(self) -> Iterator[str]:
+        try:
+            for obj in self.client.list_objects(self.bucket, recursive=True):
+                if obj.object_name and not obj.is_dir:
+                    yield obj.object_name
+        except S3Error as exc:
+            raise _unavailable(exc, "list objects") from exc
+        except _NETWORK_ERRORS as exc:
+            raise _unavailable(exc, "list objects") from exc
+
     def apply_lock(self, key: str, lock: ObjectLock) -> None:
         """Set retention and legal hold on the current version of `key`."""
         if lock.retain_until:

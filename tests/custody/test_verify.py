@@ -205,6 +205,21 @@ def test_changed_byte_of_stored_object_is_named(honest: str, run_verify: Callabl
     assert run_verify(fixity=False)["ok"]
 
 
+def test_bytes_nobody_recorded_are_named(honest: str, run_verify: Callable) -> None:
+    from bwc_custody.vault.service import get_store
+
+    planted = {f"derivatives/{honest}/planted/redacted.mp4", "checkpoints/extra.json"}
+    for key in planted:
+        with get_store().writer(key) as writer:
+            writer.write(b"bytes written around the system")
+            writer.commit()
+    report = run_verify()
+    assert not report["ok"]
+    assert _refs(report, "object") == planted
+    assert _refs(report, "checkpoint") == set()
+    assert run_verify(fixity=False)["ok"]  # the store is walked with the objects' check
+
+
 def test_log_without_checkpoints_and_empty_log(migrated: str, run_verify: Callable,
                                                append_entries: Callable) -> None:
     from bwc_custody.custody import service as custody

@@ -45,6 +45,27 @@ def test_write_commit_read(store: ObjectStore) -> None:
     assert b"".join(store.iter_bytes("originals/a", 1 << 20)) == data
 
 
+def test_keys_lists_published_objects_only(store: ObjectStore) -> None:
+    from datetime import timedelta
+
+    from bwc_custody.timeutil import utcnow
+    from storage.objectstore import ObjectLock
+
+    with store.writer("originals/a", lock=ObjectLock(
+            mode="GOVERNANCE", retain_until=utcnow() + timedelta(days=1))) as w:
+        w.write(b"one")
+        w.commit()
+    with store.writer("derivatives/e/d/redacted.mp4") as w:
+        w.write(b"two")
+        w.commit()
+    pending = store.writer("originals/pending")
+    pending.write(b"not yet")
+    try:
+        assert sorted(store.keys()) == ["derivatives/e/d/redacted.mp4", "originals/a"]
+    finally:
+        pending.abort()
+
+
 def test_nothing_visible_before_commit_and_after_abort(store: ObjectStore) -> None:
     w = store.writer("originals/b")
     w.write(b"half an object")
