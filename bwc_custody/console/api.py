@@ -29,6 +29,7 @@ from bwc_custody.console.session import (
     cookie_args,
     same_origin,
 )
+from bwc_custody.db import INTEGER_MAX
 from bwc_custody.deps import PUBLIC, RowId, SessionDep, allow
 from bwc_custody.errors import BwcError, InvalidInput
 from policies.vocabulary import FORMS, REQUESTER_TYPES
@@ -41,6 +42,8 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 STAFF = (Role.custodian, Role.legal_reviewer, Role.auditor)
 Staff = Annotated[ConsoleUser, Depends(console_allow(*STAFF))]
 Watcher = Annotated[ConsoleUser, Depends(console_allow(Role.custodian, Role.legal_reviewer))]
+Auditor = Annotated[ConsoleUser, Depends(console_allow(Role.auditor))]
+_LOG_PAGE = 100
 CustodianForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian))]
 ReviewerForm = Annotated[ConsoleUser, Depends(console_form(Role.legal_reviewer))]
 HolderForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian, Role.legal_reviewer))]
@@ -202,8 +205,17 @@ def request_page(request_id: str, request: Request, session: SessionDep,
                 actions={t.name for t in available(state=row.state, roles=roles)},
                 transitions=TRANSITIONS, derivatives=derivatives,
                 can_link=user.has(Role.custodian) and row.state == "open",
+                history=_history(session, user, request_id),
                 tags=sorted(effective_tags(session=session, evidence_id=row.evidence_id))
                 if row.evidence_id else [])
+
+
+def _history(session: SessionDep, user: ConsoleUser, target_id: str) -> list[Any] | None:
+    """The custody entries about `target_id`, for an auditor (who alone reads the log, as
+    in the API); None for everyone else."""
+    from bwc_custody.custody.service import entries_for
+
+    return entries_for(session=session, target_id=target_id) if user.has(Role.auditor) else None
 
 
 def _request_url(request_id: str) -> str:
@@ -329,6 +341,7 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                 tags=list_tags(session=session, evidence_id=evidence_id),
                 derivatives=list_derivatives(session=session, evidence_id=evidence_id),
                 retention=retention.status(session=session, evidence_id=evidence_id),
+                history=_history(session, user, evidence_id),
                 hold_kinds=list(HoldKind))
 
 
@@ -396,6 +409,18 @@ def dispose(evidence_id: str, request: Request, session: SessionDep, user: Custo
     retention.dispose(session=session, store=get_store(), evidence_id=evidence_id,
                       reason=reason, actor=user.principal, client_addr=_addr(request))
     return back(request, user, _evidence_url(evidence_id), "destroyed")
+
+
+@router.get("/custody")
+def custody_log(request: Request, session: SessionDep, user: Auditor,
+                after: Annotated[int | None, Query(ge=0, le=INTEGER_MAX)] = None) -> Response:
+    """The custody log, a hundred entries at a time (the newest by default)."""
+    from bwc_custody.custody.service import entries_after, log_size
+
+    size = log_size(session=session)
+    start = max(0, size - _LOG_PAGE) if after is None else min(after, size)
+    return page(request, user, "custody.html", size=size, start=start, page_size=_LOG_PAGE,
+                entries=entries_after(session=session, after_seq=start, limit=_LOG_PAGE))
 
 
 @router.get("/retention")

@@ -46,6 +46,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/evidence/{evidence_id}/holds/{hold_id}/lift"): HOLDERS,
     ("POST", "/console/evidence/{evidence_id}/dispose"): CUSTODIAN,
     ("GET", "/console/retention"): STAFF,
+    ("GET", "/console/custody"): frozenset({"auditor"}),
 }
 
 
@@ -118,6 +119,7 @@ def test_forms_need_this_logons_token_from_this_site(
         assert "csrf_failed" in r.text, name  # type: ignore[attr-defined]
     page: Any = me.get(f"/console/evidence/{evidence_id}")
     assert "Kept because" in page.text
+    assert "Custody history" not in page.text  # the log is the auditor's to read
     assert "open criminal investigation" not in page.text  # no hold was placed
     r: Any = me.post(url, hold, headers={"Origin": "http://testserver"})
     assert (r.status_code, r.headers["location"]) == (
@@ -189,5 +191,11 @@ def test_text_from_requesters_is_shown_as_text(
         assert "<script>alert" not in page.text
         assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
         assert "&lt;b&gt;R. Doe&lt;/b&gt;" in page.text
-    # an auditor reads, but is offered no action
-    assert "<form class=\"action\"" not in me.get(f"/console/requests/{r.json()['id']}").text
+    # an auditor reads, but is offered no action; they alone see the custody log
+    request_page: Any = me.get(f"/console/requests/{r.json()['id']}")
+    assert "<form class=\"action\"" not in request_page.text
+    assert "Custody history" in request_page.text
+    assert "request.create" in request_page.text
+    log: Any = me.get("/console/custody")
+    assert f'href="/console/requests/{r.json()["id"]}"' in log.text
+    assert "request.create" in log.text
