@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bwc_custody.errors import BwcError
 
 
 class Settings(BaseSettings):
@@ -85,7 +87,22 @@ class Settings(BaseSettings):
         return bool(self.s3_endpoint)
 
 
+class InvalidSettings(BwcError):
+    """A BWC_* environment variable holds a value the setting cannot take."""
+
+    code = "invalid_settings"
+    status = 500
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, built on first use."""
-    return Settings()
+    """The process-wide settings, built on first use; a bad BWC_* value is InvalidSettings
+    naming the variable, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [{"variable": "BWC_" + ".".join(str(p) for p in e["loc"]).upper(),
+                     "problem": e["msg"]} for e in exc.errors()]
+        first = problems[0]
+        raise InvalidSettings(f"{first['variable']}: {first['problem']}",
+                              problems=problems) from None

@@ -1,0 +1,30 @@
+"""A bad BWC_* value is a clear error naming the variable (code invalid_settings, exit 2
+from the CLI), never a traceback."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("BWC_RETENTION_DAYS", "-1"), ("BWC_RETENTION_DAYS", "sixty"),
+    ("BWC_RETENTION_MODE", "FOREVER")])
+def test_a_bad_setting_names_its_variable(bwc_home: Path, monkeypatch: pytest.MonkeyPatch,
+                                          variable: str, value: str) -> None:
+    from bwc_custody.cli import app
+    from bwc_custody.config import InvalidSettings, get_settings
+
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    with pytest.raises(InvalidSettings) as caught:
+        get_settings()
+    assert caught.value.message.startswith(f"{variable}: ")
+    result = CliRunner().invoke(app, ["retention", "due"])
+    assert result.exit_code == 2
+    error = json.loads(result.stderr)["error"]
+    assert error["code"] == "invalid_settings"
+    assert [p["variable"] for p in error["details"]["problems"]] == [variable]
+    get_settings.cache_clear()
