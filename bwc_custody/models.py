@@ -7,11 +7,12 @@ from bwc_custody.jobs.models import Job
 from bwc_custody.redactions.models import Derivative
 from bwc_custody.releases.models import ReviewRound
 from bwc_custody.requests.models import RecordsRequest, RequestDecision
-from bwc_custody.retention.models import RetentionHold
+from bwc_custody.retention.models import CaseClosure, RetentionHold
 from bwc_custody.tags.models import AnalysisResult, KnownAdult, Notification, Tag
 from bwc_custody.uploads.models import Upload
 from bwc_custody.vault.models import StoredObject
 
-__all__ = ["AnalysisResult", "ApiToken", "Checkpoint", "CustodyEntry", "Derivative", "Evidence",
-           "Job", "KnownAdult", "Notification", "RecordsRequest", "RequestDecision",
-           "RetentionHold", "ReviewRound", "StoredObject", "Tag", "Upload", "User"]
+__all__ = ["AnalysisResult", "ApiToken", "CaseClosure", "Checkpoint", "CustodyEntry",
+           "Derivative", "Evidence", "Job", "KnownAdult", "Notification", "RecordsRequest",
+           "RequestDecision", "RetentionHold", "ReviewRound", "StoredObject", "Tag", "Upload",
+           "User"]

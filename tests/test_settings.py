@@ -1,5 +1,6 @@
 """A bad BWC_* value is a clear error naming the variable (code invalid_settings, exit 2
 from the CLI), never a traceback."""
+
 from __future__ import annotations
 
 import json

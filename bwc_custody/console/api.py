@@ -399,6 +399,21 @@ def lift_hold(evidence_id: str, hold_id: RowId, request: Request, session: Sessi
     return back(request, user, _evidence_url(evidence_id), "lifted")
 
 
+@router.post("/evidence/{evidence_id}/case-closed")
+def close_case(evidence_id: str, request: Request, session: SessionDep, user: HolderForm,
+               reason: Text = "") -> Response:
+    """Record that all legal activity in this recording's case has ended."""
+    from bwc_custody.evidence.service import get_or_raise
+    from bwc_custody.retention import service as retention
+    from bwc_custody.retention.models import CaseClose
+
+    evidence = get_or_raise(session=session, evidence_id=evidence_id)
+    retention.close_case(session=session, body=_body(
+        CaseClose, case_number=evidence.case_number or "", reason=reason),
+        actor=user.principal, client_addr=_addr(request))
+    return back(request, user, _evidence_url(evidence_id), "case+closed")
+
+
 @router.post("/evidence/{evidence_id}/dispose")
 def dispose(evidence_id: str, request: Request, session: SessionDep, user: CustodianForm,
             reason: Text = "") -> Response:

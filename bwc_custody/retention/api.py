@@ -12,7 +12,7 @@ from bwc_custody.auth.service import Principal
 from bwc_custody.deps import RowId, SessionDep, allow
 from bwc_custody.reasons import ReasonBody
 from bwc_custody.retention import service
-from bwc_custody.retention.models import HoldCreate, RetentionRead
+from bwc_custody.retention.models import CaseClose, CaseClosureRead, HoldCreate, RetentionRead
 from bwc_custody.vault.service import get_store
 
 router = APIRouter(tags=["retention"])
@@ -56,6 +56,15 @@ def lift_hold(evidence_id: str, hold_id: RowId, session: SessionDep, actor: Hold
                       hold_id=hold_id, reason=body.reason if body else "", actor=actor,
                       client_addr=_addr(request))
     return service.status(session=session, evidence_id=evidence_id)
+
+
+@router.post("/retention/cases", response_model=CaseClosureRead, status_code=201)
+def close_case(body: CaseClose, session: SessionDep, actor: Holder,
+               request: Request) -> CaseClosureRead:
+    """Record that all legal activity in a case has ended (how it is known, in `reason`): its
+    recordings then fall under the schedule."""
+    return CaseClosureRead.model_validate(service.close_case(
+        session=session, body=body, actor=actor, client_addr=_addr(request)))
 
 
 @router.post("/evidence/{evidence_id}/dispose", response_model=RetentionRead)

@@ -1,4 +1,4 @@
-"""`bwc retention show|due|hold|lift|dispose`: the custodian's retention commands."""
+"""`bwc retention show|due|hold|lift|close-case|dispose`: the custodian's retention commands."""
 
 from __future__ import annotations
 
@@ -73,6 +73,20 @@ def register(app: typer.Typer) -> None:
             return service.status(session=s, evidence_id=evidence_id).model_dump(mode="json")
 
         emit(in_session(run))
+
+    @retention_app.command("close-case")
+    def close_case(case_number: str,
+                   reason: str = typer.Option(..., help="How it is known that all legal "
+                                              "activity has ended.")) -> None:
+        """Record that a case's legal activity has ended; its recordings fall under the
+        schedule from now."""
+        from bwc_custody.retention import service
+        from bwc_custody.retention.models import CaseClose, CaseClosureRead
+
+        body = CaseClose(case_number=case_number, reason=reason)
+        emit(in_session(lambda s: CaseClosureRead.model_validate(service.close_case(
+            session=s, body=body, actor=CLI_CUSTODIAN, client_addr="cli"))
+            .model_dump(mode="json")))
 
     @retention_app.command("dispose")
     def dispose(evidence_id: str,

@@ -20,3 +20,15 @@ class HoldLifted(BwcError):
 
     code = "hold_already_lifted"
     status = 409
+
+
+class CaseNotFound(BwcError):
+    """No recording carries this case number (a typo would otherwise close nothing)."""
+
+    code = "case_not_found"
+    status = 404
+
+
+class CaseAlreadyClosed(BwcError):
+    code = "case_already_closed"
+    status = 409

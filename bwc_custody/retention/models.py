@@ -62,6 +62,39 @@ class RetentionHold(SQLModel, table=True):
     lift_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class CaseClosure(SQLModel, table=True):
+    """A record that all legal activity in a case has ended: its recordings, evidentiary
+    until then, fall under the schedule from that day."""
+
+    __tablename__ = "case_closure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_number: str = Field(index=True, unique=True, max_length=120)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    closed_by: str = Field(max_length=120)
+    closed_at: datetime = Field(default_factory=utcnow,
+                                sa_column=Column(UtcDateTime(), nullable=False))
+    closed_seq: int  # the custody entry that recorded it
+
+
+class CaseClose(BaseModel):
+    """The case whose legal activity has ended, and how that is known (written)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    case_number: str = PField(min_length=1, max_length=120)
+    reason: str = PField(default="", max_length=4000)
+
+
+class CaseClosureRead(UtcRead):
+    """A case closure as the API shows it."""
+
+    case_number: str
+    reason: str
+    closed_by: str
+    closed_at: datetime
+
+
 class HoldCreate(BaseModel):
     """A hold to place: its kind, what it refers to, and why (written)."""
 
@@ -109,6 +142,7 @@ class RetentionRead(UtcRead):
     citation: str
     retention_days: int
     retain_until: datetime | None  # None: evidentiary, kept until legal activity ends
+    case_closed_at: datetime | None = None  # evidentiary: when its case's activity ended
     due: bool
     blockers: list[Blocker]
     holds: list[HoldRead]

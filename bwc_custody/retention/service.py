@@ -11,6 +11,9 @@ custody entry records what was destroyed, by whom, why and under which rule.
 
 A hold is also set on the stored objects themselves (S3 object-lock legal hold), so that no
 one with store credentials alone can delete what the custodian holds.
+
+An evidentiary recording's case is closed (`close_case`) by whoever knows its legal
+activity has ended; from then its recordings are kept the same period and then are due.
 """
 
 from __future__ import annotations
@@ -27,13 +30,21 @@ from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.evidence.service import require_not_disposed
 from bwc_custody.reasons import require_reason
 from bwc_custody.requests.models import RecordsRequest
-from bwc_custody.retention.errors import HoldLifted, HoldNotFound, NotDue
+from bwc_custody.retention.errors import (
+    CaseAlreadyClosed,
+    CaseNotFound,
+    HoldLifted,
+    HoldNotFound,
+    NotDue,
+)
 from bwc_custody.retention.models import (
     EVIDENTIARY_CITATION,
     EVIDENTIARY_RULE,
     SCHEDULE_CITATION,
     SCHEDULE_RULE,
     Blocker,
+    CaseClose,
+    CaseClosure,
     HoldCreate,
     HoldRead,
     RetentionHold,
@@ -61,6 +72,40 @@ def holds_of(*, session: Session, evidence_id: str) -> list[RetentionHold]:
                              .order_by(col(RetentionHold.id))))
 
 
+def case_closure(*, session: Session, case_number: str | None) -> CaseClosure | None:
+    """The record that all legal activity in the case has ended, if there is one."""
+    if not case_number:
+        return None
+    return session.exec(select(CaseClosure).where(
+        CaseClosure.case_number == case_number)).first()
+
+
+def close_case(*, session: Session, body: CaseClose, actor: Principal,
+               client_addr: str = "") -> CaseClosure:
+    """Record, with how it is known, that all legal activity in a case has ended; its
+    recordings fall under the schedule from now (holds still keep any of them)."""
+    reason = require_reason(body.reason, "closing a case")
+    custody.lock_log(session)
+    recordings = list(session.exec(select(Evidence.id).where(
+        Evidence.case_number == body.case_number).order_by(col(Evidence.id))))
+    if not recordings:
+        raise CaseNotFound(f"no recording carries case number {body.case_number!r}",
+                           case_number=body.case_number)
+    if case_closure(session=session, case_number=body.case_number) is not None:
+        raise CaseAlreadyClosed(f"case {body.case_number} is already closed",
+                                case_number=body.case_number)
+    entry = custody.append(
+        session=session, actor=actor, action="retention.case_closed", target_type="case",
+        target_id=body.case_number, client_addr=client_addr, reason=reason,
+        details={"recordings": recordings, "rule": EVIDENTIARY_RULE,
+                 "citation": EVIDENTIARY_CITATION})
+    closure = CaseClosure(case_number=body.case_number, reason=reason,
+                          closed_by=actor.username, closed_seq=entry.seq)
+    session.add(closure)
+    session.flush()
+    return closure
+
+
 def is_held(*, session: Session, evidence_id: str) -> bool:
     """True while a hold placed on the recording stands."""
     return session.exec(select(RetentionHold.id).where(
@@ -79,22 +124,29 @@ def objects_of(*, session: Session, evidence: Evidence) -> list[StoredObject]:
 
 
 def _blockers(session: Session, evidence: Evidence, holds: list[RetentionHold],
-              now: datetime) -> tuple[datetime | None, list[Blocker]]:
+              closure: CaseClosure | None, now: datetime
+              ) -> tuple[datetime | None, list[Blocker]]:
     days = get_settings().retention_days
     found: list[Blocker] = []
     retain_until: datetime | None = None
-    if evidence.case_number:
+    if evidence.case_number and closure is None:
         found.append(Blocker(
             code="evidentiary", rule=EVIDENTIARY_RULE, citation=EVIDENTIARY_CITATION,
             detail=f"case {evidence.case_number}: kept with the case file until all legal "
                    "activity ends"))
     else:
-        # from receipt, not the officer's recorded_at: the later day, so never too early
-        retain_until = as_utc(evidence.received_at) + timedelta(days=days)
+        # from receipt (not the officer's recorded_at: the later day, so never too early),
+        # or for evidence from the end of its case's legal activity, with the same period
+        # after it to catch a closure recorded by mistake
+        start, since = ((as_utc(closure.closed_at), f"the close of case {closure.case_number}")
+                        if closure else (as_utc(evidence.received_at), "receipt"))
+        retain_until = start + timedelta(days=days)
         if retain_until > now:
             found.append(Blocker(
-                code="retention_period", rule=SCHEDULE_RULE, citation=SCHEDULE_CITATION,
-                detail=f"kept {days} days from receipt, until {retain_until.isoformat()}"))
+                code="retention_period",
+                rule=EVIDENTIARY_RULE if closure else SCHEDULE_RULE,
+                citation=EVIDENTIARY_CITATION if closure else SCHEDULE_CITATION,
+                detail=f"kept {days} days from {since}, until {retain_until.isoformat()}"))
     for hold in holds:
         if hold.lifted_at is None:
             about = f"{hold.kind}, {hold.reference}" if hold.reference else hold.kind
@@ -119,7 +171,8 @@ def status(*, session: Session, evidence_id: str, now: datetime | None = None) -
     """How the recording's retention stands: what keeps it, by which rule, or that it is due."""
     evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
     holds = holds_of(session=session, evidence_id=evidence_id)
-    retain_until, blockers = _blockers(session, evidence, holds, now or utcnow())
+    closure = case_closure(session=session, case_number=evidence.case_number)
+    retain_until, blockers = _blockers(session, evidence, holds, closure, now or utcnow())
     disposed = evidence.disposed_at is not None
     evidentiary = bool(evidence.case_number)
     return RetentionRead(
@@ -128,6 +181,7 @@ def status(*, session: Session, evidence_id: str, now: datetime | None = None) -
         rule=EVIDENTIARY_RULE if evidentiary else SCHEDULE_RULE,
         citation=EVIDENTIARY_CITATION if evidentiary else SCHEDULE_CITATION,
         retention_days=get_settings().retention_days, retain_until=retain_until,
+        case_closed_at=closure.closed_at if closure else None,
         due=not disposed and not blockers, blockers=[] if disposed else blockers,
         holds=[HoldRead.model_validate(h) for h in holds],
         disposed_at=evidence.disposed_at, disposed_by=evidence.disposed_by)
@@ -139,7 +193,6 @@ def due(*, session: Session, now: datetime | None = None, limit: int = 500) -> l
     cutoff = now - timedelta(days=get_settings().retention_days)
     candidates = session.exec(
         select(Evidence.id).where(col(Evidence.disposed_at).is_(None),
-                                  col(Evidence.case_number).is_(None),
                                   col(Evidence.received_at) <= cutoff)
         .order_by(col(Evidence.received_at), col(Evidence.id)))
     found: list[RetentionRead] = []

@@ -73,6 +73,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/evidence/{evidence_id}/holds/{hold_id}/lift"): frozenset(
         {"custodian", "legal_reviewer"}),
     ("POST", "/api/v1/evidence/{evidence_id}/dispose"): frozenset({"custodian"}),
+    ("POST", "/api/v1/retention/cases"): frozenset({"custodian", "legal_reviewer"}),
     ("OPTIONS", "/api/v1/uploads"): PUBLIC,
     ("POST", "/api/v1/uploads"): UPLOADERS,
     ("HEAD", "/api/v1/uploads/{upload_id}"): UPLOADERS,

@@ -184,3 +184,20 @@ def test_a_withheld_record_is_denied_in_writing_from_the_console(
     assert "Written denial" in page.text
     assert escape(APPEAL_NOTICE) in page.text
     assert f'action="{url}/deny"' not in page.text
+
+
+def test_a_case_is_closed_from_a_recordings_page(
+        client: TestClient, make_token: Callable[..., str], browser: Callable[..., Browser],
+        ingest_clip: Callable[..., str]) -> None:
+    make_token(Role.legal_reviewer, username="counsel-1")
+    counsel = browser("counsel-1")
+    evidence_id = ingest_clip(case_number="2026-0042")
+    url = f"/console/evidence/{evidence_id}"
+    page: Any = counsel.get(url)
+    assert f'action="{url}/case-closed"' in page.text
+    assert "kept with the case file" in page.text
+    r: Any = counsel.post(f"{url}/case-closed", {"reason": "judgment final, no appeal"})
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=case+closed")
+    page = counsel.get(url)
+    assert f'action="{url}/case-closed"' not in page.text
+    assert "Case 2026-0042 closed" in page.text

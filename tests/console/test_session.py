@@ -44,6 +44,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/evidence/{evidence_id}/analysis"): CUSTODIAN,
     ("POST", "/console/evidence/{evidence_id}/holds"): HOLDERS,
     ("POST", "/console/evidence/{evidence_id}/holds/{hold_id}/lift"): HOLDERS,
+    ("POST", "/console/evidence/{evidence_id}/case-closed"): HOLDERS,
     ("POST", "/console/evidence/{evidence_id}/dispose"): CUSTODIAN,
     ("GET", "/console/retention"): STAFF,
     ("GET", "/console/custody"): frozenset({"auditor"}),

@@ -144,6 +144,46 @@ def test_a_due_recording_is_destroyed_logged_and_gone_for_good(
     assert [f["ref"] for f in report["findings"]] == [f"originals/{evidence_id}"]
 
 
+def test_evidence_is_kept_until_its_case_is_closed_then_for_the_period(
+        client: TestClient, custodian: dict[str, str], make_token: Callable[..., str],
+        ingest_clip: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bwc_custody.retention.models import EVIDENTIARY_RULE
+
+    evidence_id = ingest_clip(case_number="2026-0042")
+    other = ingest_clip(case_number="2026-0042")
+    counsel = _h(make_token(Role.legal_reviewer, username="counsel-1"))
+    url = f"/api/v1/evidence/{evidence_id}/retention"
+    close = {"case_number": "2026-0042", "reason": "judgment final, appeal time ran 1 Dec"}
+    r = client.post("/api/v1/retention/cases", headers=counsel,
+                    json={**close, "case_number": "2026-0043"})
+    assert r.status_code == 404
+    assert _code(r) == "case_not_found"
+    r = client.post("/api/v1/retention/cases", headers=counsel, json={**close, "reason": ""})
+    assert r.status_code == 422
+    assert _code(r) == "reason_required"
+    assert [b["code"] for b in client.get(url, headers=custodian).json()["blockers"]] == [
+        "evidentiary"]
+
+    r = client.post("/api/v1/retention/cases", headers=counsel, json=close)
+    assert r.status_code == 201, r.text
+    assert r.json()["closed_by"] == "counsel-1"
+    view = client.get(url, headers=custodian).json()
+    assert view["category"] == "evidentiary"
+    assert view["case_closed_at"] == r.json()["closed_at"]
+    assert [(b["code"], b["rule"]) for b in view["blockers"]] == [
+        ("retention_period", EVIDENTIARY_RULE)]  # the same 60 days, from the closure
+    r = client.post("/api/v1/retention/cases", headers=counsel, json=close)
+    assert r.status_code == 409
+    assert _code(r) == "case_already_closed"
+    entry = [e for e in _entries("2026-0042") if e.action == "retention.case_closed"]
+    assert len(entry) == 1
+    assert sorted(entry[0].details["recordings"]) == sorted([evidence_id, other])
+
+    _retention_days(monkeypatch, 0)  # the period after the closure has run
+    due = client.get("/api/v1/retention/due", headers=custodian).json()
+    assert sorted(v["evidence_id"] for v in due) == sorted([evidence_id, other])
+
+
 def test_a_hold_keeps_the_recording_and_the_store_object_until_lifted(
         client: TestClient, custodian: dict[str, str], make_token: Callable[..., str],
         ingest_clip: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
