@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,15 @@ TUS = {"Tus-Resumable": "1.0.0"}
 
 class DockError(Exception):
     """An upload step failed; the file stays where it is and is retried later."""
+
+
+class DockRefused(DockError):
+    """The server refuses this file for good (its recording was destroyed under the
+    retention schedule): retrying can never succeed, so the file is set aside."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
 
 
 def _b64(text: str) -> str:
@@ -162,6 +172,9 @@ class DockAgent:
             except json.JSONDecodeError as exc:
                 raise DockError(f"sidecar {sidecar.name} is not JSON: {exc}") from None
         resp = self.client.post(f"{url}/finalize", json={**meta, "sha256": sha})
+        if resp.status_code == 410:  # gone for good: evidence_disposed
+            error = resp.json().get("error", {})
+            raise DockRefused(str(error.get("code", "gone")), str(error.get("message", "")))
         if resp.status_code != 200:
             raise DockError(f"finalize failed: {resp.status_code} {resp.text}")
         receipt = Receipt.model_validate(resp.json())
@@ -209,6 +222,19 @@ class DockAgent:
             receipt.model_dump_json(indent=2)
         )
 
+    def _set_aside(self, video: Path, refusal: DockRefused) -> None:
+        """Move a file the server refuses for good to refused/, with why, so it is neither
+        lost nor uploaded again and again."""
+        refused_dir = self.directory / "refused"
+        refused_dir.mkdir(exist_ok=True)
+        for path in (video, self.sidecar(video)):
+            if path.exists():
+                os.replace(path, refused_dir / path.name)
+        (refused_dir / f"{video.name}.refused.json").write_text(json.dumps(
+            {"code": refusal.code, "message": refusal.message,
+             "at": datetime.now(UTC).isoformat()}, indent=2))
+        self._state_path(video).unlink(missing_ok=True)
+
     # -- loops -----------------------------------------------------------------------
     def scan_once(self, require_stable: bool = False) -> list[dict[str, Any]]:
         """Try every pending video once; a failure leaves that file for the next scan."""
@@ -218,6 +244,12 @@ class DockAgent:
                 receipt = self.upload(video)
                 results.append({"file": video.name, "evidence_id": receipt.evidence_id,
                                 "sha256": receipt.sha256, "duplicate": receipt.duplicate})
+            except DockRefused as refusal:
+                self._set_aside(video, refusal)
+                log.warning(json.dumps({"event": "upload_refused", "file": video.name,
+                                        "code": refusal.code, "error": refusal.message}))
+                results.append({"file": video.name, "refused": refusal.code,
+                                "error": str(refusal)})
             except (DockError, httpx.HTTPError, OSError) as exc:
                 log.warning(json.dumps({"event": "upload_failed", "file": video.name,
                                         "error": str(exc)}))

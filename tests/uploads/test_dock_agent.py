@@ -129,3 +129,34 @@ def test_agent_follows_a_signing_key_rotation(client: TestClient,
     [result] = agent.scan_once()
     assert "error" not in result, result
     assert (dock_dir / "uploaded" / "B.mp4").exists()
+
+
+def test_a_recording_destroyed_under_its_schedule_is_set_aside_not_retried(
+        client: TestClient, make_token: Callable[..., str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bwc_custody.config import get_settings
+
+    monkeypatch.setenv("BWC_RETENTION_DAYS", "0")
+    get_settings.cache_clear()
+    dock_dir = tmp_path / "dock"
+    dock_dir.mkdir()
+    data = os.urandom(60_000)
+    (dock_dir / "cam.mp4").write_bytes(data)
+    agent = _agent(client, make_token(Role.dock), dock_dir)
+    [first] = agent.scan_once()
+    custodian = {"Authorization": f"Bearer {make_token(Role.custodian)}"}
+    r = client.post(f"/api/v1/evidence/{first['evidence_id']}/dispose", headers=custodian,
+                    json={"reason": "KDLA L6707 period ran, nothing holds it"})
+    assert r.status_code == 200, r.text
+
+    (dock_dir / "cam.mp4").write_bytes(data)  # the same footage turns up on the dock again
+    (dock_dir / "cam.json").write_text(json.dumps({"officer_id": "o-3"}))
+    [again] = agent.scan_once()
+    assert again["refused"] == "evidence_disposed"
+    refused = dock_dir / "refused"
+    assert (refused / "cam.mp4").read_bytes() == data  # kept, not lost
+    assert (refused / "cam.json").exists()
+    assert json.loads((refused / "cam.mp4.refused.json").read_text())["code"] == \
+        "evidence_disposed"
+    assert agent.pending_files() == []  # and not sent again on the next scan
+    assert agent.scan_once() == []
