@@ -86,17 +86,39 @@ def _with_cookie(response: Response, request: Request, user: ConsoleUser | None)
     return _guarded(response)
 
 
+# What a form's redirect may say was done; anything else in `?done=` is not shown, so a
+# crafted link cannot put words on a console page.
+DONE = {
+    "linked": "The recording is linked and the request decided on its tags.",
+    "recorded": "The request is recorded.",
+    "submitted": "The file is before legal review.",
+    "approved": "The file is signed off for release.",
+    "returned": "The file is sent back to the custodian.",
+    "released": "The file is released.",
+    "denied": "The written denial is sent.",
+    "closed": "The request is closed.",
+    "held": "The hold is placed.",
+    "lifted": "The hold is lifted.",
+    "case closed": "The case is recorded as closed.",
+    "destroyed": "The recording is destroyed; its hash and custody history remain.",
+    "redaction queued": "A redaction is queued.",
+    "person count queued": "A person count is queued.",
+    "logged out": "You are logged out.",
+}
+
+
 def page(request: Request, user: ConsoleUser | None, template: str, *, status: int = 200,
          **context: Any) -> Response:
     """A console page, with the renewed logon cookie when there is one."""
     context |= {"user": user, "roles": sorted(str(r) for r in user.principal.roles)
-                if user else [], "done": request.query_params.get("done")}
+                if user else [], "done": DONE.get(request.query_params.get("done", ""))}
     return _with_cookie(TEMPLATES.TemplateResponse(request, template, context,
                                                    status_code=status), request, user)
 
 
 def back(request: Request, user: ConsoleUser, url: str, done: str) -> Response:
     """After a form: back to the page it came from, saying what was done (Post/Redirect/Get)."""
+    assert done.replace("+", " ") in DONE, done
     return _with_cookie(RedirectResponse(f"{url}?done={done}", status_code=303), request, user)
 
 

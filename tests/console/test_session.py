@@ -171,6 +171,10 @@ def test_logon_cookie_renewal_and_logout(client: TestClient,
     assert (idle.status_code, idle.headers["location"]) == (  # type: ignore[attr-defined]
         303, "/console/login")
 
+    said: Any = browser("counsel-1").get("/console/?done=call+555-0100+to+unlock")
+    assert "555-0100" not in said.text  # a crafted link puts no words on the page
+    assert "The hold is placed." in browser("counsel-1").get(  # type: ignore[attr-defined]
+        "/console/?done=held").text
     out = browser("counsel-1").post("/console/logout")
     assert out.status_code == 303  # type: ignore[attr-defined]
     assert 'bwc_console=""' in out.headers["set-cookie"]  # type: ignore[attr-defined]
