@@ -55,6 +55,10 @@ def register(app: typer.Typer) -> None:
             "kek_active": keyring.active_id, "signing_key_id": signer.key_id,
             "admin_token": token,
             "admin_password": new_password if password is None else None,
+            # the admin manages users and has no console pages: the console is staff's
+            "console": f"http://{settings.api_host}:{settings.api_port}/console/",
+            "next": "bwc users add NAME --role custodian --generate-password (a console "
+                    "user; also --role legal_reviewer, --role auditor)",
         })
 
     @keys_app.command("rotate")

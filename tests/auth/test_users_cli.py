@@ -67,6 +67,7 @@ def test_init_creates_admin_with_password(bwc_home: object, tmp_path: object) ->
     code, out = _bwc("init", "--password", "the first admin passphrase")
     assert code == 0
     assert out["admin_token"].startswith("bwc_")
+    assert out["console"] == "http://127.0.0.1:8400/console/"
     assert out["admin_password"] is None
     from bwc_custody.app import create_app
 
