@@ -346,9 +346,27 @@ def watch(derivative_id: str, request: Request, session: SessionDep, user: Watch
 
 # ---- recordings and retention ------------------------------------------------------------
 
+@router.get("/evidence/{evidence_id}/original")
+def watch_original(evidence_id: str, request: Request, session: SessionDep, user: Watcher,
+                   reason: Annotated[str, Query(min_length=3, max_length=500)]) -> Response:
+    """The original, played in the page (each fetch logged as `evidence.stream` with the
+    reason given)."""
+    from bwc_custody.custody.access import stream_original
+    from bwc_custody.vault.service import get_keyring, get_store
+
+    evidence, chunks = stream_original(
+        session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
+        actor=user.principal, reason=reason, client_addr=_addr(request))
+    session.commit()  # the viewing is on record before the first byte leaves
+    response = StreamingResponse(chunks, media_type="video/mp4", headers={
+        "Content-Length": str(evidence.size), "X-Content-SHA256": evidence.sha256})
+    return _with_cookie(response, request, user)
+
+
 @router.get("/evidence/{evidence_id}")
 def evidence_page(evidence_id: str, request: Request, session: SessionDep,
-                  user: Staff) -> Response:
+                  user: Staff,
+                  watch: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     """One recording: metadata, tags with provenance, redacted copies, retention, holds."""
     from bwc_custody.evidence.service import get_or_raise
     from bwc_custody.jobs.service import list_jobs
@@ -364,6 +382,7 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                 derivatives=list_derivatives(session=session, evidence_id=evidence_id),
                 retention=retention.status(session=session, evidence_id=evidence_id),
                 history=_history(session, user, evidence_id),
+                watch=watch.strip() if watch and len(watch.strip()) >= 3 else None,
                 hold_kinds=list(HoldKind))
 
 

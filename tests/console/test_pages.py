@@ -49,6 +49,18 @@ def test_review_and_release_through_the_console(
     assert derivative["id"] in page.text  # offered for submission
     assert f'action="{url}/approve"' not in page.text  # not the custodian's to approve
 
+    # the custodian watches the original first, saying why
+    evidence_page = f"/console/evidence/{evidence_id}"
+    assert 'name="watch"' in custodian.get(evidence_page).text  # type: ignore[attr-defined]
+    player: Any = custodian.get(evidence_page, params={"watch": "checking what to redact"})
+    assert "/original?reason=checking%20what%20to%20redact" in player.text
+    original: Any = custodian.get(f"{evidence_page}/original",
+                                  params={"reason": "checking what to redact"})
+    assert original.status_code == 200
+    meta = desk.client.get(f"/api/v1/evidence/{evidence_id}", headers=desk.custodian).json()
+    assert hashlib.sha256(original.content).hexdigest() == meta["sha256"]
+    assert ("evidence.stream", "cust-1") in _entries(evidence_id)
+
     r: Any = custodian.post(f"{url}/submit", {"derivative_id": derivative["id"],
                                               "note": "every face blurred"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=submitted")

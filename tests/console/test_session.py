@@ -40,6 +40,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/requests/{request_id}/close"): CUSTODIAN,
     ("GET", "/console/derivatives/{derivative_id}/video"): HOLDERS,
     ("GET", "/console/evidence/{evidence_id}"): STAFF,
+    ("GET", "/console/evidence/{evidence_id}/original"): HOLDERS,
     ("POST", "/console/evidence/{evidence_id}/redactions"): CUSTODIAN,
     ("POST", "/console/evidence/{evidence_id}/analysis"): CUSTODIAN,
     ("POST", "/console/evidence/{evidence_id}/holds"): HOLDERS,
@@ -54,7 +55,8 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
 def _url(path: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) == "hold_id"
                   else "00000000-0000-4000-8000-000000000000", path) + (
-        "?request_id=x" if path.endswith("/video") else "")
+        "?request_id=x" if path.endswith("/video") else
+        "?reason=why" if path.endswith("/original") else "")
 
 
 def _pages(client: TestClient) -> dict[tuple[str, str], list[frozenset[str]]]:
