@@ -173,7 +173,8 @@ def logout(request: Request, user: AnyoneForm) -> Response:
 @router.get("/")
 def queue(request: Request, session: SessionDep, user: Staff,
           state: Annotated[str | None, Query(max_length=20)] = "live") -> Response:
-    """Requests, newest first: state, deadline, and the decision in force with its rules."""
+    """Requests, soonest deadline first: state, deadline, and the decision in force with its
+    rules."""
     from bwc_custody.requests import service as requests
 
     rows = requests.list_requests(session=session, actor=user.principal,
@@ -367,15 +368,19 @@ def watch_original(evidence_id: str, request: Request, session: SessionDep, user
 def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                   user: Staff,
                   watch: Annotated[str | None, Query(max_length=500)] = None) -> Response:
-    """One recording: metadata, tags with provenance, redacted copies, retention, holds."""
+    """One recording: metadata, its requests, tags with provenance, redacted copies, jobs,
+    retention and holds."""
     from bwc_custody.evidence.service import get_or_raise
     from bwc_custody.jobs.service import list_jobs
     from bwc_custody.redactions.service import list_derivatives
+    from bwc_custody.requests.service import list_requests
     from bwc_custody.retention import service as retention
     from bwc_custody.retention.models import HoldKind
     from bwc_custody.tags.service import list_tags
 
     return page(request, user, "evidence.html",
+                requests=list_requests(session=session, actor=user.principal,
+                                       evidence_id=evidence_id),
                 e=get_or_raise(session=session, evidence_id=evidence_id),
                 jobs=list_jobs(session=session, evidence_id=evidence_id, limit=20),
                 tags=list_tags(session=session, evidence_id=evidence_id),

@@ -156,7 +156,8 @@ def test_a_request_by_mail_is_recorded_and_decided_from_the_console(
         "requester_name": "Lexington Herald", "requester_type": "news_media", "form": "copy",
         "received_on": "2026-12-01", "evidence_id": evidence_id, "ky_resident": "1"})
     assert r.status_code == 303, r.text
-    page: Any = custodian.get(r.headers["location"].split("?")[0])
+    request_url = r.headers["location"].split("?")[0]
+    page: Any = custodian.get(request_url)
     assert "BWC video of the 2 March cafeteria incident" in page.text
     assert "2026-12-01" in page.text
     assert "Decision in force" in page.text
@@ -168,6 +169,7 @@ def test_a_request_by_mail_is_recorded_and_decided_from_the_console(
     jobs = custodian.get(f"/console/evidence/{evidence_id}").text  # type: ignore[attr-defined]
     assert "analysis" in jobs
     assert "queued" in jobs
+    assert f'href="{request_url}"' in jobs  # its request, listed on the recording's page
 
 
 def test_a_withheld_record_is_denied_in_writing_from_the_console(
