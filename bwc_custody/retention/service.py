@@ -252,7 +252,8 @@ def lift_hold(*, session: Session, store: ObjectStore, evidence_id: str, hold_id
     custody.append(session=session, actor=actor, action="retention.lift",
                    target_type="evidence", target_id=evidence_id, client_addr=client_addr,
                    reason=text, details={"hold_id": hold_id, "kind": hold.kind,
-                                         "reference": hold.reference})
+                                         "reference": hold.reference,
+                                         "rule": SCHEDULE_RULE, "citation": SCHEDULE_CITATION})
     evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
     if not is_held(session=session, evidence_id=evidence_id) and evidence.disposed_at is None:
         _set_store_hold(store, objects_of(session=session, evidence=evidence), False)

@@ -233,9 +233,10 @@ def test_a_hold_keeps_the_recording_and_the_store_object_until_lifted(
     r = client.post(lift, json=REASON, headers=counsel)
     assert r.status_code == 409
     assert _code(r) == "hold_already_lifted"
-    actions = [e.action for e in _entries(evidence_id)]
-    assert actions.count("retention.hold") == 1
-    assert actions.count("retention.lift") == 1
+    entries = [e for e in _entries(evidence_id) if e.action.startswith("retention.")]
+    assert [e.action for e in entries] == ["retention.hold", "retention.lift"]
+    assert {(e.details["rule"], e.details["citation"]) for e in entries} == {
+        (SCHEDULE_RULE, SCHEDULE_CITATION)}  # each decision names its rule
     r = client.post(f"/api/v1/evidence/{evidence_id}/dispose", json=REASON, headers=custodian)
     assert r.status_code == 200, r.text
 
