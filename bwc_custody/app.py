@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from bwc_custody import __version__
 from bwc_custody.db import check_migrated
 from bwc_custody.deps import PUBLIC, allow
-from bwc_custody.errors import BwcError, InvalidInput
+from bwc_custody.errors import BwcError, InvalidInput, problems_of
 
 
 def _rendered(request: Request, exc: BwcError) -> Response:
@@ -38,8 +38,7 @@ async def _bwc_error_handler(request: Request, exc: Exception) -> Response:
 async def _validation_handler(request: Request, exc: Exception) -> Response:
     """Malformed requests get the same error shape as every other refusal."""
     assert isinstance(exc, RequestValidationError)
-    problems = [{"at": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
-                for e in exc.errors()]
+    problems = problems_of(exc.errors())
     first = problems[0] if problems else {"at": "", "problem": "invalid request"}
     err = InvalidInput(f"invalid request: {first['at']}: {first['problem']}",
                          problems=problems)

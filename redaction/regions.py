@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bwc_custody.errors import problems_of
 from redaction.errors import InvalidRegions
 
 
@@ -96,8 +97,7 @@ def parse_regions(data: Any) -> Regions:
     try:
         return Regions.model_validate(data)
     except ValidationError as exc:
-        problems = [{"at": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                    for e in exc.errors()]
+        problems = problems_of(exc.errors())
         raise InvalidRegions(f"regions invalid: {problems[0]['at']}: {problems[0]['problem']}",
                              problems=problems) from None
 

@@ -11,12 +11,12 @@ back as a page naming its code and message, with nothing changed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
 
 from bwc_custody.auth import flows
 from bwc_custody.auth.models import Role
@@ -29,13 +29,29 @@ from bwc_custody.console.session import (
     cookie_args,
     same_origin,
 )
+from bwc_custody.custody.access import stream_original
+from bwc_custody.custody.service import entries_after, entries_for, log_size
 from bwc_custody.db import INTEGER_MAX
 from bwc_custody.deps import PUBLIC, RowId, SessionDep, allow
-from bwc_custody.errors import BwcError, InvalidInput
+from bwc_custody.errors import BwcError, validated
+from bwc_custody.evidence.service import get_or_raise
+from bwc_custody.jobs.service import list_jobs
+from bwc_custody.redactions.models import RedactionRequest
+from bwc_custody.redactions.service import list_derivatives, open_derivative
+from bwc_custody.redactions.service import request_redaction as queue_redaction
+from bwc_custody.releases import service as releases
+from bwc_custody.releases.models import SubmitBody
+from bwc_custody.requests import service as requests
+from bwc_custody.requests.models import RequestCreate
+from bwc_custody.requests.service import list_requests
+from bwc_custody.retention import service as retention
+from bwc_custody.retention.models import CaseClose, HoldCreate, HoldKind
+from bwc_custody.tags.analysis import request_analysis as queue_analysis
+from bwc_custody.tags.service import effective_tags, list_tags
+from bwc_custody.vault.service import get_keyring, get_signer, get_store
 from policies.vocabulary import FORMS, REQUESTER_TYPES
 from review.workflow import STATES, TRANSITIONS, available
 
-M = TypeVar("M", bound=BaseModel)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -54,17 +70,6 @@ Short = Annotated[str, Form(max_length=200)]
 
 def _addr(request: Request) -> str:
     return request.client.host if request.client else ""
-
-
-def _body(model: type[M], **fields: Any) -> M:
-    """The API's body model from form fields; its validation refusal as InvalidInput."""
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        problems = [{"at": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                    for e in exc.errors()]
-        raise InvalidInput(f"{problems[0]['at']}: {problems[0]['problem']}",
-                           problems=problems) from None
 
 
 # No script at all, nothing from elsewhere, never inside another site's frame.
@@ -175,8 +180,6 @@ def queue(request: Request, session: SessionDep, user: Staff,
           state: Annotated[str | None, Query(max_length=20)] = "live") -> Response:
     """Requests, soonest deadline first: state, deadline, and the decision in force with its
     rules."""
-    from bwc_custody.requests import service as requests
-
     rows = requests.list_requests(session=session, actor=user.principal,
                                   state=None if state in ("live", "all") else state)
     if state == "live":
@@ -194,14 +197,12 @@ def record_request(request: Request, session: SessionDep, user: CustodianForm,
                    attorney_affidavit: Short = "") -> Response:
     """Record a request that came by mail, email or in person; with a recording named it is
     decided at once."""
-    from bwc_custody.requests import service as requests
-    from bwc_custody.requests.models import RequestCreate
-
-    body = _body(RequestCreate, description=description, requester_name=requester_name,
-                 requester_type=requester_type, form=form,
-                 received_on=received_on or None, evidence_id=evidence_id.strip() or None,
-                 ky_resident=bool(ky_resident), parent_of_depicted=bool(parent_of_depicted),
-                 attorney_affidavit=bool(attorney_affidavit))
+    body = validated(RequestCreate, {
+        "description": description, "requester_name": requester_name,
+        "requester_type": requester_type, "form": form, "received_on": received_on or None,
+        "evidence_id": evidence_id.strip() or None, "ky_resident": bool(ky_resident),
+        "parent_of_depicted": bool(parent_of_depicted),
+        "attorney_affidavit": bool(attorney_affidavit)})
     row = requests.create_request(session=session, body=body, actor=user.principal,
                                   client_addr=_addr(request))
     return back(request, user, _request_url(row.id), "recorded")
@@ -212,11 +213,6 @@ def request_page(request_id: str, request: Request, session: SessionDep,
                  user: Staff) -> Response:
     """One request: the decision with every rule and citation, its history, the review
     rounds, and the actions this user may take now."""
-    from bwc_custody.redactions.service import list_derivatives
-    from bwc_custody.releases import service as releases
-    from bwc_custody.requests import service as requests
-    from bwc_custody.tags.service import effective_tags
-
     row = requests.get_or_raise(session=session, request_id=request_id)
     view = requests.view_of(session=session, row=row, actor=user.principal)
     roles = frozenset(str(r) for r in user.principal.roles)
@@ -233,11 +229,9 @@ def request_page(request_id: str, request: Request, session: SessionDep,
                 if row.evidence_id else [])
 
 
-def _history(session: SessionDep, user: ConsoleUser, target_id: str) -> list[Any] | None:
+def _history(session: Session, user: ConsoleUser, target_id: str) -> list[Any] | None:
     """The custody entries about `target_id`, for an auditor (who alone reads the log, as
     in the API); None for everyone else."""
-    from bwc_custody.custody.service import entries_for
-
     return entries_for(session=session, target_id=target_id) if user.has(Role.auditor) else None
 
 
@@ -249,8 +243,6 @@ def _request_url(request_id: str) -> str:
 def link(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
          evidence_id: Short) -> Response:
     """Name the recording asked for; the policy engine decides on its tags."""
-    from bwc_custody.requests import service as requests
-
     requests.link_evidence(session=session, request_id=request_id,
                            evidence_id=evidence_id.strip(), actor=user.principal,
                            client_addr=_addr(request))
@@ -261,11 +253,8 @@ def link(request_id: str, request: Request, session: SessionDep, user: Custodian
 def submit(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
            derivative_id: Short, note: Text = "") -> Response:
     """Put one redacted file before legal review."""
-    from bwc_custody.releases import service as releases
-    from bwc_custody.releases.models import SubmitBody
-
     releases.submit(session=session, request_id=request_id,
-                    body=_body(SubmitBody, derivative_id=derivative_id, note=note),
+                    body=validated(SubmitBody, {"derivative_id": derivative_id, "note": note}),
                     actor=user.principal, client_addr=_addr(request))
     return back(request, user, _request_url(request_id), "submitted")
 
@@ -274,9 +263,6 @@ def submit(request_id: str, request: Request, session: SessionDep, user: Custodi
 def deny(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
          reason: Text = "") -> Response:
     """The written denial: the decision's exceptions, how they apply, the appeal notice."""
-    from bwc_custody.releases import service as releases
-    from bwc_custody.vault.service import get_signer
-
     releases.deny(session=session, signer=get_signer(), request_id=request_id,
                   explanation=reason, actor=user.principal, client_addr=_addr(request))
     return back(request, user, _request_url(request_id), "denied")
@@ -286,9 +272,6 @@ def deny(request_id: str, request: Request, session: SessionDep, user: Custodian
 def approve(request_id: str, request: Request, session: SessionDep, user: ReviewerForm,
             reason: Text = "") -> Response:
     """Sign off on the file under review (after watching it), with the written basis."""
-    from bwc_custody.releases import service as releases
-    from bwc_custody.vault.service import get_signer
-
     releases.approve(session=session, signer=get_signer(), request_id=request_id,
                      reason=reason, actor=user.principal, client_addr=_addr(request))
     return back(request, user, _request_url(request_id), "approved")
@@ -298,8 +281,6 @@ def approve(request_id: str, request: Request, session: SessionDep, user: Review
 def send_back(request_id: str, request: Request, session: SessionDep, user: ReviewerForm,
               reason: Text = "") -> Response:
     """Send the file under review back to the custodian, with reasons."""
-    from bwc_custody.releases import service as releases
-
     releases.send_back(session=session, request_id=request_id, reason=reason,
                        actor=user.principal, client_addr=_addr(request))
     return back(request, user, _request_url(request_id), "returned")
@@ -309,9 +290,6 @@ def send_back(request_id: str, request: Request, session: SessionDep, user: Revi
 def release(request_id: str, request: Request, session: SessionDep,
             user: CustodianForm) -> Response:
     """Release exactly the approved file (its stored bytes re-hashed first)."""
-    from bwc_custody.releases import service as releases
-    from bwc_custody.vault.service import get_keyring, get_store
-
     releases.release(session=session, store=get_store(), keyring=get_keyring(),
                      request_id=request_id, actor=user.principal, client_addr=_addr(request))
     return back(request, user, _request_url(request_id), "released")
@@ -321,8 +299,6 @@ def release(request_id: str, request: Request, session: SessionDep,
 def close(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
           reason: Text = "") -> Response:
     """Close the request, with a written reason."""
-    from bwc_custody.requests import service as requests
-
     requests.close_request(session=session, request_id=request_id, actor=user.principal,
                            reason=reason, client_addr=_addr(request))
     return back(request, user, _request_url(request_id), "closed")
@@ -332,9 +308,6 @@ def close(request_id: str, request: Request, session: SessionDep, user: Custodia
 def watch(derivative_id: str, request: Request, session: SessionDep, user: Watcher,
           request_id: Annotated[str, Query(min_length=1, max_length=36)]) -> Response:
     """The redacted file, played in the page (each fetch logged as `derivative.stream`)."""
-    from bwc_custody.redactions.service import open_derivative
-    from bwc_custody.vault.service import get_keyring, get_store
-
     _row, obj, chunks = open_derivative(
         session=session, store=get_store(), keyring=get_keyring(), derivative_id=derivative_id,
         part="video", actor=user.principal, reason=f"console review of request {request_id}",
@@ -352,9 +325,6 @@ def watch_original(evidence_id: str, request: Request, session: SessionDep, user
                    reason: Annotated[str, Query(min_length=3, max_length=500)]) -> Response:
     """The original, played in the page (each fetch logged as `evidence.stream` with the
     reason given)."""
-    from bwc_custody.custody.access import stream_original
-    from bwc_custody.vault.service import get_keyring, get_store
-
     evidence, chunks = stream_original(
         session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
         actor=user.principal, reason=reason, client_addr=_addr(request))
@@ -370,14 +340,6 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                   watch: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     """One recording: metadata, its requests, tags with provenance, redacted copies, jobs,
     retention and holds."""
-    from bwc_custody.evidence.service import get_or_raise
-    from bwc_custody.jobs.service import list_jobs
-    from bwc_custody.redactions.service import list_derivatives
-    from bwc_custody.requests.service import list_requests
-    from bwc_custody.retention import service as retention
-    from bwc_custody.retention.models import HoldKind
-    from bwc_custody.tags.service import list_tags
-
     return page(request, user, "evidence.html",
                 requests=list_requests(session=session, actor=user.principal,
                                        evidence_id=evidence_id),
@@ -399,9 +361,6 @@ def _evidence_url(evidence_id: str) -> str:
 def request_redaction(evidence_id: str, request: Request, session: SessionDep,
                       user: CustodianForm) -> Response:
     """Queue a redaction that blurs every face (boxes, keep-face: through the API or CLI)."""
-    from bwc_custody.redactions.models import RedactionRequest
-    from bwc_custody.redactions.service import request_redaction as queue_redaction
-
     queue_redaction(session=session, evidence_id=evidence_id, body=RedactionRequest(),
                     actor=user.principal, client_addr=_addr(request))
     return back(request, user, _evidence_url(evidence_id), "redaction+queued")
@@ -411,8 +370,6 @@ def request_redaction(evidence_id: str, request: Request, session: SessionDep,
 def request_analysis(evidence_id: str, request: Request, session: SessionDep,
                      user: CustodianForm) -> Response:
     """Queue a person count (juvenile and multi-student tags)."""
-    from bwc_custody.tags.analysis import request_analysis as queue_analysis
-
     queue_analysis(session=session, evidence_id=evidence_id, actor=user.principal,
                    client_addr=_addr(request))
     return back(request, user, _evidence_url(evidence_id), "person+count+queued")
@@ -422,11 +379,7 @@ def request_analysis(evidence_id: str, request: Request, session: SessionDep,
 def place_hold(evidence_id: str, request: Request, session: SessionDep, user: HolderForm,
                kind: Short, reason: Text = "", reference: Short = "") -> Response:
     """Hold the recording past its schedule, with a reason."""
-    from bwc_custody.retention import service as retention
-    from bwc_custody.retention.models import HoldCreate, hold_kind
-    from bwc_custody.vault.service import get_store
-
-    body = _body(HoldCreate, kind=hold_kind(kind), reference=reference, reason=reason)
+    body = validated(HoldCreate, {"kind": kind, "reference": reference, "reason": reason})
     retention.place_hold(session=session, store=get_store(), evidence_id=evidence_id,
                          body=body, actor=user.principal, client_addr=_addr(request))
     return back(request, user, _evidence_url(evidence_id), "held")
@@ -436,9 +389,6 @@ def place_hold(evidence_id: str, request: Request, session: SessionDep, user: Ho
 def lift_hold(evidence_id: str, hold_id: RowId, request: Request, session: SessionDep,
               user: HolderForm, reason: Text = "") -> Response:
     """Lift one hold, with a reason."""
-    from bwc_custody.retention import service as retention
-    from bwc_custody.vault.service import get_store
-
     retention.lift_hold(session=session, store=get_store(), evidence_id=evidence_id,
                         hold_id=hold_id, reason=reason, actor=user.principal,
                         client_addr=_addr(request))
@@ -449,14 +399,10 @@ def lift_hold(evidence_id: str, hold_id: RowId, request: Request, session: Sessi
 def close_case(evidence_id: str, request: Request, session: SessionDep, user: HolderForm,
                reason: Text = "") -> Response:
     """Record that all legal activity in this recording's case has ended."""
-    from bwc_custody.evidence.service import get_or_raise
-    from bwc_custody.retention import service as retention
-    from bwc_custody.retention.models import CaseClose
-
     evidence = get_or_raise(session=session, evidence_id=evidence_id)
-    retention.close_case(session=session, body=_body(
-        CaseClose, case_number=evidence.case_number or "", reason=reason),
-        actor=user.principal, client_addr=_addr(request))
+    body = validated(CaseClose, {"case_number": evidence.case_number or "", "reason": reason})
+    retention.close_case(session=session, body=body, actor=user.principal,
+                         client_addr=_addr(request))
     return back(request, user, _evidence_url(evidence_id), "case+closed")
 
 
@@ -464,9 +410,6 @@ def close_case(evidence_id: str, request: Request, session: SessionDep, user: Ho
 def dispose(evidence_id: str, request: Request, session: SessionDep, user: CustodianForm,
             reason: Text = "") -> Response:
     """Destroy a recording due under its schedule."""
-    from bwc_custody.retention import service as retention
-    from bwc_custody.vault.service import get_store
-
     retention.dispose(session=session, store=get_store(), evidence_id=evidence_id,
                       reason=reason, actor=user.principal, client_addr=_addr(request))
     return back(request, user, _evidence_url(evidence_id), "destroyed")
@@ -476,8 +419,6 @@ def dispose(evidence_id: str, request: Request, session: SessionDep, user: Custo
 def custody_log(request: Request, session: SessionDep, user: Auditor,
                 after: Annotated[int | None, Query(ge=0, le=INTEGER_MAX)] = None) -> Response:
     """The custody log, a hundred entries at a time (the newest by default)."""
-    from bwc_custody.custody.service import entries_after, log_size
-
     size = log_size(session=session)
     start = max(0, size - _LOG_PAGE) if after is None else min(after, size)
     return page(request, user, "custody.html", size=size, start=start, page_size=_LOG_PAGE,
@@ -487,6 +428,4 @@ def custody_log(request: Request, session: SessionDep, user: Auditor,
 @router.get("/retention")
 def retention_due(request: Request, session: SessionDep, user: Staff) -> Response:
     """Recordings due for destruction now, oldest first."""
-    from bwc_custody.retention import service as retention
-
     return page(request, user, "retention.html", due=retention.due(session=session))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -142,9 +143,17 @@ CHECKPOINT_FORMAT = "bwc-checkpoint-v1"
 CHECKPOINT_RETENTION = timedelta(days=3650)
 
 
+_CHECKPOINT_KEY = re.compile(r"checkpoints/\d{8}\.json")
+
+
 def checkpoint_key(index: int) -> str:
     """Object-store key of checkpoint number `index` (sequential, so gaps can be probed)."""
     return f"checkpoints/{index:08d}.json"
+
+
+def is_checkpoint_key(key: str) -> bool:
+    """True for a key `checkpoint_key` makes."""
+    return _CHECKPOINT_KEY.fullmatch(key) is not None
 
 
 def checkpoint_signed_bytes(

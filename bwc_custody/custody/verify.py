@@ -3,7 +3,6 @@ and the fixity of every stored object; a report that names each broken thing."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +14,7 @@ from bwc_custody.custody.service import (
     GENESIS_HASH,
     checkpoint_document,
     entry_digest,
+    is_checkpoint_key,
     leaf_of,
     list_checkpoints,
     read_stored_checkpoint,
@@ -178,9 +178,6 @@ def _check_roots(trusted: list[dict[str, Any]], tree: list[bytes], report: Verif
         previous = doc
 
 
-_CHECKPOINT_KEY = re.compile(r"checkpoints/\d{8}\.json")  # custody.service.checkpoint_key
-
-
 def _check_objects(
     *, session: Session, store: ObjectStore, keyring: Keyring, report: VerifyReport,
     progress: Progress,
@@ -197,7 +194,7 @@ def _check_objects(
     # left by a write whose cleanup failed; either way someone must look
     # (checkpoint objects are the checkpoint phase's, which names a missing row already)
     known = {obj.key for obj in every}
-    for key in sorted(k for k in set(store.keys()) - known if not _CHECKPOINT_KEY.fullmatch(k)):
+    for key in sorted(k for k in set(store.keys()) - known if not is_checkpoint_key(k)):
         report.add("object", key, "in the store but recorded nowhere (no stored_object row)")
     progress.start("objects", sum(o.size for o in objects))
 

@@ -173,8 +173,12 @@ class DockAgent:
                 raise DockError(f"sidecar {sidecar.name} is not JSON: {exc}") from None
         resp = self.client.post(f"{url}/finalize", json={**meta, "sha256": sha})
         if resp.status_code == 410:  # gone for good: evidence_disposed
-            error = resp.json().get("error", {})
-            raise DockRefused(str(error.get("code", "gone")), str(error.get("message", "")))
+            try:
+                error = resp.json().get("error", {})
+            except ValueError:  # a proxy's own page, not our JSON: still gone
+                error = {}
+            raise DockRefused(str(error.get("code", "gone")),
+                              str(error.get("message", resp.text[:200])))
         if resp.status_code != 200:
             raise DockError(f"finalize failed: {resp.status_code} {resp.text}")
         receipt = Receipt.model_validate(resp.json())

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bwc_custody.errors import InvalidInput
+from bwc_custody.errors import InvalidInput, validated
 from bwc_custody.requests.cli import CLI_CUSTODIAN
 
 if TYPE_CHECKING:
@@ -44,11 +44,12 @@ def register(app: typer.Typer) -> None:
              reason: str = typer.Option(..., help="Why (recorded in the custody log).")) -> None:
         """Hold a recording past its schedule."""
         from bwc_custody.retention import service
-        from bwc_custody.retention.models import HoldCreate, hold_kind
+        from bwc_custody.retention.models import HoldCreate
         from bwc_custody.vault.service import get_store
 
         try:
-            body = HoldCreate(kind=hold_kind(kind), reference=reference, reason=reason)
+            body = validated(HoldCreate, {"kind": kind, "reference": reference,
+                                          "reason": reason})
         except InvalidInput as exc:
             fail(exc)
 

@@ -11,7 +11,6 @@ from pydantic import Field as PField
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.errors import InvalidInput
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 
 # The schedule (◐ in LEGAL.md: the series is KDLA's model BWC schedule as the KLC policy
@@ -33,13 +32,6 @@ class HoldKind(StrEnum):
     litigation = "litigation"
     records_request = "records_request"  # one not (yet) entered as a request here
     other = "other"
-
-
-def hold_kind(value: str) -> HoldKind:
-    """The hold kind named `value`, or InvalidInput listing the kinds."""
-    if value not in set(HoldKind):
-        raise InvalidInput(f"unknown hold kind {value!r}", allowed=sorted(HoldKind))
-    return HoldKind(value)
 
 
 class RetentionHold(SQLModel, table=True):

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+import httpx2
 import jwt
 import pytest
 from fastapi.testclient import TestClient
@@ -20,20 +22,19 @@ class Browser:
     token: str
     csrf: str
 
-    def get(self, url: str, **kw: object) -> object:
+    def get(self, url: str, **kw: Any) -> httpx2.Response:
         self.client.cookies.clear()
         self.client.cookies.set("bwc_console", self.token)
-        return self.client.get(url, follow_redirects=False, **kw)  # type: ignore[arg-type]
+        return self.client.get(url, follow_redirects=False, **kw)
 
     def post(self, url: str, data: dict[str, str] | None = None, *, csrf: bool = True,
-             **kw: object) -> object:
+             **kw: Any) -> httpx2.Response:
         self.client.cookies.clear()
         self.client.cookies.set("bwc_console", self.token)
         form = dict(data or {})
         if csrf:
             form["csrf"] = self.csrf
-        return self.client.post(url, data=form, follow_redirects=False,  # type: ignore[arg-type]
-                                **kw)
+        return self.client.post(url, data=form, follow_redirects=False, **kw)
 
 
 @pytest.fixture

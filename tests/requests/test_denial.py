@@ -6,30 +6,15 @@ it nothing re-decides the request, and it no longer holds the recording."""
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable
-from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi.testclient import TestClient
 
 from bwc_custody.auth.models import Role
 from bwc_custody.releases.models import APPEAL_NOTICE, INVESTIGATION_NOTICE
+from tests.requests.test_review import PARENT, _code, _h, _verifies
 
-PARENT = {"description": "video of the hallway incident on 2 March", "requester_name": "R. Doe",
-          "requester_type": "parent_guardian", "parent_of_depicted": True,
-          "ky_resident": True, "form": "copy"}
 WHY = {"reason": "the recording shows several students during an open investigation"}
-
-
-def _h(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _code(r: Any) -> str:
-    return str(r.json()["error"]["code"])
 
 
 def _ask(client: TestClient, parent: dict[str, str], custodian: dict[str, str],
@@ -83,11 +68,8 @@ def test_a_withheld_record_is_denied_in_writing_with_its_exceptions_signed(
     assert (statement["custodian"], statement["request_id"]) == ("cust-1", request_id)
     key = client.get("/api/v1/keys/signing").json()
     assert key["key_id"] == mine["denial"]["key_id"]
-    public = load_pem_public_key(key["public_key_pem"].encode())
-    assert isinstance(public, Ed25519PublicKey)
-    body = json.dumps(statement, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
-    public.verify(base64.b64decode(signature), body)  # raises if it does not hold
+    assert _verifies(statement, signature, key)
+    assert not _verifies({**statement, "explanation": "edited"}, signature, key)
 
     from bwc_custody.custody.service import entries_for
     from bwc_custody.db import session_scope

@@ -348,6 +348,9 @@ def test_on_s3_a_hold_is_an_object_lock_legal_hold(
     code, out = bwc("retention", "hold", evidence_id, "--kind", "whim", "--reason", "whatever x")
     assert code == 2
     assert out["error"]["code"] == "invalid_input"
+    code, out = bwc("retention", "close-case", "2026-9999", "--reason", "no such case here")
+    assert code == 2
+    assert out["error"]["code"] == "case_not_found"
     hold_id = bwc("retention", "show", evidence_id)[1]["holds"][0]["id"]
     code, out = bwc("retention", "lift", evidence_id, str(hold_id), "--reason",
                     "investigation closed, no charges")
