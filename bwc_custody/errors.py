@@ -68,12 +68,14 @@ def problems_of(errors: Iterable[Any]) -> list[dict[str, str]]:
             for e in errors]
 
 
-def validated(model: type[M], data: Any) -> M:
-    """`data` as `model`, or InvalidInput naming the first problem (all in details): for
-    bodies built outside a FastAPI route, by the CLI or from console forms."""
+def validated(model: type[M], data: Any, *, error: type[BwcError] | None = None,
+              what: str = "") -> M:
+    """`data` as `model`, or `error` (InvalidInput) naming the first problem, all of them in
+    details: for input checked outside a FastAPI route (the CLI, console forms, files)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = problems_of(exc.errors())
-        raise InvalidInput(f"{problems[0]['at']}: {problems[0]['problem']}",
-                           problems=problems) from None
+        first = f"{problems[0]['at']}: {problems[0]['problem']}"
+        raise (error or InvalidInput)(f"{what}: {first}" if what else first,
+                                      problems=problems) from None

@@ -17,9 +17,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bwc_custody.errors import problems_of
+from bwc_custody.errors import validated
 from redaction.errors import InvalidRegions
 
 
@@ -94,12 +94,7 @@ class Regions(BaseModel):
 
 def parse_regions(data: Any) -> Regions:
     """Validate a decoded regions document, or raise InvalidRegions naming each problem."""
-    try:
-        return Regions.model_validate(data)
-    except ValidationError as exc:
-        problems = problems_of(exc.errors())
-        raise InvalidRegions(f"regions invalid: {problems[0]['at']}: {problems[0]['problem']}",
-                             problems=problems) from None
+    return validated(Regions, data, error=InvalidRegions, what="regions invalid")
 
 
 def load_regions(path: Path) -> Regions:
