@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # CJIS lock-out (at most 5 failed logons, locked for at least 10 minutes).
     access_token_minutes: int = 15
     refresh_token_days: int = 14
+    # A console logon ends after this many hours however busy it is (a working shift); idle,
+    # it ends with its access token (access_token_minutes).
+    console_session_hours: int = Field(default=12, ge=1, le=24)
     lockout_threshold: int = Field(default=5, ge=1, le=5)
     lockout_minutes: int = Field(default=15, ge=10)
     min_password_length: int = 12

@@ -6,7 +6,6 @@ and denied requests are recorded in a transaction of their own that commits rega
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -56,7 +55,8 @@ def _issue(*, session: Session, user: User, client_addr: str, via: str,
     assert user.id is not None
     access, ttl = issue_access_token(
         user_id=user.id, username=user.username,
-        session_id=None if with_refresh else secrets.token_urlsafe(12))
+        session_id=None if with_refresh else service.start_console_session(session=session,
+                                                                           user=user))
     refresh = service.create_refresh_token(session=session, user=user) if with_refresh else ""
     custody.append(session=session, actor=service.principal_of(user), action="auth.token_issue",
                    target_type="user", target_id=user.username, client_addr=client_addr,
@@ -121,9 +121,9 @@ def refresh(*, session: Session, refresh_token: str, client_addr: str = "") -> T
                   else "reused after rotation")
         with session_scope(_engine_of(session)) as apart:
             if reason == "reused after rotation":
-                # A spent token coming back means it was copied: end every session of the user.
+                # A spent token coming back means it was copied: end every logon of the user.
                 assert user.id is not None
-                service.revoke_all_refresh_tokens(session=apart, user_id=user.id)
+                service.end_sessions(session=apart, user_id=user.id)
             custody.append(session=apart, actor=ANONYMOUS, action="auth.refresh_failed",
                            target_type="user", target_id=user.username,
                            client_addr=client_addr, details={"reason": reason})
@@ -159,12 +159,12 @@ def add_user(*, session: Session, actor: Principal, username: str, roles: Iterab
 
 def set_disabled(*, session: Session, actor: Principal, username: str, disabled: bool,
                  reason: str = "", client_addr: str = "") -> User:
-    """Disable (every token stops working at once) or re-enable a user."""
+    """Disable (every token and logon stops working at once) or re-enable a user."""
     user = service.get_user_by_username_or_raise(session=session, username=username)
     user.disabled = disabled
     session.add(user)
     if disabled and user.id is not None:
-        service.revoke_all_refresh_tokens(session=session, user_id=user.id)
+        service.end_sessions(session=session, user_id=user.id)
     _log_user(session, actor, "user.disable" if disabled else "user.enable", user, client_addr,
               reason)
     return user
@@ -172,13 +172,13 @@ def set_disabled(*, session: Session, actor: Principal, username: str, disabled:
 
 def reset_password(*, session: Session, actor: Principal, username: str,
                    password: str | None = None, client_addr: str = "") -> tuple[User, str]:
-    """Set a new password (generated when none is given), lift a lock-out, end sessions."""
+    """Set a new password (generated when none is given), lift a lock-out, end every logon."""
     user = service.get_user_by_username_or_raise(session=session, username=username)
     new = password or service.generate_password()
     service.set_password(user=user, password=new)
     session.add(user)
     if user.id is not None:
-        service.revoke_all_refresh_tokens(session=session, user_id=user.id)
+        service.end_sessions(session=session, user_id=user.id)
     _log_user(session, actor, "user.password_reset", user, client_addr,
               generated=password is None)
     return user, new
@@ -215,6 +215,19 @@ def revoke_api_token(*, session: Session, actor: Principal, username: str, token
     row = service.revoke_token_by_id(session=session, user=user, token_id=token_id)
     _log_user(session, actor, "auth.token_revoke", user, client_addr, token_id=token_id)
     return row
+
+
+def console_logout(*, session: Session, actor: Principal, session_id: str,
+                   client_addr: str = "") -> None:
+    """End one console logon: its cookie, even if copied, no longer opens a page."""
+    assert actor.user_id is not None
+    row = service.console_session_row(session=session, session_id=session_id,
+                                      user_id=actor.user_id)
+    if row is not None:
+        row.revoked_at = utcnow()
+        session.add(row)
+    custody.append(session=session, actor=actor, action="auth.logout", target_type="user",
+                   target_id=actor.username, client_addr=client_addr, details={"via": "console"})
 
 
 def record_denial(*, engine: Engine, principal: Principal | None, method: str, path: str,

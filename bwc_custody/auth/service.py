@@ -192,10 +192,14 @@ def find_token(*, session: Session, token: str) -> ApiToken | None:
     return session.exec(select(ApiToken).where(ApiToken.token_hash == _hash_token(token))).first()
 
 
-def revoke_all_refresh_tokens(*, session: Session, user_id: int) -> int:
-    """Revoke every live refresh token of the user; returns how many."""
+# Tokens that make a logon last beyond one access token: ending them ends the logon.
+SESSION_KINDS = ("refresh", "console")
+
+
+def end_sessions(*, session: Session, user_id: int) -> int:
+    """End every logon of the user (refresh tokens and console sessions); returns how many."""
     rows = session.exec(select(ApiToken).where(
-        ApiToken.user_id == user_id, ApiToken.kind == "refresh",
+        ApiToken.user_id == user_id, col(ApiToken.kind).in_(SESSION_KINDS),
         col(ApiToken.revoked_at).is_(None)))
     count = 0
     for row in rows:
@@ -204,6 +208,31 @@ def revoke_all_refresh_tokens(*, session: Session, user_id: int) -> int:
         count += 1
     session.flush()
     return count
+
+
+def start_console_session(*, session: Session, user: User) -> str:
+    """A new console logon of the user: its session id, live until logout, an
+    administrator's action or `console_session_hours` from now."""
+    session_id = secrets.token_urlsafe(24)
+    assert user.id is not None
+    hours = get_settings().console_session_hours
+    session.add(ApiToken(user_id=user.id, name="console", kind="console",
+                         token_hash=_hash_token(session_id),
+                         expires_at=utcnow() + timedelta(hours=hours)))
+    session.flush()
+    return session_id
+
+
+def console_session_row(*, session: Session, session_id: str, user_id: int) -> ApiToken | None:
+    """The user's console session `session_id` while it is live, else None."""
+    row = session.exec(select(ApiToken).where(
+        ApiToken.token_hash == _hash_token(session_id), ApiToken.kind == "console",
+        ApiToken.user_id == user_id)).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and as_utc(row.expires_at) <= utcnow():
+        return None
+    return row
 
 
 def list_tokens(*, session: Session, user: User) -> list[ApiToken]:

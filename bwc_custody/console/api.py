@@ -166,8 +166,10 @@ def login(request: Request, session: SessionDep, username: Short, password: Shor
 
 
 @router.post("/logout")
-def logout(request: Request, user: AnyoneForm) -> Response:
-    """End the console session in this browser."""
+def logout(request: Request, session: SessionDep, user: AnyoneForm) -> Response:
+    """End the console session, in this browser and on the server."""
+    flows.console_logout(session=session, actor=user.principal, session_id=user.session_id,
+                         client_addr=_addr(request))
     response = RedirectResponse("/console/login?done=logged+out", status_code=303)
     response.delete_cookie(COOKIE, path="/console")
     return response

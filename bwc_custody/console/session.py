@@ -1,9 +1,12 @@
 """Who is using the console: a logon cookie, renewed while they work, and the per-route role
 rule (the same `bwc_roles` declaration the API's `allow` makes, so one test walks both).
 
-The cookie holds a short-lived access token (HttpOnly, SameSite=Strict, Secure over HTTPS).
-Each page renews it once it is a few minutes old, so a session ends after
-`access_token_minutes` (15) idle: within CJIS's 30-minute session lock. Every form carries a
+The cookie holds a short-lived access token (HttpOnly, SameSite=Strict, Secure over HTTPS)
+naming a console session kept on the server. Each page renews the token once it is a few
+minutes old, so a session ends after `access_token_minutes` (15) idle, within CJIS's
+30-minute session lock, and after `console_session_hours` (12) however busy. Logging out,
+or an administrator disabling the user or resetting the password, ends the session on the
+server: a copied cookie stops working at once instead of living out its token. Every form carries a
 CSRF token bound to the logon (HMAC of its session id under the JWT key); a POST without the
 right one, or from another origin, is refused before anything runs.
 """
@@ -20,7 +23,7 @@ from fastapi import Form, Request
 from sqlmodel import Session
 
 from bwc_custody.auth.models import Role, User
-from bwc_custody.auth.service import Principal, principal_of
+from bwc_custody.auth.service import Principal, console_session_row, principal_of
 from bwc_custody.auth.tokens import decode_access_token, issue_access_token, signing_secret
 from bwc_custody.deps import SessionDep
 from bwc_custody.errors import BwcError, Forbidden, Unauthenticated
@@ -43,6 +46,7 @@ class ConsoleUser:
 
     principal: Principal
     csrf: str
+    session_id: str
     renewed_token: str | None = None
 
     def has(self, *roles: Role) -> bool:
@@ -72,14 +76,17 @@ def _authenticate(request: Request, session: Session) -> ConsoleUser:
     user = session.get(User, int(claims["sub"])) if str(claims["sub"]).isdigit() else None
     if not isinstance(session_id, str) or user is None or user.disabled:
         raise Unauthenticated("not a console session, or the user is disabled")
+    assert user.id is not None
+    if console_session_row(session=session, session_id=session_id, user_id=user.id) is None:
+        raise Unauthenticated("the console session has ended; log in again")
     principal = principal_of(user)
     request.state.principal = principal  # names the caller if the request is then refused
     renewed = None
     if utcnow().timestamp() - int(claims["iat"]) > RENEW_AFTER_S:
-        assert user.id is not None
         renewed, _ = issue_access_token(user_id=user.id, username=user.username,
                                         session_id=session_id)
-    return ConsoleUser(principal=principal, csrf=csrf_token(session_id), renewed_token=renewed)
+    return ConsoleUser(principal=principal, csrf=csrf_token(session_id), session_id=session_id,
+                       renewed_token=renewed)
 
 
 def _admit(user: ConsoleUser, admitted: frozenset[Role | str]) -> ConsoleUser:

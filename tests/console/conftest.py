@@ -43,17 +43,23 @@ def browser(client: TestClient) -> Callable[..., Browser]:
     from sqlmodel import select
 
     from bwc_custody.auth.models import User
+    from bwc_custody.auth.service import start_console_session
     from bwc_custody.auth.tokens import issue_access_token, signing_secret
     from bwc_custody.console.session import csrf_token
     from bwc_custody.db import session_scope
 
-    def _open(username: str, *, age: timedelta = timedelta(0), sid: str | None = None) -> Browser:
-        """`age`: how long ago the token was issued (its lifetime moves back with it)."""
+    logons: dict[tuple[str, str], str] = {}
+
+    def _open(username: str, *, age: timedelta = timedelta(0), logon: str = "first") -> Browser:
+        """`age`: how long ago the token was issued (its lifetime moves back with it);
+        `logon`: which of the user's logons (each started on the server at first use)."""
         with session_scope() as session:
             user = session.exec(select(User).where(User.username == username)).one()
             assert user.id is not None
             uid = user.id
-        session_id = sid or f"sid-{username}"
+            if (username, logon) not in logons:
+                logons[username, logon] = start_console_session(session=session, user=user)
+        session_id = logons[username, logon]
         token, _ = issue_access_token(user_id=uid, username=username, session_id=session_id)
         if age:
             claims = jwt.decode(token, signing_secret(), algorithms=["HS256"],

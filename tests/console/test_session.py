@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlmodel import col
 
 from bwc_custody.auth.models import Role
 from tests.auth.conftest import PASSWORD, make_user
@@ -87,7 +88,9 @@ def test_every_role_and_bad_session_gets_exactly_its_answer(
         "an API token": Browser(client, make_token(Role.custodian), ""),
     }
     wrong: list[str] = []
-    for (method, path), rule in sorted(CONSOLE.items()):
+    # logout last: it ends the logon on the server, and every page after it would say so
+    for (method, path), rule in sorted(
+            CONSOLE.items(), key=lambda item: (item[0][1] == "/console/logout", item[0])):
         if rule == PUBLIC:
             continue
         for name, (b, roles) in sessions.items():
@@ -114,7 +117,7 @@ def test_forms_need_this_logons_token_from_this_site(
     hold = {"kind": "investigation", "reason": "open criminal investigation"}
     for name, r in {
         "no token": me.post(url, hold, csrf=False),
-        "another logon's token": browser("cust-1", sid="other").post(url, {
+        "another logon's token": browser("cust-1", logon="another").post(url, {
             **hold, "csrf": me.csrf}, csrf=False),
         "another site": me.post(url, hold, headers={"Origin": "https://evil.example"}),
     }.items():
@@ -206,3 +209,73 @@ def test_text_from_requesters_is_shown_as_text(
     log: Any = me.get("/console/custody")
     assert f'href="/console/requests/{r.json()["id"]}"' in log.text
     assert "request.create" in log.text
+
+
+def test_a_logon_ends_on_the_server_at_logout_disable_reset_and_after_its_hours(
+        client: TestClient, make_user: Callable[..., int],
+        browser: Callable[..., Browser]) -> None:
+    from sqlmodel import select
+
+    from bwc_custody.auth import flows
+    from bwc_custody.auth.models import ApiToken
+    from bwc_custody.auth.service import LOCAL_OPERATOR
+    from bwc_custody.custody.models import CustodyEntry
+    from bwc_custody.db import session_scope
+
+    def to_logon(b: Browser) -> bool:
+        r = b.get("/console/")
+        return (r.status_code, r.headers.get("location")) == (303, "/console/login")
+
+    make_user("cust-9", Role.custodian)
+    r = client.post("/console/login", data={"username": "cust-9", "password": PASSWORD},
+                    follow_redirects=False)
+    token = r.cookies["bwc_console"]
+    copied = Browser(client, token, "")  # the same cookie, taken elsewhere
+    assert not to_logon(copied)
+    client.cookies.set("bwc_console", token)
+    out = client.post("/console/logout", data={"csrf": _csrf_of(client)},
+                      follow_redirects=False)
+    assert out.status_code == 303
+    assert to_logon(copied)  # its token has not expired, but its logon has ended
+    with session_scope() as session:
+        entry = session.exec(select(CustodyEntry).where(
+            CustodyEntry.action == "auth.logout")).one()
+        assert (entry.actor, entry.target_id) == ("cust-9", "cust-9")
+
+    # an administrator disabling the user, or resetting the password, ends every logon
+    for end in ("disable", "reset"):
+        mine, other = browser("cust-9", logon=f"{end}-1"), browser("cust-9", logon=f"{end}-2")
+        assert not to_logon(mine)
+        assert not to_logon(other)
+        with session_scope() as session:
+            if end == "disable":
+                flows.set_disabled(session=session, actor=LOCAL_OPERATOR, username="cust-9",
+                                   disabled=True, reason="left the agency")
+            else:
+                flows.reset_password(session=session, actor=LOCAL_OPERATOR,
+                                     username="cust-9")
+        if end == "disable":
+            with session_scope() as session:
+                flows.set_disabled(session=session, actor=LOCAL_OPERATOR, username="cust-9",
+                                   disabled=False, reason="back")
+        assert to_logon(mine)
+        assert to_logon(other)
+
+    # a logon kept busy still ends after console_session_hours
+    busy = browser("cust-9", logon="all-day")
+    assert not to_logon(busy)
+    with session_scope() as session:
+        row = session.exec(select(ApiToken).where(
+            ApiToken.kind == "console", col(ApiToken.revoked_at).is_(None))).one()
+        assert row.expires_at is not None
+        row.expires_at = row.expires_at - timedelta(hours=12)
+        session.add(row)
+    assert to_logon(busy)
+
+
+def _csrf_of(client: TestClient) -> str:
+    """The CSRF token the console's pages put in their forms, as a browser would read it."""
+    page = client.get("/console/")
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, page.text[:500]
+    return found.group(1)
