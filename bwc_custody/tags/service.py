@@ -6,16 +6,12 @@ goes through `on_tags_changed`, which decides every open request on the evidence
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import os
-import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlmodel import Session, col, select
 
 from bwc_custody.auth.models import Role
@@ -36,9 +32,9 @@ from bwc_custody.tags.errors import (
 )
 from bwc_custody.tags.models import KnownAdult, Notification, Tag
 from bwc_custody.timeutil import as_utc, utcnow
+from bwc_custody.vault.sealed import Sealed, rewrap, seal, unseal
 from policies.vocabulary import TAGS
-from storage.crypto import new_data_key
-from storage.keys import Keyring, WrappedKey
+from storage.keys import Keyring
 
 # ---- tags ----------------------------------------------------------------------------
 
@@ -226,19 +222,13 @@ def mark_notification_done(*, session: Session, notification_id: int, actor: Pri
 # ---- known adults ---------------------------------------------------------------------
 
 
-def _seal(keyring: Keyring, object_id: uuid.UUID, plaintext: bytes) -> tuple[WrappedKey, str]:
-    data_key = new_data_key()
-    nonce = os.urandom(12)
-    ct = AESGCM(data_key).encrypt(nonce, plaintext, object_id.bytes)
-    return keyring.wrap(data_key, object_id), base64.b64encode(nonce + ct).decode()
+def _sealed(row: KnownAdult) -> Sealed:
+    return Sealed(object_id=row.object_id, kek_id=row.kek_id, wrapped_key=row.wrapped_key,
+                  ciphertext=row.ciphertext)
 
 
 def _unseal(keyring: Keyring, row: KnownAdult) -> np.ndarray:
-    object_id = uuid.UUID(row.object_id)
-    key = keyring.unwrap(WrappedKey(row.kek_id, base64.b64decode(row.wrapped_key)), object_id)
-    blob = base64.b64decode(row.ciphertext)
-    plain = AESGCM(key).decrypt(blob[:12], blob[12:], object_id.bytes)
-    return np.frombuffer(plain, dtype=np.float64).reshape(-1, 128)
+    return np.frombuffer(unseal(keyring, _sealed(row)), dtype=np.float64).reshape(-1, 128)
 
 
 def enrol_known_adult(*, session: Session, keyring: Keyring, name: str,
@@ -258,10 +248,10 @@ def enrol_known_adult(*, session: Session, keyring: Keyring, name: str,
             encodings.append(reference_from_bytes(f"#{i + 1}", data).encoding)
         except InvalidReferencePhoto as exc:
             raise InvalidReferencePhoto(exc.message, **exc.details, photo=i + 1) from None
-    object_id = uuid.uuid4()
-    wrapped, sealed = _seal(keyring, object_id, np.stack(encodings).astype(np.float64).tobytes())
-    row = KnownAdult(name=name.strip(), consent=consent_text, object_id=str(object_id),
-                     kek_id=wrapped.kek_id, wrapped_key=wrapped.b64, ciphertext=sealed,
+    sealed = seal(keyring, np.stack(encodings).astype(np.float64).tobytes())
+    row = KnownAdult(name=name.strip(), consent=consent_text, object_id=sealed.object_id,
+                     kek_id=sealed.kek_id, wrapped_key=sealed.wrapped_key,
+                     ciphertext=sealed.ciphertext,
                      encoding_count=len(encodings),
                      photo_sha256=[hashlib.sha256(p).hexdigest() for p in photos],
                      created_by=actor.username)
@@ -325,10 +315,8 @@ def rewrap_known_adults(*, session: Session, keyring: Keyring, kek_id: str) -> i
     """Re-wrap every known adult's data key under `kek_id` (after a KEK rotation)."""
     n = 0
     for r in list_known_adults(session=session):
-        object_id = uuid.UUID(r.object_id)
-        new = keyring.rewrap(WrappedKey(r.kek_id, base64.b64decode(r.wrapped_key)),
-                             object_id, kek_id)
-        r.kek_id, r.wrapped_key = new.kek_id, new.b64
+        new = rewrap(keyring, _sealed(r), kek_id)
+        r.kek_id, r.wrapped_key = new.kek_id, new.wrapped_key
         session.add(r)
         n += 1
     session.flush()
