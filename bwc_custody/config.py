@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bwc_custody.errors import BwcError
@@ -57,12 +57,33 @@ class Settings(BaseSettings):
     lockout_threshold: int = Field(default=5, ge=1, le=5)
     lockout_minutes: int = Field(default=15, ge=10)
     min_password_length: int = 12
+    # A password logon by a holder of any of these roles also needs a one-time code from the
+    # user's authenticator (CJIS Security Policy v6: MFA for access to criminal-justice
+    # information); comma-separated, empty for none. Requesters are the public, docks use
+    # API tokens.
+    mfa_roles: str = "admin,auditor,custodian,legal_reviewer,officer"
 
     # Queue a person-count analysis (auto tags) for every new video at ingest.
     auto_analyze: bool = True
     # Workers sign a custody checkpoint when the newest is older than this (0: never; then
     # run `bwc checkpoint` from cron).
     checkpoint_minutes: int = Field(default=60, ge=0)
+
+    @field_validator("mfa_roles")
+    @classmethod
+    def _known_roles(cls, value: str) -> str:
+        from bwc_custody.auth.models import Role
+
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = sorted(set(names) - {r.value for r in Role})
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}")
+        return ",".join(names)
+
+    @property
+    def mfa_role_set(self) -> frozenset[str]:
+        """The roles whose password logon also needs a one-time code."""
+        return frozenset(n for n in self.mfa_roles.split(",") if n)
 
     @property
     def db_url(self) -> str:

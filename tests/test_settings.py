@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 @pytest.mark.parametrize(("variable", "value"), [
     ("BWC_RETENTION_DAYS", "-1"), ("BWC_RETENTION_DAYS", "sixty"),
-    ("BWC_RETENTION_MODE", "FOREVER")])
+    ("BWC_RETENTION_MODE", "FOREVER"), ("BWC_MFA_ROLES", "custodian,janitor"),
+    ("BWC_CONSOLE_SESSION_HOURS", "72")])
 def test_a_bad_setting_names_its_variable(bwc_home: Path, monkeypatch: pytest.MonkeyPatch,
                                           variable: str, value: str) -> None:
     from bwc_custody.cli import app

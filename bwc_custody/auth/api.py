@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
-from bwc_custody.auth import flows, service
+from bwc_custody.auth import flows, mfa, service
 from bwc_custody.auth.flows import TokenPair
 from bwc_custody.auth.models import USERNAME_MAX, USERNAME_PATTERN, ApiToken, Role, User
 from bwc_custody.auth.service import Principal
@@ -41,6 +42,9 @@ class UserRead(UtcRead):
     disabled: bool
     locked: bool
     has_password: bool
+    # a one-time-code key is provisioned; whether the user's roles need one at logon
+    has_mfa: bool
+    mfa_required: bool
     created_at: datetime
 
 
@@ -68,6 +72,14 @@ class PasswordOut(BaseModel):
     password: str
 
 
+class MfaKey(BaseModel):
+    """A new one-time-code key, shown once: typed into (or scanned by) an authenticator app."""
+
+    username: str
+    secret: str
+    otpauth_uri: str
+
+
 class TokenIn(BaseModel):
     name: str = ""
 
@@ -83,11 +95,13 @@ class TokenIssued(TokenRead):
     token: str
 
 
-def _user_read(user: User) -> UserRead:
+def _user_read(session: Session, user: User) -> UserRead:
+    assert user.id is not None
     return UserRead(username=user.username, display_name=user.display_name,
                     roles=sorted(r.value for r in user.role_set), disabled=user.disabled,
                     locked=service.is_locked(user), has_password=bool(user.password_hash),
-                    created_at=user.created_at)
+                    has_mfa=mfa.of_user(session=session, user_id=user.id) is not None,
+                    mfa_required=mfa.requires_code(user), created_at=user.created_at)
 
 
 def _token_read(row: ApiToken) -> TokenRead:
@@ -98,10 +112,13 @@ def _token_read(row: ApiToken) -> TokenRead:
 
 @router.post("/auth/token", response_model=TokenPair, dependencies=[Depends(allow(PUBLIC))])
 def token(request: Request, session: SessionDep,
-          form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenPair:
-    """OAuth2 password flow: a short-lived access token and a refresh token."""
+          form: Annotated[OAuth2PasswordRequestForm, Depends()],
+          otp: Annotated[str, Form(max_length=12)] = "") -> TokenPair:
+    """OAuth2 password flow: a short-lived access token and a refresh token. `otp`: the
+    current code of the user's authenticator, for users who have one (every holder of a role
+    in BWC_MFA_ROLES must)."""
     return flows.login(session=session, username=form.username, password=form.password,
-                       client_addr=_client(request))
+                       client_addr=_client(request), otp=otp)
 
 
 @router.post("/auth/refresh", response_model=TokenPair, dependencies=[Depends(allow(PUBLIC))])
@@ -120,7 +137,7 @@ def me(actor: AnyUser) -> Me:
 @router.get("/users", response_model=list[UserRead])
 def list_users(session: SessionDep, _admin: Admin) -> list[UserRead]:
     """Every user."""
-    return [_user_read(u) for u in service.list_users(session=session)]
+    return [_user_read(session, u) for u in service.list_users(session=session)]
 
 
 @router.post("/users", response_model=UserRead, status_code=201)
@@ -130,25 +147,25 @@ def create_user(request: Request, session: SessionDep, actor: Admin,
     user = flows.add_user(session=session, actor=actor, username=body.username,
                           roles=body.roles, display_name=body.display_name,
                           password=body.password, client_addr=_client(request))
-    return _user_read(user)
+    return _user_read(session, user)
 
 
 @router.post("/users/{username}/disable", response_model=UserRead)
 def disable_user(username: str, request: Request, session: SessionDep, actor: Admin,
                  body: ReasonIn) -> UserRead:
     """Disable a user: every token of theirs stops working at once."""
-    return _user_read(flows.set_disabled(session=session, actor=actor, username=username,
-                                         disabled=True, reason=body.reason,
-                                         client_addr=_client(request)))
+    user = flows.set_disabled(session=session, actor=actor, username=username, disabled=True,
+                              reason=body.reason, client_addr=_client(request))
+    return _user_read(session, user)
 
 
 @router.post("/users/{username}/enable", response_model=UserRead)
 def enable_user(username: str, request: Request, session: SessionDep, actor: Admin,
                 body: ReasonIn) -> UserRead:
     """Re-enable a disabled user."""
-    return _user_read(flows.set_disabled(session=session, actor=actor, username=username,
-                                         disabled=False, reason=body.reason,
-                                         client_addr=_client(request)))
+    user = flows.set_disabled(session=session, actor=actor, username=username, disabled=False,
+                              reason=body.reason, client_addr=_client(request))
+    return _user_read(session, user)
 
 
 @router.post("/users/{username}/reset", response_model=PasswordOut)
@@ -161,12 +178,23 @@ def reset_password(username: str, request: Request, session: SessionDep, actor: 
     return PasswordOut(username=user.username, password=password)
 
 
+@router.post("/users/{username}/mfa", response_model=MfaKey, status_code=201)
+def provision_mfa(username: str, request: Request, session: SessionDep, actor: Admin) -> MfaKey:
+    """Give the user a new one-time-code key (a first one, or for a lost phone): every logon
+    of theirs ends, and the key is shown only here."""
+    user, secret = flows.provision_mfa(session=session, actor=actor, username=username,
+                                       client_addr=_client(request))
+    return MfaKey(username=user.username, secret=secret,
+                  otpauth_uri=mfa.uri(secret, user.username))
+
+
 @router.put("/users/{username}/roles", response_model=UserRead)
 def set_roles(username: str, request: Request, session: SessionDep, actor: Admin,
               body: RolesIn) -> UserRead:
     """Replace a user's roles."""
-    return _user_read(flows.set_roles(session=session, actor=actor, username=username,
-                                      roles=body.roles, client_addr=_client(request)))
+    user = flows.set_roles(session=session, actor=actor, username=username, roles=body.roles,
+                           client_addr=_client(request))
+    return _user_read(session, user)
 
 
 @router.get("/users/{username}/tokens", response_model=list[TokenRead])

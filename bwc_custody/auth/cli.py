@@ -1,4 +1,4 @@
-"""`bwc users add/list/disable/enable/reset/roles` and `bwc users token issue/revoke`."""
+"""`bwc users add/list/disable/enable/reset/mfa/roles` and `bwc users token issue/revoke`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,15 @@ import typer
 
 from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import LOCAL_OPERATOR
+
+
+def mfa_key(session: Any, username: str) -> dict[str, str]:
+    """Provision the user's one-time-code key from the command line; the key and its URI."""
+    from bwc_custody.auth import flows, mfa
+
+    _user, secret = flows.provision_mfa(session=session, actor=LOCAL_OPERATOR,
+                                        username=username, client_addr="cli")
+    return {"secret": secret, "otpauth_uri": mfa.uri(secret, username)}
 
 
 def register(app: typer.Typer) -> None:
@@ -28,26 +37,29 @@ def register(app: typer.Typer) -> None:
         generate_password: bool = typer.Option(False, help="Generate and print a password."),
         token: bool = typer.Option(True, help="Also issue an API token (printed once)."),
     ) -> None:
-        """Create a user (docks are users with the dock role) and print its API token."""
-        from bwc_custody.auth import flows, service
+        """Create a user (docks are users with the dock role) and print its API token; a
+        person with a password whose roles need a one-time code also gets its key."""
+        from bwc_custody.auth import flows, mfa, service
 
         if generate_password and password is None:
             password = service.generate_password()
 
-        def add(session: Any) -> str | None:
-            flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,
-                           roles=role, display_name=display_name, password=password,
-                           client_addr="cli")
+        def add(session: Any) -> tuple[str | None, dict[str, str] | None]:
+            user = flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,
+                                  roles=role, display_name=display_name, password=password,
+                                  client_addr="cli")
+            key = (mfa_key(session, username) if password is not None
+                   and mfa.requires_code(user) else None)
             if not token:
-                return None
+                return None, key
             secret, _row = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
                                                  username=username, name="cli",
                                                  client_addr="cli")
-            return secret
+            return secret, key
 
-        secret = in_session(add)
+        secret, key = in_session(add)
         emit({"username": username, "roles": sorted(r.value for r in role), "token": secret,
-              "password": password if generate_password else None})
+              "password": password if generate_password else None, "mfa": key})
 
     @users_app.command("list")
     def users_list() -> None:
@@ -89,6 +101,12 @@ def register(app: typer.Typer) -> None:
             session=session, actor=LOCAL_OPERATOR, username=username, password=password,
             client_addr="cli"))
         emit({"username": username, "password": None if password else new})
+
+    @users_app.command("mfa")
+    def users_mfa(username: str) -> None:
+        """Give a user a new one-time-code key (a first one, or for a lost phone), printed
+        once with its otpauth:// URI for an authenticator app; every logon of theirs ends."""
+        emit({"username": username, "mfa": in_session(lambda s: mfa_key(s, username))})
 
     @users_app.command("roles")
     def users_roles(

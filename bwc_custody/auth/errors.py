@@ -4,7 +4,7 @@ from bwc_custody.errors import BwcError, Unauthenticated
 
 
 class InvalidCredentials(Unauthenticated):
-    """Wrong username or password; deliberately does not say which."""
+    """Wrong username, password or one-time code; deliberately does not say which."""
 
     code = "invalid_credentials"
     audited = True  # the login flow has already written its own custody entry
@@ -29,3 +29,12 @@ class InvalidRefreshToken(Unauthenticated):
 class WeakPassword(BwcError):
     code = "weak_password"
     status = 422
+
+
+class MfaNotProvisioned(BwcError):
+    """The password was right, but the user's roles need a one-time code and no key has been
+    provisioned for them yet (an administrator runs `bwc users mfa NAME`)."""
+
+    code = "mfa_not_provisioned"
+    status = 403
+    audited = True

@@ -13,14 +13,20 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bwc_custody.auth import service
-from bwc_custody.auth.errors import AccountLocked, InvalidCredentials, InvalidRefreshToken
+from bwc_custody.auth import mfa, service
+from bwc_custody.auth.errors import (
+    AccountLocked,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    MfaNotProvisioned,
+)
 from bwc_custody.auth.models import ApiToken, Role, User
 from bwc_custody.auth.service import Principal
 from bwc_custody.auth.tokens import issue_access_token
 from bwc_custody.custody import service as custody
 from bwc_custody.db import session_scope, storable_text
 from bwc_custody.timeutil import as_utc, utcnow
+from bwc_custody.vault.service import get_keyring
 
 ANONYMOUS = Principal(user_id=None, username="anonymous", roles=frozenset())
 
@@ -80,11 +86,30 @@ def _fail_logon(*, engine: Engine, username: str, user_id: int | None, client_ad
     return until is not None
 
 
+def _second_factor_holds(session: Session, user: User, code: str) -> bool:
+    """False when the user has a one-time-code key and `code` is not a fresh code of it;
+    MfaNotProvisioned when their roles need one and none is provisioned."""
+    assert user.id is not None
+    row = mfa.of_user(session=session, user_id=user.id)
+    if row is not None:
+        return mfa.accept(session=session, keyring=get_keyring(), row=row, code=code)
+    if mfa.requires_code(user):
+        record_apart(engine=_engine_of(session), actor=service.principal_of(user),
+                     action="auth.login_failed", target_type="user", target_id=user.username,
+                     details={"known_user": True, "mfa_not_provisioned": True})
+        raise MfaNotProvisioned(
+            "your roles need a one-time code at logon, and no authenticator key has been set "
+            "up for you: ask an administrator (bwc users mfa NAME)")
+    return True
+
+
 def login(*, session: Session, username: str, password: str, client_addr: str = "",
-          via: str = "password") -> TokenPair:
-    """Exchange a username and password for tokens, enforcing the lock-out. The console
-    (`via="console"`) gets an access token with a session id and no refresh token: it renews
-    the access token while the user is active, so an idle session ends with it."""
+          via: str = "password", otp: str = "") -> TokenPair:
+    """Exchange a username, password and (where the user has or needs one) a one-time code
+    for tokens, enforcing the lock-out: a wrong code counts as a failed logon, and the answer
+    does not say which of the three was wrong. The console (`via="console"`) gets an access
+    token with a session id and no refresh token: it renews the access token while the user
+    is active, so an idle session ends with it."""
     user = session.exec(select(User).where(User.username == username)).first()
     if user is not None and service.is_locked(user):
         record_apart(engine=_engine_of(session), actor=ANONYMOUS, action="auth.login_failed",
@@ -92,12 +117,13 @@ def login(*, session: Session, username: str, password: str, client_addr: str = 
                      details={"known_user": True, "locked": True})
         raise AccountLocked("the account is locked after repeated failed logons; try later "
                             "or ask an administrator to reset it")
-    if user is None or user.disabled or not service.password_matches(user, password):
+    if (user is None or user.disabled or not service.password_matches(user, password)
+            or not _second_factor_holds(session, user, otp)):
         locked = _fail_logon(engine=_engine_of(session), username=username,
                              user_id=user.id if user else None, client_addr=client_addr)
         if locked:
             raise AccountLocked("too many failed logons: the account is now locked")
-        raise InvalidCredentials("wrong username or password")
+        raise InvalidCredentials("wrong username, password or one-time code")
     user.failed_logins = 0
     user.locked_until = None
     session.add(user)
@@ -194,6 +220,20 @@ def set_roles(*, session: Session, actor: Principal, username: str, roles: Itera
     _log_user(session, actor, "user.roles", user, client_addr, before=before,
               after=sorted(r.value for r in user.role_set))
     return user
+
+
+def provision_mfa(*, session: Session, actor: Principal, username: str,
+                  client_addr: str = "") -> tuple[User, str]:
+    """Give the user a new one-time-code key (replacing a lost one) and end every logon of
+    theirs; returns the key, to be shown once and handed over like a password."""
+    user = service.get_user_by_username_or_raise(session=session, username=username)
+    assert user.id is not None
+    replaced = mfa.of_user(session=session, user_id=user.id) is not None
+    secret = mfa.provision(session=session, keyring=get_keyring(), user=user, by=actor.username)
+    ended = service.end_sessions(session=session, user_id=user.id)
+    _log_user(session, actor, "auth.mfa_provision", user, client_addr, replaced=replaced,
+              logons_ended=ended)
+    return user, secret
 
 
 def issue_api_token(*, session: Session, actor: Principal, username: str, name: str = "",

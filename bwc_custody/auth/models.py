@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 from bwc_custody.timeutil import UtcDateTime, utcnow
@@ -73,3 +73,26 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
+
+
+class UserMfa(SQLModel, table=True):
+    """A user's second factor: the key of their one-time codes (RFC 6238 TOTP), sealed like
+    stored objects (`vault.sealed`), and the last time step used, so no code counts twice."""
+
+    __tablename__ = "user_mfa"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", unique=True)
+    object_id: str = Field(max_length=36, unique=True)
+    kek_id: str = Field(max_length=64)
+    wrapped_key: str = Field(sa_column=Column(Text, nullable=False))
+    ciphertext: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+    created_by: str = Field(max_length=120)
+    # The first logon with a code from the user's authenticator (None: not yet used).
+    confirmed_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    last_step: int = Field(default=0)

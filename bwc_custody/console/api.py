@@ -150,14 +150,15 @@ def login_form(request: Request) -> Response:
 
 
 @router.post("/login", dependencies=[Depends(allow(PUBLIC))])
-def login(request: Request, session: SessionDep, username: Short, password: Short) -> Response:
-    """Log on with a username and password (the API's lock-out applies)."""
+def login(request: Request, session: SessionDep, username: Short, password: Short,
+          otp: Annotated[str, Form(max_length=12)] = "") -> Response:
+    """Log on with a username, password and one-time code (the API's lock-out applies)."""
     if not same_origin(request):  # no logging a browser into someone else's account
         return page(request, None, "login.html", status=403, failed=CsrfFailed(
             "the logon form came from another site"))
     try:
         pair = flows.login(session=session, username=username, password=password,
-                           client_addr=_addr(request), via="console")
+                           client_addr=_addr(request), via="console", otp=otp)
     except BwcError as exc:
         return page(request, None, "login.html", status=exc.status, failed=exc)
     response = RedirectResponse("/console/", status_code=303)

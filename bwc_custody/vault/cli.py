@@ -39,7 +39,9 @@ def register(app: typer.Typer) -> None:
         upgrade()
         keyring = get_keyring()
         signer = get_signer()
-        token = new_password = None
+        from bwc_custody.auth.cli import mfa_key
+
+        token = new_password = key = None
         with session_scope() as session:
             if session.exec(select(User)).first() is None:
                 new_password = password or generate_password()
@@ -49,21 +51,26 @@ def register(app: typer.Typer) -> None:
                 token, _ = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
                                                  username=admin, name="bwc init",
                                                  client_addr="cli")
+                # its password logon needs a one-time code (BWC_MFA_ROLES): the key, once
+                key = mfa_key(session, admin) if Role.admin.value in settings.mfa_role_set else None
         emit({
             "home": str(settings.home), "database": settings.db_url.split("@")[-1],
             "store": settings.s3_endpoint or str(settings.objects_dir),
             "kek_active": keyring.active_id, "signing_key_id": signer.key_id,
             "admin_token": token,
             "admin_password": new_password if password is None else None,
+            "admin_mfa": key,
             # the admin manages users and has no console pages: the console is staff's
             "console": f"http://{settings.api_host}:{settings.api_port}/console/",
             "next": "bwc users add NAME --role custodian --generate-password (a console "
-                    "user; also --role legal_reviewer, --role auditor)",
+                    "user; also --role legal_reviewer, --role auditor): hand over the "
+                    "password and the authenticator key (mfa.otpauth_uri) it prints",
         })
 
     @keys_app.command("rotate")
     def keys_rotate() -> None:
         """Create a new KEK and re-wrap every data key under it (content is not rewritten)."""
+        from bwc_custody.auth import mfa
         from bwc_custody.custody import service as custody
         from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.tags.service import rewrap_known_adults
@@ -78,12 +85,14 @@ def register(app: typer.Typer) -> None:
             objects = rotate_keys(session=session, keyring=keyring, new_kek_id=new)
             uploads = rewrap_open_uploads(session=session, keyring=keyring, kek_id=new)
             adults = rewrap_known_adults(session=session, keyring=keyring, kek_id=new)
+            mfa_keys = mfa.rewrap_all(session=session, keyring=keyring, kek_id=new)
             custody.append(session=session, actor=LOCAL_OPERATOR, action="keys.rotate",
                            target_type="kek", target_id=new,
                            details={"previous": old, "objects": objects, "uploads": uploads,
-                                    "known_adults": adults})
+                                    "known_adults": adults, "mfa_keys": mfa_keys})
         emit({"previous": old, "active": new, "rewrapped_objects": objects,
-              "rewrapped_uploads": uploads, "rewrapped_known_adults": adults})
+              "rewrapped_uploads": uploads, "rewrapped_known_adults": adults,
+              "rewrapped_mfa_keys": mfa_keys})
 
     @keys_app.command("rotate-signing")
     def keys_rotate_signing() -> None:

@@ -11,11 +11,33 @@ from bwc_custody.auth.models import Role
 
 PASSWORD = "correct horse battery staple"
 
+# The one-time-code keys make_user provisioned (tests add those the CLI printed), and the
+# last time step a test used of each key (a code counts once: each logon takes the next
+# step, starting one before now).
+MFA_KEYS: dict[str, str] = {}
+_STEPS_USED: dict[str, int] = {}
+
+
+def one_time_code(username: str) -> str:
+    """A code of the user's authenticator that the server has not seen yet (up to three
+    logons a 30-second step, as the server accepts one step either side of now)."""
+    import time
+
+    import pyotp
+
+    key = MFA_KEYS[username]
+    now = int(time.time()) // 30
+    step = max(now - 1, _STEPS_USED.get(key, now - 2) + 1)
+    assert step <= now + 1, f"{username}: more than three logons within 30 s"
+    _STEPS_USED[key] = step
+    return pyotp.TOTP(key).at(step * 30)
+
 
 @pytest.fixture
 def make_user(migrated: str) -> Callable[..., int]:
-    """Factory: a user with roles and the test password; returns the user id."""
-    from bwc_custody.auth import flows
+    """Factory: a user with roles and the test password, and the one-time-code key its roles
+    need (kept in MFA_KEYS); returns the user id."""
+    from bwc_custody.auth import flows, mfa
     from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
 
@@ -23,6 +45,9 @@ def make_user(migrated: str) -> Callable[..., int]:
         with session_scope() as session:
             user = flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,
                                   roles=roles or (Role.requester,), password=password)
+            if password is not None and mfa.requires_code(user):
+                _user, MFA_KEYS[username] = flows.provision_mfa(
+                    session=session, actor=LOCAL_OPERATOR, username=username)
             assert user.id is not None
             return user.id
 

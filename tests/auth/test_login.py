@@ -8,12 +8,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from bwc_custody.auth.models import Role
-from tests.auth.conftest import PASSWORD
+from tests.auth.conftest import MFA_KEYS, PASSWORD, one_time_code
 
 
-def _login(client: TestClient, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+def _login(client: TestClient, username: str, password: str = PASSWORD,  # type: ignore[no-untyped-def]
+           otp: str | None = None):
+    """A password logon; `otp` None: a fresh code of the user's key, if they have one."""
+    if otp is None:
+        otp = one_time_code(username) if username in MFA_KEYS else ""
     return client.post("/api/v1/auth/token", data={"username": username, "password": password,
-                                                   "grant_type": "password"})
+                                                   "grant_type": "password", "otp": otp})
 
 
 def _me(client: TestClient, token: str) -> int:
@@ -32,7 +36,8 @@ def test_password_logon_issues_working_tokens_and_is_logged(
     assert body["expires_in"] == 15 * 60
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.json() == {"username": "carla", "roles": ["auditor", "custodian"]}
-    assert actions("carla") == ["user.create", "auth.login", "auth.token_issue"]
+    assert actions("carla") == ["user.create", "auth.mfa_provision", "auth.login",
+                                "auth.token_issue"]
     from bwc_custody.db import make_engine
 
     engine = make_engine(migrated)
@@ -48,15 +53,15 @@ def test_lockout_after_five_failures_survives_the_right_password_until_reset(
 ) -> None:
     make_user("dave", Role.legal_reviewer)
     for _ in range(4):
-        r = _login(client, "dave", "wrong password!!")
+        r = _login(client, "dave", "wrong password!!", otp="")
         assert r.status_code == 401
         assert r.json()["error"]["code"] == "invalid_credentials"
-    r = _login(client, "dave", "wrong password!!")
+    r = _login(client, "dave", "wrong password!!", otp="")
     assert r.json()["error"]["code"] == "account_locked"
-    r = _login(client, "dave")  # the right password, during the lock
+    r = _login(client, "dave")  # the right password and code, during the lock
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "account_locked"
-    assert actions("dave") == ["user.create"] + ["auth.login_failed"] * 5 + [
+    assert actions("dave") == ["user.create", "auth.mfa_provision"] + ["auth.login_failed"] * 5 + [
         "auth.locked_out", "auth.login_failed"]
     # The lock lasts at least 10 minutes: move it into the past rather than wait.
     from bwc_custody.db import make_engine
@@ -171,10 +176,20 @@ def test_admin_api_manages_users_and_tokens(
     reset = client.post("/api/v1/users/dock-7/reset", headers=admin, json={})
     password = reset.json()["password"]
     assert len(password) >= 12
+    # an officer now, so the password alone is not enough: a key must be provisioned first
+    r = _login(client, "dock-7", password, otp="")
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "mfa_not_provisioned")
+    assert client.get("/api/v1/users", headers=admin).json()[0]["has_mfa"] is False
+    key = client.post("/api/v1/users/dock-7/mfa", headers=admin)
+    assert key.status_code == 201
+    MFA_KEYS["dock-7"] = key.json()["secret"]
+    assert key.json()["otpauth_uri"].startswith("otpauth://totp/bwc-custody:dock-7?secret=")
     assert _login(client, "dock-7", password).status_code == 200
+    listed = {u["username"]: u for u in client.get("/api/v1/users", headers=admin).json()}
+    assert (listed["dock-7"]["has_mfa"], listed["dock-7"]["mfa_required"]) == (True, True)
     assert actions("dock-7") == ["user.create", "auth.token_issue", "user.roles",
-                                 "auth.token_revoke", "user.password_reset", "auth.login",
-                                 "auth.token_issue"]
+                                 "auth.token_revoke", "user.password_reset", "auth.login_failed",
+                                 "auth.mfa_provision", "auth.login", "auth.token_issue"]
 
 
 def test_parallel_failures_are_all_counted(make_user: Callable[..., int], migrated: str) -> None:

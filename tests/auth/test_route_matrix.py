@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/users/{username}/disable"): ADMIN,
     ("POST", "/api/v1/users/{username}/enable"): ADMIN,
     ("POST", "/api/v1/users/{username}/reset"): ADMIN,
+    ("POST", "/api/v1/users/{username}/mfa"): ADMIN,
     ("PUT", "/api/v1/users/{username}/roles"): ADMIN,
     ("GET", "/api/v1/users/{username}/tokens"): ADMIN,
     ("POST", "/api/v1/users/{username}/tokens"): ADMIN,

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bwc_custody.auth.models import USERNAME_MAX, Role
 from bwc_custody.cli import app
+from tests.auth.conftest import MFA_KEYS, one_time_code
 
 
 def _bwc(*args: str) -> tuple[int, Any]:
@@ -29,8 +30,11 @@ def test_users_lifecycle(client: TestClient) -> None:
     assert code == 0
     assert out["roles"] == ["auditor", "custodian"]
     token, password = out["token"], out["password"]
+    assert out["mfa"]["otpauth_uri"].startswith("otpauth://totp/bwc-custody:lee?secret=")
+    MFA_KEYS["lee"] = out["mfa"]["secret"]
     assert _me(client, token) == 200
-    r = client.post("/api/v1/auth/token", data={"username": "lee", "password": password})
+    r = client.post("/api/v1/auth/token", data={"username": "lee", "password": password,
+                                                "otp": one_time_code("lee")})
     assert r.status_code == 200
     code, err = _bwc("users", "add", "lee", "--role", "officer")
     assert code == 2
@@ -48,7 +52,8 @@ def test_users_lifecycle(client: TestClient) -> None:
     code, out = _bwc("users", "reset", "lee", "--password", "a brand new passphrase")
     assert out["password"] is None
     r = client.post("/api/v1/auth/token", data={"username": "lee",
-                                                "password": "a brand new passphrase"})
+                                                "password": "a brand new passphrase",
+                                                "otp": one_time_code("lee")})
     assert r.status_code == 200
     code, out = _bwc("users", "roles", "lee", "--role", "legal_reviewer")
     assert out["roles"] == ["legal_reviewer"]
@@ -57,7 +62,7 @@ def test_users_lifecycle(client: TestClient) -> None:
                         "locked": False}]
     code, log = _bwc("log", "--target", "lee")
     assert [e["action"] for e in log] == [
-        "user.create", "auth.token_issue", "auth.login", "auth.token_issue",
+        "user.create", "auth.mfa_provision", "auth.token_issue", "auth.login", "auth.token_issue",
         "auth.token_issue", "auth.token_revoke", "user.disable", "user.enable",
         "user.password_reset", "auth.login", "auth.token_issue", "user.roles"]
     assert {e["reason"] for e in log if e["action"] == "user.disable"} == {"left the district"}
@@ -69,11 +74,13 @@ def test_init_creates_admin_with_password(bwc_home: object, tmp_path: object) ->
     assert out["admin_token"].startswith("bwc_")
     assert out["console"] == "http://127.0.0.1:8400/console/"
     assert out["admin_password"] is None
+    MFA_KEYS["admin"] = out["admin_mfa"]["secret"]
     from bwc_custody.app import create_app
 
     with TestClient(create_app()) as client:
         r = client.post("/api/v1/auth/token", data={"username": "admin",
-                                                    "password": "the first admin passphrase"})
+                                                    "password": "the first admin passphrase",
+                                                    "otp": one_time_code("admin")})
         assert r.status_code == 200
 
 
@@ -88,7 +95,7 @@ def test_init_logs_the_first_admin_and_is_idempotent(bwc_home: object) -> None:
 
     with Session(get_engine()) as session:
         actions = [e.action for e in session.exec(select(CustodyEntry))]
-    assert actions == ["user.create", "auth.token_issue"]
+    assert actions == ["user.create", "auth.token_issue", "auth.mfa_provision"]
     code, again = _bwc("init")
     assert code == 0
     assert again["admin_token"] is None

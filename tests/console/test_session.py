@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import col
 
 from bwc_custody.auth.models import Role
-from tests.auth.conftest import PASSWORD, make_user
+from tests.auth.conftest import PASSWORD, make_user, one_time_code
 from tests.console.conftest import Browser
 
 __all__ = ["make_user"]
@@ -144,8 +144,9 @@ def test_logon_cookie_renewal_and_logout(client: TestClient,
     make_user("counsel-1", Role.legal_reviewer)
     r = client.post("/console/login", data={"username": "counsel-1", "password": "wrong"})
     assert r.status_code == 401
-    assert "wrong username or password" in r.text
-    r = client.post("/console/login", data={"username": "counsel-1", "password": PASSWORD},
+    assert "wrong username, password or one-time code" in r.text
+    r = client.post("/console/login", data={"username": "counsel-1", "password": PASSWORD,
+                                            "otp": one_time_code("counsel-1")},
                     follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (303, "/console/")
     cookie = r.headers["set-cookie"]
@@ -227,7 +228,8 @@ def test_a_logon_ends_on_the_server_at_logout_disable_reset_and_after_its_hours(
         return (r.status_code, r.headers.get("location")) == (303, "/console/login")
 
     make_user("cust-9", Role.custodian)
-    r = client.post("/console/login", data={"username": "cust-9", "password": PASSWORD},
+    r = client.post("/console/login", data={"username": "cust-9", "password": PASSWORD,
+                                            "otp": one_time_code("cust-9")},
                     follow_redirects=False)
     token = r.cookies["bwc_console"]
     copied = Browser(client, token, "")  # the same cookie, taken elsewhere
