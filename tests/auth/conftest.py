@@ -13,22 +13,23 @@ PASSWORD = "correct horse battery staple"
 
 # The one-time-code keys make_user provisioned (tests add those the CLI printed), and the
 # last time step a test used of each key (a code counts once: each logon takes the next
-# step, starting one before now).
+# step, starting at now, so that a step boundary passing before the server checks it
+# leaves it within the server's one step of drift).
 MFA_KEYS: dict[str, str] = {}
 _STEPS_USED: dict[str, int] = {}
 
 
 def one_time_code(username: str) -> str:
-    """A code of the user's authenticator that the server has not seen yet (up to three
-    logons a 30-second step, as the server accepts one step either side of now)."""
+    """A code of the user's authenticator that the server has not seen yet (up to two
+    logons a 30-second step: now's code and the next one, which the server accepts)."""
     import time
 
     import pyotp
 
     key = MFA_KEYS[username]
     now = int(time.time()) // 30
-    step = max(now - 1, _STEPS_USED.get(key, now - 2) + 1)
-    assert step <= now + 1, f"{username}: more than three logons within 30 s"
+    step = max(now, _STEPS_USED.get(key, now - 1) + 1)
+    assert step <= now + 1, f"{username}: more than two logons within 30 s"
     _STEPS_USED[key] = step
     return pyotp.TOTP(key).at(step * 30)
 
