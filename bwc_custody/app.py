@@ -47,6 +47,7 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
 
 def create_app(*, check_schema: bool = True) -> FastAPI:
     """Build the API app; refuses to start on an unmigrated database."""
+    from bwc_custody.appeals.api import router as appeals_router
     from bwc_custody.auth.api import router as auth_router
     from bwc_custody.console.api import router as console_router
     from bwc_custody.custody.api import router as custody_router
@@ -82,6 +83,7 @@ def create_app(*, check_schema: bool = True) -> FastAPI:
     app.include_router(redactions_router, prefix="/api/v1")
     app.include_router(requests_router, prefix="/api/v1")
     app.include_router(releases_router, prefix="/api/v1")
+    app.include_router(appeals_router, prefix="/api/v1")
     app.include_router(retention_router, prefix="/api/v1")
     app.include_router(console_router)
 

@@ -1,6 +1,7 @@
 """Imports every table so SQLModel.metadata (and Alembic) sees the whole schema."""
 
-from bwc_custody.auth.models import ApiToken, User
+from bwc_custody.appeals.models import RecordsAppeal
+from bwc_custody.auth.models import ApiToken, User, UserMfa
 from bwc_custody.custody.models import Checkpoint, CustodyEntry
 from bwc_custody.evidence.models import Evidence
 from bwc_custody.jobs.models import Job
@@ -13,6 +14,6 @@ from bwc_custody.uploads.models import Upload
 from bwc_custody.vault.models import StoredObject
 
 __all__ = ["AnalysisResult", "ApiToken", "CaseClosure", "Checkpoint", "CustodyEntry",
-           "Derivative", "Evidence", "Job", "KnownAdult", "Notification", "RecordsRequest",
-           "RequestDecision", "RetentionHold", "ReviewRound", "StoredObject", "Tag", "Upload",
-           "User"]
+           "Derivative", "Evidence", "Job", "KnownAdult", "Notification", "RecordsAppeal",
+           "RecordsRequest", "RequestDecision", "RetentionHold", "ReviewRound", "StoredObject",
+           "Tag", "Upload", "User", "UserMfa"]

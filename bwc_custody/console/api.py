@@ -18,6 +18,8 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
+from bwc_custody.appeals import service as appeals
+from bwc_custody.appeals.models import AppealCreate, AppealDecision
 from bwc_custody.auth import flows
 from bwc_custody.auth.models import Role
 from bwc_custody.console.session import (
@@ -101,6 +103,8 @@ DONE = {
     "returned": "The file is sent back to the custodian.",
     "released": "The file is released.",
     "denied": "The written denial is sent.",
+    "appeal recorded": "The appeal is recorded; the recording is kept while it stands.",
+    "appeal decided": "The appeal's decision is recorded.",
     "closed": "The request is closed.",
     "held": "The hold is placed.",
     "lifted": "The hold is lifted.",
@@ -227,6 +231,7 @@ def request_page(request_id: str, request: Request, session: SessionDep,
                 actions={t.name for t in available(state=row.state, roles=roles)},
                 transitions=TRANSITIONS, derivatives=derivatives,
                 can_link=user.has(Role.custodian) and row.state == "open",
+                can_appeal=user.has(Role.custodian, Role.legal_reviewer),
                 history=_history(session, user, request_id),
                 tags=sorted(effective_tags(session=session, evidence_id=row.evidence_id))
                 if row.evidence_id else [])
@@ -269,6 +274,32 @@ def deny(request_id: str, request: Request, session: SessionDep, user: Custodian
     releases.deny(session=session, signer=get_signer(), request_id=request_id,
                   explanation=reason, actor=user.principal, client_addr=_addr(request))
     return back(request, user, _request_url(request_id), "denied")
+
+
+@router.post("/requests/{request_id}/appeals")
+def record_appeal(request_id: str, request: Request, session: SessionDep, user: HolderForm,
+                  forum: Short, filed_on: Short, note: Text = "",
+                  reference: Short = "") -> Response:
+    """Record an appeal of the answer to the request: its recording is kept meanwhile."""
+    appeals.record_appeal(session=session, request_id=request_id, body=validated(
+        AppealCreate, {"forum": forum, "filed_on": filed_on, "note": note,
+                       "reference": reference}), actor=user.principal,
+        client_addr=_addr(request))
+    return back(request, user, _request_url(request_id), "appeal+recorded")
+
+
+@router.post("/requests/{request_id}/appeals/{appeal_id}/decision")
+def record_appeal_decision(request_id: str, appeal_id: RowId, request: Request,
+                           session: SessionDep, user: HolderForm, outcome: Short,
+                           decided_on: Short, note: Text = "",
+                           reference: Short = "") -> Response:
+    """Record the Attorney General's or the court's decision on an appeal."""
+    appeals.record_decision(session=session, request_id=request_id, appeal_id=appeal_id,
+                            body=validated(AppealDecision, {
+                                "outcome": outcome, "decided_on": decided_on, "note": note,
+                                "reference": reference}),
+                            actor=user.principal, client_addr=_addr(request))
+    return back(request, user, _request_url(request_id), "appeal+decided")
 
 
 @router.post("/requests/{request_id}/approve")

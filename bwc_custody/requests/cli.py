@@ -147,6 +147,43 @@ def register(app: typer.Typer) -> None:
 
         emit(in_session(_release))
 
+    @requests_app.command("appeal")
+    def appeal(request_id: str,
+               forum: str = typer.Option(..., help="attorney_general or circuit_court."),
+               filed_on: str = typer.Option(..., help="The day the appeal was filed "
+                                            "(YYYY-MM-DD)."),
+               note: str = typer.Option(..., help="How the agency learned of it."),
+               reference: str = typer.Option("", help="The AG's log or the court's case "
+                                             "number.")) -> None:
+        """Record an appeal of the answer to a request (KRS 61.880(2)); its recording is
+        kept while it is pending and 30 days after its decision."""
+        from bwc_custody.appeals import service as appeals
+        from bwc_custody.appeals.models import AppealCreate
+        from bwc_custody.errors import validated
+
+        emit(in_session(lambda s: appeals.read(appeals.record_appeal(
+            session=s, request_id=request_id, actor=CLI_CUSTODIAN, client_addr="cli",
+            body=validated(AppealCreate, {"forum": forum, "filed_on": filed_on, "note": note,
+                                          "reference": reference}))).model_dump(mode="json")))
+
+    @requests_app.command("appeal-decided")
+    def appeal_decided(request_id: str, appeal_id: int,
+                       outcome: str = typer.Option(..., help="upheld, reversed, "
+                                                   "partly_reversed, dismissed or withdrawn."),
+                       decided_on: str = typer.Option(..., help="YYYY-MM-DD."),
+                       note: str = typer.Option(..., help="What was decided, in brief."),
+                       reference: str = typer.Option("", help="e.g. 26-ORD-123.")) -> None:
+        """Record the Attorney General's or the court's decision on an appeal."""
+        from bwc_custody.appeals import service as appeals
+        from bwc_custody.appeals.models import AppealDecision
+        from bwc_custody.errors import validated
+
+        emit(in_session(lambda s: appeals.read(appeals.record_decision(
+            session=s, request_id=request_id, appeal_id=appeal_id, actor=CLI_CUSTODIAN,
+            client_addr="cli", body=validated(AppealDecision, {
+                "outcome": outcome, "decided_on": decided_on, "note": note,
+                "reference": reference}))).model_dump(mode="json")))
+
     @requests_app.command("close")
     def close(request_id: str,
               reason: str = typer.Option(..., help="Why (recorded in the custody log).")) -> None:

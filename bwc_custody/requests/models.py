@@ -11,6 +11,7 @@ from pydantic import Field as PField
 from sqlalchemy import JSON, Column, Date, Text
 from sqlmodel import Field, SQLModel
 
+from bwc_custody.appeals.models import AppealRead
 from bwc_custody.releases.models import DenialRead, ReleaseRead, RoundRead
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 from review.workflow import INITIAL
@@ -126,7 +127,8 @@ class RequestRead(UtcRead):
     """A request with the decision in force (None until evidence is linked, and always None
     for the requester: the engine's answer is provisional until the custodian and legal
     review decide), the file in review or approved (staff only), and, once released, what
-    was released, or once denied, the signed written denial (the requester too)."""
+    was released, or once denied, the signed written denial (the requester too), and any
+    appeal of the answer (staff only)."""
 
     id: str
     evidence_id: str | None
@@ -149,3 +151,4 @@ class RequestRead(UtcRead):
     review: RoundRead | None = None
     release: ReleaseRead | None = None
     denial: DenialRead | None = None
+    appeals: list[AppealRead] = []

@@ -174,6 +174,7 @@ def views_of(*, session: Session, rows: list[RecordsRequest],
              actor: Principal) -> list[RequestRead]:
     """`view_of` for each row, with the decisions in force read in one query (a list of
     requests would otherwise cost a query per row)."""
+    from bwc_custody.appeals import service as appeals
     from bwc_custody.releases.models import DenialRead, RoundRead
     from bwc_custody.releases.service import active_rounds, release_view
 
@@ -198,7 +199,9 @@ def views_of(*, session: Session, rows: list[RecordsRequest],
               .group_by(col(RequestDecision.request_id)))
     current = {d.request_id: d for d in session.exec(
         select(RequestDecision).where(col(RequestDecision.id).in_(newest)))} if rows else {}
+    appealed = appeals.appeals_of(session=session, request_ids=[r.id for r in rows])
     for read in reads:
+        read.appeals = [appeals.read(a) for a in appealed.get(read.id, [])]
         found = current.get(read.id)
         read.decision = DecisionRead.model_validate(found) if found else None
         found_round = active.get(read.id)

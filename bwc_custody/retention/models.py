@@ -113,7 +113,7 @@ class HoldRead(UtcRead):
 
 
 BlockerCode = Literal["evidentiary", "retention_period", "hold", "records_request",
-                      "investigation_open"]
+                      "appeal", "investigation_open"]
 
 
 class Blocker(BaseModel):

@@ -3,11 +3,12 @@
 A non-evidentiary recording is kept `retention_days` (60) from the day it was received, then
 destroyed; an evidentiary one (it carries a case number) stays with its case file. Nothing
 is destroyed while a hold stands (an investigation, litigation, an open-records request
-not entered here), while a request on it is pending here, or while it is tagged
-`investigation_open`. `status` says which of these keep it and by which rule; `dispose`
-destroys only when none does: the original, its redacted derivatives, their manifests and
-the keep-face photos sent for it leave the object store, the rows keep their hashes, and a
-custody entry records what was destroyed, by whom, why and under which rule.
+not entered here), while a request on it is pending here or an appeal of a request's answer
+is (or may still go to court), or while it is tagged `investigation_open`. `status` says
+which of these keep it and by which rule; `dispose` destroys only when none does: the
+original, its redacted derivatives, their manifests and the keep-face photos sent for it
+leave the object store, the rows keep their hashes, and a custody entry records what was
+destroyed, by whom, why and under which rule.
 
 A hold is also set on the stored objects themselves (S3 object-lock legal hold), so that no
 one with store credentials alone can delete what the custodian holds.
@@ -22,6 +23,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, or_, select
 
+from bwc_custody.appeals import service as appeals
+from bwc_custody.appeals.models import APPEAL_CITATIONS, APPEAL_RULE
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
@@ -30,6 +33,7 @@ from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.evidence.service import require_not_disposed
 from bwc_custody.reasons import require_reason
 from bwc_custody.requests.models import RecordsRequest
+from bwc_custody.requests.service import KENTUCKY
 from bwc_custody.retention.errors import (
     CaseAlreadyClosed,
     CaseNotFound,
@@ -160,6 +164,11 @@ def _blockers(session: Session, evidence: Evidence, holds: list[RetentionHold],
         found.append(Blocker(
             code="records_request", rule=SCHEDULE_RULE, citation=SCHEDULE_CITATION,
             detail=f"records request {request_id} is pending"))
+    for appeal in appeals.holding(session=session, evidence_id=evidence.id,
+                                  today=now.astimezone(KENTUCKY).date()):
+        found.append(Blocker(code="appeal", rule=APPEAL_RULE,
+                             citation=APPEAL_CITATIONS[appeal.forum],
+                             detail=appeals.describe(appeal)))
     if "investigation_open" in effective_tags(session=session, evidence_id=evidence.id):
         found.append(Blocker(
             code="investigation_open", rule=SCHEDULE_RULE, citation=SCHEDULE_CITATION,

@@ -59,6 +59,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/requests/{request_id}/close"): frozenset({"custodian"}),
     ("POST", "/api/v1/requests/{request_id}/review"): frozenset({"custodian"}),
     ("POST", "/api/v1/requests/{request_id}/deny"): frozenset({"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/appeals"): frozenset(
+        {"custodian", "legal_reviewer"}),
+    ("POST", "/api/v1/requests/{request_id}/appeals/{appeal_id}/decision"): frozenset(
+        {"custodian", "legal_reviewer"}),
+    ("GET", "/api/v1/requests/{request_id}/appeals"): frozenset(
+        {"custodian", "legal_reviewer", "auditor"}),
     ("POST", "/api/v1/requests/{request_id}/approve"): frozenset({"legal_reviewer"}),
     ("POST", "/api/v1/requests/{request_id}/return"): frozenset({"legal_reviewer"}),
     ("POST", "/api/v1/requests/{request_id}/release"): frozenset({"custodian"}),

@@ -203,6 +203,30 @@ def test_a_withheld_record_is_denied_in_writing_from_the_console(
     assert escape(APPEAL_NOTICE) in page.text
     assert f'action="{url}/deny"' not in page.text
 
+    # the requester appeals to the Attorney General: recorded, then decided, from the page
+    from bwc_custody.requests.service import kentucky_today
+
+    today = kentucky_today().isoformat()
+    appeal = {"forum": "attorney_general", "filed_on": today, "reference": "AG 26-555",
+              "note": "the Attorney General sent us the appeal"}
+    bad: Any = custodian.post(f"{url}/appeals", {**appeal, "filed_on": "2999-01-01"})
+    assert (bad.status_code, "appeal_date_invalid" in bad.text) == (422, True)
+    assert "Appeal 1" not in custodian.get(url).text
+    r = custodian.post(f"{url}/appeals", appeal)
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=appeal+recorded")
+    page = custodian.get(url)
+    assert "Appeal 1" in page.text
+    assert "the Attorney General's decision is due by" in page.text
+    assert f'action="{url}/appeals/1/decision"' in page.text
+    r = custodian.post(f"{url}/appeals/1/decision", {
+        "outcome": "upheld", "decided_on": today, "reference": "26-ORD-200",
+        "note": "the denial was upheld"})
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=appeal+decided")
+    page = custodian.get(url)
+    assert "26-ORD-200" in page.text
+    assert "The recording is kept until" in page.text
+    assert f'action="{url}/appeals/1/decision"' not in page.text
+
 
 def test_a_case_is_closed_from_a_recordings_page(
         client: TestClient, make_token: Callable[..., str], browser: Callable[..., Browser],

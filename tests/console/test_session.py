@@ -35,6 +35,8 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/requests/{request_id}/link"): CUSTODIAN,
     ("POST", "/console/requests/{request_id}/submit"): CUSTODIAN,
     ("POST", "/console/requests/{request_id}/deny"): CUSTODIAN,
+    ("POST", "/console/requests/{request_id}/appeals"): HOLDERS,
+    ("POST", "/console/requests/{request_id}/appeals/{appeal_id}/decision"): HOLDERS,
     ("POST", "/console/requests/{request_id}/approve"): REVIEWER,
     ("POST", "/console/requests/{request_id}/return"): REVIEWER,
     ("POST", "/console/requests/{request_id}/release"): CUSTODIAN,

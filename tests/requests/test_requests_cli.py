@@ -1,4 +1,5 @@
-"""`bwc requests add|list|show|link|submit|deny|release|close` from the command line."""
+"""`bwc requests add|list|show|link|submit|deny|release|close|appeal|appeal-decided` from the
+command line."""
 
 from __future__ import annotations
 
@@ -42,6 +43,20 @@ def test_requests_from_the_cli(sqlite_migrated: str, ingest_clip: Callable[..., 
     assert [r["id"] for r in listed] == [req["id"]]
     code, closed = _bwc("requests", "close", req["id"], "--reason", "answered by letter 3/6")
     assert (code, closed["state"]) == (0, "closed")
+    # the requester appealed the answer to the Attorney General, who upheld it
+    code, err = _bwc("requests", "appeal", req["id"], "--forum", "governor",
+                     "--filed-on", "2026-03-10", "--note", "AG notice by email")
+    assert (code, err["error"]["code"]) == (2, "invalid_input")
+    code, appeal = _bwc("requests", "appeal", req["id"], "--forum", "attorney_general",
+                        "--filed-on", "2026-03-10", "--note", "AG notice by email",
+                        "--reference", "26-AG-77")
+    assert (code, appeal["decision_expected_by"]) == (0, "2026-04-07")  # 20 business days
+    code, decided = _bwc("requests", "appeal-decided", req["id"], str(appeal["id"]),
+                         "--outcome", "upheld", "--decided-on", "2026-04-01",
+                         "--note", "redactions upheld", "--reference", "26-ORD-090")
+    assert (code, decided["holds_until"]) == (0, "2026-05-01")
+    code, shown = _bwc("requests", "show", req["id"])
+    assert [(a["id"], a["outcome"]) for a in shown["appeals"]] == [(appeal["id"], "upheld")]
     code, err = _bwc("requests", "add", "--description", "x" * 10, "--requester", "A",
                      "--type", "principal")
     assert (code, err["error"]["code"]) == (2, "invalid_facts")
