@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from bwc_custody.auth.models import User, UserMfa
 from bwc_custody.config import get_settings
 from bwc_custody.timeutil import utcnow
-from bwc_custody.vault.sealed import Sealed, rewrap, seal, unseal
+from bwc_custody.vault.sealed import of_row, rewrap_rows, seal, unseal
 from storage.keys import Keyring
 
 ISSUER = "bwc-custody"
@@ -37,11 +37,6 @@ def requires_code(user: User) -> bool:
 def of_user(*, session: Session, user_id: int) -> UserMfa | None:
     """The user's second factor, if one is provisioned."""
     return session.exec(select(UserMfa).where(UserMfa.user_id == user_id)).first()
-
-
-def _sealed(row: UserMfa) -> Sealed:
-    return Sealed(object_id=row.object_id, kek_id=row.kek_id, wrapped_key=row.wrapped_key,
-                  ciphertext=row.ciphertext)
 
 
 def provision(*, session: Session, keyring: Keyring, user: User, by: str) -> str:
@@ -76,7 +71,7 @@ def accept(*, session: Session, keyring: Keyring, row: UserMfa, code: str,
     code = code.strip().replace(" ", "")
     if not code.isdigit() or len(code) != 6:
         return False
-    totp = pyotp.TOTP(unseal(keyring, _sealed(row)).decode())
+    totp = pyotp.TOTP(unseal(keyring, of_row(row)).decode())
     current = int((now or utcnow()).timestamp()) // STEP_S
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
         if step > row.last_step and pyotp.utils.strings_equal(code, totp.at(step * STEP_S)):
@@ -92,11 +87,5 @@ def accept(*, session: Session, keyring: Keyring, row: UserMfa, code: str,
 
 def rewrap_all(*, session: Session, keyring: Keyring, kek_id: str) -> int:
     """Re-wrap every user's sealed key under `kek_id` (after a KEK rotation)."""
-    n = 0
-    for row in session.exec(select(UserMfa)):
-        new = rewrap(keyring, _sealed(row), kek_id)
-        row.kek_id, row.wrapped_key = new.kek_id, new.wrapped_key
-        session.add(row)
-        n += 1
-    session.flush()
-    return n
+    return rewrap_rows(session=session, keyring=keyring, rows=session.exec(select(UserMfa)),
+                       kek_id=kek_id)

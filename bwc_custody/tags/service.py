@@ -32,7 +32,7 @@ from bwc_custody.tags.errors import (
 )
 from bwc_custody.tags.models import KnownAdult, Notification, Tag
 from bwc_custody.timeutil import as_utc, utcnow
-from bwc_custody.vault.sealed import Sealed, rewrap, seal, unseal
+from bwc_custody.vault.sealed import of_row, rewrap_rows, seal, unseal
 from policies.vocabulary import TAGS
 from storage.keys import Keyring
 
@@ -222,13 +222,8 @@ def mark_notification_done(*, session: Session, notification_id: int, actor: Pri
 # ---- known adults ---------------------------------------------------------------------
 
 
-def _sealed(row: KnownAdult) -> Sealed:
-    return Sealed(object_id=row.object_id, kek_id=row.kek_id, wrapped_key=row.wrapped_key,
-                  ciphertext=row.ciphertext)
-
-
 def _unseal(keyring: Keyring, row: KnownAdult) -> np.ndarray:
-    return np.frombuffer(unseal(keyring, _sealed(row)), dtype=np.float64).reshape(-1, 128)
+    return np.frombuffer(unseal(keyring, of_row(row)), dtype=np.float64).reshape(-1, 128)
 
 
 def enrol_known_adult(*, session: Session, keyring: Keyring, name: str,
@@ -313,11 +308,5 @@ def known_adult_encodings(*, session: Session, keyring: Keyring,
 
 def rewrap_known_adults(*, session: Session, keyring: Keyring, kek_id: str) -> int:
     """Re-wrap every known adult's data key under `kek_id` (after a KEK rotation)."""
-    n = 0
-    for r in list_known_adults(session=session):
-        new = rewrap(keyring, _sealed(r), kek_id)
-        r.kek_id, r.wrapped_key = new.kek_id, new.wrapped_key
-        session.add(r)
-        n += 1
-    session.flush()
-    return n
+    return rewrap_rows(session=session, keyring=keyring,
+                       rows=list_known_adults(session=session), kek_id=kek_id)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlmodel import Session
 
 from storage.crypto import new_data_key
 from storage.keys import Keyring, WrappedKey
@@ -27,6 +30,21 @@ class Sealed:
     kek_id: str
     wrapped_key: str  # base64 of the wrapped data key
     ciphertext: str  # base64(nonce || ciphertext || tag)
+
+
+class SealedColumns(Protocol):
+    """A table row holding a sealed value in the four columns `Sealed` names."""
+
+    object_id: str
+    kek_id: str
+    wrapped_key: str
+    ciphertext: str
+
+
+def of_row(row: SealedColumns) -> Sealed:
+    """The sealed value a row holds."""
+    return Sealed(object_id=row.object_id, kek_id=row.kek_id, wrapped_key=row.wrapped_key,
+                  ciphertext=row.ciphertext)
 
 
 def seal(keyring: Keyring, plaintext: bytes) -> Sealed:
@@ -55,3 +73,16 @@ def rewrap(keyring: Keyring, sealed: Sealed, kek_id: str) -> Sealed:
                          uuid.UUID(sealed.object_id), kek_id)
     return Sealed(object_id=sealed.object_id, kek_id=new.kek_id, wrapped_key=new.b64,
                   ciphertext=sealed.ciphertext)
+
+
+def rewrap_rows(*, session: Session, keyring: Keyring, rows: Iterable[SealedColumns],
+                kek_id: str) -> int:
+    """Re-wrap the data key of every row under `kek_id` (after a KEK rotation); how many."""
+    n = 0
+    for row in rows:
+        new = rewrap(keyring, of_row(row), kek_id)
+        row.kek_id, row.wrapped_key = new.kek_id, new.wrapped_key
+        session.add(row)
+        n += 1
+    session.flush()
+    return n
