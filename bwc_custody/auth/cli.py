@@ -35,7 +35,9 @@ def register(app: typer.Typer) -> None:
         display_name: str = typer.Option(""),
         password: str | None = typer.Option(None, help="Initial password (people)."),
         generate_password: bool = typer.Option(False, help="Generate and print a password."),
-        token: bool = typer.Option(True, help="Also issue an API token (printed once)."),
+        token: bool | None = typer.Option(
+            None, help="Also issue an API token (printed once); by default only for a user "
+            "without a password (a dock, an integration): a token skips the one-time code."),
     ) -> None:
         """Create a user (docks are users with the dock role) and print its API token; a
         person with a password whose roles need a one-time code also gets its key."""
@@ -50,7 +52,7 @@ def register(app: typer.Typer) -> None:
                                   client_addr="cli")
             key = (mfa_key(session, username) if password is not None
                    and mfa.requires_code(user) else None)
-            if not token:
+            if not (token if token is not None else password is None):
                 return None, key
             secret, _row = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
                                                  username=username, name="cli",

@@ -26,7 +26,7 @@ def _me(client: TestClient, token: str) -> int:
 
 def test_users_lifecycle(client: TestClient) -> None:
     code, out = _bwc("users", "add", "lee", "--role", "custodian", "--role", "auditor",
-                     "--generate-password")
+                     "--generate-password", "--token")
     assert code == 0
     assert out["roles"] == ["auditor", "custodian"]
     token, password = out["token"], out["password"]
@@ -117,3 +117,15 @@ def test_a_username_the_custody_log_cannot_name_is_refused(
         assert (code, err["error"]["code"]) == (2, "invalid_input"), bad
     code, listing = _bwc("users", "list")
     assert [u["username"] for u in listing if u["username"].startswith("uu")] == [longest]
+
+
+def test_a_person_gets_no_api_token_unless_asked_a_device_does(sqlite_migrated: str) -> None:
+    # an API token skips the one-time code, so staff get one only when an admin asks
+    code, person = _bwc("users", "add", "kim", "--role", "custodian", "--generate-password")
+    assert code == 0
+    assert person["token"] is None
+    assert person["mfa"]["secret"]
+    code, dock = _bwc("users", "add", "dock-3", "--role", "dock")
+    assert code == 0
+    assert dock["token"].startswith("bwc_")
+    assert dock["mfa"] is None
