@@ -128,6 +128,14 @@ def refresh(request: Request, session: SessionDep, body: RefreshIn) -> TokenPair
                          client_addr=_client(request))
 
 
+@router.post("/auth/logout", status_code=204, dependencies=[Depends(allow(PUBLIC))])
+def logout(request: Request, session: SessionDep, body: RefreshIn) -> None:
+    """End the logon the refresh token belongs to (logged as `auth.logout`); answered alike
+    for a token that is unknown or already spent."""
+    flows.api_logout(session=session, refresh_token=body.refresh_token,
+                     client_addr=_client(request))
+
+
 @router.get("/auth/me", response_model=Me)
 def me(actor: AnyUser) -> Me:
     """Who the bearer token belongs to."""

@@ -257,6 +257,20 @@ def revoke_api_token(*, session: Session, actor: Principal, username: str, token
     return row
 
 
+def api_logout(*, session: Session, refresh_token: str, client_addr: str = "") -> None:
+    """End an API logon: its refresh token buys no more access tokens (the access token in
+    hand lives out its minutes). An unknown or spent token is answered the same way."""
+    row = service.find_token(session=session, token=refresh_token)
+    user = session.get(User, row.user_id) if row is not None else None
+    if row is None or row.kind != "refresh" or row.revoked_at is not None or user is None:
+        return
+    row.revoked_at = utcnow()
+    session.add(row)
+    custody.append(session=session, actor=service.principal_of(user), action="auth.logout",
+                   target_type="user", target_id=user.username, client_addr=client_addr,
+                   details={"via": "api"})
+
+
 def console_logout(*, session: Session, actor: Principal, session_id: str,
                    client_addr: str = "") -> None:
     """End one console logon: its cookie, even if copied, no longer opens a page."""

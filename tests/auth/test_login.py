@@ -110,6 +110,22 @@ def test_refresh_rotates_and_reuse_revokes_everything(
     assert _me(client, new["refresh_token"]) == 401
 
 
+def test_logout_spends_the_refresh_token_and_is_logged(
+    client: TestClient, make_user: Callable[..., int], actions: Callable[..., list[str]],
+) -> None:
+    make_user("lou", Role.requester)
+    pair = _login(client, "lou").json()
+    r = client.post("/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 204
+    r = client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 401
+    # a spent or unknown token is answered alike, and logs nothing more
+    for token in (pair["refresh_token"], "bwr_unknown"):
+        assert client.post("/api/v1/auth/logout",
+                           json={"refresh_token": token}).status_code == 204
+    assert actions("lou").count("auth.logout") == 1
+
+
 def test_disabling_stops_jwt_api_token_and_refresh_at_once(
     client: TestClient, make_user: Callable[..., int], disable: Callable[[str], None],
 ) -> None:

@@ -87,6 +87,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/v1/uploads/{upload_id}"): UPLOADERS,
     ("POST", "/api/v1/uploads/{upload_id}/finalize"): UPLOADERS,
     ("POST", "/api/v1/auth/token"): PUBLIC,
+    ("POST", "/api/v1/auth/logout"): PUBLIC,
     ("POST", "/api/v1/auth/refresh"): PUBLIC,
     ("GET", "/api/v1/auth/me"): ALL,
     ("GET", "/api/v1/users"): ADMIN,
