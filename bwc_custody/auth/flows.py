@@ -257,18 +257,21 @@ def revoke_api_token(*, session: Session, actor: Principal, username: str, token
     return row
 
 
+def _end_logon(session: Session, row: ApiToken, actor: Principal, via: str,
+               client_addr: str) -> None:
+    row.revoked_at = utcnow()
+    session.add(row)
+    custody.append(session=session, actor=actor, action="auth.logout", target_type="user",
+                   target_id=actor.username, client_addr=client_addr, details={"via": via})
+
+
 def api_logout(*, session: Session, refresh_token: str, client_addr: str = "") -> None:
     """End an API logon: its refresh token buys no more access tokens (the access token in
     hand lives out its minutes). An unknown or spent token is answered the same way."""
     row = service.find_token(session=session, token=refresh_token)
     user = session.get(User, row.user_id) if row is not None else None
-    if row is None or row.kind != "refresh" or row.revoked_at is not None or user is None:
-        return
-    row.revoked_at = utcnow()
-    session.add(row)
-    custody.append(session=session, actor=service.principal_of(user), action="auth.logout",
-                   target_type="user", target_id=user.username, client_addr=client_addr,
-                   details={"via": "api"})
+    if row is not None and row.kind == "refresh" and row.revoked_at is None and user:
+        _end_logon(session, row, service.principal_of(user), "api", client_addr)
 
 
 def console_logout(*, session: Session, actor: Principal, session_id: str,
@@ -277,11 +280,8 @@ def console_logout(*, session: Session, actor: Principal, session_id: str,
     assert actor.user_id is not None
     row = service.console_session_row(session=session, session_id=session_id,
                                       user_id=actor.user_id)
-    if row is not None:
-        row.revoked_at = utcnow()
-        session.add(row)
-    custody.append(session=session, actor=actor, action="auth.logout", target_type="user",
-                   target_id=actor.username, client_addr=client_addr, details={"via": "console"})
+    if row is not None:  # the page that posted the form found it live
+        _end_logon(session, row, actor, "console", client_addr)
 
 
 def record_denial(*, engine: Engine, principal: Principal | None, method: str, path: str,

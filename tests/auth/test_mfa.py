@@ -109,6 +109,9 @@ def test_a_new_key_ends_every_logon_and_the_old_key_stops_working(
     assert refreshed.status_code == 401  # the phone was lost: its logons end with it
     assert _logon(client, "rae", pyotp.TOTP(old).now()) == (401, "invalid_credentials")
     assert _logon(client, "rae", _code("rae")) == (200, "")
+    nobody = CliRunner().invoke(app, ["users", "mfa", "nobody"])
+    assert nobody.exit_code == 2
+    assert '"code": "not_found"' in nobody.stderr
 
 
 def test_two_logons_racing_with_one_code_let_one_in(
