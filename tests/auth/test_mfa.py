@@ -24,6 +24,8 @@ def _logon(client: TestClient, username: str, otp: str = "") -> tuple[int, str]:
 
 
 def _code(username: str, steps_from_now: int = 0) -> str:
+    """The user's code `steps_from_now` 30-second steps away. A step boundary may pass before
+    the server checks it, so a code meant to be too early is 3 steps ahead, not 2."""
     import time
 
     return pyotp.TOTP(MFA_KEYS[username]).at(time.time() + 30 * steps_from_now)
@@ -34,13 +36,13 @@ def test_a_staff_logon_needs_a_fresh_code_and_a_wrong_one_counts_toward_the_lock
         actions: Callable[..., list[str]]) -> None:
     make_user("nora", Role.custodian)
     assert _logon(client, "nora") == (401, "invalid_credentials")  # the password alone
-    assert _logon(client, "nora", _code("nora", 2)) == (401, "invalid_credentials")  # early
+    assert _logon(client, "nora", _code("nora", 3)) == (401, "invalid_credentials")  # early
     assert _logon(client, "nora", _code("nora", -3)) == (401, "invalid_credentials")  # stale
     assert _logon(client, "nora", _code("nora")) == (200, "")
     assert _logon(client, "nora", _code("nora")) == (401, "invalid_credentials")  # replayed
     assert _logon(client, "nora", _code("nora", -1)) == (401, "invalid_credentials")  # older
     assert _logon(client, "nora", "not a code") == (401, "invalid_credentials")
-    assert _logon(client, "nora", _code("nora", 2)) == (401, "invalid_credentials")
+    assert _logon(client, "nora", _code("nora", 3)) == (401, "invalid_credentials")
     # the fifth failure since the last logon locks: then a right code is refused too
     assert _logon(client, "nora", "") == (401, "account_locked")
     assert _logon(client, "nora", _code("nora", 1)) == (401, "account_locked")
