@@ -6,20 +6,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from bwc_custody import __version__
+from bwc_custody.appeals.api import router as appeals_router
+from bwc_custody.auth.api import router as auth_router
+from bwc_custody.console.api import error_page
+from bwc_custody.console.api import router as console_router
+from bwc_custody.custody.api import router as custody_router
 from bwc_custody.db import check_migrated
-from bwc_custody.deps import PUBLIC, allow
+from bwc_custody.deps import PUBLIC, allow, audit_refusal, rules_in
 from bwc_custody.errors import BwcError, InvalidInput, problems_of
+from bwc_custody.evidence.api import router as evidence_router
+from bwc_custody.jobs.api import router as jobs_router
+from bwc_custody.openapi import document_errors
+from bwc_custody.redactions.api import router as redactions_router
+from bwc_custody.releases.api import router as releases_router
+from bwc_custody.requests.api import router as requests_router
+from bwc_custody.retention.api import router as retention_router
+from bwc_custody.tags.api import router as tags_router
+from bwc_custody.uploads.api import router as uploads_router
 
 
 def _rendered(request: Request, exc: BwcError) -> Response:
     """The API's JSON error, or for the console a page saying the same."""
     if request.url.path.startswith("/console"):
-        from bwc_custody.console.api import error_page
-
         return error_page(request, exc)
     return JSONResponse(exc.to_dict(), status_code=exc.status)
 
@@ -27,10 +40,6 @@ def _rendered(request: Request, exc: BwcError) -> Response:
 async def _bwc_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BwcError)
     if exc.status in (401, 403):
-        from fastapi.concurrency import run_in_threadpool
-
-        from bwc_custody.deps import audit_refusal
-
         await run_in_threadpool(audit_refusal, request, exc)
     return _rendered(request, exc)
 
@@ -47,18 +56,6 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
 
 def create_app(*, check_schema: bool = True) -> FastAPI:
     """Build the API app; refuses to start on an unmigrated database."""
-    from bwc_custody.appeals.api import router as appeals_router
-    from bwc_custody.auth.api import router as auth_router
-    from bwc_custody.console.api import router as console_router
-    from bwc_custody.custody.api import router as custody_router
-    from bwc_custody.evidence.api import router as evidence_router
-    from bwc_custody.jobs.api import router as jobs_router
-    from bwc_custody.redactions.api import router as redactions_router
-    from bwc_custody.releases.api import router as releases_router
-    from bwc_custody.requests.api import router as requests_router
-    from bwc_custody.retention.api import router as retention_router
-    from bwc_custody.tags.api import router as tags_router
-    from bwc_custody.uploads.api import router as uploads_router
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +69,7 @@ def create_app(*, check_schema: bool = True) -> FastAPI:
         summary="Custody and rule-based release of school resource officers' body-camera footage",
         lifespan=lifespan,
     )
+    document_errors(app, roles_of=rules_in)
     app.add_exception_handler(BwcError, _bwc_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.include_router(evidence_router, prefix="/api/v1")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
+from bwc_custody.commands import fail
 from bwc_custody.errors import BwcError
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
+    pass
 
 T = TypeVar("T")
 
@@ -21,30 +21,6 @@ app = typer.Typer(help="bwc-custody: custody and release of SRO body-camera foot
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode="markdown")
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-
-def emit(obj: Any) -> None:
-    """Print `obj` as JSON on stdout (the machine-readable output of every command)."""
-    typer.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
-
-
-def fail(exc: BwcError) -> NoReturn:
-    """Print a domain error as JSON on stderr and exit non-zero."""
-    typer.echo(json.dumps(exc.to_dict(), indent=2, default=str), err=True)
-    raise typer.Exit(code=2)
-
-
-def in_session(fn: Callable[[Session], T]) -> T:
-    """Run `fn` in one committed session on a migrated database; a domain error becomes the
-    JSON error on stderr and exit code 2 (the shape every command shares)."""
-    from bwc_custody.db import check_migrated, session_scope
-
-    try:
-        check_migrated()
-        with session_scope() as session:
-            return fn(session)
-    except BwcError as exc:
-        fail(exc)
 
 
 @db_app.command("upgrade")
@@ -84,6 +60,7 @@ def serve(
     from bwc_custody.app import create_app
     from bwc_custody.config import get_settings
     from bwc_custody.db import check_migrated, get_engine
+    from bwc_custody.flows.jobs import HANDLERS
     from bwc_custody.jobs.worker import run_worker
 
     settings = get_settings()
@@ -93,7 +70,7 @@ def serve(
         fail(exc)
     stop = threading.Event()
     thread = threading.Thread(target=run_worker, name="bwc-worker", daemon=True, kwargs={
-        "engine": get_engine(), "home": settings.home, "stop": stop})
+        "engine": get_engine(), "home": settings.home, "handlers": HANDLERS, "stop": stop})
     if worker:
         thread.start()
     try:

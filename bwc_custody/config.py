@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bwc_custody.errors import BwcError
+from bwc_custody.roles import Role
 
 
 class Settings(BaseSettings):
@@ -72,7 +73,6 @@ class Settings(BaseSettings):
     @field_validator("mfa_roles")
     @classmethod
     def _known_roles(cls, value: str) -> str:
-        from bwc_custody.auth.models import Role
 
         names = [n.strip() for n in value.split(",") if n.strip()]
         unknown = sorted(set(names) - {r.value for r in Role})

@@ -7,17 +7,19 @@ declaration are refused by the route-table test (default deny).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.responses import StreamingResponse
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal, authenticate
 from bwc_custody.db import INTEGER_MAX, get_engine, session_scope
 from bwc_custody.errors import BwcError, Forbidden, Unauthenticated
+from bwc_custody.flows.auth import record_denial
+from bwc_custody.roles import Role
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +87,46 @@ def allow(*roles: Role | str) -> Callable[..., Principal | None]:
     return _check
 
 
+# The role shortcuts every router uses (one definition each: a route's admitted roles are
+# read off its signature by the route-table test).
+Custodian = Annotated[Principal, Depends(allow(Role.custodian))]
+LegalReviewer = Annotated[Principal, Depends(allow(Role.legal_reviewer))]
+Auditor = Annotated[Principal, Depends(allow(Role.auditor))]
+Admin = Annotated[Principal, Depends(allow(Role.admin))]
+# custodians and legal reviewers: who decide what goes out (they watch footage to do so,
+# record appeals, hold recordings)
+Decider = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer))]
+# staff who read requests and decisions: the two above and the auditor
+Staff = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer, Role.auditor))]
+AnyUser = Annotated[Principal, Depends(allow(*Role))]
+
+
+def client_addr(request: Request) -> str:
+    """The caller's address, as the custody log records it."""
+    return request.client.host if request.client else ""
+
+
+ClientAddr = Annotated[str, Depends(client_addr)]
+
+# Why footage is watched: kept in the custody log with the viewing.
+ViewingReason = Annotated[str, Query(min_length=3, max_length=500,
+                                     description="Why (recorded in the custody log).")]
+
+
+def stream_file(session: Session, chunks: Iterable[bytes], *, media_type: str, size: int,
+                sha256: str, filename: str | None = None) -> StreamingResponse:
+    """Stream stored bytes after committing the session: the access is on record before the
+    first byte leaves, and a failed commit sends nothing."""
+    session.commit()
+    headers = {"Content-Length": str(size), "X-Content-SHA256": sha256,
+               "Cache-Control": "no-store"}
+    if filename:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+
+
 def audit_refusal(request: Request, exc: BwcError) -> None:
     """Write a refused request (401/403) to the custody log, apart from its rolled-back work."""
-    from bwc_custody.auth.flows import record_denial
-
     if exc.status not in (401, 403) or getattr(exc, "audited", False):
         return
     try:
@@ -101,13 +139,14 @@ def audit_refusal(request: Request, exc: BwcError) -> None:
         logger.exception("could not record a refused request in the custody log")
 
 
-def _rules_in(dependant: Any) -> list[frozenset[str]]:
+def rules_in(dependant: Any) -> list[frozenset[str]]:
+    """The role sets the dependencies of `dependant` declare (with `allow`), nested ones too."""
     found = []
     for dep in dependant.dependencies:
         roles = getattr(dep.call, "bwc_roles", None)
         if roles is not None:
             found.append(frozenset(str(r) for r in roles))
-        found.extend(_rules_in(dep))
+        found.extend(rules_in(dep))
     return found
 
 
@@ -123,5 +162,5 @@ def declared_rules(app: FastAPI) -> dict[tuple[str, str], list[frozenset[str]]]:
                 continue  # not an API route (docs, openapi.json)
             path = getattr(ctx, "path_format", None) or ctx.path
             for method in ctx.methods or ():
-                rules[(method.upper(), path)] = _rules_in(dependant)
+                rules[(method.upper(), path)] = rules_in(dependant)
     return rules

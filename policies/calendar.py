@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 OPEN_RECORDS_RESPONSE_DAYS = 5
+
+# The agency's clock: a request received at 11 pm is received that day, in Kentucky.
+KENTUCKY = ZoneInfo("America/Kentucky/Louisville")
 
 _SAT, _SUN = 5, 6
 
@@ -98,3 +102,8 @@ def add_business_days(start: dt.date, days: int) -> dt.date:
 def response_deadline(received_on: dt.date) -> dt.date:
     """The last day to answer an open-records request received on `received_on` (KRS 61.880(1))."""
     return add_business_days(received_on, OPEN_RECORDS_RESPONSE_DAYS)
+
+
+def kentucky_today(now: dt.datetime | None = None) -> dt.date:
+    """The agency's date at `now` (default: the current instant), in Kentucky."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(KENTUCKY).date()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NoReturn
 
 import typer
 
+from bwc_custody.commands import fail
 from bwc_custody.errors import BwcError
 from policies.docs import RULES_MD, generate
 from policies.engine import evaluate, load_rules, parse_facts
@@ -19,12 +19,6 @@ app = typer.Typer(help="Release-policy engine: explain decisions, lint rule file
 
 RulesOption = typer.Option(None, "--rules",
                            help="Rule file or folder (default: the shipped rules).")
-
-
-def _fail(exc: BwcError) -> NoReturn:
-    """Print a domain error as JSON on stderr and exit 2 (as bwc_custody.cli.fail does)."""
-    typer.echo(json.dumps(exc.to_dict(), indent=2, default=str), err=True)
-    raise typer.Exit(code=2)
 
 
 @app.command()
@@ -42,7 +36,7 @@ def explain(
             raise InvalidFacts(f"facts file {facts} is not valid JSON: {exc}") from exc
         decision = evaluate(parse_facts(data), load_rules(rules))
     except BwcError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(decision.model_dump_json(indent=2))
 
 
@@ -69,7 +63,7 @@ def docs(
     try:
         text = generate(rules)
     except BwcError as exc:
-        _fail(exc)
+        fail(exc)
     if check:
         current = out.read_text(encoding="utf-8") if out.exists() else ""
         if current != text:

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
             TimeRemainingColumn,
         )
 
-        from bwc_custody.cli import emit, fail
+        from bwc_custody.commands import emit, fail
         from redaction.pipeline import RedactOptions, redact_file
         from redaction.regions import Regions, load_regions
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The test command: lint, the policy rule-file lint, and the whole pytest suite
-# (SQLite and PostgreSQL, real S3, real ffmpeg, real faces). Extra args go to pytest.
+# The test command: lint, types, the import contracts (pyproject.toml), the policy rule-file
+# lint, and the whole pytest suite (SQLite and PostgreSQL, real S3, real ffmpeg, real faces).
+# Extra args go to pytest.
 # Tests run in one process per CPU (BWC_TEST_WORKERS=N to choose, 0 for one process): most
 # of a test's time is spent waiting on PostgreSQL, S3, ffmpeg or encoder processes, so two
 # workers on the 2-core CI machine took 342-359 s against 538 s in one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
+.venv/bin/mypy bwc_custody storage redaction policies review
+.venv/bin/lint-imports --no-logo
 .venv/bin/bwc policy lint
 set +e
 .venv/bin/python -m pytest -n "${BWC_TEST_WORKERS:-auto}" --dist loadfile "$@"

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -253,3 +253,15 @@ class Signer:
     def sign(self, message: bytes) -> str:
         """Base64 Ed25519 signature of `message`."""
         return base64.b64encode(self._key.sign(message)).decode()
+
+    def verify(self, message: bytes, signature: str, key_id: str) -> bool:
+        """True when `signature` (base64) over `message` verifies with the current key or the
+        retired key `key_id` (what was signed before a rotation stays verifiable)."""
+        public = self.public_key_for(key_id)
+        if public is None:
+            return False
+        try:
+            public.verify(base64.b64decode(signature, validate=True), message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True

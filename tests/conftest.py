@@ -11,13 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
+from tests.support.clock import clock_instant
 from tests.support.s3server import S3Server, running_s3
 
 PG_BASE_URL = os.environ.get("BWC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock() -> Iterator[time_machine.Traveller]:
+    """Every test starts at the same instant (tests/support/clock.py), ticking from there."""
+    with time_machine.travel(clock_instant(), tick=True) as traveller:
+        yield traveller
 
 
 def _reset_caches() -> None:
@@ -166,7 +175,7 @@ def ingest_clip() -> Callable[..., str]:
     from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.evidence.models import DockMetadata
-    from bwc_custody.evidence.service import ingest_stream
+    from bwc_custody.flows.ingest import ingest_stream
     from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
     def _ingest(path: Path | None = None, *, data: bytes | None = None, **meta: Any) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
 from bwc_custody.db import BIGINT_MAX, INTEGER_MAX
+from bwc_custody.roles import Role
 
 TOO_BIG = INTEGER_MAX + 1
 # Byte counts of an upload: BIGINT columns (an upload may be 64 GiB).

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
 
 
 def _h(token: str) -> dict[str, str]:

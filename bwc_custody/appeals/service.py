@@ -28,9 +28,8 @@ from bwc_custody.custody import service as custody
 from bwc_custody.reasons import require_reason
 from bwc_custody.requests.models import RecordsRequest
 from bwc_custody.requests.service import get_or_raise as get_request_or_raise
-from bwc_custody.requests.service import kentucky_today
 from bwc_custody.timeutil import utcnow
-from policies.calendar import add_business_days
+from policies.calendar import add_business_days, kentucky_today
 
 
 def holds_until(row: RecordsAppeal) -> dt.date | None:

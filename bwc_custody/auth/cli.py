@@ -6,13 +6,14 @@ from typing import Any
 
 import typer
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.roles import Role
 
 
 def mfa_key(session: Any, username: str) -> dict[str, str]:
     """Provision the user's one-time-code key from the command line; the key and its URI."""
-    from bwc_custody.auth import flows, mfa
+    from bwc_custody.auth import mfa
+    from bwc_custody.flows import auth as flows
 
     _user, secret = flows.provision_mfa(session=session, actor=LOCAL_OPERATOR,
                                         username=username, client_addr="cli")
@@ -21,7 +22,7 @@ def mfa_key(session: Any, username: str) -> dict[str, str]:
 
 def register(app: typer.Typer) -> None:
     """Add the user-management commands to the `bwc` app."""
-    from bwc_custody.cli import emit, in_session
+    from bwc_custody.commands import emit, in_session
 
     users_app = typer.Typer(help="Users, passwords and API tokens.", no_args_is_help=True)
     token_app = typer.Typer(help="API tokens (docks, integrations).", no_args_is_help=True)
@@ -41,7 +42,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create a user (docks are users with the dock role) and print its API token; a
         person with a password whose roles need a one-time code also gets its key."""
-        from bwc_custody.auth import flows, mfa, service
+        from bwc_custody.auth import mfa, service
+        from bwc_custody.flows import auth as flows
 
         if generate_password and password is None:
             password = service.generate_password()
@@ -74,7 +76,7 @@ def register(app: typer.Typer) -> None:
             for u in service.list_users(session=session)]))
 
     def _set_disabled(username: str, disabled: bool, reason: str) -> None:
-        from bwc_custody.auth import flows
+        from bwc_custody.flows import auth as flows
 
         in_session(lambda session: flows.set_disabled(
             session=session, actor=LOCAL_OPERATOR, username=username, disabled=disabled,
@@ -97,7 +99,7 @@ def register(app: typer.Typer) -> None:
         password: str | None = typer.Option(None, help="New password (else one is generated)."),
     ) -> None:
         """Set a new password, lift a lock-out and end the user's sessions."""
-        from bwc_custody.auth import flows
+        from bwc_custody.flows import auth as flows
 
         _user, new = in_session(lambda session: flows.reset_password(
             session=session, actor=LOCAL_OPERATOR, username=username, password=password,
@@ -116,7 +118,7 @@ def register(app: typer.Typer) -> None:
         role: list[Role] = typer.Option(..., "--role", help="The complete new set."),
     ) -> None:
         """Replace a user's roles."""
-        from bwc_custody.auth import flows
+        from bwc_custody.flows import auth as flows
 
         roles = in_session(lambda session: sorted(r.value for r in flows.set_roles(
             session=session, actor=LOCAL_OPERATOR, username=username, roles=role,
@@ -126,7 +128,7 @@ def register(app: typer.Typer) -> None:
     @token_app.command("issue")
     def token_issue(username: str, name: str = typer.Option("", help="A label.")) -> None:
         """Issue an API token for a user (printed once)."""
-        from bwc_custody.auth import flows
+        from bwc_custody.flows import auth as flows
 
         def issue(session: Any) -> tuple[str, int | None]:
             secret, row = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
@@ -140,7 +142,7 @@ def register(app: typer.Typer) -> None:
     @token_app.command("revoke")
     def token_revoke(username: str, token_id: int) -> None:
         """Revoke one of a user's API tokens by its id."""
-        from bwc_custody.auth import flows
+        from bwc_custody.flows import auth as flows
 
         in_session(lambda session: flows.revoke_api_token(
             session=session, actor=LOCAL_OPERATOR, username=username, token_id=token_id,

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
+from pydantic import BaseModel
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
+from bwc_custody.roles import Role
 from bwc_custody.timeutil import UtcDateTime, utcnow
 
 # Usernames: what the API and CLI accept. At most 80 characters, because custody entries
 # name a user in their target_id (80 characters); PostgreSQL refused a longer one (a 500).
 USERNAME_MAX = 80
 USERNAME_PATTERN = r"^[A-Za-z0-9._@-]+$"
-
-
-class Role(StrEnum):
-    """The roles a user may hold; one person may hold several."""
-
-    officer = "officer"
-    dock = "dock"
-    custodian = "custodian"
-    legal_reviewer = "legal_reviewer"
-    auditor = "auditor"
-    admin = "admin"
-    requester = "requester"
 
 
 class User(SQLModel, table=True):
@@ -96,3 +85,12 @@ class UserMfa(SQLModel, table=True):
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
     last_step: int = Field(default=0)
+
+
+class TokenPair(BaseModel):
+    """The OAuth2 token response."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    refresh_token: str

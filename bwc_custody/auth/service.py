@@ -15,9 +15,11 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bwc_custody.auth.errors import WeakPassword
-from bwc_custody.auth.models import USERNAME_MAX, USERNAME_PATTERN, ApiToken, Role, User
+from bwc_custody.auth.models import USERNAME_MAX, USERNAME_PATTERN, ApiToken, User
+from bwc_custody.auth.tokens import decode_access_token
 from bwc_custody.config import get_settings
 from bwc_custody.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from bwc_custody.roles import Role
 from bwc_custody.timeutil import as_utc, utcnow
 
 TOKEN_PREFIX = "bwc_"
@@ -105,7 +107,6 @@ def authenticate_api_token(*, session: Session, token: str) -> Principal:
 
 def authenticate(*, session: Session, token: str) -> Principal:
     """The caller behind a bearer token: an API token (bwc_...) or a JWT access token."""
-    from bwc_custody.auth.tokens import decode_access_token
 
     if token.startswith(TOKEN_PREFIX):
         return authenticate_api_token(session=session, token=token)

@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from bwc_custody.appeals import service as appeals
 from bwc_custody.appeals.models import AppealCreate, AppealDecision
-from bwc_custody.auth import flows
-from bwc_custody.auth.models import Role
 from bwc_custody.console.session import (
     COOKIE,
     ConsoleUser,
@@ -31,12 +29,13 @@ from bwc_custody.console.session import (
     cookie_args,
     same_origin,
 )
-from bwc_custody.custody.access import stream_original
 from bwc_custody.custody.service import entries_after, entries_for, log_size
 from bwc_custody.db import INTEGER_MAX
-from bwc_custody.deps import PUBLIC, RowId, SessionDep, allow
+from bwc_custody.deps import PUBLIC, RowId, SessionDep, allow, client_addr, stream_file
 from bwc_custody.errors import BwcError, validated
-from bwc_custody.evidence.service import get_or_raise
+from bwc_custody.evidence.service import get_or_raise, stream_original
+from bwc_custody.flows import auth as flows
+from bwc_custody.flows import requests as flow
 from bwc_custody.jobs.service import list_jobs
 from bwc_custody.redactions.models import RedactionRequest
 from bwc_custody.redactions.service import list_derivatives, open_derivative
@@ -45,16 +44,18 @@ from bwc_custody.releases import service as releases
 from bwc_custody.releases.models import SubmitBody
 from bwc_custody.requests import service as requests
 from bwc_custody.requests.models import RequestCreate
-from bwc_custody.requests.service import list_requests
 from bwc_custody.retention import service as retention
 from bwc_custody.retention.models import CaseClose, HoldCreate, HoldKind
+from bwc_custody.roles import Role
 from bwc_custody.tags.analysis import request_analysis as queue_analysis
 from bwc_custody.tags.service import effective_tags, list_tags
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
+from policies.calendar import kentucky_today
 from policies.vocabulary import FORMS, REQUESTER_TYPES
-from review.workflow import STATES, TRANSITIONS, available
+from review.workflow import LIVE_STATES, STATES, TRANSITIONS, available
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.globals["LIVE_STATES"] = LIVE_STATES  # the workflow's, not a copy in a page
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STAFF = (Role.custodian, Role.legal_reviewer, Role.auditor)
@@ -69,9 +70,6 @@ AnyoneForm = Annotated[ConsoleUser, Depends(console_form(*Role))]
 Text = Annotated[str, Form(max_length=4000)]
 Short = Annotated[str, Form(max_length=200)]
 
-
-def _addr(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 # No script at all, nothing from elsewhere, never inside another site's frame.
@@ -162,7 +160,7 @@ def login(request: Request, session: SessionDep, username: Short, password: Shor
             "the logon form came from another site"))
     try:
         pair = flows.login(session=session, username=username, password=password,
-                           client_addr=_addr(request), via="console", otp=otp)
+                           client_addr=client_addr(request), via="console", otp=otp)
     except BwcError as exc:
         return page(request, None, "login.html", status=exc.status, failed=exc)
     response = RedirectResponse("/console/", status_code=303)
@@ -174,7 +172,7 @@ def login(request: Request, session: SessionDep, username: Short, password: Shor
 def logout(request: Request, session: SessionDep, user: AnyoneForm) -> Response:
     """End the console session, in this browser and on the server."""
     flows.console_logout(session=session, actor=user.principal, session_id=user.session_id,
-                         client_addr=_addr(request))
+                         client_addr=client_addr(request))
     response = RedirectResponse("/console/login?done=logged+out", status_code=303)
     response.delete_cookie(COOKIE, path="/console")
     return response
@@ -190,10 +188,10 @@ def queue(request: Request, session: SessionDep, user: Staff,
     rows = requests.list_requests(session=session, actor=user.principal,
                                   state=None if state in ("live", "all") else state)
     if state == "live":
-        rows = [r for r in rows if r.state in ("open", "in_review", "approved")]
+        rows = [r for r in rows if r.state in LIVE_STATES]
     return page(request, user, "requests.html", state=state, states=STATES,
-                today=requests.kentucky_today(), requester_types=REQUESTER_TYPES, forms=FORMS,
-                requests=requests.views_of(session=session, rows=rows, actor=user.principal))
+                today=kentucky_today(), requester_types=REQUESTER_TYPES, forms=FORMS,
+                requests=flow.views_of(session=session, rows=rows, actor=user.principal))
 
 
 @router.post("/requests")
@@ -211,7 +209,7 @@ def record_request(request: Request, session: SessionDep, user: CustodianForm,
         "parent_of_depicted": bool(parent_of_depicted),
         "attorney_affidavit": bool(attorney_affidavit)})
     row = requests.create_request(session=session, body=body, actor=user.principal,
-                                  client_addr=_addr(request))
+                                  client_addr=client_addr(request))
     return back(request, user, _request_url(row.id), "recorded")
 
 
@@ -221,11 +219,11 @@ def request_page(request_id: str, request: Request, session: SessionDep,
     """One request: the decision with every rule and citation, its history, the review
     rounds, and the actions this user may take now."""
     row = requests.get_or_raise(session=session, request_id=request_id)
-    view = requests.view_of(session=session, row=row, actor=user.principal)
+    view = flow.view_of(session=session, row=row, actor=user.principal)
     roles = frozenset(str(r) for r in user.principal.roles)
     derivatives = (list_derivatives(session=session, evidence_id=row.evidence_id)
                    if row.evidence_id else [])
-    return page(request, user, "request.html", r=view, today=requests.kentucky_today(),
+    return page(request, user, "request.html", r=view, today=kentucky_today(),
                 decisions=requests.decisions(session=session, request_id=request_id),
                 rounds=releases.rounds(session=session, request_id=request_id),
                 actions={t.name for t in available(state=row.state, roles=roles)},
@@ -251,9 +249,9 @@ def _request_url(request_id: str) -> str:
 def link(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
          evidence_id: Short) -> Response:
     """Name the recording asked for; the policy engine decides on its tags."""
-    requests.link_evidence(session=session, request_id=request_id,
+    flow.link_evidence(session=session, request_id=request_id,
                            evidence_id=evidence_id.strip(), actor=user.principal,
-                           client_addr=_addr(request))
+                           client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "linked")
 
 
@@ -263,7 +261,7 @@ def submit(request_id: str, request: Request, session: SessionDep, user: Custodi
     """Put one redacted file before legal review."""
     releases.submit(session=session, request_id=request_id,
                     body=validated(SubmitBody, {"derivative_id": derivative_id, "note": note}),
-                    actor=user.principal, client_addr=_addr(request))
+                    actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "submitted")
 
 
@@ -272,7 +270,7 @@ def deny(request_id: str, request: Request, session: SessionDep, user: Custodian
          reason: Text = "") -> Response:
     """The written denial: the decision's exceptions, how they apply, the appeal notice."""
     releases.deny(session=session, signer=get_signer(), request_id=request_id,
-                  explanation=reason, actor=user.principal, client_addr=_addr(request))
+                  explanation=reason, actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "denied")
 
 
@@ -284,7 +282,7 @@ def record_appeal(request_id: str, request: Request, session: SessionDep, user: 
     appeals.record_appeal(session=session, request_id=request_id, body=validated(
         AppealCreate, {"forum": forum, "filed_on": filed_on, "note": note,
                        "reference": reference}), actor=user.principal,
-        client_addr=_addr(request))
+        client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "appeal+recorded")
 
 
@@ -298,7 +296,7 @@ def record_appeal_decision(request_id: str, appeal_id: RowId, request: Request,
                             body=validated(AppealDecision, {
                                 "outcome": outcome, "decided_on": decided_on, "note": note,
                                 "reference": reference}),
-                            actor=user.principal, client_addr=_addr(request))
+                            actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "appeal+decided")
 
 
@@ -307,7 +305,7 @@ def approve(request_id: str, request: Request, session: SessionDep, user: Review
             reason: Text = "") -> Response:
     """Sign off on the file under review (after watching it), with the written basis."""
     releases.approve(session=session, signer=get_signer(), request_id=request_id,
-                     reason=reason, actor=user.principal, client_addr=_addr(request))
+                     reason=reason, actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "approved")
 
 
@@ -316,7 +314,7 @@ def send_back(request_id: str, request: Request, session: SessionDep, user: Revi
               reason: Text = "") -> Response:
     """Send the file under review back to the custodian, with reasons."""
     releases.send_back(session=session, request_id=request_id, reason=reason,
-                       actor=user.principal, client_addr=_addr(request))
+                       actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "returned")
 
 
@@ -325,7 +323,7 @@ def release(request_id: str, request: Request, session: SessionDep,
             user: CustodianForm) -> Response:
     """Release exactly the approved file (its stored bytes re-hashed first)."""
     releases.release(session=session, store=get_store(), keyring=get_keyring(),
-                     request_id=request_id, actor=user.principal, client_addr=_addr(request))
+                     request_id=request_id, actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "released")
 
 
@@ -333,8 +331,8 @@ def release(request_id: str, request: Request, session: SessionDep,
 def close(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
           reason: Text = "") -> Response:
     """Close the request, with a written reason."""
-    requests.close_request(session=session, request_id=request_id, actor=user.principal,
-                           reason=reason, client_addr=_addr(request))
+    flow.close_request(session=session, request_id=request_id, actor=user.principal,
+                           reason=reason, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "closed")
 
 
@@ -345,11 +343,9 @@ def watch(derivative_id: str, request: Request, session: SessionDep, user: Watch
     _row, obj, chunks = open_derivative(
         session=session, store=get_store(), keyring=get_keyring(), derivative_id=derivative_id,
         part="video", actor=user.principal, reason=f"console review of request {request_id}",
-        client_addr=_addr(request))
-    session.commit()  # the viewing is on record before the first byte leaves
-    response = StreamingResponse(chunks, media_type="video/mp4", headers={
-        "Content-Length": str(obj.size), "X-Content-SHA256": obj.sha256})
-    return _with_cookie(response, request, user)
+        client_addr=client_addr(request))
+    return _with_cookie(stream_file(session, chunks, media_type="video/mp4", size=obj.size,
+                                    sha256=obj.sha256), request, user)
 
 
 # ---- recordings and retention ------------------------------------------------------------
@@ -361,11 +357,9 @@ def watch_original(evidence_id: str, request: Request, session: SessionDep, user
     reason given)."""
     evidence, chunks = stream_original(
         session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
-        actor=user.principal, reason=reason, client_addr=_addr(request))
-    session.commit()  # the viewing is on record before the first byte leaves
-    response = StreamingResponse(chunks, media_type="video/mp4", headers={
-        "Content-Length": str(evidence.size), "X-Content-SHA256": evidence.sha256})
-    return _with_cookie(response, request, user)
+        actor=user.principal, reason=reason, client_addr=client_addr(request))
+    return _with_cookie(stream_file(session, chunks, media_type="video/mp4", size=evidence.size,
+                                    sha256=evidence.sha256), request, user)
 
 
 @router.get("/evidence/{evidence_id}")
@@ -375,7 +369,7 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
     """One recording: metadata, its requests, tags with provenance, redacted copies, jobs,
     retention and holds."""
     return page(request, user, "evidence.html",
-                requests=list_requests(session=session, actor=user.principal,
+                requests=requests.list_requests(session=session, actor=user.principal,
                                        evidence_id=evidence_id),
                 e=get_or_raise(session=session, evidence_id=evidence_id),
                 jobs=list_jobs(session=session, evidence_id=evidence_id, limit=20),
@@ -396,7 +390,7 @@ def request_redaction(evidence_id: str, request: Request, session: SessionDep,
                       user: CustodianForm) -> Response:
     """Queue a redaction that blurs every face (boxes, keep-face: through the API or CLI)."""
     queue_redaction(session=session, evidence_id=evidence_id, body=RedactionRequest(),
-                    actor=user.principal, client_addr=_addr(request))
+                    actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _evidence_url(evidence_id), "redaction+queued")
 
 
@@ -405,7 +399,7 @@ def request_analysis(evidence_id: str, request: Request, session: SessionDep,
                      user: CustodianForm) -> Response:
     """Queue a person count (juvenile and multi-student tags)."""
     queue_analysis(session=session, evidence_id=evidence_id, actor=user.principal,
-                   client_addr=_addr(request))
+                   client_addr=client_addr(request))
     return back(request, user, _evidence_url(evidence_id), "person+count+queued")
 
 
@@ -415,7 +409,7 @@ def place_hold(evidence_id: str, request: Request, session: SessionDep, user: Ho
     """Hold the recording past its schedule, with a reason."""
     body = validated(HoldCreate, {"kind": kind, "reference": reference, "reason": reason})
     retention.place_hold(session=session, store=get_store(), evidence_id=evidence_id,
-                         body=body, actor=user.principal, client_addr=_addr(request))
+                         body=body, actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _evidence_url(evidence_id), "held")
 
 
@@ -425,7 +419,7 @@ def lift_hold(evidence_id: str, hold_id: RowId, request: Request, session: Sessi
     """Lift one hold, with a reason."""
     retention.lift_hold(session=session, store=get_store(), evidence_id=evidence_id,
                         hold_id=hold_id, reason=reason, actor=user.principal,
-                        client_addr=_addr(request))
+                        client_addr=client_addr(request))
     return back(request, user, _evidence_url(evidence_id), "lifted")
 
 
@@ -436,7 +430,7 @@ def close_case(evidence_id: str, request: Request, session: SessionDep, user: Ho
     evidence = get_or_raise(session=session, evidence_id=evidence_id)
     body = validated(CaseClose, {"case_number": evidence.case_number or "", "reason": reason})
     retention.close_case(session=session, body=body, actor=user.principal,
-                         client_addr=_addr(request))
+                         client_addr=client_addr(request))
     return back(request, user, _evidence_url(evidence_id), "case+closed")
 
 
@@ -445,7 +439,7 @@ def dispose(evidence_id: str, request: Request, session: SessionDep, user: Custo
             reason: Text = "") -> Response:
     """Destroy a recording due under its schedule."""
     retention.dispose(session=session, store=get_store(), evidence_id=evidence_id,
-                      reason=reason, actor=user.principal, client_addr=_addr(request))
+                      reason=reason, actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _evidence_url(evidence_id), "destroyed")
 
 

@@ -22,11 +22,12 @@ from typing import Annotated, Any
 from fastapi import Form, Request
 from sqlmodel import Session
 
-from bwc_custody.auth.models import Role, User
+from bwc_custody.auth.models import User
 from bwc_custody.auth.service import Principal, console_session_row, principal_of
 from bwc_custody.auth.tokens import decode_access_token, issue_access_token, signing_secret
 from bwc_custody.deps import SessionDep
 from bwc_custody.errors import BwcError, Forbidden, Unauthenticated
+from bwc_custody.roles import Role
 from bwc_custody.timeutil import utcnow
 
 COOKIE = "bwc_console"

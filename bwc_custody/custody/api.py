@@ -1,42 +1,23 @@
-"""Custody routes: the log, checkpoints, proofs and verification for auditors; footage
-streaming and evidence packages for custodians."""
+"""Custody routes: the log, checkpoints, proofs and verification for auditors."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from starlette.background import BackgroundTask
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service
-from bwc_custody.custody.access import stream_original
 from bwc_custody.custody.models import EntryRead
-from bwc_custody.custody.package import build_package
 from bwc_custody.custody.verify import verify_all
-from bwc_custody.db import get_engine
-from bwc_custody.deps import Count, Offset, RowId, SessionDep, allow
+from bwc_custody.deps import Auditor, Count, Offset, RowId, SessionDep, allow
+from bwc_custody.roles import Role
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
 router = APIRouter(tags=["custody"])
-Auditor = Annotated[Principal, Depends(allow(Role.auditor))]
 Checkpointer = Annotated[Principal, Depends(allow(Role.auditor, Role.admin))]
-Custodian = Annotated[Principal, Depends(allow(Role.custodian))]
-Viewer = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer))]
-Reason = Annotated[str, Query(min_length=3, max_length=500,
-                              description="Why (recorded in the custody log).")]
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 class CheckpointRead(BaseModel):
@@ -117,36 +98,3 @@ def verify(session: SessionDep, _auditor: Auditor, fixity: bool = False) -> dict
     """Run the verification (chain, checkpoints; stored objects when `fixity`)."""
     return verify_all(session=session, store=get_store(), keyring=get_keyring(),
                       signer=get_signer(), fixity=fixity).to_dict()
-
-
-@router.get("/evidence/{evidence_id}/content")
-def stream_content(evidence_id: str, request: Request, session: SessionDep, actor: Viewer,
-                   reason: Reason) -> StreamingResponse:
-    """Stream the original footage (recorded as `evidence.stream`, with the reason)."""
-    evidence, chunks = stream_original(
-        session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
-        actor=actor, reason=reason, client_addr=_client(request))
-    session.commit()  # the view is on record before the first byte leaves
-    return StreamingResponse(chunks, media_type="application/octet-stream", headers={
-        "Content-Length": str(evidence.size), "X-Content-SHA256": evidence.sha256,
-        "Cache-Control": "no-store"})
-
-
-@router.post("/evidence/{evidence_id}/package")
-async def package(evidence_id: str, request: Request, actor: Custodian,
-                  reason: Reason) -> FileResponse:
-    """An evidence package (zip): original, SHA-256, proven custody entries, key, verifier."""
-    work = Path(tempfile.mkdtemp(prefix="bwc-package-"))
-    try:
-        await run_in_threadpool(
-            build_package, engine=get_engine(), store=get_store(), keyring=get_keyring(),
-            signer=get_signer(), evidence_id=evidence_id, out=work / "package", actor=actor,
-            reason=reason, client_addr=_client(request))
-        archive = await run_in_threadpool(shutil.make_archive, str(work / evidence_id), "zip",
-                                          work / "package")
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return FileResponse(archive, media_type="application/zip",
-                        filename=f"evidence-{evidence_id}.zip",
-                        background=BackgroundTask(shutil.rmtree, work, ignore_errors=True))

@@ -1,13 +1,11 @@
-"""`bwc verify`, `bwc checkpoint`, `bwc package`, `bwc log`."""
+"""`bwc verify`, `bwc checkpoint`, `bwc log`."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.errors import BwcError
 
 
@@ -27,7 +25,7 @@ class _RichProgress:
 
 def register(app: typer.Typer) -> None:
     """Add the custody-log commands to the `bwc` app."""
-    from bwc_custody.cli import emit, fail, in_session
+    from bwc_custody.commands import emit, fail, in_session
 
     @app.command()
     def verify(
@@ -64,31 +62,6 @@ def register(app: typer.Typer) -> None:
 
         emit(in_session(lambda session: custody.checkpoint_document(custody.create_checkpoint(
             session=session, signer=get_signer(), store=get_store()))))
-
-    @app.command()
-    def package(
-        evidence_id: str,
-        out: Path = typer.Option(..., "--out", help="Empty or new directory for the package."),
-        reason: str = typer.Option("", help="Why (recorded in the custody log)."),
-    ) -> None:
-        """Write an evidence package: original, SHA-256, proven custody entries, key, verifier."""
-        from bwc_custody.custody.package import build_package
-        from bwc_custody.db import check_migrated, get_engine
-        from bwc_custody.vault.service import get_keyring, get_signer, get_store
-
-        try:
-            check_migrated()
-            manifest = build_package(
-                engine=get_engine(), store=get_store(), keyring=get_keyring(),
-                signer=get_signer(), evidence_id=evidence_id, out=out, actor=LOCAL_OPERATOR,
-                reason=reason, client_addr="cli",
-            )
-        except BwcError as exc:
-            fail(exc)
-        emit({"out": str(out), "evidence_id": evidence_id, "sha256": manifest["sha256"],
-              "entries": len(manifest["entries"]),
-              "checkpoint": manifest["checkpoint"]["tree_size"],
-              "verify": f"python {out / 'verify_package.py'} {out}"})
 
     @app.command("log")
     def log(

@@ -1,19 +1,38 @@
-"""Evidence routes: list and read metadata, the server's public key for receipts."""
+"""Evidence routes: list and read metadata, watch the original, export a package, and the
+server's public key for receipts."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
+from starlette.background import BackgroundTask
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
-from bwc_custody.deps import PUBLIC, Offset, SessionDep, allow
+from bwc_custody.db import get_engine
+from bwc_custody.deps import (
+    PUBLIC,
+    ClientAddr,
+    Custodian,
+    Decider,
+    Offset,
+    SessionDep,
+    ViewingReason,
+    allow,
+    stream_file,
+)
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence import service
 from bwc_custody.evidence.models import EvidenceRead
-from bwc_custody.vault.service import get_signer
+from bwc_custody.evidence.package import build_package
+from bwc_custody.roles import Role
+from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
 router = APIRouter(tags=["evidence"])
 MetadataReader = Annotated[Principal, Depends(allow(Role.officer, Role.custodian,
@@ -63,3 +82,34 @@ def signing_key() -> PublicKey:
     signer = get_signer()
     return PublicKey(key_id=signer.key_id, algorithm="Ed25519", public_key_pem=signer.public_pem,
                      retired=signer.retired_pems())
+
+
+@router.get("/evidence/{evidence_id}/content")
+def stream_content(evidence_id: str, session: SessionDep, actor: Decider, addr: ClientAddr,
+                   reason: ViewingReason) -> StreamingResponse:
+    """Stream the original footage (recorded as `evidence.stream`, with the reason)."""
+    evidence, chunks = service.stream_original(
+        session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
+        actor=actor, reason=reason, client_addr=addr)
+    return stream_file(session, chunks, media_type="application/octet-stream",
+                       size=evidence.size, sha256=evidence.sha256)
+
+
+@router.post("/evidence/{evidence_id}/package")
+async def package(evidence_id: str, actor: Custodian, addr: ClientAddr,
+                  reason: ViewingReason) -> FileResponse:
+    """An evidence package (zip): original, SHA-256, proven custody entries, key, verifier."""
+    work = Path(tempfile.mkdtemp(prefix="bwc-package-"))
+    try:
+        await run_in_threadpool(
+            build_package, engine=get_engine(), store=get_store(), keyring=get_keyring(),
+            signer=get_signer(), evidence_id=evidence_id, out=work / "package", actor=actor,
+            reason=reason, client_addr=addr)
+        archive = await run_in_threadpool(shutil.make_archive, str(work / evidence_id), "zip",
+                                          work / "package")
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return FileResponse(archive, media_type="application/zip",
+                        filename=f"evidence-{evidence_id}.zip",
+                        background=BackgroundTask(shutil.rmtree, work, ignore_errors=True))

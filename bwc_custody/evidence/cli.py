@@ -1,4 +1,4 @@
-"""`bwc ingest`, `bwc export`, `bwc dock watch`."""
+"""`bwc ingest`, `bwc export`, `bwc package`, `bwc dock watch`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _transfer_progress() -> Progress:
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `bwc` app."""
-    from bwc_custody.cli import emit, fail, in_session
+    from bwc_custody.commands import emit, fail, in_session
 
     dock_app = typer.Typer(help="The docking-station upload agent.", no_args_is_help=True)
     app.add_typer(dock_app, name="dock")
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.evidence.errors import InvalidMetadata
         from bwc_custody.evidence.models import DockMetadata
-        from bwc_custody.evidence.service import ingest_stream
+        from bwc_custody.flows.ingest import ingest_stream
         from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
         try:
@@ -99,6 +99,31 @@ def register(app: typer.Typer) -> None:
             session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
             out=out, actor=LOCAL_OPERATOR, reason=reason, client_addr="cli"))
         emit({"evidence_id": evidence_id, "sha256": sha, "out": str(out), "verified": True})
+
+    @app.command()
+    def package(
+        evidence_id: str,
+        out: Path = typer.Option(..., "--out", help="Empty or new directory for the package."),
+        reason: str = typer.Option("", help="Why (recorded in the custody log)."),
+    ) -> None:
+        """Write an evidence package: original, SHA-256, proven custody entries, key, verifier."""
+        from bwc_custody.db import check_migrated, get_engine
+        from bwc_custody.evidence.package import build_package
+        from bwc_custody.vault.service import get_keyring, get_signer, get_store
+
+        try:
+            check_migrated()
+            manifest = build_package(
+                engine=get_engine(), store=get_store(), keyring=get_keyring(),
+                signer=get_signer(), evidence_id=evidence_id, out=out, actor=LOCAL_OPERATOR,
+                reason=reason, client_addr="cli",
+            )
+        except BwcError as exc:
+            fail(exc)
+        emit({"out": str(out), "evidence_id": evidence_id, "sha256": manifest["sha256"],
+              "entries": len(manifest["entries"]),
+              "checkpoint": manifest["checkpoint"]["tree_size"],
+              "verify": f"python {out / 'verify_package.py'} {out}"})
 
     @dock_app.command("watch")
     def dock_watch(

@@ -1,6 +1,7 @@
 """Evidence errors."""
 
 from bwc_custody.errors import BwcError
+from bwc_custody.vault.errors import ObjectDisposed
 
 
 class EmptyFile(BwcError):
@@ -28,9 +29,6 @@ class DuplicateEvidence(Exception):
         self.evidence_id = evidence_id
 
 
-class EvidenceDisposed(BwcError):
+class EvidenceDisposed(ObjectDisposed):
     """The recording was destroyed under its retention schedule; the custody log keeps
     its hash and the disposition entry, nothing can be read, queued or requested of it."""
-
-    code = "evidence_disposed"
-    status = 410

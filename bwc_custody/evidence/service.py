@@ -1,11 +1,16 @@
-"""Take footage into custody (CLI file or finished upload), read it back, export it."""
+"""Take footage into custody (CLI file or finished upload), read it back, export it.
+
+What follows a new recording in other domains (officer tags, notices, the person count) is
+`flows.ingest`'s: the routes and commands ingest through it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -13,7 +18,6 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from bwc_custody.auth.service import Principal
-from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
 from bwc_custody.evidence import media
 from bwc_custody.evidence.errors import (
@@ -98,6 +102,19 @@ def original_reader(*, session: Session, store: ObjectStore, keyring: Keyring,
                              obj=_stored_object(session=session, evidence=evidence))
 
 
+def stream_original(*, session: Session, store: ObjectStore, keyring: Keyring, evidence_id: str,
+                    actor: Principal, reason: str, client_addr: str = ""
+                    ) -> tuple[Evidence, Iterator[bytes]]:
+    """Record an `evidence.stream` entry and return the original's authenticated plaintext."""
+    evidence = get_or_raise(session=session, evidence_id=evidence_id)
+    chunks = vault.iter_plaintext(store=store, keyring=keyring,
+                                  obj=_stored_object(session=session, evidence=evidence))
+    custody.append(session=session, actor=actor, action="evidence.stream",
+                   target_type="evidence", target_id=evidence_id, client_addr=client_addr,
+                   reason=reason, details={"sha256": evidence.sha256, "size": evidence.size})
+    return evidence, chunks
+
+
 def _probe_stored(
     *, store: ObjectStore, keyring: Keyring, obj: StoredObject
 ) -> tuple[str, dict[str, Any], str | None]:
@@ -138,18 +155,16 @@ def _admit(
             "metadata": metadata.model_dump(mode="json", exclude_defaults=True),
         },
     )
-    from bwc_custody.tags.service import apply_officer_metadata  # tags import this module
-
-    apply_officer_metadata(session=session, evidence=evidence, actor=actor,
-                           client_addr=client_addr)
-    if status == "video" and get_settings().auto_analyze:
-        from bwc_custody.jobs.service import enqueue
-
-        # every video is counted for people, so campus footage gets its juvenile and
-        # multi-student tags without anyone having to remember to ask
-        enqueue(session=session, kind="analysis", actor=actor, evidence_id=evidence.id,
-                params={"trigger": "ingest"}, client_addr=client_addr)
     return evidence
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What an ingest did: the signed receipt, and the recording when it is new (None when
+    the content was already in custody, or the upload was already finalized)."""
+
+    receipt: Receipt
+    evidence: Evidence | None = None
 
 
 def _duplicate_receipt(
@@ -195,7 +210,7 @@ def ingest_stream(
     expected_sha256: str | None = None,
     client_addr: str = "",
     on_progress: Callable[[int], None] | None = None,
-) -> Receipt:
+) -> Admission:
     """Hash+encrypt `source` into the store, then record it; returns the signed receipt.
 
     Content already in custody is not stored twice: the receipt names the existing item.
@@ -219,14 +234,14 @@ def ingest_stream(
         )
     except DuplicateEvidence as dup:
         existing = get_or_raise(session=session, evidence_id=dup.evidence_id)
-        return _duplicate_receipt(session=session, signer=signer, existing=existing,
-                                  actor=actor, source="cli", client_addr=client_addr,
-                                  metadata=metadata)
+        return Admission(_duplicate_receipt(
+            session=session, signer=signer, existing=existing, actor=actor, source="cli",
+            client_addr=client_addr, metadata=metadata))
     evidence = _admit(
         session=session, store=store, keyring=keyring, obj=obj, evidence_id=evidence_id,
         metadata=metadata, actor=actor, source="cli", client_addr=client_addr,
     )
-    return sign_receipt(signer=signer, evidence=evidence, duplicate=False)
+    return Admission(sign_receipt(signer=signer, evidence=evidence, duplicate=False), evidence)
 
 
 def ingest_staged(
@@ -242,14 +257,14 @@ def ingest_staged(
     metadata: DockMetadata,
     actor: Principal,
     client_addr: str = "",
-) -> Receipt:
+) -> Admission:
     """Publish a finished, already-encrypted upload and record it."""
     _lock_content(session, sha256)
     existing = get_by_sha256(session=session, sha256=sha256)
     if existing is not None:
-        return _duplicate_receipt(session=session, signer=signer, existing=existing,
-                                  actor=actor, source="upload", client_addr=client_addr,
-                                  metadata=metadata)
+        return Admission(_duplicate_receipt(
+            session=session, signer=signer, existing=existing, actor=actor, source="upload",
+            client_addr=client_addr, metadata=metadata))
     obj = vault.store_ciphertext(
         session=session, store=store, ciphertext=ciphertext, wrapped=wrapped, sha256=sha256,
         key=original_key(evidence_id), kind="original", lock=vault.original_lock(),
@@ -258,7 +273,7 @@ def ingest_staged(
         session=session, store=store, keyring=keyring, obj=obj, evidence_id=evidence_id,
         metadata=metadata, actor=actor, source="upload", client_addr=client_addr,
     )
-    return sign_receipt(signer=signer, evidence=evidence, duplicate=False)
+    return Admission(sign_receipt(signer=signer, evidence=evidence, duplicate=False), evidence)
 
 
 def export_original(

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
-from bwc_custody.deps import SessionDep, allow
+from bwc_custody.deps import ClientAddr, SessionDep, allow
 from bwc_custody.jobs import service
 from bwc_custody.jobs.models import CancelBody, JobRead
+from bwc_custody.roles import Role
 
 router = APIRouter(tags=["jobs"])
-Watcher = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer,
-                                             Role.auditor, Role.admin))]
-Custodian = Annotated[Principal, Depends(allow(Role.custodian, Role.admin))]
+# jobs are also the administrator's to watch and cancel: they run the workers
+JobWatcher = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer,
+                                                Role.auditor, Role.admin))]
+JobOperator = Annotated[Principal, Depends(allow(Role.custodian, Role.admin))]
 
 
 @router.get("/jobs", response_model=list[JobRead])
-def list_jobs(session: SessionDep, _actor: Watcher,
+def list_jobs(session: SessionDep, _actor: JobWatcher,
               state: Annotated[str | None, Query(max_length=20)] = None,
               kind: Annotated[str | None, Query(max_length=40)] = None,
               evidence_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -30,15 +31,15 @@ def list_jobs(session: SessionDep, _actor: Watcher,
 
 
 @router.get("/jobs/{job_id}", response_model=JobRead)
-def get_job(job_id: str, session: SessionDep, _actor: Watcher) -> JobRead:
+def get_job(job_id: str, session: SessionDep, _actor: JobWatcher) -> JobRead:
     """One job with its progress (0..1), attempts, and result or error code."""
     return JobRead.model_validate(service.get_job(session=session, job_id=job_id))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobRead)
-def cancel_job(job_id: str, body: CancelBody, session: SessionDep, actor: Custodian,
-               request: Request) -> JobRead:
+def cancel_job(job_id: str, body: CancelBody, session: SessionDep, actor: JobOperator,
+               addr: ClientAddr) -> JobRead:
     """Cancel a queued job (a running one cannot be cancelled)."""
     job = service.cancel(session=session, job_id=job_id, actor=actor, reason=body.reason,
-                         client_addr=request.client.host if request.client else "")
+                         client_addr=addr)
     return JobRead.model_validate(job)

@@ -26,9 +26,10 @@ def run_in_foreground(job_id: str) -> Job:
     failed, carrying the job's own error code."""
     from bwc_custody.config import get_settings
     from bwc_custody.db import get_engine
+    from bwc_custody.flows.jobs import HANDLERS
     from bwc_custody.jobs.worker import run_now
 
-    job = run_now(job_id, engine=get_engine(), home=get_settings().home)
+    job = run_now(job_id, engine=get_engine(), home=get_settings().home, handlers=HANDLERS)
     if job.state != "succeeded":
         raise JobFailed(f"job {job.id} {job.state}: {job.error_message or ''}".strip(),
                         job_id=job.id, state=job.state, error_code=job.error_code,
@@ -38,7 +39,7 @@ def run_in_foreground(job_id: str) -> Job:
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `bwc` app."""
-    from bwc_custody.cli import emit, fail, in_session
+    from bwc_custody.commands import emit, fail, in_session
 
     jobs_app = typer.Typer(help="Queued redaction and analysis jobs.", no_args_is_help=True)
     app.add_typer(jobs_app, name="jobs")
@@ -58,6 +59,7 @@ def register(app: typer.Typer) -> None:
         SIGTERM/SIGINT: finish the current job, then exit."""
         from bwc_custody.config import get_settings
         from bwc_custody.db import check_migrated, get_engine
+        from bwc_custody.flows.jobs import HANDLERS
         from bwc_custody.jobs.worker import run_worker, worker_principal
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -74,7 +76,8 @@ def register(app: typer.Typer) -> None:
         signal.signal(signal.SIGINT, _stop)
         me = worker_principal()
         typer.echo(f"{me.username} started", err=True)
-        ran = run_worker(engine=get_engine(), home=get_settings().home, kinds=kind or None,
+        ran = run_worker(engine=get_engine(), home=get_settings().home, handlers=HANDLERS,
+                         kinds=kind or None,
                          lease_seconds=lease, poll_seconds=poll, drain=drain,
                          max_jobs=max_jobs, stop=stop, worker=me)
         typer.echo(f"{me.username} stopped after {ran} job(s)", err=True)

@@ -22,6 +22,8 @@ from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
 from bwc_custody.db import session_scope, storable_text
 from bwc_custody.errors import BwcError
+from bwc_custody.evidence.models import Evidence
+from bwc_custody.evidence.service import require_not_disposed
 from bwc_custody.jobs.errors import JobNotCancellable, JobNotFound, LeaseLost, UnknownJobKind
 from bwc_custody.jobs.models import Job
 from bwc_custody.timeutil import utcnow
@@ -56,9 +58,6 @@ def enqueue(*, session: Session, kind: str, actor: Principal, evidence_id: str |
     """Queue a job (logged as `<kind>.queued`)."""
     _check_kind(kind)
     if evidence_id is not None:
-        from bwc_custody.evidence.models import Evidence
-        from bwc_custody.evidence.service import require_not_disposed
-
         found = session.get(Evidence, evidence_id)
         if found is not None:
             require_not_disposed(found)

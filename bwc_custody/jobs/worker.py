@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,29 +27,20 @@ from sqlmodel import Session
 
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
+from bwc_custody.custody import service as custody
+from bwc_custody.db import session_scope
 from bwc_custody.jobs import service
 from bwc_custody.jobs.errors import LeaseLost, UnknownJobKind
 from bwc_custody.jobs.models import Job
+from bwc_custody.timeutil import as_utc, utcnow
+from bwc_custody.vault.service import get_signer, get_store
 
 logger = logging.getLogger(__name__)
 
+# A job kind's handler; the table of kinds to handlers is `flows.jobs.HANDLERS`, passed in
+# by whoever runs a worker (the handlers live above every domain they touch).
 Handler = Callable[["JobContext"], None]
-_handlers: dict[str, Handler] = {}
-
-
-def register_handler(kind: str, handler: Handler) -> None:
-    """Name the function that runs jobs of `kind`."""
-    _handlers[kind] = handler
-
-
-def handlers() -> dict[str, Handler]:
-    """Every registered handler (the domains register theirs on import)."""
-    from bwc_custody.redactions.service import run_redaction_job
-    from bwc_custody.tags.analysis import run_analysis_job
-
-    _handlers.setdefault("redaction", run_redaction_job)
-    _handlers.setdefault("analysis", run_analysis_job)
-    return _handlers
+Handlers = Mapping[str, Handler]
 
 
 def worker_principal(name: str | None = None) -> Principal:
@@ -153,10 +144,10 @@ def sweep_workdirs(root: Path) -> list[str]:
     return removed
 
 
-def run_job(job: Job, *, engine: Engine, worker: Principal, lease_seconds: float,
-            home: Path) -> Job | None:
+def run_job(job: Job, *, engine: Engine, handlers: Handlers, worker: Principal,
+            lease_seconds: float, home: Path) -> Job | None:
     """Run one claimed job to its end: succeeded, failed, or back in the queue."""
-    handler = handlers().get(job.kind)
+    handler = handlers.get(job.kind)
     workdir = work_root(home) / f"{socket.gethostname()}_{os.getpid()}_{job.id}"
     workdir.mkdir(mode=0o700)
     try:
@@ -185,11 +176,6 @@ def checkpoint_if_due(engine: Engine, minutes: int, now: datetime | None = None)
     """Sign a custody checkpoint when the newest is older than `minutes` (or there is none)
     and entries were appended since; True when one was made. Idempotent across workers: the
     checkpoint takes the log lock and re-reads the newest."""
-    from bwc_custody.custody import service as custody
-    from bwc_custody.db import session_scope
-    from bwc_custody.timeutil import as_utc, utcnow
-    from bwc_custody.vault.service import get_signer, get_store
-
     if minutes <= 0:
         return False
     with session_scope(engine) as session:
@@ -203,7 +189,8 @@ def checkpoint_if_due(engine: Engine, minutes: int, now: datetime | None = None)
         return last is None or made.index != last.index
 
 
-def run_worker(*, engine: Engine, home: Path, kinds: Sequence[str] | None = None,
+def run_worker(*, engine: Engine, home: Path, handlers: Handlers,
+               kinds: Sequence[str] | None = None,
                lease_seconds: float = 60.0, poll_seconds: float = 2.0, drain: bool = False,
                max_jobs: int | None = None, stop: threading.Event | None = None,
                worker: Principal | None = None) -> int:
@@ -211,7 +198,7 @@ def run_worker(*, engine: Engine, home: Path, kinds: Sequence[str] | None = None
     returns how many jobs this worker ran."""
     stop = stop or threading.Event()
     worker = worker or worker_principal()
-    kinds = list(kinds or handlers())
+    kinds = list(kinds or handlers)
     for name in sweep_workdirs(work_root(home)):
         logger.info("removed the scratch directory of a dead worker: %s", name)
     ran = 0
@@ -232,12 +219,14 @@ def run_worker(*, engine: Engine, home: Path, kinds: Sequence[str] | None = None
                 break
             stop.wait(poll_seconds)  # idle poll: nothing queued
             continue
-        run_job(job, engine=engine, worker=worker, lease_seconds=lease_seconds, home=home)
+        run_job(job, engine=engine, handlers=handlers, worker=worker,
+                lease_seconds=lease_seconds, home=home)
         ran += 1
     return ran
 
 
-def run_now(job_id: str, *, engine: Engine, home: Path, lease_seconds: float = 60.0) -> Job:
+def run_now(job_id: str, *, engine: Engine, home: Path, handlers: Handlers,
+            lease_seconds: float = 60.0) -> Job:
     """Run one queued job in the foreground (the CLI's synchronous commands)."""
     worker = worker_principal()
     job = service.claim(engine=engine, worker=worker, kinds=(), job_id=job_id,
@@ -245,6 +234,7 @@ def run_now(job_id: str, *, engine: Engine, home: Path, lease_seconds: float = 6
     if job is None:
         with Session(engine) as session:
             return service.get_job(session=session, job_id=job_id)
-    done = run_job(job, engine=engine, worker=worker, lease_seconds=lease_seconds, home=home)
+    done = run_job(job, engine=engine, handlers=handlers, worker=worker,
+                   lease_seconds=lease_seconds, home=home)
     with Session(engine) as session:
         return done or service.get_job(session=session, job_id=job_id)

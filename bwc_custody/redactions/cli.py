@@ -14,7 +14,7 @@ from bwc_custody.errors import BwcError
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `bwc` app."""
-    from bwc_custody.cli import emit, fail, in_session
+    from bwc_custody.commands import emit, fail, in_session
 
     red_app = typer.Typer(help="Redacted derivatives of evidence.", no_args_is_help=True)
     app.add_typer(red_app, name="redactions")

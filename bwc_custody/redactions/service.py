@@ -1,6 +1,9 @@
 """Redaction of evidence: a custodian's request becomes a job; a worker decrypts the original
 over a loopback URL (never to disk), redacts it into its scratch directory, and publishes the
 derivative and its manifest encrypted, with the job's completion, in one transaction.
+
+The job's handler is `flows.jobs.run_redaction_job`: it runs `redact_evidence` with the
+retention check a new derivative must pass (`admit`), which lives above this domain.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import base64
 import binascii
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,8 +32,14 @@ from bwc_custody.redactions.models import Derivative, KeepPhoto, RedactionReques
 from bwc_custody.tags.errors import KnownAdultNotFound
 from bwc_custody.tags.service import known_adult_encodings
 from bwc_custody.vault import service as vault
+from bwc_custody.vault.loopback import serve_plaintext
 from bwc_custody.vault.models import StoredObject
 from redaction.errors import InvalidReferencePhoto
+from redaction.keepface import Reference, reference_from_bytes
+from redaction.media import MediaSource
+from redaction.pipeline import RedactOptions, redact_file
+from redaction.regions import parse_regions
+from storage.crypto import sha256_file
 from storage.errors import IntegrityError
 from storage.keys import Keyring
 from storage.objectstore import ObjectStore
@@ -39,8 +48,6 @@ from storage.objectstore import ObjectStore
 def request_redaction(*, session: Session, evidence_id: str, body: RedactionRequest,
                       actor: Principal, client_addr: str = "") -> Job:
     """Queue a redaction of an evidence item after checking everything it names."""
-    from redaction.regions import parse_regions
-
     get_evidence_or_raise(session=session, evidence_id=evidence_id)
     parse_regions(body.regions)  # refused now (invalid_regions), not hours later in a worker
     try:
@@ -57,8 +64,6 @@ def request_redaction(*, session: Session, evidence_id: str, body: RedactionRequ
 
 def _store_keep_photo(session: Session, evidence_id: str, photo: KeepPhoto) -> dict[str, str]:
     """Check a keep-face photo now (one clear face) and store it encrypted for the worker."""
-    from redaction.keepface import reference_from_bytes
-
     try:
         data = base64.b64decode(photo.data, validate=True)
     except binascii.Error:
@@ -76,8 +81,6 @@ def _references(session: Session, store: ObjectStore, keyring: Keyring,
                 params: dict[str, Any]) -> list[Any]:
     """Keep-face references: enrolled adults' stored encodings, then the request's photos
     (decrypted into memory only)."""
-    from redaction.keepface import Reference, reference_from_bytes
-
     refs = []
     for photo in params.get("keep_photos", []):
         obj = session.get(StoredObject, photo["key"])
@@ -97,13 +100,13 @@ def _references(session: Session, store: ObjectStore, keyring: Keyring,
     return refs
 
 
-def run_redaction_job(ctx: JobContext) -> None:
-    """The worker's handler for `redaction` jobs."""
-    from bwc_custody.vault.loopback import serve_plaintext
-    from redaction.media import MediaSource
-    from redaction.pipeline import RedactOptions, redact_file
-    from redaction.regions import parse_regions
+# Called in the publishing transaction with the new objects' keys, under the custody log's
+# lock: refuses a derivative of a destroyed recording, and holds the objects if it is held.
+Admit = Callable[[Session, ObjectStore, str, list[str]], None]
 
+
+def redact_evidence(ctx: JobContext, *, admit: Admit) -> None:
+    """Run a `redaction` job: redact the original, then publish what it made."""
     params = ctx.job.params
     evidence_id = ctx.job.evidence_id or ""
     store, keyring = vault.get_store(), vault.get_keyring()
@@ -123,31 +126,13 @@ def run_redaction_job(ctx: JobContext) -> None:
     if result.source_sha256 != evidence.sha256:
         raise IntegrityError("the redaction read another original than the evidence's",
                              evidence_id=evidence_id)
-    _publish(ctx, store, keyring, evidence, result, manifest)
-
-
-def _admit_derivative(session: Session, store: ObjectStore, evidence_id: str,
-                      keys: list[str]) -> None:
-    """Under the custody log's lock (a disposition takes it too): refuse a derivative of a
-    recording destroyed while it was being made, and put the recording's hold, if one
-    stands, on the new objects as well."""
-    from bwc_custody.evidence.service import require_not_disposed
-    from bwc_custody.retention.service import is_held
-
-    custody.lock_log(session)
-    require_not_disposed(get_evidence_or_raise(session=session, evidence_id=evidence_id,
-                                               fresh=True))
-    if is_held(session=session, evidence_id=evidence_id):
-        for key in keys:
-            store.set_legal_hold(key, True)
+    _publish(ctx, store, keyring, evidence, result, manifest, admit)
 
 
 def _publish(ctx: JobContext, store: ObjectStore, keyring: Keyring, evidence: Evidence,
-             result: Any, manifest: Path) -> None:
+             result: Any, manifest: Path, admit: Admit) -> None:
     """Store video and manifest encrypted, record the derivative and complete the job in one
     transaction; on any failure remove what was stored, so nothing half-done is published."""
-    from storage.crypto import sha256_file
-
     derivative_id = str(uuid.uuid4())
     prefix = f"derivatives/{evidence.id}/{derivative_id}"
     published: list[str] = []
@@ -163,7 +148,7 @@ def _publish(ctx: JobContext, store: ObjectStore, keyring: Keyring, evidence: Ev
                         object_id=uuid.uuid4(), kind="derivative" if part == "video"
                         else "manifest", expected_sha256=digest)
                 published.append(key)
-            _admit_derivative(session, store, evidence.id, published)
+            admit(session, store, evidence.id, published)
             row = Derivative(
                 id=derivative_id, evidence_id=evidence.id, job_id=ctx.job.id,
                 object_key=stored["video"].key, manifest_key=stored["manifest"].key,

@@ -8,80 +8,78 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
-from bwc_custody.deps import SessionDep, allow
+from bwc_custody.deps import (
+    ClientAddr,
+    Custodian,
+    LegalReviewer,
+    SessionDep,
+    Staff,
+    allow,
+    stream_file,
+)
+from bwc_custody.flows.models import RequestView
+from bwc_custody.flows.requests import view_by_id
 from bwc_custody.reasons import ReasonBody
 from bwc_custody.releases import service
 from bwc_custody.releases.models import RoundRead, SubmitBody
 from bwc_custody.requests import service as requests
-from bwc_custody.requests.models import RequestRead
+from bwc_custody.roles import Role
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
 router = APIRouter(tags=["review"])
-Custodian = Annotated[Principal, Depends(allow(Role.custodian))]
-Reviewer = Annotated[Principal, Depends(allow(Role.legal_reviewer))]
-Staff = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer, Role.auditor))]
 Recipient = Annotated[Principal, Depends(allow(Role.custodian, Role.requester))]
 
 
-def _addr(request: Request) -> str:
-    return request.client.host if request.client else ""
 
-
-def _view(session: SessionDep, request_id: str, actor: Principal) -> RequestRead:
-    return requests.view_of(session=session, actor=actor, row=requests.get_or_raise(
-        session=session, request_id=request_id))
-
-
-@router.post("/requests/{request_id}/review", response_model=RequestRead)
+@router.post("/requests/{request_id}/review", response_model=RequestView)
 def submit(request_id: str, body: SubmitBody, session: SessionDep, actor: Custodian,
-           request: Request) -> RequestRead:
+           addr: ClientAddr) -> RequestView:
     """Submit one redacted file (a derivative of the linked recording) for legal review."""
     service.submit(session=session, request_id=request_id, body=body, actor=actor,
-                   client_addr=_addr(request))
-    return _view(session, request_id, actor)
+                   client_addr=addr)
+    return view_by_id(session=session, request_id=request_id, actor=actor)
 
 
-@router.post("/requests/{request_id}/approve", response_model=RequestRead)
-def approve(request_id: str, session: SessionDep, actor: Reviewer, request: Request,
-            body: ReasonBody = None) -> RequestRead:
+@router.post("/requests/{request_id}/approve", response_model=RequestView)
+def approve(request_id: str, session: SessionDep, actor: LegalReviewer, addr: ClientAddr,
+            body: ReasonBody = None) -> RequestView:
     """Sign off on the file under review, with the written basis (only a reviewer who did
     not submit it and has watched it); the server signs the approval."""
     service.approve(session=session, signer=get_signer(), request_id=request_id,
                     reason=body.reason if body else "", actor=actor,
-                    client_addr=_addr(request))
-    return _view(session, request_id, actor)
+                    client_addr=addr)
+    return view_by_id(session=session, request_id=request_id, actor=actor)
 
 
-@router.post("/requests/{request_id}/deny", response_model=RequestRead)
-def deny(request_id: str, session: SessionDep, actor: Custodian, request: Request,
-         body: ReasonBody = None) -> RequestRead:
+@router.post("/requests/{request_id}/deny", response_model=RequestView)
+def deny(request_id: str, session: SessionDep, actor: Custodian, addr: ClientAddr,
+         body: ReasonBody = None) -> RequestView:
     """The written denial (KRS 61.880(1)): the exceptions the decision rests on, how they
     apply (`reason`), the appeal notice; signed by the server, sent to the requester."""
     service.deny(session=session, signer=get_signer(), request_id=request_id,
                  explanation=body.reason if body else "", actor=actor,
-                 client_addr=_addr(request))
-    return _view(session, request_id, actor)
+                 client_addr=addr)
+    return view_by_id(session=session, request_id=request_id, actor=actor)
 
 
-@router.post("/requests/{request_id}/return", response_model=RequestRead)
-def send_back(request_id: str, session: SessionDep, actor: Reviewer, request: Request,
-              body: ReasonBody = None) -> RequestRead:
+@router.post("/requests/{request_id}/return", response_model=RequestView)
+def send_back(request_id: str, session: SessionDep, actor: LegalReviewer, addr: ClientAddr,
+              body: ReasonBody = None) -> RequestView:
     """Send the file under review back to the custodian, with written reasons."""
     service.send_back(session=session, request_id=request_id,
                       reason=body.reason if body else "", actor=actor,
-                      client_addr=_addr(request))
-    return _view(session, request_id, actor)
+                      client_addr=addr)
+    return view_by_id(session=session, request_id=request_id, actor=actor)
 
 
-@router.post("/requests/{request_id}/release", response_model=RequestRead)
+@router.post("/requests/{request_id}/release", response_model=RequestView)
 def release(request_id: str, session: SessionDep, actor: Custodian,
-            request: Request) -> RequestRead:
+            addr: ClientAddr) -> RequestView:
     """Release exactly the approved file (its stored bytes are re-hashed first)."""
     service.release(session=session, store=get_store(), keyring=get_keyring(),
-                    request_id=request_id, actor=actor, client_addr=_addr(request))
-    return _view(session, request_id, actor)
+                    request_id=request_id, actor=actor, client_addr=addr)
+    return view_by_id(session=session, request_id=request_id, actor=actor)
 
 
 @router.get("/requests/{request_id}/rounds", response_model=list[RoundRead])
@@ -94,14 +92,11 @@ def list_rounds(request_id: str, session: SessionDep, _actor: Staff) -> list[Rou
 
 @router.get("/requests/{request_id}/release/content")
 def download_release(request_id: str, session: SessionDep, actor: Recipient,
-                     request: Request) -> StreamingResponse:
+                     request: Request, addr: ClientAddr) -> StreamingResponse:
     """The released copy (the requester's own request only), logged as `release.download`;
     `X-Content-SHA256` is the hash in the signed approval."""
     _round, obj, chunks = service.open_release(
         session=session, store=get_store(), keyring=get_keyring(), request_id=request_id,
-        actor=actor, client_addr=_addr(request))
-    session.commit()  # the download is on record before the first byte leaves
-    return StreamingResponse(chunks, media_type="video/mp4", headers={
-        "Content-Length": str(obj.size), "X-Content-SHA256": obj.sha256,
-        "Cache-Control": "no-store",
-        "Content-Disposition": f'attachment; filename="request-{request_id}.mp4"'})
+        actor=actor, client_addr=addr)
+    return stream_file(session, chunks, media_type="video/mp4", size=obj.size,
+                       sha256=obj.sha256, filename=f"request-{request_id}.mp4")

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, BigInteger, Column, Text
 from sqlmodel import Field, SQLModel
 
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
+from bwc_custody.vocabulary import EffectName
 
 # What became of a round: signed off, sent back, voided by a changed decision, or ended by
 # the request being closed while it was under review.
@@ -108,18 +109,8 @@ class ReleaseRead(UtcRead):
     sha256: str
     size: int
     delivery: Delivery
-    effect: str
+    effect: EffectName
     citations: list[str]
-    statement: dict[str, Any]
-    signature: str
-    key_id: str
-
-
-class DenialRead(UtcRead):
-    """The written denial of a request (KRS 61.880(1)), as the requester receives it: the
-    statement the server signed (exceptions, their citations, the custodian's explanation,
-    the appeal notice) and the signature, verifiable with the published signing key."""
-
     statement: dict[str, Any]
     signature: str
     key_id: str

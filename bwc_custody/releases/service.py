@@ -49,6 +49,7 @@ from bwc_custody.requests.models import RecordsRequest, RequestDecision
 from bwc_custody.timeutil import as_utc, utcnow
 from bwc_custody.vault import service as vault
 from bwc_custody.vault.models import StoredObject
+from policies.calendar import kentucky_today
 from policies.vocabulary import effect_rank
 from review.workflow import automatic_transition, check_transition
 from storage.errors import IntegrityError
@@ -208,7 +209,7 @@ def deny(*, session: Session, signer: Signer, request_id: str, explanation: str,
         raise DecisionAllows(
             f"the decision in force is {decision.effect}: submit a redacted file for legal "
             "review, or close the request with a reason", effect=decision.effect)
-    today = requests.kentucky_today()
+    today = kentucky_today()
     exceptions = [{"rule": r["id"], "title": r["title"], "citation": r["citation"]}
                   for r in decision.decision.get("rules", []) if r.get("decisive")]
     statement = {

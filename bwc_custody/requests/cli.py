@@ -9,8 +9,18 @@ from typing import Any
 
 import typer
 
-from bwc_custody.auth.models import Role
+from bwc_custody.appeals import service as appeals
+from bwc_custody.appeals.models import AppealCreate, AppealDecision
 from bwc_custody.auth.service import LOCAL_OPERATOR, Principal
+from bwc_custody.commands import emit, in_session
+from bwc_custody.errors import validated
+from bwc_custody.flows import requests as flow
+from bwc_custody.releases import service as releases
+from bwc_custody.releases.models import RoundRead, SubmitBody
+from bwc_custody.requests import service
+from bwc_custody.requests.models import DecisionRead, RequestCreate
+from bwc_custody.roles import Role
+from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
 # Whoever runs the CLI holds the database and the keys; they act here as the custodian, and
 # the custody log names them `local-operator` as for every other command.
@@ -19,15 +29,11 @@ CLI_CUSTODIAN = Principal(user_id=None, username=LOCAL_OPERATOR.username,
 
 
 def _read(session: Any, row: Any) -> dict[str, Any]:
-    from bwc_custody.requests.service import view_of
-
-    return view_of(session=session, row=row, actor=CLI_CUSTODIAN).model_dump(mode="json")
+    return flow.view_of(session=session, row=row, actor=CLI_CUSTODIAN).model_dump(mode="json")
 
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `bwc` app."""
-    from bwc_custody.cli import emit, in_session
-
     requests_app = typer.Typer(help="Records requests and the policy decision on each.",
                                no_args_is_help=True)
     app.add_typer(requests_app, name="requests")
@@ -47,9 +53,6 @@ def register(app: typer.Typer) -> None:
         attorney_affidavit: bool = typer.Option(False, help="KRS 61.169 affidavit given."),
     ) -> None:
         """Record a request; with --evidence it is decided at once (JSON with the decision)."""
-        from bwc_custody.requests import service
-        from bwc_custody.requests.models import RequestCreate
-
         body = RequestCreate(
             description=description, requester_name=requester, requester_type=requester_type,
             form=form, evidence_id=evidence, ky_resident=ky_resident,
@@ -63,26 +66,20 @@ def register(app: typer.Typer) -> None:
                                                "released or closed."),
               evidence: str | None = typer.Option(None, help="Only this evidence id.")) -> None:
         """Requests with their decisions, soonest deadline first."""
-        from bwc_custody.requests import service
-
-        emit(in_session(lambda s: [r.model_dump(mode="json") for r in service.views_of(
+        emit(in_session(lambda s: [r.model_dump(mode="json") for r in flow.views_of(
             session=s, actor=CLI_CUSTODIAN, rows=service.list_requests(
                 session=s, actor=CLI_CUSTODIAN, state=state, evidence_id=evidence))]))
 
     @requests_app.command("show")
     def show(request_id: str) -> None:
         """One request and every decision made on it (why, when, on which tags)."""
-        from bwc_custody.releases.models import RoundRead
-        from bwc_custody.releases.service import rounds
-        from bwc_custody.requests import service
-        from bwc_custody.requests.models import DecisionRead
 
         def _show(s: Any) -> dict[str, Any]:
             out = _read(s, service.get_or_raise(session=s, request_id=request_id))
             out["decisions"] = [DecisionRead.model_validate(d).model_dump(mode="json")
                                 for d in service.decisions(session=s, request_id=request_id)]
             out["rounds"] = [RoundRead.model_validate(r).model_dump(mode="json")
-                             for r in rounds(session=s, request_id=request_id)]
+                             for r in releases.rounds(session=s, request_id=request_id)]
             return out
 
         emit(in_session(_show))
@@ -90,11 +87,10 @@ def register(app: typer.Typer) -> None:
     @requests_app.command("link")
     def link(request_id: str, evidence_id: str) -> None:
         """Name the recording a request asks for; it is decided on that recording's tags."""
-        from bwc_custody.requests import service
 
         def _link(s: Any) -> dict[str, Any]:
-            service.link_evidence(session=s, request_id=request_id, evidence_id=evidence_id,
-                                  actor=CLI_CUSTODIAN, client_addr="cli")
+            flow.link_evidence(session=s, request_id=request_id, evidence_id=evidence_id,
+                               actor=CLI_CUSTODIAN, client_addr="cli")
             return _read(s, service.get_or_raise(session=s, request_id=request_id))
 
         emit(in_session(_link))
@@ -104,9 +100,6 @@ def register(app: typer.Typer) -> None:
                note: str = typer.Option("", help="For the reviewer: what was redacted.")
                ) -> None:
         """Put one redacted file of the linked recording before legal review."""
-        from bwc_custody.releases import service as releases
-        from bwc_custody.releases.models import SubmitBody
-        from bwc_custody.requests import service
 
         def _submit(s: Any) -> dict[str, Any]:
             releases.submit(session=s, request_id=request_id, actor=CLI_CUSTODIAN,
@@ -122,9 +115,6 @@ def register(app: typer.Typer) -> None:
                                              "record withheld (sent to the requester).")
              ) -> None:
         """The written denial (KRS 61.880(1)), when the decision in force withholds."""
-        from bwc_custody.releases import service as releases
-        from bwc_custody.requests import service
-        from bwc_custody.vault.service import get_signer
 
         def _deny(s: Any) -> dict[str, Any]:
             releases.deny(session=s, signer=get_signer(), request_id=request_id,
@@ -136,9 +126,6 @@ def register(app: typer.Typer) -> None:
     @requests_app.command("release")
     def release(request_id: str) -> None:
         """Release the file a legal reviewer approved (its stored bytes re-hashed first)."""
-        from bwc_custody.releases import service as releases
-        from bwc_custody.requests import service
-        from bwc_custody.vault.service import get_keyring, get_store
 
         def _release(s: Any) -> dict[str, Any]:
             releases.release(session=s, store=get_store(), keyring=get_keyring(),
@@ -157,9 +144,6 @@ def register(app: typer.Typer) -> None:
                                              "number.")) -> None:
         """Record an appeal of the answer to a request (KRS 61.880(2)); its recording is
         kept while it is pending and 30 days after its decision."""
-        from bwc_custody.appeals import service as appeals
-        from bwc_custody.appeals.models import AppealCreate
-        from bwc_custody.errors import validated
 
         emit(in_session(lambda s: appeals.read(appeals.record_appeal(
             session=s, request_id=request_id, actor=CLI_CUSTODIAN, client_addr="cli",
@@ -174,10 +158,6 @@ def register(app: typer.Typer) -> None:
                        note: str = typer.Option(..., help="What was decided, in brief."),
                        reference: str = typer.Option("", help="e.g. 26-ORD-123.")) -> None:
         """Record the Attorney General's or the court's decision on an appeal."""
-        from bwc_custody.appeals import service as appeals
-        from bwc_custody.appeals.models import AppealDecision
-        from bwc_custody.errors import validated
-
         emit(in_session(lambda s: appeals.read(appeals.record_decision(
             session=s, request_id=request_id, appeal_id=appeal_id, actor=CLI_CUSTODIAN,
             client_addr="cli", body=validated(AppealDecision, {
@@ -188,8 +168,6 @@ def register(app: typer.Typer) -> None:
     def close(request_id: str,
               reason: str = typer.Option(..., help="Why (recorded in the custody log).")) -> None:
         """Close a request; its decisions stay on record."""
-        from bwc_custody.requests import service
-
-        emit(in_session(lambda s: _read(s, service.close_request(
+        emit(in_session(lambda s: _read(s, flow.close_request(
             session=s, request_id=request_id, actor=CLI_CUSTODIAN, reason=reason,
             client_addr="cli"))))

@@ -11,9 +11,8 @@ from pydantic import Field as PField
 from sqlalchemy import JSON, Column, Date, Text
 from sqlmodel import Field, SQLModel
 
-from bwc_custody.appeals.models import AppealRead
-from bwc_custody.releases.models import DenialRead, ReleaseRead, RoundRead
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
+from bwc_custody.vocabulary import EffectName, FormName, RequesterTypeName, StateName
 from review.workflow import INITIAL
 
 
@@ -90,8 +89,8 @@ class RequestCreate(BaseModel):
 
     description: str = PField(min_length=3, max_length=8000)
     requester_name: str = PField(min_length=1, max_length=200)
-    requester_type: str
-    form: str
+    requester_type: RequesterTypeName
+    form: FormName
     ky_resident: bool = False
     parent_of_depicted: bool = False
     attorney_affidavit: bool = False
@@ -116,39 +115,45 @@ class DecisionRead(UtcRead):
     actor: str
     trigger: str
     tags: list[str]
-    effect: str
+    effect: EffectName
     rule_ids: list[str]
     changed: bool
     custody_seq: int
     decision: dict[str, Any]
 
 
+class DenialRead(UtcRead):
+    """The written denial of a request (KRS 61.880(1)), as the requester receives it: the
+    statement the server signed (exceptions, their citations, the custodian's explanation,
+    the appeal notice) and the signature, verifiable with the published signing key."""
+
+    statement: dict[str, Any]
+    signature: str
+    key_id: str
+
+
 class RequestRead(UtcRead):
     """A request with the decision in force (None until evidence is linked, and always None
     for the requester: the engine's answer is provisional until the custodian and legal
-    review decide), the file in review or approved (staff only), and, once released, what
-    was released, or once denied, the signed written denial (the requester too), and any
-    appeal of the answer (staff only)."""
+    review decide), and once denied, the signed written denial (the requester too).
+    `flows.models.RequestView` adds the review, the release and the appeals."""
 
     id: str
     evidence_id: str | None
     description: str
     requester_name: str
-    requester_type: str
+    requester_type: RequesterTypeName
     ky_resident: bool
     parent_of_depicted: bool
     attorney_affidavit: bool
-    form: str
+    form: FormName
     received_on: date
     deadline: date
-    state: str
+    state: StateName
     submitted_by: str
     created_at: datetime
     closed_at: datetime | None
     closed_by: str | None
     close_reason: str | None
     decision: DecisionRead | None = None
-    review: RoundRead | None = None
-    release: ReleaseRead | None = None
     denial: DenialRead | None = None
-    appeals: list[AppealRead] = []

@@ -3,40 +3,39 @@
 The decision in force is always the engine's answer for the request's facts and the
 evidence's tags as they are now: it is made when the custodian links the evidence and made
 again, in the same transaction, whenever a tag of that evidence changes while the request is
-open (`reevaluate_open_requests`, called by `tags.service.on_tags_changed`). Every decision
-lands in the custody log with its rule ids and citations.
+open (`reevaluate_open_requests`, called by `flows.tagging`). Every decision lands in the
+custody log with its rule ids and citations; what a changed decision does to a file under
+review is the flow's (`flows.requests.settle`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
 from bwc_custody.custody.models import CustodyEntry
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.evidence.service import require_not_disposed
-from bwc_custody.reasons import require_reason
 from bwc_custody.requests.errors import (
     ReceivedOnInFuture,
     RequestAlreadyLinked,
     RequestNotFound,
 )
 from bwc_custody.requests.models import (
-    DecisionRead,
     RecordsRequest,
     RequestCreate,
     RequestDecision,
-    RequestRead,
 )
+from bwc_custody.roles import Role
+from bwc_custody.tags.models import AnalysisResult
+from bwc_custody.tags.service import effective_tags
 from bwc_custody.timeutil import utcnow
-from policies.calendar import response_deadline
+from policies.calendar import kentucky_today, response_deadline
 from policies.engine import evaluate, parse_facts
 from policies.models import Decision, Facts
 from review.workflow import (
@@ -44,21 +43,14 @@ from review.workflow import (
     SIGNOFF_STATES,
     Transition,
     TransitionNotAllowed,
-    check_transition,
 )
 
-KENTUCKY = ZoneInfo("America/Kentucky/Louisville")
 # Before the person count has run, `juvenile` and `multi_student` may be missing from the
 # tags, so a decision made then may be too open; the reviewer is told (it is made again
 # when the analysis tags the recording).
 NOT_ANALYSED = ("No person-count analysis has finished on this recording: the juvenile and "
                 "multi-student tags may be missing. The decision is made again when the "
                 "analysis tags it; do not rely on it before then.")
-
-
-def kentucky_today() -> dt.date:
-    """Today's date at the agency (a request received at 11 pm is received that day)."""
-    return dt.datetime.now(KENTUCKY).date()
 
 
 def _is_custodian(actor: Principal) -> bool:
@@ -124,12 +116,14 @@ def get_visible_or_raise(*, session: Session, request_id: str,
     """The request if `actor` may see it: staff see all, a requester only their own (others
     answer not found, so ids reveal nothing)."""
     request = get_or_raise(session=session, request_id=request_id)
-    if not _sees_all(actor) and request.submitted_by != actor.username:
+    if not sees_all(actor) and request.submitted_by != actor.username:
         raise RequestNotFound(f"no records request {request_id}", request_id=request_id)
     return request
 
 
-def _sees_all(actor: Principal) -> bool:
+def sees_all(actor: Principal) -> bool:
+    """Whether `actor` is staff who read every request and its decision (a requester sees
+    only their own, without the provisional decision)."""
     return actor.has_any({Role.custodian, Role.legal_reviewer, Role.auditor})
 
 
@@ -138,7 +132,7 @@ def list_requests(*, session: Session, actor: Principal, state: str | None = Non
     """Requests `actor` may see, oldest deadline first."""
     stmt = select(RecordsRequest).order_by(col(RecordsRequest.deadline),
                                            col(RecordsRequest.created_at))
-    if not _sees_all(actor):
+    if not sees_all(actor):
         if evidence_id is not None:  # would tell a requester which recording is theirs
             raise Forbidden("only staff filter requests by evidence", field="evidence_id")
         stmt = stmt.where(RecordsRequest.submitted_by == actor.username)
@@ -163,57 +157,24 @@ def current_decision(*, session: Session, request_id: str) -> RequestDecision | 
                         .order_by(col(RequestDecision.id).desc()).limit(1)).first()
 
 
-def view_of(*, session: Session, row: RecordsRequest, actor: Principal) -> RequestRead:
-    """The request as `actor` may read it: staff with the decision in force; a requester
-    without it and without the evidence id (the engine's answer is provisional until the
-    custodian and legal review decide)."""
-    return views_of(session=session, rows=[row], actor=actor)[0]
+@dataclass(frozen=True)
+class Decided:
+    """A decision just made on `request`, and the one it replaced (None for the first)."""
 
+    request: RecordsRequest
+    decision: RequestDecision
+    previous: RequestDecision | None
 
-def views_of(*, session: Session, rows: list[RecordsRequest],
-             actor: Principal) -> list[RequestRead]:
-    """`view_of` for each row, with the decisions in force read in one query (a list of
-    requests would otherwise cost a query per row)."""
-    from bwc_custody.appeals import service as appeals
-    from bwc_custody.releases.models import DenialRead, RoundRead
-    from bwc_custody.releases.service import active_rounds, release_view
-
-    reads = [RequestRead.model_validate(row) for row in rows]
-    signoff = {r.id for r in rows if r.state in SIGNOFF_STATES | {"released"}}
-    active = active_rounds(session=session, request_ids=sorted(signoff)) if signoff else {}
-    by_id = {row.id: row for row in rows}
-    for read in reads:
-        found_round = active.get(read.id)
-        if found_round is not None and read.state == "released":
-            read.release = release_view(round_=found_round)
-        row = by_id[read.id]
-        if row.response is not None and row.response_signature and row.response_key_id:
-            read.denial = DenialRead(statement=row.response, signature=row.response_signature,
-                                     key_id=row.response_key_id)
-    if not _sees_all(actor):
-        for read in reads:
-            read.evidence_id = None
-        return reads
-    newest = (select(func.max(RequestDecision.id))
-              .where(col(RequestDecision.request_id).in_([r.id for r in rows]))
-              .group_by(col(RequestDecision.request_id)))
-    current = {d.request_id: d for d in session.exec(
-        select(RequestDecision).where(col(RequestDecision.id).in_(newest)))} if rows else {}
-    appealed = appeals.appeals_of(session=session, request_ids=[r.id for r in rows])
-    for read in reads:
-        read.appeals = [appeals.read(a) for a in appealed.get(read.id, [])]
-        found = current.get(read.id)
-        read.decision = DecisionRead.model_validate(found) if found else None
-        found_round = active.get(read.id)
-        read.review = RoundRead.model_validate(found_round) if found_round else None
-    return reads
+    @property
+    def contradicts_signoff(self) -> bool:
+        """The outcome changed under a file in review or signed off (it must be voided)."""
+        return (self.decision.changed and self.previous is not None
+                and self.request.state in SIGNOFF_STATES)
 
 
 def link_evidence(*, session: Session, request_id: str, evidence_id: str, actor: Principal,
-                  client_addr: str = "") -> RequestDecision:
+                  client_addr: str = "") -> Decided:
     """The custodian names the recording asked for; the request is decided on its tags."""
-    from bwc_custody.tags.service import effective_tags
-
     request = get_or_raise(session=session, request_id=request_id)
     if request.state not in LIVE_STATES:
         raise TransitionNotAllowed(f"request {request_id} is {request.state}: only an open "
@@ -233,7 +194,7 @@ def link_evidence(*, session: Session, request_id: str, evidence_id: str, actor:
 
 
 def reevaluate_open_requests(*, session: Session, evidence_id: str, actor: Principal,
-                             client_addr: str = "") -> list[RequestDecision]:
+                             client_addr: str = "") -> list[Decided]:
     """Decide again every open request on `evidence_id` on its tags as they are now.
 
     The custody log's lock is taken before the tags are read: two tag changes committed at
@@ -241,8 +202,6 @@ def reevaluate_open_requests(*, session: Session, evidence_id: str, actor: Princ
     sees the first once its lock is released), so the newest decision is never made on a
     view missing a tag that is in force.
     """
-    from bwc_custody.tags.service import effective_tags
-
     custody.lock_log(session)
     tags = effective_tags(session=session, evidence_id=evidence_id)
     stmt = select(RecordsRequest).where(RecordsRequest.evidence_id == evidence_id,
@@ -253,8 +212,6 @@ def reevaluate_open_requests(*, session: Session, evidence_id: str, actor: Princ
 
 
 def _analysed(session: Session, evidence_id: str) -> bool:
-    from bwc_custody.tags.models import AnalysisResult
-
     return session.exec(select(AnalysisResult.id)
                         .where(AnalysisResult.evidence_id == evidence_id).limit(1)
                         ).first() is not None
@@ -268,7 +225,7 @@ def _outcome(decision: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _decide(session: Session, request: RecordsRequest, tags: frozenset[str], *, trigger: str,
-            actor: Principal, client_addr: str) -> RequestDecision:
+            actor: Principal, client_addr: str) -> Decided:
     decision: Decision = evaluate(facts_of(request, tags))
     made = decision.model_dump(mode="json")
     if request.evidence_id is not None and not _analysed(session, request.evidence_id):
@@ -290,12 +247,7 @@ def _decide(session: Session, request: RecordsRequest, tags: frozenset[str], *, 
                           decision=made, changed=changed, custody_seq=entry.seq)
     session.add(row)
     session.flush()
-    if changed and before is not None and request.state in SIGNOFF_STATES:
-        from bwc_custody.releases.service import void_signoff
-
-        void_signoff(session=session, request=request, decision=row, previous=before,
-                     actor=actor, client_addr=client_addr)
-    return row
+    return Decided(request=request, decision=row, previous=before)
 
 
 def move(*, session: Session, request: RecordsRequest, transition: Transition,
@@ -326,21 +278,4 @@ def get_for_transition(*, session: Session, request_id: str) -> RecordsRequest:
     request = session.get(RecordsRequest, request_id, populate_existing=True)
     if request is None:
         raise RequestNotFound(f"no records request {request_id}", request_id=request_id)
-    return request
-
-
-def close_request(*, session: Session, request_id: str, actor: Principal, reason: str,
-                  client_addr: str = "") -> RecordsRequest:
-    """The custodian closes a request with a written reason; its decisions stay, and a file
-    under review or approved is withdrawn."""
-    from bwc_custody.releases.service import withdraw_round
-
-    request = get_for_transition(session=session, request_id=request_id)
-    transition = check_transition("close", state=request.state,
-                                  roles=frozenset(str(r) for r in actor.roles))
-    text = (require_reason(reason, "closing a request") if transition.needs_reason
-            else (reason or "").strip())
-    withdraw_round(session=session, request=request, actor=actor, reason=text)
-    move(session=session, request=request, transition=transition, actor=actor, reason=text,
-         client_addr=client_addr)
     return request

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
-from bwc_custody.auth.models import Role
-from bwc_custody.auth.service import Principal
-from bwc_custody.deps import RowId, SessionDep, allow
+from bwc_custody.deps import ClientAddr, Custodian, Decider, RowId, SessionDep, Staff
 from bwc_custody.reasons import ReasonBody
 from bwc_custody.retention import service
 from bwc_custody.retention.models import CaseClose, CaseClosureRead, HoldCreate, RetentionRead
@@ -17,13 +15,7 @@ from bwc_custody.vault.service import get_store
 
 router = APIRouter(tags=["retention"])
 # Counsel places litigation holds as often as the custodian places investigation ones.
-Holder = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer))]
-Custodian = Annotated[Principal, Depends(allow(Role.custodian))]
-Staff = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_reviewer, Role.auditor))]
 
-
-def _addr(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 @router.get("/evidence/{evidence_id}/retention", response_model=RetentionRead)
@@ -40,37 +32,37 @@ def due(session: SessionDep, actor: Staff,
 
 
 @router.post("/evidence/{evidence_id}/holds", response_model=RetentionRead, status_code=201)
-def place_hold(evidence_id: str, body: HoldCreate, session: SessionDep, actor: Holder,
-               request: Request) -> RetentionRead:
+def place_hold(evidence_id: str, body: HoldCreate, session: SessionDep, actor: Decider,
+               addr: ClientAddr) -> RetentionRead:
     """Hold the recording past its schedule (investigation, litigation, ...), with a reason."""
     service.place_hold(session=session, store=get_store(), evidence_id=evidence_id,
-                       body=body, actor=actor, client_addr=_addr(request))
+                       body=body, actor=actor, client_addr=addr)
     return service.status(session=session, evidence_id=evidence_id)
 
 
 @router.post("/evidence/{evidence_id}/holds/{hold_id}/lift", response_model=RetentionRead)
-def lift_hold(evidence_id: str, hold_id: RowId, session: SessionDep, actor: Holder,
-              request: Request, body: ReasonBody = None) -> RetentionRead:
+def lift_hold(evidence_id: str, hold_id: RowId, session: SessionDep, actor: Decider,
+              addr: ClientAddr, body: ReasonBody = None) -> RetentionRead:
     """Lift one hold, with a written reason."""
     service.lift_hold(session=session, store=get_store(), evidence_id=evidence_id,
                       hold_id=hold_id, reason=body.reason if body else "", actor=actor,
-                      client_addr=_addr(request))
+                      client_addr=addr)
     return service.status(session=session, evidence_id=evidence_id)
 
 
 @router.post("/retention/cases", response_model=CaseClosureRead, status_code=201)
-def close_case(body: CaseClose, session: SessionDep, actor: Holder,
-               request: Request) -> CaseClosureRead:
+def close_case(body: CaseClose, session: SessionDep, actor: Decider,
+               addr: ClientAddr) -> CaseClosureRead:
     """Record that all legal activity in a case has ended (how it is known, in `reason`): its
     recordings then fall under the schedule."""
     return CaseClosureRead.model_validate(service.close_case(
-        session=session, body=body, actor=actor, client_addr=_addr(request)))
+        session=session, body=body, actor=actor, client_addr=addr))
 
 
 @router.post("/evidence/{evidence_id}/dispose", response_model=RetentionRead)
-def dispose(evidence_id: str, session: SessionDep, actor: Custodian, request: Request,
+def dispose(evidence_id: str, session: SessionDep, actor: Custodian, addr: ClientAddr,
             body: ReasonBody = None) -> RetentionRead:
     """Destroy a recording due under its schedule (its objects; its rows and log stay)."""
     return service.dispose(session=session, store=get_store(), evidence_id=evidence_id,
                            reason=body.reason if body else "", actor=actor,
-                           client_addr=_addr(request))
+                           client_addr=addr)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `bwc` app."""
-    from bwc_custody.cli import emit, fail, in_session
+    from bwc_custody.commands import emit, fail, in_session
 
     retention_app = typer.Typer(help="Retention schedule, holds and destruction (KDLA L6707).",
                                 no_args_is_help=True)

@@ -33,7 +33,6 @@ from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.evidence.service import require_not_disposed
 from bwc_custody.reasons import require_reason
 from bwc_custody.requests.models import RecordsRequest
-from bwc_custody.requests.service import KENTUCKY
 from bwc_custody.retention.errors import (
     CaseAlreadyClosed,
     CaseNotFound,
@@ -57,6 +56,7 @@ from bwc_custody.retention.models import (
 from bwc_custody.tags.service import effective_tags
 from bwc_custody.timeutil import as_utc, utcnow
 from bwc_custody.vault.models import StoredObject
+from policies.calendar import kentucky_today
 from review.workflow import LIVE_STATES
 from storage.errors import ObjectLocked
 from storage.objectstore import ObjectStore
@@ -165,7 +165,7 @@ def _blockers(session: Session, evidence: Evidence, holds: list[RetentionHold],
             code="records_request", rule=SCHEDULE_RULE, citation=SCHEDULE_CITATION,
             detail=f"records request {request_id} is pending"))
     for appeal in appeals.holding(session=session, evidence_id=evidence.id,
-                                  today=now.astimezone(KENTUCKY).date()):
+                                  today=kentucky_today(now)):
         found.append(Blocker(code="appeal", rule=APPEAL_RULE,
                              citation=APPEAL_CITATIONS[appeal.forum],
                              detail=appeals.describe(appeal)))

@@ -1,9 +1,7 @@
-"""Person-count analysis of evidence: queued as a job, run by a worker, stored, and turned
-into auto tags.
+"""Person-count analysis of evidence: queued as a job, stored, and turned into auto tags.
 
-The worker decrypts the original only over a loopback URL (never to disk) and holds no
-database transaction while it counts; the result, the auto tags and the job's completion
-are then written in one transaction.
+The job's handler (`flows.jobs.run_analysis_job`) counts without holding a transaction, then
+records the result, its auto tags, the re-decided requests and the job's completion in one.
 """
 
 from __future__ import annotations
@@ -15,22 +13,14 @@ from sqlmodel import Session, col, select
 
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
-from bwc_custody.db import session_scope
 from bwc_custody.evidence.models import Evidence
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.jobs import service as jobs
 from bwc_custody.jobs.models import Job
-from bwc_custody.jobs.worker import JobContext
 from bwc_custody.tags import rules
-from bwc_custody.tags.errors import AnalysisFailed, AnalysisNotFound
+from bwc_custody.tags.errors import AnalysisNotFound
 from bwc_custody.tags.models import AnalysisResult, Tag
-from bwc_custody.tags.service import (
-    _removed_by_custodian,
-    add_tag,
-    effective_tags,
-    load_known_adults,
-    on_tags_changed,
-)
+from bwc_custody.tags.service import add_tag, effective_tags, removed_by_custodian
 
 
 def people_of(tracks: Sequence[dict[str, Any]]) -> list[rules.Person]:
@@ -63,13 +53,11 @@ def apply_auto_tags(*, session: Session, evidence: Evidence, result: AnalysisRes
                                people=people_of(result.tracks))
     added = []
     for t in proposed:
-        if _removed_by_custodian(session, evidence.id, t.name):
+        if removed_by_custodian(session=session, evidence_id=evidence.id, name=t.name):
             continue
         added.append(add_tag(session=session, evidence_id=evidence.id, name=t.name,
                              source="auto", actor=actor, confidence=t.confidence,
-                             evidence={**t.evidence, "analysis_id": result.id}, notify=False))
-    if added:
-        on_tags_changed(session=session, evidence_id=evidence.id, actor=actor)
+                             evidence={**t.evidence, "analysis_id": result.id}))
     return added
 
 
@@ -86,38 +74,9 @@ def request_analysis(*, session: Session, evidence_id: str, actor: Principal,
                         client_addr=client_addr)
 
 
-def run_analysis_job(ctx: JobContext) -> None:
-    """The worker's handler for `analysis` jobs."""
-    from bwc_custody.evidence.service import original_reader
-    from bwc_custody.vault import service as vault
-    from bwc_custody.vault.loopback import serve_plaintext
-    from redaction.analysis import analyze_file
-    from redaction.errors import RedactionError
-
-    evidence_id = ctx.job.evidence_id or ""
-    store, keyring = vault.get_store(), vault.get_keyring()
-    with session_scope(ctx.engine) as session:
-        evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
-        adults = load_known_adults(session=session, keyring=keyring)
-        reader = original_reader(session=session, store=store, keyring=keyring,
-                                 evidence=evidence)
-    try:
-        with serve_plaintext(reader) as url:
-            count = analyze_file(url, known_adults=adults)
-    except RedactionError as exc:
-        raise AnalysisFailed(f"evidence {evidence_id} could not be analysed: {exc}",
-                             evidence_id=evidence_id, cause=exc.code) from None
-    with session_scope(ctx.engine) as session:
-        row = record_analysis(session=session, evidence_id=evidence_id, count=count,
-                              actor=ctx.worker, requested_by=ctx.job.created_by)
-        ctx.complete(session, {"analysis_id": row.id,
-                               "distinct_people": row.distinct_people,
-                               "unidentified_people": row.unidentified_people})
-
-
 def record_analysis(*, session: Session, evidence_id: str, count: Any, actor: Principal,
-                    requested_by: str) -> AnalysisResult:
-    """Store a PersonCount, log it and apply the auto tags it implies."""
+                    requested_by: str) -> tuple[AnalysisResult, list[Tag]]:
+    """Store a PersonCount, log it and apply the auto tags it implies (returned)."""
     evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
     data = count.to_dict()
     row = AnalysisResult(evidence_id=evidence_id, created_by=requested_by,
@@ -135,8 +94,7 @@ def record_analysis(*, session: Session, evidence_id: str, count: Any, actor: Pr
                             "known_adults": row.known_adults, "version": row.version,
                             "frames_analysed": row.frames_analysed,
                             "requested_by": requested_by})
-    apply_auto_tags(session=session, evidence=evidence, result=row, actor=actor)
-    return row
+    return row, apply_auto_tags(session=session, evidence=evidence, result=row, actor=actor)
 
 
 def latest_analysis(*, session: Session, evidence_id: str) -> AnalysisResult:

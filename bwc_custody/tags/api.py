@@ -1,18 +1,20 @@
-"""Tag, known-adult, notification and analysis routes (thin: one rule, one service call)."""
+"""Tag, known-adult, notification and analysis routes (thin: one rule, one service or flow
+call)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
-from bwc_custody.deps import RowId, SessionDep, allow
+from bwc_custody.deps import ClientAddr, Custodian, RowId, SessionDep, allow
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
+from bwc_custody.flows import tagging
 from bwc_custody.jobs.models import JobRead
 from bwc_custody.reasons import ReasonBody
+from bwc_custody.roles import Role
 from bwc_custody.tags import analysis, service
 from bwc_custody.tags.models import (
     AnalysisRead,
@@ -24,15 +26,12 @@ from bwc_custody.tags.models import (
     TagRead,
 )
 from bwc_custody.vault.service import get_keyring
+from bwc_custody.vocabulary import TagName
 
 router = APIRouter(tags=["tags"])
-Custodian = Annotated[Principal, Depends(allow(Role.custodian))]
 TagReader = Annotated[Principal, Depends(allow(Role.officer, Role.custodian,
                                               Role.legal_reviewer, Role.auditor))]
 
-
-def _addr(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 def _tags_view(session: SessionDep, evidence_id: str) -> EvidenceTags:
@@ -54,20 +53,20 @@ def get_tags(evidence_id: str, session: SessionDep, actor: TagReader) -> Evidenc
 
 @router.post("/evidence/{evidence_id}/tags", response_model=TagRead, status_code=201)
 def add_tag(evidence_id: str, body: TagCreate, session: SessionDep, actor: Custodian,
-            request: Request) -> TagRead:
+            addr: ClientAddr) -> TagRead:
     """A custodian adds a tag (source `custodian`)."""
-    tag = service.add_tag(session=session, evidence_id=evidence_id, name=body.name,
+    tag = tagging.add_tag(session=session, evidence_id=evidence_id, name=body.name,
                           source="custodian", actor=actor, reason=body.reason,
-                          client_addr=_addr(request))
+                          client_addr=addr)
     return TagRead.model_validate(tag)
 
 
 @router.delete("/evidence/{evidence_id}/tags/{name}", response_model=EvidenceTags)
-def remove_tag(evidence_id: str, name: str, session: SessionDep, actor: Custodian,
-               request: Request, body: ReasonBody = None) -> EvidenceTags:
+def remove_tag(evidence_id: str, name: TagName, session: SessionDep, actor: Custodian,
+               addr: ClientAddr, body: ReasonBody = None) -> EvidenceTags:
     """A custodian removes a tag (every source) with a written reason."""
-    service.remove_tag(session=session, evidence_id=evidence_id, name=name, actor=actor,
-                       reason=body.reason if body else "", client_addr=_addr(request))
+    tagging.remove_tag(session=session, evidence_id=evidence_id, name=name, actor=actor,
+                       reason=body.reason if body else "", client_addr=addr)
     return _tags_view(session, evidence_id)
 
 
@@ -80,10 +79,10 @@ def get_analysis(evidence_id: str, session: SessionDep, _actor: Custodian) -> An
 
 @router.post("/evidence/{evidence_id}/analysis", response_model=JobRead, status_code=202)
 def run_analysis(evidence_id: str, session: SessionDep, actor: Custodian,
-                 request: Request) -> JobRead:
+                 addr: ClientAddr) -> JobRead:
     """Queue a person-count analysis; follow it at /jobs/{id}, read it here when done."""
     job = analysis.request_analysis(session=session, evidence_id=evidence_id, actor=actor,
-                                    client_addr=_addr(request))
+                                    client_addr=addr)
     return JobRead.model_validate(job)
 
 
@@ -97,7 +96,7 @@ def list_known_adults(session: SessionDep, _actor: Custodian,
 
 @router.post("/known-adults", response_model=KnownAdultRead, status_code=201)
 def enrol_known_adult(
-    session: SessionDep, actor: Custodian, request: Request,
+    session: SessionDep, actor: Custodian, addr: ClientAddr,
     name: Annotated[str, Form(max_length=200)],
     consent: Annotated[str, Form(max_length=4000)],
     photos: Annotated[list[UploadFile], File()],
@@ -106,17 +105,17 @@ def enrol_known_adult(
     data = [p.file.read() for p in photos]
     row = service.enrol_known_adult(session=session, keyring=get_keyring(), name=name,
                                     photos=data, consent=consent, actor=actor,
-                                    client_addr=_addr(request))
+                                    client_addr=addr)
     return KnownAdultRead.model_validate(row)
 
 
 @router.delete("/known-adults/{adult_id}", response_model=KnownAdultRead)
 def remove_known_adult(adult_id: RowId, session: SessionDep, actor: Custodian,
-                       request: Request, body: ReasonBody = None) -> KnownAdultRead:
+                       addr: ClientAddr, body: ReasonBody = None) -> KnownAdultRead:
     """Remove a known adult with a reason; the encrypted encodings are erased."""
     row = service.remove_known_adult(session=session, adult_id=adult_id, actor=actor,
                                      reason=body.reason if body else "",
-                                     client_addr=_addr(request))
+                                     client_addr=addr)
     return KnownAdultRead.model_validate(row)
 
 
@@ -131,9 +130,9 @@ def list_notifications(session: SessionDep, _actor: Custodian,
 
 @router.post("/notifications/{notification_id}/done", response_model=NotificationRead)
 def mark_done(notification_id: RowId, body: NotificationDone, session: SessionDep,
-              actor: Custodian, request: Request) -> NotificationRead:
+              actor: Custodian, addr: ClientAddr) -> NotificationRead:
     """Record that a notification was given."""
     row = service.mark_notification_done(session=session, notification_id=notification_id,
                                          actor=actor, note=body.note,
-                                         client_addr=_addr(request))
+                                         client_addr=addr)
     return NotificationRead.model_validate(row)

@@ -19,7 +19,7 @@ def _tag_dict(t: Any) -> dict[str, Any]:
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `bwc` app."""
-    from bwc_custody.cli import emit, fail, in_session
+    from bwc_custody.commands import emit, fail, in_session
 
     adults_app = typer.Typer(help="Known adults (consenting SROs, staff) not counted as "
                                   "students.", no_args_is_help=True)

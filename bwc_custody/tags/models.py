@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
+from bwc_custody.vocabulary import TagName
 
 TagSource = Literal["officer", "custodian", "auto"]
 SOURCES: tuple[str, ...] = ("officer", "custodian", "auto")
@@ -117,7 +118,7 @@ class TagRead(UtcRead):
 
     id: int
     evidence_id: str
-    name: str
+    name: TagName
     source: str
     created_at: datetime
     created_by: str
@@ -133,7 +134,7 @@ class EvidenceTags(BaseModel):
     """Every tag of an evidence item and the effective set the policy engine sees."""
 
     evidence_id: str
-    effective: list[str]
+    effective: list[TagName]
     tags: list[TagRead]
 
 
@@ -142,7 +143,7 @@ class TagCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
+    name: TagName
     reason: str = PField(default="", max_length=4000)
 
 

@@ -1,7 +1,8 @@
-"""Tags with provenance, officer metadata at ingest, known adults, notifications, analysis.
+"""Tags with provenance, officer metadata at ingest, known adults, notifications.
 
-Every change writes its custody entry in the caller's transaction, and every tag change
-goes through `on_tags_changed`, which decides every open request on the evidence again.
+Every change writes its custody entry in the caller's transaction. What a tag change does to
+the open requests on the recording (they are decided again) is `flows.tagging`'s: the routes
+and commands change tags through it.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session, col, select
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.models import Evidence
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.reasons import require_reason
+from bwc_custody.roles import Role
 from bwc_custody.tags import rules
 from bwc_custody.tags.errors import (
     InvalidReferencePhoto,
@@ -59,17 +60,6 @@ def effective_tags(*, session: Session, evidence_id: str) -> frozenset[str]:
                                                include_removed=False))
 
 
-def on_tags_changed(*, session: Session, evidence_id: str, actor: Principal,
-                    client_addr: str = "") -> None:
-    """The hook after any tag change: every open request on this evidence is decided again,
-    in the same transaction (a called function, not a registry a process might forget to
-    fill)."""
-    from bwc_custody.requests.service import reevaluate_open_requests
-
-    reevaluate_open_requests(session=session, evidence_id=evidence_id, actor=actor,
-                             client_addr=client_addr)
-
-
 def _custodial_removal_rule(actor: Principal) -> None:
     if not actor.has_any({Role.custodian}):
         raise Forbidden("only a custodian may remove tags", required=["custodian"])
@@ -78,7 +68,7 @@ def _custodial_removal_rule(actor: Principal) -> None:
 def add_tag(
     *, session: Session, evidence_id: str, name: str, source: str, actor: Principal,
     reason: str = "", confidence: float | None = None, evidence: dict[str, Any] | None = None,
-    client_addr: str = "", notify: bool = True,
+    client_addr: str = "",
 ) -> Tag:
     """Add a tag from `source` (the active one of the same name and source if present)."""
     _check_name(name)
@@ -94,9 +84,6 @@ def add_tag(
                    target_id=evidence_id, client_addr=client_addr, reason=tag.reason,
                    details={"tag_id": tag.id, "name": name, "source": source,
                             "confidence": confidence, "evidence": tag.evidence})
-    if notify:
-        on_tags_changed(session=session, evidence_id=evidence_id, actor=actor,
-                        client_addr=client_addr)
     return tag
 
 
@@ -121,12 +108,11 @@ def remove_tag(*, session: Session, evidence_id: str, name: str, actor: Principa
                    target_id=evidence_id, client_addr=client_addr, reason=text,
                    details={"name": name, "tag_ids": [t.id for t in active],
                             "sources": sorted({t.source for t in active})})
-    on_tags_changed(session=session, evidence_id=evidence_id, actor=actor,
-                    client_addr=client_addr)
     return active
 
 
-def _removed_by_custodian(session: Session, evidence_id: str, name: str) -> bool:
+def removed_by_custodian(*, session: Session, evidence_id: str, name: str) -> bool:
+    """Whether a custodian removed tag `name` (the machine does not put it back)."""
     return any(t.name == name and t.removed_at is not None
                for t in list_tags(session=session, evidence_id=evidence_id))
 
@@ -159,15 +145,12 @@ def apply_officer_metadata(*, session: Session, evidence: Evidence,
                        target_type="evidence", target_id=evidence.id, client_addr=client_addr,
                        details={"incident_type": evidence.incident_type, "unmapped": unmapped})
     added = [add_tag(session=session, evidence_id=evidence.id, name=n, source="officer",
-                     actor=who, evidence=ev, client_addr=client_addr, notify=False)
+                     actor=who, evidence=ev, client_addr=client_addr)
              for n, ev in wanted]
     for name in names:
         if name in rules.NOTIFY:
             create_notification(session=session, evidence=evidence, kind=name, actor=who,
                                 client_addr=client_addr)
-    if added:
-        on_tags_changed(session=session, evidence_id=evidence.id, actor=who,
-                        client_addr=client_addr)
     return added
 
 

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
 from bwc_custody.db import BIGINT_MAX
-from bwc_custody.deps import PUBLIC, SessionDep, allow
+from bwc_custody.deps import PUBLIC, ClientAddr, SessionDep, allow
 from bwc_custody.evidence.models import Receipt
+from bwc_custody.flows import ingest
+from bwc_custody.roles import Role
 from bwc_custody.uploads import service
 from bwc_custody.uploads.errors import BadContentType, ChecksumMismatch, TusVersionUnsupported
 from bwc_custody.uploads.staging import discard_staging, locked_staging
@@ -41,9 +42,6 @@ def _require_tus(tus_resumable: str | None) -> None:
         )
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else ""
-
 
 @router.options("", dependencies=[Depends(allow(PUBLIC))], status_code=204)
 def tus_options(response: Response) -> Response:
@@ -59,7 +57,7 @@ def tus_options(response: Response) -> Response:
 
 @router.post("", status_code=201)
 def create_upload(
-    request: Request,
+    request: Request, addr: ClientAddr,
     response: Response,
     session: SessionDep,
     actor: Uploader,
@@ -71,7 +69,7 @@ def create_upload(
     _require_tus(tus_resumable)
     upload = service.create(
         session=session, keyring=get_keyring(), actor=actor, length=upload_length,
-        metadata=service.parse_upload_metadata(upload_metadata), client_addr=_client(request),
+        metadata=service.parse_upload_metadata(upload_metadata), client_addr=addr,
     )
     response.status_code = 201
     response.headers["Location"] = f"{request.url.path.rstrip('/')}/{upload.id}"
@@ -156,13 +154,13 @@ async def append_bytes(
 
 @router.delete("/{upload_id}", status_code=204)
 def terminate_upload(
-    upload_id: str, request: Request, response: Response, session: SessionDep, actor: Uploader,
+    upload_id: str, addr: ClientAddr, response: Response, session: SessionDep, actor: Uploader,
     tus_resumable: Annotated[str | None, Header()] = None,
 ) -> Response:
     """tus termination."""
     _require_tus(tus_resumable)
     upload = service.get_owned_or_raise(session=session, upload_id=upload_id, actor=actor)
-    service.terminate(session=session, upload=upload, actor=actor, client_addr=_client(request))
+    service.terminate(session=session, upload=upload, actor=actor, client_addr=addr)
     response.status_code = 204
     _tus_headers(response)
     return response
@@ -171,7 +169,7 @@ def terminate_upload(
 @router.post("/{upload_id}/finalize", response_model=Receipt)
 def finalize_upload(
     upload_id: str,
-    request: Request,
+    addr: ClientAddr,
     session: SessionDep,
     actor: Uploader,
     body: Annotated[dict[str, Any], Body(
@@ -183,9 +181,9 @@ def finalize_upload(
     """Take a complete upload into custody; returns the evidence id and a signed receipt."""
     upload = service.get_owned_or_raise(session=session, upload_id=upload_id, actor=actor)
     already = upload.status == "finalized"
-    receipt = service.finalize(
+    receipt = ingest.finalize_upload(
         session=session, store=get_store(), keyring=get_keyring(), signer=get_signer(),
-        upload=upload, body=body, actor=actor, client_addr=_client(request),
+        upload=upload, body=body, actor=actor, client_addr=addr,
     )
     if not already:
         session.commit()

@@ -17,6 +17,7 @@ from bwc_custody.custody import service as custody
 from bwc_custody.evidence import service as evidence_service
 from bwc_custody.evidence.errors import EmptyFile, InvalidMetadata
 from bwc_custody.evidence.models import DockMetadata, Receipt
+from bwc_custody.evidence.service import Admission
 from bwc_custody.uploads.errors import (
     ChecksumUnsupported,
     InvalidUploadHeader,
@@ -159,10 +160,11 @@ def finalize(
     body: dict[str, Any],
     actor: Principal,
     client_addr: str = "",
-) -> Receipt:
+) -> Admission:
     """Attach metadata, check the expected hash, and take the upload into custody."""
     if upload.status == "finalized" and upload.receipt:
-        return Receipt.model_validate(upload.receipt)  # idempotent: the dock may retry
+        # idempotent: the dock may retry
+        return Admission(Receipt.model_validate(upload.receipt))
     if upload.status in ("rejected", "terminated"):
         raise UploadClosed(f"upload is {upload.status}; upload the file again",
                            status=upload.status)
@@ -195,18 +197,18 @@ def finalize(
             "ingested, upload it again",
             expected=str(expected).lower(), actual=upload.sha256,
         )
-    receipt = evidence_service.ingest_staged(
+    admission = evidence_service.ingest_staged(
         session=session, store=store, keyring=keyring, signer=signer, evidence_id=upload.id,
         ciphertext=staged_ciphertext(upload.id),
         wrapped=WrappedKey(upload.kek_id, base64.b64decode(upload.wrapped_key)),
         sha256=upload.sha256, metadata=metadata, actor=actor, client_addr=client_addr,
     )
     upload.status = "finalized"
-    upload.evidence_id = receipt.evidence_id
-    upload.receipt = receipt.model_dump(mode="json")
+    upload.evidence_id = admission.receipt.evidence_id
+    upload.receipt = admission.receipt.model_dump(mode="json")
     session.add(upload)
     session.flush()
-    return receipt
+    return admission
 
 
 def rewrap_open_uploads(*, session: Session, keyring: Keyring, kek_id: str) -> int:

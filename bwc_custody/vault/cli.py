@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.roles import Role
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `bwc` app."""
-    from bwc_custody.cli import emit, in_session
+    from bwc_custody.commands import emit, in_session
 
     keys_app = typer.Typer(help="Key-encryption keys and the signing key.", no_args_is_help=True)
     app.add_typer(keys_app, name="keys")
@@ -28,11 +28,11 @@ def register(app: typer.Typer) -> None:
         """Set up BWC_HOME: migrate the DB, create keys, create the first admin and a token."""
         from sqlmodel import select
 
-        from bwc_custody.auth import flows
         from bwc_custody.auth.models import User
         from bwc_custody.auth.service import generate_password
         from bwc_custody.config import get_settings
         from bwc_custody.db import session_scope, upgrade
+        from bwc_custody.flows import auth as flows
         from bwc_custody.vault.service import get_keyring, get_signer
 
         settings = get_settings()

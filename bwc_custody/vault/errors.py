@@ -8,3 +8,10 @@ class HashMismatch(BwcError):
 
     code = "hash_mismatch"
     status = 422
+
+
+class ObjectDisposed(BwcError):
+    """The stored object was destroyed with its recording under the retention schedule."""
+
+    code = "evidence_disposed"
+    status = 410

@@ -14,9 +14,8 @@ from typing import BinaryIO
 from sqlmodel import Session, select
 
 from bwc_custody.config import Settings, get_settings
-from bwc_custody.evidence.errors import EvidenceDisposed
 from bwc_custody.timeutil import utcnow
-from bwc_custody.vault.errors import HashMismatch
+from bwc_custody.vault.errors import HashMismatch, ObjectDisposed
 from bwc_custody.vault.models import StoredObject
 from storage.crypto import (
     HEADER_SIZE,
@@ -186,8 +185,8 @@ def wrapped_key_of(obj: StoredObject) -> WrappedKey:
 def open_reader(*, store: ObjectStore, keyring: Keyring, obj: StoredObject) -> RangeReader:
     """A range reader over the object's plaintext; checks the header's object id."""
     if obj.disposed_at is not None:
-        raise EvidenceDisposed(f"object {obj.key} was destroyed with its recording",
-                               key=obj.key, disposed_at=obj.disposed_at.isoformat())
+        raise ObjectDisposed(f"object {obj.key} was destroyed with its recording",
+                             key=obj.key, disposed_at=obj.disposed_at.isoformat())
     object_id = uuid.UUID(obj.object_id)
     key = keyring.unwrap(wrapped_key_of(obj), object_id)
     reader = RangeReader(

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
 
 PASSWORD = "correct horse battery staple"
 
@@ -38,9 +38,10 @@ def one_time_code(username: str) -> str:
 def make_user(migrated: str) -> Callable[..., int]:
     """Factory: a user with roles and the test password, and the one-time-code key its roles
     need (kept in MFA_KEYS); returns the user id."""
-    from bwc_custody.auth import flows, mfa
+    from bwc_custody.auth import mfa
     from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
+    from bwc_custody.flows import auth as flows
 
     def _make(username: str, *roles: Role, password: str | None = PASSWORD) -> int:
         with session_scope() as session:
@@ -74,9 +75,9 @@ def make_jwt() -> Callable[..., str]:
 @pytest.fixture
 def disable() -> Callable[[str], None]:
     """Disable a user through the admin flow."""
-    from bwc_custody.auth import flows
     from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
+    from bwc_custody.flows import auth as flows
 
     def _disable(username: str) -> None:
         with session_scope() as session:

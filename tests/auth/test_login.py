@@ -7,7 +7,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
 from tests.auth.conftest import MFA_KEYS, PASSWORD, one_time_code
 
 

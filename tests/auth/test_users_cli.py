@@ -9,8 +9,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from bwc_custody.auth.models import USERNAME_MAX, Role
+from bwc_custody.auth.models import USERNAME_MAX
 from bwc_custody.cli import app
+from bwc_custody.roles import Role
 from tests.auth.conftest import MFA_KEYS, one_time_code
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
 from tests.console.conftest import Browser
 from tests.requests.test_review import Desk, desk
 from tests.tags.conftest import KID_A, make_clip
@@ -136,6 +136,7 @@ def test_retention_through_the_console(
         == ["retention.hold", "retention.lift", "evidence.dispose"]
 
 
+@pytest.mark.clock
 def test_a_request_by_mail_is_recorded_and_decided_from_the_console(
         client: TestClient, make_token: Callable[..., str], browser: Callable[..., Browser],
         ingest_clip: Callable[..., str]) -> None:
@@ -204,7 +205,7 @@ def test_a_withheld_record_is_denied_in_writing_from_the_console(
     assert f'action="{url}/deny"' not in page.text
 
     # the requester appeals to the Attorney General: recorded, then decided, from the page
-    from bwc_custody.requests.service import kentucky_today
+    from policies.calendar import kentucky_today
 
     today = kentucky_today().isoformat()
     appeal = {"forum": "attorney_general", "filed_on": today, "reference": "AG 26-555",

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import col
 
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
 from tests.auth.conftest import PASSWORD, make_user, one_time_code
 from tests.console.conftest import Browser
 
@@ -219,11 +219,11 @@ def test_a_logon_ends_on_the_server_at_logout_disable_reset_and_after_its_hours(
         browser: Callable[..., Browser]) -> None:
     from sqlmodel import select
 
-    from bwc_custody.auth import flows
     from bwc_custody.auth.models import ApiToken
     from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.custody.models import CustodyEntry
     from bwc_custody.db import session_scope
+    from bwc_custody.flows import auth as flows
 
     def to_logon(b: Browser) -> bool:
         r = b.get("/console/")

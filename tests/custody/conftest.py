@@ -50,7 +50,7 @@ def ingest(migrated: str) -> Callable[[bytes], str]:
     """Factory: take `data` into custody through the real ingest path; returns the id."""
     from bwc_custody.db import session_scope
     from bwc_custody.evidence.models import DockMetadata
-    from bwc_custody.evidence.service import ingest_stream
+    from bwc_custody.flows.ingest import ingest_stream
     from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
     def _ingest(data: bytes | None = None, filename: str = "clip.mp4") -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
 from tests.support.custody import recomputed_entry_hash
 
 

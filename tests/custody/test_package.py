@@ -13,7 +13,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from bwc_custody.cli import app
-from bwc_custody.custody.package import VERIFIER
+from bwc_custody.evidence.package import VERIFIER
 
 
 def _bwc(*args: str) -> tuple[int, Any]:

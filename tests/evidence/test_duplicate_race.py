@@ -45,7 +45,7 @@ def test_simultaneous_twins_make_one_item(migrated: str, bwc_home: Path,
             receipts.append(service.ingest_stream(
                 session=session, store=get_store(), keyring=get_keyring(),
                 signer=get_signer(), source=io.BytesIO(body),
-                metadata=DockMetadata(officer_id="o-1"), actor=LOCAL_OPERATOR))
+                metadata=DockMetadata(officer_id="o-1"), actor=LOCAL_OPERATOR).receipt)
 
     errors = run_in_threads(ingest, 2)
     assert not errors, errors

@@ -119,7 +119,7 @@ def test_upload_finalised_while_s3_is_down_can_be_retried(
     from fastapi.testclient import TestClient
 
     from bwc_custody.app import create_app
-    from bwc_custody.auth.models import Role
+    from bwc_custody.roles import Role
 
     _use_s3(monkeypatch, f"127.0.0.1:{free_port()}", s3_server)
     token = make_token(Role.dock)

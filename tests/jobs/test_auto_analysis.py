@@ -19,6 +19,7 @@ def test_campus_video_is_analysed_after_ingest_without_anyone_asking(
     from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.config import get_settings
     from bwc_custody.db import get_engine, session_scope
+    from bwc_custody.flows.jobs import HANDLERS
     from bwc_custody.jobs import service as jobs
     from bwc_custody.jobs.worker import run_worker
     from bwc_custody.tags.analysis import request_analysis
@@ -35,7 +36,7 @@ def test_campus_video_is_analysed_after_ingest_without_anyone_asking(
         # asking again while that count waits is answered by it, not by a second count
         again = request_analysis(session=session, evidence_id=video, actor=LOCAL_OPERATOR)
         assert again.id == queued[0].id
-    assert run_worker(engine=get_engine(), home=bwc_home, drain=True) == 1
+    assert run_worker(engine=get_engine(), home=bwc_home, handlers=HANDLERS, drain=True) == 1
     with session_scope() as session:  # once it has run, asking again counts again
         later = request_analysis(session=session, evidence_id=video, actor=LOCAL_OPERATOR)
         assert later.id != queued[0].id

@@ -15,12 +15,12 @@ from sqlmodel import col
 
 from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.errors import BwcError
+from bwc_custody.flows.jobs import HANDLERS
 from bwc_custody.jobs import service
 from bwc_custody.jobs.errors import JobNotCancellable, LeaseLost, UnknownJobKind
 from bwc_custody.jobs.models import Job
 from bwc_custody.jobs.worker import (
     JobContext,
-    register_handler,
     run_worker,
     sweep_workdirs,
     work_root,
@@ -256,10 +256,9 @@ def test_worker_survives_failing_handlers_and_reports_progress(migrated: str,
         with session_scope(ctx.engine) as session:
             ctx.complete(session, {"i": ctx.job.params["i"]})
 
-    register_handler(KIND, handler)
     ok, crash, bad = _enqueue(3, max_attempts=1)
-    ran = run_worker(engine=_engine(), home=bwc_home, kinds=[KIND], lease_seconds=30,
-                     drain=True)
+    ran = run_worker(engine=_engine(), home=bwc_home, handlers={KIND: handler}, kinds=[KIND],
+                     lease_seconds=30, drain=True)
     assert ran == 3
     assert seen == [{"done": 3, "total": 4}]
     assert (_job(ok).state, _job(ok).result) == ("succeeded", {"i": 0})
@@ -323,7 +322,8 @@ def test_workers_sign_checkpoints_when_due(migrated: str, bwc_home: Path,
     assert not checkpoint_if_due(_engine(), 60)  # an empty log: nothing to sign
     _enqueue()
     assert not checkpoint_if_due(_engine(), 0)  # turned off
-    assert run_worker(engine=_engine(), home=bwc_home, kinds=["none"], drain=True) == 0
+    assert run_worker(engine=_engine(), home=bwc_home, handlers=HANDLERS, kinds=["none"],
+                      drain=True) == 0
     with session_scope() as session:
         first = custody.latest_checkpoint(session=session)
         assert first is not None

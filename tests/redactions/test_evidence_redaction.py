@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
 from tests.tags.conftest import KID_A, KID_B
 
 pytestmark = pytest.mark.slow
@@ -29,9 +29,11 @@ pytestmark = pytest.mark.slow
 
 def _drain(home: Path) -> int:
     from bwc_custody.db import get_engine
+    from bwc_custody.flows.jobs import HANDLERS
     from bwc_custody.jobs.worker import run_worker
 
-    return run_worker(engine=get_engine(), home=home, lease_seconds=30, drain=True)
+    return run_worker(engine=get_engine(), home=home, handlers=HANDLERS, lease_seconds=30,
+                      drain=True)
 
 
 def _job(job_id: str) -> Any:

@@ -14,29 +14,30 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bwc_custody.appeals.models import APPEAL_CITATIONS, APPEAL_RULE
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
 from tests.requests.test_denial import WHY, _ask, _tag
 from tests.requests.test_review import _code, _h
 
+pytestmark = pytest.mark.clock  # reads today: run again at awkward instants
 
-def _retention(evidence_id: str, on: dt.date) -> Any:
-    """The retention status of the recording at noon, Kentucky time, on the day `on`."""
-    from zoneinfo import ZoneInfo
 
+def _retention(evidence_id: str, on: dt.date | None = None) -> Any:
+    """The retention status of the recording now, or at noon, Kentucky time, on a later day
+    `on` (noon of today may be before the recording was received)."""
     from bwc_custody.db import session_scope
     from bwc_custody.retention.service import status
+    from policies.calendar import KENTUCKY
 
-    noon = dt.datetime.combine(on, dt.time(12), ZoneInfo("America/Kentucky/Louisville"))
+    at = dt.datetime.combine(on, dt.time(12), KENTUCKY) if on is not None else None
     with session_scope() as session:
-        return status(session=session, evidence_id=evidence_id, now=noon)
+        return status(session=session, evidence_id=evidence_id, now=at)
 
 
 def test_an_appeal_keeps_the_recording_until_decided_and_thirty_days_after(
         client: TestClient, make_token: Callable[..., str], ingest_clip: Callable[..., str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     from bwc_custody.config import get_settings
-    from bwc_custody.requests.service import kentucky_today
-    from policies.calendar import add_business_days
+    from policies.calendar import add_business_days, kentucky_today
 
     monkeypatch.setenv("BWC_RETENTION_DAYS", "0")  # only what holds it, not the period
     get_settings.cache_clear()
@@ -53,7 +54,7 @@ def test_an_appeal_keeps_the_recording_until_decided_and_thirty_days_after(
                        headers=custodian, json={"reason": "investigation closed, no charges"})
     assert r.status_code == 200, r.text
     today = kentucky_today()
-    assert _retention(evidence_id, today).due  # denied, nothing holds it: it could go now
+    assert _retention(evidence_id).due  # denied, nothing holds it: it could go now
 
     url = f"/api/v1/requests/{request_id}/appeals"
     appeal = {"forum": "attorney_general", "reference": "AG log 26-1234",

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
 from bwc_custody.releases.models import APPEAL_NOTICE, INVESTIGATION_NOTICE
+from bwc_custody.roles import Role
 from tests.requests.test_review import PARENT, _code, _h, _verifies
 
 WHY = {"reason": "the recording shows several students during an open investigation"}
@@ -35,6 +36,7 @@ def _tag(client: TestClient, custodian: dict[str, str], evidence_id: str, *names
         assert r.status_code == 201, r.text
 
 
+@pytest.mark.clock
 def test_a_withheld_record_is_denied_in_writing_with_its_exceptions_signed(
         client: TestClient, make_token: Callable[..., str],
         ingest_clip: Callable[..., str]) -> None:

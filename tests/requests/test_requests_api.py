@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
 from bwc_custody.requests.service import NOT_ANALYSED
+from bwc_custody.roles import Role
 
 
 def _h(token: str) -> dict[str, str]:
@@ -45,6 +45,7 @@ def custodian(make_token: Callable[..., str]) -> dict[str, str]:
     return _h(make_token(Role.custodian, username="cust-1"))
 
 
+@pytest.mark.clock
 def test_tag_changes_decide_an_open_request_again(
         client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
     evidence_id = ingest_clip(campus="Central High", involves_juvenile=True)
@@ -147,6 +148,7 @@ def test_closed_and_other_evidence_requests_are_not_decided_again(
     assert linking_closed.status_code == 409
 
 
+@pytest.mark.clock
 def test_a_requester_submits_and_sees_only_their_own(
         client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str],
         make_token: Callable[..., str]) -> None:
@@ -217,6 +219,7 @@ def test_the_list_shows_each_decision_in_force_from_one_query(
     assert sum("FROM request_decision" in sql for sql in statements) == 1
 
 
+@pytest.mark.clock
 def test_bad_input_is_refused_with_codes_and_stores_nothing(
         client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
     evidence_id = ingest_clip(campus="Central High")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from bwc_custody.auth.models import Role
 from bwc_custody.auth.service import Principal
+from bwc_custody.roles import Role
 from tests.concurrency import run_in_threads
 
 TAGS = ["arrest", "investigation_open", "multi_student", "nudity"]
@@ -16,6 +16,7 @@ TAGS = ["arrest", "investigation_open", "multi_student", "nudity"]
 def test_simultaneous_tag_changes_leave_the_decision_of_every_tag(
         migrated: str, ingest_clip: Callable[..., str]) -> None:
     from bwc_custody.db import session_scope
+    from bwc_custody.flows import tagging
     from bwc_custody.requests import service
     from bwc_custody.requests.models import RequestCreate
     from bwc_custody.tags import service as tags
@@ -35,7 +36,7 @@ def test_simultaneous_tag_changes_leave_the_decision_of_every_tag(
             name = todo.pop()
         start.wait()
         with session_scope() as session:
-            tags.add_tag(session=session, evidence_id=evidence_id, name=name,
+            tagging.add_tag(session=session, evidence_id=evidence_id, name=name,
                          source="custodian", actor=custodian, reason="seen at review")
 
     assert run_in_threads(add_one, len(TAGS)) == []

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
 from tests.support.custody import recomputed_entry_hash
 from tests.tags.conftest import KID_A, KID_C, make_clip
 
@@ -40,9 +40,10 @@ def _code(r: Any) -> str:
 
 def _drain(home: Path) -> None:
     from bwc_custody.db import get_engine
+    from bwc_custody.flows.jobs import HANDLERS
     from bwc_custody.jobs.worker import run_worker
 
-    run_worker(engine=get_engine(), home=home, lease_seconds=30, drain=True)
+    run_worker(engine=get_engine(), home=home, handlers=HANDLERS, lease_seconds=30, drain=True)
 
 
 class Desk:
@@ -393,8 +394,8 @@ def test_a_sign_off_racing_a_tag_change_never_leaves_an_approval_on_a_stale_deci
 
     from bwc_custody.auth.service import Principal
     from bwc_custody.db import session_scope
+    from bwc_custody.flows import tagging
     from bwc_custody.releases import service as releases
-    from bwc_custody.tags import service as tags
     from bwc_custody.vault.service import get_signer
     from review.workflow import TransitionNotAllowed
     from tests.concurrency import run_in_threads
@@ -418,7 +419,7 @@ def test_a_sign_off_racing_a_tag_change_never_leaves_an_approval_on_a_stale_deci
         start.wait()
         with session_scope() as session:
             if request_id is None:
-                tags.add_tag(session=session, evidence_id=evidence_id, name="multi_student",
+                tagging.add_tag(session=session, evidence_id=evidence_id, name="multi_student",
                              source="custodian", actor=custodian, reason="two students seen")
                 return
             try:

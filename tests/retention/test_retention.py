@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
 from bwc_custody.retention.models import SCHEDULE_CITATION, SCHEDULE_RULE
+from bwc_custody.roles import Role
 from tests.custody.conftest import run_verify
 from tests.evidence.conftest import bwc, video
 from tests.support.s3server import S3Server
@@ -298,13 +298,14 @@ def test_disposal_takes_the_redacted_copies_with_it(
         monkeypatch: pytest.MonkeyPatch, video: Path, bwc_home: Path,
         run_verify: Callable[..., dict[str, Any]]) -> None:
     from bwc_custody.db import get_engine
+    from bwc_custody.flows.jobs import HANDLERS
     from bwc_custody.jobs.worker import run_worker
 
     _retention_days(monkeypatch, 0)
     evidence_id = ingest_clip(video)
     r = client.post(f"/api/v1/evidence/{evidence_id}/redactions", json={}, headers=custodian)
     assert r.status_code == 202, r.text
-    run_worker(engine=get_engine(), home=bwc_home, lease_seconds=30, drain=True)
+    run_worker(engine=get_engine(), home=bwc_home, handlers=HANDLERS, lease_seconds=30, drain=True)
     job = client.get(f"/api/v1/jobs/{r.json()['id']}", headers=custodian).json()
     assert job["state"] == "succeeded", job
     derivative_id = job["result"]["derivative_id"]
@@ -371,6 +372,7 @@ def test_copies_made_while_held_are_held_and_none_outlive_a_disposal(
         client: TestClient, custodian: dict[str, str], ingest_clip: Callable[..., str],
         monkeypatch: pytest.MonkeyPatch, video: Path, bwc_home: Path) -> None:
     from bwc_custody.db import get_engine
+    from bwc_custody.flows.jobs import HANDLERS
     from bwc_custody.jobs.worker import run_worker
 
     def redact(evidence_id: str) -> dict[str, Any]:
@@ -380,7 +382,8 @@ def test_copies_made_while_held_are_held_and_none_outlive_a_disposal(
         return dict(r.json())
 
     def drain() -> None:
-        run_worker(engine=get_engine(), home=bwc_home, lease_seconds=30, drain=True)
+        run_worker(engine=get_engine(), home=bwc_home, handlers=HANDLERS, lease_seconds=30,
+                   drain=True)
 
     _retention_days(monkeypatch, 0)
     evidence_id = ingest_clip(video)

@@ -30,13 +30,14 @@ def _bwc(*args: str) -> tuple[int, Any]:
 def _analyze(evidence_id: str) -> tuple[Any, frozenset[str], list[Any]]:
     from bwc_custody.config import get_settings
     from bwc_custody.db import get_engine, session_scope
+    from bwc_custody.flows.jobs import HANDLERS
     from bwc_custody.jobs.worker import run_now
     from bwc_custody.tags import analysis, service
 
     with session_scope() as session:
         job = analysis.request_analysis(session=session, evidence_id=evidence_id,
                                         actor=LOCAL_OPERATOR)
-    done = run_now(job.id, engine=get_engine(), home=get_settings().home)
+    done = run_now(job.id, engine=get_engine(), home=get_settings().home, handlers=HANDLERS)
     assert done.state == "succeeded", (done.error_code, done.error_message)
     with session_scope() as session:
         row = analysis.latest_analysis(session=session, evidence_id=evidence_id)
@@ -94,13 +95,13 @@ def test_two_students_on_campus_are_multi_student_with_evidence(
     assert "analysis.run" in actions
     assert actions.count("tag.add") >= 3
     # A custodian's removal with a reason is not undone by re-running the analysis.
-    from bwc_custody.auth.models import Role
     from bwc_custody.auth.service import Principal
-    from bwc_custody.tags import service
+    from bwc_custody.flows import tagging
+    from bwc_custody.roles import Role
 
     custodian = Principal(user_id=None, username="cust", roles=frozenset({Role.custodian}))
     with session_scope() as session:
-        service.remove_tag(session=session, evidence_id=evidence_id, name="multi_student",
+        tagging.remove_tag(session=session, evidence_id=evidence_id, name="multi_student",
                            actor=custodian,
                            reason="reviewed: the second face is a reflection in a window")
     _, effective, _ = _analyze(evidence_id)

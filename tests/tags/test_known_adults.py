@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
 from tests.tags.conftest import ADULT_REF, IDS, KID_C
 
 

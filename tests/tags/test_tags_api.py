@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
+from bwc_custody.roles import Role
 
 
 def _h(token: str) -> dict[str, str]:
@@ -31,6 +31,7 @@ def tagged(client: TestClient, ingest_clip: Callable[..., str]) -> str:
                        incident_type="detention", recorded_at="2026-03-02T10:00:00-05:00")
 
 
+@pytest.mark.clock
 def test_officer_metadata_becomes_officer_tags_and_a_notification(
         client: TestClient, tagged: str, make_token: Callable[..., str]) -> None:
     body = client.get(f"/api/v1/evidence/{tagged}/tags",
@@ -60,6 +61,7 @@ def test_officer_metadata_becomes_officer_tags_and_a_notification(
     assert actions.count("notification.create") == 1
 
 
+@pytest.mark.clock
 def test_due_date_falls_back_to_received_at(client: TestClient,
                                             ingest_clip: Callable[..., str],
                                             make_token: Callable[..., str]) -> None:

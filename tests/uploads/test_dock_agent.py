@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.models import Role
 from bwc_custody.dock.agent import DockAgent, DockError
+from bwc_custody.roles import Role
 
 
 def _agent(client: TestClient, token: str, directory: Path, chunk: int = 40_000) -> DockAgent:

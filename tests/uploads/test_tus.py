@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from bwc_custody.auth.models import Role
 from bwc_custody.db import get_engine
 from bwc_custody.evidence.models import Evidence, Receipt
+from bwc_custody.roles import Role
 from bwc_custody.uploads import staging as upload_staging
 from bwc_custody.vault.models import StoredObject
 

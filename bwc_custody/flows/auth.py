@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -20,24 +19,16 @@ from bwc_custody.auth.errors import (
     InvalidRefreshToken,
     MfaNotProvisioned,
 )
-from bwc_custody.auth.models import ApiToken, Role, User
+from bwc_custody.auth.models import ApiToken, TokenPair, User
 from bwc_custody.auth.service import Principal
 from bwc_custody.auth.tokens import issue_access_token
 from bwc_custody.custody import service as custody
 from bwc_custody.db import session_scope, storable_text
+from bwc_custody.roles import Role
 from bwc_custody.timeutil import as_utc, utcnow
 from bwc_custody.vault.service import get_keyring
 
 ANONYMOUS = Principal(user_id=None, username="anonymous", roles=frozenset())
-
-
-class TokenPair(BaseModel):
-    """The OAuth2 token response."""
-
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int
-    refresh_token: str
 
 
 def _engine_of(session: Session) -> Engine:

@@ -15,12 +15,13 @@ from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
 from bwc_custody.custody.errors import PackageExists
 from bwc_custody.db import session_scope
-from bwc_custody.evidence import service as evidence_service
+from bwc_custody.evidence.service import export_original, get_or_raise
 from storage.keys import Keyring, Signer
 from storage.objectstore import ObjectStore
 
 PACKAGE_FORMAT = "bwc-evidence-package-v1"
-VERIFIER = Path(__file__).with_name("verify_package.py")
+# the standalone verifier (stdlib only) lives with the custody log whose proofs it checks
+VERIFIER = Path(__file__).parents[1] / "custody" / "verify_package.py"
 
 
 def _safe_name(name: str | None, fallback: str) -> str:
@@ -53,9 +54,9 @@ def build_package(
     """
     _prepare(out)
     with session_scope(engine) as session:
-        evidence = evidence_service.get_or_raise(session=session, evidence_id=evidence_id)
+        evidence = get_or_raise(session=session, evidence_id=evidence_id)
         rel = f"evidence/{_safe_name(evidence.filename, evidence_id + '.bin')}"
-        sha256 = evidence_service.export_original(
+        sha256 = export_original(
             session=session, store=store, keyring=keyring, evidence_id=evidence_id,
             out=out / rel, actor=actor, reason=reason or "evidence package",
             client_addr=client_addr,

@@ -1,0 +1,73 @@
+"""The job kinds the queue accepts and the handler that runs each (one table), and the two
+handlers, which span domains: a redaction must pass retention's check before it is
+published; a person count's tags decide the recording's open requests again."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bwc_custody.custody import service as custody
+from bwc_custody.db import session_scope
+from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
+from bwc_custody.evidence.service import original_reader, require_not_disposed
+from bwc_custody.flows import tagging
+from bwc_custody.jobs.worker import Handlers, JobContext
+from bwc_custody.redactions import service as redactions
+from bwc_custody.retention.service import is_held
+from bwc_custody.tags.errors import AnalysisFailed
+from bwc_custody.tags.service import load_known_adults
+from bwc_custody.vault import service as vault
+from bwc_custody.vault.loopback import serve_plaintext
+from redaction.analysis import analyze_file
+from redaction.errors import RedactionError
+from storage.objectstore import ObjectStore
+
+
+def _admit_derivative(session: Session, store: ObjectStore, evidence_id: str,
+                      keys: list[str]) -> None:
+    """Under the custody log's lock (a disposition takes it too): refuse a derivative of a
+    recording destroyed while it was being made, and put the recording's hold, if one
+    stands, on the new objects as well."""
+    custody.lock_log(session)
+    require_not_disposed(get_evidence_or_raise(session=session, evidence_id=evidence_id,
+                                               fresh=True))
+    if is_held(session=session, evidence_id=evidence_id):
+        for key in keys:
+            store.set_legal_hold(key, True)
+
+
+def run_redaction_job(ctx: JobContext) -> None:
+    """The handler of `redaction` jobs."""
+    redactions.redact_evidence(ctx, admit=_admit_derivative)
+
+
+def run_analysis_job(ctx: JobContext) -> None:
+    """The handler of `analysis` jobs: count without holding a transaction, then record the
+    count, its tags, the re-decided requests and the job's completion in one."""
+    evidence_id = ctx.job.evidence_id or ""
+    store, keyring = vault.get_store(), vault.get_keyring()
+    with session_scope(ctx.engine) as session:
+        evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
+        adults = load_known_adults(session=session, keyring=keyring)
+        reader = original_reader(session=session, store=store, keyring=keyring,
+                                 evidence=evidence)
+    try:
+        with serve_plaintext(reader) as url:
+            count = analyze_file(url, known_adults=adults)
+    except RedactionError as exc:
+        raise AnalysisFailed(f"evidence {evidence_id} could not be analysed: {exc}",
+                             evidence_id=evidence_id, cause=exc.code) from None
+    with session_scope(ctx.engine) as session:
+        row = tagging.record_analysis(session=session, evidence_id=evidence_id, count=count,
+                                      actor=ctx.worker, requested_by=ctx.job.created_by)
+        ctx.complete(session, {"analysis_id": row.id,
+                               "distinct_people": row.distinct_people,
+                               "unidentified_people": row.unidentified_people})
+
+
+# Every job kind and the function that runs it (tests check this matches jobs.service.KINDS).
+HANDLERS: Handlers = {
+    "redaction": run_redaction_job,
+    "analysis": run_analysis_job,
+}
+

@@ -1,0 +1,59 @@
+"""Tag changes and what follows them: every open request on the recording is decided again
+on the tags now in force, in the same transaction (and a sign-off the new decision
+contradicts is voided). The routes, the commands and the person count change tags here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from bwc_custody.auth.service import Principal
+from bwc_custody.evidence.models import Evidence
+from bwc_custody.flows.requests import redecide
+from bwc_custody.tags import analysis
+from bwc_custody.tags import service as tags
+from bwc_custody.tags.models import AnalysisResult, Tag
+
+
+def add_tag(*, session: Session, evidence_id: str, name: str, source: str, actor: Principal,
+            reason: str = "", confidence: float | None = None,
+            evidence: dict[str, Any] | None = None, client_addr: str = "") -> Tag:
+    """Add a tag (`tags.service.add_tag`) and decide the recording's open requests again."""
+    tag = tags.add_tag(session=session, evidence_id=evidence_id, name=name, source=source,
+                       actor=actor, reason=reason, confidence=confidence, evidence=evidence,
+                       client_addr=client_addr)
+    redecide(session=session, evidence_id=evidence_id, actor=actor, client_addr=client_addr)
+    return tag
+
+
+def remove_tag(*, session: Session, evidence_id: str, name: str, actor: Principal,
+               reason: str, client_addr: str = "") -> list[Tag]:
+    """A custodian removes a tag with a reason; the open requests are decided again."""
+    removed = tags.remove_tag(session=session, evidence_id=evidence_id, name=name, actor=actor,
+                              reason=reason, client_addr=client_addr)
+    redecide(session=session, evidence_id=evidence_id, actor=actor, client_addr=client_addr)
+    return removed
+
+
+def apply_officer_metadata(*, session: Session, evidence: Evidence, actor: Principal,
+                           client_addr: str = "") -> list[Tag]:
+    """The officer's tags and 3-day notices from a new recording's metadata, then its open
+    requests decided (none yet for new footage, but the rule holds for every tag change)."""
+    added = tags.apply_officer_metadata(session=session, evidence=evidence, actor=actor,
+                                        client_addr=client_addr)
+    if added:
+        redecide(session=session, evidence_id=evidence.id, actor=actor,
+                 client_addr=client_addr)
+    return added
+
+
+def record_analysis(*, session: Session, evidence_id: str, count: Any, actor: Principal,
+                    requested_by: str) -> AnalysisResult:
+    """Store a person count with its auto tags; when it added any, the open requests are
+    decided again."""
+    row, added = analysis.record_analysis(session=session, evidence_id=evidence_id,
+                                          count=count, actor=actor, requested_by=requested_by)
+    if added:
+        redecide(session=session, evidence_id=evidence_id, actor=actor)
+    return row
