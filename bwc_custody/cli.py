@@ -60,7 +60,7 @@ def serve(
     from bwc_custody.app import create_app
     from bwc_custody.config import get_settings
     from bwc_custody.db import check_migrated, get_engine
-    from bwc_custody.flows.jobs import HANDLERS
+    from bwc_custody.flows.jobs import HANDLERS, housekeeping
     from bwc_custody.jobs.worker import run_worker
 
     settings = get_settings()
@@ -70,7 +70,8 @@ def serve(
         fail(exc)
     stop = threading.Event()
     thread = threading.Thread(target=run_worker, name="bwc-worker", daemon=True, kwargs={
-        "engine": get_engine(), "home": settings.home, "handlers": HANDLERS, "stop": stop})
+        "engine": get_engine(), "home": settings.home, "handlers": HANDLERS,
+        "housekeeping": housekeeping, "stop": stop})
     if worker:
         thread.start()
     try:

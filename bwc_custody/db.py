@@ -104,6 +104,13 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
             raise
 
 
+def engine_of(session: Session) -> Engine:
+    """The engine behind `session` (for a write that must commit on its own)."""
+    bind = session.get_bind()
+    assert isinstance(bind, Engine), bind
+    return bind
+
+
 def alembic_config(url: str) -> Config:
     """Alembic configuration pointing at the packaged migrations."""
     cfg = Config()

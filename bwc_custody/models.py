@@ -11,9 +11,9 @@ from bwc_custody.requests.models import RecordsRequest, RequestDecision
 from bwc_custody.retention.models import CaseClosure, RetentionHold
 from bwc_custody.tags.models import AnalysisResult, KnownAdult, Notification, Tag
 from bwc_custody.uploads.models import Upload
-from bwc_custody.vault.models import StoredObject
+from bwc_custody.vault.models import PendingObject, StoredObject
 
 __all__ = ["AnalysisResult", "ApiToken", "CaseClosure", "Checkpoint", "CustodyEntry",
-           "Derivative", "Evidence", "Job", "KnownAdult", "Notification", "RecordsAppeal",
-           "RecordsRequest", "RequestDecision", "RetentionHold", "ReviewRound", "StoredObject",
-           "Tag", "Upload", "User", "UserMfa"]
+           "Derivative", "Evidence", "Job", "KnownAdult", "Notification", "PendingObject",
+           "RecordsAppeal", "RecordsRequest", "RequestDecision", "RetentionHold", "ReviewRound",
+           "StoredObject", "Tag", "Upload", "User", "UserMfa"]

@@ -304,7 +304,8 @@ def record_appeal_decision(request_id: str, appeal_id: RowId, request: Request,
 def approve(request_id: str, request: Request, session: SessionDep, user: ReviewerForm,
             reason: Text = "") -> Response:
     """Sign off on the file under review (after watching it), with the written basis."""
-    releases.approve(session=session, signer=get_signer(), request_id=request_id,
+    releases.approve(session=session, store=get_store(), keyring=get_keyring(),
+                     signer=get_signer(), request_id=request_id,
                      reason=reason, actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "approved")
 
@@ -323,6 +324,7 @@ def release(request_id: str, request: Request, session: SessionDep,
             user: CustodianForm) -> Response:
     """Release exactly the approved file (its stored bytes re-hashed first)."""
     releases.release(session=session, store=get_store(), keyring=get_keyring(),
+                     signer=get_signer(),
                      request_id=request_id, actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "released")
 

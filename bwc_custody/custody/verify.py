@@ -20,7 +20,7 @@ from bwc_custody.custody.service import (
     read_stored_checkpoint,
     signature_valid,
 )
-from bwc_custody.vault.models import StoredObject
+from bwc_custody.vault.models import PendingObject, StoredObject
 from bwc_custody.vault.service import check_fixity
 from storage.keys import Keyring, Signer
 from storage.objectstore import ObjectStore
@@ -194,8 +194,12 @@ def _check_objects(
     # left by a write whose cleanup failed; either way someone must look
     # (checkpoint objects are the checkpoint phase's, which names a missing row already)
     known = {obj.key for obj in every}
+    pending = set(session.exec(select(PendingObject.key)))
     for key in sorted(k for k in set(store.keys()) - known if not is_checkpoint_key(k)):
-        report.add("object", key, "in the store but recorded nowhere (no stored_object row)")
+        report.add("object", key, "published by an ingest that died before recording it: "
+                   "the next ingest of the same content, or a worker's housekeeping, "
+                   "adopts it" if key in pending else
+                   "in the store but recorded nowhere (no stored_object row)")
     progress.start("objects", sum(o.size for o in objects))
 
     def advance(n: int) -> None:

@@ -21,7 +21,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from bwc_custody.evidence.models import Receipt
+from bwc_custody.evidence.errors import InvalidMetadata
+from bwc_custody.evidence.models import DockMetadata, Receipt, parse_metadata
 from storage.crypto import sha256_file
 
 log = logging.getLogger("bwc.dock")
@@ -41,6 +42,13 @@ class DockRefused(DockError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code, self.message = code, message
+
+
+def _code(resp: httpx.Response) -> str:
+    try:
+        return str(resp.json().get("error", {}).get("code", ""))
+    except (ValueError, AttributeError):
+        return ""
 
 
 def _b64(text: str) -> str:
@@ -163,16 +171,37 @@ class DockAgent:
             if progress:
                 progress.stop()
 
-    def _finalize(self, video: Path, url: str, sha: str) -> Receipt:
-        meta: dict[str, Any] = {}
+    def metadata(self, video: Path) -> dict[str, Any]:
+        """The video's sidecar metadata, checked as the server checks it before a byte is
+        sent: a sidecar that could never be accepted (not a JSON object, NaN, a key the
+        server does not take) is refused for good, naming the keys it may use."""
         sidecar = self.sidecar(video)
-        if sidecar.exists():
-            try:
-                meta = json.loads(sidecar.read_text())
-            except json.JSONDecodeError as exc:
-                raise DockError(f"sidecar {sidecar.name} is not JSON: {exc}") from None
+        if not sidecar.exists():
+            return {}
+
+        def no_constant(name: str) -> Any:
+            raise ValueError(f"{name} is not a JSON number")
+
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8"), parse_constant=no_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DockRefused("invalid_metadata", f"sidecar {sidecar.name} is not JSON: "
+                              f"{exc}") from None
+        if not isinstance(meta, dict):
+            raise DockRefused("invalid_metadata", f"sidecar {sidecar.name} holds a "
+                              f"{type(meta).__name__}, not a JSON object of "
+                              f"{', '.join(sorted(DockMetadata.model_fields))}")
+        try:
+            parse_metadata({"filename": video.name, **meta})
+        except InvalidMetadata as exc:
+            raise DockRefused("invalid_metadata", f"sidecar {sidecar.name}: {exc.message} "
+                              f"(accepted keys: {', '.join(exc.details['accepted'])})") from None
+        return meta
+
+    def _finalize(self, video: Path, url: str, sha: str, meta: dict[str, Any]) -> Receipt:
         resp = self.client.post(f"{url}/finalize", json={**meta, "sha256": sha})
-        if resp.status_code == 410:  # gone for good: evidence_disposed
+        if resp.status_code == 410 or (resp.status_code == 422 and _code(resp) in (
+                "invalid_metadata",)):  # gone for good, or metadata never accepted
             try:
                 error = resp.json().get("error", {})
             except ValueError:  # a proxy's own page, not our JSON: still gone
@@ -194,6 +223,7 @@ class DockAgent:
     # -- one file --------------------------------------------------------------------
     def upload(self, video: Path) -> Receipt:
         """Upload (or resume) one video; move it to uploaded/ only after a valid receipt."""
+        meta = self.metadata(video)
         state = self._load_state(video)
         size = video.stat().st_size
         if state.get("size") != size or state.get("mtime_ns") != video.stat().st_mtime_ns:
@@ -209,7 +239,7 @@ class DockAgent:
             self._save_state(video, state)
         assert url is not None
         self._send(video, url, offset)
-        receipt = self._finalize(video, url, sha)
+        receipt = self._finalize(video, url, sha, meta)
         self._move_done(video, receipt)
         self._state_path(video).unlink(missing_ok=True)
         log.info(json.dumps({"event": "uploaded", "file": video.name,

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -50,7 +49,7 @@ def register(app: typer.Typer) -> None:
         """Take a file into custody (hash + encrypt + write-once); prints the receipt JSON."""
         from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.evidence.errors import InvalidMetadata
-        from bwc_custody.evidence.models import DockMetadata
+        from bwc_custody.evidence.models import parse_metadata
         from bwc_custody.flows.ingest import ingest_stream
         from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
@@ -61,11 +60,7 @@ def register(app: typer.Typer) -> None:
                      "case_number": case, "device_serial": device, "category": category}
             fields.update({k: v for k, v in given.items() if v is not None})
             fields.setdefault("filename", file.name)
-            try:
-                meta = DockMetadata.model_validate(fields)
-            except ValidationError as exc:
-                raise InvalidMetadata("metadata is not valid", errors=exc.errors(
-                    include_url=False, include_context=False)) from None
+            meta = parse_metadata(fields)
             progress = _transfer_progress()
             with progress, session_scope() as session, open(file, "rb") as fh:
                 task = progress.add_task("ingest", total=file.stat().st_size)
@@ -134,7 +129,16 @@ def register(app: typer.Typer) -> None:
         interval: float = typer.Option(5.0, help="Seconds between scans."),
         chunk_mib: int = typer.Option(8, help="PATCH size in MiB."),
     ) -> None:
-        """Upload every new video in DIR (resuming), move confirmed files to DIR/uploaded/."""
+        """Upload every new video in DIR (resuming), move confirmed files to DIR/uploaded/.
+
+        A video `NAME.mp4` may have a sidecar `NAME.json`, a JSON object with any of:
+        `officer_id`; `device_serial`; `recorded_at` (ISO 8601 with its offset, e.g.
+        2026-03-02T10:15:00-05:00); `campus`; `case_number` (at most 80 characters);
+        `category`; `involves_juvenile` (true or false); `incident_type` (e.g. arrest,
+        detention_under_18, firearm_unholstered); `filename`; `extra` (an object of the
+        vendor's own fields, kept as given). Any other key, or a sidecar that is not such
+        an object, is refused before the upload starts: the file and its sidecar go to
+        DIR/refused/ with a .refused.json saying why."""
         from bwc_custody.dock.agent import DockAgent
 
         agent = DockAgent(directory, server=server, token=token, chunk_size=chunk_mib << 20)

@@ -29,6 +29,11 @@ class DuplicateEvidence(Exception):
         self.evidence_id = evidence_id
 
 
+class AlreadyPublished(Exception):
+    """Internal signal: an ingest that died after publishing this content left its object;
+    it is adopted instead of publishing another copy (not an error)."""
+
+
 class EvidenceDisposed(ObjectDisposed):
     """The recording was destroyed under its retention schedule; the custody log keeps
     its hash and the disposition entry, nothing can be read, queued or requested of it."""

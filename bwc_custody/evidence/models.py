@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from pydantic import Field as PField
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from bwc_custody.evidence.errors import InvalidMetadata
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
+
+# A case number is also the target of a custody entry (closing its case), which holds 80.
+CASE_NUMBER_MAX = 80
 
 
 class DockMetadata(BaseModel):
@@ -22,7 +27,7 @@ class DockMetadata(BaseModel):
     device_serial: str | None = PField(default=None, max_length=120)
     recorded_at: datetime | None = None
     campus: str | None = PField(default=None, max_length=200)
-    case_number: str | None = PField(default=None, max_length=120)
+    case_number: str | None = PField(default=None, max_length=CASE_NUMBER_MAX)
     category: str | None = PField(default=None, max_length=500)
     involves_juvenile: bool | None = None
     incident_type: str | None = PField(default=None, max_length=120)
@@ -38,12 +43,41 @@ class DockMetadata(BaseModel):
             raise ValueError("text holds a NUL character (U+0000)")
         return value
 
+    @model_validator(mode="after")
+    def _storable(self) -> Self:
+        # Refused before the file is stored: NaN or Infinity (JSON has neither; 1e400 parses
+        # as Infinity) and lone UTF-16 surrogates were stored by nothing downstream (a 500
+        # after the original was published, and every retry then met the published object).
+        try:
+            # python mode: JSON mode would quietly turn NaN into null
+            json.dumps(self.model_dump(), allow_nan=False, ensure_ascii=False,
+                       default=str).encode("utf-8")
+        except ValueError as exc:  # UnicodeEncodeError is a ValueError
+            why = ("a lone surrogate (half of a UTF-16 pair)" if isinstance(
+                exc, UnicodeEncodeError) else "NaN or Infinity")
+            raise ValueError(f"metadata holds {why}, which JSON cannot carry") from None
+        return self
+
     @field_validator("recorded_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("recorded_at needs a timezone offset (e.g. 2026-03-01T10:00:00-05:00)")
         return value
+
+
+def parse_metadata(data: dict[str, Any]) -> DockMetadata:
+    """A dock's or officer's metadata, or InvalidMetadata naming each problem and listing
+    the keys a sidecar may use (the values given are not echoed back)."""
+    try:
+        return DockMetadata.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidMetadata(
+            "metadata is not valid: " + "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'metadata'}: {e['msg']}"
+                for e in exc.errors()),
+            errors=exc.errors(include_url=False, include_context=False, include_input=False),
+            accepted=sorted(DockMetadata.model_fields)) from None
 
 
 class Evidence(SQLModel, table=True):

@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -19,17 +20,20 @@ from sqlmodel import Session, col, select
 
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
+from bwc_custody.db import engine_of
 from bwc_custody.evidence import media
 from bwc_custody.evidence.errors import (
+    AlreadyPublished,
     DuplicateEvidence,
     EmptyFile,
     EvidenceDisposed,
     EvidenceNotFound,
 )
 from bwc_custody.evidence.models import DockMetadata, Evidence, Receipt
+from bwc_custody.timeutil import as_utc, utcnow
 from bwc_custody.vault import service as vault
 from bwc_custody.vault.loopback import serve_plaintext
-from bwc_custody.vault.models import StoredObject
+from bwc_custody.vault.models import PendingObject, StoredObject
 from storage.crypto import EncryptResult, RangeReader
 from storage.errors import IntegrityError
 from storage.keys import Keyring, Signer, WrappedKey
@@ -134,6 +138,7 @@ def _admit(
     actor: Principal,
     source: str,
     client_addr: str,
+    adopted: bool = False,
 ) -> Evidence:
     status, summary, error = _probe_stored(store=store, keyring=keyring, obj=obj)
     fields = metadata.model_dump(exclude={"extra"})
@@ -153,9 +158,44 @@ def _admit(
             # What the officer or dock said, as said: the log keeps recorded_at's own
             # offset, which the evidence row (UTC) does not.
             "metadata": metadata.model_dump(mode="json", exclude_defaults=True),
+            # published by an ingest that died before recording it, adopted now
+            **({"adopted": True} if adopted else {}),
         },
     )
     return evidence
+
+
+def recover_interrupted(*, session: Session, store: ObjectStore, keyring: Keyring,
+                        signer: Signer, stale_after: timedelta = timedelta(days=1)
+                        ) -> list[Admission]:
+    """Finish the ingests that died after publishing an original and before recording it
+    (their written-down objects are in the store, nothing records them), with what each
+    ingest wrote down; forget written-down objects never published after `stale_after`."""
+    done: list[Admission] = []
+    rows = session.exec(select(PendingObject).where(PendingObject.kind == "original")
+                        .order_by(col(PendingObject.created_at)))
+    for pending in list(rows):
+        if session.get(StoredObject, pending.key) is not None:
+            session.delete(pending)  # recorded after all
+            continue
+        if pending.sha256 is None or not store.exists(pending.key):
+            if as_utc(pending.created_at) < utcnow() - stale_after:
+                session.delete(pending)
+            continue
+        _lock_content(session, pending.sha256)
+        found = _already_here(session, store, pending.sha256)
+        if not found["orphans"]:
+            continue  # recorded meanwhile (the lock waited for it)
+        context = pending.context
+        who = Principal(user_id=None, username=str(context.get("actor", "unknown")),
+                        roles=frozenset())
+        done.append(_settle(
+            session, store, keyring, signer, found,
+            metadata=DockMetadata.model_validate(context.get("metadata", {})), actor=who,
+            source=str(context.get("source", "cli")),
+            client_addr=str(context.get("client_addr", ""))))
+    session.flush()
+    return done
 
 
 @dataclass(frozen=True)
@@ -216,32 +256,84 @@ def ingest_stream(
     Content already in custody is not stored twice: the receipt names the existing item.
     """
     evidence_id = str(uuid.uuid4())
+    found: dict[str, Any] = {}
 
     def refuse_empty_or_duplicate(result: EncryptResult) -> None:
         if result.size == 0:
             raise EmptyFile("the file is empty (0 bytes); nothing was ingested")
         _lock_content(session, result.sha256)
-        existing = get_by_sha256(session=session, sha256=result.sha256)
-        if existing is not None:
-            raise DuplicateEvidence(existing.id)
+        found.update(_already_here(session, store, result.sha256))
+        if found["evidence"] is not None:
+            raise DuplicateEvidence(found["evidence"].id)
+        if found["orphans"]:
+            raise AlreadyPublished()
 
+    context = _pending_context(evidence_id, metadata, "cli", actor, client_addr)
     try:
         obj = vault.store_plaintext(
             session=session, store=store, keyring=keyring, source=source,
             key=original_key(evidence_id), object_id=uuid.UUID(evidence_id), kind="original",
             lock=vault.original_lock(), expected_sha256=expected_sha256,
             before_publish=refuse_empty_or_duplicate, on_progress=on_progress,
-        )
-    except DuplicateEvidence as dup:
-        existing = get_or_raise(session=session, evidence_id=dup.evidence_id)
-        return Admission(_duplicate_receipt(
-            session=session, signer=signer, existing=existing, actor=actor, source="cli",
-            client_addr=client_addr, metadata=metadata))
+            pending=context)
+    except (DuplicateEvidence, AlreadyPublished):
+        return _settle(session, store, keyring, signer, found, metadata=metadata, actor=actor,
+                       source="cli", client_addr=client_addr)
     evidence = _admit(
         session=session, store=store, keyring=keyring, obj=obj, evidence_id=evidence_id,
         metadata=metadata, actor=actor, source="cli", client_addr=client_addr,
     )
     return Admission(sign_receipt(signer=signer, evidence=evidence, duplicate=False), evidence)
+
+
+def _pending_context(evidence_id: str, metadata: DockMetadata, source: str, actor: Principal,
+                     client_addr: str) -> dict[str, Any]:
+    """What finishing an ingest needs if its process dies after publishing."""
+    return {"evidence_id": evidence_id, "source": source, "actor": actor.username,
+            "client_addr": client_addr,
+            "metadata": metadata.model_dump(mode="json", exclude_defaults=True)}
+
+
+def _already_here(session: Session, store: ObjectStore, sha256: str) -> dict[str, Any]:
+    """Under the content's lock: the recording of this content if one is in custody, and the
+    objects of it that dead ingests published but never recorded."""
+    return {"evidence": get_by_sha256(session=session, sha256=sha256),
+            "orphans": vault.published_orphans(session=session, store=store, sha256=sha256)}
+
+
+def _settle(session: Session, store: ObjectStore, keyring: Keyring, signer: Signer,
+            found: dict[str, Any], *, metadata: DockMetadata, actor: Principal, source: str,
+            client_addr: str) -> Admission:
+    """Finish an ingest whose content is already in the store: a duplicate receipt for a
+    recording in custody, or the adoption of the first object a dead ingest published (it
+    becomes the recording); any other such object is recorded as a copy, so that nothing
+    the store keeps (and may not delete: it is write-once) goes unrecorded."""
+    orphans = list(found["orphans"])
+    existing: Evidence | None = found["evidence"]
+    evidence: Evidence | None = None
+    if existing is None:
+        first = orphans.pop(0)
+        obj = vault.adopt(session=session, store=store, keyring=keyring, pending=first)
+        evidence = _admit(session=session, store=store, keyring=keyring, obj=obj,
+                          evidence_id=str(first.context.get("evidence_id")),
+                          metadata=metadata, actor=actor, source=source,
+                          client_addr=client_addr, adopted=True)
+    recording = existing or evidence
+    assert recording is not None
+    for orphan in orphans:
+        copy = vault.adopt(session=session, store=store, keyring=keyring, pending=orphan,
+                           kind="original_copy")
+        custody.append(session=session, actor=actor, action="evidence.copy_recorded",
+                       target_type="evidence", target_id=recording.id, client_addr=client_addr,
+                       details={"object_key": copy.key, "sha256": copy.sha256,
+                                "why": "a second copy published by an ingest that died "
+                                       "before recording it; kept, write-once"})
+    if existing is None:
+        return Admission(sign_receipt(signer=signer, evidence=recording, duplicate=False),
+                         recording)
+    return Admission(_duplicate_receipt(
+        session=session, signer=signer, existing=existing, actor=actor, source=source,
+        client_addr=client_addr, metadata=metadata))
 
 
 def ingest_staged(
@@ -258,13 +350,21 @@ def ingest_staged(
     actor: Principal,
     client_addr: str = "",
 ) -> Admission:
-    """Publish a finished, already-encrypted upload and record it."""
+    """Publish a finished, already-encrypted upload and record it. A retry after the process
+    died between publishing and recording adopts what it published."""
+    vault.begin_pending_ciphertext(
+        engine=engine_of(session), ciphertext=ciphertext, wrapped=wrapped, sha256=sha256,
+        key=original_key(evidence_id), kind="original",
+        context=_pending_context(evidence_id, metadata, "upload", actor, client_addr))
     _lock_content(session, sha256)
-    existing = get_by_sha256(session=session, sha256=sha256)
-    if existing is not None:
-        return Admission(_duplicate_receipt(
-            session=session, signer=signer, existing=existing, actor=actor, source="upload",
-            client_addr=client_addr, metadata=metadata))
+    found = _already_here(session, store, sha256)
+    if found["evidence"] is not None and found["evidence"].id == evidence_id:
+        # this very upload, recorded by the housekeeping after its first try died
+        return Admission(sign_receipt(signer=signer, evidence=found["evidence"],
+                                      duplicate=False))
+    if found["evidence"] is not None or found["orphans"]:
+        return _settle(session, store, keyring, signer, found, metadata=metadata, actor=actor,
+                       source="upload", client_addr=client_addr)
     obj = vault.store_ciphertext(
         session=session, store=store, ciphertext=ciphertext, wrapped=wrapped, sha256=sha256,
         key=original_key(evidence_id), kind="original", lock=vault.original_lock(),

@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
+from bwc_custody.db import session_scope
 from bwc_custody.evidence import service as evidence_service
 from bwc_custody.evidence.models import DockMetadata, Receipt
 from bwc_custody.evidence.service import Admission
@@ -19,6 +21,7 @@ from bwc_custody.flows import tagging
 from bwc_custody.jobs import service as jobs
 from bwc_custody.uploads import service as uploads
 from bwc_custody.uploads.models import Upload
+from bwc_custody.vault import service as vault
 from storage.keys import Keyring, Signer
 from storage.objectstore import ObjectStore
 
@@ -56,3 +59,16 @@ def finalize_upload(*, session: Session, store: ObjectStore, keyring: Keyring, s
                                  upload=upload, body=body, actor=actor,
                                  client_addr=client_addr)
     return _follow_up(session, admission, actor, client_addr)
+
+
+def recover_interrupted(engine: Engine) -> list[Receipt]:
+    """Finish, with their follow-ups, the ingests that died after publishing an original
+    and before recording it (`evidence.service.recover_interrupted`); the workers run this
+    as housekeeping."""
+    with session_scope(engine) as session:
+        admissions = evidence_service.recover_interrupted(
+            session=session, store=vault.get_store(), keyring=vault.get_keyring(),
+            signer=vault.get_signer())
+        return [_follow_up(session, a, Principal(
+            user_id=None, username=a.evidence.ingested_by if a.evidence else "recovery",
+            roles=frozenset()), "") for a in admissions]

@@ -4,6 +4,7 @@ published; a person count's tags decide the recording's open requests again."""
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bwc_custody.custody import service as custody
@@ -11,6 +12,7 @@ from bwc_custody.db import session_scope
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.evidence.service import original_reader, require_not_disposed
 from bwc_custody.flows import tagging
+from bwc_custody.flows.ingest import recover_interrupted
 from bwc_custody.jobs.worker import Handlers, JobContext
 from bwc_custody.redactions import service as redactions
 from bwc_custody.retention.service import is_held
@@ -63,6 +65,12 @@ def run_analysis_job(ctx: JobContext) -> None:
         ctx.complete(session, {"analysis_id": row.id,
                                "distinct_people": row.distinct_people,
                                "unidentified_people": row.unidentified_people})
+
+
+def housekeeping(engine: Engine) -> None:
+    """What the workers do between jobs, besides checkpoints: adopt what an interrupted
+    ingest published."""
+    recover_interrupted(engine)
 
 
 # Every job kind and the function that runs it (tests check this matches jobs.service.KINDS).

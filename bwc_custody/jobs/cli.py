@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         SIGTERM/SIGINT: finish the current job, then exit."""
         from bwc_custody.config import get_settings
         from bwc_custody.db import check_migrated, get_engine
-        from bwc_custody.flows.jobs import HANDLERS
+        from bwc_custody.flows.jobs import HANDLERS, housekeeping
         from bwc_custody.jobs.worker import run_worker, worker_principal
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -77,6 +77,7 @@ def register(app: typer.Typer) -> None:
         me = worker_principal()
         typer.echo(f"{me.username} started", err=True)
         ran = run_worker(engine=get_engine(), home=get_settings().home, handlers=HANDLERS,
+                         housekeeping=housekeeping,
                          kinds=kind or None,
                          lease_seconds=lease, poll_seconds=poll, drain=drain,
                          max_jobs=max_jobs, stop=stop, worker=me)

@@ -190,6 +190,7 @@ def checkpoint_if_due(engine: Engine, minutes: int, now: datetime | None = None)
 
 
 def run_worker(*, engine: Engine, home: Path, handlers: Handlers,
+               housekeeping: Callable[[Engine], object] | None = None,
                kinds: Sequence[str] | None = None,
                lease_seconds: float = 60.0, poll_seconds: float = 2.0, drain: bool = False,
                max_jobs: int | None = None, stop: threading.Event | None = None,
@@ -212,6 +213,11 @@ def run_worker(*, engine: Engine, home: Path, handlers: Handlers,
                     logger.info("signed a custody checkpoint")
             except Exception:  # never let checkpointing stop the jobs; verify will tell
                 logger.exception("periodic checkpoint failed")
+            try:
+                if housekeeping is not None:
+                    housekeeping(engine)
+            except Exception:  # the same: the next look tries again
+                logger.exception("housekeeping failed")
         job = service.claim(engine=engine, worker=worker, kinds=kinds,
                             lease_seconds=lease_seconds)
         if job is None:

@@ -46,7 +46,8 @@ def approve(request_id: str, session: SessionDep, actor: LegalReviewer, addr: Cl
             body: ReasonBody = None) -> RequestView:
     """Sign off on the file under review, with the written basis (only a reviewer who did
     not submit it and has watched it); the server signs the approval."""
-    service.approve(session=session, signer=get_signer(), request_id=request_id,
+    service.approve(session=session, store=get_store(), keyring=get_keyring(),
+                    signer=get_signer(), request_id=request_id,
                     reason=body.reason if body else "", actor=actor,
                     client_addr=addr)
     return view_by_id(session=session, request_id=request_id, actor=actor)
@@ -77,7 +78,7 @@ def send_back(request_id: str, session: SessionDep, actor: LegalReviewer, addr: 
 def release(request_id: str, session: SessionDep, actor: Custodian,
             addr: ClientAddr) -> RequestView:
     """Release exactly the approved file (its stored bytes are re-hashed first)."""
-    service.release(session=session, store=get_store(), keyring=get_keyring(),
+    service.release(session=session, store=get_store(), keyring=get_keyring(), signer=get_signer(),
                     request_id=request_id, actor=actor, client_addr=addr)
     return view_by_id(session=session, request_id=request_id, actor=actor)
 
@@ -95,8 +96,9 @@ def download_release(request_id: str, session: SessionDep, actor: Recipient,
                      request: Request, addr: ClientAddr) -> StreamingResponse:
     """The released copy (the requester's own request only), logged as `release.download`;
     `X-Content-SHA256` is the hash in the signed approval."""
-    _round, obj, chunks = service.open_release(
-        session=session, store=get_store(), keyring=get_keyring(), request_id=request_id,
+    statement, obj, chunks = service.open_release(
+        session=session, store=get_store(), keyring=get_keyring(), signer=get_signer(),
+        request_id=request_id,
         actor=actor, client_addr=addr)
-    return stream_file(session, chunks, media_type="video/mp4", size=obj.size,
-                       sha256=obj.sha256, filename=f"request-{request_id}.mp4")
+    return stream_file(session, chunks, media_type="video/mp4", size=int(statement["size"]),
+                       sha256=str(statement["sha256"]), filename=f"request-{request_id}.mp4")

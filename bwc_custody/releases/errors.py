@@ -45,6 +45,14 @@ class NotViewed(BwcError):
     status = 409
 
 
+class ApprovalInvalid(BwcError):
+    """The approval on record is not one the server signed (edited in the database): nothing
+    is released or handed out on it."""
+
+    code = "approval_invalid"
+    status = 409
+
+
 class FixityFailed(BwcError):
     """The stored file no longer hashes to the SHA-256 that was signed off."""
 

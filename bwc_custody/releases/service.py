@@ -25,6 +25,7 @@ from bwc_custody.reasons import require_reason
 from bwc_custody.redactions.service import get_derivative
 from bwc_custody.releases.errors import (
     AnalysisPending,
+    ApprovalInvalid,
     DecisionAllows,
     DecisionWithholds,
     DerivativeMismatch,
@@ -150,8 +151,9 @@ def canonical(statement: dict[str, Any]) -> bytes:
                       ensure_ascii=False).encode()
 
 
-def approve(*, session: Session, signer: Signer, request_id: str, reason: str,
-            actor: Principal, client_addr: str = "") -> ReviewRound:
+def approve(*, session: Session, store: ObjectStore, keyring: Keyring, signer: Signer,
+            request_id: str, reason: str, actor: Principal,
+            client_addr: str = "") -> ReviewRound:
     """A legal reviewer signs off on the file under review; the server signs what they
     approved."""
     request = requests.get_for_transition(session=session, request_id=request_id)
@@ -170,6 +172,9 @@ def approve(*, session: Session, signer: Signer, request_id: str, reason: str,
     decision = requests.current_decision(session=session, request_id=request.id)
     assert decision is not None
     derivative = get_derivative(session=session, derivative_id=round_.derivative_id)
+    # what is signed is what is stored: the file is hashed now, not taken from the rows
+    _approved_object(session, store, keyring, {
+        "derivative_id": round_.derivative_id, "sha256": round_.sha256, "size": round_.size})
     now = utcnow()
     statement = {
         "format": APPROVAL_FORMAT, "request_id": request.id,
@@ -250,32 +255,54 @@ def send_back(*, session: Session, request_id: str, reason: str, actor: Principa
     return round_
 
 
-def _stored(session: Session, round_: ReviewRound) -> StoredObject:
-    derivative = get_derivative(session=session, derivative_id=round_.derivative_id)
+def signed_approval(*, signer: Signer, request: RecordsRequest,
+                    round_: ReviewRound) -> dict[str, Any]:
+    """The approval statement of `round_`, once its signature verifies with the server's key
+    and it names this request: what is released is read from here, never from rows an
+    insider could edit (the round's hash, the derivative's object key)."""
+    statement = round_.statement
+    if (statement is None or not round_.signature or not round_.key_id
+            or not signer.verify(canonical(statement), round_.signature, round_.key_id)):
+        raise ApprovalInvalid(f"the approval of request {request.id} does not verify with the "
+                              "server's signing key: nothing is released on it",
+                              request_id=request.id, round_id=round_.id)
+    if statement.get("request_id") != request.id or \
+            statement.get("format") != APPROVAL_FORMAT:
+        raise ApprovalInvalid(f"the signed approval on record is not one of request "
+                              f"{request.id}", request_id=request.id, round_id=round_.id)
+    return statement
+
+
+def _approved_object(session: Session, store: ObjectStore, keyring: Keyring,
+                     statement: dict[str, Any]) -> StoredObject:
+    """The stored file the signed `statement` approved, once its bytes decrypt and hash to
+    the statement's SHA-256 and size (a row pointed at another object, the original say,
+    fails here)."""
+    derivative = get_derivative(session=session, derivative_id=str(statement["derivative_id"]))
     obj = session.get(StoredObject, derivative.object_key)
-    if obj is None or obj.sha256 != round_.sha256:
-        raise FixityFailed(f"the stored file of derivative {derivative.id} is not the one "
-                           "signed off", derivative_id=derivative.id, approved=round_.sha256)
+    problem = ("the derivative has no stored file" if obj is None else vault.check_fixity(
+        store=store, keyring=keyring, obj=obj, expected_sha256=str(statement["sha256"]),
+        expected_size=int(statement["size"])))
+    if problem is not None or obj is None:
+        raise FixityFailed(f"the stored file is not the one signed off: {problem}",
+                           derivative_id=derivative.id, approved=statement["sha256"])
     return obj
 
 
-def release(*, session: Session, store: ObjectStore, keyring: Keyring, request_id: str,
-            actor: Principal, client_addr: str = "") -> ReviewRound:
-    """The custodian releases the approved file, once its stored bytes re-hash to the
-    SHA-256 that was signed off."""
+def release(*, session: Session, store: ObjectStore, keyring: Keyring, signer: Signer,
+            request_id: str, actor: Principal, client_addr: str = "") -> ReviewRound:
+    """The custodian releases the approved file, once the approval's signature verifies and
+    the stored bytes re-hash to the SHA-256 it signed."""
     request = requests.get_for_transition(session=session, request_id=request_id)
     transition = check_transition("release", state=request.state, roles=_roles(actor))
     round_ = _active_or_raise(session, request)
-    problem = vault.check_fixity(store=store, keyring=keyring, obj=_stored(session, round_))
-    if problem is not None:
-        raise FixityFailed(f"the approved file fails its fixity check: {problem}",
-                           derivative_id=round_.derivative_id, approved=round_.sha256)
+    statement = signed_approval(signer=signer, request=request, round_=round_)
+    _approved_object(session, store, keyring, statement)
     round_.released_by, round_.released_at = actor.username, utcnow()
     session.add(round_)
-    statement = round_.statement or {}
     requests.move(session=session, request=request, transition=transition, actor=actor,
                   client_addr=client_addr,
-                  details={"round_id": round_.id, "sha256": round_.sha256,
+                  details={"round_id": round_.id, "sha256": statement["sha256"],
                            "delivery": statement.get("delivery"),
                            "effect": statement.get("effect"),
                            "rule_ids": statement.get("rule_ids"),
@@ -334,30 +361,33 @@ def release_view(*, round_: ReviewRound) -> ReleaseRead | None:
     if round_.statement is None or round_.released_at is None:
         return None
     s = round_.statement
-    return ReleaseRead(released_at=as_utc(round_.released_at), sha256=round_.sha256,
-                       size=round_.size, delivery=s["delivery"], effect=s["effect"],
+    return ReleaseRead(released_at=as_utc(round_.released_at), sha256=s["sha256"],
+                       size=s["size"], delivery=s["delivery"], effect=s["effect"],
                        citations=list(s["citations"]), statement=s,
                        signature=round_.signature or "", key_id=round_.key_id or "")
 
 
-def open_release(*, session: Session, store: ObjectStore, keyring: Keyring, request_id: str,
-                 actor: Principal, client_addr: str = ""
-                 ) -> tuple[ReviewRound, StoredObject, Iterator[bytes]]:
-    """The released copy for its requester (or staff), logged as `release.download`."""
+def open_release(*, session: Session, store: ObjectStore, keyring: Keyring, signer: Signer,
+                 request_id: str, actor: Principal, client_addr: str = ""
+                 ) -> tuple[dict[str, Any], StoredObject, Iterator[bytes]]:
+    """The released copy for its requester (or staff), logged as `release.download`: the
+    signed approval, the stored file (checked whole against it before a byte leaves, since
+    rows may have been edited since the release), and its plaintext."""
     request = requests.get_visible_or_raise(session=session, request_id=request_id,
                                             actor=actor)
     round_ = released_round(session=session, request=request)
     if round_ is None:
         raise NotReleased(f"request {request.id} is {request.state}: nothing is released",
                           state=request.state)
-    if (round_.statement or {}).get("delivery") != "copy":
+    statement = signed_approval(signer=signer, request=request, round_=round_)
+    if statement.get("delivery") != "copy":
         raise InspectionOnly("this release is an inspection at the agency; no copy is "
-                             "handed out", delivery=(round_.statement or {}).get("delivery"))
-    obj = _stored(session, round_)
+                             "handed out", delivery=statement.get("delivery"))
+    obj = _approved_object(session, store, keyring, statement)
     chunks = vault.iter_plaintext(store=store, keyring=keyring, obj=obj)
     custody.append(session=session, actor=actor, action="release.download",
                    target_type="records_request", target_id=request.id,
                    client_addr=client_addr,
-                   details={"round_id": round_.id, "derivative_id": round_.derivative_id,
-                            "sha256": obj.sha256})
-    return round_, obj, chunks
+                   details={"round_id": round_.id, "derivative_id": statement["derivative_id"],
+                            "sha256": statement["sha256"]})
+    return statement, obj, chunks

@@ -129,6 +129,7 @@ def register(app: typer.Typer) -> None:
 
         def _release(s: Any) -> dict[str, Any]:
             releases.release(session=s, store=get_store(), keyring=get_keyring(),
+                             signer=get_signer(),
                              request_id=request_id, actor=CLI_CUSTODIAN, client_addr="cli")
             return _read(s, service.get_or_raise(session=s, request_id=request_id))
 

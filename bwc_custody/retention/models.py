@@ -11,6 +11,7 @@ from pydantic import Field as PField
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
+from bwc_custody.evidence.models import CASE_NUMBER_MAX
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
 
 # The schedule (◐ in LEGAL.md: the series is KDLA's model BWC schedule as the KLC policy
@@ -74,7 +75,7 @@ class CaseClose(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    case_number: str = PField(min_length=1, max_length=120)
+    case_number: str = PField(min_length=1, max_length=CASE_NUMBER_MAX)
     reason: str = PField(default="", max_length=4000)
 
 

@@ -8,15 +8,14 @@ import base64
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
 from sqlmodel import Session
 
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
 from bwc_custody.evidence import service as evidence_service
-from bwc_custody.evidence.errors import EmptyFile, InvalidMetadata
-from bwc_custody.evidence.models import DockMetadata, Receipt
+from bwc_custody.evidence.errors import EmptyFile
+from bwc_custody.evidence.models import Receipt, parse_metadata
 from bwc_custody.evidence.service import Admission
 from bwc_custody.uploads.errors import (
     ChecksumUnsupported,
@@ -175,14 +174,7 @@ def finalize(
         )
     body = dict(body)
     expected = body.pop("sha256", None) or upload.upload_metadata.get("sha256")
-    try:
-        metadata = DockMetadata.model_validate(
-            {"filename": upload.upload_metadata.get("filename"), **body}
-        )
-    except ValidationError as exc:
-        raise InvalidMetadata(
-            "metadata is not valid", errors=exc.errors(include_url=False, include_context=False)
-        ) from None
+    metadata = parse_metadata({"filename": upload.upload_metadata.get("filename"), **body})
     assert upload.sha256
     if expected is not None and str(expected).lower() != upload.sha256:
         upload.status = "rejected"

@@ -9,14 +9,16 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from sqlmodel import Session, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
 from bwc_custody.config import Settings, get_settings
+from bwc_custody.db import engine_of, session_scope
 from bwc_custody.timeutil import utcnow
 from bwc_custody.vault.errors import HashMismatch, ObjectDisposed
-from bwc_custody.vault.models import StoredObject
+from bwc_custody.vault.models import PendingObject, StoredObject
 from storage.crypto import (
     HEADER_SIZE,
     EncryptResult,
@@ -109,8 +111,80 @@ def _record(
         store=store.name,
     )
     session.add(row)
+    pending = session.get(PendingObject, key)
+    if pending is not None:  # recorded now, in the caller's transaction: nothing to adopt
+        session.delete(pending)
     session.flush()
     return row
+
+
+# ---- objects written down before they are published ------------------------------------
+
+
+def begin_pending(*, engine: Engine, key: str, object_id: uuid.UUID, kind: str,
+                  wrapped: WrappedKey, segment_size: int, context: dict[str, Any],
+                  sha256: str | None = None, size: int | None = None) -> None:
+    """Write down, in a transaction of its own, an object about to be published (kept if a
+    row for `key` is there already: a retry of the same write)."""
+    with session_scope(engine) as session:
+        if session.get(PendingObject, key) is None and session.get(StoredObject, key) is None:
+            session.add(PendingObject(
+                key=key, object_id=str(object_id), kind=kind, kek_id=wrapped.kek_id,
+                wrapped_key=wrapped.b64, segment_size=segment_size, sha256=sha256, size=size,
+                context=context))
+
+
+def begin_pending_ciphertext(*, engine: Engine, ciphertext: Path, wrapped: WrappedKey,
+                             sha256: str, key: str, kind: str,
+                             context: dict[str, Any]) -> None:
+    """`begin_pending` for a staged, already-encrypted object (its hash is known)."""
+    with open(ciphertext, "rb") as fh:
+        header = Header.parse(fh.read(HEADER_SIZE))
+    size = plaintext_size(ciphertext.stat().st_size, header.segment_size)
+    begin_pending(engine=engine, key=key, object_id=header.object_id, kind=kind,
+                  wrapped=wrapped, segment_size=header.segment_size, context=context,
+                  sha256=sha256, size=size)
+
+
+def _note_pending_hash(engine: Engine, key: str, sha256: str, size: int) -> None:
+    with session_scope(engine) as session:
+        row = session.get(PendingObject, key)
+        if row is not None:
+            row.sha256, row.size = sha256, size
+            session.add(row)
+
+
+def published_orphans(*, session: Session, store: ObjectStore,
+                      sha256: str) -> list[PendingObject]:
+    """Written-down objects of this content that were published but never recorded (the
+    writer died in between), oldest first. Asked under the content's lock, so no live
+    transaction is between publishing and recording any of them."""
+    rows = session.exec(select(PendingObject).where(PendingObject.sha256 == sha256)
+                        .order_by(col(PendingObject.created_at), col(PendingObject.key)))
+    return [row for row in rows
+            if session.get(StoredObject, row.key) is None and store.exists(row.key)]
+
+
+def adopt(*, session: Session, store: ObjectStore, keyring: Keyring, pending: PendingObject,
+          kind: str | None = None) -> StoredObject:
+    """Record a published orphan, once it decrypts with its data key and hashes to what was
+    written down (so nothing but our own bytes is ever adopted)."""
+    assert pending.sha256 is not None
+    assert pending.size is not None
+    candidate = StoredObject(
+        key=pending.key, object_id=pending.object_id, kind=kind or pending.kind,
+        sha256=pending.sha256, size=pending.size, ciphertext_size=store.size(pending.key),
+        segment_size=pending.segment_size, kek_id=pending.kek_id,
+        wrapped_key=pending.wrapped_key, store=store.name)
+    problem = check_fixity(store=store, keyring=keyring, obj=candidate)
+    if problem is not None:
+        raise IntegrityError(f"object {pending.key} was written down but its stored bytes are "
+                             f"not what was: {problem}", key=pending.key)
+    return _record(session=session, store=store, key=pending.key,
+                   object_id=uuid.UUID(pending.object_id), kind=candidate.kind,
+                   sha256=pending.sha256, size=pending.size,
+                   ct_size=candidate.ciphertext_size, segment_size=pending.segment_size,
+                   wrapped=wrapped_key_of(candidate))
 
 
 def store_plaintext(
@@ -127,14 +201,21 @@ def store_plaintext(
     segment_size: int | None = None,
     before_publish: Callable[[EncryptResult], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    pending: dict[str, Any] | None = None,
 ) -> StoredObject:
     """Hash and encrypt `source` in one pass into `key`; publish only if the hash holds.
 
     `before_publish(result)` may raise to abort (empty, duplicate); nothing is left in the
-    store then.
+    store then. With `pending` (the context to finish with), the object is written down
+    first (`begin_pending`), so one published by a process that then dies can be adopted.
     """
     data_key = new_data_key()
     cipher = SegmentCipher.new(data_key, object_id, segment_size or get_settings().segment_size)
+    wrapped = keyring.wrap(data_key, object_id)
+    if pending is not None:
+        begin_pending(engine=engine_of(session), key=key, object_id=object_id, kind=kind,
+                      wrapped=wrapped, segment_size=cipher.header.segment_size,
+                      context=pending)
     with store.writer(key, lock=lock) as writer:
         result = encrypt_file(source, cipher, writer.write, on_progress=on_progress)
         if expected_sha256 and result.sha256 != expected_sha256.lower():
@@ -143,13 +224,15 @@ def store_plaintext(
                 expected=expected_sha256.lower(),
                 actual=result.sha256,
             )
+        if pending is not None:  # before the caller's lock, which SQLite takes database-wide
+            _note_pending_hash(engine_of(session), key, result.sha256, result.size)
         if before_publish:
             before_publish(result)
         writer.commit()
     return _record(
         session=session, store=store, key=key, object_id=object_id, kind=kind,
         sha256=result.sha256, size=result.size, ct_size=result.ciphertext_size,
-        segment_size=cipher.header.segment_size, wrapped=keyring.wrap(data_key, object_id),
+        segment_size=cipher.header.segment_size, wrapped=wrapped,
     )
 
 
@@ -164,7 +247,8 @@ def store_ciphertext(
     kind: str,
     lock: ObjectLock | None = None,
 ) -> StoredObject:
-    """Publish an already-encrypted staged object (a finished resumable upload)."""
+    """Publish an already-encrypted staged object (a finished resumable upload); it was
+    written down (`begin_pending`) by the caller before its lock."""
     with open(ciphertext, "rb") as fh:
         header = Header.parse(fh.read(HEADER_SIZE))
     ct_size = ciphertext.stat().st_size
@@ -210,12 +294,18 @@ def check_fixity(
     keyring: Keyring,
     obj: StoredObject,
     on_progress: Callable[[int], None] | None = None,
+    expected_sha256: str | None = None,
+    expected_size: int | None = None,
 ) -> str | None:
-    """None when the object decrypts and re-hashes to its recorded SHA-256, else why not."""
+    """None when the object decrypts and re-hashes to its recorded SHA-256 (or to
+    `expected_sha256` and `expected_size`, from a signed statement rather than a row), else
+    why not."""
+    want_sha = expected_sha256 or obj.sha256
+    want_size = obj.size if expected_size is None else expected_size
     try:
         reader = open_reader(store=store, keyring=keyring, obj=obj)
-        if reader.size != obj.size:
-            return f"size {reader.size} differs from recorded {obj.size}"
+        if reader.size != want_size:
+            return f"size {reader.size} differs from recorded {want_size}"
         hasher = hashlib.sha256()
         for chunk in reader.iter_plaintext():
             hasher.update(chunk)
@@ -223,8 +313,8 @@ def check_fixity(
                 on_progress(len(chunk))
     except Exception as exc:  # every failure is a finding, reported by name
         return f"{exc.__class__.__name__}: {exc}"
-    if hasher.hexdigest() != obj.sha256:
-        return f"SHA-256 {hasher.hexdigest()} differs from recorded {obj.sha256}"
+    if hasher.hexdigest() != want_sha:
+        return f"SHA-256 {hasher.hexdigest()} differs from recorded {want_sha}"
     return None
 
 

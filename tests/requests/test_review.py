@@ -386,6 +386,85 @@ def test_a_stored_file_that_no_longer_matches_its_sign_off_is_not_released(
     assert not [e for e in _log(request_id) if e.action == "request.release"]
 
 
+def test_rows_edited_to_point_an_approval_at_the_original_release_nothing(
+        desk: Desk, make_clip: Callable[..., Path]) -> None:
+    """An insider with the database alone (#22, finding 1): the approved derivative's row and
+    the round pointed at the original's object and hash; then the signed statement too.
+    Release and download check the stored bytes against the signed approval itself."""
+    from sqlalchemy import text
+
+    from bwc_custody.db import session_scope
+    from bwc_custody.evidence.models import Evidence
+
+    evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
+    derivative = desk.redacted(evidence_id)
+    request_id = desk.request(evidence_id)
+    desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
+    desk.watch(derivative["id"], desk.reviewer)
+    assert desk.post(request_id, "approve", desk.reviewer,
+                     {"reason": "faces blurred, release"}).status_code == 200
+
+    def point_at_the_original() -> None:
+        with session_scope() as session:
+            original = session.get(Evidence, evidence_id)
+            assert original is not None
+            edit = {"key": original.object_key, "sha": original.sha256, "size": original.size,
+                    "d": derivative["id"], "r": request_id}
+            session.execute(text("UPDATE derivative SET object_key = :key, sha256 = :sha, "
+                                 "size = :size WHERE id = :d"), edit)
+            session.execute(text("UPDATE review_round SET sha256 = :sha, size = :size "
+                                 "WHERE request_id = :r"), edit)
+
+    point_at_the_original()
+    r = desk.post(request_id, "release", desk.custodian)
+    assert (r.status_code, _code(r)) == (409, "fixity_failed"), r.text
+    assert desk.state(request_id) == "approved"
+
+    with session_scope() as session:  # the statement too, to the original's hash
+        row = session.execute(text("SELECT statement FROM review_round WHERE request_id = :r"),
+                              {"r": request_id}).one()
+        statement = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+        original = session.get(Evidence, evidence_id)
+        assert original is not None
+        statement["sha256"], statement["size"] = original.sha256, original.size
+        session.execute(text("UPDATE review_round SET statement = :s WHERE request_id = :r"),
+                        {"s": json.dumps(statement), "r": request_id})
+    r = desk.post(request_id, "release", desk.custodian)
+    assert (r.status_code, _code(r)) == (409, "approval_invalid"), r.text
+    assert not [e for e in _log(request_id) if e.action == "request.release"]
+
+
+def test_rows_edited_after_a_release_hand_out_nothing(
+        desk: Desk, make_clip: Callable[..., Path]) -> None:
+    """The same edit made after the release: the requester's download is refused before a
+    byte of the original leaves."""
+    from sqlalchemy import text
+
+    from bwc_custody.db import session_scope
+    from bwc_custody.evidence.models import Evidence
+
+    evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
+    derivative = desk.redacted(evidence_id)
+    request_id = desk.request(evidence_id)
+    desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
+    desk.watch(derivative["id"], desk.reviewer)
+    desk.post(request_id, "approve", desk.reviewer, {"reason": "faces blurred, release"})
+    assert desk.post(request_id, "release", desk.custodian).status_code == 200
+    url = f"/api/v1/requests/{request_id}/release/content"
+    assert desk.client.get(url, headers=desk.parent).status_code == 200
+    with session_scope() as session:
+        original = session.get(Evidence, evidence_id)
+        assert original is not None
+        edit = {"key": original.object_key, "sha": original.sha256, "size": original.size,
+                "d": derivative["id"], "r": request_id}
+        session.execute(text("UPDATE derivative SET object_key = :key, sha256 = :sha, "
+                             "size = :size WHERE id = :d"), edit)
+        session.execute(text("UPDATE review_round SET sha256 = :sha, size = :size "
+                             "WHERE request_id = :r"), edit)
+    r = desk.client.get(url, headers=desk.parent)
+    assert (r.status_code, _code(r)) == (409, "fixity_failed")
+
+
 def test_a_sign_off_racing_a_tag_change_never_leaves_an_approval_on_a_stale_decision(
         desk: Desk, make_clip: Callable[..., Path]) -> None:
     """Four approvals and the tag change that voids them, all at once: whichever commits
@@ -396,7 +475,7 @@ def test_a_sign_off_racing_a_tag_change_never_leaves_an_approval_on_a_stale_deci
     from bwc_custody.db import session_scope
     from bwc_custody.flows import tagging
     from bwc_custody.releases import service as releases
-    from bwc_custody.vault.service import get_signer
+    from bwc_custody.vault.service import get_keyring, get_signer, get_store
     from review.workflow import TransitionNotAllowed
     from tests.concurrency import run_in_threads
 
@@ -423,7 +502,8 @@ def test_a_sign_off_racing_a_tag_change_never_leaves_an_approval_on_a_stale_deci
                              source="custodian", actor=custodian, reason="two students seen")
                 return
             try:
-                releases.approve(session=session, signer=get_signer(), request_id=request_id,
+                releases.approve(session=session, store=get_store(), keyring=get_keyring(),
+                                 signer=get_signer(), request_id=request_id,
                                  reason="faces blurred, release", actor=reviewer)
             except TransitionNotAllowed:
                 pass  # the tag change came first and voided the review: the right answer

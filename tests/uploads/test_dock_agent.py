@@ -75,11 +75,14 @@ def test_refused_upload_keeps_the_file(client: TestClient, make_token: Callable[
     dock_dir = tmp_path / "dock"
     dock_dir.mkdir()
     video = dock_dir / "cam.mp4"
-    video.write_bytes(os.urandom(5000))
+    data = os.urandom(5000)
+    video.write_bytes(data)
     (dock_dir / "cam.json").write_text(json.dumps({"recorded_at": "last tuesday"}))
     [result] = _agent(client, make_token(Role.dock), dock_dir).scan_once()
     assert "invalid_metadata" in result["error"]
-    assert video.exists()
+    # kept, set aside with why (it can never be accepted as it is), not uploaded
+    assert (dock_dir / "refused" / "cam.mp4").read_bytes() == data
+    assert "recorded_at" in (dock_dir / "refused" / "cam.mp4.refused.json").read_text()
     assert not (dock_dir / "uploaded" / "cam.mp4").exists()
 
 
@@ -160,3 +163,45 @@ def test_a_recording_destroyed_under_its_schedule_is_set_aside_not_retried(
         "evidence_disposed"
     assert agent.pending_files() == []  # and not sent again on the next scan
     assert agent.scan_once() == []
+
+
+@pytest.mark.parametrize(("sidecar", "why"), [
+    ("[1, 2, 3]", "not a JSON object"), ('{"officer_id": "o-1", "extra": {"gps": NaN}}',
+                                          "not JSON"),
+    ('{"officer": "o-1"}', "accepted keys"), ("{not json", "not JSON")])
+def test_a_sidecar_that_can_never_be_accepted_is_set_aside_and_the_rest_go_on(
+        client: TestClient, make_token: Callable[..., str], tmp_path: Path,
+        sidecar: str, why: str) -> None:
+    """A malformed sidecar killed the agent and nothing after it was uploaded, every scan
+    (#22, finding 11). It is now refused before a byte is sent, set aside with why (naming
+    the keys a sidecar may use), and the other files go up."""
+    dock_dir = tmp_path / "dock"
+    dock_dir.mkdir()
+    (dock_dir / "A_bad.mp4").write_bytes(os.urandom(50_000))
+    (dock_dir / "A_bad.json").write_text(sidecar)
+    (dock_dir / "B_good.mp4").write_bytes(os.urandom(50_000))
+    results = _agent(client, make_token(Role.dock), dock_dir).scan_once()
+    assert [(r["file"], r.get("refused")) for r in results] == [
+        ("A_bad.mp4", "invalid_metadata"), ("B_good.mp4", None)]
+    refused = dock_dir / "refused"
+    assert sorted(p.name for p in refused.iterdir()) == [
+        "A_bad.json", "A_bad.mp4", "A_bad.mp4.refused.json"]
+    said = json.loads((refused / "A_bad.mp4.refused.json").read_text())
+    assert said["code"] == "invalid_metadata"
+    assert why in said["message"]
+    assert (dock_dir / "uploaded" / "B_good.mp4").exists()
+    custodian = {"Authorization": f"Bearer {make_token(Role.custodian)}"}
+    assert len(client.get("/api/v1/evidence", headers=custodian).json()) == 1
+
+
+def test_the_sidecar_keys_are_documented_where_a_dock_operator_looks() -> None:
+    from typer.testing import CliRunner
+
+    from bwc_custody.cli import app
+    from bwc_custody.evidence.models import DockMetadata
+
+    shown = CliRunner().invoke(app, ["dock", "watch", "--help"], env={"COLUMNS": "200"})
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for key in DockMetadata.model_fields:
+        assert f"`{key}`" in readme, key
+        assert key in shown.output, key

@@ -191,6 +191,44 @@ def test_bad_metadata_loses_nothing(client: TestClient, dock: Dock) -> None:
     assert _evidence()[0].involves_juvenile is True
 
 
+@pytest.mark.parametrize("extra", ['{"gps": NaN}', '{"temp": -Infinity}', '{"big": 1e400}',
+                                   '{"note": "\\ud800"}'])
+def test_metadata_json_cannot_carry_is_refused_before_anything_is_stored(
+        client: TestClient, dock: Dock, extra: str) -> None:
+    """NaN, Infinity (1e400 parses as it) and a lone surrogate were stored by nothing
+    downstream: a 500 after the original was published, then 409 object_exists for ever
+    (#22, finding 2). Now refused first; nothing is stored, and a fixed retry goes through."""
+    data = os.urandom(5000)
+    url = dock.create(len(data))
+    dock.send_all(url, data)
+    body = '{"officer_id": "o-1", "extra": ' + extra + "}"
+    resp = dock.client.post(f"{url}/finalize", content=body.encode(), headers={
+        **dock.auth, "Content-Type": "application/json"})
+    assert (resp.status_code, resp.json()["error"]["code"]) == (422, "invalid_metadata"), \
+        resp.text
+    assert _evidence() == []
+    with Session(get_engine()) as session:
+        assert list(session.exec(select(StoredObject))) == []
+    from bwc_custody.vault.service import get_store
+
+    assert list(get_store().keys()) == []
+    fixed = dock.finalize(url, officer_id="o-1", extra={"note": "fine"})
+    assert fixed.status_code == 200, fixed.text
+    assert _evidence()[0].extra == {"note": "fine"}
+
+
+def test_a_case_number_is_one_a_case_can_be_closed_with(client: TestClient,
+                                                        dock: Dock) -> None:
+    """A case number longer than the custody log can name (80) was taken at ingest and could
+    never be closed on PostgreSQL (#22, finding 12): one limit, at ingest."""
+    data = os.urandom(3000)
+    url = dock.create(len(data))
+    dock.send_all(url, data)
+    resp = dock.finalize(url, case_number="C" * 81)
+    assert (resp.status_code, resp.json()["error"]["code"]) == (422, "invalid_metadata")
+    assert dock.finalize(url, case_number="C" * 80).status_code == 200
+
+
 def test_two_docks_same_file_is_one_evidence(client: TestClient,
                                              make_token: Callable[..., str]) -> None:
     data = os.urandom(4000)
