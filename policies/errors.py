@@ -17,3 +17,10 @@ class InvalidRules(BwcError):
 
     code = "invalid_rules"
     status = 500
+
+
+class InvalidExtension(BwcError):
+    """An Attorney General extension names a day KRS 61.880(2)(b) does not allow."""
+
+    code = "invalid_ag_extension"
+    status = 422
