@@ -24,3 +24,10 @@ class InvalidExtension(BwcError):
 
     code = "invalid_ag_extension"
     status = 422
+
+
+class InvalidDelayNotice(BwcError):
+    """A KRS 61.872(5) delay notice lacks the place, time, earliest date or a detailed reason."""
+
+    code = "invalid_delay_notice"
+    status = 422
