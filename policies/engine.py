@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -11,8 +13,21 @@ from pydantic import ValidationError
 
 from policies.calendar import response_deadline
 from policies.errors import InvalidFacts, InvalidRules
-from policies.models import Condition, Decision, Facts, FactTest, Group, MatchedRule, Rule, RuleSet
-from policies.vocabulary import effect_rank
+from policies.models import (
+    Condition,
+    Decision,
+    Facts,
+    FactTest,
+    Group,
+    MatchedRule,
+    Notice,
+    RequiredAction,
+    ResidencyRequest,
+    Rule,
+    RuleSet,
+    WithheldPart,
+)
+from policies.vocabulary import ACTION_TEXTS, EFFECT_PLAIN, REDACTIONS, effect_rank
 
 RULES_DIR = Path(__file__).parent / "rules"
 
@@ -167,8 +182,29 @@ def matches(when: Condition, facts: Facts, groups: dict[str, Group]) -> bool:
     return True
 
 
+# When each required action counts as done: the fact that records it.
+ACTION_DONE: dict[str, Callable[[Facts], bool]] = {
+    "residency_statement": lambda f: f.residency != "unknown",
+    "confirm_relationship": lambda f: f.relationship_confirmed,
+    "articulate_harm": lambda f: f.harm_articulated,
+}
+
+RESIDENCY_CLOCK = (
+    "The request for the statement is the agency's written response and goes out within the five "
+    "business days of KRS 61.880(1), by {send_by}. The request is then treated as received on the "
+    "day the statement arrives, and a new five-business-day period runs from that day; with no "
+    "statement, the request may be denied for want of one (21-ORD-193). The restart is an "
+    "assumption for counsel to confirm."
+)
+
+_WITHHELD_WHOLE = {
+    "deny": "the whole recording",
+    "deny_during_investigation": "the whole recording, until the investigation or prosecution ends",
+}
+
+
 def evaluate(facts: Facts, rules: RuleSet | None = None) -> Decision:
-    """Decide a request: strongest matching effect, cited rules, redactions and deadline."""
+    """Decide a request: strongest matching effect, cited rules, what is withheld and why."""
     rule_set = rules or load_rules()
     matched = [r for r in rule_set.rules if matches(r.when, facts, rule_set.groups)]
     deciding = [r for r in matched if r.effect != "none"]
@@ -179,21 +215,93 @@ def evaluate(facts: Facts, rules: RuleSet | None = None) -> Decision:
     if reason == "no_rule":
         cited.insert(0, DEFAULT_DENY)
         explanations.insert(0, DEFAULT_DENY_EXPLANATION)
-    warnings: list[str] = []
+    notices: list[Notice] = []
     for rule in matched:
-        warnings += [w.strip() for w in rule.warnings if w.strip() not in warnings]
+        for w in rule.warnings:
+            if all(n.code != w.code for n in notices):
+                notices.append(Notice(code=w.code, rule=rule.id, text=" ".join(w.text.split()),
+                                      plain=" ".join(w.plain.split())))
+    redact = sorted({item for r in matched for item in r.redact})
+    deadline = response_deadline(facts.received_on)
+    withheld = _withheld(effect, facts, matched, redact, reason)
+    letter: Literal["grant", "partial_denial", "denial", "residency_statement"]
+    if effect in _WITHHELD_WHOLE:
+        letter = "denial"
+    elif effect == "residency_statement":
+        letter = "residency_statement"
+    else:
+        letter = "partial_denial" if withheld else "grant"
     return Decision(
         effect=effect,
         reason=reason,
+        letter=letter,
         requires_legal_signoff=reason == "no_rule"
         or any(r.requires_legal_signoff for r in matched),
         needs_counsel_review=any(r.needs_counsel_review for r in matched),
         rules=cited,
-        redact=sorted({item for r in matched for item in r.redact}),
-        deadline=response_deadline(facts.received_on),
+        redact=redact,
+        deadline=deadline,
         explanations=explanations,
-        warnings=warnings,
+        warnings=[n.text for n in notices],
+        notices=notices,
+        released="" if letter == "denial" else EFFECT_PLAIN[effect][facts.form],
+        withheld=withheld,
+        required_actions=_actions(facts, matched),
+        residency_request=_residency_request(deadline) if effect == "residency_statement" else None,
+        articulated_harm=facts.articulated_harm if facts.harm_articulated else None,
     )
+
+
+def _withheld(effect: str, facts: Facts, matched: list[Rule], redact: list[str],
+              reason: str) -> list[WithheldPart]:
+    """Each part the answer withholds, with the exceptions for it (KRS 61.880(1), 25-ORD-072)."""
+    decisive = [r for r in matched if r.effect == effect]
+    if effect in _WITHHELD_WHOLE:
+        if reason == "no_rule":
+            return [WithheldPart(what="recording", description=_WITHHELD_WHOLE[effect],
+                                 rules=[DEFAULT_DENY.id], citations=[DEFAULT_DENY.citation],
+                                 explanations=[DEFAULT_DENY_EXPLANATION],
+                                 needs_counsel_review=True)]
+        return [_part("recording", _WITHHELD_WHOLE[effect], [r], facts) for r in decisive]
+    if effect == "residency_statement":
+        return []
+    parts = []
+    if effect == "view_only" and facts.form == "copy":
+        parts += [_part("copy", "a copy of the recording (viewing at the agency is offered "
+                        "instead)", [r], facts) for r in decisive]
+    for item in redact:
+        listing = [r for r in matched if item in r.redact]
+        parts.append(_part("redaction", REDACTIONS[item], listing, facts, redaction=item))
+    return parts
+
+
+def _part(what: Literal["recording", "copy", "redaction"], description: str, rules: list[Rule],
+          facts: Facts, redaction: str | None = None) -> WithheldPart:
+    harm = any("articulate_harm" in r.actions for r in rules) and facts.harm_articulated
+    return WithheldPart(
+        what=what, redaction=redaction, description=description, rules=[r.id for r in rules],
+        citations=[r.citation for r in rules],
+        explanations=[" ".join(r.explanation.split()) for r in rules],
+        harm=(facts.articulated_harm or "").strip() if harm else None,
+        needs_counsel_review=any(r.needs_counsel_review for r in rules))
+
+
+def _actions(facts: Facts, matched: list[Rule]) -> list[RequiredAction]:
+    """The actions the matched rules ask for that the facts do not yet record as done."""
+    found: dict[str, list[str]] = {}
+    for rule in matched:
+        for code in rule.actions:
+            if not ACTION_DONE[code](facts):
+                found.setdefault(code, []).append(rule.id)
+    return [RequiredAction(code=code, citation=ACTION_TEXTS[code]["citation"],
+                           text=ACTION_TEXTS[code]["text"], rules=ids)
+            for code, ids in found.items()]
+
+
+def _residency_request(deadline: dt.date) -> ResidencyRequest:
+    return ResidencyRequest(citation=ACTION_TEXTS["residency_statement"]["citation"],
+                            send_by=deadline, text=ACTION_TEXTS["residency_statement"]["text"],
+                            clock=RESIDENCY_CLOCK.format(send_by=deadline.isoformat()))
 
 
 def _cite(rule: Rule, *, decisive: bool) -> MatchedRule:
@@ -205,4 +313,6 @@ def _cite(rule: Rule, *, decisive: bool) -> MatchedRule:
         decisive=decisive,
         needs_counsel_review=rule.needs_counsel_review,
         assumption=rule.assumption,
+        basis=rule.basis,
+        meets_shall=rule.meets_shall,
     )

@@ -17,3 +17,17 @@ class InvalidRules(BwcError):
 
     code = "invalid_rules"
     status = 500
+
+
+class InvalidExtension(BwcError):
+    """An Attorney General extension names a day KRS 61.880(2)(b) does not allow."""
+
+    code = "invalid_ag_extension"
+    status = 422
+
+
+class InvalidDelayNotice(BwcError):
+    """A KRS 61.872(5) delay notice lacks the place, time, earliest date or a detailed reason."""
+
+    code = "invalid_delay_notice"
+    status = 422

@@ -1,23 +1,38 @@
 """Check the rule files: unknown fields, tags, groups; unreachable, contradictory, gap rules.
 
-Every fact other than the tags takes few values (352 combinations), so the checker tries them all;
-tag conditions are checked symbolically.
+Every fact other than the tags takes few values (about 1,200 combinations once the yes/no facts a
+requester type never has are left out), so the checker tries them all; tag conditions are checked
+symbolically.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from policies.engine import build_rule_set, matches
 from policies.models import Condition, Facts, Rule, RuleSet
-from policies.vocabulary import FORMS, REQUESTER_TYPES, TAGS
+from policies.vocabulary import FORMS, OPENING_TAGS, REQUESTER_TYPES, RESIDENCIES, TAGS
 
-_BOOL_FACTS = ("ky_resident", "parent_of_depicted", "attorney_affidavit", "recorded_by_sro")
+# The yes/no facts that only mean something for some requester types ("read with" in models.py);
+# every other requester type always has them as no.
+TYPE_FLAGS: dict[str, tuple[str, ...]] = {
+    "parent_guardian": ("parent_of_depicted", "relationship_confirmed", "custodial_parent"),
+    "victim": ("relationship_confirmed",),
+    "personal_representative": ("relationship_confirmed",),
+    "attorney_for_depicted": ("attorney_affidavit",),
+    "depicted_adult": ("person_tested",),
+    "depicted_juvenile": ("person_tested",),
+}
+COMMON_FLAGS = ("juvenile_tried_as_adult", "harm_articulated", "recorded_by_sro")
 _ANY_DAY = dt.date(2025, 1, 6)
+# KRS 61.880(1) wants "the specific exception": a KRS 61.168(4) or (5) citation without its
+# paragraph letter is allowed only on a rule flagged for counsel (21-ORD-102, 23-ORD-324).
+_BARE_168 = re.compile(r"61\.168\(([45])\)(?!\([a-z]\))")
 
 
 @dataclass(frozen=True)
@@ -33,15 +48,20 @@ class Finding:
 
 
 def fact_combinations() -> list[Facts]:
-    """Every combination of the non-tag facts, with no tags."""
+    """Every combination of the non-tag facts a requester type can have, with no tags."""
     combos = []
-    for requester, form, *flags in itertools.product(
-        REQUESTER_TYPES, FORMS, *[(False, True)] * len(_BOOL_FACTS)
-    ):
-        combos.append(Facts.model_validate({
-            "requester_type": requester, "form": form, "received_on": _ANY_DAY,
-            **dict(zip(_BOOL_FACTS, flags, strict=True)),
-        }))
+    for requester in REQUESTER_TYPES:
+        names = (*COMMON_FLAGS, *TYPE_FLAGS.get(requester, ()))
+        for form, residency, *flags in itertools.product(
+            FORMS, RESIDENCIES, *[(False, True)] * len(names)
+        ):
+            values = dict(zip(names, flags, strict=True))
+            harm = values.pop("harm_articulated")
+            combos.append(Facts.model_validate({
+                "requester_type": requester, "form": form, "residency": residency,
+                "received_on": _ANY_DAY, "articulated_harm": "a named harm" if harm else None,
+                **values,
+            }))
     return combos
 
 
@@ -77,14 +97,24 @@ def _check_rule(rule: Rule, where: str) -> list[Finding]:
         error("contradictory: effect release with redactions; use release_redacted")
     if rule.effect == "release_redacted" and not rule.redact:
         error("effect release_redacted but nothing listed under redact")
-    if rule.effect == "none" and not (rule.requires_legal_signoff or rule.warnings or rule.redact):
-        error("effect none and no sign-off, warning or redaction: the rule does nothing")
-    adds = rule.effect != "release" or rule.redact or rule.requires_legal_signoff or rule.warnings
-    if rule.when.tags_none and adds:
-        # Adding a tag must never weaken a decision: a rule that stops matching when a tag is
-        # added may only be a plain grant, whose loss can only make the decision stronger.
-        error("tags_none on a rule that restricts, redacts, warns or sets sign-off: adding a "
-              "tag would weaken the decision; only plain `release` rules may use tags_none")
+    if rule.effect == "none" and not (rule.requires_legal_signoff or rule.warnings or rule.redact
+                                      or rule.actions):
+        error("effect none and no sign-off, warning, action or redaction: the rule does nothing")
+    if rule.effect == "residency_statement" and "residency_statement" not in rule.actions:
+        error("effect residency_statement without the residency_statement action")
+    adds = (rule.effect != "release" or rule.redact or rule.requires_legal_signoff
+            or rule.warnings or rule.actions)
+    closing = set(rule.when.tags_none or ()) - OPENING_TAGS
+    if closing and adds:
+        # Adding a protective tag must never weaken a decision: a rule that stops matching when
+        # such a tag is added may only be a plain grant. Only the KRS 61.168(5) tags (use of
+        # force, arrest, complaint) may switch off a restriction, as the statute does.
+        error(f"tags_none {sorted(closing)} on a rule that restricts, redacts, warns or sets "
+              "sign-off: adding a tag would weaken the decision; only plain `release` rules may "
+              f"use tags_none, others only with the KRS 61.168(5) tags {sorted(OPENING_TAGS)}")
+    if _BARE_168.search(rule.citation) and not rule.needs_counsel_review:
+        error("cites KRS 61.168(4) or (5) without the paragraph letter: a denial must name the "
+              "specific exception (KRS 61.880(1)); add the letter or flag it for counsel")
     return found
 
 
@@ -119,26 +149,27 @@ def check(rule_set: RuleSet) -> list[Finding]:
     used = {g for r in rule_set.rules for g in r.when.requester_group or ()}
     for name in sorted(set(rule_set.groups) - used):
         findings.append(Finding("warning", f"group {name!r}", "defined but no rule uses it"))
-    findings += _gaps(rule_set, combos)
+    findings += _gaps(rule_set, combos, reach)
     return findings
 
 
-def _gaps(rule_set: RuleSet, combos: list[Facts]) -> list[Finding]:
+def _gaps(rule_set: RuleSet, combos: list[Facts],
+          reach: dict[str, frozenset[int]]) -> list[Finding]:
     """Requests no deciding rule covers: they fall to the default deny, with no exception named."""
     deciding = [r for r in rule_set.rules if r.effect != "none"]
     tag_sets = [frozenset(), *(frozenset([t]) for t in TAGS), frozenset(TAGS)]
     gaps = []
-    for facts in combos:
+    for i, facts in enumerate(combos):
         for tags in tag_sets:
-            probe = facts.model_copy(update={"tags": tags})
-            if not any(matches(r.when, probe, rule_set.groups) for r in deciding):
-                gaps.append(probe)
+            if not any(i in reach[r.id] and r.when.tags_hold(tags) for r in deciding):
+                gaps.append(facts.model_copy(update={"tags": tags}))
                 break
     if not gaps:
         return []
     shown = "; ".join(
-        f"{f.requester_type}/{f.form} resident={f.ky_resident} parent={f.parent_of_depicted} "
-        f"affidavit={f.attorney_affidavit} sro={f.recorded_by_sro} tags={sorted(f.tags)}"
+        f"{f.requester_type}/{f.form} residency={f.residency} parent={f.parent_of_depicted} "
+        f"confirmed={f.relationship_confirmed} affidavit={f.attorney_affidavit} "
+        f"sro={f.recorded_by_sro} tags={sorted(f.tags)}"
         for f in gaps[:5]
     )
     return [Finding("warning", "coverage", f"{len(gaps)} kinds of request match no deciding rule "

@@ -17,6 +17,7 @@ GOOD_FACTS = {
     "requester_type": "parent_guardian",
     "ky_resident": True,
     "parent_of_depicted": True,
+    "relationship_confirmed": True,
     "form": "inspection",
     "received_on": "2025-11-26",
     "tags": ["juvenile", "multi_student", "investigation_open"],
@@ -116,7 +117,7 @@ RULE_HEAD = """  - id: {id}
         pytest.param("    effect: deny\n    when: {requester_type: [public], "
                      "requester_type_not: [public]}\n", "unreachable", id="unreachable-requester"),
         pytest.param("    effect: deny\n    when: {requester_group: [open_records], "
-                     "ky_resident: true}\n", "contradictory", id="contradicts-shipped-rule"),
+                     "residency: [resident]}\n", "contradictory", id="contradicts-shipped-rule"),
         pytest.param("    effect: release\n    redact: [juveniles]\n"
                      "    when: {tags_any: [juvenile]}\n", "contradictory",
                      id="release-with-redact"),
@@ -125,6 +126,16 @@ RULE_HEAD = """  - id: {id}
         pytest.param("    effect: deny\n    when: {tags_any: [juvenile]}\n"
                      "    needs_counsel_review: true\n", "write the assumption down",
                      id="counsel-without-assumption"),
+        pytest.param("    effect: deny\n    citation: KRS 61.168(4)\n"
+                     "    when: {tags_any: [nudity]}\n", "paragraph letter", id="bare-61-168-4"),
+        pytest.param("    effect: residency_statement\n    when: {residency: [unknown]}\n",
+                     "without the residency_statement action", id="residency-without-action"),
+        pytest.param("    effect: none\n    actions: [pray]\n    when: {tags_any: [nudity]}\n",
+                     "unknown action 'pray'", id="unknown-action"),
+        pytest.param("    effect: deny\n    when: {tags_any: [nudity], tags_none: [juvenile]}\n",
+                     "tags_none", id="non-monotone-deny"),
+        pytest.param("    effect: none\n    warnings: [{code: x, text: legal words}]\n"
+                     "    when: {tags_any: [nudity]}\n", "plain", id="warning-without-plain"),
     ],
 )
 def test_lint_reports_broken_rules(rules_copy: Path, body: str, fragment: str) -> None:

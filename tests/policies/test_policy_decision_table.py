@@ -9,9 +9,10 @@ import pytest
 
 from policies.engine import evaluate
 
-PARENT = {"parent": True}
+# A parent whose claim that their child is shown the custodian has confirmed (KRS 610.340(1)(a)).
+PARENT = {"parent": True, "confirmed": True}
 AFFIDAVIT = {"affidavit": True}
-NONRES = {"resident": False}
+NONRES = {"residency": "nonresident"}
 INSPECT = {"form": "inspection"}
 
 
@@ -123,7 +124,7 @@ SCENARIOS = [
          tags=("investigation_open",), **AFFIDAVIT),
     case("prosecutor-investigation", "prosecutor", "release", ["prosecutor-official-use"],
          tags=("investigation_open",)),
-    case("public-investigation-residence", "public", "deny", ["bwc-residence-interior"],
+    case("public-investigation-residence", "public", "deny", ["bwc-4-residence-withheld"],
          tags=("investigation_open", "private_residence_interior")),
     # Informants: KRS 61.878(1)(h), 17.150(2).
     case("public-informant", "public", "release_redacted", ["informant-identity"],
@@ -136,13 +137,13 @@ SCENARIOS = [
          ["juvenile-records-confidential", "informant-identity"],
          tags=("informant", "juvenile"), redact=["informant_identity", "juveniles"]),
     # Body-camera footage the agency may elect not to disclose: KRS 61.168(4), (5)(d), 61.169.
-    case("public-residence", "public", "deny", ["bwc-residence-interior"],
+    case("public-residence", "public", "deny", ["bwc-4-residence-withheld"],
          tags=("private_residence_interior",), redact=["residence_interior"]),
-    case("news-counselling-campus", "news_media", "deny", ["bwc-medical-or-counseling"],
+    case("news-counselling-campus", "news_media", "deny", ["bwc-4-medical-withheld"],
          tags=("medical_or_counseling", "school_campus")),
-    case("public-nudity", "public", "deny", ["bwc-nudity"], tags=("nudity",)),
-    case("public-deceased", "public", "deny", ["bwc-deceased"], tags=("deceased",)),
-    case("public-sexual-offense-victim", "public", "deny", ["bwc-sexual-offense-victim"],
+    case("public-nudity", "public", "deny", ["bwc-4-nudity-withheld"], tags=("nudity",)),
+    case("public-deceased", "public", "deny", ["bwc-4-deceased-withheld"], tags=("deceased",)),
+    case("public-sexual-offense-victim", "public", "deny", ["bwc-4-sexual-offense-victim-withheld"],
          tags=("sexual_offense_victim",), redact=["victim_identity"]),
     case("depicted-adult-residence-copy", "depicted_adult", "view_only",
          ["bwc-sensitive-involved-view-only"], tags=("private_residence_interior",)),
@@ -151,8 +152,10 @@ SCENARIOS = [
          **PARENT),
     case("attorney-affidavit-nudity", "attorney_for_depicted", "release",
          ["attorney-affidavit-copy"], tags=("nudity",), **AFFIDAVIT),
-    case("public-residence-arrest", "public", "deny", ["bwc-residence-interior"],
-         tags=("private_residence_interior", "arrest")),
+    # KRS 61.168(5): footage of a detention or arrest is outside the (4) elections, so the
+    # residence is redacted, not the recording withheld (24-ORD-086). Was `deny`.
+    case("public-residence-arrest", "public", "release_redacted", ["bwc-5-residence-redacted"],
+         tags=("private_residence_interior", "arrest"), redact=["residence_interior"]),
     case("public-arrest", "public", "release", ["open-records-resident"], tags=("arrest",)),
     case("public-taser-discharged-campus", "public", "release", ["open-records-resident"],
          tags=("firearm_or_taser_discharged", "school_campus")),
@@ -167,11 +170,13 @@ SCENARIOS = [
     case("depicted-adult-view-nonresident", "depicted_adult", "view_only",
          ["involved-person-viewing"], **INSPECT, **NONRES),
     case("depicted-adult-copy-nonresident", "depicted_adult", "view_only",
-         ["depicted-adult-copy-nonresident"], **NONRES),
+         ["involved-copy-nonresident"], **NONRES),
     case("depicted-adult-copy-resident", "depicted_adult", "release",
-         ["depicted-adult-copy-resident"]),
+         ["involved-copy-resident"]),
     case("child-copy", "depicted_juvenile", "view_only", ["depicted-juvenile-copy"]),
-    case("parent-copy-nonresident", "parent_guardian", "release", ["parent-of-depicted-copy"],
+    # KRS 61.872(2)(a): an open-records copy is for residents; a nonresident parent views under
+    # KRS 61.168(5)(d). Was a full `release` with no residency check.
+    case("parent-copy-nonresident", "parent_guardian", "view_only", ["involved-copy-nonresident"],
          **PARENT, **NONRES),
     case("attorney-affidavit-view", "attorney_for_depicted", "view_only",
          ["representative-viewing"], **AFFIDAVIT, **INSPECT),

@@ -22,7 +22,10 @@ def test_evaluate_uses_the_shipped_rules_by_default(make_facts) -> None:
 
 
 def test_effects_are_ordered_by_strength() -> None:
-    assert [effect_rank(e) for e in EFFECTS] == [4, 3, 2, 1, 0]
+    assert [effect_rank(e) for e in EFFECTS] == [5, 4, 3, 2, 1, 0]
+    # Asking for the residency statement withholds everything, like a denial: only a denial on
+    # the merits outranks it.
+    assert effect_rank("residency_statement") > effect_rank("deny_during_investigation")
 
 
 def test_every_tag_is_used_by_some_rule(rules) -> None:
@@ -47,9 +50,35 @@ def test_parse_facts_refuses_non_objects() -> None:
 
 def test_parse_facts_defaults_are_the_restrictive_ones() -> None:
     facts = parse_facts({"requester_type": "public", "form": "copy", "received_on": "2025-03-03"})
-    assert facts.ky_resident is False
+    assert facts.residency == "unknown"
+    assert facts.ky_resident is None
+    assert facts.relationship_confirmed is False
     assert facts.recorded_by_sro is True
-    assert evaluate(facts).effect == "deny"
+    decision = evaluate(facts)
+    # KRS 61.872(2)(a): unknown residency is asked for, not denied; nothing is released meanwhile.
+    assert decision.effect == "residency_statement"
+    assert decision.letter == "residency_statement"
+
+
+@pytest.mark.parametrize(("value", "residency"), [(True, "resident"), (False, "nonresident"),
+                                                   (None, "unknown")])
+def test_parse_facts_reads_the_older_ky_resident(value: bool | None, residency: str) -> None:
+    facts = parse_facts({"requester_type": "public", "form": "copy",
+                         "received_on": "2025-03-03", "ky_resident": value})
+    assert facts.residency == residency
+    assert facts.ky_resident is value
+
+
+def test_parse_facts_refuses_contradicting_residency() -> None:
+    with pytest.raises(InvalidFacts, match="contradicts"):
+        parse_facts({"requester_type": "public", "form": "copy", "received_on": "2025-03-03",
+                     "ky_resident": True, "residency": "nonresident"})
+
+
+def test_parse_facts_refuses_an_overlong_harm() -> None:
+    with pytest.raises(InvalidFacts, match="longer than"):
+        parse_facts({"requester_type": "public", "form": "copy", "received_on": "2025-03-03",
+                     "articulated_harm": "x" * 5000})
 
 
 def test_load_rules_refuses_broken_files(tmp_path: Path) -> None:
