@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # L6707: 60). 0: the store sets no date of its own and recordings are due at once.
     retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
     retention_days: int = Field(default=60, ge=0, le=36500)
+    # Days a recording withheld by a response is kept for a possible appeal to the Attorney
+    # General when none is recorded (the Act sets no limit: counsel's call).
+    appeal_window_days: int = Field(default=60, ge=0, le=3650)
 
     # Key-encryption keys: a keyring directory of KEK files, one active.
     kek_dir: Path | None = None
@@ -42,6 +45,13 @@ class Settings(BaseSettings):
 
     segment_size: int = 1024 * 1024
     staging_dir: Path | None = None
+
+    # Who answers requests, as the letters name them (KRS 61.880(1): the response is the
+    # agency's, signed by its official custodian of records).
+    agency_name: str = Field(default="the law enforcement agency", min_length=1,
+                             max_length=200)
+    custodian_title: str = Field(default="Official Custodian of Records", min_length=1,
+                                 max_length=200)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8400

@@ -7,13 +7,25 @@ from bwc_custody.evidence.models import Evidence
 from bwc_custody.jobs.models import Job
 from bwc_custody.redactions.models import Derivative
 from bwc_custody.releases.models import ReviewRound
-from bwc_custody.requests.models import RecordsRequest, RequestDecision
+from bwc_custody.requests.models import (
+    RecordsRequest,
+    RequestDecision,
+    RequestLetter,
+    RequestRecording,
+)
 from bwc_custody.retention.models import CaseClosure, RetentionHold
-from bwc_custody.tags.models import AnalysisResult, KnownAdult, Notification, Tag
+from bwc_custody.tags.models import (
+    AnalysisResult,
+    KnownAdult,
+    Notification,
+    RecordingFacts,
+    Tag,
+)
 from bwc_custody.uploads.models import Upload
 from bwc_custody.vault.models import PendingObject, StoredObject
 
 __all__ = ["AnalysisResult", "ApiToken", "CaseClosure", "Checkpoint", "CustodyEntry",
            "Derivative", "Evidence", "Job", "KnownAdult", "Notification", "PendingObject",
-           "RecordsAppeal", "RecordsRequest", "RequestDecision", "RetentionHold", "ReviewRound",
+           "RecordingFacts", "RecordsAppeal", "RecordsRequest", "RequestDecision",
+           "RequestLetter", "RequestRecording", "RetentionHold", "ReviewRound",
            "StoredObject", "Tag", "Upload", "User", "UserMfa"]

@@ -1,17 +1,25 @@
-"""The states of a records request and the transitions between them, declared once.
+"""The states of each recording a records request asks for, and the transitions between
+them, declared once; and the states of the request around them.
 
-One table says, for each transition, the states it leaves, the state it enters, the roles
-that may take it and whether it needs a written reason (django-fsm's habit: the workflow is
-data, applied by one function). `bwc_custody.requests.service` and
-`bwc_custody.releases.service` apply it and write the custody entry of every move.
+A request asks for one or more recordings (an incident is usually several, from several
+officers). Each recording of a request is decided on its own tags, redacted, reviewed and
+released, or denied, on its own; this table is the workflow of one such recording. One
+table says, for each transition, the states it leaves, the state it enters, the roles that
+may take it and whether it needs a written reason (django-fsm's habit: the workflow is data,
+applied by one function). `bwc_custody.requests.service` and `bwc_custody.releases.service`
+apply it and write the custody entry of every move.
 
 The path to a release: the custodian links the recording (the policy engine decides), has it
 redacted and submits one exact redacted file for legal review (`submit`); a legal reviewer
 who is not the submitter watches that file and signs off on its SHA-256 (`approve`) or
 sends it back with reasons (`return`); the custodian then releases exactly that file
 (`release`). Whenever the decision in force changes while a file is in review or approved
-(a tag changed), the sign-off no longer matches what the engine says and the request goes
+(a tag changed), the sign-off no longer matches what the engine says and the recording goes
 back to `open` by itself (`void`): nobody can release on a decision that is no longer true.
+
+The request is `open` while any of its recordings is live (or none is linked yet),
+`answered` once every recording is released, denied or withdrawn and the written response
+has gone out, `closed` when the custodian closed it unanswered (withdrawn, a duplicate).
 """
 
 from __future__ import annotations
@@ -28,6 +36,11 @@ INITIAL: Final[str] = "open"
 LIVE_STATES: Final[frozenset[str]] = frozenset({"open", "in_review", "approved"})
 # A file is under review or signed off here: a changed decision voids that.
 SIGNOFF_STATES: Final[frozenset[str]] = frozenset({"in_review", "approved"})
+# Where a recording's part of the answer is settled.
+FINAL_STATES: Final[frozenset[str]] = frozenset({"released", "denied", "closed"})
+
+RequestState = Literal["open", "answered", "closed"]
+REQUEST_STATES: Final[tuple[str, ...]] = get_args(RequestState)
 
 
 @dataclass(frozen=True)
@@ -82,8 +95,9 @@ TRANSITIONS: Final[dict[str, Transition]] = {
         Transition(
             name="close", source=frozenset({"open", "in_review", "approved"}),
             target="closed", roles=frozenset({"custodian"}), needs_reason=True,
-            description="The custodian closes the request (withdrawn, duplicate, answered, "
-                        "denied), with a written reason; its decisions stay on record."),
+            description="The custodian withdraws the recording from the request (not what "
+                        "was asked for, a duplicate, the request withdrawn), with a written "
+                        "reason; its decisions stay on record."),
     )
 }
 
@@ -107,11 +121,11 @@ def check_transition(name: str, *, state: str, roles: frozenset[str]) -> Transit
         raise UnknownTransition(f"no transition {name!r}", allowed=sorted(
             t.name for t in TRANSITIONS.values() if not t.automatic))
     if not roles & transition.roles:
-        raise Forbidden(f"only {', '.join(sorted(transition.roles))} may {name} a request",
-                        required=sorted(transition.roles))
+        raise Forbidden(f"only {', '.join(sorted(transition.roles))} may {name} a recording "
+                        "of a request", required=sorted(transition.roles))
     if state not in transition.source:
         raise TransitionNotAllowed(
-            f"cannot {name} a request that is {state}",
+            f"cannot {name} a recording that is {state} in its request",
             state=state, allowed_from=sorted(transition.source))
     return transition
 

@@ -11,7 +11,7 @@ import pytest
 
 from bwc_custody.errors import BwcError
 from policies.vocabulary import EFFECTS, FORMS, REQUESTER_TYPES, TAGS
-from review.workflow import STATES
+from review.workflow import REQUEST_STATES, STATES
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +36,11 @@ def _all_error_codes() -> set[str]:
 
 
 def test_each_route_names_the_refusals_its_code_can_raise(spec: dict[str, Any]) -> None:
-    review = spec["paths"]["/api/v1/requests/{request_id}/review"]["post"]
+    review = spec["paths"]["/api/v1/requests/{request_id}/recordings/{item_id}/review"]["post"]
     assert {"decision_withholds", "analysis_pending", "transition_not_allowed",
-            "derivative_mismatch"} <= _codes(review, "409")
-    assert {"request_not_found", "derivative_not_found"} <= _codes(review, "404")
+            "derivative_mismatch", "action_required"} <= _codes(review, "409")
+    assert {"request_not_found", "recording_not_in_request",
+            "derivative_not_found"} <= _codes(review, "404")
     dispose = spec["paths"]["/api/v1/evidence/{evidence_id}/dispose"]["post"]
     assert {"retention_not_due", "object_locked"} <= _codes(dispose, "409")
     assert "evidence_disposed" in _codes(dispose, "410")
@@ -88,4 +89,5 @@ def test_closed_vocabularies_are_enums(spec: dict[str, Any]) -> None:
     assert create["form"]["enum"] == list(FORMS)
     assert schemas["TagCreate"]["properties"]["name"]["enum"] == list(TAGS)
     assert schemas["DecisionRead"]["properties"]["effect"]["enum"] == list(EFFECTS)
-    assert schemas["RequestView"]["properties"]["state"]["enum"] == list(STATES)
+    assert schemas["RecordingView"]["properties"]["state"]["enum"] == list(STATES)
+    assert schemas["RequestView"]["properties"]["state"]["enum"] == list(REQUEST_STATES)

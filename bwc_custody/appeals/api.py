@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from bwc_custody.appeals import service
 from bwc_custody.appeals.models import AppealCreate, AppealDecision, AppealRead
@@ -14,12 +14,11 @@ router = APIRouter(tags=["appeals"])
 # The custodian receives the Attorney General's notice; counsel answers the appeal.
 
 
-
 @router.post("/requests/{request_id}/appeals", response_model=AppealRead, status_code=201)
 def record_appeal(request_id: str, body: AppealCreate, session: SessionDep, actor: Decider,
-                  request: Request, addr: ClientAddr) -> AppealRead:
+                  addr: ClientAddr) -> AppealRead:
     """Record an appeal of the answer to the request (KRS 61.880(2)(a), or an action in
-    court): its recording is kept while it is pending and 30 days after its decision."""
+    court): its recordings are kept while it is pending and 30 days after its decision."""
     return service.read(service.record_appeal(session=session, request_id=request_id,
                                               body=body, actor=actor,
                                               client_addr=addr))

@@ -24,9 +24,8 @@ Outcome = Literal["upheld", "reversed", "partly_reversed", "dismissed", "withdra
 APPEAL_RULE = "retention.open_records_appeal"
 # KRS 61.880(2)(a)-(b): the Attorney General decides within 20 business days (up to 30 more
 # work days in unusual circumstances); 61.880(5)(a): a party may bring an action in circuit
-# court within 30 days of that decision (✔ in LEGAL.md).
-AG_DECISION_DAYS = 20
-COURT_WINDOW_DAYS = 30
+# court within 30 days of that decision, rolled past a weekend or holiday (KRS 446.030): both
+# counted by policies.calendar (ag_decision_due, court_appeal_deadline).
 APPEAL_CITATIONS: dict[str, str] = {
     "attorney_general": ("KRS 61.880(2)(a)-(b) (the Attorney General decides within 20 "
                          "business days); KRS 61.880(5)(a) (an action in circuit court within "

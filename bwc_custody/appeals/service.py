@@ -14,10 +14,8 @@ from sqlmodel import Session, col, select
 
 from bwc_custody.appeals.errors import AppealAlreadyDecided, AppealDateInvalid, AppealNotFound
 from bwc_custody.appeals.models import (
-    AG_DECISION_DAYS,
     APPEAL_CITATIONS,
     APPEAL_RULE,
-    COURT_WINDOW_DAYS,
     AppealCreate,
     AppealDecision,
     AppealRead,
@@ -26,10 +24,11 @@ from bwc_custody.appeals.models import (
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
 from bwc_custody.reasons import require_reason
-from bwc_custody.requests.models import RecordsRequest
+from bwc_custody.requests.models import RequestRecording
 from bwc_custody.requests.service import get_or_raise as get_request_or_raise
+from bwc_custody.requests.service import recordings
 from bwc_custody.timeutil import utcnow
-from policies.calendar import add_business_days, kentucky_today
+from policies.calendar import ag_decision_due, court_appeal_deadline, kentucky_today
 
 
 def holds_until(row: RecordsAppeal) -> dt.date | None:
@@ -37,7 +36,7 @@ def holds_until(row: RecordsAppeal) -> dt.date | None:
     for a withdrawn one, which keeps nothing after)."""
     if row.decided_on is None or row.outcome == "withdrawn":
         return None
-    return row.decided_on + dt.timedelta(days=COURT_WINDOW_DAYS)
+    return court_appeal_deadline(row.decided_on)
 
 
 def keeps_recording(row: RecordsAppeal, today: dt.date) -> bool:
@@ -65,7 +64,7 @@ def read(row: RecordsAppeal) -> AppealRead:
     """The appeal as staff see it, with its expected decision day and what it keeps."""
     out = AppealRead.model_validate(row)
     if row.forum == "attorney_general" and row.outcome is None:
-        out.decision_expected_by = add_business_days(row.filed_on, AG_DECISION_DAYS)
+        out.decision_expected_by = ag_decision_due(row.filed_on)
     out.holds_until = holds_until(row)
     out.citation = APPEAL_CITATIONS[row.forum]
     return out
@@ -85,8 +84,8 @@ def appeals_of(*, session: Session, request_ids: list[str]) -> dict[str, list[Re
 def holding(*, session: Session, evidence_id: str, today: dt.date) -> list[RecordsAppeal]:
     """The appeals that keep the recording from destruction on `today`."""
     rows = session.exec(select(RecordsAppeal).join(
-        RecordsRequest, col(RecordsRequest.id) == col(RecordsAppeal.request_id)).where(
-        RecordsRequest.evidence_id == evidence_id).order_by(col(RecordsAppeal.id)))
+        RequestRecording, col(RequestRecording.request_id) == col(RecordsAppeal.request_id)
+    ).where(RequestRecording.evidence_id == evidence_id).order_by(col(RecordsAppeal.id)))
     return [row for row in rows if keeps_recording(row, today)]
 
 
@@ -108,7 +107,9 @@ def record_appeal(*, session: Session, request_id: str, body: AppealCreate, acto
         session=session, actor=actor, action="request.appeal", target_type="request",
         target_id=request.id, client_addr=client_addr, reason=note,
         details={"forum": body.forum, "reference": body.reference,
-                 "filed_on": body.filed_on.isoformat(), "evidence_id": request.evidence_id,
+                 "filed_on": body.filed_on.isoformat(),
+                 "evidence_ids": [i.evidence_id for i in recordings(session=session,
+                                                                    request_id=request.id)],
                  "request_state": request.state, "rule": APPEAL_RULE,
                  "citation": APPEAL_CITATIONS[body.forum]})
     row = RecordsAppeal(request_id=request.id, forum=body.forum, reference=body.reference,

@@ -10,6 +10,7 @@ back as a page naming its code and message, with nothing changed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +34,7 @@ from bwc_custody.custody.service import entries_after, entries_for, log_size
 from bwc_custody.db import INTEGER_MAX
 from bwc_custody.deps import PUBLIC, RowId, SessionDep, allow, client_addr, stream_file
 from bwc_custody.errors import BwcError, validated
+from bwc_custody.evidence.service import find as find_evidence
 from bwc_custody.evidence.service import get_or_raise, stream_original
 from bwc_custody.flows import auth as flows
 from bwc_custody.flows import requests as flow
@@ -43,7 +45,7 @@ from bwc_custody.redactions.service import request_redaction as queue_redaction
 from bwc_custody.releases import service as releases
 from bwc_custody.releases.models import SubmitBody
 from bwc_custody.requests import service as requests
-from bwc_custody.requests.models import RequestCreate
+from bwc_custody.requests.models import FactsUpdate, RequestCreate
 from bwc_custody.retention import service as retention
 from bwc_custody.retention.models import CaseClose, HoldCreate, HoldKind
 from bwc_custody.roles import Role
@@ -52,10 +54,9 @@ from bwc_custody.tags.service import effective_tags, list_tags
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
 from policies.calendar import kentucky_today
 from policies.vocabulary import FORMS, REQUESTER_TYPES
-from review.workflow import LIVE_STATES, STATES, TRANSITIONS, available
+from review.workflow import REQUEST_STATES, TRANSITIONS, available
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-TEMPLATES.env.globals["LIVE_STATES"] = LIVE_STATES  # the workflow's, not a copy in a page
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STAFF = (Role.custodian, Role.legal_reviewer, Role.auditor)
@@ -94,13 +95,18 @@ def _with_cookie(response: Response, request: Request, user: ConsoleUser | None)
 # What a form's redirect may say was done; anything else in `?done=` is not shown, so a
 # crafted link cannot put words on a console page.
 DONE = {
-    "linked": "The recording is linked and the request decided on its tags.",
+    "linked": "The recordings are linked and each is decided on its tags.",
     "recorded": "The request is recorded.",
     "submitted": "The file is before legal review.",
     "approved": "The file is signed off for release.",
     "returned": "The file is sent back to the custodian.",
-    "released": "The file is released.",
-    "denied": "The written denial is sent.",
+    "released": "The file is released; the written response goes out once every recording "
+                "of the request is answered.",
+    "denied": "The recording is denied; the written response goes out once every recording "
+              "of the request is answered.",
+    "withdrawn": "The recording is withdrawn from the request.",
+    "confirmed": "The relationship is confirmed; the recordings are decided again.",
+    "facts recorded": "The requester's facts are recorded; the recordings are decided again.",
     "appeal recorded": "The appeal is recorded; the recording is kept while it stands.",
     "appeal decided": "The appeal's decision is recorded.",
     "closed": "The request is closed.",
@@ -188,8 +194,8 @@ def queue(request: Request, session: SessionDep, user: Staff,
     rows = requests.list_requests(session=session, actor=user.principal,
                                   state=None if state in ("live", "all") else state)
     if state == "live":
-        rows = [r for r in rows if r.state in LIVE_STATES]
-    return page(request, user, "requests.html", state=state, states=STATES,
+        rows = [r for r in rows if r.state == "open"]
+    return page(request, user, "requests.html", state=state, states=REQUEST_STATES,
                 today=kentucky_today(), requester_types=REQUESTER_TYPES, forms=FORMS,
                 requests=flow.views_of(session=session, rows=rows, actor=user.principal))
 
@@ -197,42 +203,54 @@ def queue(request: Request, session: SessionDep, user: Staff,
 @router.post("/requests")
 def record_request(request: Request, session: SessionDep, user: CustodianForm,
                    description: Text, requester_name: Short, requester_type: Short,
-                   form: Short, received_on: Short = "", evidence_id: Short = "",
-                   ky_resident: Short = "", parent_of_depicted: Short = "",
+                   form: Short, received_on: Short = "", evidence_ids: Text = "",
+                   residency: Short = "unknown", parent_of_depicted: Short = "",
                    attorney_affidavit: Short = "") -> Response:
-    """Record a request that came by mail, email or in person; with a recording named it is
-    decided at once."""
+    """Record a request that came by mail, email or in person; the recordings named (ids or
+    their first characters) are linked and decided at once."""
     body = validated(RequestCreate, {
         "description": description, "requester_name": requester_name,
         "requester_type": requester_type, "form": form, "received_on": received_on or None,
-        "evidence_id": evidence_id.strip() or None, "ky_resident": bool(ky_resident),
+        "evidence_ids": _evidence_ids(session, evidence_ids), "residency": residency,
         "parent_of_depicted": bool(parent_of_depicted),
         "attorney_affidavit": bool(attorney_affidavit)})
-    row = requests.create_request(session=session, body=body, actor=user.principal,
-                                  client_addr=client_addr(request))
+    row = flow.create_request(session=session, body=body, actor=user.principal,
+                              client_addr=client_addr(request))
     return back(request, user, _request_url(row.id), "recorded")
+
+
+def _evidence_ids(session: Session, given: str) -> list[str]:
+    """Recordings named in a form: ids or unambiguous starts of them, by commas, spaces or
+    lines."""
+    return [find_evidence(session=session, ref=ref).id
+            for ref in re.split(r"[\s,]+", given) if ref]
 
 
 @router.get("/requests/{request_id}")
 def request_page(request_id: str, request: Request, session: SessionDep,
                  user: Staff) -> Response:
-    """One request: the decision with every rule and citation, its history, the review
-    rounds, and the actions this user may take now."""
+    """One request: each recording it asks for with the decision on it (every rule and
+    citation), its review rounds and the actions this user may take now; the letters, the
+    appeals, the history."""
     row = requests.get_or_raise(session=session, request_id=request_id)
     view = flow.view_of(session=session, row=row, actor=user.principal)
     roles = frozenset(str(r) for r in user.principal.roles)
-    derivatives = (list_derivatives(session=session, evidence_id=row.evidence_id)
-                   if row.evidence_id else [])
-    return page(request, user, "request.html", r=view, today=kentucky_today(),
+    all_rounds = releases.rounds(session=session, request_id=request_id)
+    items = []
+    for item in view.recordings:
+        assert item.evidence_id is not None  # staff see which recording
+        items.append({
+            "item": item, "actions": {t.name for t in available(state=item.state,
+                                                                 roles=roles)},
+            "rounds": [x for x in all_rounds if x.item_id == item.id],
+            "derivatives": list_derivatives(session=session, evidence_id=item.evidence_id),
+            "tags": sorted(effective_tags(session=session, evidence_id=item.evidence_id))})
+    return page(request, user, "request.html", r=view, today=kentucky_today(), items=items,
                 decisions=requests.decisions(session=session, request_id=request_id),
-                rounds=releases.rounds(session=session, request_id=request_id),
-                actions={t.name for t in available(state=row.state, roles=roles)},
-                transitions=TRANSITIONS, derivatives=derivatives,
+                transitions=TRANSITIONS,
                 can_link=user.has(Role.custodian) and row.state == "open",
                 can_appeal=user.has(Role.custodian, Role.legal_reviewer),
-                history=_history(session, user, request_id),
-                tags=sorted(effective_tags(session=session, evidence_id=row.evidence_id))
-                if row.evidence_id else [])
+                history=_history(session, user, request_id))
 
 
 def _history(session: Session, user: ConsoleUser, target_id: str) -> list[Any] | None:
@@ -247,30 +265,32 @@ def _request_url(request_id: str) -> str:
 
 @router.post("/requests/{request_id}/link")
 def link(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
-         evidence_id: Short) -> Response:
-    """Name the recording asked for; the policy engine decides on its tags."""
-    flow.link_evidence(session=session, request_id=request_id,
-                           evidence_id=evidence_id.strip(), actor=user.principal,
-                           client_addr=client_addr(request))
+         evidence_ids: Text) -> Response:
+    """Name the recordings asked for; the policy engine decides each on its tags."""
+    flow.link_recordings(session=session, request_id=request_id,
+                         evidence_ids=_evidence_ids(session, evidence_ids),
+                         actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "linked")
 
 
-@router.post("/requests/{request_id}/submit")
-def submit(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
-           derivative_id: Short, note: Text = "") -> Response:
-    """Put one redacted file before legal review."""
-    releases.submit(session=session, request_id=request_id,
+@router.post("/requests/{request_id}/recordings/{item_id}/submit")
+def submit(request_id: str, item_id: str, request: Request, session: SessionDep,
+           user: CustodianForm, derivative_id: Short, note: Text = "") -> Response:
+    """Put one redacted file of the recording before legal review."""
+    releases.submit(session=session, request_id=request_id, item_id=item_id,
                     body=validated(SubmitBody, {"derivative_id": derivative_id, "note": note}),
                     actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "submitted")
 
 
-@router.post("/requests/{request_id}/deny")
-def deny(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
-         reason: Text = "") -> Response:
-    """The written denial: the decision's exceptions, how they apply, the appeal notice."""
+@router.post("/requests/{request_id}/recordings/{item_id}/deny")
+def deny(request_id: str, item_id: str, request: Request, session: SessionDep,
+         user: CustodianForm, explanation: Text = "") -> Response:
+    """Deny the recording: the decision's exceptions and how they apply; the written
+    response goes out once every recording is answered."""
     releases.deny(session=session, signer=get_signer(), request_id=request_id,
-                  explanation=reason, actor=user.principal, client_addr=client_addr(request))
+                  item_id=item_id, explanation=explanation, actor=user.principal,
+                  client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "denied")
 
 
@@ -278,7 +298,7 @@ def deny(request_id: str, request: Request, session: SessionDep, user: Custodian
 def record_appeal(request_id: str, request: Request, session: SessionDep, user: HolderForm,
                   forum: Short, filed_on: Short, note: Text = "",
                   reference: Short = "") -> Response:
-    """Record an appeal of the answer to the request: its recording is kept meanwhile."""
+    """Record an appeal of the answer to the request: its recordings are kept meanwhile."""
     appeals.record_appeal(session=session, request_id=request_id, body=validated(
         AppealCreate, {"forum": forum, "filed_on": filed_on, "note": note,
                        "reference": reference}), actor=user.principal,
@@ -300,41 +320,76 @@ def record_appeal_decision(request_id: str, appeal_id: RowId, request: Request,
     return back(request, user, _request_url(request_id), "appeal+decided")
 
 
-@router.post("/requests/{request_id}/approve")
-def approve(request_id: str, request: Request, session: SessionDep, user: ReviewerForm,
-            reason: Text = "") -> Response:
+@router.post("/requests/{request_id}/recordings/{item_id}/approve")
+def approve(request_id: str, item_id: str, request: Request, session: SessionDep,
+            user: ReviewerForm, reason: Text = "") -> Response:
     """Sign off on the file under review (after watching it), with the written basis."""
     releases.approve(session=session, store=get_store(), keyring=get_keyring(),
-                     signer=get_signer(), request_id=request_id,
+                     signer=get_signer(), request_id=request_id, item_id=item_id,
                      reason=reason, actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "approved")
 
 
-@router.post("/requests/{request_id}/return")
-def send_back(request_id: str, request: Request, session: SessionDep, user: ReviewerForm,
-              reason: Text = "") -> Response:
+@router.post("/requests/{request_id}/recordings/{item_id}/return")
+def send_back(request_id: str, item_id: str, request: Request, session: SessionDep,
+              user: ReviewerForm, reason: Text = "") -> Response:
     """Send the file under review back to the custodian, with reasons."""
-    releases.send_back(session=session, request_id=request_id, reason=reason,
-                       actor=user.principal, client_addr=client_addr(request))
+    releases.send_back(session=session, request_id=request_id, item_id=item_id,
+                       reason=reason, actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "returned")
 
 
-@router.post("/requests/{request_id}/release")
-def release(request_id: str, request: Request, session: SessionDep,
-            user: CustodianForm) -> Response:
-    """Release exactly the approved file (its stored bytes re-hashed first)."""
+@router.post("/requests/{request_id}/recordings/{item_id}/release")
+def release(request_id: str, item_id: str, request: Request, session: SessionDep,
+            user: CustodianForm, explanation: Text = "") -> Response:
+    """Release exactly the approved file (checked against the signed approval first)."""
     releases.release(session=session, store=get_store(), keyring=get_keyring(),
-                     signer=get_signer(),
-                     request_id=request_id, actor=user.principal, client_addr=client_addr(request))
+                     signer=get_signer(), request_id=request_id, item_id=item_id,
+                     explanation=explanation, actor=user.principal,
+                     client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "released")
+
+
+@router.post("/requests/{request_id}/recordings/{item_id}/close")
+def withdraw(request_id: str, item_id: str, request: Request, session: SessionDep,
+             user: CustodianForm, reason: Text = "") -> Response:
+    """Withdraw one recording from the request, with a written reason."""
+    flow.close_recording(session=session, signer=get_signer(), request_id=request_id,
+                         item_id=item_id, actor=user.principal, reason=reason,
+                         client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "withdrawn")
+
+
+@router.post("/requests/{request_id}/relationship")
+def confirm_relationship(request_id: str, request: Request, session: SessionDep,
+                         user: CustodianForm, reason: Text = "") -> Response:
+    """Confirm the relationship the requester claims, naming the document seen."""
+    flow.confirm_relationship(session=session, request_id=request_id, note=reason,
+                              actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "confirmed")
+
+
+@router.post("/requests/{request_id}/facts")
+def update_facts(request_id: str, request: Request, session: SessionDep,
+                 user: CustodianForm, residency: Short = "", custodial_parent: Short = "",
+                 person_tested: Short = "", attorney_affidavit: Short = "") -> Response:
+    """Record the requester's facts the custodian has checked; decided again."""
+    given = {"residency": residency or None,
+             "custodial_parent": {"yes": True, "no": False}.get(custodial_parent),
+             "person_tested": {"yes": True, "no": False}.get(person_tested),
+             "attorney_affidavit": {"yes": True, "no": False}.get(attorney_affidavit)}
+    flow.update_facts(session=session, request_id=request_id, body=validated(
+        FactsUpdate, {k: v for k, v in given.items() if v is not None}),
+        actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "facts+recorded")
 
 
 @router.post("/requests/{request_id}/close")
 def close(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
           reason: Text = "") -> Response:
     """Close the request, with a written reason."""
-    flow.close_request(session=session, request_id=request_id, actor=user.principal,
-                           reason=reason, client_addr=client_addr(request))
+    flow.close_request(session=session, signer=get_signer(), request_id=request_id,
+                       actor=user.principal, reason=reason, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "closed")
 
 

@@ -53,6 +53,25 @@ def get_or_raise(*, session: Session, evidence_id: str, fresh: bool = False) -> 
     return evidence
 
 
+def find(*, session: Session, ref: str) -> Evidence:
+    """The recording a person names by its id or any unambiguous start of it (the console
+    shows 8 characters); EvidenceNotFound naming the candidates when it is ambiguous."""
+    ref = ref.strip().lower()
+    if len(ref) == 36:
+        return get_or_raise(session=session, evidence_id=ref)
+    if len(ref) < 4:
+        raise EvidenceNotFound(f"{ref!r} is too short to name a recording (4 characters or "
+                               "more of its id)", evidence_id=ref)
+    found = list(session.exec(select(Evidence.id).where(col(Evidence.id).startswith(ref))
+                              .order_by(col(Evidence.id)).limit(6)))
+    if len(found) != 1:
+        raise EvidenceNotFound(
+            f"no recording's id starts with {ref!r}" if not found else
+            f"{len(found)} recordings' ids start with {ref!r}: give more of it",
+            evidence_id=ref, candidates=found)
+    return get_or_raise(session=session, evidence_id=found[0])
+
+
 def require_not_disposed(evidence: Evidence) -> Evidence:
     """`evidence`, unless it was destroyed under its retention schedule."""
     if evidence.disposed_at is not None:

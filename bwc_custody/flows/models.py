@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from bwc_custody.appeals.models import AppealRead
 from bwc_custody.releases.models import ReleaseRead, RoundRead
-from bwc_custody.requests.models import RequestRead
+from bwc_custody.requests.models import RecordingRead, RequestRead
 
 
-class RequestView(RequestRead):
-    """A request with, besides its decision and written denial, the file in review or
-    approved (staff only), what was released once it is, and any appeal of the answer
-    (staff only)."""
+class RecordingView(RecordingRead):
+    """One recording of a request with, besides its decision, the file in review or
+    approved (staff only) and what was released once it is."""
 
     review: RoundRead | None = None
     release: ReleaseRead | None = None
+
+
+class RequestView(RequestRead):
+    """A request with each of its recordings and any appeal of the answer (staff only)."""
+
+    recordings: list[RecordingView] = []
     appeals: list[AppealRead] = []

@@ -13,7 +13,7 @@ from bwc_custody.evidence.models import Evidence
 from bwc_custody.flows.requests import redecide
 from bwc_custody.tags import analysis
 from bwc_custody.tags import service as tags
-from bwc_custody.tags.models import AnalysisResult, Tag
+from bwc_custody.tags.models import AnalysisResult, RecordingFacts, RecordingFactsUpdate, Tag
 
 
 def add_tag(*, session: Session, evidence_id: str, name: str, source: str, actor: Principal,
@@ -56,4 +56,14 @@ def record_analysis(*, session: Session, evidence_id: str, count: Any, actor: Pr
                                           count=count, actor=actor, requested_by=requested_by)
     if added:
         redecide(session=session, evidence_id=evidence_id, actor=actor)
+    return row
+
+
+def set_recording_facts(*, session: Session, evidence_id: str, body: RecordingFactsUpdate,
+                        actor: Principal, client_addr: str = "") -> RecordingFacts:
+    """The custodian sets a recording's facts (tried as an adult, the harm of premature
+    release); its live requests are decided again."""
+    row = tags.set_recording_facts(session=session, evidence_id=evidence_id, body=body,
+                                   actor=actor, client_addr=client_addr)
+    redecide(session=session, evidence_id=evidence_id, actor=actor, client_addr=client_addr)
     return row

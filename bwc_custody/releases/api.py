@@ -1,11 +1,13 @@
-"""Review and release routes: submit a file, sign it off or send it back, release it, and
-the requester's download of exactly the released bytes (thin: one access rule, one call)."""
+"""Review, release and letter routes: for one recording of a request, submit a file, sign
+it off or send it back, release it or deny it; the requester's download of exactly the
+released bytes; the delay notice and the request for a residency statement (thin: one access
+rule, one call)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from bwc_custody.auth.service import Principal
@@ -22,64 +24,66 @@ from bwc_custody.flows.models import RequestView
 from bwc_custody.flows.requests import view_by_id
 from bwc_custody.reasons import ReasonBody
 from bwc_custody.releases import service
-from bwc_custody.releases.models import RoundRead, SubmitBody
+from bwc_custody.releases.models import AnswerBody, DelayNoticeBody, RoundRead, SubmitBody
 from bwc_custody.requests import service as requests
 from bwc_custody.roles import Role
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
 router = APIRouter(tags=["review"])
 Recipient = Annotated[Principal, Depends(allow(Role.custodian, Role.requester))]
+ONE = "/requests/{request_id}/recordings/{item_id}"
 
 
-
-@router.post("/requests/{request_id}/review", response_model=RequestView)
-def submit(request_id: str, body: SubmitBody, session: SessionDep, actor: Custodian,
-           addr: ClientAddr) -> RequestView:
-    """Submit one redacted file (a derivative of the linked recording) for legal review."""
-    service.submit(session=session, request_id=request_id, body=body, actor=actor,
-                   client_addr=addr)
+@router.post(f"{ONE}/review", response_model=RequestView)
+def submit(request_id: str, item_id: str, body: SubmitBody, session: SessionDep,
+           actor: Custodian, addr: ClientAddr) -> RequestView:
+    """Submit one redacted file (a derivative of this recording) for legal review."""
+    service.submit(session=session, request_id=request_id, item_id=item_id, body=body,
+                   actor=actor, client_addr=addr)
     return view_by_id(session=session, request_id=request_id, actor=actor)
 
 
-@router.post("/requests/{request_id}/approve", response_model=RequestView)
-def approve(request_id: str, session: SessionDep, actor: LegalReviewer, addr: ClientAddr,
-            body: ReasonBody = None) -> RequestView:
+@router.post(f"{ONE}/approve", response_model=RequestView)
+def approve(request_id: str, item_id: str, session: SessionDep, actor: LegalReviewer,
+            addr: ClientAddr, body: ReasonBody = None) -> RequestView:
     """Sign off on the file under review, with the written basis (only a reviewer who did
     not submit it and has watched it); the server signs the approval."""
     service.approve(session=session, store=get_store(), keyring=get_keyring(),
-                    signer=get_signer(), request_id=request_id,
-                    reason=body.reason if body else "", actor=actor,
+                    signer=get_signer(), request_id=request_id, item_id=item_id,
+                    reason=body.reason if body else "", actor=actor, client_addr=addr)
+    return view_by_id(session=session, request_id=request_id, actor=actor)
+
+
+@router.post(f"{ONE}/return", response_model=RequestView)
+def send_back(request_id: str, item_id: str, session: SessionDep, actor: LegalReviewer,
+              addr: ClientAddr, body: ReasonBody = None) -> RequestView:
+    """Send the file under review back to the custodian, with written reasons."""
+    service.send_back(session=session, request_id=request_id, item_id=item_id,
+                      reason=body.reason if body else "", actor=actor, client_addr=addr)
+    return view_by_id(session=session, request_id=request_id, actor=actor)
+
+
+@router.post(f"{ONE}/release", response_model=RequestView)
+def release(request_id: str, item_id: str, session: SessionDep, actor: Custodian,
+            addr: ClientAddr, body: AnswerBody | None = None) -> RequestView:
+    """Release exactly the approved file (checked against the signed approval first); when
+    part is withheld, `explanation` says how the exceptions apply, for the letter."""
+    service.release(session=session, store=get_store(), keyring=get_keyring(),
+                    signer=get_signer(), request_id=request_id, item_id=item_id,
+                    explanation=body.explanation if body else "", actor=actor,
                     client_addr=addr)
     return view_by_id(session=session, request_id=request_id, actor=actor)
 
 
-@router.post("/requests/{request_id}/deny", response_model=RequestView)
-def deny(request_id: str, session: SessionDep, actor: Custodian, addr: ClientAddr,
-         body: ReasonBody = None) -> RequestView:
-    """The written denial (KRS 61.880(1)): the exceptions the decision rests on, how they
-    apply (`reason`), the appeal notice; signed by the server, sent to the requester."""
+@router.post(f"{ONE}/deny", response_model=RequestView)
+def deny(request_id: str, item_id: str, session: SessionDep, actor: Custodian,
+         addr: ClientAddr, body: AnswerBody | None = None) -> RequestView:
+    """Deny this recording (KRS 61.880(1)) when the decision in force withholds it, saying
+    how the exceptions apply (`explanation`); the written response, signed by the server,
+    goes to the requester once every recording of the request is answered."""
     service.deny(session=session, signer=get_signer(), request_id=request_id,
-                 explanation=body.reason if body else "", actor=actor,
+                 item_id=item_id, explanation=body.explanation if body else "", actor=actor,
                  client_addr=addr)
-    return view_by_id(session=session, request_id=request_id, actor=actor)
-
-
-@router.post("/requests/{request_id}/return", response_model=RequestView)
-def send_back(request_id: str, session: SessionDep, actor: LegalReviewer, addr: ClientAddr,
-              body: ReasonBody = None) -> RequestView:
-    """Send the file under review back to the custodian, with written reasons."""
-    service.send_back(session=session, request_id=request_id,
-                      reason=body.reason if body else "", actor=actor,
-                      client_addr=addr)
-    return view_by_id(session=session, request_id=request_id, actor=actor)
-
-
-@router.post("/requests/{request_id}/release", response_model=RequestView)
-def release(request_id: str, session: SessionDep, actor: Custodian,
-            addr: ClientAddr) -> RequestView:
-    """Release exactly the approved file (its stored bytes are re-hashed first)."""
-    service.release(session=session, store=get_store(), keyring=get_keyring(), signer=get_signer(),
-                    request_id=request_id, actor=actor, client_addr=addr)
     return view_by_id(session=session, request_id=request_id, actor=actor)
 
 
@@ -91,14 +95,34 @@ def list_rounds(request_id: str, session: SessionDep, _actor: Staff) -> list[Rou
             for r in service.rounds(session=session, request_id=request_id)]
 
 
-@router.get("/requests/{request_id}/release/content")
-def download_release(request_id: str, session: SessionDep, actor: Recipient,
-                     request: Request, addr: ClientAddr) -> StreamingResponse:
-    """The released copy (the requester's own request only), logged as `release.download`;
+@router.get(f"{ONE}/release/content")
+def download_release(request_id: str, item_id: str, session: SessionDep, actor: Recipient,
+                     addr: ClientAddr) -> StreamingResponse:
+    """A released copy (the requester's own request only), logged as `release.download`;
     `X-Content-SHA256` is the hash in the signed approval."""
-    statement, obj, chunks = service.open_release(
+    statement, _obj, chunks = service.open_release(
         session=session, store=get_store(), keyring=get_keyring(), signer=get_signer(),
-        request_id=request_id,
-        actor=actor, client_addr=addr)
+        request_id=request_id, item_id=item_id, actor=actor, client_addr=addr)
     return stream_file(session, chunks, media_type="video/mp4", size=int(statement["size"]),
-                       sha256=str(statement["sha256"]), filename=f"request-{request_id}.mp4")
+                       sha256=str(statement["sha256"]),
+                       filename=f"request-{request_id}-{item_id}.mp4")
+
+
+@router.post("/requests/{request_id}/delay-notice", response_model=RequestView)
+def send_delay_notice(request_id: str, body: DelayNoticeBody, session: SessionDep,
+                      actor: Custodian, addr: ClientAddr) -> RequestView:
+    """Tell the requester, within the five days, that the records are not ready: where and
+    when they will be, the earliest date, and why (KRS 61.872(5))."""
+    service.send_delay_notice(session=session, signer=get_signer(), request_id=request_id,
+                              body=body, actor=actor, client_addr=addr)
+    return view_by_id(session=session, request_id=request_id, actor=actor)
+
+
+@router.post("/requests/{request_id}/residency-request", response_model=RequestView)
+def request_residency_statement(request_id: str, session: SessionDep, actor: Custodian,
+                                addr: ClientAddr) -> RequestView:
+    """Ask the requester for the statement of residency the decision needs (KRS
+    61.872(2)(a))."""
+    service.request_residency_statement(session=session, signer=get_signer(),
+                                        request_id=request_id, actor=actor, client_addr=addr)
+    return view_by_id(session=session, request_id=request_id, actor=actor)

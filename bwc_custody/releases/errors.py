@@ -79,3 +79,18 @@ class DecisionAllows(BwcError):
 
     code = "decision_allows"
     status = 409
+
+
+class ActionRequired(BwcError):
+    """The decision lists something the custodian must do before the answer goes out
+    (confirm a relationship, write the harm, ask for the residency statement)."""
+
+    code = "action_required"
+    status = 409
+
+
+class ResidencyStatementDue(BwcError):
+    """The decision asks for the requester's statement of residency, not a denial."""
+
+    code = "residency_statement_due"
+    status = 409

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -19,9 +19,12 @@ Outcome = Literal["approved", "returned", "voided", "withdrawn"]
 # How an approved file reaches the requester: a copy they download, or an inspection at the
 # agency (view_only decisions, and requests for inspection).
 Delivery = Literal["copy", "inspection"]
-APPROVAL_FORMAT = "bwc-release-approval/1"
-DENIAL_FORMAT = "bwc-records-denial/1"
-# KRS 61.880(2)(a): what a requester denied may do next, told in every written denial.
+APPROVAL_FORMAT = "bwc-release-approval/2"
+RESPONSE_FORMAT = "bwc-records-response/1"
+DELAY_FORMAT = "bwc-delay-notice/1"
+RESIDENCY_FORMAT = "bwc-residency-request/1"
+# KRS 61.880(2)(a): what a requester denied, in whole or in part, may do next, told in every
+# such written response.
 APPEAL_NOTICE = ("You may ask the Attorney General to review this denial (KRS 61.880(2)(a)) "
                  "by sending a copy of your request and of this response to the Office of "
                  "the Attorney General, Frankfort, Kentucky.")
@@ -35,14 +38,16 @@ def _ts(nullable: bool) -> Any:
 
 
 class ReviewRound(SQLModel, table=True):
-    """One submission of a derivative for a request, bound to its SHA-256 and to the decision
-    in force when it was submitted. A request has at most one round without an outcome, or
-    one approved round not yet released; older rounds stay as history."""
+    """One submission of a derivative for one recording of a request, bound to its SHA-256
+    and to the decision in force when it was submitted. A recording of a request has at most
+    one round without an outcome, or one approved round not yet released; older rounds stay
+    as history."""
 
     __tablename__ = "review_round"
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: str = Field(foreign_key="records_request.id", index=True, max_length=36)
+    item_id: str = Field(foreign_key="request_recording.id", index=True, max_length=36)
     derivative_id: str = Field(foreign_key="derivative.id", max_length=36)
     sha256: str = Field(max_length=64)
     size: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -82,6 +87,7 @@ class RoundRead(UtcRead):
 
     id: int
     request_id: str
+    item_id: str
     derivative_id: str
     sha256: str
     size: int
@@ -114,3 +120,24 @@ class ReleaseRead(UtcRead):
     statement: dict[str, Any]
     signature: str
     key_id: str
+
+
+class AnswerBody(BaseModel):
+    """The custodian's own words for the letter: how the exceptions apply to this recording
+    (required for a denial, and for a release that withholds a part)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    explanation: str = PField(default="", max_length=8000)
+
+
+class DelayNoticeBody(BaseModel):
+    """A KRS 61.872(5) notice that the records are not available within the five days: the
+    place, time and earliest date they will be, and the detailed reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    place: str = PField(min_length=1, max_length=500)
+    time: str = PField(min_length=1, max_length=200)
+    earliest_date: date
+    reason: str = PField(min_length=1, max_length=8000)

@@ -1,29 +1,39 @@
-"""Legal review and release: one exact redacted file per request, signed off, then released.
+"""Legal review, release and the written answer: one exact redacted file per recording of a
+request, signed off, then released; or the recording denied; and, once every recording of
+the request is answered, the written response the server signs.
 
-The custodian submits a derivative of the linked recording (`submit`); the review round binds
-it by SHA-256 to the decision in force. A legal reviewer who is not the submitter, and who
-has watched that file since it was submitted, signs it off (`approve`): the server signs a
+The custodian submits a derivative of the recording (`submit`); the review round binds it by
+SHA-256 to the decision in force. A legal reviewer who is not the submitter, and who has
+watched that file since it was submitted, signs it off (`approve`): the server signs a
 statement of exactly what was approved, on which rules, by whom. The custodian then releases
-it (`release`) after re-hashing the stored bytes; a requester who asked for a copy downloads
-exactly those bytes. A changed decision voids a round in review or approved
-(`void_signoff`, called where decisions are made). Every step lands in the custody log.
+it (`release`) after checking the stored bytes against that signed statement; a requester who
+asked for a copy downloads exactly those bytes. Or the custodian denies the recording, saying
+how the exceptions apply (`deny`). A changed decision voids a round in review or approved
+(`void_signoff`, called by the flow that made it). When the last recording is answered, the
+response (KRS 61.880(1)) is composed from every recording's outcome and signed
+(`answer_if_done`): what is released and how, each part withheld with its exception, its
+citation and how it applies, and the appeal notice. A delay notice (KRS 61.872(5)) and the
+request for a statement of residency (61.872(2)(a)) are letters too. Every step lands in the
+custody log.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bwc_custody.auth.service import Principal
+from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
 from bwc_custody.custody.models import CustodyEntry
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.reasons import require_reason
 from bwc_custody.redactions.service import get_derivative
 from bwc_custody.releases.errors import (
+    ActionRequired,
     AnalysisPending,
     ApprovalInvalid,
     DecisionAllows,
@@ -34,23 +44,33 @@ from bwc_custody.releases.errors import (
     NotDecided,
     NotReleased,
     NotViewed,
+    ResidencyStatementDue,
     SeparationOfDuties,
 )
 from bwc_custody.releases.models import (
     APPEAL_NOTICE,
     APPROVAL_FORMAT,
-    DENIAL_FORMAT,
+    DELAY_FORMAT,
     INVESTIGATION_NOTICE,
+    RESIDENCY_FORMAT,
+    RESPONSE_FORMAT,
+    DelayNoticeBody,
     ReleaseRead,
     ReviewRound,
     SubmitBody,
 )
 from bwc_custody.requests import service as requests
-from bwc_custody.requests.models import RecordsRequest, RequestDecision
+from bwc_custody.requests.models import (
+    RecordsRequest,
+    RequestDecision,
+    RequestLetter,
+    RequestRecording,
+)
 from bwc_custody.timeutil import as_utc, utcnow
 from bwc_custody.vault import service as vault
 from bwc_custody.vault.models import StoredObject
 from policies.calendar import kentucky_today
+from policies.notices import DelayNotice, check_delay_notice
 from policies.vocabulary import effect_rank
 from review.workflow import automatic_transition, check_transition
 from storage.errors import IntegrityError
@@ -66,25 +86,45 @@ def _roles(actor: Principal) -> frozenset[str]:
     return frozenset(str(r) for r in actor.roles)
 
 
-def rounds(*, session: Session, request_id: str) -> list[ReviewRound]:
-    """Every review round of the request, oldest first."""
-    return list(session.exec(select(ReviewRound).where(ReviewRound.request_id == request_id)
-                             .order_by(col(ReviewRound.id))))
+def canonical(statement: dict[str, Any]) -> bytes:
+    """The bytes a signed statement's signature covers: sorted keys, no spaces, UTF-8."""
+    return json.dumps(statement, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode()
 
 
-def active_round(*, session: Session, request_id: str) -> ReviewRound | None:
+def rounds(*, session: Session, request_id: str,
+           item_id: str | None = None) -> list[ReviewRound]:
+    """Every review round of the request (or of one recording of it), oldest first."""
+    stmt = select(ReviewRound).where(ReviewRound.request_id == request_id)
+    if item_id is not None:
+        stmt = stmt.where(ReviewRound.item_id == item_id)
+    return list(session.exec(stmt.order_by(col(ReviewRound.id))))
+
+
+def active_round(*, session: Session, item_id: str) -> ReviewRound | None:
     """The round under review (no outcome) or approved, if any: at most one at a time."""
     return session.exec(
-        select(ReviewRound).where(ReviewRound.request_id == request_id)
+        select(ReviewRound).where(ReviewRound.item_id == item_id)
         .where(col(ReviewRound.outcome).is_(None) | (ReviewRound.outcome == "approved"))
         .order_by(col(ReviewRound.id).desc()).limit(1)).first()
 
 
-def _active_or_raise(session: Session, request: RecordsRequest) -> ReviewRound:
-    found = active_round(session=session, request_id=request.id)
+def active_rounds(*, session: Session, item_ids: Sequence[str]) -> dict[str, ReviewRound]:
+    """`active_round` of each recording in one query (a list of requests shows them)."""
+    if not item_ids:
+        return {}
+    found = session.exec(
+        select(ReviewRound).where(col(ReviewRound.item_id).in_(list(item_ids)))
+        .where(col(ReviewRound.outcome).is_(None) | (ReviewRound.outcome == "approved"))
+        .order_by(col(ReviewRound.id)))
+    return {r.item_id: r for r in found}
+
+
+def _active_or_raise(session: Session, item: RequestRecording) -> ReviewRound:
+    found = active_round(session=session, item_id=item.id)
     if found is None:  # the workflow state says there is one; the table disagrees
-        raise IntegrityError(f"request {request.id} is {request.state} with no review round",
-                             request_id=request.id)
+        raise IntegrityError(f"recording {item.id} of request {item.request_id} is "
+                             f"{item.state} with no review round", item_id=item.id)
     return found
 
 
@@ -97,15 +137,33 @@ def delivery_of(*, effect: str, form: str) -> str:
     return "copy" if effect in _COPY_EFFECTS and form == "copy" else "inspection"
 
 
-def submit(*, session: Session, request_id: str, body: SubmitBody, actor: Principal,
-           client_addr: str = "") -> ReviewRound:
-    """Put one redacted file of the linked recording before legal review."""
-    request = requests.get_for_transition(session=session, request_id=request_id)
-    transition = check_transition("submit", state=request.state, roles=_roles(actor))
-    decision = requests.current_decision(session=session, request_id=request.id)
-    if request.evidence_id is None or decision is None:
-        raise NotDecided(f"request {request.id} names no recording yet: link it first",
-                         request_id=request.id)
+def _decided_or_raise(session: Session, item: RequestRecording) -> RequestDecision:
+    decision = requests.current_decision(session=session, item_id=item.id)
+    if decision is None:
+        raise NotDecided(f"recording {item.id} of request {item.request_id} is not decided",
+                         item_id=item.id)
+    return decision
+
+
+def _no_action_left(decision: RequestDecision, item: RequestRecording) -> None:
+    """The answer does not go out while the engine lists something still to do (confirm a
+    relationship, articulate the harm, ask for the residency statement)."""
+    actions = decision.decision.get("required_actions") or []
+    if actions:
+        raise ActionRequired(
+            "before this recording is answered: " + "; ".join(a["text"] for a in actions),
+            item_id=item.id, actions=[{"code": a["code"], "citation": a["citation"]}
+                                      for a in actions])
+
+
+def submit(*, session: Session, request_id: str, item_id: str, body: SubmitBody,
+           actor: Principal, client_addr: str = "") -> ReviewRound:
+    """Put one redacted file of the recording before legal review."""
+    request, item = requests.get_for_transition(session=session, request_id=request_id,
+                                                item_id=item_id)
+    assert item is not None
+    transition = check_transition("submit", state=item.state, roles=_roles(actor))
+    decision = _decided_or_raise(session, item)
     if effect_rank(decision.effect) >= _WITHHOLDING_RANK:
         raise DecisionWithholds(
             f"the decision in force is {decision.effect}: nothing is released",
@@ -115,22 +173,25 @@ def submit(*, session: Session, request_id: str, body: SubmitBody, actor: Princi
         raise AnalysisPending(
             "the person count has not run on this recording, so the juvenile and "
             "multi-student tags may be missing; submit once it has",
-            evidence_id=request.evidence_id)
+            evidence_id=item.evidence_id)
+    _no_action_left(decision, item)
     derivative = get_derivative(session=session, derivative_id=body.derivative_id)
-    evidence = get_evidence_or_raise(session=session, evidence_id=request.evidence_id)
+    evidence = get_evidence_or_raise(session=session, evidence_id=item.evidence_id)
     if derivative.evidence_id != evidence.id or derivative.source_sha256 != evidence.sha256:
         raise DerivativeMismatch(
-            f"derivative {derivative.id} was not made from the recording this request is "
-            "about", derivative_id=derivative.id, evidence_id=evidence.id)
+            f"derivative {derivative.id} was not made from this recording",
+            derivative_id=derivative.id, evidence_id=evidence.id)
     assert decision.id is not None
     note = body.note.strip() or None
-    submitted = requests.move(session=session, request=request, transition=transition, actor=actor,
-                  client_addr=client_addr, reason=note or "",
-                  details={"derivative_id": derivative.id, "sha256": derivative.sha256,
-                           "decision_id": decision.id, "effect": decision.effect})
-    row = ReviewRound(request_id=request.id, derivative_id=derivative.id,
-                      sha256=derivative.sha256, size=derivative.size, decision_id=decision.id,
-                      submitted_by=actor.username, submit_seq=submitted.seq, note=note)
+    submitted = requests.move(
+        session=session, request=request, item=item, transition=transition, actor=actor,
+        client_addr=client_addr, reason=note or "",
+        details={"derivative_id": derivative.id, "sha256": derivative.sha256,
+                 "decision_id": decision.id, "effect": decision.effect})
+    row = ReviewRound(request_id=request.id, item_id=item.id, derivative_id=derivative.id,
+                      sha256=derivative.sha256, size=derivative.size,
+                      decision_id=decision.id, submitted_by=actor.username,
+                      submit_seq=submitted.seq, note=note)
     session.add(row)
     session.flush()
     return row
@@ -145,40 +206,35 @@ def _viewed(session: Session, *, reviewer: str, evidence_id: str, round_: Review
                and e.details.get("sha256") == round_.sha256 for e in seen)
 
 
-def canonical(statement: dict[str, Any]) -> bytes:
-    """The bytes an approval's signature covers: sorted keys, no spaces, UTF-8."""
-    return json.dumps(statement, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
-
-
 def approve(*, session: Session, store: ObjectStore, keyring: Keyring, signer: Signer,
-            request_id: str, reason: str, actor: Principal,
+            request_id: str, item_id: str, reason: str, actor: Principal,
             client_addr: str = "") -> ReviewRound:
     """A legal reviewer signs off on the file under review; the server signs what they
     approved."""
-    request = requests.get_for_transition(session=session, request_id=request_id)
-    transition = check_transition("approve", state=request.state, roles=_roles(actor))
+    request, item = requests.get_for_transition(session=session, request_id=request_id,
+                                                item_id=item_id)
+    assert item is not None
+    transition = check_transition("approve", state=item.state, roles=_roles(actor))
     basis = require_reason(reason, "a legal sign-off")
-    round_ = _active_or_raise(session, request)
+    round_ = _active_or_raise(session, item)
     if round_.submitted_by == actor.username:
         raise SeparationOfDuties("the person who submitted a file for review may not sign "
                                  "it off", submitted_by=round_.submitted_by)
-    assert request.evidence_id is not None  # a round exists only on a linked request
-    if not _viewed(session, reviewer=actor.username, evidence_id=request.evidence_id,
+    if not _viewed(session, reviewer=actor.username, evidence_id=item.evidence_id,
                    round_=round_):
         raise NotViewed(
             f"watch the file under review (GET /api/v1/derivatives/{round_.derivative_id}"
             "/content) before signing it off", derivative_id=round_.derivative_id)
-    decision = requests.current_decision(session=session, request_id=request.id)
-    assert decision is not None
+    decision = _decided_or_raise(session, item)
     derivative = get_derivative(session=session, derivative_id=round_.derivative_id)
     # what is signed is what is stored: the file is hashed now, not taken from the rows
     _approved_object(session, store, keyring, {
         "derivative_id": round_.derivative_id, "sha256": round_.sha256, "size": round_.size})
     now = utcnow()
     statement = {
-        "format": APPROVAL_FORMAT, "request_id": request.id,
-        "derivative_id": round_.derivative_id, "sha256": round_.sha256, "size": round_.size,
+        "format": APPROVAL_FORMAT, "request_id": request.id, "item_id": item.id,
+        "evidence_id": item.evidence_id, "derivative_id": round_.derivative_id,
+        "sha256": round_.sha256, "size": round_.size,
         "source_sha256": derivative.source_sha256, "decision_id": decision.id,
         "effect": decision.effect, "rule_ids": decision.rule_ids,
         "citations": _citations(decision),
@@ -190,86 +246,47 @@ def approve(*, session: Session, store: ObjectStore, keyring: Keyring, signer: S
     round_.outcome, round_.outcome_by, round_.outcome_at, round_.outcome_reason = (
         "approved", actor.username, now, basis)
     session.add(round_)
-    requests.move(session=session, request=request, transition=transition, actor=actor,
-                  reason=basis, client_addr=client_addr,
+    requests.move(session=session, request=request, item=item, transition=transition,
+                  actor=actor, reason=basis, client_addr=client_addr,
                   details={"round_id": round_.id, "sha256": round_.sha256,
                            "decision_id": decision.id, "signature": round_.signature,
                            "key_id": round_.key_id})
     return round_
 
 
-def deny(*, session: Session, signer: Signer, request_id: str, explanation: str,
-         actor: Principal, client_addr: str = "") -> RecordsRequest:
-    """The custodian's written denial (KRS 61.880(1)): the exceptions the decision rests on
-    (its decisive rules and their citations), how they apply (the custodian's explanation),
-    and the appeal notice, signed by the server; the request is then denied."""
-    request = requests.get_for_transition(session=session, request_id=request_id)
-    transition = check_transition("deny", state=request.state, roles=_roles(actor))
-    text = require_reason(explanation, "a written denial (how the exceptions apply)")
-    decision = requests.current_decision(session=session, request_id=request.id)
-    if decision is None:
-        raise NotDecided("link the recording asked for first: a denial names the exceptions "
-                         "the decision on it rests on")
-    if effect_rank(decision.effect) < _WITHHOLDING_RANK:
-        raise DecisionAllows(
-            f"the decision in force is {decision.effect}: submit a redacted file for legal "
-            "review, or close the request with a reason", effect=decision.effect)
-    today = kentucky_today()
-    exceptions = [{"rule": r["id"], "title": r["title"], "citation": r["citation"]}
-                  for r in decision.decision.get("rules", []) if r.get("decisive")]
-    statement = {
-        "format": DENIAL_FORMAT, "request_id": request.id,
-        "requester_name": request.requester_name, "description": request.description,
-        "received_on": request.received_on.isoformat(),
-        "deadline": request.deadline.isoformat(), "responded_on": today.isoformat(),
-        "within_deadline": today <= request.deadline, "effect": decision.effect,
-        "decision_id": decision.id, "exceptions": exceptions, "explanation": text,
-        "notices": ([INVESTIGATION_NOTICE] if decision.effect == "deny_during_investigation"
-                    else []) + [APPEAL_NOTICE],
-        "custodian": actor.username,
-    }
-    request.response, request.response_key_id = statement, signer.key_id
-    request.response_signature = signer.sign(canonical(statement))
-    requests.move(session=session, request=request, transition=transition, actor=actor,
-                  reason=text, client_addr=client_addr,
-                  details={"decision_id": decision.id, "effect": decision.effect,
-                           "citations": [e["citation"] for e in exceptions],
-                           "signature": request.response_signature,
-                           "key_id": request.response_key_id})
-    return request
-
-
-def send_back(*, session: Session, request_id: str, reason: str, actor: Principal,
-              client_addr: str = "") -> ReviewRound:
+def send_back(*, session: Session, request_id: str, item_id: str, reason: str,
+              actor: Principal, client_addr: str = "") -> ReviewRound:
     """The legal reviewer returns the file under review to the custodian, with reasons."""
-    request = requests.get_for_transition(session=session, request_id=request_id)
-    transition = check_transition("return", state=request.state, roles=_roles(actor))
+    request, item = requests.get_for_transition(session=session, request_id=request_id,
+                                                item_id=item_id)
+    assert item is not None
+    transition = check_transition("return", state=item.state, roles=_roles(actor))
     text = require_reason(reason, "returning a file")
-    round_ = _active_or_raise(session, request)
+    round_ = _active_or_raise(session, item)
     round_.outcome, round_.outcome_by, round_.outcome_at, round_.outcome_reason = (
         "returned", actor.username, utcnow(), text)
     session.add(round_)
-    requests.move(session=session, request=request, transition=transition, actor=actor,
-                  reason=text, client_addr=client_addr,
+    requests.move(session=session, request=request, item=item, transition=transition,
+                  actor=actor, reason=text, client_addr=client_addr,
                   details={"round_id": round_.id, "sha256": round_.sha256})
     return round_
 
 
-def signed_approval(*, signer: Signer, request: RecordsRequest,
+def signed_approval(*, signer: Signer, item: RequestRecording,
                     round_: ReviewRound) -> dict[str, Any]:
     """The approval statement of `round_`, once its signature verifies with the server's key
-    and it names this request: what is released is read from here, never from rows an
-    insider could edit (the round's hash, the derivative's object key)."""
+    and it names this recording of this request: what is released is read from here, never
+    from rows an insider could edit (the round's hash, the derivative's object key)."""
     statement = round_.statement
     if (statement is None or not round_.signature or not round_.key_id
             or not signer.verify(canonical(statement), round_.signature, round_.key_id)):
-        raise ApprovalInvalid(f"the approval of request {request.id} does not verify with the "
-                              "server's signing key: nothing is released on it",
-                              request_id=request.id, round_id=round_.id)
-    if statement.get("request_id") != request.id or \
-            statement.get("format") != APPROVAL_FORMAT:
-        raise ApprovalInvalid(f"the signed approval on record is not one of request "
-                              f"{request.id}", request_id=request.id, round_id=round_.id)
+        raise ApprovalInvalid(f"the approval of recording {item.id} does not verify with "
+                              "the server's signing key: nothing is released on it",
+                              request_id=item.request_id, round_id=round_.id)
+    if (statement.get("request_id"), statement.get("item_id"), statement.get("format")) != (
+            item.request_id, item.id, APPROVAL_FORMAT):
+        raise ApprovalInvalid(f"the signed approval on record is not one of recording "
+                              f"{item.id}", request_id=item.request_id, round_id=round_.id)
     return statement
 
 
@@ -289,50 +306,101 @@ def _approved_object(session: Session, store: ObjectStore, keyring: Keyring,
     return obj
 
 
+def _explanation(decision: RequestDecision, given: str, what: str) -> str | None:
+    """The custodian's words on how the exceptions apply, required when something is
+    withheld (KRS 61.880(1); 25-ORD-072: redacting without saying why violates the Act)."""
+    if decision.decision.get("letter") in ("partial_denial", "denial"):
+        return require_reason(given, what)
+    return given.strip() or None
+
+
 def release(*, session: Session, store: ObjectStore, keyring: Keyring, signer: Signer,
-            request_id: str, actor: Principal, client_addr: str = "") -> ReviewRound:
-    """The custodian releases the approved file, once the approval's signature verifies and
-    the stored bytes re-hash to the SHA-256 it signed."""
-    request = requests.get_for_transition(session=session, request_id=request_id)
-    transition = check_transition("release", state=request.state, roles=_roles(actor))
-    round_ = _active_or_raise(session, request)
-    statement = signed_approval(signer=signer, request=request, round_=round_)
+            request_id: str, item_id: str, actor: Principal, explanation: str = "",
+            client_addr: str = "") -> ReviewRound:
+    """The custodian releases the approved file of one recording, once the approval's
+    signature verifies and the stored bytes re-hash to the SHA-256 it signed."""
+    request, item = requests.get_for_transition(session=session, request_id=request_id,
+                                                item_id=item_id)
+    assert item is not None
+    transition = check_transition("release", state=item.state, roles=_roles(actor))
+    round_ = _active_or_raise(session, item)
+    statement = signed_approval(signer=signer, item=item, round_=round_)
+    item.explanation = _explanation(
+        _decided_or_raise(session, item), explanation,
+        "a release that withholds a part (how the exceptions apply, for the letter)")
     _approved_object(session, store, keyring, statement)
     round_.released_by, round_.released_at = actor.username, utcnow()
     session.add(round_)
-    requests.move(session=session, request=request, transition=transition, actor=actor,
-                  client_addr=client_addr,
+    requests.move(session=session, request=request, item=item, transition=transition,
+                  actor=actor, client_addr=client_addr, reason=item.explanation or "",
                   details={"round_id": round_.id, "sha256": statement["sha256"],
                            "delivery": statement.get("delivery"),
                            "effect": statement.get("effect"),
                            "rule_ids": statement.get("rule_ids"),
                            "citations": statement.get("citations")})
+    answer_if_done(session=session, signer=signer, request=request, actor=actor,
+                   client_addr=client_addr)
     return round_
 
 
-def void_signoff(*, session: Session, request: RecordsRequest, decision: RequestDecision,
-                 previous: RequestDecision, actor: Principal, client_addr: str = "") -> None:
+def deny(*, session: Session, signer: Signer, request_id: str, item_id: str,
+         explanation: str, actor: Principal, client_addr: str = "") -> RecordsRequest:
+    """The custodian denies one recording when the decision in force withholds it, saying
+    how the exceptions apply; the written response goes out once every recording of the
+    request is answered (KRS 61.880(1))."""
+    request, item = requests.get_for_transition(session=session, request_id=request_id,
+                                                item_id=item_id)
+    assert item is not None
+    transition = check_transition("deny", state=item.state, roles=_roles(actor))
+    text = require_reason(explanation, "a written denial (how the exceptions apply)")
+    decision = requests.current_decision(session=session, item_id=item.id)
+    if decision is None:
+        raise NotDecided("the recording is not decided: a denial names the exceptions the "
+                         "decision on it rests on", item_id=item.id)
+    if decision.effect == "residency_statement":
+        raise ResidencyStatementDue(
+            "the decision asks for the requester's statement of residency (KRS "
+            "61.872(2)(a)), not a denial: send the residency request",
+            request_id=request.id)
+    if effect_rank(decision.effect) < _WITHHOLDING_RANK:
+        raise DecisionAllows(
+            f"the decision in force is {decision.effect}: submit a redacted file for legal "
+            "review, or withdraw the recording with a reason", effect=decision.effect)
+    _no_action_left(decision, item)
+    item.explanation = text
+    requests.move(session=session, request=request, item=item, transition=transition,
+                  actor=actor, reason=text, client_addr=client_addr,
+                  details={"decision_id": decision.id, "effect": decision.effect,
+                           "citations": _citations(decision)})
+    answer_if_done(session=session, signer=signer, request=request, actor=actor,
+                   client_addr=client_addr)
+    return request
+
+
+def void_signoff(*, session: Session, request: RecordsRequest, item: RequestRecording,
+                 decision: RequestDecision, previous: RequestDecision, actor: Principal,
+                 client_addr: str = "") -> None:
     """The decision changed under a file in review or approved: the round is void and the
-    request open again (whoever changed the tag is named in the log; the reason says why)."""
-    transition = automatic_transition("void", state=request.state)
+    recording open again (whoever changed the tag is named in the log; the reason says why)."""
+    transition = automatic_transition("void", state=item.state)
     if transition is None:
         return
     reason = (f"the decision in force changed from {previous.effect} to {decision.effect} "
               f"({decision.trigger}): the file must be reviewed again")
-    round_ = _active_or_raise(session, request)
+    round_ = _active_or_raise(session, item)
     round_.outcome, round_.outcome_by, round_.outcome_at, round_.outcome_reason = (
         "voided", actor.username, utcnow(), reason)
     session.add(round_)
-    requests.move(session=session, request=request, transition=transition, actor=actor,
-                  reason=reason, client_addr=client_addr,
+    requests.move(session=session, request=request, item=item, transition=transition,
+                  actor=actor, reason=reason, client_addr=client_addr,
                   details={"round_id": round_.id, "sha256": round_.sha256,
                            "decision_id": decision.id, "previous_decision_id": previous.id})
 
 
-def withdraw_round(*, session: Session, request: RecordsRequest, actor: Principal,
+def withdraw_round(*, session: Session, item: RequestRecording, actor: Principal,
                    reason: str) -> None:
-    """A request closed with a file in review or approved: that round ends withdrawn."""
-    round_ = active_round(session=session, request_id=request.id)
+    """A recording withdrawn with a file in review or approved: that round ends withdrawn."""
+    round_ = active_round(session=session, item_id=item.id)
     if round_ is None:
         return
     round_.outcome, round_.outcome_by, round_.outcome_at, round_.outcome_reason = (
@@ -340,20 +408,11 @@ def withdraw_round(*, session: Session, request: RecordsRequest, actor: Principa
     session.add(round_)
 
 
-def active_rounds(*, session: Session, request_ids: list[str]) -> dict[str, ReviewRound]:
-    """`active_round` of each request in one query (a list of requests shows them)."""
-    found = session.exec(
-        select(ReviewRound).where(col(ReviewRound.request_id).in_(request_ids))
-        .where(col(ReviewRound.outcome).is_(None) | (ReviewRound.outcome == "approved"))
-        .order_by(col(ReviewRound.id)))
-    return {r.request_id: r for r in found}
-
-
-def released_round(*, session: Session, request: RecordsRequest) -> ReviewRound | None:
-    """The round that was released, if the request is released."""
-    if request.state != "released":
+def released_round(*, session: Session, item: RequestRecording) -> ReviewRound | None:
+    """The round that was released, if the recording is released."""
+    if item.state != "released":
         return None
-    return _active_or_raise(session, request)
+    return _active_or_raise(session, item)
 
 
 def release_view(*, round_: ReviewRound) -> ReleaseRead | None:
@@ -368,18 +427,20 @@ def release_view(*, round_: ReviewRound) -> ReleaseRead | None:
 
 
 def open_release(*, session: Session, store: ObjectStore, keyring: Keyring, signer: Signer,
-                 request_id: str, actor: Principal, client_addr: str = ""
+                 request_id: str, item_id: str, actor: Principal, client_addr: str = ""
                  ) -> tuple[dict[str, Any], StoredObject, Iterator[bytes]]:
-    """The released copy for its requester (or staff), logged as `release.download`: the
+    """One released copy for its requester (or staff), logged as `release.download`: the
     signed approval, the stored file (checked whole against it before a byte leaves, since
     rows may have been edited since the release), and its plaintext."""
     request = requests.get_visible_or_raise(session=session, request_id=request_id,
                                             actor=actor)
-    round_ = released_round(session=session, request=request)
+    item = requests.get_recording_or_raise(session=session, request_id=request.id,
+                                           item_id=item_id)
+    round_ = released_round(session=session, item=item)
     if round_ is None:
-        raise NotReleased(f"request {request.id} is {request.state}: nothing is released",
-                          state=request.state)
-    statement = signed_approval(signer=signer, request=request, round_=round_)
+        raise NotReleased(f"recording {item.position} of request {request.id} is "
+                          f"{item.state}: nothing is released", state=item.state)
+    statement = signed_approval(signer=signer, item=item, round_=round_)
     if statement.get("delivery") != "copy":
         raise InspectionOnly("this release is an inspection at the agency; no copy is "
                              "handed out", delivery=statement.get("delivery"))
@@ -388,6 +449,133 @@ def open_release(*, session: Session, store: ObjectStore, keyring: Keyring, sign
     custody.append(session=session, actor=actor, action="release.download",
                    target_type="records_request", target_id=request.id,
                    client_addr=client_addr,
-                   details={"round_id": round_.id, "derivative_id": statement["derivative_id"],
+                   details={"round_id": round_.id, "item_id": item.id,
+                            "derivative_id": statement["derivative_id"],
                             "sha256": statement["sha256"]})
     return statement, obj, chunks
+
+
+# ---- letters -----------------------------------------------------------------------------
+
+
+def _signed_letter(session: Session, signer: Signer, request: RecordsRequest, kind: str,
+                   statement: dict[str, Any], actor: Principal,
+                   client_addr: str) -> RequestLetter:
+    signature = signer.sign(canonical(statement))
+    letter = requests.add_letter(session=session, request=request, kind=kind,
+                                 statement=statement, signature=signature,
+                                 key_id=signer.key_id, actor=actor)
+    custody.append(session=session, actor=actor, action=f"request.letter_{kind}",
+                   target_type="records_request", target_id=request.id,
+                   client_addr=client_addr,
+                   details={"letter_id": letter.id, "format": statement["format"],
+                            "signature": signature, "key_id": signer.key_id})
+    return letter
+
+
+def _header(request: RecordsRequest, fmt: str, today: Any) -> dict[str, Any]:
+    settings = get_settings()
+    return {"format": fmt, "agency": settings.agency_name,
+            "custodian_title": settings.custodian_title, "request_id": request.id,
+            "requester_name": request.requester_name, "description": request.description,
+            "received_on": request.received_on.isoformat(),
+            "deadline": request.deadline.isoformat(), "sent_on": today.isoformat()}
+
+
+def _part(session: Session, item: RequestRecording,
+          decision: RequestDecision | None) -> dict[str, Any]:
+    """One recording's part of the response."""
+    made = decision.decision if decision else {}
+    part: dict[str, Any] = {"recording": item.position, "item_id": item.id,
+                            "outcome": {"released": "released", "denied": "denied",
+                                        "closed": "withdrawn"}[item.state]}
+    if item.state == "closed":
+        part["reason"] = item.close_reason
+        return part
+    part |= {"effect": made.get("effect"), "letter": made.get("letter"),
+             "explanation": item.explanation,
+             "withheld": [{k: w.get(k) for k in ("what", "redaction", "description",
+                                                   "citations", "explanations", "harm")}
+                          for w in made.get("withheld", [])]}
+    if item.state == "released":
+        round_ = released_round(session=session, item=item)
+        statement = (round_.statement if round_ else None) or {}
+        part |= {"released": made.get("released"), "delivery": statement.get("delivery"),
+                 "sha256": statement.get("sha256"), "size": statement.get("size")}
+    return part
+
+
+def answer_if_done(*, session: Session, signer: Signer, request: RecordsRequest,
+                   actor: Principal, client_addr: str = "") -> RequestLetter | None:
+    """Once every recording of the request is answered, the written response (KRS
+    61.880(1)): what is released and how, each part withheld with its exception, its
+    citation and how it applies, and, when anything is withheld, the appeal notice; signed
+    by the server, and the request answered. Nothing while a recording is still live."""
+    if request.state != "open" or not requests.all_answered(session=session, request=request):
+        return None
+    items = requests.recordings(session=session, request_id=request.id)
+    in_force = requests.current_decisions(session=session, item_ids=[i.id for i in items])
+    parts = [_part(session, item, in_force.get(item.id)) for item in items]
+    answered = [p for p in parts if p["outcome"] != "withdrawn"]
+    if not answered:  # every recording withdrawn: nothing to answer, the request closes
+        requests.mark(session=session, request=request, state="closed", actor=actor,
+                      reason="every recording was withdrawn", client_addr=client_addr)
+        return None
+    kinds = {p.get("letter") for p in answered}
+    overall = ("denial" if all(p["outcome"] == "denied" for p in answered)
+               else "grant" if kinds == {"grant"} else "partial_denial")
+    today = kentucky_today()
+    notices = []
+    if any(p.get("effect") == "deny_during_investigation" for p in answered):
+        notices.append(INVESTIGATION_NOTICE)
+    if overall != "grant":
+        notices.append(APPEAL_NOTICE)
+    statement = {**_header(request, RESPONSE_FORMAT, today), "letter": overall,
+                 "within_deadline": today <= request.deadline, "recordings": parts,
+                 "notices": notices}
+    letter = _signed_letter(session, signer, request, "response", statement, actor,
+                            client_addr)
+    requests.mark(session=session, request=request, state="answered", actor=actor,
+                  client_addr=client_addr, details={"letter_id": letter.id,
+                                                    "letter": overall})
+    return letter
+
+
+def send_delay_notice(*, session: Session, signer: Signer, request_id: str,
+                      body: DelayNoticeBody, actor: Principal,
+                      client_addr: str = "") -> RequestLetter:
+    """The KRS 61.872(5) notice that the records are not ready within the five days: the
+    place, time and earliest date they will be, and the detailed reason."""
+    request, _ = requests.get_for_transition(session=session, request_id=request_id)
+    if request.state != "open":
+        raise NotDecided(f"request {request.id} is {request.state}: it is answered",
+                         state=request.state)
+    today = kentucky_today()
+    notice = check_delay_notice(DelayNotice(sent_on=today, place=body.place, time=body.time,
+                                            earliest_date=body.earliest_date,
+                                            reason=body.reason),
+                                received_on=request.received_on)
+    statement = {**_header(request, DELAY_FORMAT, today), "citation": "KRS 61.872(5)",
+                 "place": notice.place, "time": notice.time,
+                 "earliest_date": notice.earliest_date.isoformat(), "reason": notice.reason}
+    return _signed_letter(session, signer, request, "delay", statement, actor, client_addr)
+
+
+def request_residency_statement(*, session: Session, signer: Signer, request_id: str,
+                                actor: Principal, client_addr: str = "") -> RequestLetter:
+    """Ask the requester for the statement of residency (KRS 61.872(2)(a)) the decision
+    needs before the request can be answered."""
+    request, _ = requests.get_for_transition(session=session, request_id=request_id)
+    items = [i for i in requests.recordings(session=session, request_id=request.id)
+             if i.state == "open"]
+    in_force = requests.current_decisions(session=session, item_ids=[i.id for i in items])
+    asked = next((d.decision.get("residency_request") for d in in_force.values()
+                  if d.effect == "residency_statement"), None)
+    if request.state != "open" or asked is None:
+        raise NotDecided("no decision in force asks for the statement of residency",
+                         request_id=request.id)
+    statement = {**_header(request, RESIDENCY_FORMAT, kentucky_today()),
+                 "citation": asked["citation"], "text": asked["text"],
+                 "send_by": asked["send_by"], "clock": asked["clock"]}
+    return _signed_letter(session, signer, request, "residency", statement, actor,
+                          client_addr)

@@ -8,11 +8,11 @@ class RequestNotFound(BwcError):
     status = 404
 
 
-class RequestAlreadyLinked(BwcError):
-    """A request names one recording; a different one is a new request."""
+class RecordingNotInRequest(BwcError):
+    """The request does not name that recording."""
 
-    code = "request_already_linked"
-    status = 409
+    code = "recording_not_in_request"
+    status = 404
 
 
 class ReceivedOnInFuture(BwcError):

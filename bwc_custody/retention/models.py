@@ -21,6 +21,13 @@ SCHEDULE_CITATION = ("KDLA Records Retention Schedule, series L6707 (body-worn c
                      "recordings, non-evidentiary): destroy after the retention period; "
                      "hold while an investigation, litigation or open-records request is "
                      "pending")
+# A response that withheld a recording may be appealed to the Attorney General; the Act sets
+# no time limit for that (KRS 61.880(2)(a)), so how long to keep the recording is counsel's
+# call: BWC_APPEAL_WINDOW_DAYS (default 60), needs_counsel_review.
+POSSIBLE_APPEAL_RULE = "retention.possible_appeal"
+POSSIBLE_APPEAL_CITATION = ("KRS 61.880(2)(a) (a requester denied may appeal to the Attorney "
+                            "General); KDLA series L6707 (hold while an open-records request "
+                            "is pending); the period is counsel's: needs_counsel_review")
 EVIDENTIARY_RULE = "retention.evidentiary"
 EVIDENTIARY_CITATION = ("KDLA series L6707: an evidentiary recording is kept with its case "
                         "file until all legal activity ends")
@@ -114,7 +121,8 @@ class HoldRead(UtcRead):
 
 
 BlockerCode = Literal["evidentiary", "retention_period", "hold", "records_request",
-                      "appeal", "investigation_open"]
+                      "appeal", "investigation_open",
+                      "appeal_possible"]
 
 
 class Blocker(BaseModel):

@@ -32,7 +32,7 @@ from bwc_custody.evidence.models import Evidence
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.evidence.service import require_not_disposed
 from bwc_custody.reasons import require_reason
-from bwc_custody.requests.models import RecordsRequest
+from bwc_custody.requests.models import RequestLetter, RequestRecording
 from bwc_custody.retention.errors import (
     CaseAlreadyClosed,
     CaseNotFound,
@@ -43,6 +43,8 @@ from bwc_custody.retention.errors import (
 from bwc_custody.retention.models import (
     EVIDENTIARY_CITATION,
     EVIDENTIARY_RULE,
+    POSSIBLE_APPEAL_CITATION,
+    POSSIBLE_APPEAL_RULE,
     SCHEDULE_CITATION,
     SCHEDULE_RULE,
     Blocker,
@@ -157,13 +159,15 @@ def _blockers(session: Session, evidence: Evidence, holds: list[RetentionHold],
             found.append(Blocker(
                 code="hold", rule=SCHEDULE_RULE, citation=SCHEDULE_CITATION,
                 detail=f"hold {hold.id} ({about}) placed by {hold.placed_by}"))
-    pending = session.exec(select(RecordsRequest.id).where(
-        RecordsRequest.evidence_id == evidence.id,
-        col(RecordsRequest.state).in_(sorted(LIVE_STATES))).order_by(col(RecordsRequest.id)))
+    pending = session.exec(select(RequestRecording.request_id).where(
+        RequestRecording.evidence_id == evidence.id,
+        col(RequestRecording.state).in_(sorted(LIVE_STATES)))
+        .order_by(col(RequestRecording.request_id)))
     for request_id in pending:
         found.append(Blocker(
             code="records_request", rule=SCHEDULE_RULE, citation=SCHEDULE_CITATION,
             detail=f"records request {request_id} is pending"))
+    found.extend(_appeal_possible(session, evidence, now))
     for appeal in appeals.holding(session=session, evidence_id=evidence.id,
                                   today=kentucky_today(now)):
         found.append(Blocker(code="appeal", rule=APPEAL_RULE,
@@ -174,6 +178,33 @@ def _blockers(session: Session, evidence: Evidence, holds: list[RetentionHold],
             code="investigation_open", rule=SCHEDULE_RULE, citation=SCHEDULE_CITATION,
             detail="tagged investigation_open: held while the investigation is pending"))
     return retain_until, found
+
+
+def _appeal_possible(session: Session, evidence: Evidence, now: datetime) -> list[Blocker]:
+    """A response that withheld this recording (in whole or in part) may still be appealed
+    to the Attorney General: the recording is kept BWC_APPEAL_WINDOW_DAYS after it was sent
+    unless an appeal is recorded (then the appeal holds it)."""
+    days = get_settings().appeal_window_days
+    letters = session.exec(
+        select(RequestLetter).join(RequestRecording, col(RequestRecording.request_id)
+                                   == col(RequestLetter.request_id))
+        .where(RequestRecording.evidence_id == evidence.id, RequestLetter.kind == "response")
+        .order_by(col(RequestLetter.id)))
+    found = []
+    for letter in letters:
+        until = as_utc(letter.sent_at) + timedelta(days=days)
+        withheld = any(part.get("item_id") and part.get("outcome") != "withdrawn"
+                       and part.get("letter") in ("denial", "partial_denial")
+                       for part in letter.statement.get("recordings", []))
+        appealed = appeals.appeals_of(session=session, request_ids=[letter.request_id])
+        if withheld and until > now and not appealed.get(letter.request_id):
+            found.append(Blocker(
+                code="appeal_possible", rule=POSSIBLE_APPEAL_RULE,
+                citation=POSSIBLE_APPEAL_CITATION,
+                detail=f"the response to request {letter.request_id} withheld it on "
+                       f"{as_utc(letter.sent_at).date()}: kept until {until.isoformat()} "
+                       "for a possible appeal to the Attorney General"))
+    return found
 
 
 def status(*, session: Session, evidence_id: str, now: datetime | None = None) -> RetentionRead:

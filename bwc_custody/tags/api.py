@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
 from bwc_custody.auth.service import Principal
-from bwc_custody.deps import ClientAddr, Custodian, RowId, SessionDep, allow
+from bwc_custody.deps import ClientAddr, Custodian, RowId, SessionDep, Staff, allow
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.flows import tagging
@@ -22,6 +22,8 @@ from bwc_custody.tags.models import (
     KnownAdultRead,
     NotificationDone,
     NotificationRead,
+    RecordingFactsRead,
+    RecordingFactsUpdate,
     TagCreate,
     TagRead,
 )
@@ -68,6 +70,26 @@ def remove_tag(evidence_id: str, name: TagName, session: SessionDep, actor: Cust
     tagging.remove_tag(session=session, evidence_id=evidence_id, name=name, actor=actor,
                        reason=body.reason if body else "", client_addr=addr)
     return _tags_view(session, evidence_id)
+
+
+@router.get("/evidence/{evidence_id}/facts", response_model=RecordingFactsRead)
+def get_recording_facts(evidence_id: str, session: SessionDep,
+                        _actor: Staff) -> RecordingFactsRead:
+    """What the custodian has established about the recording (tried as an adult, the harm
+    its premature release would do)."""
+    get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    row = service.recording_facts(session=session, evidence_id=evidence_id)
+    return RecordingFactsRead.model_validate(row).model_copy(
+        update={"updated_by": row.updated_by or None})
+
+
+@router.put("/evidence/{evidence_id}/facts", response_model=RecordingFactsRead)
+def set_recording_facts(evidence_id: str, body: RecordingFactsUpdate, session: SessionDep,
+                        actor: Custodian, addr: ClientAddr) -> RecordingFactsRead:
+    """The custodian sets the recording's facts with a reason; its live requests are decided
+    again."""
+    return RecordingFactsRead.model_validate(tagging.set_recording_facts(
+        session=session, evidence_id=evidence_id, body=body, actor=actor, client_addr=addr))
 
 
 @router.get("/evidence/{evidence_id}/analysis", response_model=AnalysisRead)

@@ -44,6 +44,22 @@ class Tag(SQLModel, table=True):
         return self.removed_at is None
 
 
+class RecordingFacts(SQLModel, table=True):
+    """What the custodian has established about one recording beyond its tags, read by the
+    policy engine for every request on it: that the juvenile offender shown is being tried as
+    an adult (KRS 635.120), and the concrete harm its premature release would do to a pending
+    action (KRS 61.878(1)(h), as Shively (Ky. 2024) requires; printed in a denial)."""
+
+    __tablename__ = "recording_facts"
+
+    evidence_id: str = Field(foreign_key="evidence.id", primary_key=True, max_length=36)
+    juvenile_tried_as_adult: bool = False
+    articulated_harm: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_by: str = Field(max_length=120)
+    updated_at: datetime = Field(default_factory=utcnow,
+                                 sa_column=Column(UtcDateTime(), nullable=False))
+
+
 class KnownAdult(SQLModel, table=True):
     """A consenting adult (SRO, staff) not counted as a student; encodings stored encrypted.
 
@@ -200,3 +216,24 @@ class AnalysisRead(UtcRead):
     seconds: float
     settings: dict[str, Any]
     version: str
+
+
+class RecordingFactsUpdate(BaseModel):
+    """The custodian sets what it knows of a recording (each given field; a reason is
+    required: the court record seen, the investigation's state)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    juvenile_tried_as_adult: bool | None = None
+    articulated_harm: str | None = PField(default=None, max_length=4000)
+    reason: str = PField(default="", max_length=4000)
+
+
+class RecordingFactsRead(UtcRead):
+    """A recording's facts as set (defaults when never set)."""
+
+    evidence_id: str
+    juvenile_tried_as_adult: bool
+    articulated_harm: str | None
+    updated_by: str | None = None
+    updated_at: datetime | None = None

@@ -31,7 +31,13 @@ from bwc_custody.tags.errors import (
     TagNotFound,
     UnknownTag,
 )
-from bwc_custody.tags.models import KnownAdult, Notification, Tag
+from bwc_custody.tags.models import (
+    KnownAdult,
+    Notification,
+    RecordingFacts,
+    RecordingFactsUpdate,
+    Tag,
+)
 from bwc_custody.timeutil import as_utc, utcnow
 from bwc_custody.vault.sealed import of_row, rewrap_rows, seal, unseal
 from policies.vocabulary import TAGS
@@ -115,6 +121,40 @@ def removed_by_custodian(*, session: Session, evidence_id: str, name: str) -> bo
     """Whether a custodian removed tag `name` (the machine does not put it back)."""
     return any(t.name == name and t.removed_at is not None
                for t in list_tags(session=session, evidence_id=evidence_id))
+
+
+# ---- a recording's facts ----------------------------------------------------------------
+
+
+def recording_facts(*, session: Session, evidence_id: str) -> RecordingFacts:
+    """What the custodian has established about the recording (defaults: nothing)."""
+    found = session.get(RecordingFacts, evidence_id)
+    return found or RecordingFacts(evidence_id=evidence_id, updated_by="")
+
+
+def set_recording_facts(*, session: Session, evidence_id: str, body: RecordingFactsUpdate,
+                        actor: Principal, client_addr: str = "") -> RecordingFacts:
+    """The custodian sets a recording's facts, with a reason (the court record seen, the
+    investigation's state); logged as `recording.facts` with what changed."""
+    if not actor.has_any({Role.custodian}):
+        raise Forbidden("only a custodian sets a recording's facts", required=["custodian"])
+    text = require_reason(body.reason, "setting a recording's facts")
+    get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    row = session.get(RecordingFacts, evidence_id) or RecordingFacts(
+        evidence_id=evidence_id, updated_by=actor.username)
+    changed: dict[str, Any] = {}
+    if body.juvenile_tried_as_adult is not None:
+        changed["juvenile_tried_as_adult"] = row.juvenile_tried_as_adult = \
+            body.juvenile_tried_as_adult
+    if body.articulated_harm is not None:
+        changed["articulated_harm"] = row.articulated_harm = body.articulated_harm.strip() or None
+    row.updated_by, row.updated_at = actor.username, utcnow()
+    session.add(row)
+    session.flush()
+    custody.append(session=session, actor=actor, action="recording.facts",
+                   target_type="evidence", target_id=evidence_id, client_addr=client_addr,
+                   reason=text, details=changed)
+    return row
 
 
 # ---- officer metadata at ingest -------------------------------------------------------

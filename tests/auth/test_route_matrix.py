@@ -55,23 +55,37 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/requests/{request_id}"): REQUEST_READERS,
     ("GET", "/api/v1/requests/{request_id}/decisions"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
-    ("PUT", "/api/v1/requests/{request_id}/evidence"): frozenset({"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/recordings"): frozenset({"custodian"}),
+    ("PATCH", "/api/v1/requests/{request_id}/facts"): frozenset({"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/relationship"): frozenset({"custodian"}),
     ("POST", "/api/v1/requests/{request_id}/close"): frozenset({"custodian"}),
-    ("POST", "/api/v1/requests/{request_id}/review"): frozenset({"custodian"}),
-    ("POST", "/api/v1/requests/{request_id}/deny"): frozenset({"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/close"): frozenset(
+        {"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/review"): frozenset(
+        {"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/deny"): frozenset(
+        {"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/approve"): frozenset(
+        {"legal_reviewer"}),
+    ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/return"): frozenset(
+        {"legal_reviewer"}),
+    ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/release"): frozenset(
+        {"custodian"}),
+    ("GET", "/api/v1/requests/{request_id}/recordings/{item_id}/release/content"): frozenset(
+        {"custodian", "requester"}),
+    ("POST", "/api/v1/requests/{request_id}/delay-notice"): frozenset({"custodian"}),
+    ("POST", "/api/v1/requests/{request_id}/residency-request"): frozenset({"custodian"}),
     ("POST", "/api/v1/requests/{request_id}/appeals"): frozenset(
         {"custodian", "legal_reviewer"}),
     ("POST", "/api/v1/requests/{request_id}/appeals/{appeal_id}/decision"): frozenset(
         {"custodian", "legal_reviewer"}),
     ("GET", "/api/v1/requests/{request_id}/appeals"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
-    ("POST", "/api/v1/requests/{request_id}/approve"): frozenset({"legal_reviewer"}),
-    ("POST", "/api/v1/requests/{request_id}/return"): frozenset({"legal_reviewer"}),
-    ("POST", "/api/v1/requests/{request_id}/release"): frozenset({"custodian"}),
     ("GET", "/api/v1/requests/{request_id}/rounds"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
-    ("GET", "/api/v1/requests/{request_id}/release/content"): frozenset(
-        {"custodian", "requester"}),
+    ("GET", "/api/v1/evidence/{evidence_id}/facts"): frozenset(
+        {"custodian", "legal_reviewer", "auditor"}),
+    ("PUT", "/api/v1/evidence/{evidence_id}/facts"): frozenset({"custodian"}),
     ("GET", "/api/v1/evidence/{evidence_id}/retention"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
     ("GET", "/api/v1/retention/due"): frozenset({"custodian", "legal_reviewer", "auditor"}),

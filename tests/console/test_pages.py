@@ -35,10 +35,10 @@ def test_review_and_release_through_the_console(
     evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
     derivative = desk.redacted(evidence_id)
     request_id = desk.request(evidence_id)
-    decision = desk.client.get(f"/api/v1/requests/{request_id}",
-                               headers=desk.custodian).json()["decision"]
+    decision = desk.view(request_id)["decision"]
     custodian, counsel = browser("cust-1"), browser("counsel-1")
     url = f"/console/requests/{request_id}"
+    one = f"{url}/recordings/{desk.item(request_id)}"
 
     page: Any = custodian.get(url)
     assert page.status_code == 200
@@ -47,7 +47,7 @@ def test_review_and_release_through_the_console(
         assert rule["id"] in page.text
         assert escape(rule["citation"]) in page.text
     assert derivative["id"] in page.text  # offered for submission
-    assert f'action="{url}/approve"' not in page.text  # not the custodian's to approve
+    assert f'action="{one}/approve"' not in page.text  # not the custodian's to approve
 
     # the custodian watches the original first, saying why
     evidence_page = f"/console/evidence/{evidence_id}"
@@ -61,16 +61,16 @@ def test_review_and_release_through_the_console(
     assert hashlib.sha256(original.content).hexdigest() == meta["sha256"]
     assert ("evidence.stream", "cust-1") in _entries(evidence_id)
 
-    r: Any = custodian.post(f"{url}/submit", {"derivative_id": derivative["id"],
+    r: Any = custodian.post(f"{one}/submit", {"derivative_id": derivative["id"],
                                               "note": "every face blurred"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=submitted")
     assert desk.state(request_id) == "in_review"
 
     page = counsel.get(url)
-    assert f'action="{url}/approve"' in page.text
+    assert f'action="{one}/approve"' in page.text
     video = f"/console/derivatives/{derivative['id']}/video?request_id={request_id}"
     assert escape(video) in page.text
-    unseen: Any = counsel.post(f"{url}/approve", {"reason": "reviewed under KRS 610.320"})
+    unseen: Any = counsel.post(f"{one}/approve", {"reason": "reviewed under KRS 610.320"})
     assert unseen.status_code == 409
     assert "file_not_viewed" in unseen.text
     assert desk.state(request_id) == "in_review"  # the refusal changed nothing
@@ -78,14 +78,18 @@ def test_review_and_release_through_the_console(
     watched: Any = counsel.get(video)
     assert watched.status_code == 200
     assert hashlib.sha256(watched.content).hexdigest() == derivative["sha256"]
-    r = counsel.post(f"{url}/approve", {"reason": "reviewed under KRS 610.320; all blurred"})
+    r = counsel.post(f"{one}/approve", {"reason": "reviewed under KRS 610.320; all blurred"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=approved")
-    r = custodian.post(f"{url}/release")
+    bare: Any = custodian.post(f"{one}/release")  # part is withheld: say why, for the letter
+    assert (bare.status_code, "reason_required" in bare.text) == (422, True)
+    r = custodian.post(f"{one}/release", {"explanation": "the other students' faces are "
+                                                          "blurred (KRS 610.320(3))"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=released")
     assert desk.state(request_id) == "released"
     assert "Released" in custodian.get(url).text
+    assert "Written response" in custodian.get(url).text
 
-    got = desk.client.get(f"/api/v1/requests/{request_id}/release/content", headers=desk.parent)
+    got = desk.download(request_id, desk.parent)
     assert hashlib.sha256(got.content).hexdigest() == derivative["sha256"]
     steps = [e for e in _entries(request_id) if e[0] in (
         "request.submit", "request.approve", "request.release")]
@@ -159,14 +163,16 @@ def test_a_request_by_mail_is_recorded_and_decided_from_the_console(
     r: Any = custodian.post("/console/requests", {
         "description": "BWC video of the 2 March cafeteria incident",
         "requester_name": "Lexington Herald", "requester_type": "news_media", "form": "copy",
-        "received_on": "2026-12-01", "evidence_id": evidence_id, "ky_resident": "1"})
+        "received_on": "2026-12-01", "evidence_ids": evidence_id[:8],
+        "residency": "resident"})
     assert r.status_code == 303, r.text
     request_url = r.headers["location"].split("?")[0]
     page: Any = custodian.get(request_url)
     assert "BWC video of the 2 March cafeteria incident" in page.text
     assert "2026-12-01" in page.text
-    assert "Decision in force" in page.text
-    assert "no decision until" not in page.text.lower()
+    assert "Recording 1" in page.text
+    assert "release_redacted" in page.text
+    assert "no recording is linked" not in page.text.lower()
 
     # the recording's page queues work for the worker, shown with its state
     r = custodian.post(f"/console/evidence/{evidence_id}/analysis")
@@ -189,20 +195,29 @@ def test_a_withheld_record_is_denied_in_writing_from_the_console(
         r: Any = client.post(f"/api/v1/evidence/{evidence_id}/tags", json={"name": name},
                              headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 201, r.text
+    r = client.put(f"/api/v1/evidence/{evidence_id}/facts", json={
+        "articulated_harm": "the witnesses have not been interviewed",
+        "reason": "the detective's memo"}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
     r = custodian.post("/console/requests", {
         "description": "the hallway video", "requester_name": "R. Doe",
         "requester_type": "parent_guardian", "parent_of_depicted": "1", "form": "copy",
-        "evidence_id": evidence_id})
+        "residency": "resident", "evidence_ids": evidence_id})
     url = r.headers["location"].split("?")[0]
+    r = custodian.post(f"{url}/relationship", {"reason": "birth certificate seen today"})
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=confirmed")
+    one = url + "/recordings/" + client.get(
+        "/api/v1/requests/" + url.rsplit("/", 1)[-1],
+        headers={"Authorization": f"Bearer {token}"}).json()["recordings"][0]["id"]
     page: Any = custodian.get(url)
-    assert f'action="{url}/deny"' in page.text
-    assert f'action="{url}/submit"' not in page.text  # nothing to review when withheld
-    r = custodian.post(f"{url}/deny", {"reason": "several students, investigation open"})
+    assert f'action="{one}/deny"' in page.text
+    assert f'action="{one}/submit"' not in page.text  # nothing to review when withheld
+    r = custodian.post(f"{one}/deny", {"explanation": "several students, investigation open"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=denied")
     page = custodian.get(url)
-    assert "Written denial" in page.text
+    assert "Written response" in page.text
     assert escape(APPEAL_NOTICE) in page.text
-    assert f'action="{url}/deny"' not in page.text
+    assert f'action="{one}/deny"' not in page.text
 
     # the requester appeals to the Attorney General: recorded, then decided, from the page
     from policies.calendar import kentucky_today

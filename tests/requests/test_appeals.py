@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from bwc_custody.appeals.models import APPEAL_CITATIONS, APPEAL_RULE
 from bwc_custody.roles import Role
-from tests.requests.test_denial import WHY, _ask, _tag
+from tests.requests.test_denial import HARM, WHY, _ask, _item, _tag
 from tests.requests.test_review import _code, _h
 
 pytestmark = pytest.mark.clock  # reads today: run again at awkward instants
@@ -37,7 +37,7 @@ def test_an_appeal_keeps_the_recording_until_decided_and_thirty_days_after(
         client: TestClient, make_token: Callable[..., str], ingest_clip: Callable[..., str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     from bwc_custody.config import get_settings
-    from policies.calendar import add_business_days, kentucky_today
+    from policies.calendar import ag_decision_due, court_appeal_deadline, kentucky_today
 
     monkeypatch.setenv("BWC_RETENTION_DAYS", "0")  # only what holds it, not the period
     get_settings.cache_clear()
@@ -48,13 +48,19 @@ def test_an_appeal_keeps_the_recording_until_decided_and_thirty_days_after(
     evidence_id = ingest_clip(campus="Central High", involves_juvenile=True)
     _tag(client, custodian, evidence_id, "multi_student", "investigation_open")
     request_id = _ask(client, parent, custodian, evidence_id)
-    assert client.post(f"/api/v1/requests/{request_id}/deny", headers=custodian,
-                       json=WHY).status_code == 200
+    assert client.put(f"/api/v1/evidence/{evidence_id}/facts", headers=custodian,
+                      json=HARM).status_code == 200
+    item = _item(client.get(f"/api/v1/requests/{request_id}", headers=custodian).json())
+    assert client.post(f"/api/v1/requests/{request_id}/recordings/{item['id']}/deny",
+                       headers=custodian, json=WHY).status_code == 200
     r = client.request("DELETE", f"/api/v1/evidence/{evidence_id}/tags/investigation_open",
                        headers=custodian, json={"reason": "investigation closed, no charges"})
     assert r.status_code == 200, r.text
     today = kentucky_today()
-    assert _retention(evidence_id).due  # denied, nothing holds it: it could go now
+    # denied: kept for a possible appeal to the Attorney General (none recorded yet), then due
+    held = _retention(evidence_id)
+    assert [b.code for b in held.blockers] == ["appeal_possible"]
+    assert _retention(evidence_id, today + dt.timedelta(days=61)).due
 
     url = f"/api/v1/requests/{request_id}/appeals"
     appeal = {"forum": "attorney_general", "reference": "AG log 26-1234",
@@ -78,8 +84,8 @@ def test_an_appeal_keeps_the_recording_until_decided_and_thirty_days_after(
     assert r.status_code == 201, r.text
     made = r.json()
     assert (made["outcome"], made["holds_until"]) == (None, None)
-    assert made["decision_expected_by"] == add_business_days(
-        today - dt.timedelta(days=3), 20).isoformat()
+    assert made["decision_expected_by"] == ag_decision_due(
+        today - dt.timedelta(days=3)).isoformat()
     assert (made["rule"], made["citation"]) == (APPEAL_RULE, APPEAL_CITATIONS["attorney_general"])
     view = _retention(evidence_id, today + dt.timedelta(days=400))
     assert not view.due
@@ -104,22 +110,25 @@ def test_an_appeal_keeps_the_recording_until_decided_and_thirty_days_after(
                        json=decision).status_code == 404
     r = client.post(decided, headers=custodian, json=decision)
     assert r.status_code == 200, r.text
-    assert r.json()["holds_until"] == (today + dt.timedelta(days=29)).isoformat()
+    # the thirty days in which it may go to circuit court (KRS 61.880(5)(a)), rolled past a
+    # weekend or holiday (KRS 446.030), then nothing
+    last_day = court_appeal_deadline(today - dt.timedelta(days=1))
+    assert today + dt.timedelta(days=29) <= last_day
+    assert r.json()["holds_until"] == last_day.isoformat()
     r = client.post(decided, headers=custodian, json=decision)
     assert (r.status_code, _code(r)) == (409, "appeal_already_decided")
-    # the thirty days in which it may go to circuit court (KRS 61.880(5)(a)), then nothing
-    assert "may follow until" in _retention(evidence_id, today + dt.timedelta(days=29)
-                                            ).blockers[0].detail
-    assert _retention(evidence_id, today + dt.timedelta(days=30)).due
+    assert "may follow until" in _retention(evidence_id, last_day).blockers[0].detail
+    after = last_day + dt.timedelta(days=1)
+    assert _retention(evidence_id, after).due
 
     # a withdrawn appeal keeps nothing once it is recorded as withdrawn
     second = client.post(url, headers=custodian, json={**appeal, "forum": "circuit_court",
                                                        "reference": "26-CI-00042"}).json()
-    assert not _retention(evidence_id, today + dt.timedelta(days=30)).due
+    assert not _retention(evidence_id, after).due
     r = client.post(f"{url}/{second['id']}/decision", headers=counsel, json={
         **decision, "outcome": "withdrawn", "decided_on": today.isoformat()})
     assert r.json()["holds_until"] is None
-    assert _retention(evidence_id, today + dt.timedelta(days=30)).due
+    assert _retention(evidence_id, after).due
 
     from bwc_custody.custody.service import entries_for
     from bwc_custody.db import session_scope

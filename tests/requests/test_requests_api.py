@@ -1,5 +1,6 @@
-"""Records requests through the API: decided on the evidence's tags, decided again whenever a
-tag changes while the request is open, every decision cited and in the custody log."""
+"""Records requests through the API: each recording a request names is decided on its own
+tags, decided again whenever a tag or a fact of the request changes while it is live, every
+decision cited and in the custody log."""
 
 from __future__ import annotations
 
@@ -37,7 +38,12 @@ def _count_requests() -> int:
 
 PARENT = {"description": "video of the cafeteria fight on 2 March", "requester_name": "R. Doe",
           "requester_type": "parent_guardian", "parent_of_depicted": True,
-          "ky_resident": True, "form": "copy"}
+          "residency": "resident", "form": "copy"}
+BIRTH_CERTIFICATE = {"reason": "birth certificate seen at the front desk, copy on file"}
+
+
+def _decision(view: dict[str, Any], position: int = 1) -> Any:
+    return next(r for r in view["recordings"] if r["position"] == position)["decision"]
 
 
 @pytest.fixture
@@ -49,34 +55,51 @@ def custodian(make_token: Callable[..., str]) -> dict[str, str]:
 def test_tag_changes_decide_an_open_request_again(
         client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
     evidence_id = ingest_clip(campus="Central High", involves_juvenile=True)
-    r = client.post("/api/v1/requests", headers=custodian,
-                    json={**PARENT, "evidence_id": evidence_id, "received_on": "2026-03-03"})
+    r = client.post("/api/v1/requests", headers=custodian, json={
+        **PARENT, "evidence_ids": [evidence_id], "received_on": "2026-03-03"})
     assert r.status_code == 201, r.text
     request_id = r.json()["id"]
-    first = r.json()["decision"]
-    assert first["effect"] == "release_redacted"
-    assert "juvenile-child-side" in first["rule_ids"]
-    assert first["trigger"] == "evidence_linked"
     assert r.json()["deadline"] == "2026-03-10"  # five Kentucky business days
+    first = _decision(r.json())
+    # a parent's claim counts once the custodian has seen the document (KRS 610.340(1)(a))
+    assert "juvenile-records-confidential" in first["rule_ids"]
+    assert [a["code"] for a in first["decision"]["required_actions"]] == [
+        "confirm_relationship"]
+    assert first["trigger"] == "evidence_linked"
     assert NOT_ANALYSED in first["decision"]["warnings"]  # no person count has run yet
+    confirmed = client.post(f"/api/v1/requests/{request_id}/relationship", headers=custodian,
+                            json=BIRTH_CERTIFICATE)
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["relationship_confirmed_by"] == "cust-1"
+    now = _decision(confirmed.json())
+    assert (now["effect"], now["trigger"]) == ("release_redacted", "relationship_confirmed")
+    assert "juvenile-child-side" in now["rule_ids"]
 
     # Several students are seen: the parent may only look, at the agency (policy 000 IV.H).
     tag = client.post(f"/api/v1/evidence/{evidence_id}/tags", headers=custodian,
                       json={"name": "multi_student", "reason": "three students seen at 0:41"})
     assert tag.status_code == 201
-    now = client.get(f"/api/v1/requests/{request_id}", headers=custodian).json()["decision"]
-    assert now["effect"] == "view_only"
-    assert now["trigger"] == "tags_changed"
-    assert now["changed"] is True
+    now = _decision(client.get(f"/api/v1/requests/{request_id}", headers=custodian).json())
+    assert (now["effect"], now["trigger"], now["changed"]) == ("view_only", "tags_changed",
+                                                               True)
     assert "multi-student-parent-inspect-only" in now["rule_ids"]
     assert "multi_student" in now["tags"]
 
-    # An investigation opens: withheld from the parent while it is pending.
+    # An investigation opens: withheld from the parent while it is pending, once the
+    # custodian says what harm release would do (Shively, Ky. 2024).
     client.post(f"/api/v1/evidence/{evidence_id}/tags", headers=custodian,
                 json={"name": "investigation_open", "reason": "case 26-0113 open"})
-    now = client.get(f"/api/v1/requests/{request_id}", headers=custodian).json()["decision"]
+    now = _decision(client.get(f"/api/v1/requests/{request_id}", headers=custodian).json())
     assert now["effect"] == "deny_during_investigation"
     assert "multi-student-investigation-parents" in now["rule_ids"]
+    assert [a["code"] for a in now["decision"]["required_actions"]] == ["articulate_harm"]
+    harm = client.put(f"/api/v1/evidence/{evidence_id}/facts", headers=custodian, json={
+        "articulated_harm": "two witnesses have not been interviewed yet",
+        "reason": "the detective's note of 3 March"})
+    assert harm.status_code == 200, harm.text
+    now = _decision(client.get(f"/api/v1/requests/{request_id}", headers=custodian).json())
+    assert (now["trigger"], now["decision"]["required_actions"]) == ("tags_changed", [])
+    assert now["decision"]["articulated_harm"] == "two witnesses have not been interviewed yet"
 
     # It closes: the custodian removes the tag with a reason and the decision follows.
     gone = client.request("DELETE", f"/api/v1/evidence/{evidence_id}/tags/investigation_open",
@@ -84,8 +107,10 @@ def test_tag_changes_decide_an_open_request_again(
     assert gone.status_code == 200
     history = client.get(f"/api/v1/requests/{request_id}/decisions", headers=custodian).json()
     assert [d["effect"] for d in history] == [
-        "release_redacted", "view_only", "deny_during_investigation", "view_only"]
-    assert [d["trigger"] for d in history] == ["evidence_linked"] + ["tags_changed"] * 3
+        "release_redacted", "release_redacted", "view_only", "deny_during_investigation",
+        "deny_during_investigation", "view_only"]
+    assert [d["trigger"] for d in history] == [
+        "evidence_linked", "relationship_confirmed"] + ["tags_changed"] * 4
     assert {d["actor"] for d in history} == {"cust-1"}
 
     logged = [e for e in _entries(request_id) if e.action == "request.decision"]
@@ -95,15 +120,43 @@ def test_tag_changes_decide_an_open_request_again(
     assert last["effect"] == "view_only"
     assert last["rule_ids"] == history[-1]["rule_ids"]
     assert last["citations"]
-    assert all("KRS" in c or "Policy" in c or "ORD" in c
-                                     for c in last["citations"])
+    assert all("KRS" in c or "Policy" in c or "ORD" in c for c in last["citations"])
+
+
+def test_a_request_for_an_incident_decides_each_recording_on_its_own(
+        client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
+    """A request names an incident: several recordings from several officers. Each is
+    decided on its own tags; a tag change on one re-decides that one only."""
+    hallway = ingest_clip(campus="Central High", involves_juvenile=True, officer_id="o-1")
+    parking = ingest_clip(officer_id="o-2")
+    news = {**PARENT, "requester_type": "news_media", "parent_of_depicted": False}
+    r = client.post("/api/v1/requests", headers=custodian,
+                    json={**news, "evidence_ids": [hallway]})
+    request_id = r.json()["id"]
+    linked = client.post(f"/api/v1/requests/{request_id}/recordings", headers=custodian,
+                         json={"evidence_ids": [parking, hallway]})  # hallway already there
+    assert linked.status_code == 200, linked.text
+    recordings = linked.json()["recordings"]
+    assert [(x["position"], x["evidence_id"], x["state"]) for x in recordings] == [
+        (1, hallway, "open"), (2, parking, "open")]
+    assert _decision(linked.json(), 1)["effect"] == "release_redacted"  # a juvenile is shown
+    assert _decision(linked.json(), 2)["effect"] == "release"
+    client.post(f"/api/v1/evidence/{parking}/tags", headers=custodian,
+                json={"name": "private_residence_interior", "reason": "front room at 2:10"})
+    history = client.get(f"/api/v1/requests/{request_id}/decisions", headers=custodian).json()
+    assert [(d["item_id"], d["trigger"]) for d in history] == [
+        (recordings[0]["id"], "evidence_linked"), (recordings[1]["id"], "evidence_linked"),
+        (recordings[1]["id"], "tags_changed")]
+    listed = client.get("/api/v1/requests", headers=custodian,
+                        params={"evidence_id": parking}).json()
+    assert [x["id"] for x in listed] == [request_id]
 
 
 def test_a_tag_that_changes_nothing_is_recorded_as_unchanged(
         client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
     evidence_id = ingest_clip()
     r = client.post("/api/v1/requests", headers=custodian,
-                    json={**PARENT, "evidence_id": evidence_id})
+                    json={**PARENT, "evidence_ids": [evidence_id]})
     request_id = r.json()["id"]
     # No rule reads `school_campus` alone: the decision is made again and comes out the same.
     client.post(f"/api/v1/evidence/{evidence_id}/tags", headers=custodian,
@@ -119,9 +172,9 @@ def test_closed_and_other_evidence_requests_are_not_decided_again(
         client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str]) -> None:
     footage, other = ingest_clip(campus="Central High"), ingest_clip(campus="East Middle")
     closed = client.post("/api/v1/requests", headers=custodian,
-                         json={**PARENT, "evidence_id": footage}).json()["id"]
+                         json={**PARENT, "evidence_ids": [footage]}).json()["id"]
     elsewhere = client.post("/api/v1/requests", headers=custodian,
-                            json={**PARENT, "evidence_id": other}).json()["id"]
+                            json={**PARENT, "evidence_ids": [other]}).json()["id"]
     no_reason = client.post(f"/api/v1/requests/{closed}/close", headers=custodian)
     assert no_reason.status_code == 422
     assert no_reason.json()["error"]["code"] == "reason_required"
@@ -130,6 +183,8 @@ def test_closed_and_other_evidence_requests_are_not_decided_again(
                        json={"reason": "requester withdrew by phone 3/4"})
     assert done.status_code == 200
     assert (done.json()["state"], done.json()["closed_by"]) == ("closed", "cust-1")
+    assert [x["state"] for x in done.json()["recordings"]] == ["closed"]
+    assert done.json()["letters"] == []  # nothing was answered: no response goes out
     again = client.post(f"/api/v1/requests/{closed}/close", headers=custodian,
                         json={"reason": "requester withdrew by phone 3/4"})
     assert again.status_code == 409
@@ -140,11 +195,12 @@ def test_closed_and_other_evidence_requests_are_not_decided_again(
         history = client.get(f"/api/v1/requests/{request_id}/decisions",
                              headers=custodian).json()
         assert [d["trigger"] for d in history] == ["evidence_linked"]
-    close_entry = [e for e in _entries(closed) if e.action == "request.close"][0]
-    assert close_entry.reason == "requester withdrew by phone 3/4"
-    assert close_entry.details == {"transition": "close", "from": "open", "to": "closed"}
-    linking_closed = client.put(f"/api/v1/requests/{closed}/evidence", headers=custodian,
-                                json={"evidence_id": footage})
+    entries = {e.action: e for e in _entries(closed)}
+    assert entries["request.close"].reason == "requester withdrew by phone 3/4"
+    assert entries["request.close"].details["to"] == "closed"
+    assert entries["request.closed"].details == {"from": "open", "to": "closed"}
+    linking_closed = client.post(f"/api/v1/requests/{closed}/recordings", headers=custodian,
+                                 json={"evidence_ids": [footage]})
     assert linking_closed.status_code == 409
 
 
@@ -160,10 +216,10 @@ def test_a_requester_submits_and_sees_only_their_own(
     r = client.post("/api/v1/requests", headers=school, json=body)
     assert r.status_code == 201, r.text
     mine = r.json()
-    assert (mine["state"], mine["submitted_by"], mine["decision"]) == ("open", "vp-central",
-                                                                       None)
-    # A requester cannot name the recording (that would probe ids) nor backdate the request.
-    for extra in ({"evidence_id": evidence_id}, {"received_on": "2026-01-05"}):
+    assert (mine["state"], mine["submitted_by"], mine["recordings"]) == ("open", "vp-central",
+                                                                         [])
+    # A requester cannot name recordings (that would probe ids) nor backdate the request.
+    for extra in ({"evidence_ids": [evidence_id]}, {"received_on": "2026-01-05"}):
         refused = client.post("/api/v1/requests", headers=school, json={**body, **extra})
         assert refused.status_code == 403, extra
     assert client.get(f"/api/v1/requests/{mine['id']}", headers=other).status_code == 404
@@ -172,12 +228,13 @@ def test_a_requester_submits_and_sees_only_their_own(
         mine["id"]]
 
     # The custodian links it: a decision exists now, but the requester still sees none.
-    linked = client.put(f"/api/v1/requests/{mine['id']}/evidence", headers=custodian,
-                        json={"evidence_id": evidence_id})
+    linked = client.post(f"/api/v1/requests/{mine['id']}/recordings", headers=custodian,
+                         json={"evidence_ids": [evidence_id]})
     assert linked.status_code == 200
-    assert linked.json()["decision"]["effect"] == "release_redacted"
+    assert _decision(linked.json())["effect"] == "release_redacted"
     seen = client.get(f"/api/v1/requests/{mine['id']}", headers=school).json()
-    assert (seen["decision"], seen["evidence_id"]) == (None, None)
+    [recording] = seen["recordings"]
+    assert (recording["decision"], recording["evidence_id"]) == (None, None)
     assert client.get(f"/api/v1/requests/{mine['id']}/decisions",
                       headers=school).status_code == 403
     probe = client.get("/api/v1/requests", headers=school, params={"evidence_id": evidence_id})
@@ -194,15 +251,17 @@ def test_the_list_shows_each_decision_in_force_from_one_query(
     from bwc_custody.db import get_engine
 
     footage, other = ingest_clip(campus="Central High"), ingest_clip(campus="East Middle")
-    ids = [client.post("/api/v1/requests", headers=custodian, json={**PARENT, **extra}).json()["id"]
-           for extra in ({"evidence_id": footage}, {"evidence_id": other}, {})]
+    ids = [client.post("/api/v1/requests", headers=custodian,
+                       json={**PARENT, "evidence_ids": given}).json()["id"]
+           for given in ([footage], [other, footage], [])]
     client.post(f"/api/v1/evidence/{footage}/tags", headers=custodian,
                 json={"name": "multi_student", "reason": "three students seen at 0:41"})
-    one_by_one = {i: client.get(f"/api/v1/requests/{i}", headers=custodian).json()["decision"]
+    one_by_one = {i: client.get(f"/api/v1/requests/{i}", headers=custodian).json()["recordings"]
                   for i in ids}
-    assert one_by_one[ids[0]]["trigger"] == "tags_changed"  # newer than its first decision
-    assert one_by_one[ids[1]]["trigger"] == "evidence_linked"
-    assert one_by_one[ids[2]] is None
+    assert one_by_one[ids[0]][0]["decision"]["trigger"] == "tags_changed"
+    assert [x["decision"]["trigger"] for x in one_by_one[ids[1]]] == ["evidence_linked",
+                                                                       "tags_changed"]
+    assert one_by_one[ids[2]] == []
 
     statements: list[str] = []
 
@@ -215,8 +274,9 @@ def test_the_list_shows_each_decision_in_force_from_one_query(
         listed = client.get("/api/v1/requests", headers=custodian).json()
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert {r["id"]: r["decision"] for r in listed} == one_by_one
+    assert {r["id"]: r["recordings"] for r in listed} == one_by_one
     assert sum("FROM request_decision" in sql for sql in statements) == 1
+    assert sum("FROM request_recording" in sql for sql in statements) == 1
 
 
 @pytest.mark.clock
@@ -227,9 +287,10 @@ def test_bad_input_is_refused_with_codes_and_stores_nothing(
     cases = [
         ({**PARENT, "requester_type": "principal"}, 422, "invalid_facts"),
         ({**PARENT, "form": "email"}, 422, "invalid_facts"),
+        ({**PARENT, "residency": "maybe"}, 422, "invalid_input"),
         ({**PARENT, "received_on": "2999-01-01"}, 422, "received_on_in_future"),
-        ({**PARENT, "evidence_id": "00000000-0000-4000-8000-000000000000"}, 404,
-         "evidence_not_found"),
+        ({**PARENT, "evidence_ids": [evidence_id, "00000000-0000-4000-8000-000000000000"]},
+         404, "evidence_not_found"),
         ({**PARENT, "colour": "red"}, 422, "invalid_input"),
         ({k: v for k, v in PARENT.items() if k != "requester_name"}, 422, "invalid_input"),
     ]
@@ -240,24 +301,67 @@ def test_bad_input_is_refused_with_codes_and_stores_nothing(
     assert len(_entries(evidence_id)) == log_before
 
     request_id = client.post("/api/v1/requests", headers=custodian,
-                             json={**PARENT, "evidence_id": evidence_id}).json()["id"]
-    relink = client.put(f"/api/v1/requests/{request_id}/evidence", headers=custodian,
-                        json={"evidence_id": ingest_clip(campus="East Middle")})
-    assert (relink.status_code, relink.json()["error"]["code"]) == (409,
-                                                                     "request_already_linked")
-    missing = client.put("/api/v1/requests/nope/evidence", headers=custodian,
-                         json={"evidence_id": evidence_id})
+                             json={**PARENT, "evidence_ids": [evidence_id]}).json()["id"]
+    missing = client.post("/api/v1/requests/nope/recordings", headers=custodian,
+                          json={"evidence_ids": [evidence_id]})
     assert missing.json()["error"]["code"] == "request_not_found"
-    unlinked = client.post("/api/v1/requests", headers=custodian, json=PARENT).json()["id"]
-    no_footage = client.put(f"/api/v1/requests/{unlinked}/evidence", headers=custodian,
-                            json={"evidence_id": "00000000-0000-4000-8000-000000000000"})
+    no_footage = client.post(f"/api/v1/requests/{request_id}/recordings", headers=custodian,
+                             json={"evidence_ids": ["00000000-0000-4000-8000-000000000000"]})
     assert (no_footage.status_code, no_footage.json()["error"]["code"]) == (
         404, "evidence_not_found")
-    assert client.get(f"/api/v1/requests/{unlinked}", headers=custodian).json()[
-        "evidence_id"] is None
+    empty = client.post(f"/api/v1/requests/{request_id}/recordings", headers=custodian,
+                        json={"evidence_ids": []})
+    assert (empty.status_code, empty.json()["error"]["code"]) == (422, "invalid_input")
+    no_item = client.post(f"/api/v1/requests/{request_id}/recordings/nope/deny",
+                          headers=custodian, json={"explanation": "the whole recording"})
+    assert (no_item.status_code, no_item.json()["error"]["code"]) == (
+        404, "recording_not_in_request")
     bad_state = client.get("/api/v1/requests", headers=custodian, params={"state": "lost"})
     assert (bad_state.status_code, bad_state.json()["error"]["code"]) == (422, "invalid_input")
     got = client.get(f"/api/v1/requests/{request_id}", headers=custodian).json()
-    assert got["evidence_id"] == evidence_id
+    assert [x["evidence_id"] for x in got["recordings"]] == [evidence_id]
     assert len(client.get(f"/api/v1/requests/{request_id}/decisions",
                           headers=custodian).json()) == 1
+
+
+def test_the_requesters_facts_are_the_custodians_to_record(
+        client: TestClient, ingest_clip: Callable[..., str], custodian: dict[str, str],
+        make_token: Callable[..., str]) -> None:
+    """Residency unknown is asked for, not denied (KRS 61.872(2)(a)); a stated residency
+    restarts the five days from the day it arrives; a claim that cannot be confirmed is
+    withdrawn and the request answered as any citizen's."""
+    evidence_id = ingest_clip(involves_juvenile=True)
+    r = client.post("/api/v1/requests", headers=custodian, json={
+        **PARENT, "residency": "unknown", "evidence_ids": [evidence_id],
+        "received_on": "2027-03-01"})
+    request_id = r.json()["id"]
+    first = _decision(r.json())
+    assert first["effect"] == "residency_statement"
+    assert first["decision"]["residency_request"]["citation"].startswith("KRS 61.872(2)(a)")
+    asked = client.post(f"/api/v1/requests/{request_id}/residency-request", headers=custodian)
+    assert asked.status_code == 200, asked.text
+    [letter] = asked.json()["letters"]
+    assert (letter["kind"], letter["statement"]["citation"]) == (
+        "residency", first["decision"]["residency_request"]["citation"])
+    denied = client.post(f"/api/v1/requests/{request_id}/recordings/"
+                         f"{r.json()['recordings'][0]['id']}/deny", headers=custodian,
+                         json={"explanation": "no statement of residency was given"})
+    assert (denied.status_code, denied.json()["error"]["code"]) == (
+        409, "residency_statement_due")
+
+    stated = client.patch(f"/api/v1/requests/{request_id}/facts", headers=custodian,
+                          json={"residency": "resident", "parent_of_depicted": False})
+    assert stated.status_code == 200, stated.text
+    view = stated.json()
+    from policies.calendar import kentucky_today, response_deadline
+
+    assert view["received_on"] == kentucky_today().isoformat()  # the clock restarts
+    assert view["deadline"] == response_deadline(kentucky_today()).isoformat()
+    now = _decision(view)
+    assert (now["effect"], now["trigger"]) == ("release_redacted", "facts_changed")
+    assert now["decision"]["required_actions"] == []
+    facts = [e for e in _entries(request_id) if e.action == "request.facts"][0]
+    assert facts.details["changed"] == {"residency": "resident", "parent_of_depicted": False}
+    requester = _h(make_token(Role.requester))
+    assert client.patch(f"/api/v1/requests/{request_id}/facts", headers=requester,
+                        json={"residency": "resident"}).status_code == 403

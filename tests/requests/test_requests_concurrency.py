@@ -25,9 +25,11 @@ def test_simultaneous_tag_changes_leave_the_decision_of_every_tag(
     evidence_id = ingest_clip(campus="Central High", involves_juvenile=True)
     custodian = Principal(user_id=None, username="cust", roles=frozenset({Role.custodian}))
     with session_scope() as session:
-        request_id = service.create_request(session=session, actor=custodian, body=RequestCreate(
+        request, _ = service.create_request(session=session, actor=custodian, body=RequestCreate(
             description="the whole recording", requester_name="WKYT", form="copy",
-            requester_type="news_media", ky_resident=True, evidence_id=evidence_id)).id
+            requester_type="news_media", residency="resident", evidence_ids=[evidence_id]))
+        request_id = request.id
+        [item] = service.recordings(session=session, request_id=request_id)
     todo, lock = list(TAGS), threading.Lock()
     start = threading.Barrier(len(TAGS))
 
@@ -37,12 +39,12 @@ def test_simultaneous_tag_changes_leave_the_decision_of_every_tag(
         start.wait()
         with session_scope() as session:
             tagging.add_tag(session=session, evidence_id=evidence_id, name=name,
-                         source="custodian", actor=custodian, reason="seen at review")
+                            source="custodian", actor=custodian, reason="seen at review")
 
     assert run_in_threads(add_one, len(TAGS)) == []
     with session_scope() as session:
         effective = tags.effective_tags(session=session, evidence_id=evidence_id)
-        current = service.current_decision(session=session, request_id=request_id)
+        current = service.current_decision(session=session, item_id=item.id)
         request = service.get_or_raise(session=session, request_id=request_id)
         made = service.decisions(session=session, request_id=request_id)
         assert current is not None

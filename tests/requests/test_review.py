@@ -1,7 +1,9 @@
-"""Legal review and release, end to end on real footage: the custodian submits one redacted
-file, a different legal reviewer who has watched it signs off on its SHA-256, the custodian
-releases exactly that file, and the requester downloads exactly those bytes. A changed
-decision voids the sign-off; every refusal has its code; every step is in the custody log."""
+"""Legal review and release, end to end on real footage: for one recording of a request,
+the custodian submits one redacted file, a different legal reviewer who has watched it signs
+off on its SHA-256, the custodian releases exactly that file, and the requester downloads
+exactly those bytes; the written response goes out when every recording is answered. A
+changed decision voids the sign-off; every refusal has its code; every step is in the
+custody log."""
 
 from __future__ import annotations
 
@@ -26,8 +28,12 @@ pytestmark = pytest.mark.slow
 
 PARENT = {"description": "video of the hallway incident on 2 March", "requester_name": "R. Doe",
           "requester_type": "parent_guardian", "parent_of_depicted": True,
-          "ky_resident": True, "form": "copy"}
+          "residency": "resident", "form": "copy"}
 WATCH = {"reason": "legal review of the release"}
+BIRTH_CERTIFICATE = {"reason": "birth certificate seen at the front desk, copy on file"}
+# what the letter says of the part withheld (the faces of the other children)
+WHY_BLURRED = {"explanation": "the faces of the other students are blurred: KRS 610.320(3)"}
+ITEM_STEPS = ("review", "approve", "return", "release", "deny", "close")
 
 
 def _h(token: str) -> dict[str, str]:
@@ -81,20 +87,43 @@ class Desk:
                             headers=self.custodian)
         return dict(d.json())
 
-    def request(self, evidence_id: str) -> str:
-        """The parent asks; the custodian names the recording; returns the request id."""
+    def request(self, *evidence_ids: str, confirm: bool = True) -> str:
+        """The parent asks; the custodian names the recordings and confirms the parent from
+        the birth certificate; returns the request id."""
         r = self.client.post("/api/v1/requests", headers=self.parent, json=PARENT)
         assert r.status_code == 201, r.text
         request_id = str(r.json()["id"])
-        linked = self.client.put(f"/api/v1/requests/{request_id}/evidence",
-                                 headers=self.custodian, json={"evidence_id": evidence_id})
-        assert linked.status_code == 200, linked.text
+        if evidence_ids:
+            linked = self.client.post(f"/api/v1/requests/{request_id}/recordings",
+                                      headers=self.custodian,
+                                      json={"evidence_ids": list(evidence_ids)})
+            assert linked.status_code == 200, linked.text
+        if confirm:
+            ok = self.client.post(f"/api/v1/requests/{request_id}/relationship",
+                                  headers=self.custodian, json=BIRTH_CERTIFICATE)
+            assert ok.status_code == 200, ok.text
         return request_id
 
+    def item(self, request_id: str, position: int = 1) -> str:
+        """The id of the request's recording at `position`."""
+        view = self.client.get(f"/api/v1/requests/{request_id}",
+                               headers=self.custodian).json()
+        return str(next(x["id"] for x in view["recordings"] if x["position"] == position))
+
     def post(self, request_id: str, step: str, who: dict[str, str],
-             body: dict[str, Any] | None = None) -> Any:
-        return self.client.post(f"/api/v1/requests/{request_id}/{step}", headers=who,
-                                json=body)
+             body: dict[str, Any] | None = None, position: int = 1) -> Any:
+        """A step of the workflow on the request's recording at `position`."""
+        url = f"/api/v1/requests/{request_id}"
+        if step in ITEM_STEPS:
+            url += f"/recordings/{self.item(request_id, position)}"
+        return self.client.post(f"{url}/{step}", headers=who, json=body)
+
+    def view(self, request_id: str, who: dict[str, str] | None = None,
+             position: int = 1) -> dict[str, Any]:
+        """The request's recording at `position` as `who` (default the custodian) sees it."""
+        view = self.client.get(f"/api/v1/requests/{request_id}",
+                               headers=who or self.custodian).json()
+        return dict(next(x for x in view["recordings"] if x["position"] == position))
 
     def watch(self, derivative_id: str, who: dict[str, str]) -> bytes:
         r = self.client.get(f"/api/v1/derivatives/{derivative_id}/content", params=WATCH,
@@ -102,9 +131,13 @@ class Desk:
         assert r.status_code == 200
         return bytes(r.content)
 
-    def state(self, request_id: str) -> str:
-        return str(self.client.get(f"/api/v1/requests/{request_id}",
-                                   headers=self.custodian).json()["state"])
+    def state(self, request_id: str, position: int = 1) -> str:
+        return str(self.view(request_id, position=position)["state"])
+
+    def download(self, request_id: str, who: dict[str, str], position: int = 1) -> Any:
+        return self.client.get(f"/api/v1/requests/{request_id}/recordings/"
+                               f"{self.item(request_id, position)}/release/content",
+                               headers=who)
 
 
 @pytest.fixture
@@ -141,23 +174,23 @@ def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
     evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
     derivative = desk.redacted(evidence_id)
     request_id = desk.request(evidence_id)
-    decision = c.get(f"/api/v1/requests/{request_id}", headers=desk.custodian).json()["decision"]
+    decision = desk.view(request_id)["decision"]
     assert decision["effect"] == "release_redacted"
 
     submitted = desk.post(request_id, "review", desk.both,
                           {"derivative_id": derivative["id"], "note": "all faces blurred"})
     assert submitted.status_code == 200, submitted.text
-    assert submitted.json()["state"] == "in_review"
-    review = submitted.json()["review"]
+    assert submitted.json()["recordings"][0]["state"] == "in_review"
+    review = submitted.json()["recordings"][0]["review"]
     assert (review["sha256"], review["outcome"]) == (derivative["sha256"], None)
     again = desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
     assert (again.status_code, _code(again)) == (409, "transition_not_allowed")
 
     # The requester sees neither the file under review nor a way to get it early.
-    mine = c.get(f"/api/v1/requests/{request_id}", headers=desk.parent).json()
+    mine = desk.view(request_id, desk.parent)
     assert (mine["state"], mine["review"], mine["release"], mine["decision"]) == (
         "in_review", None, None, None)
-    early = c.get(f"/api/v1/requests/{request_id}/release/content", headers=desk.parent)
+    early = desk.download(request_id, desk.parent)
     assert (early.status_code, _code(early)) == (409, "not_released")
 
     # Who submitted may not sign off, even holding the reviewer role; nobody signs unseen.
@@ -177,8 +210,8 @@ def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
     approved = desk.post(request_id, "approve", desk.reviewer,
                          {"reason": "every juvenile face blurred; KRS 610.320(3) met"})
     assert approved.status_code == 200, approved.text
-    assert approved.json()["state"] == "approved"
-    signed = approved.json()["review"]
+    assert approved.json()["recordings"][0]["state"] == "approved"
+    signed = approved.json()["recordings"][0]["review"]
     statement = signed["statement"]
     assert statement["sha256"] == derivative["sha256"] == hashlib.sha256(watched).hexdigest()
     assert statement["source_sha256"] == derivative["source_sha256"]
@@ -191,37 +224,54 @@ def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
     assert _verifies(statement, signed["signature"], key)
     assert not _verifies({**statement, "sha256": "0" * 64}, signed["signature"], key)
 
-    released = desk.post(request_id, "release", desk.custodian)
+    unexplained = desk.post(request_id, "release", desk.custodian)
+    assert (unexplained.status_code, _code(unexplained)) == (422, "reason_required")
+    released = desk.post(request_id, "release", desk.custodian, WHY_BLURRED)
     assert released.status_code == 200, released.text
-    assert released.json()["state"] == "released"
+    assert released.json()["recordings"][0]["state"] == "released"
+    assert released.json()["state"] == "answered"  # its only recording is answered
 
     # The requester is told what was released and on which rules, and gets exactly it.
-    mine = c.get(f"/api/v1/requests/{request_id}", headers=desk.parent).json()
+    whole = c.get(f"/api/v1/requests/{request_id}", headers=desk.parent).json()
+    mine = whole["recordings"][0]
     assert mine["review"] is None
     assert mine["evidence_id"] is None
     assert mine["release"]["sha256"] == derivative["sha256"]
     assert mine["release"]["citations"] == statement["citations"]
     assert _verifies(mine["release"]["statement"], mine["release"]["signature"], key)
-    copy = c.get(f"/api/v1/requests/{request_id}/release/content", headers=desk.parent)
+    # and the written response: what is released, what is withheld and why, the appeal
+    [letter] = whole["letters"]
+    assert (letter["kind"], letter["statement"]["letter"]) == ("response", "partial_denial")
+    assert _verifies(letter["statement"], letter["signature"], key)
+    [part] = letter["statement"]["recordings"]
+    assert (part["outcome"], part["sha256"], part["delivery"]) == (
+        "released", derivative["sha256"], "copy")
+    assert part["explanation"] == WHY_BLURRED["explanation"]
+    assert part["withheld"]
+    assert all(w["citations"] for w in part["withheld"])
+    assert any("Attorney General" in n for n in letter["statement"]["notices"])
+    assert letter["statement"]["custodian_title"] == "Official Custodian of Records"
+    copy = desk.download(request_id, desk.parent)
     assert copy.status_code == 200
     assert hashlib.sha256(copy.content).hexdigest() == derivative["sha256"]
     assert copy.headers["x-content-sha256"] == derivative["sha256"]
-    stranger = c.get(f"/api/v1/requests/{request_id}/release/content",
-                     headers=_h(desk.make_token(Role.requester, username="parent-2")))
+    stranger = desk.download(request_id,
+                             _h(desk.make_token(Role.requester, username="parent-2")))
     assert stranger.status_code == 404
 
     # Released is final: a tag change decides nothing more, nothing is released twice.
     c.post(f"/api/v1/evidence/{evidence_id}/tags", headers=desk.custodian,
            json={"name": "multi_student", "reason": "a second student seen at 0:02"})
     assert desk.state(request_id) == "released"
-    twice = desk.post(request_id, "release", desk.custodian)
+    twice = desk.post(request_id, "release", desk.custodian, WHY_BLURRED)
     assert (twice.status_code, _code(twice)) == (409, "transition_not_allowed")
 
     log = _log(request_id)
     steps = [e.action for e in log if e.action.startswith(("request.", "release."))
              and e.action != "request.decision"]
-    assert steps == ["request.create", "request.submit", "request.approve", "request.release",
-                     "release.download"]
+    assert steps == ["request.create", "request.link", "request.relationship_confirmed",
+                     "request.submit", "request.approve", "request.release",
+                     "request.letter_response", "request.answered", "release.download"]
     by_action = {e.action: e for e in log}
     assert by_action["request.approve"].actor == "counsel-1"
     assert by_action["request.approve"].details["signature"] == signed["signature"]
@@ -251,10 +301,10 @@ def test_a_changed_decision_voids_the_sign_off_and_a_view_only_release_gives_no_
     tag = c.post(f"/api/v1/evidence/{evidence_id}/tags", headers=desk.custodian,
                  json={"name": "multi_student", "reason": "a second student seen at 0:02"})
     assert tag.status_code == 201
-    now = c.get(f"/api/v1/requests/{request_id}", headers=desk.custodian).json()
+    now = desk.view(request_id)
     assert (now["state"], now["review"], now["decision"]["effect"]) == (
         "open", None, "view_only")
-    late = desk.post(request_id, "release", desk.custodian)
+    late = desk.post(request_id, "release", desk.custodian, WHY_BLURRED)
     assert (late.status_code, _code(late)) == (409, "transition_not_allowed")
     rounds = c.get(f"/api/v1/requests/{request_id}/rounds", headers=desk.reviewer).json()
     assert [r["outcome"] for r in rounds] == ["voided"]
@@ -272,12 +322,14 @@ def test_a_changed_decision_voids_the_sign_off_and_a_view_only_release_gives_no_
     desk.watch(derivative["id"], desk.reviewer)
     approved = desk.post(request_id, "approve", desk.reviewer,
                          {"reason": "inspection only at the agency"})
-    assert approved.json()["review"]["statement"]["delivery"] == "inspection"
-    assert desk.post(request_id, "release", desk.custodian).status_code == 200
-    mine = c.get(f"/api/v1/requests/{request_id}", headers=desk.parent).json()
+    assert approved.json()["recordings"][0]["review"]["statement"]["delivery"] == "inspection"
+    assert desk.post(request_id, "release", desk.custodian, {
+        "explanation": "several students are shown: viewing at the agency, no copy (policy "
+                       "000 IV.H.c)"}).status_code == 200
+    mine = desk.view(request_id, desk.parent)
     assert (mine["release"]["delivery"], mine["release"]["effect"]) == (
         "inspection", "view_only")
-    copy = c.get(f"/api/v1/requests/{request_id}/release/content", headers=desk.parent)
+    copy = desk.download(request_id, desk.parent)
     assert (copy.status_code, _code(copy)) == (409, "inspection_only")
     rounds = c.get(f"/api/v1/requests/{request_id}/rounds", headers=desk.custodian).json()
     assert [r["outcome"] for r in rounds] == ["voided", "approved"]
@@ -291,8 +343,14 @@ def test_what_cannot_be_submitted_is_refused_with_its_reason_and_stores_nothing(
     other_id = desk.recording(make_clip([KID_C], per_image=0.6))
 
     unlinked = c.post("/api/v1/requests", headers=desk.parent, json=PARENT).json()["id"]
-    r = desk.post(unlinked, "review", desk.custodian, {"derivative_id": derivative["id"]})
-    assert (r.status_code, _code(r)) == (409, "request_not_decided")
+    r = c.post(f"/api/v1/requests/{unlinked}/recordings/no-such-recording/review",
+               headers=desk.custodian, json={"derivative_id": derivative["id"]})
+    assert (r.status_code, _code(r)) == (404, "recording_not_in_request")
+    unconfirmed = desk.request(evidence_id, confirm=False)  # the parent's claim not seen
+    r = desk.post(unconfirmed, "review", desk.custodian, {"derivative_id": derivative["id"]})
+    assert (r.status_code, _code(r)) == (409, "action_required")
+    assert [a["code"] for a in r.json()["error"]["details"]["actions"]] == [
+        "confirm_relationship"]
 
     elsewhere = desk.request(other_id)
     r = desk.post(elsewhere, "review", desk.custodian, {"derivative_id": derivative["id"]})
@@ -310,7 +368,7 @@ def test_what_cannot_be_submitted_is_refused_with_its_reason_and_stores_nothing(
     assert r.json()["error"]["details"]["effect"] == "deny_during_investigation"
     assert r.json()["error"]["details"]["citations"]
 
-    for request_id in (unlinked, elsewhere, withheld):
+    for request_id in (unconfirmed, elsewhere, withheld):
         assert desk.state(request_id) == "open"
         assert c.get(f"/api/v1/requests/{request_id}/rounds",
                      headers=desk.custodian).json() == []
@@ -330,22 +388,23 @@ def test_a_file_goes_back_with_reasons_and_a_closed_request_releases_nothing(
     back = desk.post(request_id, "return", desk.reviewer,
                      {"reason": "the name tag at 0:01 must be blacked out too"})
     assert back.status_code == 200
-    assert back.json()["state"] == "open"
+    assert back.json()["recordings"][0]["state"] == "open"
 
     assert desk.post(request_id, "review", desk.custodian, body).status_code == 200
     desk.watch(derivative["id"], desk.reviewer)
     assert desk.post(request_id, "approve", desk.reviewer,
                      {"reason": "name tag now covered"}).status_code == 200
-    closed = desk.post(request_id, "close", desk.custodian,
-                       {"reason": "the parent withdrew the request by phone"})
+    closed = c.post(f"/api/v1/requests/{request_id}/close", headers=desk.custodian,
+                    json={"reason": "the parent withdrew the request by phone"})
     assert closed.status_code == 200
     assert closed.json()["state"] == "closed"
+    assert closed.json()["recordings"][0]["state"] == "closed"
     rounds = c.get(f"/api/v1/requests/{request_id}/rounds", headers=desk.custodian).json()
     assert [r["outcome"] for r in rounds] == ["returned", "withdrawn"]
     assert rounds[0]["outcome_reason"] == "the name tag at 0:01 must be blacked out too"
-    r = desk.post(request_id, "release", desk.custodian)
+    r = desk.post(request_id, "release", desk.custodian, WHY_BLURRED)
     assert (r.status_code, _code(r)) == (409, "transition_not_allowed")
-    r = c.get(f"/api/v1/requests/{request_id}/release/content", headers=desk.parent)
+    r = desk.download(request_id, desk.parent)
     assert (r.status_code, _code(r)) == (409, "not_released")
 
 
@@ -380,7 +439,7 @@ def test_a_stored_file_that_no_longer_matches_its_sign_off_is_not_released(
     raw[len(raw) // 2] ^= 0xFF  # one flipped bit in the ciphertext on disk
     stored.write_bytes(bytes(raw))
 
-    r = desk.post(request_id, "release", desk.custodian)
+    r = desk.post(request_id, "release", desk.custodian, WHY_BLURRED)
     assert (r.status_code, _code(r)) == (409, "fixity_failed")
     assert desk.state(request_id) == "approved"
     assert not [e for e in _log(request_id) if e.action == "request.release"]
@@ -416,7 +475,7 @@ def test_rows_edited_to_point_an_approval_at_the_original_release_nothing(
                                  "WHERE request_id = :r"), edit)
 
     point_at_the_original()
-    r = desk.post(request_id, "release", desk.custodian)
+    r = desk.post(request_id, "release", desk.custodian, WHY_BLURRED)
     assert (r.status_code, _code(r)) == (409, "fixity_failed"), r.text
     assert desk.state(request_id) == "approved"
 
@@ -429,7 +488,7 @@ def test_rows_edited_to_point_an_approval_at_the_original_release_nothing(
         statement["sha256"], statement["size"] = original.sha256, original.size
         session.execute(text("UPDATE review_round SET statement = :s WHERE request_id = :r"),
                         {"s": json.dumps(statement), "r": request_id})
-    r = desk.post(request_id, "release", desk.custodian)
+    r = desk.post(request_id, "release", desk.custodian, WHY_BLURRED)
     assert (r.status_code, _code(r)) == (409, "approval_invalid"), r.text
     assert not [e for e in _log(request_id) if e.action == "request.release"]
 
@@ -449,9 +508,8 @@ def test_rows_edited_after_a_release_hand_out_nothing(
     desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
     desk.watch(derivative["id"], desk.reviewer)
     desk.post(request_id, "approve", desk.reviewer, {"reason": "faces blurred, release"})
-    assert desk.post(request_id, "release", desk.custodian).status_code == 200
-    url = f"/api/v1/requests/{request_id}/release/content"
-    assert desk.client.get(url, headers=desk.parent).status_code == 200
+    assert desk.post(request_id, "release", desk.custodian, WHY_BLURRED).status_code == 200
+    assert desk.download(request_id, desk.parent).status_code == 200
     with session_scope() as session:
         original = session.get(Evidence, evidence_id)
         assert original is not None
@@ -461,7 +519,7 @@ def test_rows_edited_after_a_release_hand_out_nothing(
                              "size = :size WHERE id = :d"), edit)
         session.execute(text("UPDATE review_round SET sha256 = :sha, size = :size "
                              "WHERE request_id = :r"), edit)
-    r = desk.client.get(url, headers=desk.parent)
+    r = desk.download(request_id, desk.parent)
     assert (r.status_code, _code(r)) == (409, "fixity_failed")
 
 
@@ -489,6 +547,7 @@ def test_a_sign_off_racing_a_tag_change_never_leaves_an_approval_on_a_stale_deci
     reviewer = Principal(user_id=None, username="counsel-1",
                          roles=frozenset({Role.legal_reviewer}))
     custodian = Principal(user_id=None, username="cust-1", roles=frozenset({Role.custodian}))
+    items = {request_id: desk.item(request_id) for request_id in requests}
     todo, lock = [*requests, None], threading.Lock()
     start = threading.Barrier(len(todo))
 
@@ -499,12 +558,14 @@ def test_a_sign_off_racing_a_tag_change_never_leaves_an_approval_on_a_stale_deci
         with session_scope() as session:
             if request_id is None:
                 tagging.add_tag(session=session, evidence_id=evidence_id, name="multi_student",
-                             source="custodian", actor=custodian, reason="two students seen")
+                                source="custodian", actor=custodian,
+                                reason="two students seen")
                 return
             try:
                 releases.approve(session=session, store=get_store(), keyring=get_keyring(),
                                  signer=get_signer(), request_id=request_id,
-                                 reason="faces blurred, release", actor=reviewer)
+                                 item_id=items[request_id], reason="faces blurred, release",
+                                 actor=reviewer)
             except TransitionNotAllowed:
                 pass  # the tag change came first and voided the review: the right answer
 

@@ -124,7 +124,7 @@ def test_a_due_recording_is_destroyed_logged_and_gone_for_good(
     assert _code(r) == "evidence_disposed"
     r = client.post("/api/v1/requests", headers=custodian, json={
         "description": "the hallway video", "requester_name": "R. Doe",
-        "requester_type": "public", "form": "copy", "evidence_id": evidence_id})
+        "requester_type": "public", "form": "copy", "evidence_ids": [evidence_id]})
     assert r.status_code == 410
     assert _code(r) == "evidence_disposed"
     r = client.post(f"/api/v1/evidence/{evidence_id}/dispose", json=REASON, headers=custodian)
@@ -249,7 +249,7 @@ def test_a_pending_request_or_open_investigation_keeps_it(
     url = f"/api/v1/evidence/{evidence_id}/retention"
     r = client.post("/api/v1/requests", headers=custodian, json={
         "description": "the hallway video", "requester_name": "R. Doe",
-        "requester_type": "public", "form": "copy", "evidence_id": evidence_id})
+        "requester_type": "public", "form": "copy", "evidence_ids": [evidence_id]})
     assert r.status_code == 201, r.text
     request_id = r.json()["id"]
     assert [b["code"] for b in client.get(url, headers=custodian).json()["blockers"]] == [

@@ -72,17 +72,21 @@ def test_two_students_on_campus_are_multi_student_with_evidence(
 
     evidence_id = ingest_clip(make_clip([KID_A, KID_B], per_image=1.5), campus="Central High")
     with session_scope() as session:  # a parent asks before the analysis has run
-        request_id = requests.create_request(session=session, actor=CLI_CUSTODIAN, body=(
+        request, _ = requests.create_request(session=session, actor=CLI_CUSTODIAN, body=(
             RequestCreate(description="the hallway video", requester_name="R. Doe",
                           requester_type="parent_guardian", parent_of_depicted=True,
-                          ky_resident=True, form="copy", evidence_id=evidence_id))).id
+                          residency="resident", form="copy", evidence_ids=[evidence_id])))
+        request_id = request.id
+        requests.confirm_relationship(session=session, request_id=request_id,
+                                      note="birth certificate seen", actor=CLI_CUSTODIAN)
     row, effective, tags = _analyze(evidence_id)
     assert row.distinct_people == 2
     with session_scope() as session:  # the worker's tags decided the request again
         made = requests.decisions(session=session, request_id=request_id)
-    assert [(d.trigger, d.effect) for d in made] == [("evidence_linked", "release"),
-                                                      ("tags_changed", "view_only")]
-    assert [NOT_ANALYSED in d.decision["warnings"] for d in made] == [True, False]
+    assert [(d.trigger, d.effect) for d in made] == [
+        ("evidence_linked", "release"), ("relationship_confirmed", "release"),
+        ("tags_changed", "view_only")]
+    assert [NOT_ANALYSED in d.decision["warnings"] for d in made] == [True, True, False]
     assert {"juvenile", "multi_student", "school_campus"} <= effective
     multi = next(t for t in tags if t.name == "multi_student")
     assert multi.source == "auto"

@@ -130,8 +130,8 @@ def test_custodian_adds_a_tag_and_open_requests_see_it(
     custodian = _h(make_token(Role.custodian))
     req = client.post("/api/v1/requests", headers=custodian, json={
         "description": "the detention on 2 March", "requester_name": "WKYT news desk",
-        "requester_type": "news_media", "ky_resident": True, "form": "copy",
-        "evidence_id": tagged}).json()
+        "requester_type": "news_media", "residency": "resident", "form": "copy",
+        "evidence_ids": [tagged]}).json()
     r = client.post(f"/api/v1/evidence/{tagged}/tags", headers=custodian,
                     json={"name": "investigation_open", "reason": "case 26-0113 open"})
     assert r.status_code == 201
