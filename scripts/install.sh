@@ -19,6 +19,6 @@ PYTHON=${PYTHON:-python3}
 # face_recognition's metadata requires `dlib`, which would compile from source; dlib-bin
 # (a dependency above) provides the same module prebuilt.
 .venv/bin/python -m pip install -q --no-deps 'face-recognition==1.3.0'
-.venv/bin/python -c 'import face_recognition, cv2, storage, bwc_custody' \
-  || { echo "install check failed: face_recognition did not import" >&2; exit 1; }
+.venv/bin/python -c 'import face_recognition, cv2, storage, bwc_custody, provenance.c2pa_sign' \
+  || { echo "install check failed: face_recognition or c2pa (native library) did not import" >&2; exit 1; }
 echo "installed: $(.venv/bin/bwc --help >/dev/null && echo bwc ok)"
