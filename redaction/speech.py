@@ -1,0 +1,132 @@
+"""Speech that identifies a child: transcribe a recording offline, find the custodian's
+terms and spoken numbers in it, and turn the suggestions a person accepted into mute
+ranges for the redactor.
+
+    transcript = transcribe(src, hotwords=terms.terms, progress=cb)     # slow: a job
+    suggestions = find_identifiers(transcript.words, terms)            # instant
+    mutes = accepted_mutes(suggestions, decisions, decided_by="custodian1")
+    redact_file(src, dst, regions=Regions(mute=mutes), options=RedactOptions(mute_sound="bleep"))
+
+`suggest_mutes` does the first two in one call. Shapes: `redaction/speech_models.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bwc_custody.errors import validated
+from redaction.errors import InvalidRegions
+from redaction.media import MediaSource
+from redaction.regions import MuteRange
+from redaction.speech_audio import RATE, audio_pieces, probe_audio
+from redaction.speech_engine import Transcriber, make_transcriber
+from redaction.speech_match import MatchOptions, find_identifiers
+from redaction.speech_models import MuteSuggestion, SpeechTerms, Transcript, Word
+
+__all__ = ["Decision", "MatchOptions", "MuteSuggestion", "SpeechResult", "SpeechTerms",
+           "Transcript", "Word", "accepted_mutes", "find_identifiers", "suggest_mutes",
+           "transcribe"]
+
+# (seconds of audio done, seconds in all or None): the job queue's progress, as whole
+# seconds so it has the same shape as the redactor's (frames done, frames in all)
+ProgressFn = Callable[[int, int | None], None]
+
+
+def transcribe(src: Path | MediaSource, *, transcriber: Transcriber | None = None,
+               hotwords: Sequence[str] = (), progress: ProgressFn | None = None,
+               piece_seconds: float = 120.0) -> Transcript:
+    """Every word spoken in `src`'s first audio stream with its time range and confidence;
+    NoAudioStream when there is none. `hotwords` (the custodian's terms) bias spelling."""
+    started = time.perf_counter()
+    info = probe_audio(src)
+    engine = transcriber or make_transcriber()
+    total = int(round(info.duration)) if info.duration else None
+    words: list[Word] = []
+    heard_until = info.offset
+    for start, samples in audio_pieces(src, info, piece_seconds=piece_seconds,
+                                       search_seconds=min(4.0, piece_seconds / 3)):
+        def piece_progress(done: float, start: float = start) -> None:
+            if progress:
+                progress(int(start - info.offset + done), total)
+
+        for w in engine(samples, hotwords=hotwords, progress=piece_progress):
+            # the recogniser may stretch a piece's last word past its end: clamp, so words
+            # stay in order across pieces
+            s = max(start + w.start, heard_until)
+            e = min(max(start + w.end, s), start + len(samples) / RATE)
+            words.append(Word(w.text, s, max(e, s), w.confidence))
+            heard_until = s
+        if progress:
+            progress(int(start - info.offset + len(samples) / RATE), total)
+    return Transcript(words, info.duration, engine.describe(), time.perf_counter() - started)
+
+
+@dataclass
+class SpeechResult:
+    """A transcript and what in it may identify a child."""
+
+    transcript: Transcript
+    suggestions: list[MuteSuggestion]
+
+
+def suggest_mutes(src: Path | MediaSource, terms: SpeechTerms, *,
+                  transcriber: Transcriber | None = None, options: MatchOptions | None = None,
+                  progress: ProgressFn | None = None) -> SpeechResult:
+    """Transcribe `src` and suggest a mute range for every term, number and code heard."""
+    transcript = transcribe(src, transcriber=transcriber, hotwords=terms.terms,
+                            progress=progress)
+    return SpeechResult(transcript, find_identifiers(transcript.words, terms, options,
+                                                     transcript.duration))
+
+
+class Decision(BaseModel):
+    """A person's answer to one suggestion: accept it (optionally widened) or reject it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=0)
+    action: Literal["accept", "reject"]
+    # a wider range to mute instead of the suggested one (it must still cover the words)
+    start: float | None = Field(default=None, ge=0)
+    end: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Decision:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+def accepted_mutes(suggestions: Sequence[MuteSuggestion], decisions: Sequence[Decision | dict],
+                   *, decided_by: str) -> list[MuteRange]:
+    """The mute ranges of the accepted suggestions, each recording who accepted it; a
+    widened range must still cover the words heard (InvalidRegions otherwise). The range's
+    label names the kind of term, never the words: the manifest travels with the copy."""
+    by_id = {s.id: s for s in suggestions}
+    out: list[MuteRange] = []
+    for raw in decisions:
+        d = raw if isinstance(raw, Decision) else validated(
+            Decision, raw, error=InvalidRegions, what="decision invalid")
+        s = by_id.get(d.id)
+        if s is None:
+            raise InvalidRegions(f"no suggestion {d.id}", id=d.id)
+        if d.action == "reject":
+            continue
+        start = s.start if d.start is None else d.start
+        end = s.end if d.end is None else d.end
+        if start > s.heard_start or end < s.heard_end:
+            raise InvalidRegions(
+                f"suggestion {d.id}: {start:.3f}-{end:.3f} s does not cover the words heard "
+                f"({s.heard_start:.3f}-{s.heard_end:.3f} s); a range is widened, not narrowed",
+                id=d.id)
+        out.append(MuteRange(start=start, end=end, label=f"speech: {s.kind}",
+                             origin="speech", suggestion=s.id, accepted_by=decided_by,
+                             confidence=round(s.confidence, 3),
+                             widened=d.start is not None or d.end is not None))
+    return sorted(out, key=lambda r: r.start)

@@ -1,0 +1,253 @@
+"""Find what identifies a child in a transcript: the custodian's terms (names, a street, a
+school), heard exactly or nearly (a recogniser spells an unusual name the way it sounds:
+"Jaden" for "Jayden"), and spoken numbers and codes (a phone number, a student ID).
+
+Pure functions on words; every hit is a suggestion for a person, so a doubtful one is
+flagged `low_confidence`, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jellyfish
+
+from redaction.speech_models import Kind, MuteSuggestion, SpeechTerms, Word
+
+# Words of a term that identify nobody on their own: "Street" is muted beside "Maple",
+# never alone.
+GENERIC = frozenset("""
+street st road rd avenue ave drive dr lane ln court ct boulevard blvd way place pl circle
+cir parkway pkwy highway hwy trail terrace route north south east west n s e w the of and
+school elementary middle high academy county university college apartments apartment apt
+unit room mr mrs ms miss
+""".split())
+
+_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+          "seventeen", "eighteen", "nineteen"]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+NUMBER_WORDS: dict[str, str] = {
+    **{w: str(i) for i, w in enumerate(_UNITS)}, "oh": "0", "o": "0",
+    **{w: str(10 + i) for i, w in enumerate(_TEENS)},
+    **{w: str(20 + 10 * i) for i, w in enumerate(_TENS)},
+    "hundred": "00", "thousand": "000",
+}
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    """How close is close enough, and how much to mute around a word."""
+
+    # seconds muted before and after each word: word times from the recogniser are
+    # estimates, more often late than early (see redaction/README.md for the measured
+    # trade-off)
+    pad_before: float = 0.3
+    pad_after: float = 0.15
+    # similarity (0-1) from which a heard word counts as a term's word
+    min_match: float = 0.85
+    # below this similarity, or below `low_confidence` overall, a hit is flagged
+    sure_match: float = 0.95
+    low_confidence: float = 0.5
+    # seconds between words that still belong to one phrase ("Brianna ... Okafor") or one
+    # spoken number (digits read in groups: "five oh two, three four one, ...")
+    max_gap: float = 1.5
+
+
+def normalize(text: str) -> str:
+    """Lower-case letters and digits only ("O'Brien," -> "obrien")."""
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def similarity(heard: str, token: str) -> float:
+    """How alike two normalised words are, in spelling or in sound (0-1)."""
+    if heard == token:
+        return 1.0
+    # short words differ by one letter from too many others: only the same word counts
+    if len(token) <= 3 or len(heard) <= 2:
+        return 0.0
+    text = jellyfish.jaro_winkler_similarity(heard, token)
+    ph, pt = jellyfish.metaphone(heard), jellyfish.metaphone(token)
+    if len(ph) < 2 or len(pt) < 2:
+        return text
+    sound = jellyfish.jaro_winkler_similarity(ph, pt)
+    return max(text, (text + sound) / 2)
+
+
+@dataclass(frozen=True)
+class _Term:
+    text: str
+    tokens: tuple[str, ...]
+    distinctive: tuple[str, ...]
+
+
+def _prepare(terms: Sequence[str]) -> list[_Term]:
+    out = []
+    for t in terms:
+        tokens = tuple(n for n in (normalize(p) for p in t.split()) if n)
+        distinctive = tuple(n for n in tokens if n not in GENERIC) or tokens
+        if tokens:
+            out.append(_Term(t, tokens, distinctive))
+    return out
+
+
+def _best(cand: str, tokens: Sequence[str]) -> tuple[float, str]:
+    best = (0.0, "")
+    for tok in tokens:
+        s = similarity(cand, tok)
+        if s > best[0]:
+            best = (s, tok)
+    return best
+
+
+def _term_hits(words: Sequence[Word], norm: list[str], terms: list[_Term],
+               opts: MatchOptions) -> list[tuple[int, int, _Term, float, str]]:
+    """(first word, last word, term, similarity, term word) for every term heard."""
+    hits: list[tuple[int, int, _Term, float, str]] = []
+    used = [False] * len(words)
+    for i, n in enumerate(norm):
+        if not n or used[i]:
+            continue
+        best: tuple[float, int, _Term | None, str] = (0.0, i, None, "")
+        for term in terms:
+            s, tok = _best(n, term.distinctive)
+            if s > best[0]:
+                best = (s, i, term, tok)
+            # a name the recogniser split in two ("Oka for")
+            j = i + 1
+            if j < len(words) and norm[j] and words[j].start - words[i].end <= 0.3:
+                s2, tok2 = _best(n + norm[j], term.distinctive)
+                # only when neither half is the term's word by itself ("on Maple")
+                if s2 > max(best[0], s, _best(norm[j], term.distinctive)[0]) + 0.02:
+                    best = (s2, j, term, tok2)
+        score, last, term, tok = best
+        if term is None or score < opts.min_match:
+            continue
+        first = i
+        # the rest of the phrase said beside it: "Okafor" after "Brianna", "Street"
+        while (last + 1 < len(words) and norm[last + 1]
+               and words[last + 1].start - words[last].end <= opts.max_gap
+               and _best(norm[last + 1], term.tokens)[0] >= opts.min_match):
+            last += 1
+        while (first > 0 and norm[first - 1] and not used[first - 1]
+               and words[first].start - words[first - 1].end <= opts.max_gap
+               and _best(norm[first - 1], term.tokens)[0] >= opts.min_match):
+            first -= 1
+        for k in range(first, last + 1):
+            used[k] = True
+        hits.append((first, last, term, score, tok))
+    return hits
+
+
+def _code_piece(text: str, letters: bool) -> str | None:
+    """What a word contributes to a spoken number or code: digits, or letters of a code."""
+    parts = [normalize(p) for p in re.split(r"[-\s]", text)]
+    parts = [p for p in parts if p]
+    if not parts:
+        return None
+    out = ""
+    tens = False
+    for p in parts:
+        if p.isdigit():
+            out += p
+        elif p in NUMBER_WORDS:
+            d = NUMBER_WORDS[p]
+            # "twenty-three" -> 23, not 203
+            out = out[:-1] + d if tens and len(d) == 1 else out + d
+            tens = p in _TENS
+            continue
+        elif any(c.isdigit() for c in p):
+            out += p.upper()
+        elif letters and len(p) <= 2:
+            out += p.upper()
+        else:
+            return None
+        tens = False
+    return out
+
+
+def _code_runs(words: Sequence[Word], letters: bool,
+               opts: MatchOptions) -> list[list[tuple[int, str]]]:
+    """Runs of consecutive words that are digits, number words or code letters."""
+    runs: list[list[tuple[int, str]]] = []
+    cur: list[tuple[int, str]] = []
+    for i, w in enumerate(words):
+        piece = _code_piece(w.text, letters)
+        if piece is None or (cur and w.start - words[cur[-1][0]].end > opts.max_gap):
+            if cur:
+                runs.append(cur)
+            cur = []
+        if piece is not None:
+            cur.append((i, piece))
+    if cur:
+        runs.append(cur)
+    return [r for r in runs if any(c.isdigit() for _, p in r for c in p)]
+
+
+def _code_hits(words: Sequence[Word], terms: SpeechTerms,
+               opts: MatchOptions) -> list[tuple[int, int, Kind, str]]:
+    """(first word, last word, kind, pattern) for spoken numbers and codes."""
+    hits: list[tuple[int, int, Kind, str]] = []
+    patterns = [re.compile(p) for p in terms.patterns]
+    for run in _code_runs(words, bool(patterns), opts):
+        text = "".join(p for _, p in run)
+        ends = []
+        pos = 0
+        for _, p in run:
+            pos += len(p)
+            ends.append(pos)
+        covered = [False] * len(run)
+        for rx in patterns:
+            for m in rx.finditer(text):
+                if m.end() == m.start():
+                    continue
+                a = next(k for k, e in enumerate(ends) if e > m.start())
+                b = next(k for k, e in enumerate(ends) if e >= m.end())
+                for k in range(a, b + 1):
+                    covered[k] = True
+                hits.append((run[a][0], run[b][0], "pattern", rx.pattern))
+        if terms.numbers:
+            rest = [(k, (i, p)) for k, (i, p) in enumerate(run)
+                    if not covered[k] and any(c.isdigit() for c in p)]
+            if sum(c.isdigit() for _, (_, p) in rest for c in p) >= terms.min_digits:
+                hits.append((rest[0][1][0], rest[-1][1][0], "number", ""))
+    return hits
+
+
+def _heard(words: Sequence[Word], first: int, last: int) -> str:
+    return " ".join(w.text for w in words[first:last + 1])
+
+
+def find_identifiers(words: Sequence[Word], terms: SpeechTerms,
+                     options: MatchOptions | None = None,
+                     duration: float | None = None) -> list[MuteSuggestion]:
+    """Every stretch of `words` that says one of `terms`, a spoken number of at least
+    `terms.min_digits` digits, or a code matching one of `terms.patterns`, as suggested
+    mute ranges in time order."""
+    opts = options or MatchOptions()
+    norm = [normalize(w.text) for w in words]
+    found: list[tuple[int, int, Kind, str, float, str]] = []
+    for first, last, term, score, tok in _term_hits(words, norm, _prepare(terms.terms), opts):
+        how = "the same word" if score >= 1.0 else f"sounds like {tok!r}, {score:.2f}"
+        found.append((first, last, "term", term.text, score, f"term {term.text!r} ({how})"))
+    for first, last, kind, pattern in _code_hits(words, terms, opts):
+        why = (f"matches pattern {pattern!r}" if kind == "pattern"
+               else f"a spoken number of {terms.min_digits} or more digits")
+        found.append((first, last, kind, pattern, 1.0, why))
+    found.sort(key=lambda f: (words[f[0]].start, f[1]))
+    out: list[MuteSuggestion] = []
+    for first, last, kind, term_text, score, why in found:
+        w0, w1 = words[first], words[last]
+        conf = min(w.confidence for w in words[first:last + 1]) * score
+        end = w1.end + opts.pad_after
+        if duration is not None:
+            end = min(end, max(duration, w1.end))
+        out.append(MuteSuggestion(
+            id=len(out), start=max(0.0, w0.start - opts.pad_before), end=end,
+            heard=_heard(words, first, last), heard_start=w0.start, heard_end=w1.end,
+            kind=kind, term=term_text, match=score, confidence=conf,
+            low_confidence=conf < opts.low_confidence or score < opts.sure_match,
+            why=f'heard "{_heard(words, first, last)}": {why}'))
+    return out
