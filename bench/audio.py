@@ -152,18 +152,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pads", nargs="+",
                     default=[f"{MatchOptions.pad_before}/{MatchOptions.pad_after}"],
                     help="seconds muted before/after each word (one figure: both)")
+    ap.add_argument("--slacks", type=float, nargs="+", default=[MatchOptions.max_slack],
+                    help="MatchOptions.max_slack values to score (0: off)")
     ap.add_argument("--min-match", type=float, default=MatchOptions.min_match)
     ap.add_argument("--beam", type=int, default=5)
     ap.add_argument("--vad", action="store_true", help="faster-whisper's Silero VAD on")
     ap.add_argument("--no-hotwords", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--piece", type=float, default=None, help="seconds a recogniser piece")
+    ap.add_argument("--batch", type=int, default=0, help="faster-whisper batched pipeline")
+    ap.add_argument("--chunk", type=int, default=30, help="its chunk length, s")
+    ap.add_argument("--model-dir", type=Path, help="another CTranslate2 Whisper model")
     ap.add_argument("--sphinx-threshold", type=float, default=1e-30)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bwc-bench-audio"))
     ap.add_argument("--json", type=Path, help="write every row here")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    engine = WhisperTranscriber(threads=args.threads, beam_size=args.beam, vad=args.vad)
+    engine = WhisperTranscriber(threads=args.threads, beam_size=args.beam, vad=args.vad,
+                                batch=args.batch, chunk_length=args.chunk,
+                                **({"path": args.model_dir, "expect_sha256": None,
+                                    "name": args.model_dir.name} if args.model_dir else {}))
     rows: list[dict[str, Any]] = []
     print(f"{'engine':8} {'noise':9} {'snr':>4} {'seed':>4} {'pad':>9} {'muted':>6} "
           f"{'whole':>6} {'names':>6} {'numbrs':>6} {'extra s':>8} {'/min':>5} "
@@ -197,15 +205,18 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
         tr = transcribe(wav, transcriber=engine, hotwords=hot.terms, **kw)
         wall, cpu = time.perf_counter() - t0, _cpu() - c0
         for pad in args.pads:
-            before, _, after = pad.partition("/")
-            opts = MatchOptions(pad_before=float(before), pad_after=float(after or before),
-                                min_match=args.min_match)
-            sugg = find_identifiers(tr.words, terms, opts, tr.duration)
-            row = score(speech, [(s.start, s.end) for s in sugg],
-                        sum(s.low_confidence for s in sugg))
-            row.update(engine="whisper", pad=pad, wall=wall, cpu=cpu,
-                       timing=timing_errors(speech, tr))
-            rows.append(row)
+            for slack in args.slacks:
+                before, _, after = pad.partition("/")
+                opts = MatchOptions(pad_before=float(before), pad_after=float(after or before),
+                                    min_match=args.min_match, max_slack=slack)
+                sugg = find_identifiers(tr.words, terms, opts, tr.duration)
+                row = score(speech, [(s.start, s.end) for s in sugg],
+                            sum(s.low_confidence for s in sugg))
+                label = pad if len(args.slacks) == 1 else f"{pad}~{slack:g}"
+                row.update(engine="whisper", pad=label, wall=wall, cpu=cpu,
+                           timing=timing_errors(speech, tr),
+                           context=_context(speech, tr, sugg))
+                rows.append(row)
     elif name == "sphinx":
         hits, wall, cpu, oov = run_sphinx(wav, terms, args.sphinx_threshold)
         for pad in args.pads:
@@ -220,6 +231,19 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
     return rows
 
 
+def _context(speech: Speech, tr: Transcript, sugg: Sequence[Any]) -> list[str]:
+    """For each target word not muted: what the recogniser heard around it."""
+    muted = union([(s.start, s.end) for s in sugg])
+    out = []
+    for t in speech.targets:
+        cov = overlap((t.start, t.end), muted) / max(1e-6, t.end - t.start)
+        if cov < 0.9:
+            near = " ".join(f"{w.text}@{w.start:.2f}" for w in tr.words
+                            if w.end > t.start - 1.0 and w.start < t.end + 1.0)
+            out.append(f"{t.text}@{t.start:.2f}-{t.end:.2f} ({cov:.2f}): {near}")
+    return out
+
+
 def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
 
@@ -231,7 +255,9 @@ def _print(r: dict[str, Any]) -> None:
           f"{r['flagged']:>2}/{r['suggestions']:<3} {r['duration'] / r['wall']:>5.1f} "
           f"{r['cpu'] / r['duration']:>6.3f}", flush=True)
     if os.environ.get("BENCH_VERBOSE"):
-        print("   missed:", r["missed"], "timing:", r.get("timing"), "oov:", r.get("oov"))
+        print("   timing:", r.get("timing"), "oov:", r.get("oov"))
+        for line in r.get("context") or r["missed"]:
+            print("   missed", line)
 
 
 def _summary(rows: list[dict[str, Any]]) -> None:

@@ -100,8 +100,8 @@ def speak(text: str, *, voice: str = "en-us", rate: int = 165, pitch: int = 50) 
         if n > 0:
             chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).astype(np.float32) / 32768)
         i = 0
-        while ev[i].type != _EVENT_LIST_TERMINATED:  # type: ignore[index]
-            e = ev[i]  # type: ignore[index]
+        while ev[i].type != _EVENT_LIST_TERMINATED:
+            e = ev[i]
             if e.type == _EVENT_WORD:
                 events.append((e.text_position, e.length, e.audio_position))
             i += 1

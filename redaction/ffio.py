@@ -108,7 +108,8 @@ def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, mute: Sequence[Ti
     """Encode raw I420 frames from stdin to H.264 + the source's first audio stream in MP4.
 
     Audio is copied bit for bit when it is already AAC and nothing is muted; otherwise it is
-    encoded to AAC, silent in the mute ranges (a 1 kHz tone there with `bleep`). Container metadata, subtitles and data tracks are not carried over.
+    encoded to AAC, silent in the mute ranges (a 1 kHz tone there with `bleep`). Container
+    metadata, subtitles and data tracks are not carried over.
     Returns the process and what happened to the audio ("copy", "aac" or None)."""
     w, h = even(info.width), even(info.height)
     vin_args: dict[str, Any] = {"format": "rawvideo", "pix_fmt": "yuv420p", "s": f"{w}x{h}",

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -103,7 +103,8 @@ class Decision(BaseModel):
         return self
 
 
-def accepted_mutes(suggestions: Sequence[MuteSuggestion], decisions: Sequence[Decision | dict],
+def accepted_mutes(suggestions: Sequence[MuteSuggestion],
+                   decisions: Sequence[Decision | dict[str, Any]],
                    *, decided_by: str) -> list[MuteRange]:
     """The mute ranges of the accepted suggestions, each recording who accepted it; a
     widened range must still cover the words heard (InvalidRegions otherwise). The range's

@@ -35,6 +35,13 @@ NUMBER_WORDS: dict[str, str] = {
     **{w: str(20 + 10 * i) for i, w in enumerate(_TENS)},
     "hundred": "00", "thousand": "000",
 }
+# what a recogniser writes for a digit it half heard ("pre-five" for "three five"): these
+# count inside a run of real digits, never make one on their own
+SOUNDS_LIKE_DIGIT: dict[str, str] = {
+    "to": "2", "too": "2", "for": "4", "fore": "4", "won": "1", "ate": "8", "free": "3",
+    "tree": "3", "pre": "3", "fine": "5", "sex": "6", "sick": "6", "nein": "9", "oh": "0",
+}
+_FUNCTION_WORDS = frozenset({"to", "too", "for", "fore", "oh", "o"})
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,10 @@ class MatchOptions:
     # below this similarity, or below `low_confidence` overall, a hit is flagged
     sure_match: float = 0.95
     low_confidence: float = 0.5
+    # a neighbouring word that lasts longer than it takes to say may hold part of the hit
+    # (the recogniser's times for a long number such as "270," are squeezed): extend into
+    # that slack, by at most this many seconds (0: off)
+    max_slack: float = 1.0
     # seconds between words that still belong to one phrase ("Brianna ... Okafor") or one
     # spoken number (digits read in groups: "five oh two, three four one, ...")
     max_gap: float = 1.5
@@ -122,9 +133,10 @@ def _term_hits(words: Sequence[Word], norm: list[str], terms: list[_Term],
                 # only when neither half is the term's word by itself ("on Maple")
                 if s2 > max(best[0], s, _best(norm[j], term.distinctive)[0]) + 0.02:
                     best = (s2, j, term, tok2)
-        score, last, term, tok = best
-        if term is None or score < opts.min_match:
+        score, last, found, tok = best
+        if found is None or score < opts.min_match:
             continue
+        term = found
         first = i
         # the rest of the phrase said beside it: "Okafor" after "Brianna", "Street"
         while (last + 1 < len(words) and norm[last + 1]
@@ -141,49 +153,69 @@ def _term_hits(words: Sequence[Word], norm: list[str], terms: list[_Term],
     return hits
 
 
-def _code_piece(text: str, letters: bool) -> str | None:
-    """What a word contributes to a spoken number or code: digits, or letters of a code."""
+def _code_piece(text: str, letters: bool) -> tuple[str, int] | None:
+    """What a word contributes to a spoken number or code (digits, or letters of a code),
+    and how many of those digits were heard as digits rather than guessed from a
+    sound-alike ("for" as 4)."""
     parts = [normalize(p) for p in re.split(r"[-\s]", text)]
     parts = [p for p in parts if p]
     if not parts:
         return None
     out = ""
+    sure = 0
     tens = False
     for p in parts:
         if p.isdigit():
             out += p
+            sure += len(p)
         elif p in NUMBER_WORDS:
             d = NUMBER_WORDS[p]
             # "twenty-three" -> 23, not 203
             out = out[:-1] + d if tens and len(d) == 1 else out + d
+            sure += len(d) if p != "oh" else 0
             tens = p in _TENS
             continue
+        elif p in SOUNDS_LIKE_DIGIT:
+            out += SOUNDS_LIKE_DIGIT[p]
         elif any(c.isdigit() for c in p):
             out += p.upper()
+            sure += sum(c.isdigit() for c in p)
         elif letters and len(p) <= 2:
             out += p.upper()
         else:
             return None
         tens = False
-    return out
+    return out, sure
 
 
 def _code_runs(words: Sequence[Word], letters: bool,
                opts: MatchOptions) -> list[list[tuple[int, str]]]:
-    """Runs of consecutive words that are digits, number words or code letters."""
-    runs: list[list[tuple[int, str]]] = []
-    cur: list[tuple[int, str]] = []
+    """Runs of consecutive words that are digits, number words (or their sound-alikes
+    among them) or code letters; a run needs more digits heard as digits than guessed."""
+    runs: list[list[tuple[int, str, int]]] = []
+    cur: list[tuple[int, str, int]] = []
     for i, w in enumerate(words):
-        piece = _code_piece(w.text, letters)
-        if piece is None or (cur and w.start - words[cur[-1][0]].end > opts.max_gap):
+        got = _code_piece(w.text, letters)
+        if got is None or (cur and w.start - words[cur[-1][0]].end > opts.max_gap):
             if cur:
                 runs.append(cur)
             cur = []
-        if piece is not None:
-            cur.append((i, piece))
+        if got is not None:
+            cur.append((i, *got))
     if cur:
         runs.append(cur)
-    return [r for r in runs if any(c.isdigit() for _, p in r for c in p)]
+    out = []
+    for run in runs:
+        # a preposition at either end belongs to the sentence ("to 502...", "... for")
+        while run and normalize(words[run[0][0]].text) in _FUNCTION_WORDS:
+            run = run[1:]
+        while run and normalize(words[run[-1][0]].text) in _FUNCTION_WORDS:
+            run = run[:-1]
+        digits = sum(c.isdigit() for _, p, _ in run for c in p)
+        sure = sum(n for _, _, n in run)
+        if digits and sure * 2 > digits:
+            out.append([(i, p) for i, p, _ in run])
+    return out
 
 
 def _code_hits(words: Sequence[Word], terms: SpeechTerms,
@@ -216,6 +248,30 @@ def _code_hits(words: Sequence[Word], terms: SpeechTerms,
     return hits
 
 
+def speaking_time(text: str) -> float:
+    """Seconds a word of this spelling usually takes to say (a generous estimate)."""
+    return 0.1 + 0.07 * len(normalize(text))
+
+
+def _with_slack(words: Sequence[Word], first: int, last: int,
+                opts: MatchOptions) -> tuple[float, float]:
+    """The hit's time range, extended into the slack of the words on either side."""
+    start, end = words[first].start, words[last].end
+    if opts.max_slack <= 0:
+        return start, end
+    if first > 0:
+        prev = words[first - 1]
+        said_by = prev.start + speaking_time(prev.text)
+        if said_by < start:
+            start = max(said_by, start - opts.max_slack)
+    if last + 1 < len(words):
+        nxt = words[last + 1]
+        from_ = nxt.end - speaking_time(nxt.text)
+        if from_ > end:
+            end = min(from_, end + opts.max_slack)
+    return start, end
+
+
 def _heard(words: Sequence[Word], first: int, last: int) -> str:
     return " ".join(w.text for w in words[first:last + 1])
 
@@ -241,11 +297,12 @@ def find_identifiers(words: Sequence[Word], terms: SpeechTerms,
     for first, last, kind, term_text, score, why in found:
         w0, w1 = words[first], words[last]
         conf = min(w.confidence for w in words[first:last + 1]) * score
-        end = w1.end + opts.pad_after
+        start, end = _with_slack(words, first, last, opts)
+        end += opts.pad_after
         if duration is not None:
             end = min(end, max(duration, w1.end))
         out.append(MuteSuggestion(
-            id=len(out), start=max(0.0, w0.start - opts.pad_before), end=end,
+            id=len(out), start=max(0.0, start - opts.pad_before), end=end,
             heard=_heard(words, first, last), heard_start=w0.start, heard_end=w1.end,
             kind=kind, term=term_text, match=score, confidence=conf,
             low_confidence=conf < opts.low_confidence or score < opts.sure_match,
