@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.audio_clips import Speech, make_speech, mix, truth_dict  # noqa: E402
-from redaction.speech import SpeechTerms, Transcript, transcribe  # noqa: E402
+from redaction.speech import SpeechTerms, Transcript, find_in_transcript, transcribe  # noqa: E402
 from redaction.speech_engine import WhisperTranscriber  # noqa: E402
-from redaction.speech_match import MatchOptions, find_identifiers, normalize  # noqa: E402
+from redaction.speech_match import MatchOptions, normalize  # noqa: E402
 
 Range = tuple[float, float]
 
@@ -163,15 +163,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=0, help="faster-whisper batched pipeline")
     ap.add_argument("--chunk", type=int, default=30, help="its chunk length, s")
     ap.add_argument("--model-dir", type=Path, help="another CTranslate2 Whisper model")
+    ap.add_argument("--second", choices=["nohot", "model"],
+                    help="a second pass: tiny.en without hotwords, or --second-dir's model")
+    ap.add_argument("--second-dir", type=Path)
+    ap.add_argument("--combine", nargs="+", metavar="SAVE",
+                    help="score the union of transcripts saved by earlier --save runs")
     ap.add_argument("--sphinx-threshold", type=float, default=1e-30)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bwc-bench-audio"))
     ap.add_argument("--json", type=Path, help="write every row here")
+    ap.add_argument("--save", help="keep each transcript as WORK/<clip>.<SAVE>.transcript.json")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    engine = WhisperTranscriber(threads=args.threads, beam_size=args.beam, vad=args.vad,
-                                batch=args.batch, chunk_length=args.chunk,
-                                **({"path": args.model_dir, "expect_sha256": None,
-                                    "name": args.model_dir.name} if args.model_dir else {}))
+    engine: list[WhisperTranscriber] = [WhisperTranscriber(
+        threads=args.threads, beam_size=args.beam, vad=args.vad, batch=args.batch,
+        chunk_length=args.chunk, use_hotwords=not args.no_hotwords,
+        **({"path": args.model_dir, "expect_sha256": None, "name": args.model_dir.name}
+           if args.model_dir else {}))]
+    if args.second == "nohot":
+        engine.append(WhisperTranscriber(threads=args.threads, beam_size=args.beam,
+                                         use_hotwords=False))
+    elif args.second == "model":
+        engine.append(WhisperTranscriber(threads=args.threads, beam_size=args.beam,
+                                         path=args.second_dir, expect_sha256=None,
+                                         name=args.second_dir.name))
     rows: list[dict[str, Any]] = []
     print(f"{'engine':8} {'noise':9} {'snr':>4} {'seed':>4} {'pad':>9} {'muted':>6} "
           f"{'whole':>6} {'names':>6} {'numbrs':>6} {'extra s':>8} {'/min':>5} "
@@ -196,20 +210,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
-              engine: WhisperTranscriber, args: argparse.Namespace) -> list[dict[str, Any]]:
+              engine: list[WhisperTranscriber],
+              args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     if name == "whisper":
-        hot = SpeechTerms(terms=[]) if args.no_hotwords else terms
         c0, t0 = _cpu(), time.perf_counter()
-        kw = {"piece_seconds": args.piece} if args.piece else {}
-        tr = transcribe(wav, transcriber=engine, hotwords=hot.terms, **kw)
+        if args.combine:
+            saved = [Transcript.from_dict(json.loads(wav.with_suffix(
+                f".{label}.transcript.json").read_text())) for label in args.combine]
+            tr = Transcript(saved[0].words, saved[0].duration, {},
+                            sum(t.seconds for t in saved), [t.words for t in saved[1:]])
+        else:
+            kw = {"piece_seconds": args.piece} if args.piece else {}
+            tr = transcribe(wav, transcriber=engine, hotwords=terms.terms, **kw)
         wall, cpu = time.perf_counter() - t0, _cpu() - c0
+        if args.combine:
+            wall = cpu = tr.seconds  # the saved runs' own time
+        if args.save:
+            wav.with_suffix(f".{args.save}.transcript.json").write_text(
+                json.dumps(tr.to_dict()))
         for pad in args.pads:
             for slack in args.slacks:
                 before, _, after = pad.partition("/")
                 opts = MatchOptions(pad_before=float(before), pad_after=float(after or before),
                                     min_match=args.min_match, max_slack=slack)
-                sugg = find_identifiers(tr.words, terms, opts, tr.duration)
+                sugg = find_in_transcript(tr, terms, opts)
                 row = score(speech, [(s.start, s.end) for s in sugg],
                             sum(s.low_confidence for s in sugg))
                 label = pad if len(args.slacks) == 1 else f"{pad}~{slack:g}"

@@ -3,7 +3,7 @@ terms and spoken numbers in it, and turn the suggestions a person accepted into 
 ranges for the redactor.
 
     transcript = transcribe(src, hotwords=terms.terms, progress=cb)     # slow: a job
-    suggestions = find_identifiers(transcript.words, terms)            # instant
+    suggestions = find_in_transcript(transcript, terms)                # instant
     mutes = accepted_mutes(suggestions, decisions, decided_by="custodian1")
     redact_file(src, dst, regions=Regions(mute=mutes), options=RedactOptions(mute_sound="bleep"))
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,24 +25,26 @@ from redaction.errors import InvalidRegions
 from redaction.media import MediaSource
 from redaction.regions import MuteRange
 from redaction.speech_audio import RATE, audio_pieces, probe_audio
-from redaction.speech_engine import Transcriber, make_transcriber
+from redaction.speech_engine import Transcriber, default_transcribers
 from redaction.speech_match import MatchOptions, find_identifiers
 from redaction.speech_models import MuteSuggestion, SpeechTerms, Transcript, Word
 
 __all__ = ["Decision", "MatchOptions", "MuteSuggestion", "SpeechResult", "SpeechTerms",
-           "Transcript", "Word", "accepted_mutes", "find_identifiers", "suggest_mutes",
-           "transcribe"]
+           "Transcript", "Word", "accepted_mutes", "find_identifiers", "find_in_transcript",
+           "suggest_mutes", "transcribe"]
 
 # (seconds of audio done, seconds in all or None): the job queue's progress, as whole
 # seconds so it has the same shape as the redactor's (frames done, frames in all)
 ProgressFn = Callable[[int, int | None], None]
 
 
-def transcribe(src: Path | MediaSource, *, transcriber: Transcriber | None = None,
+def transcribe(src: Path | MediaSource, *,
+               transcriber: Transcriber | Sequence[Transcriber] | None = None,
                hotwords: Sequence[str] = (), progress: ProgressFn | None = None,
                piece_seconds: float = 10.0) -> Transcript:
-    """Every word spoken in `src`'s first audio stream with its time range and confidence;
-    NoAudioStream when there is none. `hotwords` (the custodian's terms) bias spelling.
+    """Every word spoken in `src`'s first audio stream with its time range and confidence,
+    heard by each of the transcribers (default: `default_transcribers()`); NoAudioStream
+    when there is none. `hotwords` (the custodian's terms) bias spelling.
 
     The sound is decoded in pieces of about `piece_seconds`, cut at quiet moments, each
     recognised on its own: measured on the bench, whole 30 s windows decoded with the terms
@@ -50,26 +52,59 @@ def transcribe(src: Path | MediaSource, *, transcriber: Transcriber | None = Non
     early), and 10 s pieces lost far less (redaction/README.md)."""
     started = time.perf_counter()
     info = probe_audio(src)
-    engine = transcriber or make_transcriber()
+    engines: list[Transcriber] = (default_transcribers() if transcriber is None
+                                  else [transcriber] if not isinstance(transcriber, Sequence)
+                                  else list(transcriber))
     total = int(round(info.duration)) if info.duration else None
-    words: list[Word] = []
-    heard_until = info.offset
+    passes: list[list[Word]] = [[] for _ in engines]
     for start, samples in audio_pieces(src, info, piece_seconds=piece_seconds,
                                        search_seconds=min(4.0, piece_seconds / 3)):
-        def piece_progress(done: float, start: float = start) -> None:
-            if progress:
-                progress(int(start - info.offset + done), total)
+        length = len(samples) / RATE
+        for k, engine in enumerate(engines):
+            def piece_progress(done: float, start: float = start, k: int = k,
+                               length: float = length) -> None:
+                if progress:
+                    share = (k + min(done, length) / max(length, 1e-6)) / len(engines)
+                    progress(int(start - info.offset + share * length), total)
 
-        for w in engine(samples, hotwords=hotwords, progress=piece_progress):
-            # the recogniser may stretch a piece's last word past its end: clamp, so words
-            # stay in order across pieces
-            s = max(start + w.start, heard_until)
-            e = min(max(start + w.end, s), start + len(samples) / RATE)
-            words.append(Word(w.text, s, max(e, s), w.confidence))
-            heard_until = s
+            words = passes[k]
+            for w in engine(samples, hotwords=hotwords, progress=piece_progress):
+                # the recogniser may stretch a piece's last word past its end: clamp, so
+                # words stay in order across pieces
+                s = max(start + w.start, words[-1].start if words else info.offset)
+                e = min(max(start + w.end, s), start + length)
+                words.append(Word(w.text, s, e, w.confidence))
         if progress:
-            progress(int(start - info.offset + len(samples) / RATE), total)
-    return Transcript(words, info.duration, engine.describe(), time.perf_counter() - started)
+            progress(int(start - info.offset + length), total)
+    return Transcript(passes[0], info.duration, {"passes": [e.describe() for e in engines]},
+                      time.perf_counter() - started, passes[1:])
+
+
+def find_in_transcript(transcript: Transcript, terms: SpeechTerms,
+                       options: MatchOptions | None = None) -> list[MuteSuggestion]:
+    """`find_identifiers` on every pass of `transcript`; what several passes heard at the
+    same time becomes one suggestion covering all of them."""
+    found = [s for words in transcript.passes
+             for s in find_identifiers(words, terms, options, transcript.duration)]
+    found.sort(key=lambda s: (s.start, s.end))
+    groups: list[list[MuteSuggestion]] = []
+    for s in found:
+        g = groups[-1] if groups else None
+        if g and s.kind == g[0].kind and s.start < max(x.end for x in g):
+            g.append(s)
+        else:
+            groups.append([s])
+    out = []
+    for i, g in enumerate(groups):
+        best = max(g, key=lambda x: (x.confidence, x.match))
+        n = len(transcript.passes)
+        agreed = min(n, len(g))
+        why = best.why if n == 1 else f"{best.why} (heard in {agreed} of {n} passes)"
+        out.append(replace(best, id=i, start=min(x.start for x in g),
+                           end=max(x.end for x in g),
+                           heard_start=min(x.heard_start for x in g),
+                           heard_end=max(x.heard_end for x in g), why=why, agreed=agreed))
+    return out
 
 
 @dataclass
@@ -86,8 +121,7 @@ def suggest_mutes(src: Path | MediaSource, terms: SpeechTerms, *,
     """Transcribe `src` and suggest a mute range for every term, number and code heard."""
     transcript = transcribe(src, transcriber=transcriber, hotwords=terms.terms,
                             progress=progress)
-    return SpeechResult(transcript, find_identifiers(transcript.words, terms, options,
-                                                     transcript.duration))
+    return SpeechResult(transcript, find_in_transcript(transcript, terms, options))
 
 
 class Decision(BaseModel):

@@ -62,6 +62,9 @@ class MatchOptions:
     # (the recogniser's times for a long number such as "270," are squeezed): extend into
     # that slack, by at most this many seconds (0: off)
     max_slack: float = 1.0
+    # let one word that is no digit sit inside a spoken number (the recogniser misheard
+    # a digit as a word): measured on the bench, most lost numbers were split this way
+    bridge: bool = True
     # seconds between words that still belong to one phrase ("Brianna ... Okafor") or one
     # spoken number (digits read in groups: "five oh two, three four one, ...")
     max_gap: float = 1.5
@@ -192,24 +195,36 @@ def _code_runs(words: Sequence[Word], letters: bool,
                opts: MatchOptions) -> list[list[tuple[int, str]]]:
     """Runs of consecutive words that are digits, number words (or their sound-alikes
     among them) or code letters; a run needs more digits heard as digits than guessed."""
+    pieces = [_code_piece(w.text, letters) for w in words]
     runs: list[list[tuple[int, str, int]]] = []
     cur: list[tuple[int, str, int]] = []
     for i, w in enumerate(words):
-        got = _code_piece(w.text, letters)
-        if got is None or (cur and w.start - words[cur[-1][0]].end > opts.max_gap):
+        got = pieces[i]
+        if cur and w.start - words[cur[-1][0]].end > opts.max_gap:
+            runs.append(cur)
+            cur = []
+        if got is None:
+            # one misheard word inside a number ("eight times zero six three...") bridges
+            # it when digits follow at once
+            if (cur and opts.bridge and cur[-1][1] and i + 1 < len(words)
+                    and pieces[i + 1] is not None
+                    and words[i + 1].start - words[cur[-1][0]].end <= opts.max_gap):
+                cur.append((i, "", 0))
+                continue
             if cur:
                 runs.append(cur)
             cur = []
-        if got is not None:
+        else:
             cur.append((i, *got))
     if cur:
         runs.append(cur)
     out = []
     for run in runs:
         # a preposition at either end belongs to the sentence ("to 502...", "... for")
-        while run and normalize(words[run[0][0]].text) in _FUNCTION_WORDS:
+        while run and (not run[0][1] or normalize(words[run[0][0]].text) in _FUNCTION_WORDS):
             run = run[1:]
-        while run and normalize(words[run[-1][0]].text) in _FUNCTION_WORDS:
+        while run and (not run[-1][1]
+                       or normalize(words[run[-1][0]].text) in _FUNCTION_WORDS):
             run = run[:-1]
         digits = sum(c.isdigit() for _, p, _ in run for c in p)
         sure = sum(n for _, _, n in run)

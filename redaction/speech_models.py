@@ -4,14 +4,15 @@ recording, and the mute ranges suggested for a person to accept, reject or widen
 Transcript (JSON, `Transcript.to_dict`; holds what was said, so it is stored encrypted
 like any derivative and every read is logged):
 
-    {"schema": "bwc-transcript/1", "engine": {...}, "duration": 93.4, "seconds": 11.2,
-     "word_columns": ["text", "start", "end", "confidence"],
-     "words": [["Jayden,", 0.0, 0.52, 0.49], ...]}
+    {"schema": "bwc-transcript/1", "engine": {"passes": [{...}, ...]}, "duration": 93.4,
+     "seconds": 11.2, "word_columns": ["text", "start", "end", "confidence"],
+     "words": [["Jayden,", 0.0, 0.52, 0.49], ...],      # the main recognition pass
+     "alternatives": [[["Jaden", 0.02, 0.5, 0.61], ...]]}  # further passes, same sound
 
 Terms (JSON, `parse_terms`):
 
     {"terms": ["Brianna Okafor", "Maple Street"], "patterns": ["KY\\d{6}"],
-     "numbers": true, "min_digits": 6}
+     "numbers": true, "min_digits": 5}
 
 Times are seconds on the recording's timeline (where the redactor's mute ranges count).
 """
@@ -53,21 +54,34 @@ class Transcript:
     duration: float | None
     engine: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0  # processing time
+    # the same sound heard by further recognition passes (another setting or model): a
+    # name one pass misses, another may catch (`engine["passes"]` describes each)
+    alternatives: list[list[Word]] = field(default_factory=list)
+
+    @property
+    def passes(self) -> list[list[Word]]:
+        """Every pass's words, the main one first."""
+        return [self.words, *self.alternatives]
 
     def to_dict(self) -> dict[str, Any]:
         """The stored JSON form."""
         return {"schema": TRANSCRIPT_SCHEMA, "engine": self.engine,
                 "duration": self.duration, "seconds": round(self.seconds, 2),
-                "word_columns": WORD_COLUMNS, "words": [w.row() for w in self.words]}
+                "word_columns": WORD_COLUMNS, "words": [w.row() for w in self.words],
+                "alternatives": [[w.row() for w in ws] for ws in self.alternatives]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Transcript:
         """Read the stored JSON form back."""
         if data.get("schema") != TRANSCRIPT_SCHEMA:
             raise InvalidTerms(f"not a {TRANSCRIPT_SCHEMA} document", schema=data.get("schema"))
-        words = [Word(str(t), float(s), float(e), float(c)) for t, s, e, c in data["words"]]
-        return cls(words, data.get("duration"), data.get("engine", {}),
-                   float(data.get("seconds", 0.0)))
+
+        def words(rows: list[list[Any]]) -> list[Word]:
+            return [Word(str(t), float(s), float(e), float(c)) for t, s, e, c in rows]
+
+        return cls(words(data["words"]), data.get("duration"), data.get("engine", {}),
+                   float(data.get("seconds", 0.0)),
+                   [words(ws) for ws in data.get("alternatives", [])])
 
 
 class SpeechTerms(BaseModel):
@@ -84,7 +98,9 @@ class SpeechTerms(BaseModel):
     # mute any run of spoken digits this long (a phone number, a student or social
     # security number, a date of birth read out)
     numbers: bool = True
-    min_digits: int = Field(default=6, ge=3, le=20)
+    # 5, not 7: a recogniser in noise drops a digit or two of a phone number; a ZIP code
+    # or the end of a student ID identifies as well
+    min_digits: int = Field(default=5, ge=3, le=20)
 
     @field_validator("terms")
     @classmethod
@@ -135,6 +151,7 @@ class MuteSuggestion:
     confidence: float  # engine confidence x match
     low_confidence: bool  # flagged for a closer listen, never dropped
     why: str
+    agreed: int = 1  # how many recognition passes heard it
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (times rounded to ms)."""

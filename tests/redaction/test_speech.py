@@ -101,8 +101,12 @@ def test_a_spoken_phone_number_is_suggested(spoken: Spoken) -> None:
 
 def test_transcript_has_word_times_and_round_trips(spoken: Spoken) -> None:
     tr = spoken.result.transcript
-    assert tr.engine["name"] == "whisper-tiny.en"
-    assert tr.engine["model_sha256"]
+    first, second = tr.engine["passes"]
+    assert first["name"] == second["name"] == "whisper-tiny.en"
+    assert first["model_sha256"] == second["model_sha256"]
+    assert (first["settings"]["hotwords"], second["settings"]["hotwords"]) == (True, False)
+    assert len(tr.alternatives) == 1
+    assert tr.alternatives[0]
     starts = [w.start for w in tr.words]
     assert starts == sorted(starts)
     assert all(w.end >= w.start for w in tr.words)
@@ -110,7 +114,8 @@ def test_transcript_has_word_times_and_round_trips(spoken: Spoken) -> None:
     heard = next(w for w in tr.words if w.text.strip(",.").lower() == "jayden")
     assert abs(heard.start - spoken.truth("Jayden")[0]) < 0.4
     back = Transcript.from_dict(json.loads(json.dumps(tr.to_dict())))
-    assert [w.row() for w in back.words] == [w.row() for w in tr.words]
+    assert [[w.row() for w in p] for p in back.passes] == [
+        [w.row() for w in p] for p in tr.passes]
 
 
 def test_progress_reaches_the_whole_recording(spoken: Spoken) -> None:

@@ -65,6 +65,10 @@ def test_spoken_numbers_of_enough_digits() -> None:
     assert found("is pre -five four five three one right", terms) == [
         "pre -five four five three one"]
     assert found("I went to four stores for 2 hours", terms) == []
+    # a digit misheard as a word inside the number does not split it
+    assert found("ID is eight times zero six three zero okay", terms) == [
+        "eight times zero six three zero"]
+    assert found("I have 2 or 3 of them", terms) == []
     assert found("room 204 now", terms) == []
     assert found("call 502-341-8899 now", SpeechTerms(numbers=False)) == []
 
