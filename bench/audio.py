@@ -218,8 +218,9 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
         if args.combine:
             saved = [Transcript.from_dict(json.loads(wav.with_suffix(
                 f".{label}.transcript.json").read_text())) for label in args.combine]
-            tr = Transcript(saved[0].words, saved[0].duration, {},
-                            sum(t.seconds for t in saved), [t.words for t in saved[1:]])
+            passes = [p for t in saved for p in t.passes]
+            tr = Transcript(passes[0], saved[0].duration, {},
+                            sum(t.seconds for t in saved), passes[1:])
         else:
             kw = {"piece_seconds": args.piece} if args.piece else {}
             tr = transcribe(wav, transcriber=engine, hotwords=terms.terms, **kw)

@@ -136,6 +136,29 @@ def _term_hits(words: Sequence[Word], norm: list[str], terms: list[_Term],
                 # only when neither half is the term's word by itself ("on Maple")
                 if s2 > max(best[0], s, _best(norm[j], term.distinctive)[0]) + 0.02:
                     best = (s2, j, term, tok2)
+            # the whole phrase heard together ("Gabrielle Union" for "Gabriela Nguyen",
+            # "Western Highway" for "Preston Highway"), its words in one or one more word
+            if len(term.tokens) > 1:
+                whole = "".join(term.tokens)
+                shorter = 0.0
+                for n_words in (len(term.tokens), len(term.tokens) + 1):
+                    j = i + n_words - 1
+                    if j >= len(words) or not all(norm[i:j + 1]) or \
+                            words[j].start - words[i].end > opts.max_gap * n_words:
+                        continue
+                    s3 = similarity("".join(norm[i:j + 1]), whole)
+                    # one word more only where the recogniser split one ("Oka for"), and
+                    # starting here, not one word early ("on Maple Street")
+                    longer = n_words > len(term.tokens)
+                    if longer and s3 <= shorter + 0.02:
+                        continue
+                    shorter = s3
+                    if s3 >= opts.min_match and s3 > similarity("".join(norm[i + 1:j + 1]),
+                                                                whole):
+                        # covering the whole phrase beats a closer match of one word
+                        if best[2] is not term or j > best[1]:
+                            best = (max(s3, best[0]) if best[2] is term else s3, j, term,
+                                    " ".join(term.tokens))
         score, last, found, tok = best
         if found is None or score < opts.min_match:
             continue

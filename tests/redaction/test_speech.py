@@ -23,6 +23,7 @@ from redaction.speech import (
     Transcript,
     accepted_mutes,
     suggest_mutes,
+    transcribe,
 )
 from redaction.speech_models import MuteSuggestion, parse_terms
 from tests.redaction.util import audio_rms, ffmpeg
@@ -116,6 +117,12 @@ def test_transcript_has_word_times_and_round_trips(spoken: Spoken) -> None:
     back = Transcript.from_dict(json.loads(json.dumps(tr.to_dict())))
     assert [[w.row() for w in p] for p in back.passes] == [
         [w.row() for w in p] for p in tr.passes]
+
+
+def test_the_same_recording_gives_the_same_transcript(spoken: Spoken) -> None:
+    again = transcribe(spoken.video, hotwords=["Jayden Okafor", "Maple Street"])
+    assert [[w.row() for w in p] for p in again.passes] == [
+        [w.row() for w in p] for p in spoken.result.transcript.passes]
 
 
 def test_progress_reaches_the_whole_recording(spoken: Spoken) -> None:

@@ -29,6 +29,9 @@ def test_names_heard_exactly_or_spelled_as_they_sound() -> None:
     assert found("Okafor said so", terms) == ["Okafor"]               # surname alone
     assert found("Oka for said so", terms) == ["Oka for"]             # split by the engine
     assert found("okay sit down please", terms) == []
+    # the whole name heard together, neither word close enough alone
+    assert found("I need Gabrielle Union now", SpeechTerms(terms=["Gabriela Nguyen"])) == [
+        "Gabrielle Union"]
 
 
 def test_a_near_match_is_flagged_not_dropped() -> None:
