@@ -83,7 +83,9 @@ def score(speech: Speech, ranges: Sequence[Range], flagged: int) -> dict[str, An
         sel = [c for k, c in cover if kind is None or k == kind]
         return round(sum(c >= at for c in sel) / len(sel), 4) if sel else None
 
+    false = sum(1 for r in ranges if overlap(r, truth) == 0)
     return {"targets": len(cover), "muted": share(None, 0.9), "whole": share(None, 0.99),
+            "false": false,
             "names": share("name", 0.9), "numbers": share("number", 0.9),
             "missed": [t.text for t, (_, c) in zip(speech.targets, cover, strict=True)
                        if c < 0.9],
@@ -298,8 +300,12 @@ def _summary(rows: list[dict[str, Any]]) -> None:
         dur = sum(r["duration"] for r in sel)
         extra = sum(r["extra_s"] for r in sel)
         wall = sum(r["wall"] for r in sel)
+        cpu = sum(r["cpu"] for r in sel)
+        false = sum(r["false"] for r in sel)
+        sugg = sum(r["suggestions"] for r in sel)
         print(f"  {eng:8} snr {snr:>4g} pad {pad:>9}: {got}/{n} = {got / n:.3f}; "
-              f"extra {extra / dur * 60:.1f} s/min; rtf {dur / wall:.1f}x")
+              f"extra {extra / dur * 60:.1f} s/min; {false}/{sugg} suggestions on no "
+              f"target; rtf {dur / wall:.1f}x; CPU {cpu / dur:.3f} s per audio s")
 
 
 if __name__ == "__main__":
