@@ -68,3 +68,15 @@ class ToolMissing(RedactionError):
 
     code = "tool_missing"
     status = 500
+
+
+class NoAudioStream(RedactionError):
+    """The recording holds no audio stream: there is no speech to find or mute."""
+
+    code = "no_audio_stream"
+
+
+class InvalidTerms(RedactionError):
+    """The terms to find in speech (names, patterns) do not follow the terms schema."""
+
+    code = "invalid_terms"

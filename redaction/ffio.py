@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -82,17 +83,33 @@ def start_decoder(src: str, info: MediaInfo) -> FFmpegProcess:
     return FFmpegProcess(node, stdin=False, stdout=True)
 
 
-def mute_expression(mute: list[TimeRange]) -> str:
+def mute_expression(mute: Sequence[TimeRange]) -> str:
     """An ffmpeg timeline expression true inside any mute range."""
     return "+".join(f"between(t,{r.start:.3f},{r.end:.3f})" for r in mute)
 
 
-def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, mute: list[TimeRange],
-                  crf: int, preset: str) -> tuple[FFmpegProcess, str | None]:
+# a 1 kHz tone at about -18 dBFS, the broadcaster's bleep
+BLEEP_HZ = 1000
+
+
+def muted_audio(a: Any, mute: Sequence[TimeRange], *, bleep: bool, sample_rate: int) -> Any:
+    """`a` silenced inside the mute ranges, or with the 1 kHz tone there instead (`bleep`)."""
+    expr = mute_expression(mute)
+    a = a.filter("volume", volume=0, enable=expr)
+    if not bleep:
+        return a
+    tone = (ffmpeg.input(f"sine=frequency={BLEEP_HZ}:sample_rate={sample_rate}", f="lavfi")
+            .filter("volume", volume=0, enable=f"not({expr})"))
+    return ffmpeg.filter([a, tone], "amix", inputs=2, duration="first", normalize=0)
+
+
+def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, mute: Sequence[TimeRange],
+                  crf: int, preset: str, bleep: bool = False) -> tuple[FFmpegProcess, str | None]:
     """Encode raw I420 frames from stdin to H.264 + the source's first audio stream in MP4.
 
     Audio is copied bit for bit when it is already AAC and nothing is muted; otherwise it is
-    encoded to AAC. Container metadata, subtitles and data tracks are not carried over.
+    encoded to AAC, silent in the mute ranges (a 1 kHz tone there with `bleep`). Container
+    metadata, subtitles and data tracks are not carried over.
     Returns the process and what happened to the audio ("copy", "aac" or None)."""
     w, h = even(info.width), even(info.height)
     vin_args: dict[str, Any] = {"format": "rawvideo", "pix_fmt": "yuv420p", "s": f"{w}x{h}",
@@ -113,7 +130,8 @@ def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, mute: list[TimeRa
     if info.audio:
         a = ffmpeg.input(src)[str(info.audio[0].index)]
         if mute:
-            a = a.filter("volume", volume=0, enable=mute_expression(mute))
+            a = muted_audio(a, mute, bleep=bleep,
+                            sample_rate=info.audio[0].sample_rate or 48000)
         if info.audio[0].codec == "aac" and not mute:
             out_args["acodec"] = "copy"
             audio_mode = "copy"

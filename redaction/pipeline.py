@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -66,6 +66,9 @@ class RedactOptions:
     preset: str = "veryfast"
     allow_partial: bool = False
     overwrite: bool = False
+    # what the mute ranges sound like in this copy: silence, or a 1 kHz tone (a listener
+    # then knows something was taken out, and where)
+    mute_sound: Literal["silence", "bleep"] = "silence"
 
     def __post_init__(self) -> None:
         if not 1 <= self.detect_every <= 30:
@@ -76,6 +79,8 @@ class RedactOptions:
             raise InvalidInput("confirm_hits must be 0..10", confirm_hits=self.confirm_hits)
         if not 0 <= self.persist_seconds <= 5:
             raise InvalidInput("persist_seconds must be 0..5", persist=self.persist_seconds)
+        if self.mute_sound not in ("silence", "bleep"):
+            raise InvalidInput("mute_sound must be silence or bleep", mute_sound=self.mute_sound)
         if self.pad < 0 or self.weak_pad < 0 or self.cells < 2:
             raise InvalidInput("pad and weak_pad must be >= 0 and cells >= 2", pad=self.pad,
                                weak_pad=self.weak_pad, cells=self.cells)
@@ -252,7 +257,7 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
         run = _Run(info, opts, detector, matcher, regions, manifest)
         dec = start_decoder(source.location, info)
         enc, audio_mode = start_encoder(source.location, tmp, info, mute=regions.mute, crf=opts.crf,
-                                        preset=opts.preset)
+                                        preset=opts.preset, bleep=opts.mute_sound == "bleep")
         frames = _stream(run, dec, enc, pool, progress)
         warnings = _finish(run, dec, enc, frames, tmp)
         out_hash = sha256_file(tmp)

@@ -8,6 +8,11 @@ upright (displayed) frame:
      "blackout": [{"start": 10.0, "end": 12.0, "label": "restroom"}],
      "mute":     [{"start": 3.0, "end": 3.8, "label": "student name"}]}
 
+A mute range accepted from a speech suggestion (`redaction/speech.py`) also says so:
+`"origin": "speech", "suggestion": 4, "accepted_by": "custodian1", "confidence": 0.91,
+"widened": false`; it names the kind of term, never the words (the manifest travels with
+the copy).
+
 Every key is optional; unknown keys are refused so a typo never silently redacts nothing.
 """
 
@@ -57,6 +62,17 @@ class ManualBox(TimeRange):
         return self
 
 
+class MuteRange(TimeRange):
+    """A stretch of sound to silence (or bleep): typed by hand, or a speech suggestion that
+    a person accepted (then with the suggestion's id in the transcript and who accepted)."""
+
+    origin: Literal["manual", "speech"] = "manual"
+    suggestion: int | None = Field(default=None, ge=0)
+    accepted_by: str | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    widened: bool = False
+
+
 class Regions(BaseModel):
     """Everything a request adds beyond automatic face blurring."""
 
@@ -64,7 +80,7 @@ class Regions(BaseModel):
 
     boxes: list[ManualBox] = Field(default_factory=list)
     blackout: list[TimeRange] = Field(default_factory=list)
-    mute: list[TimeRange] = Field(default_factory=list)
+    mute: list[MuteRange] = Field(default_factory=list)
 
     def boxes_at(self, t: float) -> list[ManualBox]:
         """Manual boxes active at time `t`."""

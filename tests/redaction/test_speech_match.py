@@ -1,0 +1,100 @@
+"""Finding what identifies a child in a transcript: terms heard exactly or nearly, spoken
+numbers and codes, and the flags a reviewer relies on (pure functions, no engine)."""
+
+from __future__ import annotations
+
+import pytest
+
+from redaction.speech_match import MatchOptions, find_identifiers, similarity
+from redaction.speech_models import SpeechTerms, Word
+
+NO_SLACK = MatchOptions(pad_before=0.0, pad_after=0.0, max_slack=0.0)
+
+
+def said(text: str, conf: float = 0.9) -> list[Word]:
+    """Words 0.3 s long, 0.05 s apart."""
+    return [Word(w, round(i * 0.35, 2), round(i * 0.35 + 0.3, 2), conf)
+            for i, w in enumerate(text.split())]
+
+
+def found(text: str, terms: SpeechTerms, opts: MatchOptions = NO_SLACK) -> list[str]:
+    return [s.heard for s in find_identifiers(said(text), terms, opts)]
+
+
+def test_names_heard_exactly_or_spelled_as_they_sound() -> None:
+    terms = SpeechTerms(terms=["Jayden Okafor"])
+    assert found("Jayden, sit down", terms) == ["Jayden,"]
+    assert found("okay Jaden sit down", terms) == ["Jaden"]           # sounds alike
+    assert found("Jayden Okafor come here", terms) == ["Jayden Okafor"]  # one range
+    assert found("Okafor said so", terms) == ["Okafor"]               # surname alone
+    assert found("Oka for said so", terms) == ["Oka for"]             # split by the engine
+    assert found("okay sit down please", terms) == []
+    # the whole name heard together, neither word close enough alone
+    assert found("I need Gabrielle Union now", SpeechTerms(terms=["Gabriela Nguyen"])) == [
+        "Gabrielle Union"]
+
+
+def test_a_near_match_is_flagged_not_dropped() -> None:
+    s = find_identifiers(said("Rhianna sit"), SpeechTerms(terms=["Brianna"]), NO_SLACK)[0]
+    assert s.match < 0.95
+    assert s.low_confidence
+    sure = find_identifiers(said("Jayden sit"), SpeechTerms(terms=["Jayden"]), NO_SLACK)[0]
+    assert sure.match == 1
+    assert not sure.low_confidence
+    unsure = find_identifiers(said("Jayden sit", conf=0.2), SpeechTerms(terms=["Jayden"]),
+                              NO_SLACK)[0]
+    assert unsure.low_confidence
+    assert unsure.confidence < 0.5
+
+
+def test_generic_words_only_beside_the_distinctive_ones() -> None:
+    terms = SpeechTerms(terms=["Maple Street"])
+    assert found("she lives on Maple Street now", terms) == ["Maple Street"]
+    assert found("cross the street now", terms) == []
+    assert found("maybe later", terms) == []
+
+
+def test_short_names_only_when_said_exactly() -> None:
+    assert similarity("bo", "bob") == 0.0
+    assert found("Ty come here", SpeechTerms(terms=["Ty"])) == ["Ty"]
+    assert found("to come here", SpeechTerms(terms=["Ty"])) == []
+
+
+def test_spoken_numbers_of_enough_digits() -> None:
+    terms = SpeechTerms()
+    assert found("call 502-341-8899 now", terms) == ["502-341-8899"]
+    assert found("it is five oh two three four one okay", terms) == [
+        "five oh two three four one"]
+    assert found("is pre -five four five three one right", terms) == [
+        "pre -five four five three one"]
+    assert found("I went to four stores for 2 hours", terms) == []
+    # a digit misheard as a word inside the number does not split it
+    assert found("ID is eight times zero six three zero okay", terms) == [
+        "eight times zero six three zero"]
+    assert found("I have 2 or 3 of them", terms) == []
+    assert found("room 204 now", terms) == []
+    assert found("call 502-341-8899 now", SpeechTerms(numbers=False)) == []
+
+
+def test_codes_by_the_custodians_pattern() -> None:
+    terms = SpeechTerms(patterns=[r"KY\d{6}"], numbers=False)
+    hits = find_identifiers(said("his ID is K Y 4 1 7 2 9 3 okay"), terms, NO_SLACK)
+    assert [(s.heard, s.kind, s.term) for s in hits] == [
+        ("K Y 4 1 7 2 9 3", "pattern", r"KY\d{6}")]
+    assert found("K Y 4 1 7 okay", terms) == []
+
+
+def test_padding_and_slack_widen_the_range() -> None:
+    # the recogniser gave "is" far more time than it takes to say: the first digits hide
+    # there (its times for a squeezed "270," start late)
+    words = [Word("the", 0.0, 0.3, 0.9), Word("number", 0.35, 0.65, 0.9),
+             Word("is", 0.7, 1.6, 0.9), Word("270,", 1.6, 1.75, 0.9),
+             Word("374,", 1.8, 2.1, 0.9), Word("276", 2.15, 2.45, 0.9),
+             Word("okay", 2.5, 2.8, 0.9)]
+    hit = find_identifiers(words, SpeechTerms(), MatchOptions(pad_before=0.1, pad_after=0.1))[0]
+    assert (hit.heard_start, hit.heard_end) == (1.6, 2.45)
+    assert hit.start == pytest.approx(0.7 + 0.24 - 0.1)   # "is" takes ~0.24 s to say
+    assert hit.end == pytest.approx(2.45 + 0.1)           # "okay" has no slack
+    plain = find_identifiers(words, SpeechTerms(), MatchOptions(pad_before=0.1, pad_after=0.1,
+                                                                max_slack=0))[0]
+    assert plain.start == pytest.approx(1.5)
