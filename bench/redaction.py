@@ -96,7 +96,8 @@ def blurred_share(manifest: dict[str, Any]) -> float:
     w, h = manifest["output"]["width"], manifest["output"]["height"]
     mask = np.zeros((h, w), bool)
     total = 0
-    for _, _, regions in manifest["frames"]:
+    for row in manifest["frames"]:  # [frame, boxes, regions(, time)]
+        regions = row[2]
         mask[:] = False
         for x0, y0, x1, y1 in regions:
             mask[y0:y1, x0:x1] = True

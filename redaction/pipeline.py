@@ -25,7 +25,7 @@ from bwc_custody.timeutil import utcnow
 from redaction import blur
 from redaction.detect import Box, CenterFaceDetector, Detector, make_detector
 from redaction.errors import CorruptVideo, EncodeFailed, OutputIsInput, RedactionError
-from redaction.ffio import FFmpegProcess, even, read_frame, start_decoder, start_encoder
+from redaction.ffio import Decoder, Encoder, even, start_decoder, start_encoder
 from redaction.keepface import KeepFaceMatcher, Reference, load_reference
 from redaction.manifest import ManifestWriter
 from redaction.media import MediaInfo, MediaSource, probe
@@ -139,6 +139,9 @@ class _Run:
                                                 if self._find is not detector else 0.0),
                                confirm_hits=opts.confirm_hits)
         self.keep_stats: dict[int, dict[str, Any]] = {}
+        self.enc: Encoder | None = None  # started with the first frame (it needs its time)
+        self.audio_mode: str | None = None
+        self.timestamps_moved = 0
         self.detections = 0
         self.keyframes = 0
         # seconds the main thread spent per stage (profiling aid, kept in the manifest)
@@ -155,7 +158,17 @@ class _Run:
         self.timings["detect_thread"] += time.perf_counter() - t0
         return boxes, dists
 
-    def add_keyframe(self, k: int, boxes: list[Box], dists: list[float | None]) -> None:
+    def seconds(self, pts: int) -> float:
+        """A source timestamp as seconds on the output's clock (from the file's start, as a
+        player shows it; regions and mute ranges use the same clock)."""
+        return float(pts * self.info.time_base) - self.info.format_start
+
+    def micros(self, pts: int) -> int:
+        """A source timestamp in microseconds on the source's own clock (for the encoder)."""
+        return round(pts * self.info.time_base * 1_000_000)
+
+    def add_keyframe(self, k: int, t: float, boxes: list[Box],
+                     dists: list[float | None]) -> None:
         """Feed one keyframe's detections to the tracker and flag weak ones for review."""
         keeps = [self.matcher.keep(d) if self.matcher else False for d in dists]
         taken = self.tracker.add(k, boxes, keeps)
@@ -166,16 +179,15 @@ class _Run:
         weak = [b.score for b in boxes if b.score < self.opts.low_confidence]
         gap = self.opts.detect_every
         if weak:
-            self.manifest.flag(k, self.fps, "weak_detection", min(weak), merge_gap=gap)
+            self.manifest.flag(k, t, "weak_detection", min(weak), merge_gap=gap)
         if self.matcher:
             tol = self.opts.keep_tolerance
             for d in dists:
                 if d is not None and tol < d <= tol + 0.1:
-                    self.manifest.flag(k, self.fps, "keep_face_near_miss", d, merge_gap=gap)
+                    self.manifest.flag(k, t, "keep_face_near_miss", d, merge_gap=gap)
 
-    def apply(self, j: int, buf: np.ndarray) -> None:
-        """Redact frame `j` in place and record what was done."""
-        t = j / self.fps
+    def apply(self, j: int, t: float, buf: np.ndarray) -> None:
+        """Redact frame `j` (shown at `t` seconds) in place and record what was done."""
         if self.regions.blacked_out(t):
             blur.blackout(buf, self.w, self.h)
             return
@@ -202,7 +214,7 @@ class _Run:
                 blur.fill_box(buf, self.w, self.h, cb)
             else:
                 blur.blur_box(buf, self.w, self.h, cb, cells=self.opts.cells)
-        self.manifest.add_frame(j, rows, to_blur)
+        self.manifest.add_frame(j, t, rows, to_blur)
 
 
 def load_references(refs: Sequence[Path | Reference]) -> list[Reference]:
@@ -246,18 +258,22 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact-detect")
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact-hash")
     source_hash = hasher.submit(_source_sha256, source)
-    dec: FFmpegProcess | None = None
-    enc: FFmpegProcess | None = None
+    run = _Run(info, opts, detector, matcher, regions, manifest)
+    dec: Decoder | None = None
     try:
-        run = _Run(info, opts, detector, matcher, regions, manifest)
         dec = start_decoder(source.location, info)
-        enc, audio_mode = start_encoder(source.location, tmp, info, mute=regions.mute, crf=opts.crf,
-                                        preset=opts.preset)
-        frames = _stream(run, dec, enc, pool, progress)
-        warnings = _finish(run, dec, enc, frames, tmp)
+
+        def open_encoder(first_us: int) -> Encoder:
+            run.enc, run.audio_mode = start_encoder(
+                source.location, tmp, info, first_us=first_us, mute=regions.mute,
+                crf=opts.crf, preset=opts.preset)
+            return run.enc
+
+        frames = _stream(run, dec, open_encoder, pool, progress)
+        warnings = _finish(run, dec, frames, tmp)
         out_hash = sha256_file(tmp)
         header = _header(source, dst, info, opts, run, references, regions, frames,
-                         source_hash.result(), out_hash, tmp.stat().st_size, audio_mode,
+                         source_hash.result(), out_hash, tmp.stat().st_size, run.audio_mode,
                          warnings, time.perf_counter() - started)
         if manifest_path is not None:
             manifest.write(manifest_path, header)
@@ -269,7 +285,7 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
                                time.perf_counter() - started, warnings,
                                list(manifest.low_confidence))
     finally:
-        for p in (dec, enc):
+        for p in (dec, run.enc):
             if p is not None:
                 p.kill()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -278,32 +294,35 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
         tmp.unlink(missing_ok=True)
 
 
-def _stream(run: _Run, dec: FFmpegProcess, enc: FFmpegProcess, pool: ThreadPoolExecutor,
-            progress: ProgressFn | None) -> int:
-    """Move every frame from decoder to encoder through detection and blur; return count."""
-    assert dec.proc.stdout is not None
-    assert enc.proc.stdin is not None
+def _stream(run: _Run, dec: Decoder, open_encoder: Callable[[int], Encoder],
+            pool: ThreadPoolExecutor, progress: ProgressFn | None) -> int:
+    """Move every frame from decoder to encoder through detection and blur, each with its
+    source timestamp (the encoder starts with the first frame, whose time it needs);
+    return the count."""
     size = run.w * run.h * 3 // 2
     horizon = run.tracker.horizon
     every = run.opts.detect_every
-    frames: deque[tuple[int, np.ndarray]] = deque()
-    pending: deque[tuple[int, Future[tuple[list[Box], list[float | None]]]]] = deque()
+    frames: deque[tuple[int, int, np.ndarray]] = deque()  # (index, pts, frame)
+    pending: deque[tuple[int, float, Future[tuple[list[Box], list[float | None]]]]] = deque()
     expected = run.info.expected_frames
     n = 0
     done = 0
+    last_pts: int | None = None
+    enc: Encoder | None = None
 
-    def emit(j: int, buf: np.ndarray) -> None:
+    def emit(j: int, pts: int, buf: np.ndarray) -> None:
         nonlocal done
+        assert enc is not None
         t0 = time.perf_counter()
         while pending and pending[0][0] <= j + horizon:
-            k, fut = pending.popleft()
-            run.add_keyframe(k, *fut.result())
+            k, tk, fut = pending.popleft()
+            run.add_keyframe(k, tk, *fut.result())
         t1 = time.perf_counter()
-        run.apply(j, buf)
+        run.apply(j, run.seconds(pts), buf)
         run.tracker.prune(j)
         t2 = time.perf_counter()
         try:
-            enc.proc.stdin.write(buf.data)  # type: ignore[union-attr]
+            enc.write(run.micros(pts), buf)
         except BrokenPipeError:
             enc.wait()
             raise EncodeFailed("ffmpeg stopped taking frames", stderr=enc.tail()) from None
@@ -317,34 +336,48 @@ def _stream(run: _Run, dec: FFmpegProcess, enc: FFmpegProcess, pool: ThreadPoolE
 
     while True:
         t0 = time.perf_counter()
-        buf = read_frame(dec.proc.stdout, size)
+        got = dec.read(size)
         run.timings["read"] += time.perf_counter() - t0
-        if buf is None:
+        if got is None:
             break
+        pts, buf = got
+        if last_pts is not None and pts <= last_pts:
+            # a damaged file can repeat a timestamp; the MP4 needs them increasing
+            run.timestamps_moved += 1
+            pts = last_pts + 1
+        last_pts = pts
+        if enc is None:
+            try:
+                enc = open_encoder(run.micros(pts))
+            except BrokenPipeError:
+                raise EncodeFailed("ffmpeg could not start encoding",
+                                   stderr=run.enc.tail() if run.enc else []) from None
         if n % every == 0:
-            pending.append((n, pool.submit(run.detect, buf)))
-        frames.append((n, buf))
+            pending.append((n, run.seconds(pts), pool.submit(run.detect, buf)))
+        frames.append((n, pts, buf))
         n += 1
         if len(frames) > horizon + every:
             emit(*frames.popleft())
     # the last frame is always a keyframe, so tracks reach the very end of the video
     if frames and (n - 1) % every != 0:
         last = frames[-1]
-        pending.append((last[0], pool.submit(run.detect, last[1])))
+        pending.append((last[0], run.seconds(last[1]), pool.submit(run.detect, last[2])))
     while frames:
         emit(*frames.popleft())
     return n
 
 
-def _finish(run: _Run, dec: FFmpegProcess, enc: FFmpegProcess, frames: int,
-            tmp: Path) -> list[str]:
+def _finish(run: _Run, dec: Decoder, frames: int, tmp: Path) -> list[str]:
     """Close the encoder, check both processes and the frame count; return warnings."""
-    assert enc.proc.stdin is not None
-    try:
-        enc.proc.stdin.close()
-    except BrokenPipeError:
-        pass
-    dec_rc, enc_rc = dec.wait(), enc.wait()
+    enc = run.enc
+    if enc is not None:
+        assert enc.proc.stdin is not None
+        try:
+            enc.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    dec_rc = dec.wait()
+    enc_rc = enc.wait() if enc is not None else 0
     warnings: list[str] = []
     expected = run.info.expected_frames
     short = expected is not None and frames < expected * 0.98 - 2
@@ -358,9 +391,12 @@ def _finish(run: _Run, dec: FFmpegProcess, enc: FFmpegProcess, frames: int,
         warnings.append(f"partial: decoded {frames} of about {expected} frames")
     if dec.error_count:
         warnings.append(f"decoder reported {dec.error_count} error lines: {dec.tail(3)}")
-    if enc_rc != 0 or not tmp.is_file():
+    if enc is None or enc_rc != 0 or not tmp.is_file():
         raise EncodeFailed("ffmpeg could not write the derivative", status_code=enc_rc,
-                           stderr=enc.tail())
+                           stderr=enc.tail() if enc else [])
+    if run.timestamps_moved:
+        warnings.append(f"{run.timestamps_moved} frames repeated an earlier timestamp and "
+                        "were moved one tick later")
     if run.info.audio[1:]:
         warnings.append(f"only the first of {len(run.info.audio)} audio streams was kept")
     return warnings
@@ -386,7 +422,12 @@ def _header(src: MediaSource, dst: Path, info: MediaInfo, opts: RedactOptions, r
                    "padded_from": ([info.width, info.height]
                                    if (run.w, run.h) != (info.width, info.height) else None),
                    "rotation_applied": info.rotation,
-                   "constant_frame_rate_from_variable": info.variable_frame_rate},
+                   # every frame keeps its source timestamp, less the file's start time
+                   # (0 for most files): variable rate stays variable, a late video start
+                   # stays late, and frame N is the source's frame N
+                   "time_base": f"1/{info.time_base.denominator}",
+                   "time_shift": -info.format_start,
+                   "variable_frame_rate": info.variable_frame_rate},
         "tools": {**tool_versions(), "detector": det_info},
         "settings": asdict(opts),
         "keep_face": {

@@ -8,6 +8,7 @@ import sys
 from fractions import Fraction
 
 import numpy as np
+import pytest
 
 from tests.redaction.conftest import Redacted
 from tests.redaction.util import box_ratio, gray_frames, streams
@@ -32,7 +33,7 @@ def test_truth_faces_are_blurred(redacted: Redacted) -> None:
 
 def test_background_is_unchanged(redacted: Redacted) -> None:
     orig, red = gray_frames(redacted.clip.path), gray_frames(redacted.out)
-    regions = {f: blurred for f, _rows, blurred in redacted.manifest["frames"]}
+    regions = {f: blurred for f, _rows, blurred, _t in redacted.manifest["frames"]}
     diffs = []
     for i, (o, r) in enumerate(zip(orig, red, strict=True)):
         mask = np.ones(o.shape, bool)
@@ -82,9 +83,10 @@ def test_manifest_records_everything(redacted: Redacted) -> None:
     assert m["output"]["frames"] == len(redacted.clip.truth["frames"])
     assert m["frame_columns"] == ["track", "x0", "y0", "x1", "y1", "score", "source", "kept"]
     sources = set()
-    assert m["frame_layout"] == ["frame", "boxes", "blurred_regions"]
-    for frame, rows, blurred in m["frames"]:
+    assert m["frame_layout"] == ["frame", "boxes", "blurred_regions", "time"]
+    for frame, rows, blurred, t in m["frames"]:
         assert 0 <= frame < m["output"]["frames"]
+        assert t == pytest.approx(frame / 30, abs=1e-4)  # 30 fps from 0
         assert blurred
         assert all(0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
                                for x0, y0, x1, y1 in blurred)
