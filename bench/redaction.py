@@ -44,11 +44,19 @@ from misses import analyse, summarise  # noqa: E402  (bench/ is the script folde
 from redaction.blur import sharpness  # noqa: E402
 from redaction.pipeline import RedactOptions  # noqa: E402
 
+# How each kind of clip is made (make_clip.py's options): upright photos as before, photos
+# turned 20-70 degrees either way (a rolled camera, people bending or lying down),
+# under-exposed with sensor noise, and motion-smeared as in a fast pan.
+KINDS = {"upright": [], "turned": ["--turn", "20:70"], "dark": ["--dark"],
+         "smeared": ["--smear"]}
+
 
 def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
-              shake: float) -> tuple[Path, Path]:
-    """Build (or reuse) one clip and its truth file."""
+              shake: float, kind: str = "upright") -> tuple[Path, Path]:
+    """Build (or reuse) one clip of `kind` and its truth file."""
     name = f"dev_{size}_s{seed}_p{per_image}_f{fps}_k{shake}"
+    if kind != "upright":
+        name += f"_{kind}"
     clip, truth = out_dir / f"{name}.mp4", out_dir / f"{name}.truth.json"
     if not (clip.exists() and truth.exists()):
         faces = SHARED / "data" / "faces-dev"
@@ -56,7 +64,8 @@ def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
                         "--images", str(faces), "--boxes", str(faces / "boxes.json"),
                         "--out", str(clip), "--truth", str(truth), "--per-image",
                         str(per_image), "--size", size, "--seed", str(seed), "--fps", str(fps),
-                        "--shake", str(shake)], check=True, stdout=subprocess.DEVNULL)
+                        "--shake", str(shake), *KINDS[kind]], check=True,
+                       stdout=subprocess.DEVNULL)
     return clip, truth
 
 
@@ -150,6 +159,8 @@ def main() -> None:
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
+    ap.add_argument("--kinds", nargs="+", default=["upright"], choices=sorted(KINDS),
+                    help="clips to build: upright, turned (20-70 degrees), dark, smeared")
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--per-image", type=float, default=1.0)
@@ -181,8 +192,8 @@ def main() -> None:
                 "overwrite": True}
     opts = RedactOptions(**settings)
     rows: list[dict[str, Any]] = []
-    for seed in a.seeds:
-        clip, truth_path = make_clip(a.out, seed, a.size, a.per_image, a.fps, a.shake)
+    for seed, kind in [(s, k) for s in a.seeds for k in a.kinds]:
+        clip, truth_path = make_clip(a.out, seed, a.size, a.per_image, a.fps, a.shake, kind)
         truth = json.loads(truth_path.read_text())
         n = len(truth["frames"])
         tools: list[tuple[str, Any]] = [("ours", lambda c, o: run_tree(ROOT, c, o, settings))]
@@ -196,7 +207,8 @@ def main() -> None:
             out = a.out / f"{clip.stem}.{name.split()[0]}.mp4"
             secs, cpu = fn(clip, out)
             r = recall(clip, out, truth, a.sharp_ratio)
-            row = {"clip": clip.name, "tool": name, "frames": n, "seconds": round(secs, 1),
+            row = {"clip": clip.name, "kind": kind, "tool": name, "frames": n,
+                   "seconds": round(secs, 1),
                    "fps": round(n / secs, 1), "rtf": round(n / secs / a.fps, 2),
                    "cpu_ms_per_frame": round(1000 * cpu / n, 1), **r}
             rows.append(row)

@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from redaction.detect import Box, iou
+import numpy as np
+
+from redaction.detect import Box
 
 Source = Literal["detected", "interpolated", "held"]
 
@@ -178,21 +180,34 @@ class Tracker:
 
     def _match(self, frame: int, live: list[Track], dets: list[Box], cand: list[int],
                used_t: set[int]) -> list[tuple[int, int]]:
-        """Greedy best-first pairs (track index, detection index) among `cand`."""
-        pairs: list[tuple[float, int, int]] = []
-        for ti, t in enumerate(live):
-            if ti in used_t:
-                continue
-            p = t.predict(frame)
-            size = max(p.w, p.h, 1.0)
-            for di in cand:
-                d = dets[di]
-                o = iou(p, d)
-                dist = ((p.cx - d.cx) ** 2 + (p.cy - d.cy) ** 2) ** 0.5 / size
-                ratio = max(d.w, 1.0) / max(p.w, 1.0)
-                if o >= self.min_iou or (dist <= self.max_center_dist and 0.5 < ratio < 2.0):
-                    pairs.append((o - dist, ti, di))
-        pairs.sort(reverse=True)
+        """Greedy best-first pairs (track index, detection index) among `cand`. A pair may
+        match when the boxes overlap (IoU >= `min_iou`) or their centres are close for
+        their size; the best (IoU minus centre distance) pairs are taken first. Computed
+        as arrays: measured, the pair loop in Python was ~16 ms a keyframe on group scenes."""
+        tis = [ti for ti in range(len(live)) if ti not in used_t]
+        if not tis or not cand:
+            return []
+        preds = [live[ti].predict(frame) for ti in tis]
+        p = np.array([[b.x0, b.y0, b.x1, b.y1] for b in preds])[:, None, :]
+        d = np.array([[dets[di].x0, dets[di].y0, dets[di].x1, dets[di].y1]
+                      for di in cand])[None, :, :]
+        pw, ph = p[..., 2] - p[..., 0], p[..., 3] - p[..., 1]
+        dw, dh = d[..., 2] - d[..., 0], d[..., 3] - d[..., 1]
+        iw = np.maximum(0.0, np.minimum(p[..., 2], d[..., 2]) - np.maximum(p[..., 0], d[..., 0]))
+        ih = np.maximum(0.0, np.minimum(p[..., 3], d[..., 3]) - np.maximum(p[..., 1], d[..., 1]))
+        inter = iw * ih
+        union = pw * ph + dw * dh - inter
+        o = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+        size = np.maximum(np.maximum(pw, ph), 1.0)
+        dist = np.hypot((p[..., 0] + p[..., 2] - d[..., 0] - d[..., 2]) / 2,
+                        (p[..., 1] + p[..., 3] - d[..., 1] - d[..., 3]) / 2) / size
+        ratio = np.maximum(dw, 1.0) / np.maximum(pw, 1.0)
+        ok = (o >= self.min_iou) | ((dist <= self.max_center_dist) & (ratio > 0.5)
+                                    & (ratio < 2.0))
+        score = o - dist
+        pairs = sorted(((float(score[i, j]), tis[i], cand[j]) for i, j in zip(*np.nonzero(ok),
+                                                                               strict=True)),
+                       reverse=True)
         out: list[tuple[int, int]] = []
         seen_t: set[int] = set()
         seen_d: set[int] = set()
