@@ -152,7 +152,8 @@ class Encoder(FFmpegProcess):
 
 
 def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, first_us: int,
-                  mute: list[TimeRange], crf: int, preset: str) -> tuple[Encoder, str | None]:
+                  mute: list[TimeRange], crf: int, preset: str,
+                  x264_params: str = "") -> tuple[Encoder, str | None]:
     """Encode timestamped I420 frames from stdin to H.264 + the source's first audio stream
     in MP4, every frame at its source timestamp (`first_us`: the first frame's, in
     microseconds on the source's clock).
@@ -179,6 +180,8 @@ def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, first_us: int,
         "fps_mode": "passthrough", "enc_time_base": f"1/{info.time_base.denominator}",
         "video_track_timescale": info.time_base.denominator,
     }
+    if x264_params:
+        out_args["x264-params"] = x264_params
     audio_mode: str | None = None
     if info.audio:
         a = ffmpeg.input(src)[str(info.audio[0].index)]

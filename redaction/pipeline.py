@@ -63,7 +63,11 @@ class RedactOptions:
     keep_tolerance: float = 0.5
     keep_min_face: int = 48
     crf: int = 18
-    preset: str = "veryfast"
+    # x264 "superfast" with veryfast's macroblock-tree rate control: measured on the 720p
+    # dev clip against "veryfast": 35% less encoding CPU (the largest single cost), files
+    # 11% larger, PSNR to the source 41.4 vs 41.8 dB; plain "superfast" made files 47% larger
+    preset: str = "superfast"
+    x264_params: str = "mbtree=1:rc-lookahead=10"
     allow_partial: bool = False
     overwrite: bool = False
 
@@ -266,7 +270,7 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
         def open_encoder(first_us: int) -> Encoder:
             run.enc, run.audio_mode = start_encoder(
                 source.location, tmp, info, first_us=first_us, mute=regions.mute,
-                crf=opts.crf, preset=opts.preset)
+                crf=opts.crf, preset=opts.preset, x264_params=opts.x264_params)
             return run.enc
 
         frames = _stream(run, dec, open_encoder, pool, progress)
