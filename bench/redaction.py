@@ -173,6 +173,7 @@ def main() -> None:
     ap.add_argument("--detect-threads", type=int, default=RedactOptions.detect_threads)
     ap.add_argument("--confirm-hits", type=int, default=RedactOptions.confirm_hits)
     ap.add_argument("--weak-pad", type=float, default=RedactOptions.weak_pad)
+    ap.add_argument("--heads", action="store_true", help="heads mode (MoveNet MultiPose)")
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="also run the redactor of another checkout (e.g. `git archive` of an "
                     "older commit with bwc_custody/) in the same run, for speed ratios")
@@ -188,7 +189,7 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     settings = {"detect_every": a.detect_every, "detect_area": a.detect_area,
                 "threshold": a.threshold, "detect_threads": a.detect_threads,
-                "confirm_hits": a.confirm_hits, "weak_pad": a.weak_pad,
+                "confirm_hits": a.confirm_hits, "weak_pad": a.weak_pad, "heads": a.heads,
                 "overwrite": True}
     opts = RedactOptions(**settings)
     rows: list[dict[str, Any]] = []
@@ -221,6 +222,11 @@ def main() -> None:
                 row["blurred_share"] = round(blurred_share(man), 4)
                 print(f"  blurred share of frame area {row['blurred_share']:.4f}; stage seconds "
                       f"{man['summary']['stage_seconds']}")
+                if man.get("heads"):
+                    h = man["heads"]
+                    row["heads"] = {k: h[k] for k in ("people", "keyframes_at_six_people")}
+                    row["heads"]["by_head_only"] = len(h["blurred_by_head_only"])
+                    print(f"  heads: {row['heads']} of {man['summary']['keyframes']} keyframes")
             if a.misses and name == "ours":
                 print(summarise(analyse(clip, out, truth, man, a.sharp_ratio), r["boxes"]))
     print(f"settings: {opts}  cpus: {os.cpu_count()}  load: {os.getloadavg()}")

@@ -18,7 +18,8 @@ SCHEMA = "bwc-redaction-manifest/1"
 # source's frames from 0 and `time` is the frame's timestamp in seconds (the source's, less
 # the file's start time: the output's clock)
 FRAME_LAYOUT = ["frame", "boxes", "blurred_regions", "time"]
-FRAME_COLUMNS = ["track", "x0", "y0", "x1", "y1", "score", "source", "kept"]
+# region: "face" (a detected face) or "head" (a whole head, heads mode)
+FRAME_COLUMNS = ["track", "x0", "y0", "x1", "y1", "score", "source", "kept", "region"]
 
 
 class ManifestWriter:

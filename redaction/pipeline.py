@@ -8,6 +8,7 @@ and renamed into place once complete, so no half-written file ever has the final
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import uuid
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from redaction import blur
 from redaction.detect import Box, CenterFaceDetector, Detector, make_detector
 from redaction.errors import CorruptVideo, EncodeFailed, OutputIsInput, RedactionError
 from redaction.ffio import Decoder, Encoder, even, start_decoder, start_encoder
+from redaction.heads import HeadDetector
 from redaction.keepface import KeepFaceMatcher, Reference, load_reference
 from redaction.manifest import ManifestWriter
 from redaction.media import MediaInfo, MediaSource, probe
@@ -59,6 +61,13 @@ class RedactOptions:
     # boxes scored below `low_confidence` are placed less exactly (a half-seen face): wider
     weak_pad: float = 0.6
     cells: int = 6
+    # heads mode: also blur every person's whole head (hair, ears, the back of the head),
+    # found by MoveNet MultiPose (up to six people a frame; redaction/heads.py)
+    heads: bool = False
+    heads_input: int = 512
+    head_threshold: float = 0.15
+    # head boxes already reach the hair and ears: less padding than a face box
+    head_pad: float = 0.25
     low_confidence: float = 0.4
     keep_tolerance: float = 0.5
     keep_min_face: int = 48
@@ -80,6 +89,11 @@ class RedactOptions:
             raise InvalidInput("confirm_hits must be 0..10", confirm_hits=self.confirm_hits)
         if not 0 <= self.persist_seconds <= 5:
             raise InvalidInput("persist_seconds must be 0..5", persist=self.persist_seconds)
+        if not 0 < self.head_threshold < 1 or self.heads_input % 32 or not (
+                128 <= self.heads_input <= 1280):
+            raise InvalidInput("head_threshold must be in (0, 1) and heads_input a multiple "
+                               "of 32 in 128..1280", head_threshold=self.head_threshold,
+                               heads_input=self.heads_input)
         if self.pad < 0 or self.weak_pad < 0 or self.cells < 2:
             raise InvalidInput("pad and weak_pad must be >= 0 and cells >= 2", pad=self.pad,
                                weak_pad=self.weak_pad, cells=self.cells)
@@ -138,10 +152,25 @@ class _Run:
         # `threshold` (a detector without a score threshold is used as given)
         self._find: Detector = (detector.with_threshold(opts.threshold * self.EXTEND_SHARE)
                                 if isinstance(detector, CenterFaceDetector) else detector)
+        ids = itertools.count(1)
         self.tracker = Tracker(detect_every=opts.detect_every, persist=persist,
                                new_track_score=(opts.threshold
                                                 if self._find is not detector else 0.0),
-                               confirm_hits=opts.confirm_hits)
+                               confirm_hits=opts.confirm_hits, ids=ids)
+        # heads mode: a second detector and tracker (weak heads, like weak faces, only
+        # extend or, seen often enough, confirm a track)
+        self.heads: HeadDetector | None = None
+        self.head_tracker: Tracker | None = None
+        if opts.heads:
+            self.heads = HeadDetector(input_long=opts.heads_input,
+                                      threshold=opts.head_threshold * self.EXTEND_SHARE,
+                                      threads=opts.detect_threads)
+            self.head_tracker = Tracker(detect_every=opts.detect_every, persist=persist,
+                                        new_track_score=opts.head_threshold,
+                                        confirm_hits=opts.confirm_hits, ids=ids)
+        # per head track: its frames and the face tracks seen inside it
+        self.head_people: dict[int, dict[str, Any]] = {}
+        self.crowd_keyframes = 0
         self.keep_stats: dict[int, dict[str, Any]] = {}
         self.enc: Encoder | None = None  # started with the first frame (it needs its time)
         self.audio_mode: str | None = None
@@ -152,15 +181,17 @@ class _Run:
         self.timings = {"read": 0.0, "wait_detect": 0.0, "redact": 0.0, "write": 0.0,
                         "detect_thread": 0.0}
 
-    def detect(self, buf: np.ndarray) -> tuple[list[Box], list[float | None]]:
-        """Faces in one frame and, with keep-face, each face's distance to the references."""
+    def detect(self, buf: np.ndarray) -> Found:
+        """Faces in one frame, with keep-face each face's distance to the references, and in
+        heads mode the heads (and whether the head model's six-person limit was reached)."""
         t0 = time.perf_counter()
         rgb = blur.to_rgb(buf, self.w, self.h)
         boxes = self._find(rgb)
         dists: list[float | None] = ([None] * len(boxes) if self.matcher is None
                                      else self.matcher.distances(rgb, boxes))
+        heads, crowd = self.heads.find(rgb) if self.heads is not None else ([], False)
         self.timings["detect_thread"] += time.perf_counter() - t0
-        return boxes, dists
+        return Found(boxes, dists, heads, crowd)
 
     def seconds(self, pts: int) -> float:
         """A source timestamp as seconds on the output's clock (from the file's start, as a
@@ -171,9 +202,14 @@ class _Run:
         """A source timestamp in microseconds on the source's own clock (for the encoder)."""
         return round(pts * self.info.time_base * 1_000_000)
 
-    def add_keyframe(self, k: int, t: float, boxes: list[Box],
-                     dists: list[float | None]) -> None:
-        """Feed one keyframe's detections to the tracker and flag weak ones for review."""
+    def add_keyframe(self, k: int, t: float, found: Found) -> None:
+        """Feed one keyframe's detections to the trackers and flag weak ones for review."""
+        boxes, dists = found.faces, found.dists
+        if self.head_tracker is not None:
+            self.head_tracker.add(k, found.heads)
+            if found.crowd:
+                self.crowd_keyframes += 1
+                self.manifest.flag(k, t, "crowd_limit", 0.0, merge_gap=self.opts.detect_every)
         keeps = [self.matcher.keep(d) if self.matcher else False for d in dists]
         taken = self.tracker.add(k, boxes, keeps)
         boxes = [boxes[i] for i in taken]
@@ -205,9 +241,11 @@ class _Run:
                 continue
             if not tb.keep:
                 to_blur.append(ib)
-            rows.append([tb.track, *ib, round(tb.box.score, 3), tb.source, tb.keep])
+            rows.append([tb.track, *ib, round(tb.box.score, 3), tb.source, tb.keep, "face"])
             if tb.keep:
                 self.keep_stats.setdefault(tb.track, {"kept_frames": 0})["kept_frames"] += 1
+        if self.head_tracker is not None:
+            self._add_heads(j, rows, to_blur)
         blur.blur_boxes(buf, self.w, self.h, to_blur, cells=self.opts.cells)
         for mb in self.regions.boxes_at(t):
             x, y, bw, bh = mb.box
@@ -219,6 +257,49 @@ class _Run:
             else:
                 blur.blur_box(buf, self.w, self.h, cb, cells=self.opts.cells)
         self.manifest.add_frame(j, t, rows, to_blur)
+
+
+    def _add_heads(self, j: int, rows: list[list[Any]], to_blur: list[blur.IntBox]) -> None:
+        """Add frame `j`'s head boxes to `rows` and `to_blur` (after the face rows). A head
+        holding a kept face's centre is kept too; each head track notes the face tracks
+        seen inside it (none: a person blurred by head alone, e.g. seen from behind)."""
+        assert self.head_tracker is not None
+        faces = [(r[0], (r[1] + r[3]) / 2, (r[2] + r[4]) / 2, r[7]) for r in rows]
+        for tb in self.head_tracker.boxes_at(j):
+            ib = blur.pad_box(tb.box, self.opts.head_pad, self.w, self.h)
+            if ib is None:
+                continue
+            inside = [f for f in faces if ib[0] <= f[1] < ib[2] and ib[1] <= f[2] < ib[3]]
+            keep = any(f[3] for f in inside)
+            person = self.head_people.setdefault(
+                tb.track, {"first_frame": j, "last_frame": j, "face_tracks": set()})
+            person["last_frame"] = j
+            person["face_tracks"].update(f[0] for f in inside)
+            if not keep:
+                to_blur.append(ib)
+            rows.append([tb.track, *ib, round(tb.box.score, 3), tb.source, keep, "head"])
+
+    def heads_summary(self) -> dict[str, Any] | None:
+        """The manifest's account of heads mode: which people were blurred by head, and
+        which of them never by a face."""
+        if self.heads is None:
+            return None
+        people = {str(k): {**v, "face_tracks": sorted(v["face_tracks"])}
+                  for k, v in sorted(self.head_people.items())}
+        return {"detector": self.heads.info(), "people": len(people),
+                "blurred_by_head_only": [int(k) for k, v in people.items()
+                                         if not v["face_tracks"]],
+                "keyframes_at_six_people": self.crowd_keyframes,
+                "tracks": people}
+
+
+class Found(NamedTuple):
+    """What detection found in one keyframe."""
+
+    faces: list[Box]
+    dists: list[float | None]
+    heads: list[Box]
+    crowd: bool  # the head model returned its maximum of six people
 
 
 def load_references(refs: Sequence[Path | Reference]) -> list[Reference]:
@@ -304,10 +385,11 @@ def _stream(run: _Run, dec: Decoder, open_encoder: Callable[[int], Encoder],
     source timestamp (the encoder starts with the first frame, whose time it needs);
     return the count."""
     size = run.w * run.h * 3 // 2
-    horizon = run.tracker.horizon
+    horizon = max(run.tracker.horizon,
+                  run.head_tracker.horizon if run.head_tracker is not None else 0)
     every = run.opts.detect_every
     frames: deque[tuple[int, int, np.ndarray]] = deque()  # (index, pts, frame)
-    pending: deque[tuple[int, float, Future[tuple[list[Box], list[float | None]]]]] = deque()
+    pending: deque[tuple[int, float, Future[Found]]] = deque()
     expected = run.info.expected_frames
     n = 0
     done = 0
@@ -320,10 +402,12 @@ def _stream(run: _Run, dec: Decoder, open_encoder: Callable[[int], Encoder],
         t0 = time.perf_counter()
         while pending and pending[0][0] <= j + horizon:
             k, tk, fut = pending.popleft()
-            run.add_keyframe(k, tk, *fut.result())
+            run.add_keyframe(k, tk, fut.result())
         t1 = time.perf_counter()
         run.apply(j, run.seconds(pts), buf)
         run.tracker.prune(j)
+        if run.head_tracker is not None:
+            run.head_tracker.prune(j)
         t2 = time.perf_counter()
         try:
             enc.write(run.micros(pts), buf)
@@ -433,6 +517,7 @@ def _header(src: MediaSource, dst: Path, info: MediaInfo, opts: RedactOptions, r
                    "time_shift": -info.format_start,
                    "variable_frame_rate": info.variable_frame_rate},
         "tools": {**tool_versions(), "detector": det_info},
+        "heads": run.heads_summary(),
         "settings": asdict(opts),
         "keep_face": {
             "references": [{"name": r.name, "sha256": r.sha256} for r in references],

@@ -9,7 +9,8 @@ last. Frame i is final once every keyframe up to i + `horizon` has been added.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -104,7 +105,7 @@ class Tracker:
                  min_iou: float = 0.15, max_center_dist: float = 0.8,
                  hold_growth: float = 0.03, motion_slack: float = 1.0,
                  new_track_score: float = 0.0, confirm_hits: int = 0,
-                 tentative_misses: int = 1) -> None:
+                 tentative_misses: int = 1, ids: Iterator[int] | None = None) -> None:
         self.detect_every = max(1, detect_every)
         self.persist = max(persist, self.detect_every)
         self.pre = self.detect_every if pre is None else pre
@@ -118,7 +119,9 @@ class Tracker:
         self.tentative_gap = (max(0, tentative_misses) + 1) * self.detect_every
         self.tracks: list[Track] = []
         self.confirmed: int = 0  # tracks that blur (the manifest's track count)
-        self._next_id = 1
+        # track numbers: a counter shared with another tracker keeps them apart (faces and
+        # heads in one manifest)
+        self._ids = ids if ids is not None else itertools.count(1)
         self.last_keyframe = -1
 
     @property
@@ -161,9 +164,8 @@ class Tracker:
                 self._observe(live[ti], Observation(frame, dets[di], keeps[di]))
         for di in strong + (weak if self.confirm_hits > 1 else []):
             if di not in used_d:
-                self._observe(Track(self._next_id, tentative=True),
+                self._observe(Track(next(self._ids), tentative=True),
                               Observation(frame, dets[di], keeps[di]), new=True)
-                self._next_id += 1
                 used_d.add(di)
         return sorted(used_d)
 

@@ -81,7 +81,8 @@ def test_manifest_records_everything(redacted: Redacted) -> None:
     assert len(m["tools"]["detector"]["model_sha256"]) == 64
     assert m["settings"]["detect_every"] >= 1
     assert m["output"]["frames"] == len(redacted.clip.truth["frames"])
-    assert m["frame_columns"] == ["track", "x0", "y0", "x1", "y1", "score", "source", "kept"]
+    assert m["frame_columns"] == ["track", "x0", "y0", "x1", "y1", "score", "source", "kept",
+                                  "region"]
     sources = set()
     assert m["frame_layout"] == ["frame", "boxes", "blurred_regions", "time"]
     for frame, rows, blurred, t in m["frames"]:
@@ -90,7 +91,8 @@ def test_manifest_records_everything(redacted: Redacted) -> None:
         assert blurred
         assert all(0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
                                for x0, y0, x1, y1 in blurred)
-        for track, x0, y0, x1, y1, score, source, kept in rows:
+        for track, x0, y0, x1, y1, score, source, kept, region in rows:
+            assert region == "face"  # heads mode is off by default
             assert track >= 1
             assert 0 < score <= 1
             assert kept is False
