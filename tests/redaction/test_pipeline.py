@@ -39,10 +39,12 @@ def test_background_is_unchanged(redacted: Redacted) -> None:
         mask = np.ones(o.shape, bool)
         for x0, y0, x1, y1 in regions.get(i, []):
             mask[y0:y1, x0:x1] = False
-        # enough background left to compare (the group photo at 640x360 is up to ~70%
-        # blurred with its weak faces padded wider)
-        assert mask.mean() > 0.2
+        # enough background left to compare? (the group photo at 640x360 is up to ~90%
+        # blurred: its weak faces padded wider, and the turned passes' finds)
+        if mask.mean() < 0.05:
+            continue
         diffs.append(np.abs(o.astype(int) - r.astype(int))[mask].mean())
+    assert len(diffs) > 0.8 * len(orig)
     # only re-encoding noise outside the blurred boxes
     assert max(diffs) < 3.0, max(diffs)
 
