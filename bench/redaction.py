@@ -174,6 +174,10 @@ def main() -> None:
     ap.add_argument("--confirm-hits", type=int, default=RedactOptions.confirm_hits)
     ap.add_argument("--weak-pad", type=float, default=RedactOptions.weak_pad)
     ap.add_argument("--heads", action="store_true", help="heads mode (MoveNet MultiPose)")
+    ap.add_argument("--heads-kinds", nargs="*", default=[], choices=sorted(KINDS),
+                    help="on these kinds also run ours with --heads (same run, for its cost)")
+    ap.add_argument("--deface-kinds", nargs="*", choices=sorted(KINDS),
+                    help="run deface only on these kinds (default: all, unless --no-deface)")
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="also run the redactor of another checkout (e.g. `git archive` of an "
                     "older commit with bwc_custody/) in the same run, for speed ratios")
@@ -198,14 +202,17 @@ def main() -> None:
         truth = json.loads(truth_path.read_text())
         n = len(truth["frames"])
         tools: list[tuple[str, Any]] = [("ours", lambda c, o: run_tree(ROOT, c, o, settings))]
+        if kind in a.heads_kinds:
+            tools.append(("ours --heads", lambda c, o: run_tree(ROOT, c, o,
+                                                                 {**settings, "heads": True})))
         if a.baseline:
             tools.append(("baseline", lambda c, o: run_tree(a.baseline.resolve(), c, o,
                                                              settings)))
-        if not a.no_deface:
+        if not a.no_deface and (a.deface_kinds is None or kind in a.deface_kinds):
             extra = a.deface_args.split()
             tools.append(("deface " + " ".join(extra), lambda c, o, e=extra: run_deface(c, o, e)))
         for name, fn in tools:
-            out = a.out / f"{clip.stem}.{name.split()[0]}.mp4"
+            out = a.out / f"{clip.stem}.{name.replace(' --', '_').split()[0]}.mp4"
             secs, cpu = fn(clip, out)
             r = recall(clip, out, truth, a.sharp_ratio)
             row = {"clip": clip.name, "kind": kind, "tool": name, "frames": n,
@@ -217,7 +224,7 @@ def main() -> None:
                   f"({r['missed']} of {r['boxes']} boxes missed; by size {r['by_size']})  "
                   f"{row['fps']:6.1f} fps  real-time x{row['rtf']:.2f}  "
                   f"CPU {row['cpu_ms_per_frame']:.1f} ms/frame", flush=True)
-            if name in ("ours", "baseline"):
+            if name in ("ours", "ours --heads", "baseline"):
                 man = json.loads(out.with_suffix(".manifest.json").read_text())
                 row["blurred_share"] = round(blurred_share(man), 4)
                 print(f"  blurred share of frame area {row['blurred_share']:.4f}; stage seconds "
