@@ -44,11 +44,19 @@ from misses import analyse, summarise  # noqa: E402  (bench/ is the script folde
 from redaction.blur import sharpness  # noqa: E402
 from redaction.pipeline import RedactOptions  # noqa: E402
 
+# How each kind of clip is made (make_clip.py's options): upright photos as before, photos
+# turned 20-70 degrees either way (a rolled camera, people bending or lying down),
+# under-exposed with sensor noise, and motion-smeared as in a fast pan.
+KINDS = {"upright": [], "turned": ["--turn", "20:70"], "dark": ["--dark"],
+         "smeared": ["--smear"]}
+
 
 def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
-              shake: float) -> tuple[Path, Path]:
-    """Build (or reuse) one clip and its truth file."""
+              shake: float, kind: str = "upright") -> tuple[Path, Path]:
+    """Build (or reuse) one clip of `kind` and its truth file."""
     name = f"dev_{size}_s{seed}_p{per_image}_f{fps}_k{shake}"
+    if kind != "upright":
+        name += f"_{kind}"
     clip, truth = out_dir / f"{name}.mp4", out_dir / f"{name}.truth.json"
     if not (clip.exists() and truth.exists()):
         faces = SHARED / "data" / "faces-dev"
@@ -56,7 +64,8 @@ def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
                         "--images", str(faces), "--boxes", str(faces / "boxes.json"),
                         "--out", str(clip), "--truth", str(truth), "--per-image",
                         str(per_image), "--size", size, "--seed", str(seed), "--fps", str(fps),
-                        "--shake", str(shake)], check=True, stdout=subprocess.DEVNULL)
+                        "--shake", str(shake), *KINDS[kind]], check=True,
+                       stdout=subprocess.DEVNULL)
     return clip, truth
 
 
@@ -96,7 +105,8 @@ def blurred_share(manifest: dict[str, Any]) -> float:
     w, h = manifest["output"]["width"], manifest["output"]["height"]
     mask = np.zeros((h, w), bool)
     total = 0
-    for _, _, regions in manifest["frames"]:
+    for row in manifest["frames"]:  # [frame, boxes, regions(, time)]
+        regions = row[2]
         mask[:] = False
         for x0, y0, x1, y1 in regions:
             mask[y0:y1, x0:x1] = True
@@ -149,6 +159,8 @@ def main() -> None:
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
+    ap.add_argument("--kinds", nargs="+", default=["upright"], choices=sorted(KINDS),
+                    help="clips to build: upright, turned (20-70 degrees), dark, smeared")
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--per-image", type=float, default=1.0)
@@ -161,6 +173,11 @@ def main() -> None:
     ap.add_argument("--detect-threads", type=int, default=RedactOptions.detect_threads)
     ap.add_argument("--confirm-hits", type=int, default=RedactOptions.confirm_hits)
     ap.add_argument("--weak-pad", type=float, default=RedactOptions.weak_pad)
+    ap.add_argument("--heads", action="store_true", help="heads mode (MoveNet MultiPose)")
+    ap.add_argument("--heads-kinds", nargs="*", default=[], choices=sorted(KINDS),
+                    help="on these kinds also run ours with --heads (same run, for its cost)")
+    ap.add_argument("--deface-kinds", nargs="*", choices=sorted(KINDS),
+                    help="run deface only on these kinds (default: all, unless --no-deface)")
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="also run the redactor of another checkout (e.g. `git archive` of an "
                     "older commit with bwc_custody/) in the same run, for speed ratios")
@@ -176,26 +193,30 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     settings = {"detect_every": a.detect_every, "detect_area": a.detect_area,
                 "threshold": a.threshold, "detect_threads": a.detect_threads,
-                "confirm_hits": a.confirm_hits, "weak_pad": a.weak_pad,
+                "confirm_hits": a.confirm_hits, "weak_pad": a.weak_pad, "heads": a.heads,
                 "overwrite": True}
     opts = RedactOptions(**settings)
     rows: list[dict[str, Any]] = []
-    for seed in a.seeds:
-        clip, truth_path = make_clip(a.out, seed, a.size, a.per_image, a.fps, a.shake)
+    for seed, kind in [(s, k) for s in a.seeds for k in a.kinds]:
+        clip, truth_path = make_clip(a.out, seed, a.size, a.per_image, a.fps, a.shake, kind)
         truth = json.loads(truth_path.read_text())
         n = len(truth["frames"])
         tools: list[tuple[str, Any]] = [("ours", lambda c, o: run_tree(ROOT, c, o, settings))]
+        if kind in a.heads_kinds:
+            tools.append(("ours --heads", lambda c, o: run_tree(ROOT, c, o,
+                                                                 {**settings, "heads": True})))
         if a.baseline:
             tools.append(("baseline", lambda c, o: run_tree(a.baseline.resolve(), c, o,
                                                              settings)))
-        if not a.no_deface:
+        if not a.no_deface and (a.deface_kinds is None or kind in a.deface_kinds):
             extra = a.deface_args.split()
             tools.append(("deface " + " ".join(extra), lambda c, o, e=extra: run_deface(c, o, e)))
         for name, fn in tools:
-            out = a.out / f"{clip.stem}.{name.split()[0]}.mp4"
+            out = a.out / f"{clip.stem}.{name.replace(' --', '_').split()[0]}.mp4"
             secs, cpu = fn(clip, out)
             r = recall(clip, out, truth, a.sharp_ratio)
-            row = {"clip": clip.name, "tool": name, "frames": n, "seconds": round(secs, 1),
+            row = {"clip": clip.name, "kind": kind, "tool": name, "frames": n,
+                   "seconds": round(secs, 1),
                    "fps": round(n / secs, 1), "rtf": round(n / secs / a.fps, 2),
                    "cpu_ms_per_frame": round(1000 * cpu / n, 1), **r}
             rows.append(row)
@@ -203,11 +224,16 @@ def main() -> None:
                   f"({r['missed']} of {r['boxes']} boxes missed; by size {r['by_size']})  "
                   f"{row['fps']:6.1f} fps  real-time x{row['rtf']:.2f}  "
                   f"CPU {row['cpu_ms_per_frame']:.1f} ms/frame", flush=True)
-            if name in ("ours", "baseline"):
+            if name in ("ours", "ours --heads", "baseline"):
                 man = json.loads(out.with_suffix(".manifest.json").read_text())
                 row["blurred_share"] = round(blurred_share(man), 4)
                 print(f"  blurred share of frame area {row['blurred_share']:.4f}; stage seconds "
                       f"{man['summary']['stage_seconds']}")
+                if man.get("heads"):
+                    h = man["heads"]
+                    row["heads"] = {k: h[k] for k in ("people", "keyframes_at_six_people")}
+                    row["heads"]["by_head_only"] = len(h["blurred_by_head_only"])
+                    print(f"  heads: {row['heads']} of {man['summary']['keyframes']} keyframes")
             if a.misses and name == "ours":
                 print(summarise(analyse(clip, out, truth, man, a.sharp_ratio), r["boxes"]))
     print(f"settings: {opts}  cpus: {os.cpu_count()}  load: {os.getloadavg()}")

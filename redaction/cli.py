@@ -25,6 +25,9 @@ def register(app: typer.Typer) -> None:
             None, "--regions", help="JSON of manual boxes, blackout and mute ranges."),
         detect_every: int = typer.Option(3, help="Run the detector on every Nth frame."),
         threshold: float = typer.Option(0.1, help="Detector score threshold (low = safer)."),
+        heads: bool = typer.Option(
+            False, "--heads", help="Also blur every person's whole head (hair, ears, people "
+            "seen from behind); up to six people a frame, more are flagged for review."),
         allow_partial: bool = typer.Option(
             False, help="Redact the decodable part of a truncated/damaged video."),
         overwrite: bool = typer.Option(False, help="Replace DST if it exists."),
@@ -44,7 +47,7 @@ def register(app: typer.Typer) -> None:
         from redaction.regions import Regions, load_regions
 
         try:
-            opts = RedactOptions(detect_every=detect_every, threshold=threshold,
+            opts = RedactOptions(detect_every=detect_every, threshold=threshold, heads=heads,
                                  allow_partial=allow_partial, overwrite=overwrite)
             reg = load_regions(regions) if regions else Regions()
             with Progress(TextColumn("redacting"), BarColumn(), MofNCompleteColumn(),

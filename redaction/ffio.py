@@ -3,25 +3,24 @@ taking them in, both built with ffmpeg-python and drained so neither can deadloc
 
 from __future__ import annotations
 
+import os
+import queue
 import subprocess
 import threading
 from collections import deque
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any
 
 import ffmpeg
 import numpy as np
 
+from redaction import rawmkv
 from redaction.media import MediaInfo
 from redaction.regions import TimeRange
 
 GLOBAL_ARGS = ["-nostdin", "-hide_banner", "-v", "error"]
-
-
-def fps_arg(info: MediaInfo) -> str:
-    """The frame rate as ffmpeg wants it ("30000/1001")."""
-    return f"{info.fps.numerator}/{info.fps.denominator}"
 
 
 def even(n: int) -> int:
@@ -32,12 +31,13 @@ def even(n: int) -> int:
 class FFmpegProcess:
     """A running ffmpeg whose stderr is drained by a thread (last lines kept for errors)."""
 
-    def __init__(self, node: Any, *, stdin: bool, stdout: bool) -> None:
+    def __init__(self, node: Any, *, stdin: bool, stdout: bool,
+                 pass_fds: tuple[int, ...] = ()) -> None:
         self.args: list[str] = ["ffmpeg", *GLOBAL_ARGS, *node.compile()[1:]]
         self.proc = subprocess.Popen(
             self.args, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
-            stderr=subprocess.PIPE, bufsize=0)
+            stderr=subprocess.PIPE, bufsize=0, pass_fds=pass_fds)
         self.errors: deque[str] = deque(maxlen=40)
         self.error_count = 0
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
@@ -69,18 +69,73 @@ class FFmpegProcess:
         return list(self.errors)[-n:]
 
 
-def start_decoder(src: str, info: MediaInfo) -> FFmpegProcess:
-    """Decode the first video stream to upright, even-sized, constant-rate I420 frames.
+class Decoder(FFmpegProcess):
+    """ffmpeg decoding the first video stream to upright, even-sized I420 frames on stdout,
+    each frame's timestamp (in the source stream's time base) on a second pipe.
 
-    ffmpeg applies the display matrix (autorotate); variable frame rate becomes constant at
-    the stream's average rate (frames duplicated or dropped by timestamp) so audio stays in
-    sync."""
-    v = ffmpeg.input(src)[str(info.video_index)]
+    Every decoded frame comes out once, in presentation order, with the timestamp the
+    source gives it (`-copyts`, passthrough): nothing is duplicated to fill a late start
+    or made constant-rate, so frame N here is the source's frame N."""
+
+    def __init__(self, node: Any, times_w: int, times_r: int, time_base: Fraction) -> None:
+        super().__init__(node, stdin=False, stdout=True, pass_fds=(times_w,))
+        os.close(times_w)
+        self.expected_time_base = time_base
+        self.time_base: Fraction | None = None
+        self._times: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._times_reader = threading.Thread(target=self._read_times, args=(times_r,),
+                                              daemon=True)
+        self._times_reader.start()
+
+    def _read_times(self, fd: int) -> None:
+        """Parse framecrc lines (`stream, dts, pts, duration, size, crc`) into timestamps."""
+        with os.fdopen(fd, "r", encoding="ascii", errors="replace") as lines:
+            for line in lines:
+                if line.startswith("#tb 0:"):
+                    self.time_base = Fraction(line.split(":", 1)[1].strip())
+                elif line and not line.startswith("#"):
+                    self._times.put(int(line.split(",")[2]))
+        self._times.put(None)
+
+    def read(self, size: int) -> tuple[int, np.ndarray] | None:
+        """The next frame's (timestamp, I420 buffer of `size` bytes); None at the end."""
+        assert self.proc.stdout is not None
+        buf = read_frame(self.proc.stdout, size)
+        if buf is None:
+            return None
+        pts = self._times.get()
+        if pts is None:
+            return None
+        if self.time_base != self.expected_time_base:  # set before the first timestamp
+            raise RuntimeError(f"ffmpeg printed timestamps in {self.time_base}, "
+                               f"not {self.expected_time_base}")
+        return pts, buf
+
+
+def start_decoder(src: str, info: MediaInfo) -> Decoder:
+    """Decode the first video stream (see `Decoder`). ffmpeg applies the display matrix
+    (autorotate) and pads odd sizes to even; timestamps come in `info.time_base`."""
+    v = ffmpeg.input(src)[str(info.video_index)].split()
+    picture = v[0]
     if info.width % 2 or info.height % 2:
-        v = v.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
-    node = v.output("pipe:", format="rawvideo", pix_fmt="yuv420p", fps_mode="cfr",
-                    r=fps_arg(info))
-    return FFmpegProcess(node, stdin=False, stdout=True)
+        picture = picture.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
+    times_r, times_w = os.pipe()
+    frames = picture.output("pipe:1", format="rawvideo", pix_fmt="yuv420p",
+                            fps_mode="passthrough")
+    # the same frames, wrapped (not copied), only to have ffmpeg print their timestamps
+    times = v[1].output(f"pipe:{times_w}", format="framecrc", vcodec="wrapped_avframe",
+                        fps_mode="passthrough", enc_time_base=tb_arg(info.time_base))
+    node = ffmpeg.merge_outputs(frames, times).global_args("-copyts")
+    try:
+        return Decoder(node, times_w, times_r, info.time_base)
+    except BaseException:
+        os.close(times_r)
+        raise
+
+
+def tb_arg(tb: Fraction) -> str:
+    """A time base as ffmpeg's options want it ("1/15360")."""
+    return f"{tb.numerator}/{tb.denominator}"
 
 
 def mute_expression(mute: Sequence[TimeRange]) -> str:
@@ -103,29 +158,47 @@ def muted_audio(a: Any, mute: Sequence[TimeRange], *, bleep: bool, sample_rate: 
     return ffmpeg.filter([a, tone], "amix", inputs=2, duration="first", normalize=0)
 
 
-def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, mute: Sequence[TimeRange],
-                  crf: int, preset: str, bleep: bool = False) -> tuple[FFmpegProcess, str | None]:
-    """Encode raw I420 frames from stdin to H.264 + the source's first audio stream in MP4.
+class Encoder(FFmpegProcess):
+    """ffmpeg taking timestamped I420 frames (a Matroska stream, `rawmkv`) on stdin."""
+
+    def write(self, timestamp_us: int, buf: np.ndarray) -> None:
+        """Send one frame, shown at `timestamp_us` on the source's clock."""
+        assert self.proc.stdin is not None
+        rawmkv.write_frame(self.proc.stdin, timestamp_us, buf.data)
+
+
+def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, first_us: int,
+                  mute: Sequence[TimeRange], crf: int, preset: str,
+                  x264_params: str = "", bleep: bool = False) -> tuple[Encoder, str | None]:
+    """Encode timestamped I420 frames from stdin to H.264 + the source's first audio stream
+    in MP4, every frame at its source timestamp (`first_us`: the first frame's, in
+    microseconds on the source's clock).
+
+    ffmpeg moves each input's timestamps so that its first starts at 0; the source's
+    streams (the audio) all move by the source's start time, so the video is put back at
+    its own offset from that start: a video that starts 0.85 s after its audio still
+    does, and a source that starts at 0 keeps every timestamp exactly (the output's time
+    base is the source's).
 
     Audio is copied bit for bit when it is already AAC and nothing is muted; otherwise it is
     encoded to AAC, silent in the mute ranges (a 1 kHz tone there with `bleep`). Container
     metadata, subtitles and data tracks are not carried over.
     Returns the process and what happened to the audio ("copy", "aac" or None)."""
     w, h = even(info.width), even(info.height)
-    vin_args: dict[str, Any] = {"format": "rawvideo", "pix_fmt": "yuv420p", "s": f"{w}x{h}",
-                                "framerate": fps_arg(info)}
-    starts = [info.video_start] + [a.start_time for a in info.audio[:1]]
-    offset = info.video_start - min(starts)
-    if offset > 0.001:
-        vin_args["itsoffset"] = f"{offset:.6f}"
+    shift_us = first_us - round(info.format_start * 1_000_000)
+    vin_args: dict[str, Any] = {"format": "matroska", "itsoffset": f"{shift_us / 1e6:.6f}"}
     streams: list[Any] = [ffmpeg.input("pipe:", **vin_args)]
     out_args: dict[str, Any] = {
         "format": "mp4", "vcodec": "libx264", "preset": preset, "crf": crf,
         "pix_fmt": "yuv420p", "profile:v": "high", "movflags": "+faststart",
         "map_metadata": -1, "map_chapters": -1,
-        # one output frame per frame we write: the decoder already made the rate constant
-        "fps_mode": "passthrough",
+        # one output frame per frame we write, at its own timestamp, in the source's time
+        # base (no rounding to a frame rate: variable rate stays as the source has it)
+        "fps_mode": "passthrough", "enc_time_base": f"1/{info.time_base.denominator}",
+        "video_track_timescale": info.time_base.denominator,
     }
+    if x264_params:
+        out_args["x264-params"] = x264_params
     audio_mode: str | None = None
     if info.audio:
         a = ffmpeg.input(src)[str(info.audio[0].index)]
@@ -140,7 +213,10 @@ def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, mute: Sequence[Ti
             audio_mode = "aac"
         streams.append(a)
     node = ffmpeg.output(*streams, str(dst_tmp), **out_args)
-    return FFmpegProcess(node, stdin=True, stdout=False), audio_mode
+    proc = Encoder(node, stdin=True, stdout=False)
+    assert proc.proc.stdin is not None
+    proc.proc.stdin.write(rawmkv.header(w, h))
+    return proc, audio_mode
 
 
 def read_frame(stream: IO[bytes], size: int) -> np.ndarray | None:

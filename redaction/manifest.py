@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import IO, Any
 
 SCHEMA = "bwc-redaction-manifest/1"
-# frames: [[frame, [box row, ...], [[x0, y0, x1, y1] blurred region, ...]], ...]; the blurred
-# regions are the padded boxes not kept (their union was blurred)
-FRAME_LAYOUT = ["frame", "boxes", "blurred_regions"]
-FRAME_COLUMNS = ["track", "x0", "y0", "x1", "y1", "score", "source", "kept"]
+# frames: [[frame, [box row, ...], [[x0, y0, x1, y1] blurred region, ...], time], ...]; the
+# blurred regions are the padded boxes not kept (their union was blurred); `frame` counts the
+# source's frames from 0 and `time` is the frame's timestamp in seconds (the source's, less
+# the file's start time: the output's clock)
+FRAME_LAYOUT = ["frame", "boxes", "blurred_regions", "time"]
+# region: "face" (a detected face) or "head" (a whole head, heads mode)
+FRAME_COLUMNS = ["track", "x0", "y0", "x1", "y1", "score", "source", "kept", "region"]
 
 
 class ManifestWriter:
@@ -30,29 +33,32 @@ class ManifestWriter:
         self.boxes = 0
         self.low_confidence: list[dict[str, Any]] = []
 
-    def add_frame(self, frame: int, rows: list[list[Any]],
+    def add_frame(self, frame: int, time: float, rows: list[list[Any]],
                   blurred: list[tuple[int, int, int, int]]) -> None:
-        """Record the boxes of one output frame (rows follow FRAME_COLUMNS) and the regions
-        actually blurred."""
+        """Record the boxes of one output frame shown at `time` seconds (rows follow
+        FRAME_COLUMNS) and the regions actually blurred."""
         if not rows and not blurred:
             return
         self.frames_with_boxes += 1
         self.boxes += len(rows)
         self._spool.write(("" if self._first else ",\n")
-                          + json.dumps([frame, rows, blurred], separators=(",", ":")))
+                          + json.dumps([frame, rows, blurred, round(time, 6)],
+                                     separators=(",", ":")))
         self._first = False
 
-    def flag(self, frame: int, fps: float, reason: str, score: float, *, merge_gap: int) -> None:
-        """Mark a frame for a reviewer; consecutive flags of one reason become one range."""
+    def flag(self, frame: int, time: float, reason: str, score: float, *,
+             merge_gap: int) -> None:
+        """Mark a frame (shown at `time` seconds) for a reviewer; consecutive flags of one
+        reason become one range."""
         last = self.low_confidence[-1] if self.low_confidence else None
         if last and last["reason"] == reason and frame - last["end_frame"] <= merge_gap:
             last["end_frame"] = frame
-            last["end_time"] = round(frame / fps, 3)
+            last["end_time"] = round(time, 3)
             last["min_score"] = round(min(last["min_score"], score), 3)
             return
         self.low_confidence.append({"start_frame": frame, "end_frame": frame,
-                                    "start_time": round(frame / fps, 3),
-                                    "end_time": round(frame / fps, 3),
+                                    "start_time": round(time, 3),
+                                    "end_time": round(time, 3),
                                     "reason": reason, "min_score": round(score, 3)})
 
     def write(self, path: Path, header: dict[str, Any]) -> None:

@@ -51,6 +51,10 @@ class MediaInfo:
     variable_frame_rate: bool
     nb_frames: int | None
     video_start: float
+    # the video stream's time base (its timestamps' unit) and the file's start (the
+    # earliest stream's first timestamp, where a player's clock reads 0)
+    time_base: Fraction = Fraction(1, 90000)
+    format_start: float = 0.0
     audio: list[AudioStream] = field(default_factory=list)
 
     @property
@@ -74,6 +78,7 @@ class MediaInfo:
         """JSON-ready facts for the manifest."""
         d = asdict(self)
         d["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
+        d["time_base"] = f"{self.time_base.numerator}/{self.time_base.denominator}"
         d["width"], d["height"] = self.width, self.height
         return d
 
@@ -184,4 +189,6 @@ def probe(src: Path | MediaSource) -> MediaInfo:
         pix_fmt=str(v.get("pix_fmt", "")), stored_width=w, stored_height=h,
         rotation=_rotation(v), fps=fps, variable_frame_rate=vfr,
         nb_frames=int(nb) if nb and str(nb).isdigit() else None,
-        video_start=_float(v.get("start_time"), 0.0) or 0.0, audio=audio)
+        video_start=_float(v.get("start_time"), 0.0) or 0.0,
+        time_base=_rate(v.get("time_base")) or Fraction(1, 90000),
+        format_start=_float(fmt.get("start_time"), 0.0) or 0.0, audio=audio)

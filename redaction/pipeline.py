@@ -16,74 +16,28 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from bwc_custody.errors import InvalidInput
 from bwc_custody.timeutil import utcnow
-from redaction import blur
-from redaction.detect import Box, CenterFaceDetector, Detector, make_detector
+from redaction.detect import make_detector
 from redaction.errors import CorruptVideo, EncodeFailed, OutputIsInput, RedactionError
-from redaction.ffio import FFmpegProcess, even, read_frame, start_decoder, start_encoder
+from redaction.ffio import Decoder, Encoder, start_decoder, start_encoder
 from redaction.keepface import KeepFaceMatcher, Reference, load_reference
 from redaction.manifest import ManifestWriter
 from redaction.media import MediaInfo, MediaSource, probe
+from redaction.options import RedactOptions
 from redaction.regions import Regions
-from redaction.track import Tracker
+from redaction.run import Found, FrameRun
 from redaction.versions import tool_versions
 from storage.crypto import sha256_file
 
+# RedactOptions lives in options.py (run.py needs it too) and is part of this module's API
+__all__ = ["OutputExists", "ProgressFn", "RedactOptions", "RedactionResult", "load_references",
+           "redact_file"]
+
 ProgressFn = Callable[[int, int | None], None]
-
-
-@dataclass(frozen=True)
-class RedactOptions:
-    """Every setting that changes a derivative (all recorded in its manifest)."""
-
-    detector: str = "centerface"
-    # Low on purpose: a false positive costs a blurred patch, a miss exposes a child.
-    threshold: float = 0.1
-    detect_area: int = 640 * 360
-    # Measured: detecting every 3rd frame at ~640x360 keeps 720p30 near real time on 2 cores.
-    detect_every: int = 3
-    detect_threads: int = 2
-    persist_seconds: float = 0.3
-    # a face seen only weakly (below `threshold`) on this many keyframes, missing at most
-    # one in a row, is blurred too, over its whole track (0 or 1: weak detections only
-    # extend tracks)
-    confirm_hits: int = 3
-    # generous: CenterFace boxes are tighter than hairline-to-chin labels, and turned faces
-    # sit off-centre in their boxes; blurring some background costs little
-    pad: float = 0.4
-    # boxes scored below `low_confidence` are placed less exactly (a half-seen face): wider
-    weak_pad: float = 0.6
-    cells: int = 6
-    low_confidence: float = 0.4
-    keep_tolerance: float = 0.5
-    keep_min_face: int = 48
-    crf: int = 18
-    preset: str = "veryfast"
-    allow_partial: bool = False
-    overwrite: bool = False
-    # what the mute ranges sound like in this copy: silence, or a 1 kHz tone (a listener
-    # then knows something was taken out, and where)
-    mute_sound: Literal["silence", "bleep"] = "silence"
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.detect_every <= 30:
-            raise InvalidInput("detect_every must be 1..30", detect_every=self.detect_every)
-        if not 0 < self.threshold < 1:
-            raise InvalidInput("threshold must be in (0, 1)", threshold=self.threshold)
-        if not 0 <= self.confirm_hits <= 10:
-            raise InvalidInput("confirm_hits must be 0..10", confirm_hits=self.confirm_hits)
-        if not 0 <= self.persist_seconds <= 5:
-            raise InvalidInput("persist_seconds must be 0..5", persist=self.persist_seconds)
-        if self.mute_sound not in ("silence", "bleep"):
-            raise InvalidInput("mute_sound must be silence or bleep", mute_sound=self.mute_sound)
-        if self.pad < 0 or self.weak_pad < 0 or self.cells < 2:
-            raise InvalidInput("pad and weak_pad must be >= 0 and cells >= 2", pad=self.pad,
-                               weak_pad=self.weak_pad, cells=self.cells)
 
 
 @dataclass
@@ -116,98 +70,6 @@ class OutputExists(RedactionError):
 
     code = "output_exists"
     status = 409
-
-
-class _Run:
-    """State of one redaction while frames flow (kept out of redact_file for clarity)."""
-
-    # A face already tracked may drop to this share of `threshold` and still extend its
-    # track (turning away, half hidden); new tracks need the full threshold. Measured on
-    # the bench's seed-1 clip: recall 0.981 -> 0.985 for 1.6% more blurred area, where
-    # lowering the threshold itself to 0.05 gave 0.989 for 19% more blurred area.
-    EXTEND_SHARE = 0.5
-
-    def __init__(self, info: MediaInfo, opts: RedactOptions, detector: Detector,
-                 matcher: KeepFaceMatcher | None, regions: Regions,
-                 manifest: ManifestWriter) -> None:
-        self.info, self.opts, self.detector, self.matcher = info, opts, detector, matcher
-        self.regions, self.manifest = regions, manifest
-        self.w, self.h = even(info.width), even(info.height)
-        self.fps = float(info.fps)
-        persist = max(opts.detect_every, round(opts.persist_seconds * self.fps))
-        # detections down to the extension threshold; the tracker starts tracks only at
-        # `threshold` (a detector without a score threshold is used as given)
-        self._find: Detector = (detector.with_threshold(opts.threshold * self.EXTEND_SHARE)
-                                if isinstance(detector, CenterFaceDetector) else detector)
-        self.tracker = Tracker(detect_every=opts.detect_every, persist=persist,
-                               new_track_score=(opts.threshold
-                                                if self._find is not detector else 0.0),
-                               confirm_hits=opts.confirm_hits)
-        self.keep_stats: dict[int, dict[str, Any]] = {}
-        self.detections = 0
-        self.keyframes = 0
-        # seconds the main thread spent per stage (profiling aid, kept in the manifest)
-        self.timings = {"read": 0.0, "wait_detect": 0.0, "redact": 0.0, "write": 0.0,
-                        "detect_thread": 0.0}
-
-    def detect(self, buf: np.ndarray) -> tuple[list[Box], list[float | None]]:
-        """Faces in one frame and, with keep-face, each face's distance to the references."""
-        t0 = time.perf_counter()
-        rgb = blur.to_rgb(buf, self.w, self.h)
-        boxes = self._find(rgb)
-        dists: list[float | None] = ([None] * len(boxes) if self.matcher is None
-                                     else self.matcher.distances(rgb, boxes))
-        self.timings["detect_thread"] += time.perf_counter() - t0
-        return boxes, dists
-
-    def add_keyframe(self, k: int, boxes: list[Box], dists: list[float | None]) -> None:
-        """Feed one keyframe's detections to the tracker and flag weak ones for review."""
-        keeps = [self.matcher.keep(d) if self.matcher else False for d in dists]
-        taken = self.tracker.add(k, boxes, keeps)
-        boxes = [boxes[i] for i in taken]
-        dists = [dists[i] for i in taken]
-        self.keyframes += 1
-        self.detections += len(boxes)
-        weak = [b.score for b in boxes if b.score < self.opts.low_confidence]
-        gap = self.opts.detect_every
-        if weak:
-            self.manifest.flag(k, self.fps, "weak_detection", min(weak), merge_gap=gap)
-        if self.matcher:
-            tol = self.opts.keep_tolerance
-            for d in dists:
-                if d is not None and tol < d <= tol + 0.1:
-                    self.manifest.flag(k, self.fps, "keep_face_near_miss", d, merge_gap=gap)
-
-    def apply(self, j: int, buf: np.ndarray) -> None:
-        """Redact frame `j` in place and record what was done."""
-        t = j / self.fps
-        if self.regions.blacked_out(t):
-            blur.blackout(buf, self.w, self.h)
-            return
-        rows: list[list[Any]] = []
-        to_blur: list[blur.IntBox] = []
-        for tb in self.tracker.boxes_at(j):
-            pad = self.opts.pad if tb.box.score >= self.opts.low_confidence else max(
-                self.opts.pad, self.opts.weak_pad)
-            ib = blur.pad_box(tb.box, pad, self.w, self.h)
-            if ib is None:
-                continue
-            if not tb.keep:
-                to_blur.append(ib)
-            rows.append([tb.track, *ib, round(tb.box.score, 3), tb.source, tb.keep])
-            if tb.keep:
-                self.keep_stats.setdefault(tb.track, {"kept_frames": 0})["kept_frames"] += 1
-        blur.blur_boxes(buf, self.w, self.h, to_blur, cells=self.opts.cells)
-        for mb in self.regions.boxes_at(t):
-            x, y, bw, bh = mb.box
-            cb = blur.clip_box(x, y, x + bw, y + bh, self.w, self.h)
-            if cb is None:
-                continue
-            if mb.mode == "black":
-                blur.fill_box(buf, self.w, self.h, cb)
-            else:
-                blur.blur_box(buf, self.w, self.h, cb, cells=self.opts.cells)
-        self.manifest.add_frame(j, rows, to_blur)
 
 
 def load_references(refs: Sequence[Path | Reference]) -> list[Reference]:
@@ -251,18 +113,23 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact-detect")
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact-hash")
     source_hash = hasher.submit(_source_sha256, source)
-    dec: FFmpegProcess | None = None
-    enc: FFmpegProcess | None = None
+    run = FrameRun(info, opts, detector, matcher, regions, manifest)
+    dec: Decoder | None = None
     try:
-        run = _Run(info, opts, detector, matcher, regions, manifest)
         dec = start_decoder(source.location, info)
-        enc, audio_mode = start_encoder(source.location, tmp, info, mute=regions.mute, crf=opts.crf,
-                                        preset=opts.preset, bleep=opts.mute_sound == "bleep")
-        frames = _stream(run, dec, enc, pool, progress)
-        warnings = _finish(run, dec, enc, frames, tmp)
+
+        def open_encoder(first_us: int) -> Encoder:
+            run.enc, run.audio_mode = start_encoder(
+                source.location, tmp, info, first_us=first_us, mute=regions.mute,
+                crf=opts.crf, preset=opts.preset, x264_params=opts.x264_params,
+                bleep=opts.mute_sound == "bleep")
+            return run.enc
+
+        frames = _stream(run, dec, open_encoder, pool, progress)
+        warnings = _finish(run, dec, frames, tmp)
         out_hash = sha256_file(tmp)
         header = _header(source, dst, info, opts, run, references, regions, frames,
-                         source_hash.result(), out_hash, tmp.stat().st_size, audio_mode,
+                         source_hash.result(), out_hash, tmp.stat().st_size, run.audio_mode,
                          warnings, time.perf_counter() - started)
         if manifest_path is not None:
             manifest.write(manifest_path, header)
@@ -274,7 +141,7 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
                                time.perf_counter() - started, warnings,
                                list(manifest.low_confidence))
     finally:
-        for p in (dec, enc):
+        for p in (dec, run.enc):
             if p is not None:
                 p.kill()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -283,32 +150,38 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
         tmp.unlink(missing_ok=True)
 
 
-def _stream(run: _Run, dec: FFmpegProcess, enc: FFmpegProcess, pool: ThreadPoolExecutor,
-            progress: ProgressFn | None) -> int:
-    """Move every frame from decoder to encoder through detection and blur; return count."""
-    assert dec.proc.stdout is not None
-    assert enc.proc.stdin is not None
+def _stream(run: FrameRun, dec: Decoder, open_encoder: Callable[[int], Encoder],
+            pool: ThreadPoolExecutor, progress: ProgressFn | None) -> int:
+    """Move every frame from decoder to encoder through detection and blur, each with its
+    source timestamp (the encoder starts with the first frame, whose time it needs);
+    return the count."""
     size = run.w * run.h * 3 // 2
-    horizon = run.tracker.horizon
+    horizon = max(run.tracker.horizon,
+                  run.head_tracker.horizon if run.head_tracker is not None else 0)
     every = run.opts.detect_every
-    frames: deque[tuple[int, np.ndarray]] = deque()
-    pending: deque[tuple[int, Future[tuple[list[Box], list[float | None]]]]] = deque()
+    frames: deque[tuple[int, int, np.ndarray]] = deque()  # (index, pts, frame)
+    pending: deque[tuple[int, float, Future[Found]]] = deque()
     expected = run.info.expected_frames
     n = 0
     done = 0
+    last_pts: int | None = None
+    enc: Encoder | None = None
 
-    def emit(j: int, buf: np.ndarray) -> None:
+    def emit(j: int, pts: int, buf: np.ndarray) -> None:
         nonlocal done
+        assert enc is not None
         t0 = time.perf_counter()
         while pending and pending[0][0] <= j + horizon:
-            k, fut = pending.popleft()
-            run.add_keyframe(k, *fut.result())
+            k, tk, fut = pending.popleft()
+            run.add_keyframe(k, tk, fut.result())
         t1 = time.perf_counter()
-        run.apply(j, buf)
+        run.apply(j, run.seconds(pts), buf)
         run.tracker.prune(j)
+        if run.head_tracker is not None:
+            run.head_tracker.prune(j)
         t2 = time.perf_counter()
         try:
-            enc.proc.stdin.write(buf.data)  # type: ignore[union-attr]
+            enc.write(run.micros(pts), buf)
         except BrokenPipeError:
             enc.wait()
             raise EncodeFailed("ffmpeg stopped taking frames", stderr=enc.tail()) from None
@@ -322,34 +195,48 @@ def _stream(run: _Run, dec: FFmpegProcess, enc: FFmpegProcess, pool: ThreadPoolE
 
     while True:
         t0 = time.perf_counter()
-        buf = read_frame(dec.proc.stdout, size)
+        got = dec.read(size)
         run.timings["read"] += time.perf_counter() - t0
-        if buf is None:
+        if got is None:
             break
+        pts, buf = got
+        if last_pts is not None and pts <= last_pts:
+            # a damaged file can repeat a timestamp; the MP4 needs them increasing
+            run.timestamps_moved += 1
+            pts = last_pts + 1
+        last_pts = pts
+        if enc is None:
+            try:
+                enc = open_encoder(run.micros(pts))
+            except BrokenPipeError:
+                raise EncodeFailed("ffmpeg could not start encoding",
+                                   stderr=run.enc.tail() if run.enc else []) from None
         if n % every == 0:
-            pending.append((n, pool.submit(run.detect, buf)))
-        frames.append((n, buf))
+            pending.append((n, run.seconds(pts), pool.submit(run.detect, buf)))
+        frames.append((n, pts, buf))
         n += 1
         if len(frames) > horizon + every:
             emit(*frames.popleft())
     # the last frame is always a keyframe, so tracks reach the very end of the video
     if frames and (n - 1) % every != 0:
         last = frames[-1]
-        pending.append((last[0], pool.submit(run.detect, last[1])))
+        pending.append((last[0], run.seconds(last[1]), pool.submit(run.detect, last[2])))
     while frames:
         emit(*frames.popleft())
     return n
 
 
-def _finish(run: _Run, dec: FFmpegProcess, enc: FFmpegProcess, frames: int,
-            tmp: Path) -> list[str]:
+def _finish(run: FrameRun, dec: Decoder, frames: int, tmp: Path) -> list[str]:
     """Close the encoder, check both processes and the frame count; return warnings."""
-    assert enc.proc.stdin is not None
-    try:
-        enc.proc.stdin.close()
-    except BrokenPipeError:
-        pass
-    dec_rc, enc_rc = dec.wait(), enc.wait()
+    enc = run.enc
+    if enc is not None:
+        assert enc.proc.stdin is not None
+        try:
+            enc.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    dec_rc = dec.wait()
+    enc_rc = enc.wait() if enc is not None else 0
     warnings: list[str] = []
     expected = run.info.expected_frames
     short = expected is not None and frames < expected * 0.98 - 2
@@ -363,15 +250,18 @@ def _finish(run: _Run, dec: FFmpegProcess, enc: FFmpegProcess, frames: int,
         warnings.append(f"partial: decoded {frames} of about {expected} frames")
     if dec.error_count:
         warnings.append(f"decoder reported {dec.error_count} error lines: {dec.tail(3)}")
-    if enc_rc != 0 or not tmp.is_file():
+    if enc is None or enc_rc != 0 or not tmp.is_file():
         raise EncodeFailed("ffmpeg could not write the derivative", status_code=enc_rc,
-                           stderr=enc.tail())
+                           stderr=enc.tail() if enc else [])
+    if run.timestamps_moved:
+        warnings.append(f"{run.timestamps_moved} frames repeated an earlier timestamp and "
+                        "were moved one tick later")
     if run.info.audio[1:]:
         warnings.append(f"only the first of {len(run.info.audio)} audio streams was kept")
     return warnings
 
 
-def _header(src: MediaSource, dst: Path, info: MediaInfo, opts: RedactOptions, run: _Run,
+def _header(src: MediaSource, dst: Path, info: MediaInfo, opts: RedactOptions, run: FrameRun,
             references: list[Reference], regions: Regions, frames: int, src_hash: str,
             out_hash: str, out_bytes: int, audio_mode: str | None, warnings: list[str],
             seconds: float) -> dict[str, Any]:
@@ -391,8 +281,14 @@ def _header(src: MediaSource, dst: Path, info: MediaInfo, opts: RedactOptions, r
                    "padded_from": ([info.width, info.height]
                                    if (run.w, run.h) != (info.width, info.height) else None),
                    "rotation_applied": info.rotation,
-                   "constant_frame_rate_from_variable": info.variable_frame_rate},
+                   # every frame keeps its source timestamp, less the file's start time
+                   # (0 for most files): variable rate stays variable, a late video start
+                   # stays late, and frame N is the source's frame N
+                   "time_base": f"1/{info.time_base.denominator}",
+                   "time_shift": -info.format_start,
+                   "variable_frame_rate": info.variable_frame_rate},
         "tools": {**tool_versions(), "detector": det_info},
+        "heads": run.heads_summary(),
         "settings": asdict(opts),
         "keep_face": {
             "references": [{"name": r.name, "sha256": r.sha256} for r in references],

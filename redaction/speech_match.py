@@ -82,11 +82,11 @@ def similarity(heard: str, token: str) -> float:
     # short words differ by one letter from too many others: only the same word counts
     if len(token) <= 3 or len(heard) <= 2:
         return 0.0
-    text = jellyfish.jaro_winkler_similarity(heard, token)
+    text = float(jellyfish.jaro_winkler_similarity(heard, token))
     ph, pt = jellyfish.metaphone(heard), jellyfish.metaphone(token)
     if len(ph) < 2 or len(pt) < 2:
         return text
-    sound = jellyfish.jaro_winkler_similarity(ph, pt)
+    sound = float(jellyfish.jaro_winkler_similarity(ph, pt))
     return max(text, (text + sound) / 2)
 
 

@@ -9,11 +9,14 @@ last. Frame i is final once every keyframe up to i + `horizon` has been added.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from redaction.detect import Box, iou
+import numpy as np
+
+from redaction.detect import Box
 
 Source = Literal["detected", "interpolated", "held"]
 
@@ -102,7 +105,7 @@ class Tracker:
                  min_iou: float = 0.15, max_center_dist: float = 0.8,
                  hold_growth: float = 0.03, motion_slack: float = 1.0,
                  new_track_score: float = 0.0, confirm_hits: int = 0,
-                 tentative_misses: int = 1) -> None:
+                 tentative_misses: int = 1, ids: Iterator[int] | None = None) -> None:
         self.detect_every = max(1, detect_every)
         self.persist = max(persist, self.detect_every)
         self.pre = self.detect_every if pre is None else pre
@@ -116,7 +119,9 @@ class Tracker:
         self.tentative_gap = (max(0, tentative_misses) + 1) * self.detect_every
         self.tracks: list[Track] = []
         self.confirmed: int = 0  # tracks that blur (the manifest's track count)
-        self._next_id = 1
+        # track numbers: a counter shared with another tracker keeps them apart (faces and
+        # heads in one manifest)
+        self._ids = ids if ids is not None else itertools.count(1)
         self.last_keyframe = -1
 
     @property
@@ -159,9 +164,8 @@ class Tracker:
                 self._observe(live[ti], Observation(frame, dets[di], keeps[di]))
         for di in strong + (weak if self.confirm_hits > 1 else []):
             if di not in used_d:
-                self._observe(Track(self._next_id, tentative=True),
+                self._observe(Track(next(self._ids), tentative=True),
                               Observation(frame, dets[di], keeps[di]), new=True)
-                self._next_id += 1
                 used_d.add(di)
         return sorted(used_d)
 
@@ -178,21 +182,34 @@ class Tracker:
 
     def _match(self, frame: int, live: list[Track], dets: list[Box], cand: list[int],
                used_t: set[int]) -> list[tuple[int, int]]:
-        """Greedy best-first pairs (track index, detection index) among `cand`."""
-        pairs: list[tuple[float, int, int]] = []
-        for ti, t in enumerate(live):
-            if ti in used_t:
-                continue
-            p = t.predict(frame)
-            size = max(p.w, p.h, 1.0)
-            for di in cand:
-                d = dets[di]
-                o = iou(p, d)
-                dist = ((p.cx - d.cx) ** 2 + (p.cy - d.cy) ** 2) ** 0.5 / size
-                ratio = max(d.w, 1.0) / max(p.w, 1.0)
-                if o >= self.min_iou or (dist <= self.max_center_dist and 0.5 < ratio < 2.0):
-                    pairs.append((o - dist, ti, di))
-        pairs.sort(reverse=True)
+        """Greedy best-first pairs (track index, detection index) among `cand`. A pair may
+        match when the boxes overlap (IoU >= `min_iou`) or their centres are close for
+        their size; the best (IoU minus centre distance) pairs are taken first. Computed
+        as arrays: measured, the pair loop in Python was ~16 ms a keyframe on group scenes."""
+        tis = [ti for ti in range(len(live)) if ti not in used_t]
+        if not tis or not cand:
+            return []
+        preds = [live[ti].predict(frame) for ti in tis]
+        p = np.array([[b.x0, b.y0, b.x1, b.y1] for b in preds])[:, None, :]
+        d = np.array([[dets[di].x0, dets[di].y0, dets[di].x1, dets[di].y1]
+                      for di in cand])[None, :, :]
+        pw, ph = p[..., 2] - p[..., 0], p[..., 3] - p[..., 1]
+        dw, dh = d[..., 2] - d[..., 0], d[..., 3] - d[..., 1]
+        iw = np.maximum(0.0, np.minimum(p[..., 2], d[..., 2]) - np.maximum(p[..., 0], d[..., 0]))
+        ih = np.maximum(0.0, np.minimum(p[..., 3], d[..., 3]) - np.maximum(p[..., 1], d[..., 1]))
+        inter = iw * ih
+        union = pw * ph + dw * dh - inter
+        o = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+        size = np.maximum(np.maximum(pw, ph), 1.0)
+        dist = np.hypot((p[..., 0] + p[..., 2] - d[..., 0] - d[..., 2]) / 2,
+                        (p[..., 1] + p[..., 3] - d[..., 1] - d[..., 3]) / 2) / size
+        ratio = np.maximum(dw, 1.0) / np.maximum(pw, 1.0)
+        ok = (o >= self.min_iou) | ((dist <= self.max_center_dist) & (ratio > 0.5)
+                                    & (ratio < 2.0))
+        score = o - dist
+        pairs = sorted(((float(score[i, j]), tis[i], cand[j]) for i, j in zip(*np.nonzero(ok),
+                                                                               strict=True)),
+                       reverse=True)
         out: list[tuple[int, int]] = []
         seen_t: set[int] = set()
         seen_d: set[int] = set()

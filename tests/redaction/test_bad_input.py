@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -118,26 +117,3 @@ def test_rotated_phone_video_is_made_upright(plain: Path, tmp_path: Path) -> Non
     assert (v["width"], v["height"]) == (240, 320)
     assert m["output"]["rotation_applied"] in (90, 270)
     assert not any("rotation" in sd for sd in v.get("side_data_list", []))
-
-
-def m_src_vfr(src: Path) -> bool:
-    v = streams(src)["video"]
-    return bool(v["avg_frame_rate"] != v["r_frame_rate"])
-
-
-def test_variable_frame_rate_keeps_audio_in_sync(tmp_path: Path) -> None:
-    src = tmp_path / "vfr.mp4"
-    # drop irregular frames: 30 fps with gaps, as phones write when light changes
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=3",
-           "-f", "lavfi", "-i", "sine=duration=3",
-           "-vf", "select='not(between(n,20,40))*not(between(n,60,62))'", "-fps_mode", "vfr",
-           "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(src))
-    assert m_src_vfr(src)
-    out, m = _redacted(src, tmp_path)
-    assert m["output"]["constant_frame_rate_from_variable"] is True
-    s = streams(out)
-    assert s["video"]["avg_frame_rate"] == s["video"]["r_frame_rate"]  # constant now
-    frames = int(s["video"]["nb_read_frames"])
-    dur_v = frames / float(Fraction(s["video"]["avg_frame_rate"]))
-    assert abs(dur_v - float(s["audio"]["duration"])) < 0.2
-    assert m["output"]["frames"] == frames

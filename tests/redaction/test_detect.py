@@ -72,3 +72,27 @@ def test_eye_span_tells_a_face_seen_from_the_front_from_one_seen_from_the_side()
     assert span_of(labels[6]) > 0.38
     assert span_of(labels[7]) < 0.15
     assert all(b.eye_span is not None and b.scaled(2.0).eye_span == b.eye_span for b in found)
+
+
+def test_turned_pass_finds_faces_turned_by_its_angle(group_rgb: np.ndarray) -> None:
+    # the group photo turned by 45 degrees: the upright pass misses faces the turned pass
+    # finds, and each find comes back upright, around a face's centre in the turned photo
+    from redaction.detect import merge, rotated_pass
+
+    h, w = group_rgb.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), -45, 1.0)
+    turned = cv2.warpAffine(group_rgb, m, (w, h))
+    d = CenterFaceDetector(threshold=0.3)
+    centres = [(m[0, 0] * b.cx + m[0, 1] * b.cy + m[0, 2], m[1, 0] * b.cx + m[1, 1] * b.cy
+                + m[1, 2]) for b in d(group_rgb)]
+    centres = [(x, y) for x, y in centres if 0 <= x < w and 0 <= y < h]
+    assert len(centres) >= 4
+
+    def found(boxes: list) -> int:  # type: ignore[type-arg]
+        return sum(any(b.x0 <= x <= b.x1 and b.y0 <= y <= b.y1 for b in boxes)
+                   for x, y in centres)
+
+    upright = d(turned)
+    both = merge(upright + rotated_pass(d, turned, 45))
+    assert found(both) >= found(upright) + 2, (found(upright), found(both))
+    assert found(both) >= 0.75 * len(centres)

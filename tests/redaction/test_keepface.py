@@ -65,7 +65,7 @@ def test_keep_face_leaves_only_the_matched_person_sharp(two_people, identities: 
     m = read_manifest(man)
     assert m["keep_face"]["references"][0]["name"] == "obama"
     assert m["keep_face"]["kept_tracks"]
-    kept_rows = [row for _, rows, _ in m["frames"] for row in rows if row[-1] is True]
+    kept_rows = [row for _, rows, _, _ in m["frames"] for row in rows if row[7] is True]
     assert kept_rows
 
 

@@ -8,6 +8,7 @@ import sys
 from fractions import Fraction
 
 import numpy as np
+import pytest
 
 from tests.redaction.conftest import Redacted
 from tests.redaction.util import box_ratio, gray_frames, streams
@@ -32,16 +33,18 @@ def test_truth_faces_are_blurred(redacted: Redacted) -> None:
 
 def test_background_is_unchanged(redacted: Redacted) -> None:
     orig, red = gray_frames(redacted.clip.path), gray_frames(redacted.out)
-    regions = {f: blurred for f, _rows, blurred in redacted.manifest["frames"]}
+    regions = {f: blurred for f, _rows, blurred, _t in redacted.manifest["frames"]}
     diffs = []
     for i, (o, r) in enumerate(zip(orig, red, strict=True)):
         mask = np.ones(o.shape, bool)
         for x0, y0, x1, y1 in regions.get(i, []):
             mask[y0:y1, x0:x1] = False
-        # enough background left to compare (the group photo at 640x360 is up to ~70%
-        # blurred with its weak faces padded wider)
-        assert mask.mean() > 0.2
+        # enough background left to compare? (the group photo at 640x360 is up to ~90%
+        # blurred: its weak faces padded wider, and the turned passes' finds)
+        if mask.mean() < 0.05:
+            continue
         diffs.append(np.abs(o.astype(int) - r.astype(int))[mask].mean())
+    assert len(diffs) > 0.8 * len(orig)
     # only re-encoding noise outside the blurred boxes
     assert max(diffs) < 3.0, max(diffs)
 
@@ -80,15 +83,18 @@ def test_manifest_records_everything(redacted: Redacted) -> None:
     assert len(m["tools"]["detector"]["model_sha256"]) == 64
     assert m["settings"]["detect_every"] >= 1
     assert m["output"]["frames"] == len(redacted.clip.truth["frames"])
-    assert m["frame_columns"] == ["track", "x0", "y0", "x1", "y1", "score", "source", "kept"]
+    assert m["frame_columns"] == ["track", "x0", "y0", "x1", "y1", "score", "source", "kept",
+                                  "region"]
     sources = set()
-    assert m["frame_layout"] == ["frame", "boxes", "blurred_regions"]
-    for frame, rows, blurred in m["frames"]:
+    assert m["frame_layout"] == ["frame", "boxes", "blurred_regions", "time"]
+    for frame, rows, blurred, t in m["frames"]:
         assert 0 <= frame < m["output"]["frames"]
+        assert t == pytest.approx(frame / 30, abs=1e-4)  # 30 fps from 0
         assert blurred
         assert all(0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
                                for x0, y0, x1, y1 in blurred)
-        for track, x0, y0, x1, y1, score, source, kept in rows:
+        for track, x0, y0, x1, y1, score, source, kept, region in rows:
+            assert region == "face"  # heads mode is off by default
             assert track >= 1
             assert 0 < score <= 1
             assert kept is False

@@ -1,0 +1,79 @@
+"""The settings of a redaction: every field changes the derivative and is recorded in its
+manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bwc_custody.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class RedactOptions:
+    """Every setting that changes a derivative (all recorded in its manifest)."""
+
+    detector: str = "centerface"
+    # Low on purpose: a false positive costs a blurred patch, a miss exposes a child.
+    threshold: float = 0.1
+    detect_area: int = 640 * 360
+    # Measured: detecting every 3rd frame at ~640x360 keeps 720p30 near real time on 2 cores.
+    detect_every: int = 3
+    detect_threads: int = 2
+    # each keyframe is also searched turned by +45 and -45 degrees, alternately (faces
+    # tilted 20-70 degrees, and tilted heads the upright pass scores near zero). Measured
+    # on the bench's seed-1 720p clips: recall 0.9868 -> 0.9973 upright, 0.9891 -> 0.9950
+    # on photos turned 20-70 degrees, for ~35% more CPU and ~35% more blurred area
+    rotated_pass: bool = True
+    persist_seconds: float = 0.3
+    # a face seen only weakly (below `threshold`) on this many keyframes, missing at most
+    # one in a row, is blurred too, over its whole track (0 or 1: weak detections only
+    # extend tracks)
+    confirm_hits: int = 3
+    # generous: CenterFace boxes are tighter than hairline-to-chin labels, and turned faces
+    # sit off-centre in their boxes; blurring some background costs little
+    pad: float = 0.4
+    # boxes scored below `low_confidence` are placed less exactly (a half-seen face): wider
+    weak_pad: float = 0.6
+    cells: int = 6
+    # heads mode: also blur every person's whole head (hair, ears, the back of the head),
+    # found by MoveNet MultiPose (up to six people a frame; redaction/heads.py)
+    heads: bool = False
+    heads_input: int = 512
+    head_threshold: float = 0.15
+    # head boxes already reach the hair and ears: less padding than a face box
+    head_pad: float = 0.25
+    low_confidence: float = 0.4
+    keep_tolerance: float = 0.5
+    keep_min_face: int = 48
+    crf: int = 18
+    # x264 "superfast" with veryfast's macroblock-tree rate control: measured on the 720p
+    # dev clip against "veryfast": 35% less encoding CPU (the largest single cost), files
+    # 11% larger, PSNR to the source 41.4 vs 41.8 dB; plain "superfast" made files 47% larger
+    preset: str = "superfast"
+    x264_params: str = "mbtree=1:rc-lookahead=10"
+    allow_partial: bool = False
+    overwrite: bool = False
+    # what the mute ranges sound like in this copy: silence, or a 1 kHz tone (a listener
+    # then knows something was taken out, and where)
+    mute_sound: Literal["silence", "bleep"] = "silence"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.detect_every <= 30:
+            raise InvalidInput("detect_every must be 1..30", detect_every=self.detect_every)
+        if not 0 < self.threshold < 1:
+            raise InvalidInput("threshold must be in (0, 1)", threshold=self.threshold)
+        if not 0 <= self.confirm_hits <= 10:
+            raise InvalidInput("confirm_hits must be 0..10", confirm_hits=self.confirm_hits)
+        if not 0 <= self.persist_seconds <= 5:
+            raise InvalidInput("persist_seconds must be 0..5", persist=self.persist_seconds)
+        if not 0 < self.head_threshold < 1 or self.heads_input % 32 or not (
+                128 <= self.heads_input <= 1280):
+            raise InvalidInput("head_threshold must be in (0, 1) and heads_input a multiple "
+                               "of 32 in 128..1280", head_threshold=self.head_threshold,
+                               heads_input=self.heads_input)
+        if self.mute_sound not in ("silence", "bleep"):
+            raise InvalidInput("mute_sound must be silence or bleep", mute_sound=self.mute_sound)
+        if self.pad < 0 or self.weak_pad < 0 or self.cells < 2:
+            raise InvalidInput("pad and weak_pad must be >= 0 and cells >= 2", pad=self.pad,
+                               weak_pad=self.weak_pad, cells=self.cells)

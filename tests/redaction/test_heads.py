@@ -1,0 +1,100 @@
+"""Heads mode (`bwc redact --heads`): whole heads blurred from MoveNet MultiPose keypoints, the
+manifest saying which people were blurred by head, and crowds past six flagged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from bwc_custody.cli import app
+from bwc_custody.errors import InvalidInput
+from redaction.blur import sharpness
+from redaction.heads import MODEL_PATH, HeadDetector, head_box
+from redaction.pipeline import RedactOptions
+from storage.crypto import sha256_file
+from tests.redaction.conftest import Clip, Redacted
+from tests.redaction.util import FACES, gray_frames
+
+
+def test_vendored_model_is_the_recorded_one() -> None:
+    readme = (MODEL_PATH.parent / "README.md").read_text()
+    assert sha256_file(MODEL_PATH) in readme
+
+
+def test_head_from_shoulders_alone_sits_above_them() -> None:
+    # a person seen from behind: no face points, both shoulders
+    kp = np.zeros((17, 3))
+    kp[5] = [300, 400, 0.9]
+    kp[6] = [200, 400, 0.9]
+    b = head_box(kp, 0.2)
+    assert b is not None
+    assert 200 < b.cx < 300
+    assert b.y1 < 400  # above the shoulder line
+    assert b.w == pytest.approx(55)
+    kp[5, 2] = 0.1  # one shoulder unseen: nothing to place a head on
+    assert head_box(kp, 0.2) is None
+
+
+def test_finds_the_people_in_a_photo(faces_dev: Path) -> None:
+    # the ranger and the boy facing the camera, and the girl in a hood seen in profile
+    # (a labelled face no face detector scores above 0.1)
+    img = cv2.imread(str(FACES / "29_Students_Schoolkids_Students_Schoolkids_29_477.jpg"))
+    heads = HeadDetector(threshold=0.1)(img[:, :, ::-1].copy())
+    labels = json.loads((FACES / "boxes.json").read_text())[
+        "29_Students_Schoolkids_Students_Schoolkids_29_477.jpg"]
+    found = {i for i, (x, y, w, h) in enumerate(labels)
+             if any(b.x0 <= x + w / 2 <= b.x1 and b.y0 - b.h * 0.3 <= y + h / 2 <= b.y1
+                    for b in heads)}
+    assert {4, 5, 7} <= found, found
+
+
+def test_heads_mode_blurs_heads_and_says_so(face_clip: Clip, redacted: Redacted,
+                                            tmp_path: Path) -> None:
+    out, man = tmp_path / "h.mp4", tmp_path / "h.json"
+    res = CliRunner().invoke(app, ["redact", str(face_clip.path), str(out), "--heads",
+                                   "--manifest", str(man), "-q"])
+    assert res.exit_code == 0, res.output
+    m = json.loads(man.read_text())
+    assert m["settings"]["heads"] is True
+    h = m["heads"]
+    assert h["detector"]["name"] == "movenet_multipose"
+    assert h["detector"]["model_sha256"] == sha256_file(MODEL_PATH)
+    assert h["people"] == len(h["tracks"]) >= 3
+    head_rows = [(f, r) for f, rows, _, _ in m["frames"] for r in rows if r[8] == "head"]
+    assert head_rows
+    assert {str(r[0]) for _, r in head_rows} == set(h["tracks"])
+    for track, person in h["tracks"].items():
+        assert set(person["face_tracks"]) <= {r[0] for _, rows, _, _ in m["frames"]
+                                              for r in rows if r[8] == "face"}
+        assert (int(track) in h["blurred_by_head_only"]) == (not person["face_tracks"])
+    # the group photo has more than six people: the reviewer is told
+    assert h["keyframes_at_six_people"] > 0
+    assert any(r["reason"] == "crowd_limit" for r in m["low_confidence"])
+    # every head region really is blurred, and every face blurred without heads still is
+    orig, red = gray_frames(face_clip.path), gray_frames(out)
+    checked = 0
+    for f, r in head_rows[::5]:
+        x0, y0, x1, y1 = r[1:5]
+        s0 = sharpness(orig[f][y0:y1, x0:x1])
+        if s0 < 20:  # flat (the clip's grey border): nothing to blur
+            continue
+        checked += 1
+        assert sharpness(red[f][y0:y1, x0:x1]) <= 0.35 * s0, (f, r)
+    assert checked >= 10
+    plain = {f: b for f, _, b, _ in redacted.manifest["frames"]}
+    heads = {f: b for f, _, b, _ in m["frames"]}
+    assert all(f in heads for f in plain)
+    cover_plain = sum(len(b) for b in plain.values())
+    assert sum(len(heads[f]) for f in plain) >= cover_plain
+
+
+def test_bad_heads_settings_are_refused() -> None:
+    with pytest.raises(InvalidInput):
+        RedactOptions(heads=True, heads_input=500)
+    with pytest.raises(InvalidInput):
+        RedactOptions(heads=True, head_threshold=0)
