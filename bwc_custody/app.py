@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from bwc_custody import __version__
 from bwc_custody.appeals.api import router as appeals_router
 from bwc_custody.auth.api import router as auth_router
-from bwc_custody.console.api import error_page
 from bwc_custody.console.api import router as console_router
+from bwc_custody.console.render import error_page
 from bwc_custody.custody.api import router as custody_router
 from bwc_custody.db import check_migrated
 from bwc_custody.deps import PUBLIC, allow, audit_refusal, rules_in

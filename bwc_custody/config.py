@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,9 @@ class Settings(BaseSettings):
                              max_length=200)
     custodian_title: str = Field(default="Official Custodian of Records", min_length=1,
                                  max_length=200)
+    # The console shows times in this zone (Kentucky has two: America/New_York for the east,
+    # America/Chicago for the west); UTC stays one hover away.
+    agency_timezone: str = "America/New_York"
 
     api_host: str = "127.0.0.1"
     api_port: int = 8400
@@ -89,6 +93,15 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown role(s) {', '.join(unknown)}")
         return ",".join(names)
+
+    @field_validator("agency_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. America/New_York)") from None
+        return value
 
     @property
     def mfa_role_set(self) -> frozenset[str]:

@@ -50,8 +50,9 @@ class ConsoleUser:
     session_id: str
     renewed_token: str | None = None
 
-    def has(self, *roles: Role) -> bool:
-        return self.principal.has_any(roles)
+    def has(self, *roles: Role | str) -> bool:
+        """Whether the user holds any of `roles` (names allowed: templates ask by name)."""
+        return self.principal.has_any(Role(r) for r in roles)
 
 
 def csrf_token(session_id: str) -> str:

@@ -28,6 +28,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/"): PUBLIC,
     ("GET", "/console/login"): PUBLIC,
     ("POST", "/console/login"): PUBLIC,
+    ("GET", "/console/static/{path}"): PUBLIC,
     ("POST", "/console/logout"): ANYONE,
     ("GET", "/console/"): STAFF,
     ("POST", "/console/requests"): CUSTODIAN,
@@ -164,7 +165,11 @@ def test_logon_cookie_renewal_and_logout(client: TestClient,
     assert page.status_code == 200
     assert "counsel-1" in page.text
     assert page.headers["cache-control"] == "no-store"
-    assert "script-src" not in page.headers["content-security-policy"]  # none at all
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp
+    assert "unsafe" not in csp
+    assert "<script>" not in page.text
+    assert " on" + "click=" not in page.text
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY"
     elsewhere = client.post("/console/login", headers={"Origin": "https://evil.example"},
@@ -286,3 +291,17 @@ def _csrf_of(client: TestClient) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert found, page.text[:500]
     return found.group(1)
+
+
+def test_static_serves_only_the_consoles_own_files(client: TestClient) -> None:
+    css = client.get("/console/static/console.css")
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+    js = client.get("/console/static/vendor/htmx-2.0.11.min.js")
+    assert js.status_code == 200
+    assert "htmx" in js.text
+    for path in ("../templates/base.html", "..%2Fsession.py", "vendor/VENDORED.md",
+                 "%2e%2e/%2e%2e/config.py", "nothing.css"):
+        r = client.get(f"/console/static/{path}")
+        assert r.status_code == 404, path
+        assert not any(leak in r.text for leak in ("{%", "import", "sha256")), path

@@ -1,0 +1,195 @@
+"""How console pages are made: the templates with their filters (times in the agency's zone,
+effects, states and triggers in plain words), the headers every page carries (no script but
+the console's own files, no framing, no caching), the page, redirect and error helpers, and
+the role shortcuts and form fields every page module uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from bwc_custody.config import get_settings
+from bwc_custody.console.session import (
+    COOKIE,
+    ConsoleUser,
+    console_allow,
+    console_form,
+    cookie_args,
+)
+from bwc_custody.errors import BwcError
+from bwc_custody.roles import Role
+from policies.vocabulary import (
+    EFFECT_MEANINGS,
+    EFFECT_PLAIN,
+    REQUESTER_MEANINGS,
+    TAG_MEANINGS,
+)
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+STATIC = Path(__file__).parent / "static"
+
+STAFF = (Role.custodian, Role.legal_reviewer, Role.auditor)
+Staff = Annotated[ConsoleUser, Depends(console_allow(*STAFF))]
+Watcher = Annotated[ConsoleUser, Depends(console_allow(Role.custodian, Role.legal_reviewer))]
+Auditor = Annotated[ConsoleUser, Depends(console_allow(Role.auditor))]
+Custodian = Annotated[ConsoleUser, Depends(console_allow(Role.custodian))]
+CustodianForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian))]
+ReviewerForm = Annotated[ConsoleUser, Depends(console_form(Role.legal_reviewer))]
+HolderForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian, Role.legal_reviewer))]
+AnyoneForm = Annotated[ConsoleUser, Depends(console_form(*Role))]
+Text = Annotated[str, Form(max_length=4000)]
+Short = Annotated[str, Form(max_length=200)]
+
+# The console's own script and style files only: nothing inline, nothing from elsewhere,
+# never inside another site's frame; htmx asks this server alone.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; media-src 'self'; "
+       "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+
+# What a form's redirect may say was done; anything else in `?done=` is not shown, so a
+# crafted link cannot put words on a console page.
+DONE = {
+    "linked": "The recordings are linked and each is decided on its tags.",
+    "recorded": "The request is recorded.",
+    "submitted": "The file is before legal review.",
+    "approved": "The file is signed off for release.",
+    "returned": "The file is sent back to the custodian.",
+    "released": "The file is released; the written response goes out once every recording "
+                "of the request is answered.",
+    "denied": "The recording is denied; the written response goes out once every recording "
+              "of the request is answered.",
+    "withdrawn": "The recording is withdrawn from the request.",
+    "confirmed": "The relationship is confirmed; the recordings are decided again.",
+    "facts recorded": "The requester's facts are recorded; the recordings are decided again.",
+    "delay sent": "The delay notice is sent.",
+    "residency asked": "The request for a statement of residency is sent.",
+    "appeal recorded": "The appeal is recorded; the recording is kept while it stands.",
+    "appeal decided": "The appeal's decision is recorded.",
+    "closed": "The request is closed.",
+    "held": "The hold is placed.",
+    "lifted": "The hold is lifted.",
+    "case closed": "The case is recorded as closed.",
+    "destroyed": "The recording is destroyed; its hash and custody history remain.",
+    "redaction queued": "A redaction is queued.",
+    "person count queued": "A person count is queued.",
+    "tagged": "The tag is added; the recording's open requests are decided again.",
+    "untagged": "The tag is removed; the recording's open requests are decided again.",
+    "facts set": "The recording's facts are set; its open requests are decided again.",
+    "labelled": "The copy's label is saved.",
+    "notice given": "The notification is recorded as given.",
+    "logged out": "You are logged out.",
+}
+
+STATE_WORDS = {
+    "open": "open", "in_review": "in legal review", "approved": "approved, ready to release",
+    "released": "released", "denied": "denied", "closed": "withdrawn", "answered": "answered",
+}
+TRIGGER_WORDS = {
+    "evidence_linked": "the recording was linked", "tags_changed": "a tag or fact changed",
+    "facts_changed": "the requester's facts changed",
+    "relationship_confirmed": "the relationship was confirmed",
+}
+
+
+def agency_zone() -> ZoneInfo:
+    """The agency's time zone (BWC_AGENCY_TIMEZONE): Kentucky has two."""
+    return ZoneInfo(get_settings().agency_timezone)
+
+
+def when(value: dt.datetime | None) -> Markup:
+    """A time in the agency's zone, to the minute, with the exact UTC on hover."""
+    if value is None:
+        return Markup("")
+    utc = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    local = utc.astimezone(agency_zone())
+    shown = local.strftime("%a %d %b %Y, %H:%M %Z")
+    exact = utc.astimezone(dt.UTC).isoformat()
+    return Markup(f'<time datetime="{exact}" title="UTC {exact}">{escape(shown)}</time>')
+
+
+def day(value: dt.date | None) -> str:
+    """A date as people read it: Wed 10 Mar 2027."""
+    return value.strftime("%a %d %b %Y") if value else ""
+
+
+def effect_words(effect: str, form: str | None = None) -> str:
+    """What an effect means for staff, or (with the form asked for) what the requester is
+    told."""
+    if form:
+        return EFFECT_PLAIN.get(effect, {}).get(form, effect)
+    return EFFECT_MEANINGS.get(effect, effect)
+
+
+TEMPLATES.env.filters |= {
+    "when": when, "day": day, "effect_words": effect_words,
+    "state_words": lambda s: STATE_WORDS.get(s, s.replace("_", " ")),
+    "trigger_words": lambda t: TRIGGER_WORDS.get(t, t.replace("_", " ")),
+    "tag_words": lambda t: TAG_MEANINGS.get(t, t.replace("_", " ")),
+    "requester_words": lambda t: REQUESTER_MEANINGS.get(t, t.replace("_", " ")),
+}
+
+
+def guarded(response: Response) -> Response:
+    """`response` with the headers every console answer carries."""
+    response.headers["Cache-Control"] = "no-store"  # pages name children's cases
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def with_cookie(response: Response, request: Request, user: ConsoleUser | None) -> Response:
+    """`response` guarded, with the renewed logon cookie when there is one."""
+    if user is not None and user.renewed_token:
+        response.set_cookie(value=user.renewed_token, **cookie_args(request))
+    return guarded(response)
+
+
+def page(request: Request, user: ConsoleUser | None, template: str, *, status: int = 200,
+         **context: Any) -> Response:
+    """A console page (a fragment too, for htmx), with the renewed logon cookie."""
+    context |= {"user": user, "roles": sorted(str(r) for r in user.principal.roles)
+                if user else [], "done": DONE.get(request.query_params.get("done", "")),
+                "zone": get_settings().agency_timezone}
+    return with_cookie(TEMPLATES.TemplateResponse(request, template, context,
+                                                  status_code=status), request, user)
+
+
+def back(request: Request, user: ConsoleUser, url: str, done: str) -> Response:
+    """After a form: back to the page it came from, saying what was done (Post/Redirect/Get)."""
+    assert done.replace("+", " ") in DONE, done
+    return with_cookie(RedirectResponse(f"{url}?done={done}", status_code=303), request, user)
+
+
+def error_page(request: Request, exc: BwcError) -> Response:
+    """A refusal as a page (401: to the logon page instead)."""
+    if exc.status == 401:
+        response: Response = RedirectResponse("/console/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/console")
+        return response
+    # back to the page the form was on, when that was a console page of this server
+    here = f"{request.url.scheme}://{request.url.netloc}/console/"
+    referer = request.headers.get("referer", "")
+    back_to = referer[len(here) - len("/console/"):] if referer.startswith(here) else "/console/"
+    return guarded(TEMPLATES.TemplateResponse(request, "error.html", {
+        "user": None, "roles": [], "error": exc, "back": back_to}, status_code=exc.status))
+
+
+class ConfirmationRequired(BwcError):
+    """A form that releases, denies or destroys was sent without its confirmation box."""
+
+    code = "confirmation_required"
+    status = 422
+
+
+def confirmed(value: str, what: str) -> None:
+    """Refuse an irreversible step the person did not confirm on the form."""
+    if value != "yes":
+        raise ConfirmationRequired(f"tick the box to confirm: {what}", field="confirm")

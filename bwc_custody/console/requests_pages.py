@@ -1,0 +1,268 @@
+"""Console pages for requests: the queue (soonest deadline first), one request (each
+recording it asks for with the decision on it, every rule and citation, its review rounds and
+the actions this user may take now), and the forms that act on it. Each form calls the same
+flow or service as the API."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from bwc_custody.appeals import service as appeals
+from bwc_custody.appeals.models import AppealCreate, AppealDecision
+from bwc_custody.console.render import (
+    CustodianForm,
+    HolderForm,
+    ReviewerForm,
+    Short,
+    Staff,
+    Text,
+    Watcher,
+    back,
+    page,
+    with_cookie,
+)
+from bwc_custody.console.session import ConsoleUser
+from bwc_custody.custody.service import entries_for
+from bwc_custody.deps import RowId, SessionDep, client_addr, stream_file
+from bwc_custody.errors import validated
+from bwc_custody.evidence.service import find as find_evidence
+from bwc_custody.flows import requests as flow
+from bwc_custody.redactions.service import list_derivatives, open_derivative
+from bwc_custody.releases import service as releases
+from bwc_custody.releases.models import SubmitBody
+from bwc_custody.requests import service as requests
+from bwc_custody.requests.models import FactsUpdate, RequestCreate
+from bwc_custody.roles import Role
+from bwc_custody.tags.service import effective_tags
+from bwc_custody.vault.service import get_keyring, get_signer, get_store
+from policies.calendar import kentucky_today
+from policies.vocabulary import FORMS, REQUESTER_TYPES
+from review.workflow import REQUEST_STATES, TRANSITIONS, available
+
+router = APIRouter()
+
+
+@router.get("/")
+def queue(request: Request, session: SessionDep, user: Staff,
+          state: Annotated[str | None, Query(max_length=20)] = "live") -> Response:
+    """Requests, soonest deadline first: state, deadline, and the decision in force with its
+    rules."""
+    rows = requests.list_requests(session=session, actor=user.principal,
+                                  state=None if state in ("live", "all") else state)
+    if state == "live":
+        rows = [r for r in rows if r.state == "open"]
+    return page(request, user, "requests.html", state=state, states=REQUEST_STATES,
+                today=kentucky_today(), requester_types=REQUESTER_TYPES, forms=FORMS,
+                requests=flow.views_of(session=session, rows=rows, actor=user.principal))
+
+
+@router.post("/requests")
+def record_request(request: Request, session: SessionDep, user: CustodianForm,
+                   description: Text, requester_name: Short, requester_type: Short,
+                   form: Short, received_on: Short = "", evidence_ids: Text = "",
+                   residency: Short = "unknown", parent_of_depicted: Short = "",
+                   attorney_affidavit: Short = "") -> Response:
+    """Record a request that came by mail, email or in person; the recordings named (ids or
+    their first characters) are linked and decided at once."""
+    body = validated(RequestCreate, {
+        "description": description, "requester_name": requester_name,
+        "requester_type": requester_type, "form": form, "received_on": received_on or None,
+        "evidence_ids": _evidence_ids(session, evidence_ids), "residency": residency,
+        "parent_of_depicted": bool(parent_of_depicted),
+        "attorney_affidavit": bool(attorney_affidavit)})
+    row = flow.create_request(session=session, body=body, actor=user.principal,
+                              client_addr=client_addr(request))
+    return back(request, user, _request_url(row.id), "recorded")
+
+
+def _evidence_ids(session: Session, given: str) -> list[str]:
+    """Recordings named in a form: ids or unambiguous starts of them, by commas, spaces or
+    lines."""
+    return [find_evidence(session=session, ref=ref).id
+            for ref in re.split(r"[\s,]+", given) if ref]
+
+
+@router.get("/requests/{request_id}")
+def request_page(request_id: str, request: Request, session: SessionDep,
+                 user: Staff) -> Response:
+    """One request: each recording it asks for with the decision on it (every rule and
+    citation), its review rounds and the actions this user may take now; the letters, the
+    appeals, the history."""
+    row = requests.get_or_raise(session=session, request_id=request_id)
+    view = flow.view_of(session=session, row=row, actor=user.principal)
+    roles = frozenset(str(r) for r in user.principal.roles)
+    all_rounds = releases.rounds(session=session, request_id=request_id)
+    items = []
+    for item in view.recordings:
+        assert item.evidence_id is not None  # staff see which recording
+        items.append({
+            "item": item, "actions": {t.name for t in available(state=item.state,
+                                                                 roles=roles)},
+            "rounds": [x for x in all_rounds if x.item_id == item.id],
+            "derivatives": list_derivatives(session=session, evidence_id=item.evidence_id),
+            "tags": sorted(effective_tags(session=session, evidence_id=item.evidence_id))})
+    return page(request, user, "request.html", r=view, today=kentucky_today(), items=items,
+                decisions=requests.decisions(session=session, request_id=request_id),
+                transitions=TRANSITIONS,
+                can_link=user.has(Role.custodian) and row.state == "open",
+                can_appeal=user.has(Role.custodian, Role.legal_reviewer),
+                history=history(session, user, request_id))
+
+
+def history(session: Session, user: ConsoleUser, target_id: str) -> list[Any] | None:
+    """The custody entries about `target_id`, for an auditor (who alone reads the log, as
+    in the API); None for everyone else."""
+    return entries_for(session=session, target_id=target_id) if user.has(Role.auditor) else None
+
+
+def _request_url(request_id: str) -> str:
+    return f"/console/requests/{request_id}"
+
+
+@router.post("/requests/{request_id}/link")
+def link(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
+         evidence_ids: Text) -> Response:
+    """Name the recordings asked for; the policy engine decides each on its tags."""
+    flow.link_recordings(session=session, request_id=request_id,
+                         evidence_ids=_evidence_ids(session, evidence_ids),
+                         actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "linked")
+
+
+@router.post("/requests/{request_id}/recordings/{item_id}/submit")
+def submit(request_id: str, item_id: str, request: Request, session: SessionDep,
+           user: CustodianForm, derivative_id: Short, note: Text = "") -> Response:
+    """Put one redacted file of the recording before legal review."""
+    releases.submit(session=session, request_id=request_id, item_id=item_id,
+                    body=validated(SubmitBody, {"derivative_id": derivative_id, "note": note}),
+                    actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "submitted")
+
+
+@router.post("/requests/{request_id}/recordings/{item_id}/deny")
+def deny(request_id: str, item_id: str, request: Request, session: SessionDep,
+         user: CustodianForm, explanation: Text = "") -> Response:
+    """Deny the recording: the decision's exceptions and how they apply; the written
+    response goes out once every recording is answered."""
+    releases.deny(session=session, signer=get_signer(), request_id=request_id,
+                  item_id=item_id, explanation=explanation, actor=user.principal,
+                  client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "denied")
+
+
+@router.post("/requests/{request_id}/appeals")
+def record_appeal(request_id: str, request: Request, session: SessionDep, user: HolderForm,
+                  forum: Short, filed_on: Short, note: Text = "",
+                  reference: Short = "") -> Response:
+    """Record an appeal of the answer to the request: its recordings are kept meanwhile."""
+    appeals.record_appeal(session=session, request_id=request_id, body=validated(
+        AppealCreate, {"forum": forum, "filed_on": filed_on, "note": note,
+                       "reference": reference}), actor=user.principal,
+        client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "appeal+recorded")
+
+
+@router.post("/requests/{request_id}/appeals/{appeal_id}/decision")
+def record_appeal_decision(request_id: str, appeal_id: RowId, request: Request,
+                           session: SessionDep, user: HolderForm, outcome: Short,
+                           decided_on: Short, note: Text = "",
+                           reference: Short = "") -> Response:
+    """Record the Attorney General's or the court's decision on an appeal."""
+    appeals.record_decision(session=session, request_id=request_id, appeal_id=appeal_id,
+                            body=validated(AppealDecision, {
+                                "outcome": outcome, "decided_on": decided_on, "note": note,
+                                "reference": reference}),
+                            actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "appeal+decided")
+
+
+@router.post("/requests/{request_id}/recordings/{item_id}/approve")
+def approve(request_id: str, item_id: str, request: Request, session: SessionDep,
+            user: ReviewerForm, reason: Text = "") -> Response:
+    """Sign off on the file under review (after watching it), with the written basis."""
+    releases.approve(session=session, store=get_store(), keyring=get_keyring(),
+                     signer=get_signer(), request_id=request_id, item_id=item_id,
+                     reason=reason, actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "approved")
+
+
+@router.post("/requests/{request_id}/recordings/{item_id}/return")
+def send_back(request_id: str, item_id: str, request: Request, session: SessionDep,
+              user: ReviewerForm, reason: Text = "") -> Response:
+    """Send the file under review back to the custodian, with reasons."""
+    releases.send_back(session=session, request_id=request_id, item_id=item_id,
+                       reason=reason, actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "returned")
+
+
+@router.post("/requests/{request_id}/recordings/{item_id}/release")
+def release(request_id: str, item_id: str, request: Request, session: SessionDep,
+            user: CustodianForm, explanation: Text = "") -> Response:
+    """Release exactly the approved file (checked against the signed approval first)."""
+    releases.release(session=session, store=get_store(), keyring=get_keyring(),
+                     signer=get_signer(), request_id=request_id, item_id=item_id,
+                     explanation=explanation, actor=user.principal,
+                     client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "released")
+
+
+@router.post("/requests/{request_id}/recordings/{item_id}/close")
+def withdraw(request_id: str, item_id: str, request: Request, session: SessionDep,
+             user: CustodianForm, reason: Text = "") -> Response:
+    """Withdraw one recording from the request, with a written reason."""
+    flow.close_recording(session=session, signer=get_signer(), request_id=request_id,
+                         item_id=item_id, actor=user.principal, reason=reason,
+                         client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "withdrawn")
+
+
+@router.post("/requests/{request_id}/relationship")
+def confirm_relationship(request_id: str, request: Request, session: SessionDep,
+                         user: CustodianForm, reason: Text = "") -> Response:
+    """Confirm the relationship the requester claims, naming the document seen."""
+    flow.confirm_relationship(session=session, request_id=request_id, note=reason,
+                              actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "confirmed")
+
+
+@router.post("/requests/{request_id}/facts")
+def update_facts(request_id: str, request: Request, session: SessionDep,
+                 user: CustodianForm, residency: Short = "", custodial_parent: Short = "",
+                 person_tested: Short = "", attorney_affidavit: Short = "") -> Response:
+    """Record the requester's facts the custodian has checked; decided again."""
+    given = {"residency": residency or None,
+             "custodial_parent": {"yes": True, "no": False}.get(custodial_parent),
+             "person_tested": {"yes": True, "no": False}.get(person_tested),
+             "attorney_affidavit": {"yes": True, "no": False}.get(attorney_affidavit)}
+    flow.update_facts(session=session, request_id=request_id, body=validated(
+        FactsUpdate, {k: v for k, v in given.items() if v is not None}),
+        actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "facts+recorded")
+
+
+@router.post("/requests/{request_id}/close")
+def close(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
+          reason: Text = "") -> Response:
+    """Close the request, with a written reason."""
+    flow.close_request(session=session, signer=get_signer(), request_id=request_id,
+                       actor=user.principal, reason=reason, client_addr=client_addr(request))
+    return back(request, user, _request_url(request_id), "closed")
+
+
+
+
+@router.get("/derivatives/{derivative_id}/video")
+def watch(derivative_id: str, request: Request, session: SessionDep, user: Watcher,
+          request_id: Annotated[str, Query(min_length=1, max_length=36)]) -> Response:
+    """The redacted file, played in the page (each fetch logged as `derivative.stream`)."""
+    _row, obj, chunks = open_derivative(
+        session=session, store=get_store(), keyring=get_keyring(), derivative_id=derivative_id,
+        part="video", actor=user.principal, reason=f"console review of request {request_id}",
+        client_addr=client_addr(request))
+    return with_cookie(stream_file(session, chunks, media_type="video/mp4", size=obj.size,
+                                    sha256=obj.sha256), request, user)
