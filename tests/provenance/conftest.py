@@ -19,6 +19,16 @@ from provenance.ca import AgencyCA
 from tests.support.tsa import TsaServer, running_tsa
 
 AGENCY = "Test County Sheriff"
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock() -> None:
+    """The real clock, not the suite's fixed one (tests/support/clock.py): c2pa's native code
+    checks certificates, and the `openssl ts` TSA stamps times, by the machine's clock, so a
+    certificate or a timestamp made at the fixed instant would be months from theirs. These
+    tests compare times only with each other or within minutes of now, never with a date."""
+
+
 EDITED_AT = dt.datetime(2027, 1, 4, 15, 30, tzinfo=dt.UTC)
 
 
