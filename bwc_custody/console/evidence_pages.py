@@ -1,15 +1,21 @@
-"""Console pages for recordings: one recording (metadata, its requests, tags with where each
-came from, redacted copies, jobs, retention and holds), the original played with a stated
-reason, and the list due for destruction. Each form calls the same service as the API."""
+"""Console pages for recordings: the list (searched, filtered, paged, with a poster frame of
+each, faces blurred), one recording (metadata, its requests, tags with where each came from,
+its facts, redacted copies to play and name, jobs with live progress, retention and holds),
+the original played with a stated reason, the 3-day notifications and the list due for
+destruction. Each form calls the same flow or service as the API."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import base64
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from bwc_custody.console.render import (
+    Custodian,
     CustodianForm,
     HolderForm,
     Short,
@@ -17,25 +23,75 @@ from bwc_custody.console.render import (
     Text,
     Watcher,
     back,
+    confirmed,
+    fragment,
     page,
     with_cookie,
 )
 from bwc_custody.console.requests_pages import history
 from bwc_custody.deps import RowId, SessionDep, client_addr, stream_file
-from bwc_custody.errors import validated
-from bwc_custody.evidence.service import get_or_raise, stream_original
+from bwc_custody.errors import BwcError, validated
+from bwc_custody.evidence.service import get_or_raise, read_posters, stream_original
+from bwc_custody.flows import recordings, tagging
 from bwc_custody.jobs.service import list_jobs
 from bwc_custody.redactions.models import RedactionRequest
-from bwc_custody.redactions.service import list_derivatives
+from bwc_custody.redactions.service import label_derivative, list_derivatives
 from bwc_custody.redactions.service import request_redaction as queue_redaction
 from bwc_custody.requests import service as requests
 from bwc_custody.retention import service as retention
 from bwc_custody.retention.models import CaseClose, HoldCreate, HoldKind
+from bwc_custody.tags import service as tags
 from bwc_custody.tags.analysis import request_analysis as queue_analysis
-from bwc_custody.tags.service import list_tags
+from bwc_custody.tags.models import NotificationDone, RecordingFactsUpdate
+from bwc_custody.timeutil import utcnow
 from bwc_custody.vault.service import get_keyring, get_store
+from policies.vocabulary import TAGS
 
 router = APIRouter()
+_FILTERS = ("q", "received_from", "received_to", "recorded_from", "recorded_to", "campus",
+            "officer", "case_number", "incident_type", "tag", "retention", "open_request")
+_ACTIVE = ("queued", "running")
+
+
+def _evidence_url(evidence_id: str) -> str:
+    return f"/console/evidence/{evidence_id}"
+
+
+@router.get("/evidence")
+def recordings_list(request: Request, session: SessionDep, user: Staff,
+                    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+                    for_request: Annotated[str | None, Query(max_length=36)] = None
+                    ) -> Response:
+    """Recordings, newest first, filtered by what the form asks; with `for_request`, each can
+    be picked and linked to that request. Posters shown are logged in one entry."""
+    given: dict[str, Any] = {k: request.query_params.get(k, "").strip() for k in _FILTERS}
+    given["open_request"] = {"yes": True, "no": False}.get(given["open_request"], "")
+    problem: BwcError | None = None
+    try:
+        query = recordings.parse_query({**given, "limit": 25, "offset": (page_no - 1) * 25})
+        found = recordings.search(session=session, query=query)
+    except BwcError as exc:  # the filters stay on the page with what was wrong
+        problem, found = exc, recordings.RecordingPage(total=0, offset=0, limit=25, rows=[])
+    posters = {k: base64.b64encode(v).decode() for k, v in read_posters(
+        session=session, store=get_store(), keyring=get_keyring(),
+        evidence_ids=[r.id for r in found.rows if r.has_poster], actor=user.principal,
+        client_addr=client_addr(request), shown_on="console: the recordings list").items()}
+    picking = None
+    if for_request and user.has("custodian"):
+        target = requests.get_or_raise(session=session, request_id=for_request)
+        picking = target if target.state == "open" else None
+    shown = {k: request.query_params.get(k, "") for k in _FILTERS}
+    context: dict[str, Any] = {
+        "found": found, "posters": posters, "given": shown,
+        "qs": urlencode({k: v for k, v in shown.items() if v}
+                        | ({"for_request": picking.id} if picking else {})),
+        "tags": sorted(TAGS), "problem": problem, "page_no": page_no, "picking": picking,
+        "pages": max(1, -(-found.total // 25))}
+    if fragment(request):
+        return page(request, user, "_recordings_table.html", status=problem.status
+                    if problem else 200, **context)
+    return page(request, user, "recordings.html", status=problem.status if problem else 200,
+                **context)
 
 
 @router.get("/evidence/{evidence_id}/original")
@@ -54,14 +110,22 @@ def watch_original(evidence_id: str, request: Request, session: SessionDep, user
 def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                   user: Staff,
                   watch: Annotated[str | None, Query(max_length=500)] = None) -> Response:
-    """One recording: metadata, its requests, tags with provenance, redacted copies, jobs,
-    retention and holds."""
+    """One recording: metadata and poster, its requests, tags with provenance, its facts,
+    redacted copies to play and name, jobs, retention and holds."""
+    evidence = get_or_raise(session=session, evidence_id=evidence_id)
+    poster = read_posters(session=session, store=get_store(), keyring=get_keyring(),
+                          evidence_ids=[evidence_id], actor=user.principal,
+                          client_addr=client_addr(request),
+                          shown_on="console: the recording's page").get(evidence_id)
+    all_tags = tags.list_tags(session=session, evidence_id=evidence_id)
     return page(request, user, "evidence.html",
                 requests=requests.list_requests(session=session, actor=user.principal,
-                                       evidence_id=evidence_id),
-                e=get_or_raise(session=session, evidence_id=evidence_id),
+                                                evidence_id=evidence_id),
+                e=evidence, poster=base64.b64encode(poster).decode() if poster else None,
                 jobs=list_jobs(session=session, evidence_id=evidence_id, limit=20),
-                tags=list_tags(session=session, evidence_id=evidence_id),
+                tags=all_tags, in_force=sorted({t.name for t in all_tags if t.active}),
+                tag_names=sorted(TAGS),
+                facts=tags.recording_facts(session=session, evidence_id=evidence_id),
                 derivatives=list_derivatives(session=session, evidence_id=evidence_id),
                 retention=retention.status(session=session, evidence_id=evidence_id),
                 history=history(session, user, evidence_id),
@@ -69,15 +133,28 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                 hold_kinds=list(HoldKind))
 
 
-def _evidence_url(evidence_id: str) -> str:
-    return f"/console/evidence/{evidence_id}"
+@router.get("/evidence/{evidence_id}/jobs")
+def jobs_fragment(evidence_id: str, request: Request, session: SessionDep, user: Staff,
+                  watching: Annotated[str, Query(max_length=400)] = "") -> Response:
+    """The recording's jobs, for the page to poll while any runs; when one it was watching
+    has finished, the whole page reloads (a new copy, new tags)."""
+    jobs = list_jobs(session=session, evidence_id=evidence_id, limit=20)
+    was = set(filter(None, watching.split(",")))
+    response = page(request, user, "_jobs.html", jobs=jobs,
+                    e=get_or_raise(session=session, evidence_id=evidence_id))
+    if any(j.id in was and j.state not in _ACTIVE for j in jobs):
+        response.headers["HX-Refresh"] = "true"
+    return response
 
 
 @router.post("/evidence/{evidence_id}/redactions")
 def request_redaction(evidence_id: str, request: Request, session: SessionDep,
-                      user: CustodianForm) -> Response:
-    """Queue a redaction that blurs every face (boxes, keep-face: through the API or CLI)."""
-    queue_redaction(session=session, evidence_id=evidence_id, body=RedactionRequest(),
+                      user: CustodianForm, heads: Short = "",
+                      mute_sound: Short = "") -> Response:
+    """Queue a redaction that blurs every face (and with `heads`, every whole head)."""
+    body = validated(RedactionRequest, {"heads": True if heads == "yes" else None,
+                                        "mute_sound": mute_sound or None})
+    queue_redaction(session=session, evidence_id=evidence_id, body=body,
                     actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _evidence_url(evidence_id), "redaction+queued")
 
@@ -91,13 +168,56 @@ def request_analysis(evidence_id: str, request: Request, session: SessionDep,
     return back(request, user, _evidence_url(evidence_id), "person+count+queued")
 
 
+@router.post("/evidence/{evidence_id}/tags")
+def add_tag(evidence_id: str, request: Request, session: SessionDep, user: CustodianForm,
+            name: Short, reason: Text = "") -> Response:
+    """Tag the recording, with a reason; its open requests are decided again."""
+    tagging.add_tag(session=session, evidence_id=evidence_id, name=name, source="custodian",
+                    actor=user.principal, reason=reason, client_addr=client_addr(request))
+    return back(request, user, _evidence_url(evidence_id), "tagged")
+
+
+@router.post("/evidence/{evidence_id}/tags/remove")
+def remove_tag(evidence_id: str, request: Request, session: SessionDep, user: CustodianForm,
+               name: Short, reason: Text = "") -> Response:
+    """Remove a tag (every source), with a reason; its open requests are decided again."""
+    tagging.remove_tag(session=session, evidence_id=evidence_id, name=name,
+                       actor=user.principal, reason=reason, client_addr=client_addr(request))
+    return back(request, user, _evidence_url(evidence_id), "untagged")
+
+
+@router.post("/evidence/{evidence_id}/facts")
+def set_facts(evidence_id: str, request: Request, session: SessionDep, user: CustodianForm,
+              reason: Text = "", juvenile_tried_as_adult: Short = "",
+              articulated_harm: Text = "") -> Response:
+    """Set what the custodian knows of the recording; its open requests are decided again."""
+    body = validated(RecordingFactsUpdate, {
+        "juvenile_tried_as_adult": juvenile_tried_as_adult == "yes",
+        "articulated_harm": articulated_harm.strip() or None, "reason": reason})
+    tagging.set_recording_facts(session=session, evidence_id=evidence_id, body=body,
+                                actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _evidence_url(evidence_id), "facts+set")
+
+
+@router.post("/evidence/{evidence_id}/derivatives/{derivative_id}/label")
+def label_copy(evidence_id: str, derivative_id: str, request: Request, session: SessionDep,
+               user: CustodianForm, label: Short = "") -> Response:
+    """Name a redacted copy so it can be told from the others."""
+    label_derivative(session=session, derivative_id=derivative_id, label=label[:120],
+                     actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _evidence_url(evidence_id), "labelled")
+
+
 @router.post("/evidence/{evidence_id}/holds")
 def place_hold(evidence_id: str, request: Request, session: SessionDep, user: HolderForm,
-               kind: Short, reason: Text = "", reference: Short = "") -> Response:
-    """Hold the recording past its schedule, with a reason."""
-    body = validated(HoldCreate, {"kind": kind, "reference": reference, "reason": reason})
-    retention.place_hold(session=session, store=get_store(), evidence_id=evidence_id,
-                         body=body, actor=user.principal, client_addr=client_addr(request))
+               kind: Short, reason: Text = "", reference: Short = "",
+               tag_investigation_open: Short = "") -> Response:
+    """Hold the recording past its schedule, with a reason; an investigation hold may also
+    tag it `investigation_open` (what withholds it from requesters)."""
+    body = validated(HoldCreate, {"kind": kind, "reference": reference, "reason": reason,
+                                  "tag_investigation_open": tag_investigation_open == "yes"})
+    tagging.place_hold(session=session, store=get_store(), evidence_id=evidence_id, body=body,
+                       actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _evidence_url(evidence_id), "held")
 
 
@@ -124,8 +244,9 @@ def close_case(evidence_id: str, request: Request, session: SessionDep, user: Ho
 
 @router.post("/evidence/{evidence_id}/dispose")
 def dispose(evidence_id: str, request: Request, session: SessionDep, user: CustodianForm,
-            reason: Text = "") -> Response:
-    """Destroy a recording due under its schedule."""
+            reason: Text = "", confirm: Short = "") -> Response:
+    """Destroy a recording due under its schedule (the box must be ticked)."""
+    confirmed(confirm, "destroying the recording and its copies cannot be undone")
     retention.dispose(session=session, store=get_store(), evidence_id=evidence_id,
                       reason=reason, actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _evidence_url(evidence_id), "destroyed")
@@ -135,3 +256,28 @@ def dispose(evidence_id: str, request: Request, session: SessionDep, user: Custo
 def retention_due(request: Request, session: SessionDep, user: Staff) -> Response:
     """Recordings due for destruction now, oldest first."""
     return page(request, user, "retention.html", due=retention.due(session=session))
+
+
+@router.get("/notifications")
+def notifications(request: Request, session: SessionDep, user: Custodian,
+                  show: Annotated[str, Query(pattern="^(open|all)$")] = "open") -> Response:
+    """The district's 3-day notices owed (detention under 18, arrest, firearm or Taser),
+    soonest due first, to mark as given."""
+    rows = tags.list_notifications(session=session, open_only=show == "open")
+    return page(request, user, "notifications.html", rows=rows, show=show, now=utcnow(),
+                evidence=_evidence_of(session, [r.evidence_id for r in rows]))
+
+
+def _evidence_of(session: Session, ids: list[str]) -> dict[str, Any]:
+    return {i: get_or_raise(session=session, evidence_id=i) for i in set(ids)}
+
+
+@router.post("/notifications/{notification_id}/done")
+def notification_done(notification_id: RowId, request: Request, session: SessionDep,
+                      user: CustodianForm, note: Text = "") -> Response:
+    """Record how and to whom the notice was given."""
+    body = validated(NotificationDone, {"note": note})
+    tags.mark_notification_done(session=session, notification_id=notification_id,
+                                actor=user.principal, note=body.note,
+                                client_addr=client_addr(request))
+    return back(request, user, "/console/notifications", "notice+given")

@@ -40,6 +40,7 @@ Staff = Annotated[ConsoleUser, Depends(console_allow(*STAFF))]
 Watcher = Annotated[ConsoleUser, Depends(console_allow(Role.custodian, Role.legal_reviewer))]
 Auditor = Annotated[ConsoleUser, Depends(console_allow(Role.auditor))]
 Custodian = Annotated[ConsoleUser, Depends(console_allow(Role.custodian))]
+Reviewer = Annotated[ConsoleUser, Depends(console_allow(Role.legal_reviewer))]
 CustodianForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian))]
 ReviewerForm = Annotated[ConsoleUser, Depends(console_form(Role.legal_reviewer))]
 HolderForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian, Role.legal_reviewer))]
@@ -160,6 +161,13 @@ def page(request: Request, user: ConsoleUser | None, template: str, *, status: i
                 "zone": get_settings().agency_timezone}
     return with_cookie(TEMPLATES.TemplateResponse(request, template, context,
                                                   status_code=status), request, user)
+
+
+def fragment(request: Request) -> bool:
+    """Whether htmx asks for the part of the page it will swap in (not a whole page: a
+    history restore after Back asks for the whole)."""
+    return (request.headers.get("HX-Request") == "true"
+            and request.headers.get("HX-History-Restore-Request") != "true")
 
 
 def back(request: Request, user: ConsoleUser, url: str, done: str) -> Response:

@@ -5,10 +5,11 @@ flow or service as the API."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -23,15 +24,17 @@ from bwc_custody.console.render import (
     Text,
     Watcher,
     back,
+    confirmed,
     page,
     with_cookie,
 )
 from bwc_custody.console.session import ConsoleUser
 from bwc_custody.custody.service import entries_for
 from bwc_custody.deps import RowId, SessionDep, client_addr, stream_file
-from bwc_custody.errors import validated
+from bwc_custody.errors import InvalidInput, validated
 from bwc_custody.evidence.service import find as find_evidence
 from bwc_custody.flows import requests as flow
+from bwc_custody.flows.models import RequestView
 from bwc_custody.redactions.service import list_derivatives, open_derivative
 from bwc_custody.releases import service as releases
 from bwc_custody.releases.models import SubmitBody
@@ -42,23 +45,74 @@ from bwc_custody.tags.service import effective_tags
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
 from policies.calendar import kentucky_today
 from policies.vocabulary import FORMS, REQUESTER_TYPES
-from review.workflow import REQUEST_STATES, TRANSITIONS, available
+from review.workflow import TRANSITIONS, available
 
 router = APIRouter()
 
 
+# The queues a request can sit in, each named for what is to be done next.
+QUEUES: dict[str, str] = {
+    "mine": "Waiting for me",
+    "new": "To decide and redact",
+    "returned": "Sent back by legal review",
+    "approved": "Approved: release now",
+    "due": "Answer due today or overdue",
+    "review": "In legal review",
+    "open": "All open",
+    "answered": "Answered",
+    "closed": "Closed",
+    "all": "All",
+}
+
+
+def _queues_of(view: RequestView, today: dt.date) -> set[str]:
+    """The queues one request is in."""
+    found = {"all", view.state}
+    if view.state != "open":
+        return found
+    items = view.recordings
+    if not items or any(i.state == "open" and i.returned is None for i in items):
+        found.add("new")
+    if any(i.returned is not None for i in items):
+        found.add("returned")
+    if any(i.state == "approved" for i in items):
+        found.add("approved")
+    if any(i.state == "in_review" for i in items):
+        found.add("review")
+    if view.deadline <= today:
+        found.add("due")
+    return found
+
+
+def _mine(user: ConsoleUser) -> set[str]:
+    """What each role works on first: the custodian what waits on them, the legal reviewer
+    what is before them; an auditor watches everything open."""
+    wanted: set[str] = set()
+    if user.has(Role.custodian):
+        wanted |= {"new", "returned", "approved", "due"}
+    if user.has(Role.legal_reviewer):
+        wanted |= {"review"}
+    return wanted or {"open"}
+
+
 @router.get("/")
 def queue(request: Request, session: SessionDep, user: Staff,
-          state: Annotated[str | None, Query(max_length=20)] = "live") -> Response:
-    """Requests, soonest deadline first: state, deadline, and the decision in force with its
-    rules."""
-    rows = requests.list_requests(session=session, actor=user.principal,
-                                  state=None if state in ("live", "all") else state)
-    if state == "live":
-        rows = [r for r in rows if r.state == "open"]
-    return page(request, user, "requests.html", state=state, states=REQUEST_STATES,
-                today=kentucky_today(), requester_types=REQUESTER_TYPES, forms=FORMS,
-                requests=flow.views_of(session=session, rows=rows, actor=user.principal))
+          show: Annotated[str, Query(max_length=20)] = "mine") -> Response:
+    """Requests, soonest deadline first, in the queue asked for (by default what waits on
+    this user): each with its recordings' states and decisions in plain words."""
+    show = show if show in QUEUES else "mine"
+    today = kentucky_today()
+    views = flow.views_of(session=session, actor=user.principal,
+                          rows=requests.list_requests(session=session, actor=user.principal))
+    placed = [(v, _queues_of(v, today)) for v in views]
+    mine = _mine(user)
+    for _view, queues in placed:
+        if queues & mine:
+            queues.add("mine")
+    counts = {name: sum(1 for _v, q in placed if name in q) for name in QUEUES}
+    return page(request, user, "requests.html", show=show, queues=QUEUES, counts=counts,
+                today=today, requester_types=REQUESTER_TYPES, forms=FORMS,
+                requests=[v for v, q in placed if show in q])
 
 
 @router.post("/requests")
@@ -126,10 +180,17 @@ def _request_url(request_id: str) -> str:
 
 @router.post("/requests/{request_id}/link")
 def link(request_id: str, request: Request, session: SessionDep, user: CustodianForm,
-         evidence_ids: Text) -> Response:
-    """Name the recordings asked for; the policy engine decides each on its tags."""
+         evidence_ids: Text = "",
+         pick: Annotated[list[str], Form(max_length=100)] = []) -> Response:  # noqa: B006
+    """Name the recordings asked for (picked from the list, or ids or their first characters
+    typed); the policy engine decides each on its tags."""
+    chosen = _evidence_ids(session, evidence_ids) + [
+        find_evidence(session=session, ref=ref[:36]).id for ref in pick]
+    if not chosen:
+        raise InvalidInput("name at least one recording: tick it in the list or type its id",
+                           field="evidence_ids")
     flow.link_recordings(session=session, request_id=request_id,
-                         evidence_ids=_evidence_ids(session, evidence_ids),
+                         evidence_ids=list(dict.fromkeys(chosen)),
                          actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "linked")
 
@@ -146,9 +207,10 @@ def submit(request_id: str, item_id: str, request: Request, session: SessionDep,
 
 @router.post("/requests/{request_id}/recordings/{item_id}/deny")
 def deny(request_id: str, item_id: str, request: Request, session: SessionDep,
-         user: CustodianForm, explanation: Text = "") -> Response:
+         user: CustodianForm, explanation: Text = "", confirm: Short = "") -> Response:
     """Deny the recording: the decision's exceptions and how they apply; the written
-    response goes out once every recording is answered."""
+    response goes out once every recording is answered (the box must be ticked)."""
+    confirmed(confirm, "denying the recording")
     releases.deny(session=session, signer=get_signer(), request_id=request_id,
                   item_id=item_id, explanation=explanation, actor=user.principal,
                   client_addr=client_addr(request))
@@ -202,8 +264,10 @@ def send_back(request_id: str, item_id: str, request: Request, session: SessionD
 
 @router.post("/requests/{request_id}/recordings/{item_id}/release")
 def release(request_id: str, item_id: str, request: Request, session: SessionDep,
-            user: CustodianForm, explanation: Text = "") -> Response:
-    """Release exactly the approved file (checked against the signed approval first)."""
+            user: CustodianForm, explanation: Text = "", confirm: Short = "") -> Response:
+    """Release exactly the approved file (checked against the signed approval first; the box
+    must be ticked)."""
+    confirmed(confirm, "releasing the file to the requester")
     releases.release(session=session, store=get_store(), keyring=get_keyring(),
                      signer=get_signer(), request_id=request_id, item_id=item_id,
                      explanation=explanation, actor=user.principal,
@@ -258,11 +322,13 @@ def close(request_id: str, request: Request, session: SessionDep, user: Custodia
 
 @router.get("/derivatives/{derivative_id}/video")
 def watch(derivative_id: str, request: Request, session: SessionDep, user: Watcher,
-          request_id: Annotated[str, Query(min_length=1, max_length=36)]) -> Response:
+          request_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None
+          ) -> Response:
     """The redacted file, played in the page (each fetch logged as `derivative.stream`)."""
     _row, obj, chunks = open_derivative(
         session=session, store=get_store(), keyring=get_keyring(), derivative_id=derivative_id,
-        part="video", actor=user.principal, reason=f"console review of request {request_id}",
-        client_addr=client_addr(request))
+        part="video", actor=user.principal,
+        reason=f"console review of request {request_id}" if request_id
+        else "console: the recording's page", client_addr=client_addr(request))
     return with_cookie(stream_file(session, chunks, media_type="video/mp4", size=obj.size,
                                     sha256=obj.sha256), request, user)

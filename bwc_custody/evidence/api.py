@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
@@ -21,7 +21,6 @@ from bwc_custody.deps import (
     ClientAddr,
     Custodian,
     Decider,
-    Offset,
     SessionDep,
     ViewingReason,
     allow,
@@ -31,6 +30,8 @@ from bwc_custody.errors import Forbidden
 from bwc_custody.evidence import service
 from bwc_custody.evidence.models import EvidenceRead
 from bwc_custody.evidence.package import build_package
+from bwc_custody.flows import recordings
+from bwc_custody.flows.recordings import RecordingQuery, RecordingRow
 from bwc_custody.roles import Role
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
@@ -54,16 +55,16 @@ def _officer_only_own(actor: Principal) -> str | None:
     return actor.username
 
 
-@router.get("/evidence", response_model=list[EvidenceRead])
-def list_evidence(
-    session: SessionDep, actor: MetadataReader,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Offset = 0,
-) -> list[EvidenceRead]:
-    """Evidence metadata, newest first (an officer sees only their own)."""
-    rows = service.list_evidence(session=session, officer_id=_officer_only_own(actor),
-                                 limit=limit, offset=offset)
-    return [EvidenceRead.model_validate(r) for r in rows]
+@router.get("/evidence", response_model=list[RecordingRow])
+def list_evidence(session: SessionDep, actor: MetadataReader, response: Response,
+                  query: Annotated[RecordingQuery, Query()]) -> list[RecordingRow]:
+    """Recordings matching the filters, newest first, `limit` from `offset` (the total in
+    the `X-Total-Count` header). Staff also see each one's tags in force, live requests and
+    retention state; an officer sees only their own uploads' metadata."""
+    found = recordings.search(session=session, query=query,
+                              officer_only=_officer_only_own(actor))
+    response.headers["X-Total-Count"] = str(found.total)
+    return found.rows
 
 
 @router.get("/evidence/{evidence_id}", response_model=EvidenceRead)

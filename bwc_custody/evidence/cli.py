@@ -13,6 +13,7 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from sqlmodel import Session
 
 from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.errors import BwcError
@@ -33,6 +34,42 @@ def register(app: typer.Typer) -> None:
 
     dock_app = typer.Typer(help="The docking-station upload agent.", no_args_is_help=True)
     app.add_typer(dock_app, name="dock")
+    evidence_app = typer.Typer(help="Recordings in custody.", no_args_is_help=True)
+    app.add_typer(evidence_app, name="evidence")
+
+    @evidence_app.command("list")
+    def list_recordings(
+        campus: str | None = typer.Option(None, help="Part of the campus name."),
+        officer: str | None = typer.Option(None, help="The officer's id."),
+        case: str | None = typer.Option(None, help="The start of the case number."),
+        tag: str | None = typer.Option(None, help="A tag in force, e.g. multi_student."),
+        since: str | None = typer.Option(None, help="Received on or after this day "
+                                         "(YYYY-MM-DD, the agency's time zone)."),
+        until: str | None = typer.Option(None, help="Received on or before this day."),
+        incident: str | None = typer.Option(None, help="The incident type."),
+        retention: str | None = typer.Option(None, help="kept, held, due or disposed."),
+        open_request: bool | None = typer.Option(None, "--open-request/--no-open-request",
+                                                 help="Only those with (without) a live "
+                                                 "request."),
+        search: str | None = typer.Option(None, "--search", help="An id's start, or words "
+                                          "of the file name, case number or campus."),
+        limit: int = typer.Option(50, help="At most this many (1-200)."),
+        offset: int = typer.Option(0, help="Skip this many first."),
+    ) -> None:
+        """Recordings matching the filters, newest first (JSON: total and rows, each with
+        its tags in force, live requests and retention state)."""
+        from bwc_custody.flows.recordings import parse_query
+        from bwc_custody.flows.recordings import search as find
+
+        def run(session: Session) -> dict[str, object]:
+            query = parse_query({
+                "campus": campus, "officer": officer, "case_number": case, "tag": tag,
+                "received_from": since, "received_to": until, "incident_type": incident,
+                "retention": retention, "open_request": open_request, "q": search,
+                "limit": limit, "offset": offset})
+            return find(session=session, query=query).model_dump(mode="json")
+
+        emit(in_session(run))
 
     @app.command()
     def ingest(

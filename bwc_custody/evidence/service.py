@@ -7,6 +7,7 @@ What follows a new recording in other domains (officer tags, notices, the person
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -136,6 +137,53 @@ def stream_original(*, session: Session, store: ObjectStore, keyring: Keyring, e
                    target_type="evidence", target_id=evidence_id, client_addr=client_addr,
                    reason=reason, details={"sha256": evidence.sha256, "size": evidence.size})
     return evidence, chunks
+
+
+def poster_key(evidence_id: str) -> str:
+    """Where a recording's poster frame is stored (`storage/FORMAT.md`)."""
+    return f"posters/{evidence_id}.jpg"
+
+
+def has_poster(*, session: Session, evidence_id: str) -> bool:
+    """Whether the recording's poster frame was made (and not destroyed with it)."""
+    obj = session.get(StoredObject, poster_key(evidence_id))
+    return obj is not None and obj.disposed_at is None
+
+
+def store_poster(*, session: Session, store: ObjectStore, keyring: Keyring, evidence_id: str,
+                 jpeg: bytes, at_seconds: float, faces_blurred: int, actor: Principal
+                 ) -> StoredObject | None:
+    """Keep the recording's poster frame (made once, at its first person count), encrypted
+    like any object, and log it; None when it already has one."""
+    evidence = require_not_disposed(get_or_raise(session=session, evidence_id=evidence_id))
+    if has_poster(session=session, evidence_id=evidence_id):
+        return None
+    obj = vault.store_plaintext(session=session, store=store, keyring=keyring,
+                                source=io.BytesIO(jpeg), key=poster_key(evidence_id),
+                                object_id=uuid.uuid4(), kind="poster")
+    custody.append(session=session, actor=actor, action="evidence.poster",
+                   target_type="evidence", target_id=evidence.id,
+                   details={"key": obj.key, "sha256": obj.sha256, "size": obj.size,
+                            "at_seconds": at_seconds, "faces_blurred": faces_blurred})
+    return obj
+
+
+def read_posters(*, session: Session, store: ObjectStore, keyring: Keyring,
+                 evidence_ids: list[str], actor: Principal, client_addr: str = "",
+                 shown_on: str = "") -> dict[str, bytes]:
+    """The poster frames of these recordings that have one, decrypted, with one custody entry
+    naming every poster shown (a list page's worth of stills is one look, logged once)."""
+    objs = [o for o in session.exec(select(StoredObject).where(
+        col(StoredObject.key).in_([poster_key(i) for i in evidence_ids]),
+        col(StoredObject.disposed_at).is_(None)))]
+    if not objs:
+        return {}
+    shown = {o.key.removeprefix("posters/").removesuffix(".jpg"):
+             b"".join(vault.iter_plaintext(store=store, keyring=keyring, obj=o)) for o in objs}
+    custody.append(session=session, actor=actor, action="evidence.posters_view",
+                   target_type="evidence_list", client_addr=client_addr, reason=shown_on,
+                   details={"evidence_ids": sorted(shown)})
+    return shown
 
 
 def _probe_stored(

@@ -10,7 +10,13 @@ from sqlmodel import Session
 from bwc_custody.custody import service as custody
 from bwc_custody.db import session_scope
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
-from bwc_custody.evidence.service import original_reader, require_not_disposed
+from bwc_custody.evidence.service import (
+    has_poster,
+    original_reader,
+    poster_key,
+    require_not_disposed,
+    store_poster,
+)
 from bwc_custody.flows import tagging
 from bwc_custody.flows.ingest import recover_interrupted
 from bwc_custody.jobs.worker import Handlers, JobContext
@@ -22,6 +28,7 @@ from bwc_custody.vault import service as vault
 from bwc_custody.vault.loopback import serve_plaintext
 from redaction.analysis import analyze_file
 from redaction.errors import RedactionError
+from redaction.poster import Poster, make_poster
 from storage.objectstore import ObjectStore
 
 
@@ -45,7 +52,8 @@ def run_redaction_job(ctx: JobContext) -> None:
 
 def run_analysis_job(ctx: JobContext) -> None:
     """The handler of `analysis` jobs: count without holding a transaction, then record the
-    count, its tags, the re-decided requests and the job's completion in one."""
+    count, its tags, the re-decided requests and the job's completion in one. The first
+    count of a recording also makes its poster frame (faces blurred) for the list."""
     evidence_id = ctx.job.evidence_id or ""
     store, keyring = vault.get_store(), vault.get_keyring()
     with session_scope(ctx.engine) as session:
@@ -53,18 +61,36 @@ def run_analysis_job(ctx: JobContext) -> None:
         adults = load_known_adults(session=session, keyring=keyring)
         reader = original_reader(session=session, store=store, keyring=keyring,
                                  evidence=evidence)
+        wants_poster = not has_poster(session=session, evidence_id=evidence_id)
+        duration = evidence.media.get("duration_s")
+    poster: Poster | str | None = None
     try:
         with serve_plaintext(reader) as url:
             count = analyze_file(url, known_adults=adults)
+            if wants_poster:
+                try:
+                    poster = make_poster(url, duration_s=duration)
+                except RedactionError as exc:  # the list shows no still; the count stands
+                    poster = exc.code
     except RedactionError as exc:
         raise AnalysisFailed(f"evidence {evidence_id} could not be analysed: {exc}",
                              evidence_id=evidence_id, cause=exc.code) from None
     with session_scope(ctx.engine) as session:
         row = tagging.record_analysis(session=session, evidence_id=evidence_id, count=count,
                                       actor=ctx.worker, requested_by=ctx.job.created_by)
-        ctx.complete(session, {"analysis_id": row.id,
-                               "distinct_people": row.distinct_people,
-                               "unidentified_people": row.unidentified_people})
+        result: dict[str, object] = {"analysis_id": row.id,
+                                     "distinct_people": row.distinct_people,
+                                     "unidentified_people": row.unidentified_people}
+        if isinstance(poster, Poster):
+            if store_poster(session=session, store=store, keyring=keyring,
+                            evidence_id=evidence_id, jpeg=poster.jpeg,
+                            at_seconds=poster.at_seconds, faces_blurred=poster.faces_blurred,
+                            actor=ctx.worker):
+                _admit_derivative(session, store, evidence_id, [poster_key(evidence_id)])
+            result["poster_faces_blurred"] = poster.faces_blurred
+        elif poster is not None:
+            result["poster_failed"] = poster
+        ctx.complete(session, result)
 
 
 def housekeeping(engine: Engine) -> None:

@@ -13,6 +13,9 @@ class RecordingView(RecordingRead):
 
     review: RoundRead | None = None
     release: ReleaseRead | None = None
+    # staff only: the round legal review sent back, while the recording waits on the
+    # custodian again (a returned file must not look like a new one)
+    returned: RoundRead | None = None
 
 
 class RequestView(RequestRead):

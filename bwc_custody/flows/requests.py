@@ -162,6 +162,7 @@ def views_of(*, session: Session, rows: Sequence[RecordsRequest],
     items = requests.recordings_of(session=session, request_ids=ids)
     item_ids = [i.id for group in items.values() for i in group]
     active = releases.active_rounds(session=session, item_ids=item_ids)
+    latest = releases.latest_rounds(session=session, item_ids=item_ids) if staff else {}
     current = requests.current_decisions(session=session, item_ids=item_ids) if staff else {}
     letters = requests.letters_of(session=session, request_ids=ids)
     appealed = appeals.appeals_of(session=session, request_ids=ids) if staff else {}
@@ -179,6 +180,10 @@ def views_of(*, session: Session, rows: Sequence[RecordsRequest],
                 shown.decision = DecisionRead.model_validate(found) if found else None
                 if found_round is not None and item.state in SIGNOFF_STATES | {"released"}:
                     shown.review = RoundRead.model_validate(found_round)
+                newest = latest.get(item.id)
+                if newest is not None and item.state == "open" \
+                        and newest.outcome == "returned":
+                    shown.returned = RoundRead.model_validate(newest)
             else:
                 shown.evidence_id = None
             view.recordings.append(shown)

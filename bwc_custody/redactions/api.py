@@ -19,7 +19,7 @@ from bwc_custody.deps import (
 )
 from bwc_custody.jobs.models import JobRead
 from bwc_custody.redactions import service
-from bwc_custody.redactions.models import DerivativeRead, RedactionRequest
+from bwc_custody.redactions.models import DerivativeLabel, DerivativeRead, RedactionRequest
 from bwc_custody.vault.service import get_keyring, get_store
 
 router = APIRouter(tags=["redactions"])
@@ -58,6 +58,15 @@ def _stream(part: Literal["video", "manifest"], derivative_id: str, addr: str,
         derivative_id=derivative_id, part=part, actor=actor, reason=reason, client_addr=addr)
     return stream_file(session, chunks, size=obj.size, sha256=obj.sha256,
                        media_type="video/mp4" if part == "video" else "application/json")
+
+
+@router.patch("/derivatives/{derivative_id}", response_model=DerivativeRead)
+def label_derivative(derivative_id: str, body: DerivativeLabel, session: SessionDep,
+                     actor: Custodian, addr: ClientAddr) -> DerivativeRead:
+    """Name a redacted copy ("for the parent, request 12"); logged."""
+    return DerivativeRead.model_validate(service.label_derivative(
+        session=session, derivative_id=derivative_id, label=body.label, actor=actor,
+        client_addr=addr))
 
 
 @router.get("/derivatives/{derivative_id}/content")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, BigInteger, Column
@@ -37,12 +37,18 @@ class Derivative(SQLModel, table=True):
     boxes: int
     tracks: int
     review_flags: int  # low-confidence ranges a reviewer should look at
+    # those ranges (start/end time and frame, reason, lowest score), from the manifest
+    flags: list[dict[str, Any]] = SQLField(default_factory=list,
+                                           sa_column=Column(JSON, nullable=False))
     warnings: list[str] = SQLField(default_factory=list, sa_column=Column(JSON, nullable=False))
     request: dict[str, Any] = SQLField(default_factory=dict,
                                        sa_column=Column(JSON, nullable=False))
     requested_by: str = SQLField(max_length=120)
     created_at: datetime = SQLField(default_factory=utcnow,
                                     sa_column=Column(UtcDateTime(), nullable=False))
+    # The custodian's name for the copy ("for the parent, request 12"): two copies otherwise
+    # differ only by hash and time.
+    label: str = SQLField(default="", max_length=120)
 
 
 class KeepPhoto(BaseModel):
@@ -72,6 +78,19 @@ class RedactionRequest(BaseModel):
     keep_photos: list[KeepPhoto] = Field(default_factory=list, max_length=5)
     detect_every: int | None = Field(default=None, ge=1, le=30)
     pad: float | None = Field(default=None, ge=0, le=2)
+    # also blur every whole head (hair, ears, the back of a head: redaction/heads.py), for
+    # footage where a child is known by more than the face
+    heads: bool | None = None
+    # what a mute range sounds like in this copy: silence, or a tone that shows it was cut
+    mute_sound: Literal["silence", "bleep"] | None = None
+
+
+class DerivativeLabel(BaseModel):
+    """The custodian's name for a redacted copy (empty: none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(max_length=120)
 
 
 class DerivativeRead(UtcRead):
@@ -89,8 +108,10 @@ class DerivativeRead(UtcRead):
     boxes: int
     tracks: int
     review_flags: int
+    flags: list[dict[str, Any]] = []
     warnings: list[str]
     request: dict[str, Any]
     requested_by: str
     created_at: datetime
+    label: str = ""
 

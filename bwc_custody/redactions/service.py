@@ -115,7 +115,8 @@ def redact_evidence(ctx: JobContext, *, admit: Admit) -> None:
         reader = original_reader(session=session, store=store, keyring=keyring,
                                  evidence=evidence)
         refs = _references(session, store, keyring, params)
-    options = RedactOptions(**{k: params[k] for k in ("detect_every", "pad") if k in params})
+    options = RedactOptions(**{k: params[k] for k in ("detect_every", "pad", "heads",
+                                                      "mute_sound") if k in params})
     regions = parse_regions(params.get("regions", {}))
     out, manifest = ctx.workdir / "redacted.mp4", ctx.workdir / "manifest.json"
     with serve_plaintext(reader) as url:
@@ -155,7 +156,8 @@ def _publish(ctx: JobContext, store: ObjectStore, keyring: Keyring, evidence: Ev
                 sha256=stored["video"].sha256, size=stored["video"].size,
                 manifest_sha256=stored["manifest"].sha256, source_sha256=evidence.sha256,
                 frames=result.frames, boxes=result.boxes, tracks=result.tracks,
-                review_flags=len(result.low_confidence), warnings=result.warnings,
+                review_flags=len(result.low_confidence), flags=result.low_confidence,
+                warnings=result.warnings,
                 request=ctx.job.params, requested_by=ctx.job.created_by)
             session.add(row)
             session.flush()
@@ -177,6 +179,20 @@ def list_derivatives(*, session: Session, evidence_id: str) -> list[Derivative]:
     get_evidence_or_raise(session=session, evidence_id=evidence_id)
     return list(session.exec(select(Derivative).where(Derivative.evidence_id == evidence_id)
                              .order_by(col(Derivative.created_at).desc())).all())
+
+
+def label_derivative(*, session: Session, derivative_id: str, label: str, actor: Principal,
+                     client_addr: str = "") -> Derivative:
+    """Give a redacted copy the custodian's name for it ("for the parent, request 12");
+    logged with the label it had."""
+    row = get_derivative(session=session, derivative_id=derivative_id)
+    before, row.label = row.label, " ".join(label.split())
+    session.add(row)
+    session.flush()
+    custody.append(session=session, actor=actor, action="derivative.label",
+                   target_type="evidence", target_id=row.evidence_id, client_addr=client_addr,
+                   details={"derivative_id": row.id, "label": row.label, "before": before})
+    return row
 
 
 def get_derivative(*, session: Session, derivative_id: str) -> Derivative:

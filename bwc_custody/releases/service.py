@@ -120,6 +120,16 @@ def active_rounds(*, session: Session, item_ids: Sequence[str]) -> dict[str, Rev
     return {r.item_id: r for r in found}
 
 
+def latest_rounds(*, session: Session, item_ids: Sequence[str]) -> dict[str, ReviewRound]:
+    """The newest review round of each recording, whatever its outcome (a file sent back
+    shows here with its reasons), in one query."""
+    if not item_ids:
+        return {}
+    found = session.exec(select(ReviewRound).where(col(ReviewRound.item_id).in_(list(item_ids)))
+                         .order_by(col(ReviewRound.id)))
+    return {r.item_id: r for r in found}
+
+
 def _active_or_raise(session: Session, item: RequestRecording) -> ReviewRound:
     found = active_round(session=session, item_id=item.id)
     if found is None:  # the workflow state says there is one; the table disagrees

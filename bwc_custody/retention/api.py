@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from bwc_custody.deps import ClientAddr, Custodian, Decider, RowId, SessionDep, Staff
+from bwc_custody.flows import tagging
 from bwc_custody.reasons import ReasonBody
 from bwc_custody.retention import service
 from bwc_custody.retention.models import CaseClose, CaseClosureRead, HoldCreate, RetentionRead
@@ -34,8 +35,10 @@ def due(session: SessionDep, actor: Staff,
 @router.post("/evidence/{evidence_id}/holds", response_model=RetentionRead, status_code=201)
 def place_hold(evidence_id: str, body: HoldCreate, session: SessionDep, actor: Decider,
                addr: ClientAddr) -> RetentionRead:
-    """Hold the recording past its schedule (investigation, litigation, ...), with a reason."""
-    service.place_hold(session=session, store=get_store(), evidence_id=evidence_id,
+    """Hold the recording past its schedule (investigation, litigation, ...), with a reason;
+    an investigation hold may also tag it `investigation_open` (custodian only), which is what
+    withholds it from requesters."""
+    tagging.place_hold(session=session, store=get_store(), evidence_id=evidence_id,
                        body=body, actor=actor, client_addr=addr)
     return service.status(session=session, evidence_id=evidence_id)
 

@@ -41,20 +41,25 @@ def register(app: typer.Typer) -> None:
              kind: str = typer.Option(..., help="investigation, litigation, records_request "
                                       "or other."),
              reference: str = typer.Option("", help="Case, court or request number."),
-             reason: str = typer.Option(..., help="Why (recorded in the custody log).")) -> None:
+             reason: str = typer.Option(..., help="Why (recorded in the custody log)."),
+             tag_investigation_open: bool = typer.Option(
+                 False, help="With an investigation hold: also tag the recording "
+                 "investigation_open, which withholds it from requesters.")) -> None:
         """Hold a recording past its schedule."""
+        from bwc_custody.flows import tagging
         from bwc_custody.retention import service
         from bwc_custody.retention.models import HoldCreate
         from bwc_custody.vault.service import get_store
 
         try:
             body = validated(HoldCreate, {"kind": kind, "reference": reference,
-                                          "reason": reason})
+                                          "reason": reason,
+                                          "tag_investigation_open": tag_investigation_open})
         except InvalidInput as exc:
             fail(exc)
 
         def run(s: Session) -> dict[str, Any]:
-            service.place_hold(session=s, store=get_store(), evidence_id=evidence_id,
+            tagging.place_hold(session=s, store=get_store(), evidence_id=evidence_id,
                                body=body, actor=CLI_CUSTODIAN, client_addr="cli")
             return service.status(session=s, evidence_id=evidence_id).model_dump(mode="json")
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import Field as PField
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
@@ -103,6 +103,16 @@ class HoldCreate(BaseModel):
     kind: HoldKind
     reference: str = PField(default="", max_length=200)
     reason: str = PField(default="", max_length=4000)
+    # An investigation hold keeps the bytes; whether the investigation also withholds the
+    # recording is the `investigation_open` tag, set in the same step when asked for
+    # (custodian only, like any tag): see flows.tagging.place_hold.
+    tag_investigation_open: bool = False
+
+    @model_validator(mode="after")
+    def _tag_only_for_investigations(self) -> HoldCreate:
+        if self.tag_investigation_open and self.kind != HoldKind.investigation:
+            raise ValueError("tag_investigation_open goes with an investigation hold only")
+        return self
 
 
 class HoldRead(UtcRead):

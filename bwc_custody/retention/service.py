@@ -30,7 +30,7 @@ from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
 from bwc_custody.evidence.models import Evidence
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
-from bwc_custody.evidence.service import require_not_disposed
+from bwc_custody.evidence.service import poster_key, require_not_disposed
 from bwc_custody.reasons import require_reason
 from bwc_custody.requests.models import RequestLetter, RequestRecording
 from bwc_custody.retention.errors import (
@@ -120,12 +120,14 @@ def is_held(*, session: Session, evidence_id: str) -> bool:
 
 
 def objects_of(*, session: Session, evidence: Evidence) -> list[StoredObject]:
-    """The stored objects that exist because of this recording: its original, and every
-    derivative, manifest and keep-face photo filed under its id (`storage/FORMAT.md`)."""
+    """The stored objects that exist because of this recording: its original, its poster
+    frame, and every derivative, manifest and keep-face photo filed under its id
+    (`storage/FORMAT.md`)."""
     return list(session.exec(select(StoredObject).where(or_(
         StoredObject.key == evidence.object_key,
         col(StoredObject.key).startswith(f"derivatives/{evidence.id}/"),
         col(StoredObject.key).startswith(f"references/{evidence.id}/"),
+        StoredObject.key == poster_key(evidence.id),
     )).order_by(col(StoredObject.key))))
 
 

@@ -20,7 +20,12 @@ from bwc_custody.jobs.models import Job
 from bwc_custody.tags import rules
 from bwc_custody.tags.errors import AnalysisNotFound
 from bwc_custody.tags.models import AnalysisResult, Tag
-from bwc_custody.tags.service import add_tag, effective_tags, removed_by_custodian
+from bwc_custody.tags.service import (
+    add_tag,
+    effective_tags,
+    removed_by_custodian,
+    retract_auto_tags,
+)
 
 
 def people_of(tracks: Sequence[dict[str, Any]]) -> list[rules.Person]:
@@ -46,11 +51,17 @@ def campus_basis(*, session: Session, evidence: Evidence) -> str | None:
 
 
 def apply_auto_tags(*, session: Session, evidence: Evidence, result: AnalysisResult,
-                    actor: Principal) -> list[Tag]:
-    """Add the auto tags the rules derive from `result`; a tag a custodian removed with a
-    reason is not put back by the machine (the custodian's decision stands)."""
-    proposed = rules.auto_tags(campus=campus_basis(session=session, evidence=evidence),
-                               people=people_of(result.tracks))
+                    actor: Principal, previous: AnalysisResult | None = None
+                    ) -> tuple[list[Tag], list[Tag]]:
+    """Add the auto tags the rules derive from `result` and retract the auto tags in force it
+    no longer supports; returns (added, retracted).
+
+    A tag a custodian removed with a reason is not put back by the machine (the custodian's
+    decision stands). A count retracts only what it contradicts: on a campus, having seen
+    someone (a count that found no face proves nothing, and off campus the rules propose
+    nothing either way); officer and custodian tags are never touched."""
+    basis = campus_basis(session=session, evidence=evidence)
+    proposed = rules.auto_tags(campus=basis, people=people_of(result.tracks))
     added = []
     for t in proposed:
         if removed_by_custodian(session=session, evidence_id=evidence.id, name=t.name):
@@ -58,7 +69,26 @@ def apply_auto_tags(*, session: Session, evidence: Evidence, result: AnalysisRes
         added.append(add_tag(session=session, evidence_id=evidence.id, name=t.name,
                              source="auto", actor=actor, confidence=t.confidence,
                              evidence={**t.evidence, "analysis_id": result.id}))
-    return added
+    retracted: list[Tag] = []
+    if basis is not None and result.distinct_people > 0:
+        assert result.id is not None
+        retracted = retract_auto_tags(
+            session=session, evidence_id=evidence.id, keep={t.name for t in proposed},
+            analysis_id=result.id, actor=actor,
+            reason=f"person count {result.id} found {result.unidentified_people} unidentified "
+                   f"of {result.distinct_people} people"
+                   + (f" (count {previous.id} found {previous.unidentified_people} of "
+                      f"{previous.distinct_people})" if previous else "")
+                   + ": no longer supported",
+            details={"now": _counted(result), "before": _counted(previous)})
+    return added, retracted
+
+
+def _counted(row: AnalysisResult | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"analysis_id": row.id, "distinct_people": row.distinct_people,
+            "unidentified_people": row.unidentified_people, "known_adults": row.known_adults}
 
 
 def request_analysis(*, session: Session, evidence_id: str, actor: Principal,
@@ -75,9 +105,13 @@ def request_analysis(*, session: Session, evidence_id: str, actor: Principal,
 
 
 def record_analysis(*, session: Session, evidence_id: str, count: Any, actor: Principal,
-                    requested_by: str) -> tuple[AnalysisResult, list[Tag]]:
-    """Store a PersonCount, log it and apply the auto tags it implies (returned)."""
+                    requested_by: str) -> tuple[AnalysisResult, bool]:
+    """Store a PersonCount, log it and apply the auto tags it implies, retracting those it no
+    longer supports; returns the row and whether any tag changed."""
     evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    previous = session.exec(select(AnalysisResult).where(
+        AnalysisResult.evidence_id == evidence_id)
+        .order_by(col(AnalysisResult.id).desc())).first()
     data = count.to_dict()
     row = AnalysisResult(evidence_id=evidence_id, created_by=requested_by,
                          distinct_people=count.distinct_people,
@@ -94,7 +128,10 @@ def record_analysis(*, session: Session, evidence_id: str, count: Any, actor: Pr
                             "known_adults": row.known_adults, "version": row.version,
                             "frames_analysed": row.frames_analysed,
                             "requested_by": requested_by})
-    return row, apply_auto_tags(session=session, evidence=evidence, result=row, actor=actor)
+    added, retracted = apply_auto_tags(session=session, evidence=evidence, result=row,
+                                       actor=actor, previous=previous)
+    fresh = [t for t in added if t.evidence.get("analysis_id") == row.id]  # not kept ones
+    return row, bool(fresh or retracted)
 
 
 def latest_analysis(*, session: Session, evidence_id: str) -> AnalysisResult:

@@ -52,22 +52,63 @@ def register(app: typer.Typer) -> None:
                                            actor=LOCAL_OPERATOR, note=note,
                                            client_addr="cli")).model_dump(mode="json")))
 
-    @app.command("tags")
-    def tags(evidence_id: str,
+    tags_app = typer.Typer(help="A recording's tags: what the policy engine reads.",
+                           no_args_is_help=True)
+    app.add_typer(tags_app, name="tags")
+
+    @tags_app.command("show")
+    def tags(evidence_id: str = typer.Argument(..., help="A recording id or its start."),
              active: bool = typer.Option(False, help="Only tags in force.")) -> None:
-        """Show an evidence item's tags with provenance (source, time, confidence, evidence)."""
-        from bwc_custody.evidence.service import get_or_raise
+        """Show a recording's tags with provenance (source, time, confidence, evidence)."""
+        from bwc_custody.evidence.service import find
         from bwc_custody.tags import service
 
         def show(session: Any) -> dict[str, Any]:
-            get_or_raise(session=session, evidence_id=evidence_id)
-            rows = service.list_tags(session=session, evidence_id=evidence_id,
+            found = find(session=session, ref=evidence_id).id
+            rows = service.list_tags(session=session, evidence_id=found,
                                      include_removed=not active)
-            return {"evidence_id": evidence_id,
+            return {"evidence_id": found,
                     "effective": sorted({t.name for t in rows if t.removed_at is None}),
                     "tags": [_tag_dict(t) for t in rows]}
 
         emit(in_session(show))
+
+    @tags_app.command("add")
+    def tag_add(evidence_id: str = typer.Argument(..., help="A recording id or its start."),
+                tag: str = typer.Argument(..., help="e.g. investigation_open, multi_student."),
+                reason: str = typer.Option(..., help="Why (recorded in the custody log).")
+                ) -> None:
+        """Tag a recording (as custodian); its open requests are decided again."""
+        from bwc_custody.evidence.service import find
+        from bwc_custody.flows import tagging
+        from bwc_custody.requests.cli import CLI_CUSTODIAN
+
+        def add(session: Any) -> dict[str, Any]:
+            found = find(session=session, ref=evidence_id).id
+            return _tag_dict(tagging.add_tag(session=session, evidence_id=found, name=tag,
+                                             source="custodian", actor=CLI_CUSTODIAN,
+                                             reason=reason, client_addr="cli"))
+
+        emit(in_session(add))
+
+    @tags_app.command("remove")
+    def tag_remove(evidence_id: str = typer.Argument(..., help="A recording id or its start."),
+                   tag: str = typer.Argument(..., help="The tag to remove (every source)."),
+                   reason: str = typer.Option(..., help="Why (recorded in the custody log).")
+                   ) -> None:
+        """Remove a tag from a recording (as custodian); its open requests are decided
+        again."""
+        from bwc_custody.evidence.service import find
+        from bwc_custody.flows import tagging
+        from bwc_custody.requests.cli import CLI_CUSTODIAN
+
+        def remove(session: Any) -> list[dict[str, Any]]:
+            found = find(session=session, ref=evidence_id).id
+            return [_tag_dict(t) for t in tagging.remove_tag(
+                session=session, evidence_id=found, name=tag, actor=CLI_CUSTODIAN,
+                reason=reason, client_addr="cli")]
+
+        emit(in_session(remove))
 
     @app.command("analyze")
     def analyze(

@@ -37,6 +37,9 @@ class Tag(SQLModel, table=True):
     removed_at: datetime | None = Field(default=None, sa_column=_ts(True))
     removed_by: str | None = Field(default=None, max_length=120)
     removal_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # An automatic tag a later person count no longer supported: that count's id (a
+    # retraction by the machine, unlike a custodian's removal, does not bind later counts).
+    retracted_by_analysis: int | None = None
 
     @property
     def active(self) -> bool:
@@ -144,6 +147,7 @@ class TagRead(UtcRead):
     removed_at: datetime | None
     removed_by: str | None
     removal_reason: str | None
+    retracted_by_analysis: int | None = None
 
 
 class EvidenceTags(BaseModel):

@@ -118,9 +118,34 @@ def remove_tag(*, session: Session, evidence_id: str, name: str, actor: Principa
 
 
 def removed_by_custodian(*, session: Session, evidence_id: str, name: str) -> bool:
-    """Whether a custodian removed tag `name` (the machine does not put it back)."""
-    return any(t.name == name and t.removed_at is not None
+    """Whether a custodian removed tag `name` (the machine does not put it back); a tag a
+    person count retracted is not such a removal."""
+    return any(t.name == name and t.removed_at is not None and t.retracted_by_analysis is None
                for t in list_tags(session=session, evidence_id=evidence_id))
+
+
+def retract_auto_tags(*, session: Session, evidence_id: str, keep: set[str], analysis_id: int,
+                      actor: Principal, reason: str, details: dict[str, Any]) -> list[Tag]:
+    """Retract the automatic tags in force that a new person count no longer supports (those
+    not in `keep`); tags from officers and custodians stay. One custody entry names them
+    with `details` (both counts)."""
+    gone = [t for t in list_tags(session=session, evidence_id=evidence_id,
+                                 include_removed=False)
+            if t.source == "auto" and t.name not in keep]
+    if not gone:
+        return []
+    now = utcnow()
+    for t in gone:
+        t.removed_at, t.removed_by, t.removal_reason = now, actor.username, reason
+        t.retracted_by_analysis = analysis_id
+        session.add(t)
+    session.flush()
+    custody.append(session=session, actor=actor, action="tag.retract", target_type="evidence",
+                   target_id=evidence_id, reason=reason,
+                   details={"names": sorted(t.name for t in gone),
+                            "tag_ids": [t.id for t in gone], "analysis_id": analysis_id,
+                            **details})
+    return gone
 
 
 # ---- a recording's facts ----------------------------------------------------------------

@@ -78,12 +78,38 @@ def test_review_and_release_through_the_console(
     watched: Any = counsel.get(video)
     assert watched.status_code == 200
     assert hashlib.sha256(watched.content).hexdigest() == derivative["sha256"]
+
+    # sent back once: the custodian's queue and the request say so, with the reason
+    assert "Nothing is waiting for you" not in counsel.get("/console/").text
+    r = counsel.post(f"{one}/return", {"reason": "name the copy before it goes out"})
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=returned")
+    assert "Nothing is waiting for you" in counsel.get("/console/").text
+    queue: Any = custodian.get("/console/?show=returned")
+    assert f'href="{url}"' in queue.text
+    assert "sent back by legal review" in queue.text
+    assert "name the copy before it goes out" in custodian.get(url).text
+    copy = f"{evidence_page}/derivatives/{derivative['id']}/label"
+    assert counsel.post(copy, {"label": "for the parent"}).status_code == 403
+    r = custodian.post(copy, {"label": "  for the parent,   request 1 "})
+    assert (r.status_code, r.headers["location"]) == (303, f"{evidence_page}?done=labelled")
+    assert "for the parent, request 1" in custodian.get(evidence_page).text
+    assert "for the parent, request 1" in custodian.get(url).text  # offered by its name
+    assert ("derivative.label", "cust-1") in _entries(evidence_id)
+    r = custodian.post(f"{one}/submit", {"derivative_id": derivative["id"],
+                                         "note": "named, every face blurred"})
+    assert r.status_code == 303
+    assert f'href="{url}"' not in custodian.get("/console/?show=returned").text
+    assert counsel.get(video).status_code == 200
     r = counsel.post(f"{one}/approve", {"reason": "reviewed under KRS 610.320; all blurred"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=approved")
-    bare: Any = custodian.post(f"{one}/release")  # part is withheld: say why, for the letter
+    unticked: Any = custodian.post(f"{one}/release", {"explanation": "faces blurred"})
+    assert (unticked.status_code, "confirmation_required" in unticked.text) == (422, True)
+    assert desk.state(request_id) == "approved"  # nothing released without the box ticked
+    bare: Any = custodian.post(f"{one}/release", {"confirm": "yes"})  # part is withheld: say why
     assert (bare.status_code, "reason_required" in bare.text) == (422, True)
     r = custodian.post(f"{one}/release", {"explanation": "the other students' faces are "
-                                                          "blurred (KRS 610.320(3))"})
+                                                          "blurred (KRS 610.320(3))",
+                                          "confirm": "yes"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=released")
     assert desk.state(request_id) == "released"
     assert "Released" in custodian.get(url).text
@@ -93,8 +119,8 @@ def test_review_and_release_through_the_console(
     assert hashlib.sha256(got.content).hexdigest() == derivative["sha256"]
     steps = [e for e in _entries(request_id) if e[0] in (
         "request.submit", "request.approve", "request.release")]
-    assert steps == [("request.submit", "cust-1"), ("request.approve", "counsel-1"),
-                     ("request.release", "cust-1")]
+    assert steps == [("request.submit", "cust-1"), ("request.submit", "cust-1"),
+                     ("request.approve", "counsel-1"), ("request.release", "cust-1")]
     assert ("derivative.stream", "counsel-1") in _entries(evidence_id)
 
 
@@ -130,10 +156,13 @@ def test_retention_through_the_console(
     r = counsel.post(f"{url}/holds/1/lift", {"reason": "case settled and dismissed"})
     assert r.status_code == 303
     assert counsel.post(f"{url}/dispose", {"reason": "period ran"}).status_code == 403
-    short: Any = custodian.post(f"{url}/dispose", {"reason": "ok"})
+    short: Any = custodian.post(f"{url}/dispose", {"reason": "ok", "confirm": "yes"})
     assert short.status_code == 422
     assert "reason_required" in short.text
-    r = custodian.post(f"{url}/dispose", {"reason": "KDLA L6707 period ran, nothing holds it"})
+    unticked: Any = custodian.post(f"{url}/dispose", {"reason": "KDLA L6707 period ran"})
+    assert (unticked.status_code, "confirmation_required" in unticked.text) == (422, True)
+    r = custodian.post(f"{url}/dispose", {"reason": "KDLA L6707 period ran, nothing holds it",
+                                          "confirm": "yes"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=destroyed")
     assert "destroyed" in custodian.get(url).text
     assert [a for a, _ in _entries(evidence_id) if a.startswith(("retention", "evidence.d"))] \
@@ -169,7 +198,7 @@ def test_a_request_by_mail_is_recorded_and_decided_from_the_console(
     request_url = r.headers["location"].split("?")[0]
     page: Any = custodian.get(request_url)
     assert "BWC video of the 2 March cafeteria incident" in page.text
-    assert "2026-12-01" in page.text
+    assert "Tue 01 Dec 2026" in page.text  # dates as people read them
     assert "Recording 1" in page.text
     assert "release_redacted" in page.text
     assert "no recording is linked" not in page.text.lower()
@@ -178,8 +207,9 @@ def test_a_request_by_mail_is_recorded_and_decided_from_the_console(
     r = custodian.post(f"/console/evidence/{evidence_id}/analysis")
     assert r.status_code == 303
     jobs = custodian.get(f"/console/evidence/{evidence_id}").text
-    assert "analysis" in jobs
-    assert "queued" in jobs
+    assert "person count" in jobs
+    assert "waiting" in jobs
+    assert f'hx-get="/console/evidence/{evidence_id}/jobs?watching=' in jobs  # updates itself
     assert f'href="{request_url}"' in jobs  # its request, listed on the recording's page
 
 
@@ -212,7 +242,11 @@ def test_a_withheld_record_is_denied_in_writing_from_the_console(
     page: Any = custodian.get(url)
     assert f'action="{one}/deny"' in page.text
     assert f'action="{one}/submit"' not in page.text  # nothing to review when withheld
-    r = custodian.post(f"{one}/deny", {"explanation": "several students, investigation open"})
+    unticked: Any = custodian.post(f"{one}/deny", {"explanation": "several students"})
+    assert (unticked.status_code, "confirmation_required" in unticked.text) == (422, True)
+    assert f'action="{one}/deny"' in custodian.get(url).text  # still to be answered
+    r = custodian.post(f"{one}/deny", {"explanation": "several students, investigation open",
+                                       "confirm": "yes"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=denied")
     page = custodian.get(url)
     assert "Written response" in page.text

@@ -55,12 +55,20 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/evidence/{evidence_id}/case-closed"): HOLDERS,
     ("POST", "/console/evidence/{evidence_id}/dispose"): CUSTODIAN,
     ("GET", "/console/retention"): STAFF,
+    ("GET", "/console/evidence"): STAFF,
+    ("GET", "/console/evidence/{evidence_id}/jobs"): STAFF,
+    ("POST", "/console/evidence/{evidence_id}/tags"): CUSTODIAN,
+    ("POST", "/console/evidence/{evidence_id}/tags/remove"): CUSTODIAN,
+    ("POST", "/console/evidence/{evidence_id}/facts"): CUSTODIAN,
+    ("POST", "/console/evidence/{evidence_id}/derivatives/{derivative_id}/label"): CUSTODIAN,
+    ("GET", "/console/notifications"): CUSTODIAN,
+    ("POST", "/console/notifications/{notification_id}/done"): CUSTODIAN,
     ("GET", "/console/custody"): frozenset({"auditor"}),
 }
 
 
 def _url(path: str) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) == "hold_id"
+    return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) in ("hold_id", "notification_id")
                   else "00000000-0000-4000-8000-000000000000", path) + (
         "?request_id=x" if path.endswith("/video") else
         "?reason=why" if path.endswith("/original") else "")

@@ -155,11 +155,110 @@ def test_cli_analyze_file_and_tags_json(sqlite_migrated: str, make_clip: Callabl
     assert out["distinct_people"] == 2
     assert out["analysis_id"]
     assert datetime.fromisoformat(out["created_at"]).utcoffset() == timedelta(0)
-    code, out = _bwc("tags", evidence_id)
+    code, out = _bwc("tags", "show", evidence_id)
     assert code == 0
     assert out["effective"] == ["arrest", "juvenile", "multi_student", "school_campus"]
     assert {(t["name"], t["source"]) for t in out["tags"]} >= {
         ("arrest", "officer"), ("multi_student", "auto")}
-    code, out = _bwc("tags", "no-such-evidence")
+    code, out = _bwc("tags", "show", "no-such-evidence")
     assert code == 2
     assert out["error"]["code"] == "evidence_not_found"
+
+
+def test_a_recount_retracts_the_auto_tags_it_no_longer_supports(
+        sqlite_migrated: str, make_clip: Callable[..., Path],
+        ingest_clip: Callable[..., str]) -> None:
+    """Two unidentified people -> multi_student; the SRO enrolled and counted again -> one
+    student: the automatic multi_student tag is retracted (both counts logged) and the open
+    request decided again; the officer's own tags stay. Enrolment withdrawn -> it comes back
+    (a retraction by the machine does not bind later counts, unlike a custodian's removal)."""
+    from bwc_custody.custody.service import entries_for
+    from bwc_custody.db import session_scope
+    from bwc_custody.requests import service as requests
+    from bwc_custody.requests.cli import CLI_CUSTODIAN
+    from bwc_custody.requests.models import RequestCreate
+    from bwc_custody.tags import service
+    from bwc_custody.vault.service import get_keyring
+
+    evidence_id = ingest_clip(make_clip([ADULT_IN_CLIP, KID_C], per_image=1.5),
+                              campus="Central High", involves_juvenile=True)
+    first, effective, _ = _analyze(evidence_id)
+    assert first.unidentified_people == 2
+    assert "multi_student" in effective
+    with session_scope() as session:
+        request, _ = requests.create_request(session=session, actor=CLI_CUSTODIAN,
+                                          body=RequestCreate(
+                                              description="the hallway video",
+                                              requester_name="a parent",
+                                              requester_type="parent_guardian", form="copy",
+                                              evidence_ids=[evidence_id]))
+        request_id = request.id
+        adult = service.enrol_known_adult(session=session, keyring=get_keyring(),
+                                          name="SRO B.", photos=[ADULT_REF.read_bytes()],
+                                          consent="signed form 7", actor=LOCAL_OPERATOR)
+        adult_id = adult.id
+        assert adult_id is not None
+    second, effective, tags = _analyze(evidence_id)
+    assert (second.unidentified_people, second.known_adults) == (1, ["SRO B."])
+    assert "multi_student" not in effective
+    assert {"juvenile", "school_campus"} <= effective  # the officer's tags and the campus stay
+    retracted = next(t for t in tags if t.name == "multi_student" and t.source == "auto")
+    assert retracted.retracted_by_analysis == second.id
+    assert retracted.removal_reason is not None
+    assert f"count {first.id} found 2" in retracted.removal_reason
+    with session_scope() as session:
+        entry = next(e for e in entries_for(session=session, target_id=evidence_id)
+                     if e.action == "tag.retract")
+        assert entry.details["names"] == ["multi_student"]
+        assert entry.details["before"]["unidentified_people"] == 2
+        assert entry.details["now"]["unidentified_people"] == 1
+        decisions = requests.decisions(session=session, request_id=request_id)
+        assert decisions[-1].trigger == "tags_changed"
+        assert "multi_student" not in decisions[-1].tags
+        service.remove_known_adult(session=session, adult_id=adult_id,
+                                   reason="consent withdrawn", actor=LOCAL_OPERATOR)
+    third, effective, _ = _analyze(evidence_id)
+    assert third.unidentified_people == 2
+    assert "multi_student" in effective  # supported again, so put back
+
+
+def test_the_first_count_makes_a_poster_with_every_face_blurred(
+        sqlite_migrated: str, make_clip: Callable[..., Path],
+        ingest_clip: Callable[..., str]) -> None:
+    """The list's poster: one frame of the recording, stored encrypted, in which the detector
+    finds no face although the same frame of the original shows them; made once."""
+    import cv2
+    import numpy as np
+
+    from bwc_custody.custody.service import entries_for
+    from bwc_custody.db import session_scope
+    from bwc_custody.evidence.service import has_poster, read_posters
+    from bwc_custody.vault.service import get_keyring, get_store
+    from redaction.detect import make_detector
+    from redaction.poster import grab_frame, poster_time
+
+    clip = make_clip([KID_A, KID_B], per_image=1.5)
+    evidence_id = ingest_clip(clip, campus="Central High")
+    _analyze(evidence_id)
+    with session_scope() as session:
+        assert has_poster(session=session, evidence_id=evidence_id)
+        jpeg = read_posters(session=session, store=get_store(), keyring=get_keyring(),
+                            evidence_ids=[evidence_id], actor=LOCAL_OPERATOR,
+                            shown_on="test")[evidence_id]
+        made = [e for e in entries_for(session=session, target_id=evidence_id)
+                if e.action == "evidence.poster"]
+        assert len(made) == 1
+        assert made[0].details["faces_blurred"] >= 1
+    poster = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR),
+                          cv2.COLOR_BGR2RGB)
+    original = grab_frame(str(clip), poster_time(3.0))
+    detector = make_detector("centerface", threshold=0.3)
+    assert detector(original), "the original frame shows a face"
+    scaled = cv2.resize(original, (poster.shape[1], poster.shape[0]),
+                        interpolation=cv2.INTER_AREA)
+    assert detector(scaled), "the face is still findable at the poster's size"
+    assert detector(poster) == []  # ...but not on the poster
+    _analyze(evidence_id)  # a second count makes no second poster
+    with session_scope() as session:
+        assert [e.action for e in entries_for(session=session, target_id=evidence_id)
+                ].count("evidence.poster") == 1

@@ -1,0 +1,112 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright (never `playwright install`),
+and a real `bwc serve` (with its job worker) on the embedded default to drive it against.
+
+A missing Chromium fails these tests where CI is set (it must be installed there) and skips
+them with the reason elsewhere."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("BWC_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required"]
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}: .ci/run installs it (apt-get install chromium)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for the session."""
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        _missing(f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright (Python) is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(sqlite_migrated: str, bwc_home: Path, tmp_path: Path) -> Iterator[str]:
+    """`bwc serve` with its worker on the test's SQLite database and local store."""
+    from tests.support.server import running_server
+
+    env = {"BWC_HOME": str(bwc_home), "BWC_DATABASE_URL": sqlite_migrated,
+           "BWC_SEGMENT_SIZE": os.environ.get("BWC_SEGMENT_SIZE", "65536"),
+           "BWC_AUTO_ANALYZE": "false", "BWC_COOKIE_SECURE": "false"}
+    with running_server(env, tmp_path / "serve.log", worker=True) as (_proc, url):
+        yield url
+
+
+@dataclass
+class Walk:
+    """What one scripted person did in the browser: every page action counted (a page
+    opened, a field filled, a box ticked, a button pressed), screenshots kept when
+    BWC_SCREENSHOTS names a folder."""
+
+    page: Any
+    base: str
+    name: str
+    actions: list[str] = field(default_factory=list)
+    shots: Path | None = None
+
+    def go(self, path: str) -> None:
+        self.actions.append(f"open {path}")
+        self.page.goto(self.base + path)
+
+    def fill(self, selector: str, value: str) -> None:
+        self.actions.append(f"fill {selector}")
+        self.page.fill(selector, value)
+
+    def pick(self, selector: str, value: str) -> None:
+        self.actions.append(f"choose {selector}")
+        self.page.select_option(selector, value)
+
+    def tick(self, selector: str) -> None:
+        self.actions.append(f"tick {selector}")
+        self.page.check(selector)
+
+    def click(self, selector: str) -> None:
+        self.actions.append(f"click {selector}")
+        self.page.click(selector)
+
+    def shot(self, label: str) -> None:
+        if self.shots is not None:
+            self.shots.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(self.shots / f"{self.name}-{label}.png"),
+                                 full_page=True)
+
+
+@pytest.fixture
+def walk(chromium: Any, live_server: str) -> Iterator[Callable[[str], Walk]]:
+    """Factory: a fresh browser context (its own cookies) for one person."""
+    contexts: list[Any] = []
+    shots = os.environ.get("BWC_SCREENSHOTS")
+
+    def _open(name: str) -> Walk:
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        return Walk(page=page, base=live_server, name=name,
+                    shots=Path(shots) if shots else None)
+
+    yield _open
+    for context in contexts:
+        context.close()
