@@ -25,12 +25,13 @@ import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import cv2
 import numpy as np
 
+from redaction import analysis_faces
 from redaction.analysis_cluster import (
     KnownAdult,
     cluster_tracks,
@@ -53,6 +54,7 @@ from redaction.analysis_video import (
     histogram,
     motion_grey,
     probe,
+    sample_size,
     sampled_frames,
 )
 from redaction.detect import Detector, make_detector
@@ -102,6 +104,9 @@ class PersonCount:
     seconds: float
     settings: dict[str, Any]
     version: str = ANALYSIS_VERSION
+    # every track's boxes and face thumbnails (for the studio; stored encrypted apart from
+    # the count, never in to_dict)
+    faces: list[analysis_faces.TrackFaces] = field(default_factory=list)
 
     @property
     def frames_per_second(self) -> float:
@@ -109,8 +114,9 @@ class PersonCount:
         return self.frames_total / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        d = asdict(self)
+        """JSON-ready form (without the faces)."""
+        d = asdict(replace(self, faces=[]))
+        del d["faces"]
         d["analysis_fps"] = round(self.frames_per_second, 2)
         return d
 
@@ -127,6 +133,7 @@ def _encode_track(t: Track, pending: Pending, encoders: int) -> None:
     pending.append((t, [c.index for c in t.candidates], crops, encode_later(crops, encoders)))
     t.candidates = []
     t.encoded = True
+    analysis_faces.seal(t.thumbs)
 
 
 def _receive_encodings(pending: Pending) -> None:
@@ -147,6 +154,7 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
     width, height, rate, nb_frames = probe(src)
     fps = float(rate)
     every = max(1, round(fps / s.sample_fps))
+    thumb_gap = max(1, round(analysis_faces.THUMB_GAP_S * fps))
     det = detector or make_detector(s.detector, threshold=s.track_score,
                                     detect_area=s.detect_area)
     tracks: dict[int, Track] = {}  # every track, by id
@@ -178,6 +186,10 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
         for t, k in link(live, boxes, frame, sample, s, lambda: next(counter)):
             tracks.setdefault(t.id, t)
             box = t.obs[k].box
+            thumb = analysis_faces.Thumb(frame, analysis_faces.quality(rgb, box))
+            if analysis_faces.offer(t.thumbs, thumb, keep=analysis_faces.THUMBS_PER_TRACK,
+                                    min_gap=thumb_gap):
+                thumb.rgb = analysis_faces.thumbnail(rgb, box)
             if encodable(box, w, h, s.min_encode):
                 crop, loc = face_crop(rgb, box)
                 t.offer(Candidate(crop_quality(rgb, box), k, crop, loc,
@@ -196,6 +208,7 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
     analysed = len(frames)
     total = max(nb_frames or 0, last_frame + every if analysed else 0)
     meta = {"width": width, "height": height, "fps": fps, "every": every,
+            "sample_size": sample_size(width, height, s.max_width),
             "analysed": analysed, "frames_total": total, "cuts": cuts,
             "frames": frames, "motion": motion}
     return list(tracks.values()), meta
@@ -262,13 +275,44 @@ def build_result(tracks: list[Track], meta: dict[str, Any], s: AnalysisSettings,
             detections=len(t.obs), encoded=len(t.encodings()),
             max_score=round(max(o.box.score for o in t.obs), 3), known_adult=person_adult[p]))
     results.sort(key=lambda r: (r.first_frame, r.id))
+    found_faces = track_faces(tracks, kept, [order[lab] for lab in labels], meta)
     adults = sorted({a for a in person_adult.values() if a})
     unidentified = sum(1 for a in person_adult.values() if a is None)
     return PersonCount(
         distinct_people=len(order), unidentified_people=unidentified, known_adults=adults,
         tracks=results, frames_total=meta["frames_total"], frames_analysed=meta["analysed"],
         fps=round(fps, 3), width=meta["width"], height=meta["height"],
-        seconds=0.0, settings={**asdict(s), "sample_every": meta["every"]})
+        seconds=0.0, settings={**asdict(s), "sample_every": meta["every"]},
+        faces=found_faces)
+
+
+def track_faces(raw: list[Track], kept: list[Track], persons: list[int],
+                meta: dict[str, Any]) -> list[analysis_faces.TrackFaces]:
+    """Every track's boxes (in the displayed frame's pixels) and best thumbnails: the kept
+    tracks with their person, and the tracks the count left out (seen too briefly or too
+    weakly) with none, so that keeping a person can tell their face from anyone else's."""
+    sw, sh = meta.get("sample_size") or (meta["width"], meta["height"])
+    fx, fy = meta["width"] / sw, meta["height"] / sh
+    owner = {id(o): t for t in raw for o in t.obs}
+
+    def rows(obs: list[Any]) -> list[tuple[int, float, float, float, float, float]]:
+        return [(o.frame, round(o.box.x0 * fx, 1), round(o.box.y0 * fy, 1),
+                 round(o.box.x1 * fx, 1), round(o.box.y1 * fy, 1), round(o.box.score, 3))
+                for o in obs]
+
+    out: list[analysis_faces.TrackFaces] = []
+    used: set[int] = set()
+    for t, person in zip(kept, persons, strict=True):
+        members = {id(owner[id(o)]): owner[id(o)] for o in t.obs if id(o) in owner}
+        used.update(members)
+        thumbs = [th for m in members.values() for th in m.thumbs if th.jpeg]
+        out.append(analysis_faces.TrackFaces(
+            t.id, person, rows(t.obs),
+            analysis_faces.best(thumbs, analysis_faces.THUMBS_PER_TRACK)))
+    for t in raw:
+        if id(t) not in used:
+            out.append(analysis_faces.TrackFaces(t.id, None, rows(t.obs)))
+    return sorted(out, key=lambda f: (f.obs[0][0] if f.obs else 0, f.id))
 
 
 def result_json(result: PersonCount) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from redaction.analysis_faces import Thumb
 from redaction.analysis_settings import AnalysisSettings
 from redaction.detect import Box, iou
 
@@ -58,6 +59,8 @@ class Track:
     pred: Box | None = None
     candidates: list[Candidate] = field(default_factory=list)
     encoded: bool = False
+    # a few small face crops to show a person by (`analysis_faces`), JPEGs once it ends
+    thumbs: list[Thumb] = field(default_factory=list)
 
     def encodings(self) -> list[np.ndarray]:
         return [o.enc for o in self.obs if o.enc is not None]

@@ -26,12 +26,17 @@ def probe(src: str) -> tuple[int, int, Fraction, int | None]:
     return info.width, info.height, info.fps, info.nb_frames
 
 
+def sample_size(width: int, height: int, max_width: int) -> tuple[int, int]:
+    """The (even) size sampled frames are decoded at: at most `max_width` wide."""
+    scale = min(1.0, max_width / width)
+    return (max(2, int(round(width * scale / 2)) * 2),
+            max(2, int(round(height * scale / 2)) * 2))
+
+
 def sampled_frames(src: str, *, every: int, max_width: int, width: int, height: int
                    ) -> Iterator[tuple[int, np.ndarray]]:
     """(source frame number, RGB frame) for every `every`-th frame, streamed from ffmpeg."""
-    scale = min(1.0, max_width / width)
-    out_w = max(2, int(round(width * scale / 2)) * 2)
-    out_h = max(2, int(round(height * scale / 2)) * 2)
+    out_w, out_h = sample_size(width, height, max_width)
     v = ffmpeg.input(src).video.filter("select", f"not(mod(n,{every}))")
     v = v.filter("scale", out_w, out_h)
     node = v.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")

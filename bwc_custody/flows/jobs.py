@@ -23,10 +23,12 @@ from bwc_custody.jobs.worker import Handlers, JobContext
 from bwc_custody.redactions import service as redactions
 from bwc_custody.retention.service import is_held
 from bwc_custody.tags.errors import AnalysisFailed
+from bwc_custody.tags.people import people_key, store_people
 from bwc_custody.tags.service import load_known_adults
 from bwc_custody.vault import service as vault
 from bwc_custody.vault.loopback import serve_plaintext
 from redaction.analysis import analyze_file
+from redaction.analysis_faces import people_document
 from redaction.errors import RedactionError
 from redaction.poster import Poster, make_poster
 from storage.objectstore import ObjectStore
@@ -52,8 +54,9 @@ def run_redaction_job(ctx: JobContext) -> None:
 
 def run_analysis_job(ctx: JobContext) -> None:
     """The handler of `analysis` jobs: count without holding a transaction, then record the
-    count, its tags, the re-decided requests and the job's completion in one. The first
-    count of a recording also makes its poster frame (faces blurred) for the list."""
+    count, its faces (for choosing who stays visible), its tags, the re-decided requests and
+    the job's completion in one. The first count of a recording also makes its poster frame
+    (faces blurred) for the list."""
     evidence_id = ctx.job.evidence_id or ""
     store, keyring = vault.get_store(), vault.get_keyring()
     with session_scope(ctx.engine) as session:
@@ -75,22 +78,41 @@ def run_analysis_job(ctx: JobContext) -> None:
     except RedactionError as exc:
         raise AnalysisFailed(f"evidence {evidence_id} could not be analysed: {exc}",
                              evidence_id=evidence_id, cause=exc.code) from None
-    with session_scope(ctx.engine) as session:
-        row = tagging.record_analysis(session=session, evidence_id=evidence_id, count=count,
-                                      actor=ctx.worker, requested_by=ctx.job.created_by)
-        result: dict[str, object] = {"analysis_id": row.id,
-                                     "distinct_people": row.distinct_people,
-                                     "unidentified_people": row.unidentified_people}
-        if isinstance(poster, Poster):
-            if store_poster(session=session, store=store, keyring=keyring,
-                            evidence_id=evidence_id, jpeg=poster.jpeg,
-                            at_seconds=poster.at_seconds, faces_blurred=poster.faces_blurred,
-                            actor=ctx.worker):
-                _admit_derivative(session, store, evidence_id, [poster_key(evidence_id)])
-            result["poster_faces_blurred"] = poster.faces_blurred
-        elif poster is not None:
-            result["poster_failed"] = poster
-        ctx.complete(session, result)
+    made: list[str] = []  # what this handler stored, removed again if it is not recorded
+    try:
+        with session_scope(ctx.engine) as session:
+            row = tagging.record_analysis(session=session, evidence_id=evidence_id,
+                                          count=count, actor=ctx.worker,
+                                          requested_by=ctx.job.created_by)
+            assert row.id is not None
+            made.append(people_key(evidence_id, row.id))
+            store_people(session=session, store=store, keyring=keyring,
+                         evidence_id=evidence_id, analysis_id=row.id, actor=ctx.worker,
+                         document=people_document(
+                             faces=count.faces, width=count.width, height=count.height,
+                             fps=count.fps, frames_total=count.frames_total))
+            result: dict[str, object] = {"analysis_id": row.id,
+                                         "distinct_people": row.distinct_people,
+                                         "unidentified_people": row.unidentified_people}
+            if isinstance(poster, Poster):
+                made.append(poster_key(evidence_id))
+                if not store_poster(session=session, store=store, keyring=keyring,
+                                    evidence_id=evidence_id, jpeg=poster.jpeg,
+                                    at_seconds=poster.at_seconds,
+                                    faces_blurred=poster.faces_blurred, actor=ctx.worker):
+                    made.pop()  # it had one already: not this handler's to remove
+                result["poster_faces_blurred"] = poster.faces_blurred
+            elif poster is not None:
+                result["poster_failed"] = poster
+            _admit_derivative(session, store, evidence_id, made)
+            ctx.complete(session, result)
+    except BaseException:
+        for key in made:
+            try:
+                store.delete(key)
+            except Exception:  # noqa: S110 - best effort; an orphan is unreferenced ciphertext
+                pass
+        raise
 
 
 def housekeeping(engine: Engine) -> None:

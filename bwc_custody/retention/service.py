@@ -121,12 +121,13 @@ def is_held(*, session: Session, evidence_id: str) -> bool:
 
 def objects_of(*, session: Session, evidence: Evidence) -> list[StoredObject]:
     """The stored objects that exist because of this recording: its original, its poster
-    frame, and every derivative, manifest and keep-face photo filed under its id
-    (`storage/FORMAT.md`)."""
+    frame, the faces of its person counts, and every derivative, manifest and keep-face photo
+    filed under its id (`storage/FORMAT.md`)."""
     return list(session.exec(select(StoredObject).where(or_(
         StoredObject.key == evidence.object_key,
         col(StoredObject.key).startswith(f"derivatives/{evidence.id}/"),
         col(StoredObject.key).startswith(f"references/{evidence.id}/"),
+        col(StoredObject.key).startswith(f"people/{evidence.id}/"),
         StoredObject.key == poster_key(evidence.id),
     )).order_by(col(StoredObject.key))))
 

@@ -15,19 +15,20 @@ from bwc_custody.flows import tagging
 from bwc_custody.jobs.models import JobRead
 from bwc_custody.reasons import ReasonBody
 from bwc_custody.roles import Role
-from bwc_custody.tags import analysis, service
+from bwc_custody.tags import analysis, people, service
 from bwc_custody.tags.models import (
     AnalysisRead,
     EvidenceTags,
     KnownAdultRead,
     NotificationDone,
     NotificationRead,
+    PeopleRead,
     RecordingFactsRead,
     RecordingFactsUpdate,
     TagCreate,
     TagRead,
 )
-from bwc_custody.vault.service import get_keyring
+from bwc_custody.vault.service import get_keyring, get_store
 from bwc_custody.vocabulary import TagName
 
 router = APIRouter(tags=["tags"])
@@ -97,6 +98,18 @@ def get_analysis(evidence_id: str, session: SessionDep, _actor: Custodian) -> An
     """The newest person-count analysis of the evidence item."""
     return AnalysisRead.model_validate(
         analysis.latest_analysis(session=session, evidence_id=evidence_id))
+
+
+@router.get("/evidence/{evidence_id}/people", response_model=PeopleRead)
+def get_people(evidence_id: str, session: SessionDep, actor: Custodian, addr: ClientAddr,
+               thumbnails: Annotated[bool, Query(description="Include each face thumbnail's "
+                                                 "JPEG (base64); logged.")] = False
+               ) -> PeopleRead:
+    """Everyone the newest person count found (ids for `keep_persons`), when each is seen,
+    their tracks, whether an enrolled adult, and their face thumbnails; logged."""
+    return people.list_people(session=session, store=get_store(), keyring=get_keyring(),
+                              evidence_id=evidence_id, actor=actor, thumbnails=thumbnails,
+                              client_addr=addr, shown_on="api")
 
 
 @router.post("/evidence/{evidence_id}/analysis", response_model=JobRead, status_code=202)

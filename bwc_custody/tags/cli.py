@@ -169,6 +169,40 @@ def register(app: typer.Typer) -> None:
             fail(exc)
         emit(out)
 
+    @app.command("people")
+    def people_cmd(
+        evidence_id: str = typer.Argument(..., help="A recording id or its start."),
+        thumbnails: Path | None = typer.Option(
+            None, file_okay=False, help="Also write each face thumbnail here as "
+            "<person>_<frame>.jpg (faces of children: logged)."),
+    ) -> None:
+        """Everyone the recording's newest person count found (JSON: each person's id, first
+        and last second seen, track ids, whether an enrolled adult); the ids are what
+        `bwc redactions request --keep-person` takes."""
+        import base64
+
+        from bwc_custody.evidence.service import find
+        from bwc_custody.tags.people import list_people
+        from bwc_custody.vault.service import get_keyring, get_store
+
+        def run(session: Any) -> dict[str, Any]:
+            found = find(session=session, ref=evidence_id).id
+            view = list_people(session=session, store=get_store(), keyring=get_keyring(),
+                               evidence_id=found, actor=LOCAL_OPERATOR,
+                               thumbnails=thumbnails is not None, client_addr="cli",
+                               shown_on=f"cli: written to {thumbnails}" if thumbnails else "cli")
+            if thumbnails is not None:
+                thumbnails.mkdir(parents=True, exist_ok=True)
+                for p in view.people:
+                    for th in p.thumbnails:
+                        assert th.jpeg_base64 is not None
+                        (thumbnails / f"{p.id}_{th.frame}.jpg").write_bytes(
+                            base64.b64decode(th.jpeg_base64))
+                        th.jpeg_base64 = None
+            return view.model_dump(mode="json")
+
+        emit(in_session(run))
+
     @adults_app.command("enrol")
     def enrol(
         name: str,

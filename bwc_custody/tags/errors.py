@@ -46,3 +46,19 @@ class AnalysisFailed(BwcError):
 class AnalysisNotFound(BwcError):
     code = "analysis_not_found"
     status = 404
+
+
+class UnknownPerson(BwcError):
+    """A person id that no person count of this recording found (ids are
+    `<analysis id>-<person number>`: `bwc people EVIDENCE_ID` lists them)."""
+
+    code = "unknown_person"
+    status = 422
+
+
+class PeopleNotStored(BwcError):
+    """The person count predates stored faces: it has no boxes or thumbnails to choose from
+    (run the person count again)."""
+
+    code = "people_not_stored"
+    status = 409

@@ -241,3 +241,49 @@ class RecordingFactsRead(UtcRead):
     articulated_harm: str | None
     updated_by: str | None = None
     updated_at: datetime | None = None
+
+
+class Thumbnail(BaseModel):
+    """One face thumbnail of a person: where in the video, and (when asked for) the JPEG."""
+
+    frame: int
+    time_s: float
+    track_id: int
+    jpeg_base64: str | None = None
+
+
+class PersonRead(BaseModel):
+    """One person a person count found: the tracks joined into them (as the count joins
+    them: when unsure, two people), when they are seen, and whether an enrolled adult."""
+
+    id: str = PField(description="`<analysis id>-<person number>`: what a redaction "
+                                 "request's `keep_persons` names")
+    analysis_id: int
+    number: int
+    first_s: float
+    last_s: float
+    first_frame: int
+    last_frame: int
+    track_ids: list[int]
+    detections: int
+    max_score: float
+    enrolled_adult: str | None = PField(
+        default=None, description="the enrolled known adult this person matched, else null "
+                                  "(an unidentified person: presumed a student)")
+    thumbnails: list[Thumbnail] = []
+
+
+class PeopleRead(BaseModel):
+    """Everyone a recording's newest person count found."""
+
+    evidence_id: str
+    analysis_id: int
+    analysed_at: datetime
+    fps: float
+    width: int
+    height: int
+    frames_total: int
+    # False for a count made before faces were kept: people are listed without thumbnails,
+    # and cannot be kept visible until the count is run again
+    faces_stored: bool
+    people: list[PersonRead]

@@ -32,6 +32,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/v1/evidence/{evidence_id}/tags/{name}"): frozenset({"custodian"}),
     ("GET", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
     ("POST", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
+    ("GET", "/api/v1/evidence/{evidence_id}/people"): frozenset({"custodian"}),
     ("POST", "/api/v1/evidence/{evidence_id}/redactions"): frozenset({"custodian"}),
     ("GET", "/api/v1/evidence/{evidence_id}/derivatives"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
