@@ -36,6 +36,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/evidence/{evidence_id}/redactions"): frozenset({"custodian"}),
     ("GET", "/api/v1/evidence/{evidence_id}/derivatives"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
+    ("PATCH", "/api/v1/derivatives/{derivative_id}"): frozenset({"custodian"}),
     ("GET", "/api/v1/derivatives/{derivative_id}"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
     ("GET", "/api/v1/derivatives/{derivative_id}/content"): frozenset(
