@@ -107,7 +107,8 @@ def _rate(value: str | None) -> Fraction | None:
     return r if r > 0 else None
 
 
-def _rotation(stream: dict[str, Any]) -> int:
+def display_rotation(stream: dict[str, Any]) -> int:
+    """The clockwise turn (0, 90, 180, 270) a player applies to an ffprobe video stream."""
     rot: float = 0
     for sd in stream.get("side_data_list", []) or []:
         if "rotation" in sd:
@@ -187,7 +188,7 @@ def probe(src: Path | MediaSource) -> MediaInfo:
         format_name=str(fmt.get("format_name", "")), duration=duration,
         video_index=int(v["index"]), codec=str(v.get("codec_name", "unknown")),
         pix_fmt=str(v.get("pix_fmt", "")), stored_width=w, stored_height=h,
-        rotation=_rotation(v), fps=fps, variable_frame_rate=vfr,
+        rotation=display_rotation(v), fps=fps, variable_frame_rate=vfr,
         nb_frames=int(nb) if nb and str(nb).isdigit() else None,
         video_start=_float(v.get("start_time"), 0.0) or 0.0,
         time_base=_rate(v.get("time_base")) or Fraction(1, 90000),

@@ -21,6 +21,7 @@ from redaction.detect import (
 from redaction.ffio import Encoder, even
 from redaction.heads import HeadDetector
 from redaction.keepface import KeepFaceMatcher
+from redaction.keepperson import NEAR_MISS_IOU, KeepPeople
 from redaction.manifest import ManifestWriter
 from redaction.media import MediaInfo
 from redaction.options import RedactOptions
@@ -39,8 +40,9 @@ class FrameRun:
 
     def __init__(self, info: MediaInfo, opts: RedactOptions, detector: Detector,
                  matcher: KeepFaceMatcher | None, regions: Regions,
-                 manifest: ManifestWriter) -> None:
+                 manifest: ManifestWriter, people: KeepPeople | None = None) -> None:
         self.info, self.opts, self.detector, self.matcher = info, opts, detector, matcher
+        self.people = people
         self.regions, self.manifest = regions, manifest
         self.w, self.h = even(info.width), even(info.height)
         self.fps = float(info.fps)
@@ -111,6 +113,14 @@ class FrameRun:
                 self.crowd_keyframes += 1
                 self.manifest.flag(k, t, "crowd_limit", 0.0, merge_gap=self.opts.detect_every)
         keeps = [self.matcher.keep(d) if self.matcher else False for d in dists]
+        if self.people is not None:
+            who, near = self.people.decide(k, boxes)
+            keeps = [a or w is not None for a, w in zip(keeps, who, strict=True)]
+            unsure = [n for n, w in zip(near, who, strict=True)
+                      if w is None and n >= NEAR_MISS_IOU]
+            if unsure:
+                self.manifest.flag(k, t, "keep_person_near_miss", max(unsure),
+                                   merge_gap=self.opts.detect_every)
         taken = self.tracker.add(k, boxes, keeps)
         boxes = [boxes[i] for i in taken]
         dists = [dists[i] for i in taken]
@@ -148,7 +158,7 @@ class FrameRun:
             self._add_heads(j, rows, to_blur)
         blur.blur_boxes(buf, self.w, self.h, to_blur, cells=self.opts.cells)
         for mb in self.regions.boxes_at(t):
-            x, y, bw, bh = mb.box
+            x, y, bw, bh = mb.box_at(t)
             cb = blur.clip_box(x, y, x + bw, y + bh, self.w, self.h)
             if cb is None:
                 continue

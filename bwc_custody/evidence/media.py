@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from bwc_custody.db import storable_text
+from redaction.media import display_rotation
 
 PROBE_TIMEOUT_S = 120
 
@@ -66,5 +67,8 @@ def probe(url: str) -> tuple[str, dict[str, Any], str | None]:
         "pix_fmt": video.get("pix_fmt"),
         "fps": _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
         "frames": int(video["nb_frames"]) if str(video.get("nb_frames", "")).isdigit() else None,
+        # a player turns the picture by this much: the displayed frame (what regions and
+        # people's boxes are drawn on) is `height` x `width` at 90 and 270
+        "rotation": display_rotation(video),
     }
     return "video", summary, None

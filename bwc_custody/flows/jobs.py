@@ -90,7 +90,8 @@ def run_analysis_job(ctx: JobContext) -> None:
                          evidence_id=evidence_id, analysis_id=row.id, actor=ctx.worker,
                          document=people_document(
                              faces=count.faces, width=count.width, height=count.height,
-                             fps=count.fps, frames_total=count.frames_total))
+                             fps=count.fps, frames_total=count.frames_total,
+                             sample_every=int(count.settings["sample_every"])))
             result: dict[str, object] = {"analysis_id": row.id,
                                          "distinct_people": row.distinct_people,
                                          "unidentified_people": row.unidentified_people}

@@ -25,6 +25,12 @@ def register(app: typer.Typer) -> None:
         regions: Path | None = typer.Option(None, exists=True, dir_okay=False,
                                             help="Regions JSON (boxes, blackout, mute)."),
         keep_adult: list[int] = typer.Option([], help="Known adult id who may stay visible."),
+        keep_person: list[str] = typer.Option(
+            [], help="A person the person count found (`bwc people`: <analysis>-<n>) who stays "
+            "visible; repeat for several."),
+        keep_reason: list[str] = typer.Option(
+            [], help="Why a kept person may be seen, as PERSON=REASON (kept in the manifest's "
+            "exemption log)."),
         wait: bool = typer.Option(False, help="Run the job here now instead of leaving it "
                                   "to `bwc worker`."),
     ) -> None:
@@ -37,9 +43,11 @@ def register(app: typer.Typer) -> None:
 
         try:
             check_migrated()
+            reasons = dict(r.partition("=")[::2] for r in keep_reason)
             body = RedactionRequest(
                 regions=load_regions(regions).model_dump(exclude_defaults=True) if regions
-                else {}, keep_adults=keep_adult)
+                else {}, keep_adults=keep_adult, keep_persons=keep_person,
+                keep_reasons={k.strip(): v.strip() for k, v in reasons.items()})
             with session_scope() as session:
                 job = service.request_redaction(session=session, evidence_id=evidence_id,
                                                 body=body, actor=LOCAL_OPERATOR,

@@ -60,19 +60,32 @@ class KeepPhoto(BaseModel):
     data: str = Field(min_length=4, max_length=14_000_000, description="base64 JPEG/PNG")
 
 
+PersonId = Annotated[str, Field(min_length=1, max_length=40,
+                                description="`<analysis id>-<person number>` (GET "
+                                            "/evidence/{id}/people)")]
+
+
 class RedactionRequest(BaseModel):
     """What a custodian asks for beyond blurring every face.
 
-    `regions` follows redaction/regions.py (manual boxes, blackout and mute ranges);
-    `keep_adults` names enrolled known adults who may stay visible (an SRO, a consenting
-    staff member); `keep_photos` are reference photos of people who may stay visible in this
-    release only (a parent's own child): each must show one clear face, is stored encrypted,
-    and only its name and hash go into the job and the log. Everyone else is blurred.
+    `regions` follows redaction/regions.py (manual boxes, fixed or followed, blackout and
+    mute ranges, each with the exemption reason given; boxes in the displayed frame's pixels);
+    `keep_persons` names people the person count found (`GET /evidence/{id}/people`) who stay
+    visible: only their own faces, where the count followed them, stay sharp, and keeping one
+    never unblurs another; `keep_reasons` says why, per person; `keep_adults` names enrolled
+    known adults who may stay visible (an SRO, a consenting staff member); `keep_photos` are
+    reference photos of people who may stay visible in this release only: each must show one
+    clear face, is stored encrypted, and only its name and hash go into the job and the log.
+    Everyone else is blurred. Who chose each region and person, and when, is recorded by the
+    server.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     regions: dict[str, Any] = Field(default_factory=dict)
+    keep_persons: list[PersonId] = Field(default_factory=list, max_length=50)
+    keep_reasons: dict[PersonId, Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=dict, max_length=50)
     keep_adults: list[Annotated[int, Field(ge=1, le=INTEGER_MAX)]] = Field(
         default_factory=list, max_length=20)
     keep_photos: list[KeepPhoto] = Field(default_factory=list, max_length=5)

@@ -30,36 +30,103 @@ from bwc_custody.jobs.worker import JobContext
 from bwc_custody.redactions.errors import DerivativeNotFound, InvalidRedactionRequest
 from bwc_custody.redactions.models import Derivative, KeepPhoto, RedactionRequest
 from bwc_custody.tags.errors import KnownAdultNotFound
+from bwc_custody.tags.people import read_document, resolve_persons
 from bwc_custody.tags.service import known_adult_encodings
+from bwc_custody.timeutil import utcnow
 from bwc_custody.vault import service as vault
 from bwc_custody.vault.loopback import serve_plaintext
 from bwc_custody.vault.models import StoredObject
 from redaction.errors import InvalidReferencePhoto
 from redaction.keepface import Reference, reference_from_bytes
+from redaction.keepperson import KeepPeople, TrackPath
 from redaction.media import MediaSource
 from redaction.pipeline import RedactOptions, redact_file
-from redaction.regions import parse_regions
+from redaction.regions import Regions, parse_regions
 from storage.crypto import sha256_file
 from storage.errors import IntegrityError
 from storage.keys import Keyring
 from storage.objectstore import ObjectStore
 
 
+def displayed_frame(evidence: Evidence) -> tuple[int, int, float | None, float | None]:
+    """(width, height, duration in seconds, frame rate) of the recording as a player shows
+    it (turned upright), from its probe at ingest; 0 x 0 when the probe found no size."""
+    video = (evidence.media or {}).get("video") or {}
+    width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    if video.get("rotation") in (90, 270):
+        width, height = height, width
+    return width, height, (evidence.media or {}).get("duration_s"), video.get("fps")
+
+
+def _stamped(regions: Regions, who: str, when: str) -> Regions:
+    """`regions` with every range marked as chosen by `who` at `when` (the server's word, not
+    the client's)."""
+    def mark(ranges: list[Any]) -> list[Any]:
+        return [r.model_copy(update={"chosen_by": who, "chosen_at": when}) for r in ranges]
+
+    return regions.model_copy(update={"boxes": mark(regions.boxes),
+                                      "blackout": mark(regions.blackout),
+                                      "mute": mark(regions.mute)})
+
+
 def request_redaction(*, session: Session, evidence_id: str, body: RedactionRequest,
                       actor: Principal, client_addr: str = "") -> Job:
-    """Queue a redaction of an evidence item after checking everything it names."""
-    get_evidence_or_raise(session=session, evidence_id=evidence_id)
-    parse_regions(body.regions)  # refused now (invalid_regions), not hours later in a worker
+    """Queue a redaction of an evidence item after checking everything it names: a region
+    outside the frame or the video (`invalid_regions`), a person no count found
+    (`unknown_person`), an enrolled adult or a photo that is not (`invalid_redaction_request`,
+    `invalid_reference_photo`) is refused and nothing is queued. Each region and kept person
+    is recorded with who chose it and when."""
+    evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    regions = parse_regions(body.regions)  # refused now, not hours later in a worker
+    width, height, duration, fps = displayed_frame(evidence)
+    if width and height:
+        regions.check_within(width, height, duration, fps)
+    persons = resolve_persons(session=session, evidence_id=evidence_id, ids=body.keep_persons)
+    if len({p.analysis_id for p in persons}) > 1:
+        raise InvalidRedactionRequest(
+            "keep_persons: choose every person from one person count (the newest)",
+            analyses=sorted({p.analysis_id for p in persons}))
+    stray = sorted(set(body.keep_reasons) - set(body.keep_persons))
+    if stray:
+        raise InvalidRedactionRequest(f"keep_reasons names {', '.join(stray)}, not kept",
+                                      persons=stray)
     try:
         known_adult_encodings(session=session, keyring=vault.get_keyring(),
                               adult_ids=body.keep_adults)
     except KnownAdultNotFound as exc:
         raise InvalidRedactionRequest(f"keep_adults: {exc.message}", **exc.details) from None
-    params = body.model_dump(exclude_none=True, exclude={"keep_photos"})
+    now = utcnow().isoformat(timespec="seconds")
+    params = body.model_dump(exclude_none=True, exclude={"keep_photos", "keep_persons",
+                                                         "keep_reasons", "regions"})
+    params["regions"] = _stamped(regions, actor.username, now).model_dump(
+        exclude_defaults=True)
+    if persons:
+        params["keep_persons"] = [
+            {"id": p.id, "analysis_id": p.analysis_id, "number": p.number,
+             "track_ids": list(p.track_ids), "enrolled_adult": p.enrolled_adult,
+             "reason": body.keep_reasons.get(p.id, ""), "chosen_by": actor.username,
+             "chosen_at": now} for p in persons]
     params["keep_photos"] = [_store_keep_photo(session, evidence_id, p)
                              for p in body.keep_photos]
     return jobs.enqueue(session=session, kind="redaction", actor=actor, evidence_id=evidence_id,
                         params=params, client_addr=client_addr)
+
+
+def _keep_people(session: Session, store: ObjectStore, keyring: Keyring, evidence_id: str,
+                 params: dict[str, Any]) -> KeepPeople | None:
+    """The chosen people's tracks, and everyone else's, from their person count's stored
+    faces (decrypted into memory only)."""
+    chosen = params.get("keep_persons") or []
+    if not chosen:
+        return None
+    doc = read_document(session=session, store=store, keyring=keyring, evidence_id=evidence_id,
+                        analysis_id=int(chosen[0]["analysis_id"]))
+    owner = {int(t): str(p["id"]) for p in chosen for t in p["track_ids"]}
+    tracks = [TrackPath.of(int(t["id"]), owner.get(int(t["id"]))
+                           if t.get("person") is not None else None, t["obs"])
+              for t in doc["tracks"] if t["obs"]]
+    every = int(doc.get("sample_every") or max(1, round(float(doc["fps"]) / 5)))
+    return KeepPeople(tracks, sample_every=every, persons=list(chosen))
 
 
 def _store_keep_photo(session: Session, evidence_id: str, photo: KeepPhoto) -> dict[str, str]:
@@ -115,6 +182,7 @@ def redact_evidence(ctx: JobContext, *, admit: Admit) -> None:
         reader = original_reader(session=session, store=store, keyring=keyring,
                                  evidence=evidence)
         refs = _references(session, store, keyring, params)
+        people = _keep_people(session, store, keyring, evidence_id, params)
     options = RedactOptions(**{k: params[k] for k in ("detect_every", "pad", "heads",
                                                       "mute_sound") if k in params})
     regions = parse_regions(params.get("regions", {}))
@@ -123,7 +191,8 @@ def redact_evidence(ctx: JobContext, *, admit: Admit) -> None:
         source = MediaSource(url, evidence.filename or f"{evidence.id}.mp4", evidence.size,
                              evidence.sha256)
         result = redact_file(source, out, options=options, regions=regions, keep_faces=refs,
-                             manifest_path=manifest, progress=ctx.progress)
+                             keep_people=people, manifest_path=manifest,
+                             progress=ctx.progress)
     if result.source_sha256 != evidence.sha256:
         raise IntegrityError("the redaction read another original than the evidence's",
                              evidence_id=evidence_id)
