@@ -107,6 +107,8 @@ class PersonCount:
     # every track's boxes and face thumbnails (for the studio; stored encrypted apart from
     # the count, never in to_dict)
     faces: list[analysis_faces.TrackFaces] = field(default_factory=list)
+    # frames where the picture cut to another scene (every track ends there)
+    cuts: list[int] = field(default_factory=list)
 
     @property
     def frames_per_second(self) -> float:
@@ -283,7 +285,7 @@ def build_result(tracks: list[Track], meta: dict[str, Any], s: AnalysisSettings,
         tracks=results, frames_total=meta["frames_total"], frames_analysed=meta["analysed"],
         fps=round(fps, 3), width=meta["width"], height=meta["height"],
         seconds=0.0, settings={**asdict(s), "sample_every": meta["every"]},
-        faces=found_faces)
+        faces=found_faces, cuts=list(meta["cuts"]))
 
 
 def track_faces(raw: list[Track], kept: list[Track], persons: list[int],

@@ -129,9 +129,10 @@ def best(thumbs: Sequence[Thumb], n: int) -> list[Thumb]:
 
 
 def people_document(*, faces: Sequence[TrackFaces], width: int, height: int, fps: float,
-                    frames_total: int, sample_every: int) -> dict[str, Any]:
-    """The people object's content: every track's boxes and thumbnails (`FORMAT`), and how
-    far apart its samples are (frames)."""
+                    frames_total: int, sample_every: int,
+                    cuts: Sequence[int] = ()) -> dict[str, Any]:
+    """The people object's content: every track's boxes and thumbnails (`FORMAT`), how far
+    apart its samples are and where the picture cut (frames)."""
     return {"format": FORMAT, "width": width, "height": height, "fps": fps,
-            "frames_total": frames_total, "sample_every": sample_every,
+            "frames_total": frames_total, "sample_every": sample_every, "cuts": list(cuts),
             "tracks": [f.to_json() for f in faces]}

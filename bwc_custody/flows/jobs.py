@@ -91,7 +91,8 @@ def run_analysis_job(ctx: JobContext) -> None:
                          document=people_document(
                              faces=count.faces, width=count.width, height=count.height,
                              fps=count.fps, frames_total=count.frames_total,
-                             sample_every=int(count.settings["sample_every"])))
+                             sample_every=int(count.settings["sample_every"]),
+                             cuts=count.cuts))
             result: dict[str, object] = {"analysis_id": row.id,
                                          "distinct_people": row.distinct_people,
                                          "unidentified_people": row.unidentified_people}

@@ -61,7 +61,8 @@ def test_mute_range_silent_rest_unchanged(done) -> None:  # type: ignore[no-unty
     assert audio_rms(out, 2.6, 3.8) > 0.05
     assert abs(float(streams(out)["audio"]["duration"])
                - float(streams(src)["audio"]["duration"])) < 0.05
-    assert m["mute"] == [{"start": 1.5, "end": 2.5, "label": "student name", "origin": "manual",
+    assert m["mute"] == [{"start": 1.5, "end": 2.5, "label": "student name", "reason": "",
+                          "chosen_by": None, "chosen_at": None, "origin": "manual",
                           "suggestion": None, "accepted_by": None, "confidence": None,
                           "widened": False}]
     assert m["regions"]["boxes"][1]["mode"] == "black"
