@@ -79,3 +79,10 @@ def validated(model: type[M], data: Any, *, error: type[BwcError] | None = None,
         first = f"{problems[0]['at']}: {problems[0]['problem']}"
         raise (error or InvalidInput)(f"{what}: {first}" if what else first,
                                       problems=problems) from None
+
+
+class RangeNotSatisfiable(BwcError):
+    """A Range header asking for bytes past the end of the file."""
+
+    code = "range_not_satisfiable"
+    status = 416

@@ -2,7 +2,8 @@
 server-rendered pages over the same services as the API (no second way of deciding
 anything). This module holds the logon and the console's own files; the pages are in
 `requests_pages` (the queue and one request), `evidence_pages` (recordings, their copies,
-jobs, tags, retention, notifications) and `audit_pages` (the custody log). Each form posts
+jobs, tags, retention, notifications), `studio_pages` (the redaction studio) and
+`audit_pages` (the custody log). Each form posts
 to one route that calls one service or flow; a refusal comes back as a page naming its code
 and message, with nothing changed.
 """
@@ -14,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from bwc_custody.console import audit_pages, evidence_pages, requests_pages
+from bwc_custody.console import audit_pages, evidence_pages, requests_pages, studio_pages
 from bwc_custody.console.render import STATIC, AnyoneForm, Short, page
 from bwc_custody.console.session import COOKIE, CsrfFailed, cookie_args, same_origin
 from bwc_custody.deps import PUBLIC, SessionDep, allow, client_addr
@@ -25,6 +26,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(requests_pages.router)
 router.include_router(evidence_pages.router)
 router.include_router(audit_pages.router)
+router.include_router(studio_pages.router)
 _TYPES = {".css": "text/css", ".js": "text/javascript", ".txt": "text/plain"}
 
 

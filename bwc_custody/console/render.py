@@ -128,8 +128,14 @@ def effect_words(effect: str, form: str | None = None) -> str:
     return EFFECT_MEANINGS.get(effect, effect)
 
 
+def clock(seconds: float | None) -> str:
+    """Seconds of a video as a player shows them: 1:07.5."""
+    s = max(0.0, float(seconds or 0.0))
+    return f"{int(s // 60)}:{s % 60:04.1f}"
+
+
 TEMPLATES.env.filters |= {
-    "when": when, "day": day, "effect_words": effect_words,
+    "when": when, "day": day, "effect_words": effect_words, "clock": clock,
     "state_words": lambda s: STATE_WORDS.get(s, s.replace("_", " ")),
     "trigger_words": lambda t: TRIGGER_WORDS.get(t, t.replace("_", " ")),
     "tag_words": lambda t: TAG_MEANINGS.get(t, t.replace("_", " ")),

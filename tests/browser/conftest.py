@@ -27,6 +27,14 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def fixed_clock() -> None:
+    """The real clock, not the suite's fixed one (tests/support/clock.py): the browser talks to
+    a real `bwc serve` in its own process, on the machine's clock, and a one-time logon code
+    made here at the fixed instant would be months from the server's. These tests compare no
+    time with a date."""
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """One headless Chromium for the session."""

@@ -64,6 +64,13 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/notifications"): CUSTODIAN,
     ("POST", "/console/notifications/{notification_id}/done"): CUSTODIAN,
     ("GET", "/console/custody"): frozenset({"auditor"}),
+    ("GET", "/console/evidence/{evidence_id}/studio"): CUSTODIAN,
+    ("GET", "/console/evidence/{evidence_id}/studio/timeline"): CUSTODIAN,
+    ("GET", "/console/evidence/{evidence_id}/studio/original"): CUSTODIAN,
+    ("GET", "/console/evidence/{evidence_id}/studio/copies/{copy_id}"): CUSTODIAN,
+    ("GET", "/console/evidence/{evidence_id}/studio/boxes"): CUSTODIAN,
+    ("POST", "/console/evidence/{evidence_id}/studio/follow"): CUSTODIAN,
+    ("POST", "/console/evidence/{evidence_id}/studio/render"): CUSTODIAN,
 }
 
 
@@ -71,7 +78,8 @@ def _url(path: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) in ("hold_id", "notification_id")
                   else "00000000-0000-4000-8000-000000000000", path) + (
         "?request_id=x" if path.endswith("/video") else
-        "?reason=why" if path.endswith("/original") else "")
+        "?reason=why" if path.endswith("/original") else
+        "?copy=x" if path.endswith("/boxes") else "")
 
 
 def _pages(client: TestClient) -> dict[tuple[str, str], list[frozenset[str]]]:

@@ -24,6 +24,7 @@ def test_the_chosen_face_is_kept_where_the_count_saw_it_and_between_samples() ->
 
 def test_nothing_is_kept_beyond_a_track_or_across_a_long_gap() -> None:
     assert _keep([KID], 30, [Box(200, 100, 250, 160)]) == [None]  # 12 -> 60: too far apart
+    assert _keep([KID], 65, [Box(300, 100, 350, 160)]) == ["7-1"]  # until the next sample
     assert _keep([KID], 66, [Box(300, 100, 350, 160)]) == [None]  # after its last sample
     assert _keep([KID], 12, [Box(300, 300, 350, 360)]) == [None]  # somewhere else
 
