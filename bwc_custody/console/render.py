@@ -79,6 +79,8 @@ DONE = {
     "case closed": "The case is recorded as closed.",
     "destroyed": "The recording is destroyed; its hash and custody history remain.",
     "redaction queued": "A redaction is queued.",
+    "copy queued": "The copy is being made. It appears in the right-hand player when it is "
+                   "ready: this page reloads by itself.",
     "person count queued": "A person count is queued.",
     "tagged": "The tag is added; the recording's open requests are decided again.",
     "untagged": "The tag is removed; the recording's open requests are decided again.",

@@ -15,13 +15,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from bwc_custody.console.render import Custodian, CustodianForm, page, with_cookie
+from bwc_custody.console.render import Custodian, CustodianForm, back, page, with_cookie
 from bwc_custody.console.session import ConsoleUser
 from bwc_custody.deps import SessionDep, byte_range, client_addr, stream_range
 from bwc_custody.errors import BwcError, InvalidInput, validated
 from bwc_custody.flows import studio
 from bwc_custody.jobs.service import list_jobs
 from bwc_custody.redactions.models import RedactionRequest
+from bwc_custody.tags.analysis import request_analysis as queue_analysis
 from bwc_custody.vault.service import get_keyring, get_store
 from redaction.regions import Keyframe
 
@@ -98,6 +99,16 @@ def studio_boxes(evidence_id: str, request: Request, session: SessionDep, user: 
         copy_id=copy, actor=user.principal, client_addr=client_addr(request)))
 
 
+@router.post("/evidence/{evidence_id}/studio/count")
+def studio_count(evidence_id: str, request: Request, session: SessionDep,
+                 user: CustodianForm) -> Response:
+    """Queue the person count from the studio, and come back to it (it reloads itself when
+    the count is done)."""
+    queue_analysis(session=session, evidence_id=evidence_id, actor=user.principal,
+                   client_addr=client_addr(request))
+    return back(request, user, f"/console/evidence/{evidence_id}/studio", "person+count+queued")
+
+
 @router.post("/evidence/{evidence_id}/studio/follow")
 def studio_follow(evidence_id: str, request: Request, session: SessionDep,
                   user: CustodianForm, start: Annotated[float, Form(ge=0)],
@@ -138,4 +149,4 @@ def studio_render(evidence_id: str, request: Request, session: SessionDep,
         session.rollback()
         return _refusal(request, user, exc)
     return _json(request, user, {
-        "job_id": job.id, "next": f"/console/evidence/{evidence_id}/studio?done=redaction+queued"})
+        "job_id": job.id, "next": f"/console/evidence/{evidence_id}/studio?done=copy+queued"})

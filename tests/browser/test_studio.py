@@ -152,7 +152,7 @@ def test_keep_one_child_box_a_region_and_render(
     me.click("#render")
     rendered = time.monotonic()
     studio_actions = len(me.actions) - before
-    me.page.wait_for_url("**/studio?done=redaction+queued")
+    me.page.wait_for_url("**/studio?done=copy+queued")
     # the page reloads itself when the copy is made; then the copy can play
     me.page.wait_for_selector("video#redacted[data-state=ready]", timeout=600_000)
     playable = time.monotonic() - rendered

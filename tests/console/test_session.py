@@ -70,6 +70,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/evidence/{evidence_id}/studio/copies/{copy_id}"): CUSTODIAN,
     ("GET", "/console/evidence/{evidence_id}/studio/boxes"): CUSTODIAN,
     ("POST", "/console/evidence/{evidence_id}/studio/follow"): CUSTODIAN,
+    ("POST", "/console/evidence/{evidence_id}/studio/count"): CUSTODIAN,
     ("POST", "/console/evidence/{evidence_id}/studio/render"): CUSTODIAN,
 }
 

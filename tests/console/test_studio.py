@@ -69,7 +69,7 @@ def test_the_studio_shows_everyone_counted_and_logs_the_faces_shown(
     page: Any = me.get(f"/console/evidence/{counted}/studio")
     assert page.status_code == 200
     assert page.text.count('class="person"') >= 3
-    assert "Keep visible in this copy" in page.text
+    assert "Keep visible</label>" in page.text
     assert page.text.count('src="data:image/jpeg;base64,') >= 3
     assert "<script>" not in page.text
     assert 'src="/console/static/studio.js"' in page.text
@@ -137,7 +137,7 @@ def test_render_queues_the_checked_choices_and_closes_the_session(
                            "mute": [{"start": 0.5, "end": 0.9, "reason": "a student's name"}]}}
     r = me.post(url, {"choices": json.dumps(choices), "opened": opened})
     assert r.status_code == 200, r.text
-    assert r.json()["next"].endswith("/studio?done=redaction+queued")
+    assert r.json()["next"].endswith("/studio?done=copy+queued")
     (job,) = _redactions()
     assert job.id == r.json()["job_id"]
     assert job.params["keep_persons"][0]["id"] == person

@@ -34,8 +34,10 @@
   const KIND = { screen: "a screen", name_tag: "a name tag", plate: "a licence plate",
                  id: "an ID card", other: "something else" };
 
-  function showError(err) {
+  // a refusal is shown just above what was refused (`near`), where the eye already is
+  function showError(err, near) {
     if (!err) { errorBox.hidden = true; errorBox.textContent = ""; return; }
+    if (near) near.before(errorBox);
     errorBox.hidden = false;
     errorBox.textContent = "";
     const head = document.createElement("strong");
@@ -161,6 +163,10 @@
     document.getElementById("clock").textContent = clock(t) + " / " + clock(duration);
     ctx.clearRect(0, 0, overlay.width, overlay.height);
     const r = frameRect();
+    // while drawing, the paused frame itself is painted under the box: what is boxed is
+    // exactly what was shown
+    if (overlay.classList.contains("drawing") && orig.readyState >= 2)
+      ctx.drawImage(orig, r.x, r.y, r.vw * r.s, r.vh * r.s);
     if (outline && outline.frames.length) {
       const f = outline.frames;
       let lo = 0, hi = f.length - 1;
@@ -208,7 +214,7 @@
       const r = await fetch("/console/evidence/" + E + "/studio/boxes?copy=" + encodeURIComponent(copy),
                             { credentials: "same-origin" });
       const body = await r.json();
-      if (!r.ok) { showError(body.error || body); outlineBox.checked = false; return; }
+      if (!r.ok) { showError(body.error || body, document.querySelector(".players")); outlineBox.checked = false; return; }
       outline = body;
     }
     if (!outlineBox.checked) outline = null;
@@ -223,6 +229,7 @@
     orig.pause();
     correcting = forBox;
     overlay.classList.add("drawing");
+    draw();
     drawHelp.hidden = false;
     drawHelp.firstChild.textContent = forBox === null
       ? "The video is paused. Drag a box over what must be hidden on the left picture. "
@@ -297,7 +304,7 @@
     const start = parseFloat(document.getElementById("box-start").value);
     const end = parseFloat(document.getElementById("box-end").value);
     if (!(end > start) || start < 0 || (duration && end > duration + 0.05)) {
-      showError({ message: "the box's time must run forwards, within the video (0 to " + clock(duration) + ")" });
+      showError({ message: "the box's time must run forwards, within the video (0 to " + clock(duration) + ")" }, boxForm);
       return;
     }
     const at = Math.min(end, Math.max(start, pending.t));
@@ -326,9 +333,9 @@
       const r = await fetch("/console/evidence/" + E + "/studio/follow", {
         method: "POST", body: form, credentials: "same-origin" });
       const body = await r.json();
-      if (!r.ok) { showError(body.error || body); region.failed = true; }
+      if (!r.ok) { showError(body.error || body, document.getElementById("changes")); region.failed = true; }
       else { region.path = body.path; region.lost = body.lost.length; region.failed = false; }
-    } catch (e) { showError({ message: "could not follow the box: " + e }); region.failed = true; }
+    } catch (e) { showError({ message: "could not follow the box: " + e }, document.getElementById("changes")); region.failed = true; }
     region.following = false;
     save(); refresh();
   }
@@ -344,7 +351,8 @@
     const start = parseFloat(document.getElementById("range-start").value);
     const end = parseFloat(document.getElementById("range-end").value);
     if (!(end > start) || start < 0 || (duration && end > duration + 0.05)) {
-      showError({ message: "the stretch must run forwards, within the video (0 to " + clock(duration) + ")" });
+      showError({ message: "the stretch must run forwards, within the video (0 to " + clock(duration) + ")" },
+                document.getElementById("range-form"));
       return;
     }
     showError(null);
@@ -430,7 +438,11 @@
     if (state.boxes.length) parts.push(state.boxes.length + (state.boxes.length === 1 ? " box" : " boxes") + " hidden");
     if (state.blackout.length) parts.push(state.blackout.length + " stretch(es) blacked out");
     if (state.mute.length) parts.push(state.mute.length + " stretch(es) muted");
-    document.getElementById("summary").textContent = parts.join("; ") + ".";
+    const unexplained = Object.entries(state.keep).filter(([, why]) => !why).length
+      + state.boxes.filter((b) => !b.reason).length + state.blackout.filter((r) => !r.reason).length
+      + state.mute.filter((r) => !r.reason).length;
+    document.getElementById("summary").textContent = parts.join("; ") + "." + (unexplained
+      ? " " + unexplained + " of your changes give no reason: reviewers and courts ask why (add it in the list above)." : "");
   }
 
   // ---- the timeline --------------------------------------------------------------------
@@ -521,7 +533,7 @@
   const renderBtn = document.getElementById("render");
   renderBtn.addEventListener("click", async () => {
     if (state.boxes.some((b) => b.following)) {
-      showError({ message: "a box is still being followed; wait a moment and press again" });
+      showError({ message: "a box is still being followed; wait a moment and press again" }, renderBtn);
       return;
     }
     const clean = (b) => {
@@ -543,7 +555,7 @@
         body: new URLSearchParams({ csrf: root.dataset.csrf, opened: root.dataset.opened,
                                     choices: JSON.stringify(choices) }) });
       const body = await r.json().catch(() => ({}));
-      if (!r.ok) { showError(body.error || { message: "the server refused (" + r.status + ")" }); return; }
+      if (!r.ok) { showError(body.error || { message: "the server refused (" + r.status + ")" }, renderBtn); return; }
       location.href = body.next;
     } finally {
       renderBtn.disabled = false;
