@@ -79,6 +79,15 @@ def _copy(evidence_id: str, where: Path) -> tuple[Path, dict[str, Any]]:
     return where / "copy.mp4", json.loads(parts["manifest"])
 
 
+def _render_job(evidence_id: str) -> Any:
+    from bwc_custody.db import session_scope
+    from bwc_custody.jobs.service import list_jobs
+
+    with session_scope() as session:
+        (job,) = list_jobs(session=session, kind="redaction", evidence_id=evidence_id)
+        return job
+
+
 def _far_corner(face: list[float], width: int, height: int) -> list[float]:
     """A 200 x 120 box in the corner of the frame farthest from `face` ([x, y, w, h])."""
     cx, cy = face[0] + face[2] / 2, face[1] + face[3] / 2
@@ -182,6 +191,9 @@ def test_keep_one_child_box_a_region_and_render(
         "box", "screen", "a student's record on the screen")
     assert errors == []
 
+    job = _render_job(evidence_id)
+    queued_s = (job.started_at - job.created_at).total_seconds()
+    ran_s = (job.finished_at - job.started_at).total_seconds()
     record_property("studio_page_actions", studio_actions)
     record_property("studio_choose_seconds", round(chose, 1))
     record_property("render_to_playable_seconds", round(playable, 1))
@@ -190,4 +202,6 @@ def test_keep_one_child_box_a_region_and_render(
           f"{truth['size'][0]}x{truth['size'][1]}: {studio_actions} page actions, "
           f"{chose:.1f} s to keep one person and add one box (the box followed by the server "
           f"included); render to playable copy {playable:.1f} s = {playable / seconds:.2f} x "
-          "the clip's length")
+          f"the clip's length (waiting for the worker {queued_s:.1f} s, the job {ran_s:.1f} s "
+          f"of which redaction {manifest['summary']['seconds']:.1f} s, the rest the page "
+          "noticing and loading the copy)")
