@@ -8,8 +8,14 @@ from pathlib import Path
 
 import typer
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.auth.service import Principal, cli_operator
 from bwc_custody.errors import BwcError
+from bwc_custody.roles import Role
+
+
+def _operator() -> Principal:
+    """Whoever runs the command: as the admin, or (`--as` a custodian) as the custodian."""
+    return cli_operator(Role.admin, Role.custodian)
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +48,7 @@ def register(app: typer.Typer) -> None:
                 else {}, keep_adults=keep_adult)
             with session_scope() as session:
                 job = service.request_redaction(session=session, evidence_id=evidence_id,
-                                                body=body, actor=LOCAL_OPERATOR,
+                                                body=body, actor=_operator(),
                                                 client_addr="cli")
             out = _job_dict(run_in_foreground(job.id) if wait else job)
         except BwcError as exc:
@@ -85,7 +91,7 @@ def register(app: typer.Typer) -> None:
                         session=session, store=get_store(), keyring=get_keyring(),
                         derivative_id=derivative_id,
                         part="video" if part == "video" else "manifest",
-                        actor=LOCAL_OPERATOR, reason=reason, client_addr="cli")
+                        actor=_operator(), reason=reason, client_addr="cli")
                 tmp = path.with_name(f".{path.name}.partial")
                 with open(tmp, "wb") as fh:
                     for chunk in chunks:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.auth.service import cli_operator
 from bwc_custody.roles import Role
 
 if TYPE_CHECKING:
@@ -46,9 +46,9 @@ def register(app: typer.Typer) -> None:
             if session.exec(select(User)).first() is None:
                 new_password = password or generate_password()
                 # Logged like any user creation: the first admin is a custody event too.
-                flows.add_user(session=session, actor=LOCAL_OPERATOR, username=admin,
+                flows.add_user(session=session, actor=cli_operator(), username=admin,
                                roles=[Role.admin], password=new_password, client_addr="cli")
-                token, _ = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
+                token, _ = flows.issue_api_token(session=session, actor=cli_operator(),
                                                  username=admin, name="bwc init",
                                                  client_addr="cli")
                 # its password logon needs a one-time code (BWC_MFA_ROLES): the key, once
@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
             uploads = rewrap_open_uploads(session=session, keyring=keyring, kek_id=new)
             adults = rewrap_known_adults(session=session, keyring=keyring, kek_id=new)
             mfa_keys = mfa.rewrap_all(session=session, keyring=keyring, kek_id=new)
-            custody.append(session=session, actor=LOCAL_OPERATOR, action="keys.rotate",
+            custody.append(session=session, actor=cli_operator(), action="keys.rotate",
                            target_type="kek", target_id=new,
                            details={"previous": old, "objects": objects, "uploads": uploads,
                                     "known_adults": adults, "mfa_keys": mfa_keys})
@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
         def rotate(session: Session) -> dict[str, object]:
             signer, old = Signer.rotate(get_settings().keys_dir)
             get_signer.cache_clear()
-            custody.append(session=session, actor=LOCAL_OPERATOR, action="keys.rotate_signing",
+            custody.append(session=session, actor=cli_operator(), action="keys.rotate_signing",
                            target_type="signing_key", target_id=signer.key_id,
                            details={"previous": old})
             cp = custody.create_checkpoint(session=session, signer=signer, store=get_store())

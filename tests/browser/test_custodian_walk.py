@@ -22,9 +22,9 @@ PASSWORD = "correct horse battery staple"
 
 def _staff(username: str, role: Role) -> str:
     """A user with a password and an authenticator key; returns the key."""
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.flows import auth as flows
+    from tests.support.actors import LOCAL_OPERATOR
 
     with session_scope() as session:
         flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,

@@ -236,10 +236,10 @@ def test_a_logon_ends_on_the_server_at_logout_disable_reset_and_after_its_hours(
     from sqlmodel import select
 
     from bwc_custody.auth.models import ApiToken
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.custody.models import CustodyEntry
     from bwc_custody.db import session_scope
     from bwc_custody.flows import auth as flows
+    from tests.support.actors import LOCAL_OPERATOR
 
     def to_logon(b: Browser) -> bool:
         r = b.get("/console/")

@@ -136,10 +136,10 @@ def test_redaction_job_makes_an_encrypted_logged_derivative(
 def test_bad_footage_fails_its_job_with_a_code_and_the_worker_lives_on(
         sqlite_migrated: str, bwc_home: Path, make_clip: Callable[..., Path],
         ingest_clip: Callable[..., str]) -> None:
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.redactions import service
     from bwc_custody.redactions.models import RedactionRequest
+    from tests.support.actors import LOCAL_OPERATOR
 
     garbage = ingest_clip(data=b"\x00\x01 this is not a video " * 4000)
     good = ingest_clip(make_clip([KID_A], per_image=1.0))
@@ -209,10 +209,10 @@ def _set_lease_expired(job_id: str) -> None:
 def test_worker_killed_mid_job_publishes_nothing_and_the_job_is_rerun(
         migrated: str, bwc_home: Path, make_clip: Callable[..., Path],
         ingest_clip: Callable[..., str]) -> None:
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.redactions import service
     from bwc_custody.redactions.models import RedactionRequest
+    from tests.support.actors import LOCAL_OPERATOR
 
     clip = make_clip([KID_A, KID_B] * 3, per_image=1.5, size="640x360")
     evidence_id = ingest_clip(clip)
@@ -302,10 +302,10 @@ def test_keep_photo_and_known_adult_stay_visible_everyone_else_blurred(
         make_clip: Callable[..., Path], ingest_clip: Callable[..., str]) -> None:
     import base64
 
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.tags import service as tags
     from bwc_custody.vault.service import get_keyring
+    from tests.support.actors import LOCAL_OPERATOR
     from tests.tags.conftest import ADULT_IN_CLIP, ADULT_REF, KID_C
 
     with session_scope() as session:
