@@ -58,3 +58,11 @@ class OperatorLacksRole(Forbidden):
     """`bwc --as NAME`: the command acts with a role the user does not hold."""
 
     code = "operator_lacks_role"
+
+
+class OwnAccount(BwcError):
+    """An administrator may not disable their own account or take away their own admin
+    role: another administrator does it, so no one locks the last door from inside."""
+
+    code = "own_account"
+    status = 409

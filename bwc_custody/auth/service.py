@@ -326,6 +326,16 @@ def revoke_token_by_id(*, session: Session, user: User, token_id: int) -> ApiTok
     return row
 
 
+def live_api_tokens(*, session: Session) -> dict[int, int]:
+    """How many unrevoked, unexpired API tokens each user holds, by user id."""
+    counts: dict[int, int] = {}
+    for row in session.exec(select(ApiToken).where(ApiToken.kind == "api",
+                                                   col(ApiToken.revoked_at).is_(None))):
+        if row.expires_at is None or as_utc(row.expires_at) > utcnow():
+            counts[row.user_id] = counts.get(row.user_id, 0) + 1
+    return counts
+
+
 def list_users(*, session: Session) -> list[User]:
     """Every user, by username."""
     return list(session.exec(select(User).order_by(col(User.username))))

@@ -41,6 +41,9 @@ Watcher = Annotated[ConsoleUser, Depends(console_allow(Role.custodian, Role.lega
 Auditor = Annotated[ConsoleUser, Depends(console_allow(Role.auditor))]
 Custodian = Annotated[ConsoleUser, Depends(console_allow(Role.custodian))]
 Reviewer = Annotated[ConsoleUser, Depends(console_allow(Role.legal_reviewer))]
+Admin = Annotated[ConsoleUser, Depends(console_allow(Role.admin))]
+AdminForm = Annotated[ConsoleUser, Depends(console_form(Role.admin))]
+AuditorForm = Annotated[ConsoleUser, Depends(console_form(Role.auditor))]
 CustodianForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian))]
 ReviewerForm = Annotated[ConsoleUser, Depends(console_form(Role.legal_reviewer))]
 HolderForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian, Role.legal_reviewer))]
@@ -86,6 +89,11 @@ DONE = {
     "labelled": "The copy's label is saved.",
     "notice given": "The notification is recorded as given.",
     "logged out": "You are logged out.",
+    "roles changed": "The roles are changed; they apply from the user's next page.",
+    "disabled": "The account is disabled: its logons and tokens stopped working at once.",
+    "enabled": "The account is enabled again; its password, one-time-code key and live "
+               "tokens work again.",
+    "token revoked": "The token is revoked: nothing can use it any more.",
 }
 
 STATE_WORDS = {
@@ -97,6 +105,14 @@ TRIGGER_WORDS = {
     "facts_changed": "the requester's facts changed",
     "relationship_confirmed": "the relationship was confirmed",
 }
+
+
+def home_of(roles: frozenset[Role]) -> str:
+    """The page a user lands on after logon: the queue for staff, the users page for an
+    administrator who is nothing else."""
+    if Role.admin in roles and not roles & set(STAFF):
+        return "/console/admin/users"
+    return "/console/"
 
 
 def agency_zone() -> ZoneInfo:
@@ -158,7 +174,8 @@ def page(request: Request, user: ConsoleUser | None, template: str, *, status: i
     """A console page (a fragment too, for htmx), with the renewed logon cookie."""
     context |= {"user": user, "roles": sorted(str(r) for r in user.principal.roles)
                 if user else [], "done": DONE.get(request.query_params.get("done", "")),
-                "zone": get_settings().agency_timezone}
+                "zone": get_settings().agency_timezone,
+                "home": home_of(user.principal.roles) if user else "/console/"}
     return with_cookie(TEMPLATES.TemplateResponse(request, template, context,
                                                   status_code=status), request, user)
 

@@ -23,6 +23,8 @@ REVIEWER = frozenset({"legal_reviewer"})
 HOLDERS = frozenset({"custodian", "legal_reviewer"})
 ANYONE = frozenset(r.value for r in Role)
 PUBLIC = frozenset({"public"})
+AUDITOR = frozenset({"auditor"})
+ADMIN = frozenset({"admin"})
 
 CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/"): PUBLIC,
@@ -63,12 +65,28 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/evidence/{evidence_id}/derivatives/{derivative_id}/label"): CUSTODIAN,
     ("GET", "/console/notifications"): CUSTODIAN,
     ("POST", "/console/notifications/{notification_id}/done"): CUSTODIAN,
-    ("GET", "/console/custody"): frozenset({"auditor"}),
+    ("GET", "/console/custody"): AUDITOR,
+    ("POST", "/console/custody/verify"): AUDITOR,
+    ("GET", "/console/admin/users"): ADMIN,
+    ("GET", "/console/admin/devices"): ADMIN,
+    ("GET", "/console/admin/users/{username}"): ADMIN,
+    ("POST", "/console/admin/users"): ADMIN,
+    ("POST", "/console/admin/devices"): ADMIN,
+    ("POST", "/console/admin/users/{username}/roles"): ADMIN,
+    ("POST", "/console/admin/users/{username}/disable"): ADMIN,
+    ("POST", "/console/admin/users/{username}/enable"): ADMIN,
+    ("POST", "/console/admin/users/{username}/password"): ADMIN,
+    ("POST", "/console/admin/users/{username}/mfa"): ADMIN,
+    ("POST", "/console/admin/users/{username}/tokens"): ADMIN,
+    ("POST", "/console/admin/users/{username}/tokens/{token_id}/revoke"): ADMIN,
 }
 
 
+_NUMBERED = ("hold_id", "notification_id", "token_id")
+
+
 def _url(path: str) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) in ("hold_id", "notification_id")
+    return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) in _NUMBERED
                   else "00000000-0000-4000-8000-000000000000", path) + (
         "?request_id=x" if path.endswith("/video") else
         "?reason=why" if path.endswith("/original") else "")
