@@ -180,8 +180,9 @@ def register(app: typer.Typer) -> None:
         `category`; `involves_juvenile` (true or false); `incident_type` (e.g. arrest,
         detention_under_18, firearm_unholstered); `filename`; `extra` (an object of the
         vendor's own fields, kept as given). Any other key, or a sidecar that is not such
-        an object, is refused before the upload starts: the file and its sidecar go to
-        DIR/refused/ with a .refused.json saying why."""
+        an object, is refused before the upload starts (nothing is sent): the file and its
+        sidecar go to DIR/refused/ with a .refused.json saying why and listing the accepted
+        keys."""
         from bwc_custody.dock.agent import DockAgent
 
         agent = DockAgent(directory, server=server, token=token, chunk_size=chunk_mib << 20)

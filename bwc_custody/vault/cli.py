@@ -60,11 +60,12 @@ def register(app: typer.Typer) -> None:
             "admin_token": token,
             "admin_password": new_password if password is None else None,
             "admin_mfa": key,
-            # the admin manages users and has no console pages: the console is staff's
+            # the admin's console pages are the people and the docks (/console/admin/users)
             "console": f"http://{settings.api_host}:{settings.api_port}/console/",
-            "next": "bwc users add NAME --role custodian --generate-password (a console "
-                    "user; also --role legal_reviewer, --role auditor): hand over the "
-                    "password and the authenticator key (mfa.otpauth_uri) it prints",
+            "next": "log on to the console as the admin (password and authenticator code) "
+                    "and add people and docks there, or: bwc users add NAME --role "
+                    "custodian --generate-password (also --role legal_reviewer, --role "
+                    "auditor): hand over the password and the authenticator key it prints",
         })
 
     @keys_app.command("rotate")
