@@ -130,7 +130,8 @@ def account(username: str, request: Request, session: SessionDep, user: Admin) -
     assert found.id is not None
     row = mfa.of_user(session=session, user_id=found.id)
     return page(request, user, "admin_account.html", account=found,
-                roles=sorted(r.value for r in found.role_set), locked=users.is_locked(found),
+                account_roles=sorted(r.value for r in found.role_set),
+                locked=users.is_locked(found),
                 mfa_state=_mfa_state(found, row), mfa_row=row,
                 mfa_required=mfa.requires_code(found), device=Role.dock in found.role_set,
                 tokens=users.list_tokens(session=session, user=found),

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 CHROMIUM = os.environ.get("BWC_CHROMIUM", "/usr/bin/chromium")
+# read now: the bwc_home fixture clears every BWC_* variable before a walk starts
+SHOTS = os.environ.get("BWC_SCREENSHOTS")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--autoplay-policy=no-user-gesture-required"]
@@ -97,7 +99,7 @@ class Walk:
 def walk(chromium: Any, live_server: str) -> Iterator[Callable[[str], Walk]]:
     """Factory: a fresh browser context (its own cookies) for one person."""
     contexts: list[Any] = []
-    shots = os.environ.get("BWC_SCREENSHOTS")
+    shots = SHOTS
 
     def _open(name: str) -> Walk:
         context = chromium.new_context(viewport={"width": 1280, "height": 900})

@@ -272,3 +272,9 @@ def test_the_lists_say_what_state_each_account_is_in(admin: Browser) -> None:
     assert "set up, not used yet" in ada.group(0)  # make_user's key, no logon with it yet
     mine: Any = admin.get(f"{USERS}/ada")
     assert "your own account" in mine.text
+
+
+def test_the_account_page_ticks_the_accounts_roles_not_the_viewers(admin: Browser) -> None:
+    page: Any = admin.get(f"{USERS}/cy")
+    ticked = re.findall(r'name="roles" value="(\w+)" checked', page.text)
+    assert ticked == ["custodian"]  # a save without changes keeps cy a custodian
