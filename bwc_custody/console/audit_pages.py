@@ -24,7 +24,7 @@ _PAGE = 100
 
 
 def _log_page(request: Request, session: Session, user: ConsoleUser,
-              verification: VerifyReport | None = None, status: int = 200) -> Response:
+              verification: VerifyReport | None = None, fixity: bool = False) -> Response:
     """The log page for the filters in the address, with a verification's result if any."""
     given = {k: request.query_params.get(k, "").strip() for k in _FILTERS}
     cursor = {k: request.query_params.get(k) for k in ("before", "after")
@@ -39,11 +39,11 @@ def _log_page(request: Request, session: Session, user: ConsoleUser,
         problem, entries, total, older, newer = exc, [], 0, False, False
     actions, actors = actions_and_actors(session=session)
     families = sorted({a.split(".")[0] + ".*" for a in actions if "." in a})
-    return page(request, user, "custody.html", status=problem.status if problem else status,
+    return page(request, user, "custody.html", status=problem.status if problem else 200,
                 entries=entries, total=total, older=older, newer=newer, given=given,
                 qs=urlencode({k: v for k, v in given.items() if v}), actions=actions,
                 families=families, actors=actors, problem=problem,
-                verification=verification)
+                verification=verification, fixity=fixity)
 
 
 @router.get("/custody")
@@ -61,4 +61,4 @@ def verify_now(request: Request, session: SessionDep, user: AuditorForm,
     report = verify_and_record(session=session, store=get_store(), keyring=get_keyring(),
                                signer=get_signer(), actor=user.principal,
                                fixity=fixity == "yes", client_addr=client_addr(request))
-    return _log_page(request, session, user, verification=report)
+    return _log_page(request, session, user, verification=report, fixity=fixity == "yes")

@@ -144,7 +144,19 @@ def effect_words(effect: str, form: str | None = None) -> str:
     return EFFECT_MEANINGS.get(effect, effect)
 
 
+def plain_value(value: Any) -> str:
+    """A custody entry's detail as people read it: lists joined, yes/no, no brackets."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(plain_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {plain_value(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
 TEMPLATES.env.filters |= {
+    "plain_value": plain_value,
     "when": when, "day": day, "effect_words": effect_words,
     "state_words": lambda s: STATE_WORDS.get(s, s.replace("_", " ")),
     "trigger_words": lambda t: TRIGGER_WORDS.get(t, t.replace("_", " ")),

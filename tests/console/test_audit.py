@@ -38,7 +38,7 @@ def _seqs(page: Any) -> list[int]:
 
 
 def _actions(page: Any) -> list[str]:
-    return re.findall(r'<td class="mono">([a-z_]+\.[a-z_.]+)</td>', page.text)
+    return re.findall(r'<td class="mono action">([a-z_]+\.[a-z_.]+)</td>', page.text)
 
 
 @pytest.fixture
@@ -77,8 +77,8 @@ def test_filters_by_action_family_actor_and_record(auditor: Browser) -> None:
     def shown(**filters: str) -> list[tuple[str, str]]:
         page: Any = auditor.get(LOG, params=filters)
         assert page.status_code == 200, page.text
-        return re.findall(r'<td class="mono">(\w+\.\w+)</td>\s*<td>.*?<span class="mono">'
-                          r'([\w-]+)</span>', page.text, re.S)
+        return re.findall(r'<td class="mono action">(\w+\.\w+)</td>\s*<td>.*?'
+                          r'<span class="mono words">([\w-]+)</span>', page.text, re.S)
 
     assert shown(action="test.seen") == [("test.seen", "3f2a9c1b-aaaa")] * 3
     assert {a for a, _ in shown(action="test.*")} == {"test.seen", "test.moved"}
@@ -143,6 +143,7 @@ def test_verify_now_says_the_log_holds_and_is_logged(auditor: Browser,
     assert last.details["objects"] >= 1
     quick: Any = auditor.post(f"{LOG}/verify", {})
     assert "Stored files were not re-checked this time." in quick.text
+    assert "ok: yes; fixity: yes;" in quick.text  # the first check's entry, in words
 
 
 def test_verify_now_names_an_altered_entry(auditor: Browser,
