@@ -100,6 +100,10 @@ def test_an_administrator_and_an_auditor_in_the_browser(walk: Callable[[str], Wa
     admin.shot("6-dock-added")
     admin.go("/console/admin/devices")
     admin.shot("7-devices")
+    admin.click("text=dock-central-1")
+    admin.page.wait_for_selector("text=a docking station: uploads with an API token")
+    assert admin.page.locator("text=Reset the password").count() == 0
+    admin.shot("7b-dock")
 
     # the auditor reads what the administrator did, and verifies the log
     _log_on(auditor, "aud-1", PASSWORD, auditor_key, "/console/")
