@@ -29,6 +29,13 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def fixed_clock() -> None:
+    """The real clock, not the suite's fixed one (tests/support/clock.py): the server is
+    another process on the machine's clock, and the one-time codes typed at its logon page
+    must be codes of its time (at the fixed instant every logon was refused)."""
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """One headless Chromium for the session."""

@@ -18,12 +18,6 @@ pytestmark = [pytest.mark.browser]
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock() -> None:
-    """The real clock, not the suite's fixed one: the server is another process on the
-    machine's clock, and the one-time codes typed at logon must be codes of its time."""
-
-
 def _staff(username: str, role: Role) -> str:
     """A user with a password and an authenticator key; returns the key."""
     from bwc_custody.db import session_scope
