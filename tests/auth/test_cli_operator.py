@@ -98,3 +98,16 @@ def test_every_command_that_records_takes_as() -> None:
     # tools that record nothing
     assert without == {"serve", "db upgrade", "db check", "dock watch", "redact",
                        "policy explain", "policy lint", "policy docs"}
+
+
+@pytest.mark.parametrize("command", [["keys", "rotate"], ["keys", "rotate-signing"]])
+def test_a_refused_as_leaves_the_keys_alone(people: list[tuple[str, str, str, str]],
+                                            command: list[str]) -> None:
+    from bwc_custody.config import get_settings
+
+    keys = get_settings().keys_dir
+    before = sorted((p.name, p.read_bytes()) for p in keys.rglob("*") if p.is_file())
+    code, err = _bwc("--as", "cy", *command)
+    assert (code, err["error"]["code"]) == (2, "operator_lacks_role")
+    assert sorted((p.name, p.read_bytes()) for p in keys.rglob("*") if p.is_file()) == before
+    assert _log() == people
