@@ -3,9 +3,9 @@ server-rendered pages over the same services as the API (no second way of decidi
 anything). This module holds the logon and the console's own files; the pages are in
 `requests_pages` (the queue and one request), `evidence_pages` (recordings, their copies,
 jobs, tags, retention, notifications), `audit_pages` (the custody log and its verification)
-and `admin_pages` (people and dock devices). Each form posts
-to one route that calls one service or flow; a refusal comes back as a page naming its code
-and message, with nothing changed.
+and `admin_pages` (people and dock devices). Each form posts to one route that calls one
+service or flow; a refusal comes back as a page naming its code and message, with nothing
+changed.
 """
 
 from __future__ import annotations
