@@ -85,6 +85,8 @@ DONE = {
     "destroyed": "The recording is destroyed; its hash and custody history remain.",
     "redaction queued": "A redaction is queued.",
     "person count queued": "A person count is queued.",
+    "speech search queued": "The search of the recording's speech is queued; its suggestions "
+                            "appear under Make a redacted copy when it is done.",
     "tagged": "The tag is added; the recording's open requests are decided again.",
     "untagged": "The tag is removed; the recording's open requests are decided again.",
     "facts set": "The recording's facts are set; its open requests are decided again.",
