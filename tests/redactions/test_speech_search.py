@@ -10,7 +10,6 @@ import json
 import wave
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from bench.voice import RATE, speak
 from bwc_custody.roles import Role
 from tests.console.conftest import Browser, browser
 from tests.redaction.util import ffmpeg
+from tests.support.records import entries_about, job_now
 
 __all__ = ["browser"]
 pytestmark = pytest.mark.slow
@@ -57,22 +57,6 @@ def _drain() -> None:
                lease_seconds=60, drain=True)
 
 
-def _job(job_id: str) -> Any:
-    from bwc_custody.db import session_scope
-    from bwc_custody.jobs import service
-
-    with session_scope() as session:
-        return service.get_job(session=session, job_id=job_id)
-
-
-def _log(evidence_id: str) -> list[Any]:
-    from bwc_custody.custody.service import entries_for
-    from bwc_custody.db import session_scope
-
-    with session_scope() as session:
-        return list(entries_for(session=session, target_id=evidence_id))
-
-
 def test_spoken_name_is_suggested_answered_and_muted(
         client: TestClient, make_token: Callable[..., str], spoken_clip: Path,
         ingest_clip: Callable[..., str]) -> None:
@@ -91,7 +75,7 @@ def test_spoken_name_is_suggested_answered_and_muted(
     r = client.post(f"{base}/speech", json={"terms": ["Jayden Okafor"]}, headers=custodian)
     assert r.status_code == 202, r.text
     _drain()
-    job = _job(r.json()["id"])
+    job = job_now(r.json()["id"])
     assert job.state == "succeeded", (job.error_code, job.error_message)
     [search] = client.get(f"{base}/speech", headers=custodian).json()
     assert search["has_audio"]
@@ -103,7 +87,7 @@ def test_spoken_name_is_suggested_answered_and_muted(
     assert client.get(f"{base}/speech", headers=officer).status_code == 403
 
     # the log says what kind was found, never the words
-    entry = next(e for e in _log(evidence_id) if e.action == "speech.search")
+    entry = next(e for e in entries_about(evidence_id) if e.action == "speech.search")
     assert entry.details["suggestions"].get("term", 0) >= 1
     assert "okafor" not in json.dumps(entry.details).lower()
 
@@ -112,7 +96,7 @@ def test_spoken_name_is_suggested_answered_and_muted(
                     params={"reason": "checking the names heard"}, headers=custodian)
     assert tr.status_code == 200
     assert tr.json()["schema"] == "bwc-transcript/1"
-    assert any(e.action == "speech.transcript" for e in _log(evidence_id))
+    assert any(e.action == "speech.transcript" for e in entries_about(evidence_id))
 
     # every suggestion must be answered: one left out is refused, nothing queued
     first, *rest = search["suggestions"]
@@ -136,7 +120,7 @@ def test_spoken_name_is_suggested_answered_and_muted(
     r = client.post(f"{base}/redactions", json=answered, headers=custodian)
     assert r.status_code == 202, r.text
     _drain()
-    done = _job(r.json()["id"])
+    done = job_now(r.json()["id"])
     assert done.state == "succeeded", (done.error_code, done.error_message)
     derivative = client.get(f"/api/v1/derivatives/{done.result['derivative_id']}",
                             headers=custodian).json()
@@ -158,7 +142,7 @@ def test_a_recording_without_sound_says_so(
     r = client.post(f"/api/v1/evidence/{evidence_id}/speech", json={"terms": ["Okafor"]},
                     headers=custodian)
     _drain()
-    assert _job(r.json()["id"]).state == "succeeded"
+    assert job_now(r.json()["id"]).state == "succeeded"
     [search] = client.get(f"/api/v1/evidence/{evidence_id}/speech", headers=custodian).json()
     assert (search["has_audio"], search["suggestions"]) == (False, [])
     missing = client.get(f"/api/v1/evidence/{evidence_id}/speech/{search['id']}/transcript",
