@@ -97,6 +97,7 @@ def test_an_administrator_and_an_auditor_in_the_browser(walk: Callable[[str], Wa
     admin.click("text=dock-central-1")
     admin.page.wait_for_selector("text=a docking station: uploads with an API token")
     assert admin.page.locator("text=Reset the password").count() == 0
+    assert admin.page.locator("text=Save the roles").count() == 0  # a dock stays a dock
     admin.shot("7b-dock")
 
     # the auditor reads what the administrator did, and verifies the log
