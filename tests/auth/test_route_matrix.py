@@ -33,6 +33,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
     ("POST", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
     ("POST", "/api/v1/evidence/{evidence_id}/redactions"): frozenset({"custodian"}),
+    ("PATCH", "/api/v1/derivatives/{derivative_id}"): frozenset({"custodian"}),
+    ("POST", "/api/v1/evidence/{evidence_id}/speech"): frozenset({"custodian"}),
+    ("GET", "/api/v1/evidence/{evidence_id}/speech"): frozenset({"custodian"}),
+    ("GET", "/api/v1/evidence/{evidence_id}/speech/{speech_id}/transcript"): frozenset(
+        {"custodian"}),
     ("GET", "/api/v1/evidence/{evidence_id}/derivatives"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
     ("GET", "/api/v1/derivatives/{derivative_id}"): frozenset(
