@@ -57,8 +57,9 @@ from review.coverage import (
 )
 
 # A report may claim this many seconds of playing beyond the time since the first stream
-# began: the player buffers before it plays, and clocks differ by a little.
-PLAY_SLACK_S = 5.0
+# began (rounding: the stream is logged when the player asks for the file, before it plays
+# a frame, on the same server clock).
+PLAY_SLACK_S = 1.0
 
 
 def first_stream_at(session: Session, *, reviewer: str, evidence_id: str,
