@@ -103,7 +103,8 @@ def test_review_and_release_through_the_console(
     assert counsel.get(video).status_code == 200
     # the page's player reports what it played (static/coverage.js); the panel is redrawn
     page = counsel.get(url)
-    assert "data-coverage-url" in page.text and "nothing yet" in page.text
+    assert "data-coverage-url" in page.text
+    assert "nothing yet" in page.text
     assert 'name="attestation"' in page.text
     length = desk.duration(evidence_id)
     desk.clock.shift(length + 1)

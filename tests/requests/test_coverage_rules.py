@@ -23,7 +23,7 @@ def test_speed_classes_follow_the_policy() -> None:
 def test_a_file_skimmed_at_2x_is_watched_except_where_flagged() -> None:
     flags = [(4.0, 4.0, "weak_detection")]  # one frame flagged
     skimmed = judge(duration=10.0, played={"skim": [(0.0, 10.0)]}, flags=flags)
-    assert skimmed.whole_file and skimmed.uncovered == []
+    assert (skimmed.whole_file, skimmed.uncovered) == (True, [])
     [flag] = skimmed.flags
     assert flag.span == (3.5, 4.5)  # with its half second of context either side
     assert flag.unwatched == [(3.5, 4.5)]
@@ -50,4 +50,4 @@ def test_too_fast_counts_for_nothing_and_small_gaps_are_forgiven_outside_flags()
 
 def test_a_file_of_unknown_length_is_never_wholly_watched() -> None:
     v = judge(duration=None, played={"full": [(0.0, 60.0)]}, flags=[(10.0, 11.0, "crowd_limit")])
-    assert not v.whole_file and v.flags_watched and not v.complete
+    assert (v.whole_file, v.flags_watched, v.complete) == (False, True, False)
