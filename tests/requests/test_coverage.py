@@ -114,8 +114,10 @@ def test_an_attestation_excuses_an_unflagged_part_and_is_signed(
 
     r = desk.post(request_id, "approve", desk.reviewer, BASIS)
     assert (r.status_code, _code(r)) == (409, "review_not_covered")
-    assert r.json()["error"]["details"]["uncovered"] == r.json()["error"]["details"][
-        "uncovered"] != []
+    now = desk.client.get(f"/api/v1/requests/{request_id}/recordings/"
+                          f"{desk.item(request_id)}/coverage", headers=desk.reviewer).json()
+    assert r.json()["error"]["details"]["uncovered"] == now["uncovered"]
+    assert now["uncovered"][0]["start"] == 0.0  # the start was never played
     short = desk.post(request_id, "approve", desk.reviewer, {**BASIS, "attestation": "ok"})
     assert (short.status_code, _code(short)) == (409, "review_not_covered")
 
