@@ -28,6 +28,7 @@ a flagged range, where only `flag_gap_tolerance_s` (about a frame) is forgiven.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -88,19 +89,31 @@ def merge(spans: Iterable[Span]) -> list[Span]:
 
 def subtract(spans: Iterable[Span], minus: Iterable[Span]) -> list[Span]:
     """The parts of `spans` outside every range of `minus` (merged, to the ms)."""
-    cuts = merge(minus)
+    return _cut(merge(spans), merge(minus))
+
+
+def _cut(spans: Sequence[Span], cuts: Sequence[Span]) -> list[Span]:
+    """`subtract` of merged `cuts` from merged `spans`, in one sweep over both (an hour
+    watched in a thousand pieces is judged against each flagged range in milliseconds)."""
     out: list[Span] = []
-    for start, end in merge(spans):
+    first = 0
+    for start, end in spans:
         at = start
-        for c0, c1 in cuts:
-            if c1 <= at or c0 >= end:
-                continue
+        # the cuts wholly before this span are before every later span too
+        while first < len(cuts) and cuts[first][1] <= at:
+            first += 1
+        i = first
+        while i < len(cuts) and cuts[i][0] < end:
+            c0, c1 = cuts[i]
             if c0 > at:
                 out.append((at, c0))
             at = max(at, c1)
+            if at >= end:
+                break
+            i += 1
         if at < end:
             out.append((at, end))
-    return merge(out)
+    return out
 
 
 def clip(spans: Iterable[Span], start: float, end: float) -> list[Span]:
@@ -115,7 +128,15 @@ def total(spans: Iterable[Span]) -> float:
 
 def gaps(within: Span, covered: Iterable[Span], tolerance: float) -> list[Span]:
     """The parts of `within` outside `covered`, each longer than `tolerance`."""
-    return [g for g in subtract([within], covered) if g[1] - g[0] > tolerance]
+    return _gaps(within, merge(covered), tolerance)
+
+
+def _gaps(within: Span, merged: Sequence[Span], tolerance: float) -> list[Span]:
+    """`gaps` in already merged `covered`: only the ranges that can meet `within` are read."""
+    first = max(0, bisect_right(merged, (within[0], within[0])) - 1)
+    last = bisect_left(merged, (within[1], within[1]))
+    return [g for g in _cut(merge([within]), merged[first:last + 1])
+            if g[1] - g[0] > tolerance]
 
 
 @dataclass(frozen=True)
@@ -195,7 +216,7 @@ def judge(*, duration: float | None, played: Mapping[str, Sequence[Span]],
     covered = merge([*full, *played.get("skim", ())])
     too_fast = subtract(played.get("fast", ()), covered)
     end = duration if duration is not None else max((e for _s, e in covered), default=0.0)
-    uncovered = gaps((0.0, end), covered, policy.gap_tolerance_s) if duration is not None \
+    uncovered = _gaps((0.0, end), covered, policy.gap_tolerance_s) if duration is not None \
         else []
     judged = []
     for start, stop, reason in flags:
@@ -203,6 +224,6 @@ def judge(*, duration: float | None, played: Mapping[str, Sequence[Span]],
                 _ms(min(end, stop + policy.flag_margin_s) if duration is not None
                     else stop + policy.flag_margin_s))
         judged.append(FlagVerdict(start=_ms(start), end=_ms(stop), reason=reason, span=span,
-                                  unwatched=gaps(span, full, policy.flag_gap_tolerance_s)))
+                                  unwatched=_gaps(span, full, policy.flag_gap_tolerance_s)))
     return Verdict(duration=duration, covered=covered, covered_full=full, too_fast=too_fast,
                    uncovered=uncovered, flags=judged, policy=policy)
