@@ -223,7 +223,8 @@ def deny(request_id: str, item_id: str, request: Request, session: SessionDep,
     releases.deny(session=session, signer=get_signer(), request_id=request_id,
                   item_id=item_id, explanation=explanation, actor=user.principal,
                   client_addr=client_addr(request))
-    return back(request, user, _request_url(request_id), "denied")
+    return back(request, user, _request_url(request_id), _answered("denied", request_id,
+                                                                   session))
 
 
 @router.post("/requests/{request_id}/appeals")
@@ -299,7 +300,14 @@ def release(request_id: str, item_id: str, request: Request, session: SessionDep
                      signer=get_signer(), request_id=request_id, item_id=item_id,
                      explanation=explanation, actor=user.principal,
                      client_addr=client_addr(request))
-    return back(request, user, _request_url(request_id), "released")
+    return back(request, user, _request_url(request_id), _answered("released", request_id,
+                                                                   session))
+
+
+def _answered(done: str, request_id: str, session: Session) -> str:
+    """`done`, or `done, answered` when that step answered the whole request."""
+    whole = requests.get_or_raise(session=session, request_id=request_id)
+    return f"{done}, answered" if whole.state == "answered" else done
 
 
 @router.post("/requests/{request_id}/recordings/{item_id}/close")

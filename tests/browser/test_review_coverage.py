@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import time_machine
 from fastapi.testclient import TestClient
 
 from bwc_custody.roles import Role
@@ -70,11 +69,12 @@ def reviewer_page(chromium: Any, review_server: str) -> Iterator[Walk]:
 def test_a_reviewer_who_skips_part_signs_only_once_it_is_watched(
         sqlite_migrated: str, bwc_home: Path, make_token: Callable[..., str],
         ingest_clip: Callable[..., str], make_clip: Callable[..., Path],
-        fixed_clock: time_machine.Traveller, reviewer_page: Walk) -> None:
+        reviewer_page: Walk) -> None:
     from bwc_custody.app import create_app
 
     with TestClient(create_app()) as client:  # the custodian's part, through the API
-        desk = Desk(client, make_token, bwc_home, ingest_clip, fixed_clock)
+        # the real clock here (tests/browser/conftest.py): nothing is shifted
+        desk = Desk(client, make_token, bwc_home, ingest_clip, None)
         evidence_id = desk.recording(make_clip([KID_A, KID_B], per_image=2.0))
         derivative = desk.redacted(evidence_id)
         assert derivative["flags"], "the clip's weak detections are flagged for the reviewer"

@@ -123,7 +123,7 @@ def test_review_and_release_through_the_console(
     r = custodian.post(f"{one}/release", {"explanation": "the other students' faces are "
                                                           "blurred (KRS 610.320(3))",
                                           "confirm": "yes"})
-    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=released")
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=released%2C+answered")
     assert desk.state(request_id) == "released"
     assert "Released" in custodian.get(url).text
     assert "Written response" in custodian.get(url).text
@@ -260,8 +260,9 @@ def test_a_withheld_record_is_denied_in_writing_from_the_console(
     assert f'action="{one}/deny"' in custodian.get(url).text  # still to be answered
     r = custodian.post(f"{one}/deny", {"explanation": "several students, investigation open",
                                        "confirm": "yes"})
-    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=denied")
-    page = custodian.get(url)
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=denied%2C+answered")
+    page = custodian.get(r.headers["location"])
+    assert "Every recording is answered" in page.text
     assert "Written response" in page.text
     assert escape(APPEAL_NOTICE) in page.text
     assert f'action="{one}/deny"' not in page.text

@@ -51,6 +51,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/evidence/{evidence_id}/original"): HOLDERS,
     ("POST", "/console/evidence/{evidence_id}/redactions"): CUSTODIAN,
     ("POST", "/console/evidence/{evidence_id}/analysis"): CUSTODIAN,
+    ("POST", "/console/evidence/{evidence_id}/speech"): CUSTODIAN,
     ("POST", "/console/evidence/{evidence_id}/holds"): HOLDERS,
     ("POST", "/console/evidence/{evidence_id}/holds/{hold_id}/lift"): HOLDERS,
     ("POST", "/console/evidence/{evidence_id}/case-closed"): HOLDERS,

@@ -57,7 +57,7 @@ class Desk:
     """The people of one test: a custodian, two legal reviewers, a requester (the parent)."""
 
     def __init__(self, client: TestClient, make_token: Callable[..., str], home: Path,
-                 ingest_clip: Callable[..., str], clock: time_machine.Traveller) -> None:
+                 ingest_clip: Callable[..., str], clock: time_machine.Traveller | None) -> None:
         self.client, self.home, self.make_token = client, home, make_token
         self.ingest_clip, self.clock = ingest_clip, clock
         self.custodian = _h(make_token(Role.custodian, username="cust-1"))
@@ -150,6 +150,7 @@ class Desk:
         clock moves on by its length), reported as covered; returns the bytes streamed."""
         data = self.watch(derivative["id"], who)
         length = self.duration(derivative["evidence_id"])
+        assert self.clock is not None, "the suite's fixed clock moves on by the file's length"
         self.clock.shift(length + 1)
         r = self.cover(request_id, who, [{"start": 0, "end": length, "rate": 1}], position)
         assert r.status_code == 200, r.text
