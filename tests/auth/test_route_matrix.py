@@ -72,6 +72,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
         {"custodian"}),
     ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/approve"): frozenset(
         {"legal_reviewer"}),
+    ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/coverage"): frozenset(
+        {"legal_reviewer"}),
+    ("GET", "/api/v1/requests/{request_id}/recordings/{item_id}/coverage"): frozenset(
+        {"legal_reviewer"}),
     ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/return"): frozenset(
         {"legal_reviewer"}),
     ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/release"): frozenset(
