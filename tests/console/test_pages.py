@@ -5,6 +5,7 @@ retention of a recording (hold, lift, destroy)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -100,6 +101,18 @@ def test_review_and_release_through_the_console(
     assert r.status_code == 303
     assert f'href="{url}"' not in custodian.get("/console/?show=returned").text
     assert counsel.get(video).status_code == 200
+    # the page's player reports what it played (static/coverage.js); the panel is redrawn
+    page = counsel.get(url)
+    assert "data-coverage-url" in page.text
+    assert "nothing yet" in page.text
+    assert 'name="attestation"' in page.text
+    length = desk.duration(evidence_id)
+    desk.clock.shift(length + 1)
+    played = json.dumps([{"start": 0, "end": length, "rate": 1}])
+    panel: Any = counsel.post(f"{one}/coverage", {"ranges": played})
+    assert panel.status_code == 200, panel.text
+    assert "The whole file is watched." in panel.text
+    assert 'data-complete="true"' in counsel.get(url).text
     r = counsel.post(f"{one}/approve", {"reason": "reviewed under KRS 610.320; all blurred"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=approved")
     unticked: Any = custodian.post(f"{one}/release", {"explanation": "faces blurred"})

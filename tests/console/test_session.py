@@ -39,6 +39,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/submit"): CUSTODIAN,
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/deny"): CUSTODIAN,
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/approve"): REVIEWER,
+    ("POST", "/console/requests/{request_id}/recordings/{item_id}/coverage"): REVIEWER,
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/return"): REVIEWER,
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/release"): CUSTODIAN,
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/close"): CUSTODIAN,

@@ -2,7 +2,7 @@
 terms and spoken numbers, its suggested mute ranges, and its encrypted transcript's key.
 
 Revision ID: 0022_speech
-Revises: 0018_workbench
+Revises: 0020_review_coverage
 Create Date: 2026-12-06 08:30:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0022_speech'
-down_revision: str | Sequence[str] | None = '0018_workbench'
+down_revision: str | Sequence[str] | None = '0020_review_coverage'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
