@@ -172,11 +172,11 @@ def ingest_clip() -> Callable[..., str]:
     import io
     from datetime import datetime
 
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.evidence.models import DockMetadata
     from bwc_custody.flows.ingest import ingest_stream
     from bwc_custody.vault.service import get_keyring, get_signer, get_store
+    from tests.support.actors import LOCAL_OPERATOR
 
     def _ingest(path: Path | None = None, *, data: bytes | None = None, **meta: Any) -> str:
         body = (path.read_bytes() if path is not None

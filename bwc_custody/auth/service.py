@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import os
 import re
 import secrets
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +17,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bwc_custody.auth.errors import WeakPassword
+from bwc_custody.auth.errors import (
+    OperatorDisabled,
+    OperatorLacksRole,
+    UnknownOperator,
+    WeakPassword,
+)
 from bwc_custody.auth.models import USERNAME_MAX, USERNAME_PATTERN, ApiToken, User
 from bwc_custody.auth.tokens import decode_access_token
 from bwc_custody.config import get_settings
@@ -43,8 +51,71 @@ class Principal:
         return ",".join(sorted(r.value for r in self.roles))
 
 
-# The identity of local command-line use by the machine's operator (bwc ingest, bwc export).
-LOCAL_OPERATOR = Principal(user_id=None, username="local-operator", roles=frozenset({Role.admin}))
+# ---- who runs a `bwc` command ---------------------------------------------------------
+# Whoever runs the CLI holds the database and the keys, so a command acts with the role it
+# needs (admin, or custodian for the request commands); the custody log names the person:
+# the operating-system account as `os:NAME` (no user of ours has a ":" in their name, so it
+# is never mistaken for one), or the user named by `--as NAME`, checked against the users
+# table before the command does anything.
+OS_PREFIX = "os:"
+
+
+@dataclass(frozen=True)
+class CliOperator:
+    """The user `--as` named for this command: their id and the roles they hold."""
+
+    username: str
+    user_id: int
+    roles: frozenset[Role]
+
+
+_CLI_OPERATOR: ContextVar[CliOperator | None] = ContextVar("bwc_cli_operator", default=None)
+
+
+def os_account() -> str:
+    """The operating-system account running this process (`uid-N` when it has no name)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # a container user with no passwd entry and no $USER
+        return f"uid-{os.getuid()}"
+
+
+def name_cli_operator(*, session: Session | None, username: str | None) -> None:
+    """Make the commands of this invocation act as `username` (None: the operating-system
+    account); an unknown or disabled user is refused before anything is done."""
+    if username is None or session is None:
+        _CLI_OPERATOR.set(None)
+        return
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise UnknownOperator(f"--as {username!r}: no such user (bwc users list shows them); "
+                              "nothing was done", username=username)
+    if user.disabled:
+        raise OperatorDisabled(f"--as {username!r}: the user is disabled; nothing was done",
+                               username=username)
+    assert user.id is not None
+    _CLI_OPERATOR.set(CliOperator(username=user.username, user_id=user.id,
+                                  roles=user.role_set))
+
+
+def cli_operator(*roles: Role) -> Principal:
+    """Who runs this command, acting with the first of `roles` (default admin): the user
+    `--as` named, with those of `roles` they hold (none: refused), else the
+    operating-system account."""
+    roles = roles or (Role.admin,)
+    named = _CLI_OPERATOR.get()
+    if named is None:
+        return Principal(user_id=None, username=OS_PREFIX + os_account(),
+                         roles=frozenset(roles[:1]))
+    held = named.roles & set(roles)
+    if not held:
+        wanted = " or ".join(r.value for r in roles)
+        raise OperatorLacksRole(
+            f"--as {named.username!r}: this command acts as {wanted}, a role "
+            f"{named.username!r} does not hold; nothing was done",
+            username=named.username, required=[r.value for r in roles],
+            holds=sorted(r.value for r in named.roles))
+    return Principal(user_id=named.user_id, username=named.username, roles=frozenset(held))
 
 
 def _hash_token(token: str) -> str:
@@ -253,6 +324,16 @@ def revoke_token_by_id(*, session: Session, user: User, token_id: int) -> ApiTok
         session.add(row)
         session.flush()
     return row
+
+
+def live_api_tokens(*, session: Session) -> dict[int, int]:
+    """How many unrevoked, unexpired API tokens each user holds, by user id."""
+    counts: dict[int, int] = {}
+    for row in session.exec(select(ApiToken).where(ApiToken.kind == "api",
+                                                   col(ApiToken.revoked_at).is_(None))):
+        if row.expires_at is None or as_utc(row.expires_at) > utcnow():
+            counts[row.user_id] = counts.get(row.user_id, 0) + 1
+    return counts
 
 
 def list_users(*, session: Session) -> list[User]:

@@ -8,10 +8,12 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
+from bwc_custody.auth.service import Principal
 from bwc_custody.custody import merkle
 from bwc_custody.custody.models import Checkpoint, CustodyEntry
 from bwc_custody.custody.service import (
     GENESIS_HASH,
+    append,
     checkpoint_document,
     entry_digest,
     is_checkpoint_key,
@@ -235,3 +237,17 @@ def verify_all(
                        progress=progress)
     return report
 
+
+
+def verify_and_record(*, session: Session, store: ObjectStore, keyring: Keyring,
+                      signer: Signer, actor: Principal, fixity: bool = True,
+                      client_addr: str = "") -> VerifyReport:
+    """Run `verify_all` (what `bwc verify` runs) on someone's asking, and record who asked and
+    what it found (`custody.verify`), so a check, and a failed one above all, is on the log."""
+    report = verify_all(session=session, store=store, keyring=keyring, signer=signer,
+                        fixity=fixity)
+    append(session=session, actor=actor, action="custody.verify", client_addr=client_addr,
+           details={"ok": report.ok, "fixity": fixity, "entries": report.entries,
+                    "checkpoints": report.checkpoints, "objects": report.objects,
+                    "findings": len(report.findings)})
+    return report

@@ -18,12 +18,14 @@ from bwc_custody.auth.errors import (
     InvalidCredentials,
     InvalidRefreshToken,
     MfaNotProvisioned,
+    OwnAccount,
 )
 from bwc_custody.auth.models import ApiToken, TokenPair, User
 from bwc_custody.auth.service import Principal
 from bwc_custody.auth.tokens import issue_access_token
 from bwc_custody.custody import service as custody
 from bwc_custody.db import session_scope, storable_text
+from bwc_custody.errors import InvalidInput
 from bwc_custody.roles import Role
 from bwc_custody.timeutil import as_utc, utcnow
 from bwc_custody.vault.service import get_keyring
@@ -164,6 +166,9 @@ def add_user(*, session: Session, actor: Principal, username: str, roles: Iterab
              display_name: str = "", password: str | None = None,
              client_addr: str = "") -> User:
     """Create a user (optionally with a password) and record it."""
+    roles = [Role(r) for r in roles]
+    if not roles:
+        raise InvalidInput("a user needs at least one role", field="roles")
     user = service.create_user(session=session, username=username, roles=roles,
                                display_name=display_name)
     if password is not None:
@@ -178,6 +183,9 @@ def set_disabled(*, session: Session, actor: Principal, username: str, disabled:
                  reason: str = "", client_addr: str = "") -> User:
     """Disable (every token and logon stops working at once) or re-enable a user."""
     user = service.get_user_by_username_or_raise(session=session, username=username)
+    if disabled and actor.user_id is not None and actor.user_id == user.id:
+        raise OwnAccount("you cannot disable your own account: another administrator can",
+                         username=username)
     user.disabled = disabled
     session.add(user)
     if disabled and user.id is not None:
@@ -204,7 +212,14 @@ def reset_password(*, session: Session, actor: Principal, username: str,
 def set_roles(*, session: Session, actor: Principal, username: str, roles: Iterable[Role],
               client_addr: str = "") -> User:
     """Replace the user's roles."""
+    roles = [Role(r) for r in roles]
+    if not roles:
+        raise InvalidInput("a user needs at least one role", field="roles")
     user = service.get_user_by_username_or_raise(session=session, username=username)
+    if actor.user_id is not None and actor.user_id == user.id and Role.admin in user.role_set \
+            and Role.admin not in roles:
+        raise OwnAccount("you cannot take away your own admin role: another administrator "
+                         "can", username=username)
     before = sorted(r.value for r in user.role_set)
     user.roles = ",".join(sorted({Role(r).value for r in roles}))
     session.add(user)

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.auth.service import cli_operator
+from bwc_custody.errors import BwcError
 from bwc_custody.roles import Role
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `bwc` app."""
-    from bwc_custody.commands import emit, in_session
+    from bwc_custody.commands import emit, fail, in_session
 
     keys_app = typer.Typer(help="Key-encryption keys and the signing key.", no_args_is_help=True)
     app.add_typer(keys_app, name="keys")
@@ -46,9 +47,9 @@ def register(app: typer.Typer) -> None:
             if session.exec(select(User)).first() is None:
                 new_password = password or generate_password()
                 # Logged like any user creation: the first admin is a custody event too.
-                flows.add_user(session=session, actor=LOCAL_OPERATOR, username=admin,
+                flows.add_user(session=session, actor=cli_operator(), username=admin,
                                roles=[Role.admin], password=new_password, client_addr="cli")
-                token, _ = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
+                token, _ = flows.issue_api_token(session=session, actor=cli_operator(),
                                                  username=admin, name="bwc init",
                                                  client_addr="cli")
                 # its password logon needs a one-time code (BWC_MFA_ROLES): the key, once
@@ -60,11 +61,12 @@ def register(app: typer.Typer) -> None:
             "admin_token": token,
             "admin_password": new_password if password is None else None,
             "admin_mfa": key,
-            # the admin manages users and has no console pages: the console is staff's
+            # the admin's console pages are the people and the docks (/console/admin/users)
             "console": f"http://{settings.api_host}:{settings.api_port}/console/",
-            "next": "bwc users add NAME --role custodian --generate-password (a console "
-                    "user; also --role legal_reviewer, --role auditor): hand over the "
-                    "password and the authenticator key (mfa.otpauth_uri) it prints",
+            "next": "log on to the console as the admin (password and authenticator code) "
+                    "and add people and docks there, or: bwc users add NAME --role "
+                    "custodian --generate-password (also --role legal_reviewer, --role "
+                    "auditor): hand over the password and the authenticator key it prints",
         })
 
     @keys_app.command("rotate")
@@ -77,7 +79,11 @@ def register(app: typer.Typer) -> None:
         from bwc_custody.uploads.service import rewrap_open_uploads
         from bwc_custody.vault.service import get_keyring, rotate_keys
 
-        check_migrated()
+        try:
+            check_migrated()
+            actor = cli_operator()  # a refused --as stops here, before a key is made
+        except BwcError as exc:
+            fail(exc)
         keyring = get_keyring()
         old = keyring.active_id
         new = keyring.add_kek()
@@ -86,7 +92,7 @@ def register(app: typer.Typer) -> None:
             uploads = rewrap_open_uploads(session=session, keyring=keyring, kek_id=new)
             adults = rewrap_known_adults(session=session, keyring=keyring, kek_id=new)
             mfa_keys = mfa.rewrap_all(session=session, keyring=keyring, kek_id=new)
-            custody.append(session=session, actor=LOCAL_OPERATOR, action="keys.rotate",
+            custody.append(session=session, actor=actor, action="keys.rotate",
                            target_type="kek", target_id=new,
                            details={"previous": old, "objects": objects, "uploads": uploads,
                                     "known_adults": adults, "mfa_keys": mfa_keys})
@@ -107,9 +113,10 @@ def register(app: typer.Typer) -> None:
         from storage.keys import Signer
 
         def rotate(session: Session) -> dict[str, object]:
+            actor = cli_operator()  # a refused --as stops here, before the key is retired
             signer, old = Signer.rotate(get_settings().keys_dir)
             get_signer.cache_clear()
-            custody.append(session=session, actor=LOCAL_OPERATOR, action="keys.rotate_signing",
+            custody.append(session=session, actor=actor, action="keys.rotate_signing",
                            target_type="signing_key", target_id=signer.key_id,
                            details={"previous": old})
             cp = custody.create_checkpoint(session=session, signer=signer, store=get_store())

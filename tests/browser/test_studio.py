@@ -38,9 +38,9 @@ def _watch_errors(w: Walk) -> list[str]:
 
 def _count(evidence_id: str) -> None:
     """Queue the person count (the server's worker runs it)."""
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.tags.analysis import request_analysis
+    from tests.support.actors import LOCAL_OPERATOR
 
     with session_scope() as session:
         request_analysis(session=session, evidence_id=evidence_id, actor=LOCAL_OPERATOR)
@@ -61,10 +61,10 @@ def _people_doc(evidence_id: str) -> dict[str, Any]:
 
 
 def _copy(evidence_id: str, where: Path) -> tuple[Path, dict[str, Any]]:
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.redactions.service import list_derivatives, open_derivative
     from bwc_custody.vault.service import get_keyring, get_store
+    from tests.support.actors import LOCAL_OPERATOR
 
     with session_scope() as session:
         (row,) = list_derivatives(session=session, evidence_id=evidence_id)

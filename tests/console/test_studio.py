@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.roles import Role
 from tests.console.conftest import Browser
+from tests.support.actors import LOCAL_OPERATOR
 from tests.tags.conftest import DEV, make_clip
 
 __all__ = ["make_clip"]

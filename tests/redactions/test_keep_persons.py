@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.roles import Role
+from tests.support.actors import LOCAL_OPERATOR
 from tests.support.redaction_score import identities, identity_of, iou_xywh, score
 from tests.tags.conftest import DEV, KID_C
 
@@ -226,7 +226,10 @@ def test_bwc_redactions_request_keeps_a_person_with_a_regions_file(
     assert params["keep_persons"][0]["id"] == person
     assert params["keep_persons"][0]["reason"] == "the SRO"
     assert params["regions"]["boxes"][0]["kind"] == "plate"
-    assert params["regions"]["boxes"][0]["chosen_by"] == LOCAL_OPERATOR.username
+    from bwc_custody.auth.service import OS_PREFIX, os_account
+
+    # who ran the command: the operating-system account (no --as)
+    assert params["regions"]["boxes"][0]["chosen_by"] == OS_PREFIX + os_account()
 
     refused = CliRunner().invoke(app, ["redactions", "request", evidence_id, "--keep-person",
                                        "99-9"])

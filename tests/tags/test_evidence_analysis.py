@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.cli import app
+from tests.support.actors import LOCAL_OPERATOR
 from tests.tags.conftest import ADULT_IN_CLIP, ADULT_REF, KID_A, KID_B, KID_C
 
 pytestmark = pytest.mark.slow

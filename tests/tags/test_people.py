@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.roles import Role
+from tests.support.actors import LOCAL_OPERATOR
 from tests.tags.conftest import DEV, KID_C
 
 pytestmark = pytest.mark.slow
