@@ -69,7 +69,8 @@ def same_origin(request: Request) -> bool:
     return origin.rstrip("/") == f"{request.url.scheme}://{request.url.netloc}"
 
 
-def _authenticate(request: Request, session: Session) -> ConsoleUser:
+def authenticate(request: Request, session: Session) -> ConsoleUser:
+    """The console user of a live logon cookie, or Unauthenticated (log in again)."""
     token = request.cookies.get(COOKIE)
     if not token:
         raise Unauthenticated("log in to the console")
@@ -103,7 +104,7 @@ def console_allow(*roles: Role | str) -> Callable[..., ConsoleUser]:
     admitted = frozenset(roles)
 
     def _check(request: Request, session: SessionDep) -> ConsoleUser:
-        return _admit(_authenticate(request, session), admitted)
+        return _admit(authenticate(request, session), admitted)
 
     _check.bwc_roles = admitted  # type: ignore[attr-defined]
     return _check
@@ -115,7 +116,7 @@ def console_form(*roles: Role | str) -> Callable[..., ConsoleUser]:
 
     def _check(request: Request, session: SessionDep,
                csrf: Annotated[str, Form(max_length=200)] = "") -> ConsoleUser:
-        user = _admit(_authenticate(request, session), admitted)
+        user = _admit(authenticate(request, session), admitted)
         if not same_origin(request) or not hmac.compare_digest(csrf, user.csrf):
             raise CsrfFailed("the form is stale or came from another site; reload the page "
                              "and try again")

@@ -9,24 +9,34 @@ from fastapi.responses import StreamingResponse
 
 from bwc_custody.auth.service import Principal
 from bwc_custody.deps import (
+    MIB,
     ClientAddr,
     Custodian,
     Decider,
     SessionDep,
     Staff,
     ViewingReason,
+    body_limit,
     stream_file,
 )
 from bwc_custody.jobs.models import JobRead
 from bwc_custody.redactions import service
-from bwc_custody.redactions.models import DerivativeLabel, DerivativeRead, RedactionRequest
+from bwc_custody.redactions.models import (
+    KEEP_PHOTO_CHARS,
+    KEEP_PHOTOS,
+    DerivativeLabel,
+    DerivativeRead,
+    RedactionRequest,
+)
 from bwc_custody.vault.service import get_keyring, get_store
 
 router = APIRouter(tags=["redactions"])
 
 
 
-@router.post("/evidence/{evidence_id}/redactions", response_model=JobRead, status_code=202)
+# the keep-face photos come inline (base64), the rest of the request within 1 MiB
+@router.post("/evidence/{evidence_id}/redactions", response_model=JobRead, status_code=202,
+             openapi_extra=body_limit(KEEP_PHOTOS * KEEP_PHOTO_CHARS + MIB))
 def request_redaction(evidence_id: str, body: RedactionRequest, session: SessionDep,
                       actor: Custodian, request: Request, addr: ClientAddr) -> JobRead:
     """Queue a redaction (every face blurred, plus the request's regions); follow the job at

@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
 from bwc_custody.db import BIGINT_MAX
-from bwc_custody.deps import PUBLIC, ClientAddr, SessionDep, allow
+from bwc_custody.deps import PUBLIC, ClientAddr, SessionDep, allow, body_limit
 from bwc_custody.evidence.models import Receipt
 from bwc_custody.flows import ingest
 from bwc_custody.roles import Role
@@ -93,7 +93,8 @@ def upload_status(
     return response
 
 
-@router.patch("/{upload_id}", status_code=204)
+# streamed to disk in batches, bounded by the upload's length (never read whole)
+@router.patch("/{upload_id}", status_code=204, openapi_extra=body_limit(None))
 async def append_bytes(
     upload_id: str,
     request: Request,

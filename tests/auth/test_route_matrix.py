@@ -37,6 +37,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
         {"custodian", "legal_reviewer", "auditor"}),
     ("GET", "/api/v1/derivatives/{derivative_id}"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
+    ("PATCH", "/api/v1/derivatives/{derivative_id}"): frozenset({"custodian"}),
     ("GET", "/api/v1/derivatives/{derivative_id}/content"): frozenset(
         {"custodian", "legal_reviewer"}),
     ("GET", "/api/v1/derivatives/{derivative_id}/manifest"): frozenset(
