@@ -6,6 +6,7 @@ and denied requests are recorded in a transaction of their own that commits rega
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,7 +20,7 @@ from bwc_custody.auth.errors import (
     InvalidRefreshToken,
     MfaNotProvisioned,
 )
-from bwc_custody.auth.models import ApiToken, TokenPair, User
+from bwc_custody.auth.models import USERNAME_MAX, USERNAME_PATTERN, ApiToken, TokenPair, User
 from bwc_custody.auth.service import Principal
 from bwc_custody.auth.tokens import issue_access_token
 from bwc_custody.custody import service as custody
@@ -61,7 +62,8 @@ def _issue(*, session: Session, user: User, client_addr: str, via: str,
     return TokenPair(access_token=access, expires_in=ttl, refresh_token=refresh)
 
 
-def _fail_logon(*, engine: Engine, username: str, user_id: int | None, client_addr: str) -> bool:
+def _fail_logon(*, engine: Engine, username: str, user_id: int | None, client_addr: str,
+                **details: Any) -> bool:
     """Count and record one failed logon apart; True when it locked the account."""
     until = None
     with session_scope(engine) as session:
@@ -69,7 +71,7 @@ def _fail_logon(*, engine: Engine, username: str, user_id: int | None, client_ad
             until = service.count_failure(session=session, user_id=user_id)
         custody.append(session=session, actor=ANONYMOUS, action="auth.login_failed",
                        target_type="user", target_id=username, client_addr=client_addr,
-                       details={"known_user": user_id is not None})
+                       details={"known_user": user_id is not None, **details})
         if until is not None:
             custody.append(session=session, actor=ANONYMOUS, action="auth.locked_out",
                            target_type="user", target_id=username, client_addr=client_addr,
@@ -101,6 +103,14 @@ def login(*, session: Session, username: str, password: str, client_addr: str = 
     does not say which of the three was wrong. The console (`via="console"`) gets an access
     token with a session id and no refresh token: it renews the access token while the user
     is active, so an idle session ends with it."""
+    if len(username) > USERNAME_MAX or not re.fullmatch(USERNAME_PATTERN, username):
+        # No user can have this name (too long for the log's target, a NUL, not Unicode):
+        # a failed logon like any other, recorded under a printable, shortened name.
+        shown = storable_text(username.encode("utf-8", "backslashreplace").decode())
+        _fail_logon(engine=_engine_of(session), username=shown[:USERNAME_MAX], user_id=None,
+                    client_addr=client_addr, malformed_username=True,
+                    username_length=len(username))
+        raise InvalidCredentials("wrong username, password or one-time code")
     user = session.exec(select(User).where(User.username == username)).first()
     if user is not None and service.is_locked(user):
         record_apart(engine=_engine_of(session), actor=ANONYMOUS, action="auth.login_failed",
