@@ -299,8 +299,9 @@ def find_token(*, session: Session, token: str) -> ApiToken | None:
 
 
 def end_sessions(*, session: Session, user_id: int) -> int:
-    """End every logon of the user (refresh tokens, API and console logons); returns how
-    many tokens that revoked."""
+    """End every logon of the user (API and console logons, every refresh token); returns
+    how many logons that ended (a refresh token from before logons were kept, still live,
+    is revoked without being counted as one)."""
     rows = session.exec(select(ApiToken).where(
         ApiToken.user_id == user_id, col(ApiToken.kind).in_(SESSION_KINDS),
         col(ApiToken.revoked_at).is_(None)))
@@ -308,7 +309,7 @@ def end_sessions(*, session: Session, user_id: int) -> int:
     for row in rows:
         row.revoked_at = utcnow()
         session.add(row)
-        count += 1
+        count += row.kind in LOGON_KINDS
     session.flush()
     return count
 
