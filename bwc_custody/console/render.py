@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Form, Request
@@ -66,6 +67,10 @@ DONE = {
                 "of the request is answered.",
     "denied": "The recording is denied; the written response goes out once every recording "
               "of the request is answered.",
+    "released, answered": "The file is released. Every recording is answered: the written "
+                          "response is under Letters.",
+    "denied, answered": "The recording is denied. Every recording is answered: the written "
+                        "response is under Letters.",
     "withdrawn": "The recording is withdrawn from the request.",
     "confirmed": "The relationship is confirmed; the recordings are decided again.",
     "facts recorded": "The requester's facts are recorded; the recordings are decided again.",
@@ -80,6 +85,8 @@ DONE = {
     "destroyed": "The recording is destroyed; its hash and custody history remain.",
     "redaction queued": "A redaction is queued.",
     "person count queued": "A person count is queued.",
+    "speech search queued": "The search of the recording's speech is queued; its suggestions "
+                            "appear under Make a redacted copy when it is done.",
     "tagged": "The tag is added; the recording's open requests are decided again.",
     "untagged": "The tag is removed; the recording's open requests are decided again.",
     "facts set": "The recording's facts are set; its open requests are decided again.",
@@ -173,7 +180,8 @@ def fragment(request: Request) -> bool:
 def back(request: Request, user: ConsoleUser, url: str, done: str) -> Response:
     """After a form: back to the page it came from, saying what was done (Post/Redirect/Get)."""
     assert done.replace("+", " ") in DONE, done
-    return with_cookie(RedirectResponse(f"{url}?done={done}", status_code=303), request, user)
+    return with_cookie(RedirectResponse(f"{url}?done={quote_plus(done, safe='+')}",
+                                        status_code=303), request, user)
 
 
 def error_page(request: Request, exc: BwcError) -> Response:

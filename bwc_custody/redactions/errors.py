@@ -13,3 +13,8 @@ class InvalidRedactionRequest(BwcError):
 
     code = "invalid_redaction_request"
     status = 422
+
+
+class SpeechSearchNotFound(BwcError):
+    code = "speech_search_not_found"
+    status = 404

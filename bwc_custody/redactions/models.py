@@ -51,6 +51,60 @@ class Derivative(SQLModel, table=True):
     label: str = SQLField(default="", max_length=120)
 
 
+class SpeechAnalysis(SQLModel, table=True):
+    """One search of a recording's speech for what identifies a child: the custodian's
+    terms, the suggested mute ranges (redaction/speech.py) and where the transcript is kept
+    (encrypted, under the recording's derivatives; every read logged). The words heard stay
+    in the transcript, never in this row or the custody log: only their kind and time."""
+
+    __tablename__ = "speech_analysis"
+
+    id: int | None = SQLField(default=None, primary_key=True)
+    evidence_id: str = SQLField(foreign_key="evidence.id", index=True, max_length=36)
+    job_id: str = SQLField(foreign_key="job.id", unique=True, max_length=36)
+    terms: dict[str, Any] = SQLField(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    suggestions: list[dict[str, Any]] = SQLField(default_factory=list,
+                                                 sa_column=Column(JSON, nullable=False))
+    # False: the recording has no sound to search (said so, not an error)
+    has_audio: bool = True
+    words: int = 0
+    transcript_key: str | None = SQLField(default=None, foreign_key="stored_object.key",
+                                          max_length=200)
+    engine: dict[str, Any] = SQLField(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    seconds: float = 0.0
+    created_by: str = SQLField(max_length=120)
+    created_at: datetime = SQLField(default_factory=utcnow,
+                                    sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class SpeechChoice(BaseModel):
+    """The custodian's answer to a speech search's suggestions, for one redacted copy:
+    each accepted (optionally widened) or rejected; one left unanswered is refused, so no
+    suggestion is dropped by omission."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    analysis_id: int = Field(ge=1, le=INTEGER_MAX)
+    decisions: list[dict[str, Any]] = Field(default_factory=list, max_length=2000)
+
+
+class SpeechRead(UtcRead):
+    """A speech search as the API shows it: the suggestions with their times, kinds and
+    confidence (the words heard are in the transcript, read separately and logged)."""
+
+    id: int
+    evidence_id: str
+    job_id: str
+    terms: dict[str, Any]
+    suggestions: list[dict[str, Any]]
+    has_audio: bool
+    words: int
+    engine: dict[str, Any]
+    seconds: float
+    created_by: str
+    created_at: datetime
+
+
 # A keep-face photo travels inline as base64: at most KEEP_PHOTOS of KEEP_PHOTO_CHARS each
 # (a 10 MB JPEG), which sets the body limit of the route that takes them.
 KEEP_PHOTO_CHARS = 14_000_000
@@ -89,6 +143,9 @@ class RedactionRequest(BaseModel):
     heads: bool | None = None
     # what a mute range sounds like in this copy: silence, or a tone that shows it was cut
     mute_sound: Literal["silence", "bleep"] | None = None
+    # the speech search's suggestions the custodian accepted, added to `regions`' mute
+    # ranges with who accepted each
+    speech: SpeechChoice | None = None
 
 
 class DerivativeLabel(BaseModel):

@@ -4,8 +4,10 @@ the request is answered, the written response the server signs.
 
 The custodian submits a derivative of the recording (`submit`); the review round binds it by
 SHA-256 to the decision in force. A legal reviewer who is not the submitter, and who has
-watched that file since it was submitted, signs it off (`approve`): the server signs a
-statement of exactly what was approved, on which rules, by whom. The custodian then releases
+watched that file since it was submitted (all of it, or all but what they attest need not
+be watched, and every flagged range at normal speed: `coverage`), signs it off (`approve`):
+the server signs a statement of exactly what was approved, on which rules, by whom, and
+what they watched. The custodian then releases
 it (`release`) after checking the stored bytes against that signed statement; a requester who
 asked for a copy downloads exactly those bytes. Or the custodian denies the recording, saying
 how the exceptions apply (`deny`). A changed decision voids a round in review or approved
@@ -28,10 +30,10 @@ from sqlmodel import Session, col, select
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
-from bwc_custody.custody.models import CustodyEntry
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.reasons import require_reason
 from bwc_custody.redactions.service import get_derivative
+from bwc_custody.releases import coverage
 from bwc_custody.releases.errors import (
     ActionRequired,
     AnalysisPending,
@@ -50,6 +52,7 @@ from bwc_custody.releases.errors import (
 from bwc_custody.releases.models import (
     APPEAL_NOTICE,
     APPROVAL_FORMAT,
+    APPROVAL_FORMATS,
     DELAY_FORMAT,
     INVESTIGATION_NOTICE,
     RESIDENCY_FORMAT,
@@ -207,20 +210,13 @@ def submit(*, session: Session, request_id: str, item_id: str, body: SubmitBody,
     return row
 
 
-def _viewed(session: Session, *, reviewer: str, evidence_id: str, round_: ReviewRound) -> bool:
-    """Whether `reviewer` streamed the round's file after it was submitted (the log says)."""
-    seen = session.exec(select(CustodyEntry).where(
-        CustodyEntry.action == "derivative.stream", CustodyEntry.actor == reviewer,
-        CustodyEntry.target_id == evidence_id, col(CustodyEntry.seq) > round_.submit_seq))
-    return any(e.details.get("derivative_id") == round_.derivative_id
-               and e.details.get("sha256") == round_.sha256 for e in seen)
-
-
 def approve(*, session: Session, store: ObjectStore, keyring: Keyring, signer: Signer,
             request_id: str, item_id: str, reason: str, actor: Principal,
-            client_addr: str = "") -> ReviewRound:
-    """A legal reviewer signs off on the file under review; the server signs what they
-    approved."""
+            attestation: str = "", client_addr: str = "") -> ReviewRound:
+    """A legal reviewer signs off on the file under review, once they have watched it (the
+    whole file, or all but what `attestation` says need not be watched, and every flagged
+    range at normal speed: `coverage.signoff_coverage`); the server signs what they approved
+    and how they watched it."""
     request, item = requests.get_for_transition(session=session, request_id=request_id,
                                                 item_id=item_id)
     assert item is not None
@@ -230,11 +226,13 @@ def approve(*, session: Session, store: ObjectStore, keyring: Keyring, signer: S
     if round_.submitted_by == actor.username:
         raise SeparationOfDuties("the person who submitted a file for review may not sign "
                                  "it off", submitted_by=round_.submitted_by)
-    if not _viewed(session, reviewer=actor.username, evidence_id=item.evidence_id,
-                   round_=round_):
+    if coverage.first_stream_at(session, reviewer=actor.username,
+                                evidence_id=item.evidence_id, round_=round_) is None:
         raise NotViewed(
             f"watch the file under review (GET /api/v1/derivatives/{round_.derivative_id}"
             "/content) before signing it off", derivative_id=round_.derivative_id)
+    watched = coverage.signoff_coverage(session=session, round_=round_,
+                                        reviewer=actor.username, attestation=attestation)
     decision = _decided_or_raise(session, item)
     derivative = get_derivative(session=session, derivative_id=round_.derivative_id)
     # what is signed is what is stored: the file is hashed now, not taken from the rows
@@ -250,6 +248,7 @@ def approve(*, session: Session, store: ObjectStore, keyring: Keyring, signer: S
         "citations": _citations(decision),
         "delivery": delivery_of(effect=decision.effect, form=request.form),
         "reviewer": actor.username, "approved_at": now.isoformat(), "basis": basis,
+        "coverage": watched,
     }
     round_.statement, round_.key_id = statement, signer.key_id
     round_.signature = signer.sign(canonical(statement))
@@ -293,8 +292,8 @@ def signed_approval(*, signer: Signer, item: RequestRecording,
         raise ApprovalInvalid(f"the approval of recording {item.id} does not verify with "
                               "the server's signing key: nothing is released on it",
                               request_id=item.request_id, round_id=round_.id)
-    if (statement.get("request_id"), statement.get("item_id"), statement.get("format")) != (
-            item.request_id, item.id, APPROVAL_FORMAT):
+    if (statement.get("request_id"), statement.get("item_id")) != (
+            item.request_id, item.id) or statement.get("format") not in APPROVAL_FORMATS:
         raise ApprovalInvalid(f"the signed approval on record is not one of recording "
                               f"{item.id}", request_id=item.request_id, round_id=round_.id)
     return statement

@@ -33,11 +33,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
     ("POST", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
     ("POST", "/api/v1/evidence/{evidence_id}/redactions"): frozenset({"custodian"}),
+    ("PATCH", "/api/v1/derivatives/{derivative_id}"): frozenset({"custodian"}),
+    ("POST", "/api/v1/evidence/{evidence_id}/speech"): frozenset({"custodian"}),
+    ("GET", "/api/v1/evidence/{evidence_id}/speech"): frozenset({"custodian"}),
+    ("GET", "/api/v1/evidence/{evidence_id}/speech/{speech_id}/transcript"): frozenset(
+        {"custodian"}),
     ("GET", "/api/v1/evidence/{evidence_id}/derivatives"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
     ("GET", "/api/v1/derivatives/{derivative_id}"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
-    ("PATCH", "/api/v1/derivatives/{derivative_id}"): frozenset({"custodian"}),
     ("GET", "/api/v1/derivatives/{derivative_id}/content"): frozenset(
         {"custodian", "legal_reviewer"}),
     ("GET", "/api/v1/derivatives/{derivative_id}/manifest"): frozenset(
@@ -67,6 +71,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/deny"): frozenset(
         {"custodian"}),
     ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/approve"): frozenset(
+        {"legal_reviewer"}),
+    ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/coverage"): frozenset(
+        {"legal_reviewer"}),
+    ("GET", "/api/v1/requests/{request_id}/recordings/{item_id}/coverage"): frozenset(
         {"legal_reviewer"}),
     ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/return"): frozenset(
         {"legal_reviewer"}),

@@ -5,6 +5,7 @@ retention of a recording (hold, lift, destroy)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -100,6 +101,18 @@ def test_review_and_release_through_the_console(
     assert r.status_code == 303
     assert f'href="{url}"' not in custodian.get("/console/?show=returned").text
     assert counsel.get(video).status_code == 200
+    # the page's player reports what it played (static/coverage.js); the panel is redrawn
+    page = counsel.get(url)
+    assert "data-coverage-url" in page.text
+    assert "nothing yet" in page.text
+    assert 'name="attestation"' in page.text
+    length = desk.duration(evidence_id)
+    desk.clock.shift(length + 1)
+    played = json.dumps([{"start": 0, "end": length, "rate": 1}])
+    panel: Any = counsel.post(f"{one}/coverage", {"ranges": played})
+    assert panel.status_code == 200, panel.text
+    assert "The whole file is watched." in panel.text
+    assert 'data-complete="true"' in counsel.get(url).text
     r = counsel.post(f"{one}/approve", {"reason": "reviewed under KRS 610.320; all blurred"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=approved")
     unticked: Any = custodian.post(f"{one}/release", {"explanation": "faces blurred"})
@@ -110,7 +123,7 @@ def test_review_and_release_through_the_console(
     r = custodian.post(f"{one}/release", {"explanation": "the other students' faces are "
                                                           "blurred (KRS 610.320(3))",
                                           "confirm": "yes"})
-    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=released")
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=released%2C+answered")
     assert desk.state(request_id) == "released"
     assert "Released" in custodian.get(url).text
     assert "Written response" in custodian.get(url).text
@@ -247,8 +260,9 @@ def test_a_withheld_record_is_denied_in_writing_from_the_console(
     assert f'action="{one}/deny"' in custodian.get(url).text  # still to be answered
     r = custodian.post(f"{one}/deny", {"explanation": "several students, investigation open",
                                        "confirm": "yes"})
-    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=denied")
-    page = custodian.get(url)
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=denied%2C+answered")
+    page = custodian.get(r.headers["location"])
+    assert "Every recording is answered" in page.text
     assert "Written response" in page.text
     assert escape(APPEAL_NOTICE) in page.text
     assert f'action="{one}/deny"' not in page.text

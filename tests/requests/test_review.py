@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi.testclient import TestClient
@@ -56,9 +57,9 @@ class Desk:
     """The people of one test: a custodian, two legal reviewers, a requester (the parent)."""
 
     def __init__(self, client: TestClient, make_token: Callable[..., str], home: Path,
-                 ingest_clip: Callable[..., str]) -> None:
+                 ingest_clip: Callable[..., str], clock: time_machine.Traveller | None) -> None:
         self.client, self.home, self.make_token = client, home, make_token
-        self.ingest_clip = ingest_clip
+        self.ingest_clip, self.clock = ingest_clip, clock
         self.custodian = _h(make_token(Role.custodian, username="cust-1"))
         self.reviewer = _h(make_token(Role.legal_reviewer, username="counsel-1"))
         # a custodian who also holds the reviewer role: may not approve what they submitted
@@ -131,6 +132,31 @@ class Desk:
         assert r.status_code == 200
         return bytes(r.content)
 
+    def cover(self, request_id: str, who: dict[str, str], ranges: list[dict[str, float]],
+              position: int = 1) -> Any:
+        """Report ranges `who`'s player played of the file under review."""
+        return self.client.post(f"/api/v1/requests/{request_id}/recordings/"
+                                f"{self.item(request_id, position)}/coverage", headers=who,
+                                json={"ranges": ranges})
+
+    def duration(self, evidence_id: str) -> float:
+        """The recording's length in seconds, as probed at ingest."""
+        meta = self.client.get(f"/api/v1/evidence/{evidence_id}", headers=self.custodian)
+        return float(meta.json()["media"]["duration_s"])
+
+    def watch_through(self, derivative: dict[str, Any], who: dict[str, str], request_id: str,
+                      position: int = 1) -> bytes:
+        """`who` streams the file under review and plays it through at normal speed (the
+        clock moves on by its length), reported as covered; returns the bytes streamed."""
+        data = self.watch(derivative["id"], who)
+        length = self.duration(derivative["evidence_id"])
+        assert self.clock is not None, "the suite's fixed clock moves on by the file's length"
+        self.clock.shift(length + 1)
+        r = self.cover(request_id, who, [{"start": 0, "end": length, "rate": 1}], position)
+        assert r.status_code == 200, r.text
+        assert r.json()["complete"], r.json()
+        return data
+
     def state(self, request_id: str, position: int = 1) -> str:
         return str(self.view(request_id, position=position)["state"])
 
@@ -142,8 +168,8 @@ class Desk:
 
 @pytest.fixture
 def desk(client: TestClient, make_token: Callable[..., str], bwc_home: Path,
-         ingest_clip: Callable[..., str]) -> Desk:
-    return Desk(client, make_token, bwc_home, ingest_clip)
+         ingest_clip: Callable[..., str], fixed_clock: time_machine.Traveller) -> Desk:
+    return Desk(client, make_token, bwc_home, ingest_clip, fixed_clock)
 
 
 def _log(request_id: str) -> list[Any]:
@@ -206,7 +232,7 @@ def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
     assert (early.status_code, _code(early)) == (409, "transition_not_allowed")
     assert desk.state(request_id) == "in_review"
 
-    watched = desk.watch(derivative["id"], desk.reviewer)
+    watched = desk.watch_through(derivative, desk.reviewer, request_id)
     approved = desk.post(request_id, "approve", desk.reviewer,
                          {"reason": "every juvenile face blurred; KRS 610.320(3) met"})
     assert approved.status_code == 200, approved.text
@@ -293,7 +319,7 @@ def test_a_changed_decision_voids_the_sign_off_and_a_view_only_release_gives_no_
     request_id = desk.request(evidence_id)
     assert desk.post(request_id, "review", desk.custodian,
                      {"derivative_id": derivative["id"]}).status_code == 200
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     assert desk.post(request_id, "approve", desk.reviewer,
                      {"reason": "faces blurred, release to the parent"}).status_code == 200
 
@@ -319,7 +345,7 @@ def test_a_changed_decision_voids_the_sign_off_and_a_view_only_release_gives_no_
     stale = desk.post(request_id, "approve", desk.reviewer,
                       {"reason": "inspection only at the agency"})
     assert (stale.status_code, _code(stale)) == (409, "file_not_viewed")  # watched it before
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     approved = desk.post(request_id, "approve", desk.reviewer,
                          {"reason": "inspection only at the agency"})
     assert approved.json()["recordings"][0]["review"]["statement"]["delivery"] == "inspection"
@@ -391,7 +417,7 @@ def test_a_file_goes_back_with_reasons_and_a_closed_request_releases_nothing(
     assert back.json()["recordings"][0]["state"] == "open"
 
     assert desk.post(request_id, "review", desk.custodian, body).status_code == 200
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     assert desk.post(request_id, "approve", desk.reviewer,
                      {"reason": "name tag now covered"}).status_code == 200
     closed = c.post(f"/api/v1/requests/{request_id}/close", headers=desk.custodian,
@@ -428,7 +454,7 @@ def test_a_stored_file_that_no_longer_matches_its_sign_off_is_not_released(
     derivative = desk.redacted(evidence_id)
     request_id = desk.request(evidence_id)
     desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     desk.post(request_id, "approve", desk.reviewer, {"reason": "faces blurred, release"})
 
     with session_scope() as session:
@@ -459,7 +485,7 @@ def test_rows_edited_to_point_an_approval_at_the_original_release_nothing(
     derivative = desk.redacted(evidence_id)
     request_id = desk.request(evidence_id)
     desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     assert desk.post(request_id, "approve", desk.reviewer,
                      {"reason": "faces blurred, release"}).status_code == 200
 
@@ -506,7 +532,7 @@ def test_rows_edited_after_a_release_hand_out_nothing(
     derivative = desk.redacted(evidence_id)
     request_id = desk.request(evidence_id)
     desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     desk.post(request_id, "approve", desk.reviewer, {"reason": "faces blurred, release"})
     assert desk.post(request_id, "release", desk.custodian, WHY_BLURRED).status_code == 200
     assert desk.download(request_id, desk.parent).status_code == 200
@@ -543,7 +569,8 @@ def test_a_sign_off_racing_a_tag_change_never_leaves_an_approval_on_a_stale_deci
     for request_id in requests:
         assert desk.post(request_id, "review", desk.custodian,
                          {"derivative_id": derivative["id"]}).status_code == 200
-    desk.watch(derivative["id"], desk.reviewer)
+    for request_id in requests:
+        desk.watch_through(derivative, desk.reviewer, request_id)
     reviewer = Principal(user_id=None, username="counsel-1",
                          roles=frozenset({Role.legal_reviewer}))
     custodian = Principal(user_id=None, username="cust-1", roles=frozenset({Role.custodian}))
