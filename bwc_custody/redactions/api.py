@@ -13,6 +13,7 @@ from bwc_custody.deps import (
     ClientAddr,
     Custodian,
     Decider,
+    RowId,
     SessionDep,
     Staff,
     ViewingReason,
@@ -114,7 +115,7 @@ def list_speech(evidence_id: str, session: SessionDep, _actor: Custodian) -> lis
 
 
 @router.get("/evidence/{evidence_id}/speech/{speech_id}/transcript")
-def read_transcript(evidence_id: str, speech_id: int, session: SessionDep, actor: Custodian,
+def read_transcript(evidence_id: str, speech_id: RowId, session: SessionDep, actor: Custodian,
                     addr: ClientAddr, reason: ViewingReason) -> dict[str, Any]:
     """Every word the search heard, with its time (logged as `speech.transcript` with the
     reason)."""
