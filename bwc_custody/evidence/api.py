@@ -102,10 +102,12 @@ async def package(evidence_id: str, actor: Custodian, addr: ClientAddr,
     """An evidence package (zip): original, SHA-256, proven custody entries, key, verifier."""
     work = Path(tempfile.mkdtemp(prefix="bwc-package-"))
     try:
-        await run_in_threadpool(
-            build_package, engine=get_engine(), store=get_store(), keyring=get_keyring(),
+        # the store, keys and signer are opened on the worker thread too (disk, network):
+        # nothing blocking runs on the event loop
+        await run_in_threadpool(lambda: build_package(
+            engine=get_engine(), store=get_store(), keyring=get_keyring(),
             signer=get_signer(), evidence_id=evidence_id, out=work / "package", actor=actor,
-            reason=reason, client_addr=addr)
+            reason=reason, client_addr=addr))
         archive = await run_in_threadpool(shutil.make_archive, str(work / evidence_id), "zip",
                                           work / "package")
     except BaseException:

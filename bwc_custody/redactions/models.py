@@ -105,13 +105,19 @@ class SpeechRead(UtcRead):
     created_at: datetime
 
 
+# A keep-face photo travels inline as base64: at most KEEP_PHOTOS of KEEP_PHOTO_CHARS each
+# (a 10 MB JPEG), which sets the body limit of the route that takes them.
+KEEP_PHOTO_CHARS = 14_000_000
+KEEP_PHOTOS = 5
+
+
 class KeepPhoto(BaseModel):
     """A reference photo of someone who may stay visible, sent inline (base64)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    data: str = Field(min_length=4, max_length=14_000_000, description="base64 JPEG/PNG")
+    data: str = Field(min_length=4, max_length=KEEP_PHOTO_CHARS, description="base64 JPEG/PNG")
 
 
 class RedactionRequest(BaseModel):
@@ -129,7 +135,7 @@ class RedactionRequest(BaseModel):
     regions: dict[str, Any] = Field(default_factory=dict)
     keep_adults: list[Annotated[int, Field(ge=1, le=INTEGER_MAX)]] = Field(
         default_factory=list, max_length=20)
-    keep_photos: list[KeepPhoto] = Field(default_factory=list, max_length=5)
+    keep_photos: list[KeepPhoto] = Field(default_factory=list, max_length=KEEP_PHOTOS)
     detect_every: int | None = Field(default=None, ge=1, le=30)
     pad: float | None = Field(default=None, ge=0, le=2)
     # also blur every whole head (hair, ears, the back of a head: redaction/heads.py), for
