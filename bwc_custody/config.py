@@ -124,6 +124,12 @@ class Settings(BaseSettings):
         return self.kek_dir or self.home / "keys"
 
     @property
+    def c2pa_dir(self) -> Path:
+        """The agency's content-credentials CA (root, signing leaf, retired roots): beside the
+        KEKs and the signing key, kept the same way (0700, keys 0600)."""
+        return self.keys_dir / "c2pa"
+
+    @property
     def uploads_dir(self) -> Path:
         """Where resumable uploads are staged (always ciphertext, never plaintext)."""
         return self.staging_dir or self.home / "staging"

@@ -27,6 +27,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/evidence/{evidence_id}/content"): frozenset({"custodian", "legal_reviewer"}),
     ("POST", "/api/v1/evidence/{evidence_id}/package"): frozenset({"custodian"}),
     ("GET", "/api/v1/keys/signing"): PUBLIC,
+    ("GET", "/api/v1/keys/c2pa"): PUBLIC,
+    ("GET", "/api/v1/keys/c2pa/roots.pem"): PUBLIC,
     ("GET", "/api/v1/evidence/{evidence_id}/tags"): METADATA,
     ("POST", "/api/v1/evidence/{evidence_id}/tags"): frozenset({"custodian"}),
     ("DELETE", "/api/v1/evidence/{evidence_id}/tags/{name}"): frozenset({"custodian"}),
@@ -37,6 +39,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
         {"custodian", "legal_reviewer", "auditor"}),
     ("GET", "/api/v1/derivatives/{derivative_id}"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
+    ("PATCH", "/api/v1/derivatives/{derivative_id}"): frozenset({"custodian"}),
     ("GET", "/api/v1/derivatives/{derivative_id}/content"): frozenset(
         {"custodian", "legal_reviewer"}),
     ("GET", "/api/v1/derivatives/{derivative_id}/manifest"): frozenset(
