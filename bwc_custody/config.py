@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # America/Chicago for the west); UTC stays one hover away.
     agency_timezone: str = "America/New_York"
 
+    # RFC 3161 Time Stamping Authorities (comma-separated URLs, tried in order) that
+    # timestamp each released file's C2PA signature, so the release stays verifiable after
+    # its signing certificate expires; none: signed without a time (provenance/README.md).
+    tsa_url: str = ""
+
     api_host: str = "127.0.0.1"
     api_port: int = 8400
     # Accept uploads up to this size; larger Upload-Length is refused (413).
@@ -107,6 +112,11 @@ class Settings(BaseSettings):
     def mfa_role_set(self) -> frozenset[str]:
         """The roles whose password logon also needs a one-time code."""
         return frozenset(n for n in self.mfa_roles.split(",") if n)
+
+    @property
+    def tsa_urls(self) -> list[str]:
+        """The configured TSA URLs, in the order they are tried."""
+        return [u.strip() for u in self.tsa_url.split(",") if u.strip()]
 
     @property
     def db_url(self) -> str:
