@@ -27,6 +27,8 @@ from bwc_custody.roles import Role
 from provenance.ca import AgencyCA
 from tests.provenance.conftest import box, top_boxes
 from tests.requests.test_review import WATCH, WHY_BLURRED, Desk, _drain, _log
+from tests.support.s3server import free_port
+from tests.support.tsa import TsaServer
 from tests.tags.conftest import KID_A, make_clip
 
 __all__ = ["make_clip"]
@@ -265,3 +267,23 @@ def test_tampering_and_the_wrong_root_are_caught(
     code, verdict = run_verifier(tmp_path / "ftyp.mp4", "--sha256", sha)
     assert code == 1
     assert any("is not the expected" in p for p in verdict["problems"])
+
+
+def test_with_a_tsa_the_release_signature_carries_an_outside_time(
+        desk: Desk, make_clip: Callable[..., Path], tmp_path: Path, tsa: TsaServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bwc_custody.config import get_settings
+
+    down = f"http://127.0.0.1:{free_port()}/"  # tried first, and down: the next one is asked
+    monkeypatch.setenv("BWC_TSA_URL", f"{down}, {tsa.url}")
+    get_settings.cache_clear()
+    out = _release(desk, make_clip, tmp_path)
+    code, report = _verify_file(out.path)
+    assert code == 0, report
+    assert report["signed_at"] is not None
+    assert report["timestamp"] == "untrusted"  # the TSA's root is not a C2PA anchor
+    [signed] = [e for e in _log(out.evidence_id) if e.action == "derivative.sign"]
+    assert signed.details["timestamp_url"] == tsa.url
+    record = desk.client.get(f"/api/v1/derivatives/{signed.details['derivative_id']}",
+                             headers=desk.custodian).json()["c2pa"]
+    assert [a["url"] for a in record["tsa_attempts"]] == [down]
