@@ -16,7 +16,7 @@ import time_machine
 from fastapi.testclient import TestClient
 
 from bwc_custody.roles import Role
-from tests.support.clock import clock_instant
+from tests.support.clock import travelling
 from tests.support.s3server import S3Server, running_s3
 
 PG_BASE_URL = os.environ.get("BWC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -26,7 +26,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 @pytest.fixture(autouse=True)
 def fixed_clock() -> Iterator[time_machine.Traveller]:
     """Every test starts at the same instant (tests/support/clock.py), ticking from there."""
-    with time_machine.travel(clock_instant(), tick=True) as traveller:
+    with travelling() as traveller:
         yield traveller
 
 

@@ -244,9 +244,9 @@ def test_parallel_failures_are_all_counted(make_user: Callable[..., int], migrat
 def test_an_api_logout_or_password_reset_ends_the_access_token_too(
     client: TestClient, make_user: Callable[..., int],
 ) -> None:
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.flows import auth as flows
+    from tests.support.actors import LOCAL_OPERATOR
 
     make_user("ned", Role.requester)
     pair = _login(client, "ned").json()

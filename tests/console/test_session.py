@@ -341,9 +341,9 @@ def test_a_console_cookie_used_as_an_api_token_ends_with_its_logon(
     """#22 finding 8: the API checked the cookie's signature and user, not that its console
     logon was still live, so a copied cookie read the API (and streamed originals) after
     logout and after a password reset. One check now serves both."""
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.flows import auth as flows
+    from tests.support.actors import LOCAL_OPERATOR
 
     def api(token: str) -> int:
         return client.get("/api/v1/auth/me",
