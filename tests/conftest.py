@@ -7,6 +7,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import time_machine
 from fastapi.testclient import TestClient
 
 from bwc_custody.roles import Role
-from tests.support.clock import clock_instant
+from tests.support.clock import travelling
 from tests.support.s3server import S3Server, running_s3
 
 PG_BASE_URL = os.environ.get("BWC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -25,7 +26,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 @pytest.fixture(autouse=True)
 def fixed_clock() -> Iterator[time_machine.Traveller]:
     """Every test starts at the same instant (tests/support/clock.py), ticking from there."""
-    with time_machine.travel(clock_instant(), tick=True) as traveller:
+    with travelling() as traveller:
         yield traveller
 
 
@@ -55,9 +56,22 @@ def bwc_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # Tests that count custody entries exactly would see the ingest's analysis job; the
     # tests of that default turn it back on.
     monkeypatch.setenv("BWC_AUTO_ANALYZE", "false")
+    _agency_ca_on_the_real_clock(home / "keys" / "c2pa")
     _reset_caches()
     yield home
     _reset_caches()
+
+
+def _agency_ca_on_the_real_clock(directory: Path) -> None:
+    """The home's C2PA certificate authority, dated by the machine's clock as `bwc init`
+    dates it: c2pa's native code checks the signing certificate by that clock, and one made
+    at the suite's fixed instant (months ahead) is "not yet valid" to it."""
+    from provenance.ca import AgencyCA
+
+    hatch = time_machine.escape_hatch
+    real_now = (hatch.datetime.datetime.now(tz=UTC) if hatch.is_travelling()
+                else datetime.now(tz=UTC))
+    AgencyCA.create(directory, agency="the law enforcement agency", now=real_now)
 
 
 def _pg_admin_url() -> str:

@@ -44,7 +44,7 @@ from bwc_custody.requests import service as requests
 from bwc_custody.requests.models import FactsUpdate, RequestCreate
 from bwc_custody.roles import Role
 from bwc_custody.tags.service import effective_tags
-from bwc_custody.vault.service import get_keyring, get_signer, get_store
+from bwc_custody.vault.service import get_agency_ca, get_keyring, get_signer, get_store
 from policies.calendar import kentucky_today
 from policies.vocabulary import FORMS, REQUESTER_TYPES
 from review.workflow import TRANSITIONS, available
@@ -160,6 +160,7 @@ def request_page(request_id: str, request: Request, session: SessionDep,
         # a reviewer sees what they have watched of the file under review
         watching = next((x for x in rounds if x.outcome is None), None) \
             if item.state == "in_review" and user.has(Role.legal_reviewer) else None
+        copies = list_derivatives(session=session, evidence_id=item.evidence_id)
         items.append({
             "item": item, "actions": {t.name for t in available(state=item.state,
                                                                  roles=roles)},
@@ -167,7 +168,10 @@ def request_page(request_id: str, request: Request, session: SessionDep,
             "coverage": coverage.of_round(session=session, round_=watching,
                                           reviewer=user.principal.username)
             if watching else None,
-            "derivatives": list_derivatives(session=session, evidence_id=item.evidence_id),
+            # what may be submitted: redacted copies (the server signs one per submission)
+            "derivatives": [d for d in copies if d.kind == "redacted"],
+            # the signed copies under review: the reviewer reads what their manifest says
+            "signed": {d.id: d for d in copies if d.kind == "signed"},
             "tags": sorted(effective_tags(session=session, evidence_id=item.evidence_id))})
     return page(request, user, "request.html", r=view, today=kentucky_today(), items=items,
                 decisions=requests.decisions(session=session, request_id=request_id),
@@ -208,7 +212,8 @@ def link(request_id: str, request: Request, session: SessionDep, user: Custodian
 def submit(request_id: str, item_id: str, request: Request, session: SessionDep,
            user: CustodianForm, derivative_id: Short, note: Text = "") -> Response:
     """Put one redacted file of the recording before legal review."""
-    releases.submit(session=session, request_id=request_id, item_id=item_id,
+    releases.submit(session=session, store=get_store(), keyring=get_keyring(),
+                    ca=get_agency_ca(), request_id=request_id, item_id=item_id,
                     body=validated(SubmitBody, {"derivative_id": derivative_id, "note": note}),
                     actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "submitted")

@@ -147,13 +147,14 @@ def register(app: typer.Typer) -> None:
         """Write an evidence package: original, SHA-256, proven custody entries, key, verifier."""
         from bwc_custody.db import check_migrated, get_engine
         from bwc_custody.evidence.package import build_package
-        from bwc_custody.vault.service import get_keyring, get_signer, get_store
+        from bwc_custody.vault.service import get_agency_ca, get_keyring, get_signer, get_store
 
         try:
             check_migrated()
             manifest = build_package(
                 engine=get_engine(), store=get_store(), keyring=get_keyring(),
-                signer=get_signer(), evidence_id=evidence_id, out=out, actor=_operator(),
+                signer=get_signer(), c2pa_roots_pem=get_agency_ca().trusted_roots_pem(),
+                evidence_id=evidence_id, out=out, actor=_operator(),
                 reason=reason, client_addr="cli",
             )
         except BwcError as exc:

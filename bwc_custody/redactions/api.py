@@ -9,17 +9,22 @@ from fastapi.responses import StreamingResponse
 
 from bwc_custody.auth.service import Principal
 from bwc_custody.deps import (
+    MIB,
     ClientAddr,
     Custodian,
     Decider,
+    RowId,
     SessionDep,
     Staff,
     ViewingReason,
+    body_limit,
     stream_file,
 )
 from bwc_custody.jobs.models import JobRead
 from bwc_custody.redactions import service
 from bwc_custody.redactions.models import (
+    KEEP_PHOTO_CHARS,
+    KEEP_PHOTOS,
     DerivativeLabel,
     DerivativeRead,
     RedactionRequest,
@@ -31,7 +36,9 @@ from redaction.speech_models import SpeechTerms
 router = APIRouter(tags=["redactions"])
 
 
-@router.post("/evidence/{evidence_id}/redactions", response_model=JobRead, status_code=202)
+# the keep-face photos come inline (base64), the rest of the request within 1 MiB
+@router.post("/evidence/{evidence_id}/redactions", response_model=JobRead, status_code=202,
+             openapi_extra=body_limit(KEEP_PHOTOS * KEEP_PHOTO_CHARS + MIB))
 def request_redaction(evidence_id: str, body: RedactionRequest, session: SessionDep,
                       actor: Custodian, request: Request, addr: ClientAddr) -> JobRead:
     """Queue a redaction (every face blurred, plus the request's regions); follow the job at
@@ -108,7 +115,7 @@ def list_speech(evidence_id: str, session: SessionDep, _actor: Custodian) -> lis
 
 
 @router.get("/evidence/{evidence_id}/speech/{speech_id}/transcript")
-def read_transcript(evidence_id: str, speech_id: int, session: SessionDep, actor: Custodian,
+def read_transcript(evidence_id: str, speech_id: RowId, session: SessionDep, actor: Custodian,
                     addr: ClientAddr, reason: ViewingReason) -> dict[str, Any]:
     """Every word the search heard, with its time (logged as `speech.transcript` with the
     reason)."""

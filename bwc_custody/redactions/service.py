@@ -9,7 +9,6 @@ retention check a new derivative must pass (`admit`), which lives above this dom
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import json
 import uuid
@@ -151,7 +150,7 @@ def _store_keep_photo(session: Session, evidence_id: str, photo: KeepPhoto) -> d
     """Check a keep-face photo now (one clear face) and store it encrypted for the worker."""
     try:
         data = base64.b64decode(photo.data, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or text that is not ASCII at all
         raise InvalidReferencePhoto(f"keep_photos {photo.name!r} is not base64",
                                     path=photo.name) from None
     ref = reference_from_bytes(photo.name, data)

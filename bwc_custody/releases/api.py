@@ -35,7 +35,7 @@ from bwc_custody.releases.models import (
 )
 from bwc_custody.requests import service as requests
 from bwc_custody.roles import Role
-from bwc_custody.vault.service import get_keyring, get_signer, get_store
+from bwc_custody.vault.service import get_agency_ca, get_keyring, get_signer, get_store
 
 router = APIRouter(tags=["review"])
 Recipient = Annotated[Principal, Depends(allow(Role.custodian, Role.requester))]
@@ -45,8 +45,11 @@ ONE = "/requests/{request_id}/recordings/{item_id}"
 @router.post(f"{ONE}/review", response_model=RequestView)
 def submit(request_id: str, item_id: str, body: SubmitBody, session: SessionDep,
            actor: Custodian, addr: ClientAddr) -> RequestView:
-    """Submit one redacted file (a derivative of this recording) for legal review."""
-    service.submit(session=session, request_id=request_id, item_id=item_id, body=body,
+    """Submit one redacted file (a derivative of this recording) for legal review: the
+    server signs a copy with the release's C2PA manifest, and that signed copy (the round's
+    `derivative_id`) is what the reviewer watches and signs off and the requester gets."""
+    service.submit(session=session, store=get_store(), keyring=get_keyring(),
+                   ca=get_agency_ca(), request_id=request_id, item_id=item_id, body=body,
                    actor=actor, client_addr=addr)
     return view_by_id(session=session, request_id=request_id, actor=actor)
 
@@ -136,7 +139,7 @@ def download_release(request_id: str, item_id: str, session: SessionDep, actor: 
         request_id=request_id, item_id=item_id, actor=actor, client_addr=addr)
     return stream_file(session, chunks, media_type="video/mp4", size=int(statement["size"]),
                        sha256=str(statement["sha256"]),
-                       filename=f"request-{request_id}-{item_id}.mp4")
+                       filename=service.release_filename(request_id, item_id))
 
 
 @router.post("/requests/{request_id}/delay-notice", response_model=RequestView)

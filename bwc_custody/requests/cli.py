@@ -21,7 +21,7 @@ from bwc_custody.releases.models import DelayNoticeBody, RoundRead, SubmitBody
 from bwc_custody.requests import service
 from bwc_custody.requests.models import DecisionRead, FactsUpdate, RequestCreate
 from bwc_custody.roles import Role
-from bwc_custody.vault.service import get_keyring, get_signer, get_store
+from bwc_custody.vault.service import get_agency_ca, get_keyring, get_signer, get_store
 
 
 def _custodian() -> Principal:
@@ -151,7 +151,8 @@ def register(app: typer.Typer) -> None:
         """Put one redacted file of a recording (its position or id) before legal review."""
 
         def _submit(s: Any) -> dict[str, Any]:
-            releases.submit(session=s, request_id=request_id,
+            releases.submit(session=s, store=get_store(), keyring=get_keyring(),
+                            ca=get_agency_ca(), request_id=request_id,
                             item_id=_item(s, request_id, recording), actor=_custodian(),
                             body=SubmitBody(derivative_id=derivative_id, note=note),
                             client_addr="cli")

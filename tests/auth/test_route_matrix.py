@@ -27,6 +27,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/evidence/{evidence_id}/content"): frozenset({"custodian", "legal_reviewer"}),
     ("POST", "/api/v1/evidence/{evidence_id}/package"): frozenset({"custodian"}),
     ("GET", "/api/v1/keys/signing"): PUBLIC,
+    ("GET", "/api/v1/keys/c2pa"): PUBLIC,
+    ("GET", "/api/v1/keys/c2pa/roots.pem"): PUBLIC,
     ("GET", "/api/v1/evidence/{evidence_id}/tags"): METADATA,
     ("POST", "/api/v1/evidence/{evidence_id}/tags"): frozenset({"custodian"}),
     ("DELETE", "/api/v1/evidence/{evidence_id}/tags/{name}"): frozenset({"custodian"}),

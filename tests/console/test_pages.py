@@ -69,8 +69,12 @@ def test_review_and_release_through_the_console(
 
     page = counsel.get(url)
     assert f'action="{one}/approve"' in page.text
-    video = f"/console/derivatives/{derivative['id']}/video?request_id={request_id}"
+    # the file under review is the copy the server signed with the release's C2PA manifest;
+    # the page says what that manifest tells whoever opens the file
+    under_review = desk.under_review(request_id)
+    video = f"/console/derivatives/{under_review['derivative_id']}/video?request_id={request_id}"
     assert escape(video) in page.text
+    assert "Signed with the agency's content credentials (C2PA)" in page.text
     unseen: Any = counsel.post(f"{one}/approve", {"reason": "reviewed under KRS 610.320"})
     assert unseen.status_code == 409
     assert "file_not_viewed" in unseen.text
@@ -78,7 +82,7 @@ def test_review_and_release_through_the_console(
 
     watched: Any = counsel.get(video)
     assert watched.status_code == 200
-    assert hashlib.sha256(watched.content).hexdigest() == derivative["sha256"]
+    assert hashlib.sha256(watched.content).hexdigest() == under_review["sha256"]
 
     # sent back once: the custodian's queue and the request say so, with the reason
     assert "Nothing is waiting for you" not in counsel.get("/console/").text
@@ -100,6 +104,8 @@ def test_review_and_release_through_the_console(
                                          "note": "named, every face blurred"})
     assert r.status_code == 303
     assert f'href="{url}"' not in custodian.get("/console/?show=returned").text
+    under_review = desk.under_review(request_id)  # signed again for the new round
+    video = f"/console/derivatives/{under_review['derivative_id']}/video?request_id={request_id}"
     assert counsel.get(video).status_code == 200
     # the page's player reports what it played (static/coverage.js); the panel is redrawn
     page = counsel.get(url)
@@ -129,7 +135,7 @@ def test_review_and_release_through_the_console(
     assert "Written response" in custodian.get(url).text
 
     got = desk.download(request_id, desk.parent)
-    assert hashlib.sha256(got.content).hexdigest() == derivative["sha256"]
+    assert hashlib.sha256(got.content).hexdigest() == under_review["sha256"]
     steps = [e for e in _entries(request_id) if e[0] in (
         "request.submit", "request.approve", "request.release")]
     assert steps == [("request.submit", "cust-1"), ("request.submit", "cust-1"),

@@ -342,3 +342,41 @@ def test_static_serves_only_the_consoles_own_files(client: TestClient) -> None:
         r = client.get(f"/console/static/{path}")
         assert r.status_code == 404, path
         assert not any(leak in r.text for leak in ("{%", "import", "sha256")), path
+
+
+def test_a_console_cookie_used_as_an_api_token_ends_with_its_logon(
+        client: TestClient, make_user: Callable[..., int],
+        browser: Callable[..., Browser]) -> None:
+    """#22 finding 8: the API checked the cookie's signature and user, not that its console
+    logon was still live, so a copied cookie read the API (and streamed originals) after
+    logout and after a password reset. One check now serves both."""
+    from bwc_custody.db import session_scope
+    from bwc_custody.flows import auth as flows
+    from tests.support.actors import LOCAL_OPERATOR
+
+    def api(token: str) -> int:
+        return client.get("/api/v1/auth/me",
+                          headers={"Authorization": f"Bearer {token}"}).status_code
+
+    make_user("cust-8", Role.custodian)
+    at_logout = browser("cust-8", logon="to-log-out")
+    assert api(at_logout.token) == 200
+    out = at_logout.post("/console/logout")
+    assert (out.status_code, out.headers["location"]) == (303, "/console/login?done=logged+out")
+    assert api(at_logout.token) == 401
+
+    at_reset = browser("cust-8", logon="to-reset")
+    assert api(at_reset.token) == 200
+    with session_scope() as session:
+        flows.reset_password(session=session, actor=LOCAL_OPERATOR, username="cust-8")
+    assert api(at_reset.token) == 401
+    assert at_reset.get("/console/").status_code == 303
+
+    # an API logon's access token cannot open the console
+    with session_scope() as session:
+        flows.reset_password(session=session, actor=LOCAL_OPERATOR, username="cust-8",
+                             password=PASSWORD)
+    pair = client.post("/api/v1/auth/token", data={
+        "username": "cust-8", "password": PASSWORD, "otp": one_time_code("cust-8")}).json()
+    assert api(pair["access_token"]) == 200
+    assert Browser(client, pair["access_token"], "").get("/console/").status_code == 303

@@ -47,7 +47,7 @@ def test_a_reviewer_who_skipped_a_part_signs_only_after_watching_it_or_attesting
     assert (early.status_code, _code(early)) == (409, "file_not_viewed")
 
     # the first second, at normal speed; then the sign-off is refused, naming what is left
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_review(request_id, desk.reviewer)
     desk.clock.shift(2)
     r = desk.cover(request_id, desk.reviewer, [{"start": 0, "end": 1.0, "rate": 1}])
     assert r.status_code == 200, r.text
@@ -105,7 +105,7 @@ def test_an_attestation_excuses_an_unflagged_part_and_is_signed(
     request_id, derivative, length = _under_review(desk, make_clip)
     flagged = [(max(0.0, f["start_time"] - 0.5), min(length, f["end_time"] + 0.5))
                for f in derivative["flags"]]
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_review(request_id, desk.reviewer)
     desk.clock.shift(length + 1)
     r = desk.cover(request_id, desk.reviewer,
                    [{"start": s, "end": e, "rate": 1} for s, e in flagged])
@@ -135,7 +135,7 @@ def test_another_reviewers_watching_does_not_count(
     request_id, derivative, length = _under_review(desk, make_clip)
     other = _h(desk.make_token(Role.legal_reviewer, username="counsel-2"))
     desk.watch_through(derivative, other, request_id)
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_review(request_id, desk.reviewer)
     mine = desk.client.get(f"/api/v1/requests/{request_id}/recordings/"
                            f"{desk.item(request_id)}/coverage", headers=desk.reviewer).json()
     assert (mine["covered"], mine["reviewer"]) == ([], "counsel-1")
@@ -147,7 +147,7 @@ def test_another_reviewers_watching_does_not_count(
 def test_reports_that_are_not_of_the_file_or_not_possible_are_refused(
         desk: Desk, make_clip: Callable[..., Path]) -> None:
     request_id, derivative, length = _under_review(desk, make_clip)
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_review(request_id, desk.reviewer)
     # the whole file just after it was first streamed: not possible at any speed that counts
     r = desk.cover(request_id, desk.reviewer, [{"start": 0.0, "end": length, "rate": 2}])
     assert (r.status_code, _code(r)) == (409, "coverage_implausible")

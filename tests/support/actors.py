@@ -7,3 +7,6 @@ from bwc_custody.roles import Role
 
 # An administrator with no user row, as a command's operator is when not named by --as.
 LOCAL_OPERATOR = Principal(user_id=None, username="test-operator", roles=frozenset({Role.admin}))
+# A records custodian with no user row (the request and tag commands act as one).
+TEST_CUSTODIAN = Principal(user_id=None, username="test-custodian",
+                           roles=frozenset({Role.custodian}))

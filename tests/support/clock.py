@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from zoneinfo import ZoneInfo
+
+import time_machine
 
 KENTUCKY = ZoneInfo("America/Kentucky/Louisville")
 
@@ -40,3 +44,10 @@ def clock_instant() -> dt.datetime:
     if instant.tzinfo is None:
         raise ValueError(f"BWC_TEST_CLOCK={given!r} needs a UTC offset")
     return instant.astimezone(dt.UTC)
+
+
+@contextmanager
+def travelling() -> Iterator[time_machine.Traveller]:
+    """The suite's clock: at `clock_instant()`, ticking from there."""
+    with time_machine.travel(clock_instant(), tick=True) as traveller:
+        yield traveller
