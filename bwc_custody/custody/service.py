@@ -73,7 +73,9 @@ def append(
 ) -> CustodyEntry:
     """Append one entry in the caller's transaction, chained to the newest entry."""
     lock_log(session)
-    last = session.exec(select(CustodyEntry).order_by(col(CustodyEntry.seq).desc())).first()
+    # LIMIT 1: without it the ORM loads every entry to return the first (O(log) per append)
+    last = session.exec(select(CustodyEntry).order_by(col(CustodyEntry.seq).desc())
+                        .limit(1)).first()
     entry = CustodyEntry(
         seq=(last.seq + 1) if last else 1,
         at=utcnow(),
@@ -201,7 +203,8 @@ def signature_valid(*, signer: Signer, doc: dict[str, Any]) -> bool:
 
 def latest_checkpoint(*, session: Session) -> Checkpoint | None:
     """The newest checkpoint, if any."""
-    return session.exec(select(Checkpoint).order_by(col(Checkpoint.index).desc())).first()
+    return session.exec(select(Checkpoint).order_by(col(Checkpoint.index).desc())
+                        .limit(1)).first()
 
 
 def list_checkpoints(*, session: Session) -> list[Checkpoint]:
