@@ -68,14 +68,14 @@ def ingest(migrated: str) -> Callable[[bytes], str]:
 
 @pytest.fixture
 def run_verify(migrated: str) -> Callable[..., dict]:  # type: ignore[type-arg]
-    """Run the full verification; returns the JSON report."""
-    from bwc_custody.custody.verify import verify_all
+    """Run the full verification (`bwc verify`'s); returns the JSON report."""
     from bwc_custody.db import session_scope
+    from bwc_custody.flows.verify_state import verify_everything
     from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
     def _run(fixity: bool = True) -> dict:  # type: ignore[type-arg]
         with session_scope() as session:
-            return verify_all(session=session, store=get_store(), keyring=get_keyring(),
+            return verify_everything(session=session, store=get_store(), keyring=get_keyring(),
                               signer=get_signer(), fixity=fixity).to_dict()
 
     return _run
