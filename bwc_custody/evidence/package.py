@@ -1,5 +1,10 @@
-"""Evidence export packages: the file, its hash, its custody entries with inclusion proofs
-to a signed checkpoint, the public key, and a standalone verifier."""
+"""Evidence export packages: the file, its hash, every custody entry about it with inclusion
+proofs to a signed checkpoint, the public key, and a standalone verifier.
+
+Completeness: the package's last entry, `evidence.package`, lists the sequence numbers of
+every entry about the evidence before it and is the checkpoint's last leaf (appended and
+signed under one hold of the log's lock), so a package that leaves an entry out, or ends
+early, fails `verify_package.py`."""
 
 from __future__ import annotations
 
@@ -13,13 +18,13 @@ from sqlalchemy.engine import Engine
 
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
-from bwc_custody.custody.errors import PackageExists
+from bwc_custody.custody.errors import PackageExists, ProofUnavailable
 from bwc_custody.db import session_scope
 from bwc_custody.evidence.service import export_original, get_or_raise
 from storage.keys import Keyring, Signer
 from storage.objectstore import ObjectStore
 
-PACKAGE_FORMAT = "bwc-evidence-package-v1"
+PACKAGE_FORMAT = "bwc-evidence-package-v2"
 # the standalone verifier (stdlib only) lives with the custody log whose proofs it checks
 VERIFIER = Path(__file__).parents[1] / "custody" / "verify_package.py"
 
@@ -49,8 +54,10 @@ def build_package(
 ) -> dict[str, Any]:
     """Write the package for `evidence_id` into the empty directory `out`; returns the manifest.
 
-    Three transactions: the export (recorded), then a checkpoint covering that record, then
-    the proofs, so every entry in the package is proven against a committed, signed root.
+    Three transactions: the export (recorded); then, under the log's lock, the list of every
+    entry about the evidence (`evidence.package`) and a checkpoint ending with it; then the
+    proofs, so every entry in the package is proven against a committed, signed root and
+    the signed list says none is missing.
     """
     _prepare(out)
     with session_scope(engine) as session:
@@ -63,7 +70,18 @@ def build_package(
         )
         size = evidence.size
     with session_scope(engine) as session:
+        custody.lock_log(session)  # nothing may come between the list and its checkpoint
+        about = custody.entries_for(session=session, target_id=evidence_id)
+        listed = custody.append(
+            session=session, actor=actor, action="evidence.package", target_type="evidence",
+            target_id=evidence_id, client_addr=client_addr,
+            reason=reason or "evidence package",
+            details={"entries": len(about), "seqs": [e.seq for e in about],
+                     "sha256": sha256})
         cp = custody.create_checkpoint(session=session, signer=signer, store=store)
+        if cp.tree_size != listed.seq:  # the lock above makes this impossible; say so if not
+            raise ProofUnavailable("the checkpoint does not end with the package's list of "
+                                   "entries; nothing was written", tree_size=cp.tree_size)
         cp_doc = custody.checkpoint_document(cp)
     with session_scope(engine) as session:
         entries = [e for e in custody.entries_for(session=session, target_id=evidence_id)
