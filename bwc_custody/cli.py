@@ -2,25 +2,90 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 
 from bwc_custody.commands import fail
-from bwc_custody.errors import BwcError
-
-if TYPE_CHECKING:
-    pass
+from bwc_custody.errors import BwcError, InvalidInput
 
 T = TypeVar("T")
+AS_HELP = ("Record this command in the custody log as this user (an enabled user who holds "
+           "the role the command acts with); by default the operating-system account, as "
+           "os:NAME.")
 
 # Markdown help: a docstring's single line breaks are rewrapped, not printed mid-sentence.
 app = typer.Typer(help="bwc-custody: custody and release of SRO body-camera footage.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode="markdown")
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+# Where naming who acts means nothing: the server, the schema, the dock (it holds a token).
+_NO_ACTOR = {"serve", "upgrade", "check", "watch"}
+_global_as: list[str | None] = [None]
+
+
+def _name_operator(username: str | None) -> None:
+    """Act as `username` (checked against the users table now, before the command does
+    anything) or, when None, as the operating-system account."""
+    from bwc_custody.auth.service import name_cli_operator
+    from bwc_custody.db import check_migrated, session_scope
+
+    try:
+        if username is None:
+            name_cli_operator(session=None, username=None)
+            return
+        check_migrated()
+        with session_scope() as session:
+            name_cli_operator(session=session, username=username)
+    except BwcError as exc:
+        fail(exc)
+
+
+@app.callback()
+def _root(as_: str | None = typer.Option(None, "--as", metavar="NAME", help=AS_HELP)) -> None:
+    """bwc-custody: custody and release of SRO body-camera footage."""
+    _global_as[0] = as_
+    _name_operator(as_)
+
+
+def _with_as(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """`callback` taking `--as NAME` too, so it may follow the command's own arguments."""
+    signature = inspect.signature(callback, eval_str=True)
+
+    def command(*args: Any, as_operator: str | None = None, **kwargs: Any) -> Any:
+        if as_operator is not None:
+            if _global_as[0] not in (None, as_operator):
+                fail(InvalidInput(f"--as names two users ({_global_as[0]!r} and "
+                                  f"{as_operator!r}); name one", field="as"))
+            _name_operator(as_operator)
+        return callback(*args, **kwargs)
+
+    as_param = inspect.Parameter("as_operator", inspect.Parameter.KEYWORD_ONLY,
+                                 default=typer.Option(None, "--as", metavar="NAME",
+                                                      help=AS_HELP),
+                                 annotation=str | None)
+    params = [p for p in signature.parameters.values()]
+    command.__signature__ = signature.replace(parameters=[*params, as_param])  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in (*params, as_param)}
+    for name in ("__name__", "__qualname__", "__doc__", "__module__"):
+        setattr(command, name, getattr(callback, name))
+    return command
+
+
+def _add_as_everywhere(typer_app: typer.Typer) -> None:
+    """Give every command of ours that acts on records its own `--as NAME`."""
+    for info in typer_app.registered_commands:
+        name = info.name or (info.callback.__name__ if info.callback else "")
+        if info.callback and info.callback.__module__.startswith("bwc_custody") \
+                and name not in _NO_ACTOR:
+            info.callback = _with_as(info.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _add_as_everywhere(group.typer_instance)
 
 
 @db_app.command("upgrade")
@@ -105,6 +170,7 @@ def _register_domains() -> None:
     register_redactions(app)
     register_requests(app)
     register_retention(app)
+    _add_as_everywhere(app)
 
 
 _register_domains()

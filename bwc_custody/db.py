@@ -47,16 +47,30 @@ def storable_text(value: str) -> str:
 
 def refuse_nul_text(_conn: Any, _cursor: Any, _statement: str, parameters: Any,
                     context: Any, _executemany: bool) -> None:
-    """Refuse text holding a NUL character, on every database and from every caller.
+    """Refuse text holding a NUL character or a lone surrogate, on every database and from
+    every caller.
 
-    PostgreSQL cannot store one (psycopg raises DataError, which reached API callers as a
-    500); SQLite would keep it, so the same input would be stored or not by database.
-    JSON columns are unaffected: they are serialised with NUL escaped."""
+    PostgreSQL cannot store a NUL (psycopg raises DataError, which reached API callers as a
+    500); SQLite would keep it, so the same input would be stored or not by database. A lone
+    surrogate (JSON's "\\ud800") is not Unicode text: it cannot be encoded as UTF-8, and the
+    driver failed with a 500. JSON columns are unaffected: they are serialised with both
+    escaped."""
     names = getattr(getattr(context, "compiled", None), "positiontup", None) or ()
     for name, value in _text_parameters(parameters, names):
         if "\x00" in value:
             raise InvalidInput("text holds a NUL character (U+0000), which is not stored",
                                parameter=name)
+        if not value.isascii() and _has_surrogate(value):
+            raise InvalidInput("text holds a lone surrogate (U+D800-U+DFFF), which is not "
+                               "Unicode text", parameter=name)
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def make_engine(url: str) -> Engine:
@@ -83,7 +97,9 @@ def _make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    settings = get_settings()
+    return create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
+                         max_overflow=settings.db_pool_overflow)
 
 
 @lru_cache

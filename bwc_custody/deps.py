@@ -51,7 +51,11 @@ def _bearer(request: Request) -> str:
 
 
 def get_principal(request: Request, session: SessionDep) -> Principal:
-    """The authenticated caller of this request (an API token or a JWT access token)."""
+    """The authenticated caller of this request (an API token or a JWT access token); the
+    one `guard.BodyGuard` found before reading the body, when it did."""
+    known = getattr(request.state, "authenticated", None)
+    if isinstance(known, Principal):
+        return known
     principal = authenticate(session=session, token=_bearer(request))
     request.state.principal = principal  # names the caller if the request is then refused
     return principal
@@ -60,6 +64,19 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 PUBLIC = "public"
+
+# Request bodies: at most 1 MiB unless a route declares otherwise with `body_limit` (checked
+# by `guard.BodyGuard` before the body is read; the limit is in the route's OpenAPI entry).
+MIB = 1024 * 1024
+DEFAULT_BODY_LIMIT = 1 * MIB
+BODY_LIMIT_KEY = "x-body-limit"
+STREAMED = "streamed"
+
+
+def body_limit(size: int | None) -> dict[str, Any]:
+    """A route's `openapi_extra` declaring its body limit in bytes; None: the route streams
+    its body and bounds it itself (the tus PATCH, by Upload-Length)."""
+    return {BODY_LIMIT_KEY: STREAMED if size is None else size}
 
 
 def allow(*roles: Role | str) -> Callable[..., Principal | None]:

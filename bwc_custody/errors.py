@@ -51,6 +51,28 @@ class Conflict(BwcError):
     status = 409
 
 
+class MalformedBody(BwcError):
+    """The request body cannot be read as what the route takes (not JSON, not UTF-8, a broken
+    form)."""
+
+    code = "malformed_body"
+    status = 400
+
+
+class BodyTooLarge(BwcError):
+    """The request body is larger than the route takes (its limit is in `details`)."""
+
+    code = "body_too_large"
+    status = 413
+
+
+class MethodNotAllowed(BwcError):
+    """The path exists, but not with this method (`details.allowed` lists those it has)."""
+
+    code = "method_not_allowed"
+    status = 405
+
+
 class DatabaseNotMigrated(BwcError):
     code = "database_not_migrated"
     status = 503

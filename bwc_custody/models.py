@@ -5,8 +5,8 @@ from bwc_custody.auth.models import ApiToken, User, UserMfa
 from bwc_custody.custody.models import Checkpoint, CustodyEntry
 from bwc_custody.evidence.models import Evidence
 from bwc_custody.jobs.models import Job
-from bwc_custody.redactions.models import Derivative
-from bwc_custody.releases.models import ReviewRound
+from bwc_custody.redactions.models import Derivative, SpeechAnalysis
+from bwc_custody.releases.models import ReviewCoverage, ReviewRound
 from bwc_custody.requests.models import (
     RecordsRequest,
     RequestDecision,
@@ -27,5 +27,6 @@ from bwc_custody.vault.models import PendingObject, StoredObject
 __all__ = ["AnalysisResult", "ApiToken", "CaseClosure", "Checkpoint", "CustodyEntry",
            "Derivative", "Evidence", "Job", "KnownAdult", "Notification", "PendingObject",
            "RecordingFacts", "RecordsAppeal", "RecordsRequest", "RequestDecision",
-           "RequestLetter", "RequestRecording", "RetentionHold", "ReviewRound",
+           "RequestLetter", "RequestRecording", "RetentionHold", "ReviewCoverage",
+           "ReviewRound", "SpeechAnalysis",
            "StoredObject", "Tag", "Upload", "User", "UserMfa"]

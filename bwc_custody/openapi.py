@@ -5,7 +5,9 @@ endpoint, its dependencies and every function of ours they call, found by readin
 source once when the schema is first built: the schema says what the code does, and stays
 true as the code changes, with no list to keep by hand. Refusals of access (401, 403) come
 from the roles a route declares (`deps.allow`); malformed input (422 `invalid_input`) is
-possible on every route that takes any. An error raised through a variable (`raise err`) or
+possible on every route that takes any; a route with a body may also answer `body_too_large`
+(413, over the limit `x-body-limit` names: `guard.BodyGuard`) and `malformed_body` (400, not
+JSON or not a readable form). An error raised through a variable (`raise err`) or
 inside a library's code is not seen: the schema may list fewer codes than can occur, never
 a code that cannot.
 """
@@ -23,7 +25,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from bwc_custody.errors import BwcError, Forbidden, InvalidInput, Unauthenticated
+from bwc_custody.errors import (
+    BodyTooLarge,
+    BwcError,
+    Forbidden,
+    InvalidInput,
+    MalformedBody,
+    Unauthenticated,
+)
 
 _OURS = ("bwc_custody", "policies", "review", "storage", "redaction")
 _MAX_DEPTH = 12
@@ -147,15 +156,19 @@ def route_errors(app: FastAPI, roles_of: Callable[[Any], list[frozenset[str]]]
             if (ctx.dependant.path_params or ctx.dependant.query_params
                     or ctx.body_field is not None):
                 errors.add(InvalidInput)
+            if ctx.body_field is not None:
+                errors |= {BodyTooLarge, MalformedBody}
             for method in ctx.methods or ():
                 found[(method.upper(), ctx.path_format)] = errors
     return found
 
 
-def document_errors(app: FastAPI, roles_of: Callable[[Any], list[frozenset[str]]]) -> None:
+def document_errors(app: FastAPI, roles_of: Callable[[Any], list[frozenset[str]]],
+                    default_body_limit: int) -> None:
     """Build the app's OpenAPI schema (lazily, once) with each route's error answers in
-    place of FastAPI's generic validation error; `roles_of(dependant)` gives the role sets a
-    route's dependencies declare."""
+    place of FastAPI's generic validation error, and the body limit (`x-body-limit`) of each
+    route that takes a body where the route does not name its own; `roles_of(dependant)`
+    gives the role sets a route's dependencies declare."""
 
     def schema() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -172,6 +185,8 @@ def document_errors(app: FastAPI, roles_of: Callable[[Any], list[frozenset[str]]
                 if operation is not None:
                     operation["responses"].pop("422", None)
                     operation["responses"].update(_responses(errors))
+                    if "requestBody" in operation:
+                        operation.setdefault("x-body-limit", default_body_limit)
             app.openapi_schema = spec
         return app.openapi_schema
 

@@ -1,28 +1,20 @@
 """Provenance errors, each with a stable code and HTTP status.
 
-Same shape as `bwc_custody.errors.BwcError` (`code`, `status`, `message`, `details`,
-`to_dict`) without importing it: this package sits below every domain package.
+Each is a `bwc_custody.errors.BwcError` (as `storage/` and `redaction/` errors are), so the
+one API handler and the CLI render them like any domain error; this package imports no
+domain package.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from bwc_custody.errors import BwcError
 
 
-class ProvenanceError(Exception):
+class ProvenanceError(BwcError):
     """Base of every provenance failure a user may see."""
 
-    code: ClassVar[str] = "provenance_error"
-    status: ClassVar[int] = 500
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON error body: {"error": {"code", "message", "details"}}."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+    code = "provenance_error"
+    status = 500
 
 
 class CaMissing(ProvenanceError):

@@ -69,7 +69,10 @@ TRANSITIONS: Final[dict[str, Transition]] = {
             name="approve", source=frozenset({"in_review"}), target="approved",
             roles=frozenset({"legal_reviewer"}), needs_reason=True,
             description="A legal reviewer who did not submit it, and who has watched the "
-                        "exact file, signs off on its SHA-256 with a written basis."),
+                        "exact file (all of it, or all but what they attest need not be "
+                        "watched, and every flagged range at normal speed: "
+                        "review/coverage.py), signs off on its SHA-256 with a written "
+                        "basis."),
         Transition(
             name="return", source=frozenset({"in_review"}), target="open",
             roles=frozenset({"legal_reviewer"}), needs_reason=True,

@@ -7,6 +7,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,22 @@ def bwc_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # Tests that count custody entries exactly would see the ingest's analysis job; the
     # tests of that default turn it back on.
     monkeypatch.setenv("BWC_AUTO_ANALYZE", "false")
+    _agency_ca_on_the_real_clock(home / "keys" / "c2pa")
     _reset_caches()
     yield home
     _reset_caches()
+
+
+def _agency_ca_on_the_real_clock(directory: Path) -> None:
+    """The home's C2PA certificate authority, dated by the machine's clock as `bwc init`
+    dates it: c2pa's native code checks the signing certificate by that clock, and one made
+    at the suite's fixed instant (months ahead) is "not yet valid" to it."""
+    from provenance.ca import AgencyCA
+
+    hatch = time_machine.escape_hatch
+    real_now = (hatch.datetime.datetime.now(tz=UTC) if hatch.is_travelling()
+                else datetime.now(tz=UTC))
+    AgencyCA.create(directory, agency="the law enforcement agency", now=real_now)
 
 
 def _pg_admin_url() -> str:
@@ -172,11 +186,11 @@ def ingest_clip() -> Callable[..., str]:
     import io
     from datetime import datetime
 
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.evidence.models import DockMetadata
     from bwc_custody.flows.ingest import ingest_stream
     from bwc_custody.vault.service import get_keyring, get_signer, get_store
+    from tests.support.actors import LOCAL_OPERATOR
 
     def _ingest(path: Path | None = None, *, data: bytes | None = None, **meta: Any) -> str:
         body = (path.read_bytes() if path is not None

@@ -4,6 +4,7 @@ the caller got a 500 (found by schemathesis: on SQLite past 2**63 - 1, on Postgr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -79,3 +80,47 @@ def test_an_integer_too_big_for_the_database_is_invalid_input(
     resp = client.request(method, path, headers=headers, json=body)
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"]["code"] == "invalid_input"
+
+
+# ---- #22, finding 15: inputs that gave a 500 are refused with their code ----------------
+
+
+def test_a_keep_face_photo_that_is_not_base64_is_refused(
+        client: TestClient, make_token: Callable[..., str],
+        ingest_clip: Callable[..., str]) -> None:
+    url = f"/api/v1/evidence/{ingest_clip()}/redactions"
+    headers = {"Authorization": f"Bearer {make_token(Role.custodian)}"}
+    for data in ("ÿÿÿÿÿÿÿÿ", "日本語の写真", "%%%%"):
+        r = client.post(url, headers=headers,
+                        json={"keep_photos": [{"name": "child.jpg", "data": data}]})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "invalid_reference_photo"
+
+
+@pytest.mark.parametrize("username", ["a" * 81, "b" * 300, "nul\x00name", "space name"])
+def test_a_logon_with_a_name_no_user_can_have_is_refused_and_logged(
+        client: TestClient, make_token: Callable[..., str], username: str) -> None:
+    r = client.post("/api/v1/auth/token", data={"username": username, "password": "x" * 12,
+                                                "grant_type": "password"})
+    assert r.status_code == 401, r.text
+    assert r.json()["error"]["code"] == "invalid_credentials"
+    auditor = {"Authorization": f"Bearer {make_token(Role.auditor)}"}
+    entries = [e for e in client.get("/api/v1/custody/entries", headers=auditor).json()
+               if e["action"] == "auth.login_failed"]
+    assert len(entries) == 1
+    assert entries[0]["target_id"] == username.replace("\x00", "\\x00")[:80]
+    assert entries[0]["details"]["username_length"] == len(username)
+
+
+@pytest.mark.parametrize("display_name", ["\ud800", "a\udfffb", "d" * 201])
+def test_a_display_name_that_cannot_be_stored_is_invalid_input(
+        client: TestClient, make_token: Callable[..., str], display_name: str) -> None:
+    admin = {"Authorization": f"Bearer {make_token(Role.admin)}"}
+    # json.dumps writes a lone surrogate as the escape "\ud800", as a client would send it
+    body = json.dumps({"username": "new-user", "roles": ["auditor"],
+                       "display_name": display_name})
+    r = client.post("/api/v1/users", content=body,
+                    headers={**admin, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_input"
+    assert client.get("/api/v1/users", headers=admin).json()[-1]["username"] != "new-user"

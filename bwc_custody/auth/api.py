@@ -11,7 +11,14 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from bwc_custody.auth import mfa, service
-from bwc_custody.auth.models import USERNAME_MAX, USERNAME_PATTERN, ApiToken, TokenPair, User
+from bwc_custody.auth.models import (
+    DISPLAY_NAME_MAX,
+    USERNAME_MAX,
+    USERNAME_PATTERN,
+    ApiToken,
+    TokenPair,
+    User,
+)
 from bwc_custody.deps import PUBLIC, Admin, AnyUser, ClientAddr, RowId, SessionDep, allow
 from bwc_custody.flows import auth as flows
 from bwc_custody.roles import Role
@@ -46,7 +53,7 @@ class UserRead(UtcRead):
 class UserCreate(BaseModel):
     username: str = Field(min_length=1, max_length=USERNAME_MAX, pattern=USERNAME_PATTERN)
     roles: list[Role] = Field(min_length=1)
-    display_name: str = ""
+    display_name: str = Field(default="", max_length=DISPLAY_NAME_MAX)
     password: str | None = None
 
 

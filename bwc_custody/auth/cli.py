@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.auth.service import cli_operator
 from bwc_custody.roles import Role
 
 
@@ -15,7 +15,7 @@ def mfa_key(session: Any, username: str) -> dict[str, str]:
     from bwc_custody.auth import mfa
     from bwc_custody.flows import auth as flows
 
-    _user, secret = flows.provision_mfa(session=session, actor=LOCAL_OPERATOR,
+    _user, secret = flows.provision_mfa(session=session, actor=cli_operator(),
                                         username=username, client_addr="cli")
     return {"secret": secret, "otpauth_uri": mfa.uri(secret, username)}
 
@@ -49,14 +49,14 @@ def register(app: typer.Typer) -> None:
             password = service.generate_password()
 
         def add(session: Any) -> tuple[str | None, dict[str, str] | None]:
-            user = flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,
+            user = flows.add_user(session=session, actor=cli_operator(), username=username,
                                   roles=role, display_name=display_name, password=password,
                                   client_addr="cli")
             key = (mfa_key(session, username) if password is not None
                    and mfa.requires_code(user) else None)
             if not (token if token is not None else password is None):
                 return None, key
-            secret, _row = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
+            secret, _row = flows.issue_api_token(session=session, actor=cli_operator(),
                                                  username=username, name="cli",
                                                  client_addr="cli")
             return secret, key
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         from bwc_custody.flows import auth as flows
 
         in_session(lambda session: flows.set_disabled(
-            session=session, actor=LOCAL_OPERATOR, username=username, disabled=disabled,
+            session=session, actor=cli_operator(), username=username, disabled=disabled,
             reason=reason, client_addr="cli"))
         emit({"username": username, "disabled": disabled})
 
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         from bwc_custody.flows import auth as flows
 
         _user, new = in_session(lambda session: flows.reset_password(
-            session=session, actor=LOCAL_OPERATOR, username=username, password=password,
+            session=session, actor=cli_operator(), username=username, password=password,
             client_addr="cli"))
         emit({"username": username, "password": None if password else new})
 
@@ -121,7 +121,7 @@ def register(app: typer.Typer) -> None:
         from bwc_custody.flows import auth as flows
 
         roles = in_session(lambda session: sorted(r.value for r in flows.set_roles(
-            session=session, actor=LOCAL_OPERATOR, username=username, roles=role,
+            session=session, actor=cli_operator(), username=username, roles=role,
             client_addr="cli").role_set))
         emit({"username": username, "roles": roles})
 
@@ -131,7 +131,7 @@ def register(app: typer.Typer) -> None:
         from bwc_custody.flows import auth as flows
 
         def issue(session: Any) -> tuple[str, int | None]:
-            secret, row = flows.issue_api_token(session=session, actor=LOCAL_OPERATOR,
+            secret, row = flows.issue_api_token(session=session, actor=cli_operator(),
                                                 username=username, name=name,
                                                 client_addr="cli")
             return secret, row.id
@@ -145,6 +145,6 @@ def register(app: typer.Typer) -> None:
         from bwc_custody.flows import auth as flows
 
         in_session(lambda session: flows.revoke_api_token(
-            session=session, actor=LOCAL_OPERATOR, username=username, token_id=token_id,
+            session=session, actor=cli_operator(), username=username, token_id=token_id,
             client_addr="cli"))
         emit({"username": username, "token_id": token_id, "revoked": True})

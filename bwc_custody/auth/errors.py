@@ -1,6 +1,6 @@
 """Authentication errors (each a 401 or 422 with a stable code)."""
 
-from bwc_custody.errors import BwcError, Unauthenticated
+from bwc_custody.errors import BwcError, Forbidden, Unauthenticated
 
 
 class InvalidCredentials(Unauthenticated):
@@ -38,3 +38,31 @@ class MfaNotProvisioned(BwcError):
     code = "mfa_not_provisioned"
     status = 403
     audited = True
+
+
+class UnknownOperator(BwcError):
+    """`bwc --as NAME`: no user of that name; the command does nothing."""
+
+    code = "unknown_operator"
+    status = 422
+
+
+class OperatorDisabled(BwcError):
+    """`bwc --as NAME`: the user is disabled; the command does nothing."""
+
+    code = "operator_disabled"
+    status = 403
+
+
+class OperatorLacksRole(Forbidden):
+    """`bwc --as NAME`: the command acts with a role the user does not hold."""
+
+    code = "operator_lacks_role"
+
+
+class OwnAccount(BwcError):
+    """An administrator may not disable their own account or take away their own admin
+    role: another administrator does it, so no one locks the last door from inside."""
+
+    code = "own_account"
+    status = 409

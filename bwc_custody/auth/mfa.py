@@ -39,6 +39,11 @@ def of_user(*, session: Session, user_id: int) -> UserMfa | None:
     return session.exec(select(UserMfa).where(UserMfa.user_id == user_id)).first()
 
 
+def by_user(*, session: Session) -> dict[int, UserMfa]:
+    """Every provisioned second factor, by user id."""
+    return {row.user_id: row for row in session.exec(select(UserMfa))}
+
+
 def provision(*, session: Session, keyring: Keyring, user: User, by: str) -> str:
     """A new one-time-code key for the user (replacing any earlier one); returns it in
     base32, the form authenticator apps take, for showing once."""

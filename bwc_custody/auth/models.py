@@ -15,6 +15,7 @@ from bwc_custody.timeutil import UtcDateTime, utcnow
 # name a user in their target_id (80 characters); PostgreSQL refused a longer one (a 500).
 USERNAME_MAX = 80
 USERNAME_PATTERN = r"^[A-Za-z0-9._@-]+$"
+DISPLAY_NAME_MAX = 200
 
 
 class User(SQLModel, table=True):
@@ -22,7 +23,7 @@ class User(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(index=True, unique=True, max_length=120)
-    display_name: str = Field(default="", max_length=200)
+    display_name: str = Field(default="", max_length=DISPLAY_NAME_MAX)
     # Comma-separated Role values; read through `role_set`.
     roles: str = Field(default="", max_length=200)
     disabled: bool = Field(default=False)

@@ -2,9 +2,10 @@
 server-rendered pages over the same services as the API (no second way of deciding
 anything). This module holds the logon and the console's own files; the pages are in
 `requests_pages` (the queue and one request), `evidence_pages` (recordings, their copies,
-jobs, tags, retention, notifications) and `audit_pages` (the custody log). Each form posts
-to one route that calls one service or flow; a refusal comes back as a page naming its code
-and message, with nothing changed.
+jobs, tags, retention, notifications), `audit_pages` (the custody log and its verification)
+and `admin_pages` (people and dock devices). Each form posts to one route that calls one
+service or flow; a refusal comes back as a page naming its code and message, with nothing
+changed.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from bwc_custody.console import audit_pages, evidence_pages, requests_pages
-from bwc_custody.console.render import STATIC, AnyoneForm, Short, page
+from bwc_custody.auth.service import get_user_by_username_or_raise
+from bwc_custody.console import admin_pages, audit_pages, evidence_pages, requests_pages
+from bwc_custody.console.render import STATIC, AnyoneForm, Short, home_of, page
 from bwc_custody.console.session import COOKIE, CsrfFailed, cookie_args, same_origin
 from bwc_custody.deps import PUBLIC, SessionDep, allow, client_addr
 from bwc_custody.errors import BwcError, NotFound
@@ -25,6 +27,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(requests_pages.router)
 router.include_router(evidence_pages.router)
 router.include_router(audit_pages.router)
+router.include_router(admin_pages.router)
 _TYPES = {".css": "text/css", ".js": "text/javascript", ".txt": "text/plain"}
 
 
@@ -59,7 +62,8 @@ def login(request: Request, session: SessionDep, username: Short, password: Shor
                            client_addr=client_addr(request), via="console", otp=otp)
     except BwcError as exc:
         return page(request, None, "login.html", status=exc.status, failed=exc)
-    response = RedirectResponse("/console/", status_code=303)
+    user = get_user_by_username_or_raise(session=session, username=username)
+    response = RedirectResponse(home_of(user.role_set), status_code=303)
     response.set_cookie(value=pair.access_token, **cookie_args(request))
     return response
 

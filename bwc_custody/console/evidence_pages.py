@@ -10,7 +10,7 @@ import base64
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -35,7 +35,12 @@ from bwc_custody.evidence.service import get_or_raise, read_posters, stream_orig
 from bwc_custody.flows import recordings, tagging
 from bwc_custody.jobs.service import list_jobs
 from bwc_custody.redactions.models import RedactionRequest
-from bwc_custody.redactions.service import label_derivative, list_derivatives
+from bwc_custody.redactions.service import (
+    label_derivative,
+    list_derivatives,
+    list_speech_searches,
+    request_speech_search,
+)
 from bwc_custody.redactions.service import request_redaction as queue_redaction
 from bwc_custody.requests import service as requests
 from bwc_custody.retention import service as retention
@@ -46,6 +51,7 @@ from bwc_custody.tags.models import NotificationDone, RecordingFactsUpdate
 from bwc_custody.timeutil import utcnow
 from bwc_custody.vault.service import get_keyring, get_store
 from policies.vocabulary import TAGS
+from redaction.speech_models import parse_terms
 
 router = APIRouter()
 _FILTERS = ("q", "received_from", "received_to", "recorded_from", "recorded_to", "campus",
@@ -127,6 +133,9 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                 tag_names=sorted(TAGS),
                 facts=tags.recording_facts(session=session, evidence_id=evidence_id),
                 derivatives=list_derivatives(session=session, evidence_id=evidence_id),
+                speech=next(iter(list_speech_searches(session=session,
+                                                      evidence_id=evidence_id)), None)
+                if user.has("custodian") else None,
                 retention=retention.status(session=session, evidence_id=evidence_id),
                 history=history(session, user, evidence_id),
                 watch=watch.strip() if watch and len(watch.strip()) >= 3 else None,
@@ -149,14 +158,37 @@ def jobs_fragment(evidence_id: str, request: Request, session: SessionDep, user:
 
 @router.post("/evidence/{evidence_id}/redactions")
 def request_redaction(evidence_id: str, request: Request, session: SessionDep,
-                      user: CustodianForm, heads: Short = "",
-                      mute_sound: Short = "") -> Response:
-    """Queue a redaction that blurs every face (and with `heads`, every whole head)."""
+                      user: CustodianForm, heads: Short = "", mute_sound: Short = "",
+                      speech_id: Short = "",
+                      mute: Annotated[list[str], Form(max_length=2000)] = []  # noqa: B006
+                      ) -> Response:
+    """Queue a redaction that blurs every face (and with `heads`, every whole head); with
+    `speech_id`, the ticked suggestions of that speech search are muted and the rest kept."""
+    choice: dict[str, Any] | None = None
+    if speech_id:
+        row = next((r for r in list_speech_searches(session=session, evidence_id=evidence_id)
+                    if str(r.id) == speech_id), None)
+        ticked = set(mute)
+        choice = {"analysis_id": row.id if row else 0, "decisions": [
+            {"id": x["id"], "action": "accept" if str(x["id"]) in ticked else "reject"}
+            for x in (row.suggestions if row else [])]}
     body = validated(RedactionRequest, {"heads": True if heads == "yes" else None,
-                                        "mute_sound": mute_sound or None})
+                                        "mute_sound": mute_sound or None, "speech": choice})
     queue_redaction(session=session, evidence_id=evidence_id, body=body,
                     actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _evidence_url(evidence_id), "redaction+queued")
+
+
+@router.post("/evidence/{evidence_id}/speech")
+def search_speech(evidence_id: str, request: Request, session: SessionDep,
+                  user: CustodianForm, terms: Text = "", numbers: Short = "") -> Response:
+    """Queue a search of the recording's speech for the names and places listed (one per
+    line) and, when ticked, spoken numbers."""
+    wanted = parse_terms({"terms": [t for t in terms.splitlines() if t.strip()],
+                          "numbers": numbers == "yes"})
+    request_speech_search(session=session, evidence_id=evidence_id, terms=wanted,
+                          actor=user.principal, client_addr=client_addr(request))
+    return back(request, user, _evidence_url(evidence_id), "speech+search+queued")
 
 
 @router.post("/evidence/{evidence_id}/analysis")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Form, Request
@@ -41,6 +42,9 @@ Watcher = Annotated[ConsoleUser, Depends(console_allow(Role.custodian, Role.lega
 Auditor = Annotated[ConsoleUser, Depends(console_allow(Role.auditor))]
 Custodian = Annotated[ConsoleUser, Depends(console_allow(Role.custodian))]
 Reviewer = Annotated[ConsoleUser, Depends(console_allow(Role.legal_reviewer))]
+Admin = Annotated[ConsoleUser, Depends(console_allow(Role.admin))]
+AdminForm = Annotated[ConsoleUser, Depends(console_form(Role.admin))]
+AuditorForm = Annotated[ConsoleUser, Depends(console_form(Role.auditor))]
 CustodianForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian))]
 ReviewerForm = Annotated[ConsoleUser, Depends(console_form(Role.legal_reviewer))]
 HolderForm = Annotated[ConsoleUser, Depends(console_form(Role.custodian, Role.legal_reviewer))]
@@ -66,6 +70,10 @@ DONE = {
                 "of the request is answered.",
     "denied": "The recording is denied; the written response goes out once every recording "
               "of the request is answered.",
+    "released, answered": "The file is released. Every recording is answered: the written "
+                          "response is under Letters.",
+    "denied, answered": "The recording is denied. Every recording is answered: the written "
+                        "response is under Letters.",
     "withdrawn": "The recording is withdrawn from the request.",
     "confirmed": "The relationship is confirmed; the recordings are decided again.",
     "facts recorded": "The requester's facts are recorded; the recordings are decided again.",
@@ -80,12 +88,19 @@ DONE = {
     "destroyed": "The recording is destroyed; its hash and custody history remain.",
     "redaction queued": "A redaction is queued.",
     "person count queued": "A person count is queued.",
+    "speech search queued": "The search of the recording's speech is queued; its suggestions "
+                            "appear under Make a redacted copy when it is done.",
     "tagged": "The tag is added; the recording's open requests are decided again.",
     "untagged": "The tag is removed; the recording's open requests are decided again.",
     "facts set": "The recording's facts are set; its open requests are decided again.",
     "labelled": "The copy's label is saved.",
     "notice given": "The notification is recorded as given.",
     "logged out": "You are logged out.",
+    "roles changed": "The roles are changed; they apply from the user's next page.",
+    "disabled": "The account is disabled: its logons and tokens stopped working at once.",
+    "enabled": "The account is enabled again; its password, one-time-code key and live "
+               "tokens work again.",
+    "token revoked": "The token is revoked: nothing can use it any more.",
 }
 
 STATE_WORDS = {
@@ -97,6 +112,14 @@ TRIGGER_WORDS = {
     "facts_changed": "the requester's facts changed",
     "relationship_confirmed": "the relationship was confirmed",
 }
+
+
+def home_of(roles: frozenset[Role]) -> str:
+    """The page a user lands on after logon: the queue for staff, the users page for an
+    administrator who is nothing else."""
+    if Role.admin in roles and not roles & set(STAFF):
+        return "/console/admin/users"
+    return "/console/"
 
 
 def agency_zone() -> ZoneInfo:
@@ -128,7 +151,19 @@ def effect_words(effect: str, form: str | None = None) -> str:
     return EFFECT_MEANINGS.get(effect, effect)
 
 
+def plain_value(value: Any) -> str:
+    """A custody entry's detail as people read it: lists joined, yes/no, no brackets."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(plain_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {plain_value(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
 TEMPLATES.env.filters |= {
+    "plain_value": plain_value,
     "when": when, "day": day, "effect_words": effect_words,
     "state_words": lambda s: STATE_WORDS.get(s, s.replace("_", " ")),
     "trigger_words": lambda t: TRIGGER_WORDS.get(t, t.replace("_", " ")),
@@ -158,7 +193,8 @@ def page(request: Request, user: ConsoleUser | None, template: str, *, status: i
     """A console page (a fragment too, for htmx), with the renewed logon cookie."""
     context |= {"user": user, "roles": sorted(str(r) for r in user.principal.roles)
                 if user else [], "done": DONE.get(request.query_params.get("done", "")),
-                "zone": get_settings().agency_timezone}
+                "zone": get_settings().agency_timezone,
+                "home": home_of(user.principal.roles) if user else "/console/"}
     return with_cookie(TEMPLATES.TemplateResponse(request, template, context,
                                                   status_code=status), request, user)
 
@@ -173,7 +209,8 @@ def fragment(request: Request) -> bool:
 def back(request: Request, user: ConsoleUser, url: str, done: str) -> Response:
     """After a form: back to the page it came from, saying what was done (Post/Redirect/Get)."""
     assert done.replace("+", " ") in DONE, done
-    return with_cookie(RedirectResponse(f"{url}?done={done}", status_code=303), request, user)
+    return with_cookie(RedirectResponse(f"{url}?done={quote_plus(done, safe='+')}",
+                                        status_code=303), request, user)
 
 
 def error_page(request: Request, exc: BwcError) -> Response:

@@ -6,6 +6,7 @@ flow or service as the API."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Annotated, Any
 
@@ -36,13 +37,14 @@ from bwc_custody.evidence.service import find as find_evidence
 from bwc_custody.flows import requests as flow
 from bwc_custody.flows.models import RequestView
 from bwc_custody.redactions.service import list_derivatives, open_derivative
+from bwc_custody.releases import coverage
 from bwc_custody.releases import service as releases
-from bwc_custody.releases.models import SubmitBody
+from bwc_custody.releases.models import CoverageReport, SubmitBody
 from bwc_custody.requests import service as requests
 from bwc_custody.requests.models import FactsUpdate, RequestCreate
 from bwc_custody.roles import Role
 from bwc_custody.tags.service import effective_tags
-from bwc_custody.vault.service import get_keyring, get_signer, get_store
+from bwc_custody.vault.service import get_agency_ca, get_keyring, get_signer, get_store
 from policies.calendar import kentucky_today
 from policies.vocabulary import FORMS, REQUESTER_TYPES
 from review.workflow import TRANSITIONS, available
@@ -154,11 +156,22 @@ def request_page(request_id: str, request: Request, session: SessionDep,
     items = []
     for item in view.recordings:
         assert item.evidence_id is not None  # staff see which recording
+        rounds = [x for x in all_rounds if x.item_id == item.id]
+        # a reviewer sees what they have watched of the file under review
+        watching = next((x for x in rounds if x.outcome is None), None) \
+            if item.state == "in_review" and user.has(Role.legal_reviewer) else None
+        copies = list_derivatives(session=session, evidence_id=item.evidence_id)
         items.append({
             "item": item, "actions": {t.name for t in available(state=item.state,
                                                                  roles=roles)},
-            "rounds": [x for x in all_rounds if x.item_id == item.id],
-            "derivatives": list_derivatives(session=session, evidence_id=item.evidence_id),
+            "rounds": rounds,
+            "coverage": coverage.of_round(session=session, round_=watching,
+                                          reviewer=user.principal.username)
+            if watching else None,
+            # what may be submitted: redacted copies (the server signs one per submission)
+            "derivatives": [d for d in copies if d.kind == "redacted"],
+            # the signed copies under review: the reviewer reads what their manifest says
+            "signed": {d.id: d for d in copies if d.kind == "signed"},
             "tags": sorted(effective_tags(session=session, evidence_id=item.evidence_id))})
     return page(request, user, "request.html", r=view, today=kentucky_today(), items=items,
                 decisions=requests.decisions(session=session, request_id=request_id),
@@ -199,7 +212,8 @@ def link(request_id: str, request: Request, session: SessionDep, user: Custodian
 def submit(request_id: str, item_id: str, request: Request, session: SessionDep,
            user: CustodianForm, derivative_id: Short, note: Text = "") -> Response:
     """Put one redacted file of the recording before legal review."""
-    releases.submit(session=session, request_id=request_id, item_id=item_id,
+    releases.submit(session=session, store=get_store(), keyring=get_keyring(),
+                    ca=get_agency_ca(), request_id=request_id, item_id=item_id,
                     body=validated(SubmitBody, {"derivative_id": derivative_id, "note": note}),
                     actor=user.principal, client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "submitted")
@@ -214,7 +228,8 @@ def deny(request_id: str, item_id: str, request: Request, session: SessionDep,
     releases.deny(session=session, signer=get_signer(), request_id=request_id,
                   item_id=item_id, explanation=explanation, actor=user.principal,
                   client_addr=client_addr(request))
-    return back(request, user, _request_url(request_id), "denied")
+    return back(request, user, _request_url(request_id), _answered("denied", request_id,
+                                                                   session))
 
 
 @router.post("/requests/{request_id}/appeals")
@@ -243,13 +258,31 @@ def record_appeal_decision(request_id: str, appeal_id: RowId, request: Request,
     return back(request, user, _request_url(request_id), "appeal+decided")
 
 
+@router.post("/requests/{request_id}/recordings/{item_id}/coverage")
+def report_coverage(request_id: str, item_id: str, request: Request, session: SessionDep,
+                    user: ReviewerForm,
+                    ranges: Annotated[str, Form(max_length=64_000)] = "") -> Response:
+    """What the page's player played of the file under review (static/coverage.js sends it:
+    `ranges` is JSON, [{start, end, rate}, ...]); answers the redrawn coverage panel."""
+    try:
+        played = json.loads(ranges or "[]")
+    except ValueError as exc:
+        raise InvalidInput("the played ranges are not JSON", field="ranges") from exc
+    seen = coverage.report(session=session, request_id=request_id, item_id=item_id,
+                           body=validated(CoverageReport, {"ranges": played}),
+                           actor=user.principal, client_addr=client_addr(request))
+    return page(request, user, "_coverage.html", cov=seen, player=f"player-{seen.round_id}")
+
+
 @router.post("/requests/{request_id}/recordings/{item_id}/approve")
 def approve(request_id: str, item_id: str, request: Request, session: SessionDep,
-            user: ReviewerForm, reason: Text = "") -> Response:
-    """Sign off on the file under review (after watching it), with the written basis."""
+            user: ReviewerForm, reason: Text = "", attestation: Text = "") -> Response:
+    """Sign off on the file under review (after watching it: all of it, or with the written
+    attestation of why the rest need not be watched), with the written basis."""
     releases.approve(session=session, store=get_store(), keyring=get_keyring(),
                      signer=get_signer(), request_id=request_id, item_id=item_id,
-                     reason=reason, actor=user.principal, client_addr=client_addr(request))
+                     reason=reason, attestation=attestation, actor=user.principal,
+                     client_addr=client_addr(request))
     return back(request, user, _request_url(request_id), "approved")
 
 
@@ -272,7 +305,14 @@ def release(request_id: str, item_id: str, request: Request, session: SessionDep
                      signer=get_signer(), request_id=request_id, item_id=item_id,
                      explanation=explanation, actor=user.principal,
                      client_addr=client_addr(request))
-    return back(request, user, _request_url(request_id), "released")
+    return back(request, user, _request_url(request_id), _answered("released", request_id,
+                                                                   session))
+
+
+def _answered(done: str, request_id: str, session: Session) -> str:
+    """`done`, or `done, answered` when that step answered the whole request."""
+    whole = requests.get_or_raise(session=session, request_id=request_id)
+    return f"{done}, answered" if whole.state == "answered" else done
 
 
 @router.post("/requests/{request_id}/recordings/{item_id}/close")

@@ -22,9 +22,8 @@ from typing import Annotated, Any
 from fastapi import Form, Request
 from sqlmodel import Session
 
-from bwc_custody.auth.models import User
-from bwc_custody.auth.service import Principal, console_session_row, principal_of
-from bwc_custody.auth.tokens import decode_access_token, issue_access_token, signing_secret
+from bwc_custody.auth.service import Principal, check_access_token, principal_of
+from bwc_custody.auth.tokens import issue_access_token, signing_secret
 from bwc_custody.deps import SessionDep
 from bwc_custody.errors import BwcError, Forbidden, Unauthenticated
 from bwc_custody.roles import Role
@@ -69,22 +68,21 @@ def same_origin(request: Request) -> bool:
     return origin.rstrip("/") == f"{request.url.scheme}://{request.url.netloc}"
 
 
-def _authenticate(request: Request, session: Session) -> ConsoleUser:
+def authenticate(request: Request, session: Session) -> ConsoleUser:
+    """The console user of a live logon cookie, or Unauthenticated (log in again)."""
     token = request.cookies.get(COOKIE)
     if not token:
         raise Unauthenticated("log in to the console")
-    claims = decode_access_token(token)  # TokenExpired / Unauthenticated: log in again
-    session_id = claims.get("sid")
-    user = session.get(User, int(claims["sub"])) if str(claims["sub"]).isdigit() else None
-    if not isinstance(session_id, str) or user is None or user.disabled:
-        raise Unauthenticated("not a console session, or the user is disabled")
+    # the same check as the API's bearer tokens (TokenExpired / Unauthenticated: log in again)
+    access = check_access_token(session=session, token=token)
+    if access.logon is None or access.logon.kind != "console":
+        raise Unauthenticated("not a console logon; log in to the console")
+    user, session_id = access.user, str(access.claims["sid"])
     assert user.id is not None
-    if console_session_row(session=session, session_id=session_id, user_id=user.id) is None:
-        raise Unauthenticated("the console session has ended; log in again")
     principal = principal_of(user)
     request.state.principal = principal  # names the caller if the request is then refused
     renewed = None
-    if utcnow().timestamp() - int(claims["iat"]) > RENEW_AFTER_S:
+    if utcnow().timestamp() - int(access.claims["iat"]) > RENEW_AFTER_S:
         renewed, _ = issue_access_token(user_id=user.id, username=user.username,
                                         session_id=session_id)
     return ConsoleUser(principal=principal, csrf=csrf_token(session_id), session_id=session_id,
@@ -103,7 +101,7 @@ def console_allow(*roles: Role | str) -> Callable[..., ConsoleUser]:
     admitted = frozenset(roles)
 
     def _check(request: Request, session: SessionDep) -> ConsoleUser:
-        return _admit(_authenticate(request, session), admitted)
+        return _admit(authenticate(request, session), admitted)
 
     _check.bwc_roles = admitted  # type: ignore[attr-defined]
     return _check
@@ -115,7 +113,7 @@ def console_form(*roles: Role | str) -> Callable[..., ConsoleUser]:
 
     def _check(request: Request, session: SessionDep,
                csrf: Annotated[str, Form(max_length=200)] = "") -> ConsoleUser:
-        user = _admit(_authenticate(request, session), admitted)
+        user = _admit(authenticate(request, session), admitted)
         if not same_origin(request) or not hmac.compare_digest(csrf, user.csrf):
             raise CsrfFailed("the form is stale or came from another site; reload the page "
                              "and try again")

@@ -1,7 +1,8 @@
-"""`bwc verify`, `bwc checkpoint`, `bwc log`."""
+"""`bwc verify`, `bwc checkpoint`, `bwc log`, `bwc verify-file`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -78,3 +79,40 @@ def register(app: typer.Typer) -> None:
             return [EntryRead.model_validate(r).model_dump(mode="json") for r in rows]
 
         emit(in_session(entries))
+
+    @app.command("verify-file")
+    def verify_file(
+        file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                    help="A released file (MP4) as the requester got it."),
+        root: Path | None = typer.Option(
+            None, "--root", exists=True, dir_okay=False,
+            help="PEM of the roots to trust (GET /api/v1/keys/c2pa/roots.pem, or the "
+                 "evidence package's c2pa-roots.pem); default: this server's CA."),
+        sha256: str | None = typer.Option(
+            None, help="The SHA-256 the written response names: also binds the bytes C2PA "
+                       "leaves outside its own hash."),
+    ) -> None:
+        """Check a released file's C2PA manifest offline: VALID and TRUSTED (signed under the
+        agency root, unaltered; exit 0), VALID but UNTRUSTED (intact, but not signed under a
+        root given; exit 3), or INVALID (each failed check named; exit 1); with the
+        file's release assertion (the original's SHA-256, the request, what was redacted,
+        the custody checkpoint)."""
+        from bwc_custody.config import get_settings
+        from provenance.c2pa_verify import Verdict
+        from provenance.c2pa_verify import verify_file as check_file
+        from provenance.ca import ACTIVE_FILE, AgencyCA, cert_id, load_certificates
+
+        try:
+            if root is not None:
+                roots, source = load_certificates(root.read_bytes()), str(root)
+            elif (get_settings().c2pa_dir / ACTIVE_FILE).exists():
+                roots, source = AgencyCA(get_settings().c2pa_dir).trusted_roots(), "this server"
+            else:  # never make a CA here: this may be anyone's machine
+                roots, source = [], "none (give --root)"
+            result = check_file(file, roots, expected_sha256=sha256)
+        except BwcError as exc:
+            fail(exc)
+        emit({**result.to_dict(), "file": str(file), "roots_from": source,
+              "root_ids": [cert_id(r) for r in roots], "report": result.lines()})
+        if result.verdict is not Verdict.TRUSTED:
+            raise typer.Exit(code=3 if result.verdict is Verdict.VALID_UNTRUSTED else 1)

@@ -314,4 +314,3 @@ def verify_all(
         _check_objects(session=session, store=store, keyring=keyring, report=report,
                        progress=progress)
     return report
-

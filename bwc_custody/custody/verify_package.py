@@ -2,6 +2,7 @@
 """Check a bwc-custody evidence package without the server (Python 3.9+, `cryptography`).
 
     python verify_package.py PACKAGE_DIR --key-id KEY_ID [--key-id RETIRED_KEY_ID ...]
+                             [--file RELEASED.mp4 [--sha256 HEX]]
 
 It re-hashes the evidence file, recomputes every custody entry's hash and its Merkle leaf
 (RFC 6962), walks each inclusion proof up to the checkpoint root (RFC 9162 §2.1.3.2), checks
@@ -13,7 +14,13 @@ The enclosed public key proves nothing by itself: anyone can sign a package of t
 Pin the agency's key: take its key id from the agency (GET /api/v1/keys/signing on its
 server, the `key_id` field or a `retired` one; or as its custodian states it under oath) and
 pass it with --key-id. Without a pinned key that matches, the package does not verify (the
-output prints the key id found, to compare). Exit status 0 only when every check holds.
+output prints the key id found, to compare).
+
+`--file` also checks a released (redacted) copy of this recording: its C2PA manifest must be
+intact and signed under the agency roots enclosed (`c2pa-roots.pem`; compare them with GET
+/api/v1/keys/c2pa), and its release assertion must name this package's original. That check
+needs `pip install c2pa-python`; without it only `--sha256` (the hash in the written
+response) is compared. Exit status 0 only when every check holds.
 """
 
 from __future__ import annotations
@@ -189,15 +196,86 @@ def check_package(directory: Path, expected_key_ids: list[str] | str | None = No
     return problems
 
 
+RELEASE_LABEL = "org.bwc-custody.release"
+
+
+def _c2pa_store(path: Path, roots_pem: str) -> dict[str, Any] | str:
+    """The file's C2PA manifest store as c2pa validates it under `roots_pem` only (offline),
+    or why there is none; a string "unavailable" when c2pa-python is not installed."""
+    try:
+        import c2pa  # optional: only a released file's manifest needs it
+    except ImportError:
+        return "unavailable"
+    settings = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+                "trust": {"trust_anchors": roots_pem}}
+    try:
+        with open(path, "rb") as fh:
+            reader = c2pa.Reader.try_create("video/mp4", fh, None,
+                                            c2pa.Context.from_dict(settings))
+            if reader is None:
+                return "no C2PA manifest (stripped, re-encoded or never signed)"
+            with reader:
+                store: dict[str, Any] = json.loads(reader.json())
+    except c2pa.C2paError as exc:
+        return f"the C2PA manifest cannot be read: {exc}"
+    return store
+
+
+def check_release_file(directory: Path, manifest: dict[str, Any], path: Path,
+                       expected_sha256: str | None = None) -> tuple[dict[str, Any], list[str]]:
+    """What a released copy's check found, and its problems (empty when it holds)."""
+    problems: list[str] = []
+    digest = sha256_file(path)
+    found: dict[str, Any] = {"file": str(path), "sha256": digest}
+    if expected_sha256 and expected_sha256.lower() != digest:
+        problems.append(f"{path.name}: SHA-256 {digest} is not the expected {expected_sha256}")
+    roots = directory / manifest.get("c2pa_roots_file", "c2pa-roots.pem")
+    if not roots.is_file():
+        return found, [*problems, "the package carries no C2PA roots (c2pa-roots.pem)"]
+    store = _c2pa_store(path, roots.read_text(encoding="utf-8"))
+    if store == "unavailable":
+        found["c2pa"] = "not checked: pip install c2pa-python"
+        if not expected_sha256:
+            problems.append(f"{path.name}: C2PA not checked (pip install c2pa-python) and no "
+                            "--sha256 to compare")
+        return found, problems
+    if isinstance(store, str):
+        return found, [*problems, f"{path.name}: {store}"]
+    validation = store.get("validation_results", {})
+    results = validation.get("activeManifest") or validation.get("active_manifest") or {}
+    failures = [f"{f.get('code')}: {f.get('explanation', '')}".strip()
+                for f in results.get("failure", [])]
+    found["c2pa"] = store.get("validation_state")
+    if store.get("validation_state") != "Trusted" or failures:
+        problems += [f"{path.name}: C2PA {store.get('validation_state')}"] + [
+            f"{path.name}: {f}" for f in failures]
+    active = store.get("manifests", {}).get(store.get("active_manifest"), {})
+    release = next((a.get("data") for a in active.get("assertions", [])
+                    if a.get("label") == RELEASE_LABEL), None)
+    found["release"] = release
+    if not isinstance(release, dict):
+        problems.append(f"{path.name}: no {RELEASE_LABEL} assertion")
+    elif release.get("original_sha256") != manifest["sha256"]:
+        problems.append(f"{path.name}: its release assertion names original "
+                        f"{release.get('original_sha256')}, not this package's")
+    return found, problems
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("package", type=Path, help="the package directory")
     parser.add_argument("--key-id", action="append", default=[],
                         help="a signing key id the agency publishes (repeat for retired ones)")
+    parser.add_argument("--file", type=Path, help="a released copy of this recording")
+    parser.add_argument("--sha256", help="the released copy's SHA-256 (written response)")
     args = parser.parse_args(argv)
     problems = check_package(args.package, args.key_id)
     manifest = json.loads((args.package / "manifest.json").read_text(encoding="utf-8"))
+    released = None
+    if args.file is not None:
+        released, found = check_release_file(args.package, manifest, args.file, args.sha256)
+        problems += found
     cp = manifest["checkpoint"]
     public_key = serialization.load_pem_public_key(
         (args.package / manifest["public_key_file"]).read_bytes())
@@ -210,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         "key_pinned": bool(args.key_id),
         "compare_key_id_with": WHERE_TO_COMPARE, "problems": problems,
     }
+    if released is not None:
+        result["released_file"] = released
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
     return 0 if not problems else 1
 

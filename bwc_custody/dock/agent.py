@@ -182,20 +182,20 @@ class DockAgent:
         def no_constant(name: str) -> Any:
             raise ValueError(f"{name} is not a JSON number")
 
+        accepted = f"(accepted keys: {', '.join(sorted(DockMetadata.model_fields))})"
         try:
             meta = json.loads(sidecar.read_text(encoding="utf-8"), parse_constant=no_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise DockRefused("invalid_metadata", f"sidecar {sidecar.name} is not JSON: "
-                              f"{exc}") from None
+                              f"{exc}; it must be a JSON object {accepted}") from None
         if not isinstance(meta, dict):
             raise DockRefused("invalid_metadata", f"sidecar {sidecar.name} holds a "
-                              f"{type(meta).__name__}, not a JSON object of "
-                              f"{', '.join(sorted(DockMetadata.model_fields))}")
+                              f"{type(meta).__name__}, not a JSON object {accepted}")
         try:
             parse_metadata({"filename": video.name, **meta})
         except InvalidMetadata as exc:
-            raise DockRefused("invalid_metadata", f"sidecar {sidecar.name}: {exc.message} "
-                              f"(accepted keys: {', '.join(exc.details['accepted'])})") from None
+            raise DockRefused("invalid_metadata",
+                              f"sidecar {sidecar.name}: {exc.message} {accepted}") from None
         return meta
 
     def _finalize(self, video: Path, url: str, sha: str, meta: dict[str, Any]) -> Receipt:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
@@ -33,7 +33,8 @@ from bwc_custody.evidence.package import build_package
 from bwc_custody.flows import recordings
 from bwc_custody.flows.recordings import RecordingQuery, RecordingRow
 from bwc_custody.roles import Role
-from bwc_custody.vault.service import get_keyring, get_signer, get_store
+from bwc_custody.vault.service import get_agency_ca, get_keyring, get_signer, get_store
+from provenance.ca import cert_id
 
 router = APIRouter(tags=["evidence"])
 MetadataReader = Annotated[Principal, Depends(allow(Role.officer, Role.custodian,
@@ -46,6 +47,17 @@ class PublicKey(BaseModel):
     public_key_pem: str
     # public keys retired by `bwc keys rotate-signing`, by key id: what they signed verifies
     retired: dict[str, str] = {}
+
+
+class ContentCredentialRoots(BaseModel):
+    """The roots a released file's C2PA manifest is checked against: the active one and
+    every one retired by `bwc keys rotate-c2pa --root` or an import (what they signed still
+    verifies as trusted)."""
+
+    root_id: str
+    signer_id: str
+    root_ids: list[str]
+    roots_pem: str
 
 
 def _officer_only_own(actor: Principal) -> str | None:
@@ -85,6 +97,26 @@ def signing_key() -> PublicKey:
                      retired=signer.retired_pems())
 
 
+@router.get("/keys/c2pa", response_model=ContentCredentialRoots,
+            dependencies=[Depends(allow(PUBLIC))])
+def c2pa_roots() -> ContentCredentialRoots:
+    """The agency's content-credentials (C2PA) roots: `bwc verify-file FILE --root` with
+    `roots_pem` says whether a released file is the agency's, unaltered."""
+    ca = get_agency_ca()
+    roots = ca.trusted_roots()
+    return ContentCredentialRoots(root_id=ca.root_id, signer_id=ca.signer_id,
+                                  root_ids=[cert_id(c) for c in roots],
+                                  roots_pem=ca.trusted_roots_pem())
+
+
+@router.get("/keys/c2pa/roots.pem", response_class=PlainTextResponse,
+            dependencies=[Depends(allow(PUBLIC))])
+def c2pa_roots_pem() -> PlainTextResponse:
+    """The same roots as one PEM file, for C2PA tools that take trust anchors as a file."""
+    return PlainTextResponse(get_agency_ca().trusted_roots_pem(),
+                             media_type="application/x-pem-file")
+
+
 @router.get("/evidence/{evidence_id}/content")
 def stream_content(evidence_id: str, session: SessionDep, actor: Decider, addr: ClientAddr,
                    reason: ViewingReason) -> StreamingResponse:
@@ -102,10 +134,13 @@ async def package(evidence_id: str, actor: Custodian, addr: ClientAddr,
     """An evidence package (zip): original, SHA-256, proven custody entries, key, verifier."""
     work = Path(tempfile.mkdtemp(prefix="bwc-package-"))
     try:
-        await run_in_threadpool(
-            build_package, engine=get_engine(), store=get_store(), keyring=get_keyring(),
-            signer=get_signer(), evidence_id=evidence_id, out=work / "package", actor=actor,
-            reason=reason, client_addr=addr)
+        # the store, keys and signer are opened on the worker thread too (disk, network):
+        # nothing blocking runs on the event loop
+        await run_in_threadpool(lambda: build_package(
+            engine=get_engine(), store=get_store(), keyring=get_keyring(),
+            signer=get_signer(), c2pa_roots_pem=get_agency_ca().trusted_roots_pem(),
+            evidence_id=evidence_id, out=work / "package", actor=actor,
+            reason=reason, client_addr=addr))
         archive = await run_in_threadpool(shutil.make_archive, str(work / evidence_id), "zip",
                                           work / "package")
     except BaseException:

@@ -15,8 +15,14 @@ from rich.progress import (
 )
 from sqlmodel import Session
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.auth.service import Principal, cli_operator
 from bwc_custody.errors import BwcError
+from bwc_custody.roles import Role
+
+
+def _operator() -> Principal:
+    """Whoever runs the command: as the admin, or (`--as` a custodian) as the custodian."""
+    return cli_operator(Role.admin, Role.custodian)
 
 
 def _transfer_progress() -> Progress:
@@ -103,7 +109,7 @@ def register(app: typer.Typer) -> None:
                 task = progress.add_task("ingest", total=file.stat().st_size)
                 receipt = ingest_stream(
                     session=session, store=get_store(), keyring=get_keyring(),
-                    signer=get_signer(), source=fh, metadata=meta, actor=LOCAL_OPERATOR,
+                    signer=get_signer(), source=fh, metadata=meta, actor=_operator(),
                     expected_sha256=sha256, client_addr="cli",
                     on_progress=lambda n: progress.advance(task, n),
                 )
@@ -129,7 +135,7 @@ def register(app: typer.Typer) -> None:
             fail(BwcError(f"{out} exists; choose a new path"))
         sha = in_session(lambda session: export_original(
             session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
-            out=out, actor=LOCAL_OPERATOR, reason=reason, client_addr="cli"))
+            out=out, actor=_operator(), reason=reason, client_addr="cli"))
         emit({"evidence_id": evidence_id, "sha256": sha, "out": str(out), "verified": True})
 
     @app.command()
@@ -141,13 +147,14 @@ def register(app: typer.Typer) -> None:
         """Write an evidence package: original, SHA-256, proven custody entries, key, verifier."""
         from bwc_custody.db import check_migrated, get_engine
         from bwc_custody.evidence.package import build_package
-        from bwc_custody.vault.service import get_keyring, get_signer, get_store
+        from bwc_custody.vault.service import get_agency_ca, get_keyring, get_signer, get_store
 
         try:
             check_migrated()
             manifest = build_package(
                 engine=get_engine(), store=get_store(), keyring=get_keyring(),
-                signer=get_signer(), evidence_id=evidence_id, out=out, actor=LOCAL_OPERATOR,
+                signer=get_signer(), c2pa_roots_pem=get_agency_ca().trusted_roots_pem(),
+                evidence_id=evidence_id, out=out, actor=_operator(),
                 reason=reason, client_addr="cli",
             )
         except BwcError as exc:
@@ -177,8 +184,9 @@ def register(app: typer.Typer) -> None:
         `category`; `involves_juvenile` (true or false); `incident_type` (e.g. arrest,
         detention_under_18, firearm_unholstered); `filename`; `extra` (an object of the
         vendor's own fields, kept as given). Any other key, or a sidecar that is not such
-        an object, is refused before the upload starts: the file and its sidecar go to
-        DIR/refused/ with a .refused.json saying why."""
+        an object, is refused before the upload starts (nothing is sent): the file and its
+        sidecar go to DIR/refused/ with a .refused.json saying why and listing the accepted
+        keys."""
         from bwc_custody.dock.agent import DockAgent
 
         agent = DockAgent(directory, server=server, token=token, chunk_size=chunk_mib << 20)

@@ -1,5 +1,6 @@
 """Evidence export packages: the file, its hash, every custody entry about it with inclusion
-proofs to a signed checkpoint, the public key, and a standalone verifier.
+proofs to a signed checkpoint, the public key, the agency's content-credentials (C2PA) roots
+that its released copies are signed under, and a standalone verifier.
 
 Completeness: the package's last entry, `evidence.package`, lists the sequence numbers of
 every entry about the evidence before it and is the checkpoint's last leaf (appended and
@@ -25,6 +26,7 @@ from storage.keys import Keyring, Signer
 from storage.objectstore import ObjectStore
 
 PACKAGE_FORMAT = "bwc-evidence-package-v2"
+C2PA_ROOTS = "c2pa-roots.pem"
 # the standalone verifier (stdlib only) lives with the custody log whose proofs it checks
 VERIFIER = Path(__file__).parents[1] / "custody" / "verify_package.py"
 
@@ -46,6 +48,7 @@ def build_package(
     store: ObjectStore,
     keyring: Keyring,
     signer: Signer,
+    c2pa_roots_pem: str,
     evidence_id: str,
     out: Path,
     actor: Principal,
@@ -53,6 +56,9 @@ def build_package(
     client_addr: str = "",
 ) -> dict[str, Any]:
     """Write the package for `evidence_id` into the empty directory `out`; returns the manifest.
+
+    `c2pa_roots_pem` (`AgencyCA.trusted_roots_pem()`) goes in as `c2pa-roots.pem`: the
+    verifier checks a released copy of this recording against it (`--file`).
 
     Three transactions: the export (recorded); then, under the log's lock, the list of every
     entry about the evidence (`evidence.package`) and a checkpoint ending with it; then the
@@ -100,8 +106,10 @@ def build_package(
         "format": PACKAGE_FORMAT, "evidence_id": evidence_id, "file": rel,
         "sha256": sha256, "size": size, "checkpoint": cp_doc, "entries": proven,
         "public_key_file": "public_key.pem", "key_id": signer.key_id,
+        "c2pa_roots_file": C2PA_ROOTS,
     }
     (out / "public_key.pem").write_text(signer.public_pem)
+    (out / C2PA_ROOTS).write_text(c2pa_roots_pem)
     (out / "checkpoint.json").write_text(json.dumps(cp_doc, indent=2, sort_keys=True))
     (out / "SHA256SUMS").write_text(f"{sha256}  {rel}\n")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))

@@ -6,6 +6,7 @@ and denied requests are recorded in a transaction of their own that commits rega
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,12 +19,14 @@ from bwc_custody.auth.errors import (
     InvalidCredentials,
     InvalidRefreshToken,
     MfaNotProvisioned,
+    OwnAccount,
 )
-from bwc_custody.auth.models import ApiToken, TokenPair, User
+from bwc_custody.auth.models import USERNAME_MAX, USERNAME_PATTERN, ApiToken, TokenPair, User
 from bwc_custody.auth.service import Principal
 from bwc_custody.auth.tokens import issue_access_token
 from bwc_custody.custody import service as custody
 from bwc_custody.db import session_scope, storable_text
+from bwc_custody.errors import InvalidInput
 from bwc_custody.roles import Role
 from bwc_custody.timeutil import as_utc, utcnow
 from bwc_custody.vault.service import get_keyring
@@ -48,20 +51,25 @@ def record_apart(*, engine: Engine, actor: Principal, action: str, target_type: 
 
 
 def _issue(*, session: Session, user: User, client_addr: str, via: str,
-           with_refresh: bool = True) -> TokenPair:
+           with_refresh: bool = True, logon: str | None = None) -> TokenPair:
+    """A token pair of the logon `logon` (a new one when None): an API logon's access token
+    and refresh token, or (without refresh) a console logon's access token."""
     assert user.id is not None
-    access, ttl = issue_access_token(
-        user_id=user.id, username=user.username,
-        session_id=None if with_refresh else service.start_console_session(session=session,
-                                                                           user=user))
-    refresh = service.create_refresh_token(session=session, user=user) if with_refresh else ""
+    if logon is None:
+        logon = service.start_logon(session=session, user=user,
+                                    kind="logon" if with_refresh else "console")
+    access, ttl = issue_access_token(user_id=user.id, username=user.username,
+                                     session_id=logon)
+    refresh = (service.create_refresh_token(session=session, user=user, logon=logon)
+               if with_refresh else "")
     custody.append(session=session, actor=service.principal_of(user), action="auth.token_issue",
                    target_type="user", target_id=user.username, client_addr=client_addr,
                    details={"via": via, "access_ttl_s": ttl})
     return TokenPair(access_token=access, expires_in=ttl, refresh_token=refresh)
 
 
-def _fail_logon(*, engine: Engine, username: str, user_id: int | None, client_addr: str) -> bool:
+def _fail_logon(*, engine: Engine, username: str, user_id: int | None, client_addr: str,
+                **details: Any) -> bool:
     """Count and record one failed logon apart; True when it locked the account."""
     until = None
     with session_scope(engine) as session:
@@ -69,7 +77,7 @@ def _fail_logon(*, engine: Engine, username: str, user_id: int | None, client_ad
             until = service.count_failure(session=session, user_id=user_id)
         custody.append(session=session, actor=ANONYMOUS, action="auth.login_failed",
                        target_type="user", target_id=username, client_addr=client_addr,
-                       details={"known_user": user_id is not None})
+                       details={"known_user": user_id is not None, **details})
         if until is not None:
             custody.append(session=session, actor=ANONYMOUS, action="auth.locked_out",
                            target_type="user", target_id=username, client_addr=client_addr,
@@ -101,6 +109,14 @@ def login(*, session: Session, username: str, password: str, client_addr: str = 
     does not say which of the three was wrong. The console (`via="console"`) gets an access
     token with a session id and no refresh token: it renews the access token while the user
     is active, so an idle session ends with it."""
+    if len(username) > USERNAME_MAX or not re.fullmatch(USERNAME_PATTERN, username):
+        # No user can have this name (too long for the log's target, a NUL, not Unicode):
+        # a failed logon like any other, recorded under a printable, shortened name.
+        shown = storable_text(username.encode("utf-8", "backslashreplace").decode())
+        _fail_logon(engine=_engine_of(session), username=shown[:USERNAME_MAX], user_id=None,
+                    client_addr=client_addr, malformed_username=True,
+                    username_length=len(username))
+        raise InvalidCredentials("wrong username, password or one-time code")
     user = session.exec(select(User).where(User.username == username)).first()
     if user is not None and service.is_locked(user):
         record_apart(engine=_engine_of(session), actor=ANONYMOUS, action="auth.login_failed",
@@ -125,29 +141,50 @@ def login(*, session: Session, username: str, password: str, client_addr: str = 
 
 
 def refresh(*, session: Session, refresh_token: str, client_addr: str = "") -> TokenPair:
-    """Rotate a refresh token into a new token pair; reuse of a spent one revokes them all."""
+    """Rotate a refresh token into a new token pair of the same logon. A spent one coming
+    back (a copy, or parallel uses of one token: exactly one of those wins) ends its whole
+    logon, every refresh token and access token of it (#22 finding 9)."""
     row = service.find_token(session=session, token=refresh_token)
     user = session.get(User, row.user_id) if row is not None else None
     if row is None or row.kind != "refresh" or user is None:
         record_apart(engine=_engine_of(session), actor=ANONYMOUS, action="auth.refresh_failed",
                      client_addr=client_addr, details={"reason": "unknown token"})
         raise InvalidRefreshToken("invalid refresh token")
+    assert user.id is not None
+    user_id, username = user.id, user.username
+    logon = service.logon_of_refresh_token(refresh_token)
     expired = row.expires_at is not None and as_utc(row.expires_at) <= utcnow()
-    if row.revoked_at is not None or expired or user.disabled:
-        reason = ("disabled user" if user.disabled else "expired" if expired
-                  else "reused after rotation")
+    if user.disabled:
+        reason = "disabled user"
+    elif expired:
+        reason = "expired"
+    elif logon is not None and service.live_logon(session=session, session_id=logon,
+                                                  user_id=user_id) is None:
+        reason = "logon ended"
+    elif not service.spend_refresh_token(session=session, row=row):
+        reason = "reused after rotation"
+    else:
+        reason = ""
+    if reason:
+        # Nothing of this request stays; the refusal (and, for a reuse, the end of the logon)
+        # is written apart. Rolled back first: on SQLite this request's spending attempt
+        # holds the write lock the writing apart needs.
+        session.rollback()
         with session_scope(_engine_of(session)) as apart:
+            ended = 0
             if reason == "reused after rotation":
-                # A spent token coming back means it was copied: end every logon of the user.
-                assert user.id is not None
-                service.end_sessions(session=apart, user_id=user.id)
+                # A spent token coming back means it was copied: its logon ends (a token from
+                # before logons were kept names none: every logon of the user ends).
+                ended = (int(service.end_logon(session=apart, session_id=logon,
+                                               user_id=user_id)) if logon is not None
+                         else service.end_sessions(session=apart, user_id=user_id))
             custody.append(session=apart, actor=ANONYMOUS, action="auth.refresh_failed",
-                           target_type="user", target_id=user.username,
-                           client_addr=client_addr, details={"reason": reason})
+                           target_type="user", target_id=username, client_addr=client_addr,
+                           details={"reason": reason, "logons_ended": ended}
+                           if reason == "reused after rotation" else {"reason": reason})
         raise InvalidRefreshToken(f"refresh token refused ({reason})")
-    row.revoked_at = utcnow()
-    session.add(row)
-    return _issue(session=session, user=user, client_addr=client_addr, via="refresh")
+    return _issue(session=session, user=user, client_addr=client_addr, via="refresh",
+                  logon=logon)
 
 
 # ---- administration ------------------------------------------------------------------
@@ -164,6 +201,9 @@ def add_user(*, session: Session, actor: Principal, username: str, roles: Iterab
              display_name: str = "", password: str | None = None,
              client_addr: str = "") -> User:
     """Create a user (optionally with a password) and record it."""
+    roles = [Role(r) for r in roles]
+    if not roles:
+        raise InvalidInput("a user needs at least one role", field="roles")
     user = service.create_user(session=session, username=username, roles=roles,
                                display_name=display_name)
     if password is not None:
@@ -178,6 +218,9 @@ def set_disabled(*, session: Session, actor: Principal, username: str, disabled:
                  reason: str = "", client_addr: str = "") -> User:
     """Disable (every token and logon stops working at once) or re-enable a user."""
     user = service.get_user_by_username_or_raise(session=session, username=username)
+    if disabled and actor.user_id is not None and actor.user_id == user.id:
+        raise OwnAccount("you cannot disable your own account: another administrator can",
+                         username=username)
     user.disabled = disabled
     session.add(user)
     if disabled and user.id is not None:
@@ -204,7 +247,14 @@ def reset_password(*, session: Session, actor: Principal, username: str,
 def set_roles(*, session: Session, actor: Principal, username: str, roles: Iterable[Role],
               client_addr: str = "") -> User:
     """Replace the user's roles."""
+    roles = [Role(r) for r in roles]
+    if not roles:
+        raise InvalidInput("a user needs at least one role", field="roles")
     user = service.get_user_by_username_or_raise(session=session, username=username)
+    if actor.user_id is not None and actor.user_id == user.id and Role.admin in user.role_set \
+            and Role.admin not in roles:
+        raise OwnAccount("you cannot take away your own admin role: another administrator "
+                         "can", username=username)
     before = sorted(r.value for r in user.role_set)
     user.roles = ",".join(sorted({Role(r).value for r in roles}))
     session.add(user)
@@ -257,17 +307,22 @@ def _end_logon(session: Session, row: ApiToken, actor: Principal, via: str,
 
 
 def api_logout(*, session: Session, refresh_token: str, client_addr: str = "") -> None:
-    """End an API logon: its refresh token buys no more access tokens (the access token in
-    hand lives out its minutes). An unknown or spent token is answered the same way."""
+    """End an API logon: its refresh tokens buy no more access tokens, and its access tokens
+    stop working. An unknown or spent token is answered the same way."""
     row = service.find_token(session=session, token=refresh_token)
     user = session.get(User, row.user_id) if row is not None else None
     if row is not None and row.kind == "refresh" and row.revoked_at is None and user:
+        assert user.id is not None
+        logon = service.logon_of_refresh_token(refresh_token)
+        if logon is not None:
+            service.end_logon(session=session, session_id=logon, user_id=user.id)
         _end_logon(session, row, service.principal_of(user), "api", client_addr)
 
 
 def console_logout(*, session: Session, actor: Principal, session_id: str,
                    client_addr: str = "") -> None:
-    """End one console logon: its cookie, even if copied, no longer opens a page."""
+    """End one console logon: its cookie, even if copied, no longer opens a page or calls
+    the API."""
     assert actor.user_id is not None
     row = service.console_session_row(session=session, session_id=session_id,
                                       user_id=actor.user_id)

@@ -50,6 +50,12 @@ def run_redaction_job(ctx: JobContext) -> None:
     redactions.redact_evidence(ctx, admit=_admit_derivative)
 
 
+def run_speech_job(ctx: JobContext) -> None:
+    """The handler of `speech` jobs: a transcript is a derivative of the recording, admitted
+    (held, or refused for a destroyed recording) as one."""
+    redactions.search_speech(ctx, admit=_admit_derivative)
+
+
 def run_analysis_job(ctx: JobContext) -> None:
     """The handler of `analysis` jobs: count without holding a transaction, then record the
     count, its tags, the re-decided requests and the job's completion in one. The first
@@ -103,5 +109,6 @@ def housekeeping(engine: Engine) -> None:
 HANDLERS: Handlers = {
     "redaction": run_redaction_job,
     "analysis": run_analysis_job,
+    "speech": run_speech_job,
 }
 

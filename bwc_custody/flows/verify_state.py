@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
 from bwc_custody.custody.models import CustodyEntry
 from bwc_custody.custody.verify import Progress, VerifyReport, verify_all
@@ -53,6 +54,22 @@ def verify_everything(
     report = verify_all(session=session, store=store, keyring=keyring, signer=signer,
                         fixity=fixity, progress=progress)
     check_state(session=session, report=report)
+    return report
+
+
+def verify_and_record(*, session: Session, store: ObjectStore, keyring: Keyring,
+                      signer: Signer, actor: Principal, fixity: bool = True,
+                      client_addr: str = "") -> VerifyReport:
+    """Run `verify_everything` (what `bwc verify` runs) on someone's asking, and record who
+    asked and what it found (`custody.verify`), so a check, and a failed one above all, is on
+    the log. Returns the report."""
+    report = verify_everything(session=session, store=store, keyring=keyring, signer=signer,
+                               fixity=fixity)
+    custody.append(session=session, actor=actor, action="custody.verify",
+                   client_addr=client_addr,
+                   details={"ok": report.ok, "fixity": fixity, "entries": report.entries,
+                            "checkpoints": report.checkpoints, "objects": report.objects,
+                            "findings": len(report.findings)})
     return report
 
 

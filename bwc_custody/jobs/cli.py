@@ -9,10 +9,16 @@ from typing import Any
 
 import typer
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.auth.service import Principal, cli_operator
 from bwc_custody.errors import BwcError
 from bwc_custody.jobs.errors import JobFailed
 from bwc_custody.jobs.models import Job
+from bwc_custody.roles import Role
+
+
+def _operator() -> Principal:
+    """Whoever runs the command: as the admin, or (`--as` a custodian) as the custodian."""
+    return cli_operator(Role.admin, Role.custodian)
 
 
 def _job_dict(job: Job) -> dict[str, Any]:
@@ -107,5 +113,5 @@ def register(app: typer.Typer) -> None:
         from bwc_custody.jobs import service
 
         emit(in_session(lambda session: _job_dict(service.cancel(
-            session=session, job_id=job_id, actor=LOCAL_OPERATOR, reason=reason,
+            session=session, job_id=job_id, actor=_operator(), reason=reason,
             client_addr="cli"))))

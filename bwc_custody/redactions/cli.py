@@ -5,11 +5,39 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
-from bwc_custody.errors import BwcError
+from bwc_custody.auth.service import Principal, cli_operator
+from bwc_custody.errors import BwcError, InvalidInput, validated
+from bwc_custody.roles import Role
+
+if TYPE_CHECKING:
+    from bwc_custody.redactions.models import SpeechAnalysis
+
+
+def _operator() -> Principal:
+    """Whoever runs the command: as the admin, or (`--as` a custodian) as the custodian."""
+    return cli_operator(Role.admin, Role.custodian)
+
+
+def _ids(text: str) -> set[int]:
+    try:
+        return {int(x) for x in text.replace(" ", "").split(",") if x}
+    except ValueError:
+        raise InvalidInput(f"suggestion ids are whole numbers separated by commas: {text!r}",
+                           given=text) from None
+
+
+def _speech_choice(row: SpeechAnalysis, accept: str, reject: str) -> dict[str, Any]:
+    """--accept/--reject as a redaction request's `speech` (`all` and `rest` expanded)."""
+    every = {int(x["id"]) for x in row.suggestions}
+    yes = every if accept.strip() == "all" else _ids(accept)
+    no = (every - yes) if reject.strip() == "rest" else _ids(reject)
+    return {"analysis_id": row.id,
+            "decisions": [{"id": i, "action": "accept"} for i in sorted(yes)]
+            + [{"id": i, "action": "reject"} for i in sorted(no)]}
 
 
 def register(app: typer.Typer) -> None:
@@ -25,10 +53,19 @@ def register(app: typer.Typer) -> None:
         regions: Path | None = typer.Option(None, exists=True, dir_okay=False,
                                             help="Regions JSON (boxes, blackout, mute)."),
         keep_adult: list[int] = typer.Option([], help="Known adult id who may stay visible."),
+        heads: bool = typer.Option(False, help="Blur every whole head too."),
+        mute_sound: str | None = typer.Option(None, help="silence or bleep: what muted "
+                                              "ranges sound like."),
+        speech: int | None = typer.Option(None, help="A speech search's id (`bwc redactions "
+                                          "speech`): answer its suggestions with --accept and "
+                                          "--reject."),
+        accept: str = typer.Option("", help="Suggestions to mute: ids (0,2,5) or `all`."),
+        reject: str = typer.Option("", help="Suggestions to leave: ids (1,3) or `rest`."),
         wait: bool = typer.Option(False, help="Run the job here now instead of leaving it "
                                   "to `bwc worker`."),
     ) -> None:
-        """Queue a redaction of an evidence item (prints the job; with --wait, the result)."""
+        """Queue a redaction of an evidence item (prints the job; with --wait, the result).
+        With --speech, every suggestion must be accepted or rejected."""
         from bwc_custody.db import check_migrated, session_scope
         from bwc_custody.jobs.cli import _job_dict, run_in_foreground
         from bwc_custody.redactions import service
@@ -37,17 +74,71 @@ def register(app: typer.Typer) -> None:
 
         try:
             check_migrated()
-            body = RedactionRequest(
-                regions=load_regions(regions).model_dump(exclude_defaults=True) if regions
-                else {}, keep_adults=keep_adult)
+            with session_scope() as session:
+                choice = None if speech is None else _speech_choice(
+                    service.get_speech_search(session=session, evidence_id=evidence_id,
+                                              speech_id=speech), accept, reject)
+            body = validated(RedactionRequest, {
+                "regions": load_regions(regions).model_dump(exclude_defaults=True)
+                if regions else {}, "keep_adults": keep_adult, "heads": heads or None,
+                "mute_sound": mute_sound, "speech": choice})
             with session_scope() as session:
                 job = service.request_redaction(session=session, evidence_id=evidence_id,
-                                                body=body, actor=LOCAL_OPERATOR,
+                                                body=body, actor=_operator(),
                                                 client_addr="cli")
             out = _job_dict(run_in_foreground(job.id) if wait else job)
         except BwcError as exc:
             fail(exc)
         emit(out)
+
+    @red_app.command("speech")
+    def speech_search(
+        evidence_id: str,
+        words: str = typer.Option("", help="Names, places, a school, comma-separated "
+                                  "(`Jayden Okafor,Maple Street`)."),
+        terms: Path | None = typer.Option(None, exists=True, dir_okay=False,
+                                          help="A terms JSON file (terms, patterns, numbers, "
+                                          "min_digits: redaction/README.md)."),
+        numbers: bool = typer.Option(True, help="Also suggest muting spoken numbers."),
+        wait: bool = typer.Option(False, help="Run the job here now instead of leaving it "
+                                  "to `bwc worker`."),
+    ) -> None:
+        """Search a recording's speech for what identifies a child: each hit becomes a
+        suggested mute range (see them with `bwc redactions suggestions`)."""
+        import json
+
+        from bwc_custody.db import check_migrated, session_scope
+        from bwc_custody.jobs.cli import _job_dict, run_in_foreground
+        from bwc_custody.redactions import service
+        from redaction.speech_models import parse_terms
+
+        try:
+            check_migrated()
+            given: dict[str, Any] = json.loads(terms.read_text()) if terms else {}
+            if not isinstance(given, dict):
+                raise InvalidInput("the terms file holds a JSON object", path=str(terms))
+            given["terms"] = [*given.get("terms", []),
+                              *(w.strip() for w in words.split(",") if w.strip())]
+            given.setdefault("numbers", numbers)
+            with session_scope() as session:
+                job = service.request_speech_search(
+                    session=session, evidence_id=evidence_id, terms=parse_terms(given),
+                    actor=_operator(), client_addr="cli")
+            out = _job_dict(run_in_foreground(job.id) if wait else job)
+        except (BwcError, json.JSONDecodeError) as exc:
+            fail(exc if isinstance(exc, BwcError)
+                 else InvalidInput(f"the terms file is not JSON: {exc}"))
+        emit(out)
+
+    @red_app.command("suggestions")
+    def suggestions(evidence_id: str) -> None:
+        """A recording's speech searches, newest first, with their suggested mute ranges."""
+        from bwc_custody.redactions import service
+        from bwc_custody.redactions.models import SpeechRead
+
+        emit(in_session(lambda session: [
+            SpeechRead.model_validate(r).model_dump(mode="json")
+            for r in service.list_speech_searches(session=session, evidence_id=evidence_id)]))
 
     @red_app.command("list")
     def list_(evidence_id: str) -> None:
@@ -85,7 +176,7 @@ def register(app: typer.Typer) -> None:
                         session=session, store=get_store(), keyring=get_keyring(),
                         derivative_id=derivative_id,
                         part="video" if part == "video" else "manifest",
-                        actor=LOCAL_OPERATOR, reason=reason, client_addr="cli")
+                        actor=_operator(), reason=reason, client_addr="cli")
                 tmp = path.with_name(f".{path.name}.partial")
                 with open(tmp, "wb") as fh:
                     for chunk in chunks:

@@ -9,9 +9,10 @@ retention check a new derivative must pass (`admit`), which lives above this dom
 from __future__ import annotations
 
 import base64
-import binascii
 import io
+import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -23,22 +24,34 @@ from bwc_custody.custody import service as custody
 from bwc_custody.db import session_scope
 from bwc_custody.evidence.models import Evidence
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
-from bwc_custody.evidence.service import original_reader
+from bwc_custody.evidence.service import original_reader, require_not_disposed
 from bwc_custody.jobs import service as jobs
 from bwc_custody.jobs.models import Job
 from bwc_custody.jobs.worker import JobContext
-from bwc_custody.redactions.errors import DerivativeNotFound, InvalidRedactionRequest
-from bwc_custody.redactions.models import Derivative, KeepPhoto, RedactionRequest
+from bwc_custody.redactions.errors import (
+    DerivativeNotFound,
+    InvalidRedactionRequest,
+    SpeechSearchNotFound,
+)
+from bwc_custody.redactions.models import (
+    Derivative,
+    KeepPhoto,
+    RedactionRequest,
+    SpeechAnalysis,
+    SpeechChoice,
+)
 from bwc_custody.tags.errors import KnownAdultNotFound
 from bwc_custody.tags.service import known_adult_encodings
 from bwc_custody.vault import service as vault
 from bwc_custody.vault.loopback import serve_plaintext
 from bwc_custody.vault.models import StoredObject
-from redaction.errors import InvalidReferencePhoto
+from redaction.errors import InvalidReferencePhoto, NoAudioStream
 from redaction.keepface import Reference, reference_from_bytes
 from redaction.media import MediaSource
 from redaction.pipeline import RedactOptions, redact_file
 from redaction.regions import parse_regions
+from redaction.speech import Decision, accepted_mutes, suggest_mutes
+from redaction.speech_models import MuteSuggestion, SpeechTerms, parse_terms
 from storage.crypto import sha256_file
 from storage.errors import IntegrityError
 from storage.keys import Keyring
@@ -49,7 +62,13 @@ def request_redaction(*, session: Session, evidence_id: str, body: RedactionRequ
                       actor: Principal, client_addr: str = "") -> Job:
     """Queue a redaction of an evidence item after checking everything it names."""
     get_evidence_or_raise(session=session, evidence_id=evidence_id)
-    parse_regions(body.regions)  # refused now (invalid_regions), not hours later in a worker
+    regions = parse_regions(body.regions)  # refused now (invalid_regions), not in a worker
+    if body.speech is not None:
+        regions.mute = sorted([*regions.mute, *_accepted_speech(session, evidence_id,
+                                                               body.speech, actor)],
+                              key=lambda m: m.start)
+        body = body.model_copy(update={"regions": regions.model_dump(mode="json"),
+                                       "speech": None})
     try:
         known_adult_encodings(session=session, keyring=vault.get_keyring(),
                               adult_ids=body.keep_adults)
@@ -66,7 +85,7 @@ def _store_keep_photo(session: Session, evidence_id: str, photo: KeepPhoto) -> d
     """Check a keep-face photo now (one clear face) and store it encrypted for the worker."""
     try:
         data = base64.b64decode(photo.data, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or text that is not ASCII at all
         raise InvalidReferencePhoto(f"keep_photos {photo.name!r} is not base64",
                                     path=photo.name) from None
     ref = reference_from_bytes(photo.name, data)
@@ -220,3 +239,126 @@ def open_derivative(*, session: Session, store: ObjectStore, keyring: Keyring,
                    target_type="evidence", target_id=row.evidence_id, client_addr=client_addr,
                    reason=reason, details={"derivative_id": row.id, "sha256": obj.sha256})
     return row, obj, chunks
+
+
+# ---- speech: names and numbers said aloud, suggested for muting --------------------------
+
+
+def request_speech_search(*, session: Session, evidence_id: str, terms: SpeechTerms,
+                          actor: Principal, client_addr: str = "") -> Job:
+    """Queue a search of the recording's speech for `terms` and spoken numbers (a `speech`
+    job: transcription is slow)."""
+    require_not_disposed(get_evidence_or_raise(session=session, evidence_id=evidence_id))
+    return jobs.enqueue(session=session, kind="speech", actor=actor, evidence_id=evidence_id,
+                        params={"terms": terms.model_dump()}, client_addr=client_addr)
+
+
+def transcript_key(evidence_id: str, job_id: str) -> str:
+    """Where a speech search's transcript is kept: under the recording's derivatives, so it
+    is held, and destroyed, with them (storage/FORMAT.md)."""
+    return f"derivatives/{evidence_id}/speech-{job_id}.json"
+
+
+def search_speech(ctx: JobContext, *, admit: Admit) -> None:
+    """Run a `speech` job: transcribe the original, find the terms and numbers, keep the
+    transcript encrypted and the suggestions for the custodian. A recording without sound
+    is recorded as such, not failed."""
+    evidence_id = ctx.job.evidence_id or ""
+    terms = parse_terms(ctx.job.params.get("terms", {}))
+    store, keyring = vault.get_store(), vault.get_keyring()
+    with session_scope(ctx.engine) as session:
+        evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
+        reader = original_reader(session=session, store=store, keyring=keyring,
+                                 evidence=evidence)
+    try:
+        with serve_plaintext(reader) as url:
+            result = suggest_mutes(MediaSource(url, evidence.filename or f"{evidence.id}.mp4",
+                                               evidence.size, evidence.sha256),
+                                   terms, progress=ctx.progress)
+    except NoAudioStream:
+        result = None
+    with session_scope(ctx.engine) as session:
+        row = SpeechAnalysis(evidence_id=evidence_id, job_id=ctx.job.id,
+                             terms=terms.model_dump(), created_by=ctx.job.created_by,
+                             has_audio=result is not None)
+        details: dict[str, Any] = {"job_id": ctx.job.id, "has_audio": result is not None}
+        if result is not None:
+            text = json.dumps(result.transcript.to_dict(), ensure_ascii=False).encode()
+            obj = vault.store_plaintext(session=session, store=store, keyring=keyring,
+                                        source=io.BytesIO(text),
+                                        key=transcript_key(evidence_id, ctx.job.id),
+                                        object_id=uuid.uuid4(), kind="transcript")
+            admit(session, store, evidence_id, [obj.key])
+            row.transcript_key, row.words = obj.key, len(result.transcript.words)
+            row.suggestions = [x.to_dict() for x in result.suggestions]
+            row.engine, row.seconds = result.transcript.engine, result.transcript.seconds
+            # kinds and counts only: the log travels in evidence packages, the names do not
+            details |= {"transcript_sha256": obj.sha256, "words": row.words,
+                        "suggestions": dict(Counter(x.kind for x in result.suggestions)),
+                        "low_confidence": sum(x.low_confidence for x in result.suggestions)}
+        session.add(row)
+        session.flush()
+        custody.append(session=session, actor=ctx.worker, action="speech.search",
+                       target_type="evidence", target_id=evidence_id,
+                       details={"speech_id": row.id, **details})
+        ctx.complete(session, {"speech_id": row.id, "has_audio": row.has_audio,
+                               "suggestions": len(row.suggestions)})
+
+
+def list_speech_searches(*, session: Session, evidence_id: str) -> list[SpeechAnalysis]:
+    """A recording's speech searches, newest first."""
+    get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    return list(session.exec(select(SpeechAnalysis)
+                             .where(SpeechAnalysis.evidence_id == evidence_id)
+                             .order_by(col(SpeechAnalysis.id).desc())).all())
+
+
+def get_speech_search(*, session: Session, evidence_id: str, speech_id: int) -> SpeechAnalysis:
+    """One of the recording's speech searches, or SpeechSearchNotFound."""
+    row = session.get(SpeechAnalysis, speech_id)
+    if row is None or row.evidence_id != evidence_id:
+        raise SpeechSearchNotFound(f"no speech search {speech_id} of evidence {evidence_id}",
+                                   evidence_id=evidence_id, speech_id=speech_id)
+    return row
+
+
+def read_transcript(*, session: Session, store: ObjectStore, keyring: Keyring,
+                    evidence_id: str, speech_id: int, actor: Principal, reason: str,
+                    client_addr: str = "") -> dict[str, Any]:
+    """The search's transcript (every word heard, with times), decrypted; the read logged
+    (`speech.transcript`) with the reason given."""
+    row = get_speech_search(session=session, evidence_id=evidence_id, speech_id=speech_id)
+    obj = session.get(StoredObject, row.transcript_key) if row.transcript_key else None
+    if obj is None:
+        raise SpeechSearchNotFound(f"speech search {speech_id} heard no sound to transcribe",
+                                   evidence_id=evidence_id, speech_id=speech_id)
+    data = b"".join(vault.iter_plaintext(store=store, keyring=keyring, obj=obj))
+    custody.append(session=session, actor=actor, action="speech.transcript",
+                   target_type="evidence", target_id=evidence_id, client_addr=client_addr,
+                   reason=reason, details={"speech_id": row.id, "sha256": obj.sha256})
+    return dict(json.loads(data))
+
+
+def _suggestions(row: SpeechAnalysis) -> list[MuteSuggestion]:
+    return [MuteSuggestion(**x) for x in row.suggestions]
+
+
+def _accepted_speech(session: Session, evidence_id: str, choice: SpeechChoice,
+                     actor: Principal) -> list[Any]:
+    """The mute ranges of the suggestions the custodian accepted, each naming who accepted
+    it; every suggestion must be answered (accepted or rejected), none twice."""
+    row = get_speech_search(session=session, evidence_id=evidence_id,
+                            speech_id=choice.analysis_id)
+    suggestions = _suggestions(row)
+    try:
+        decisions = [Decision.model_validate(d) for d in choice.decisions]
+    except ValueError as exc:
+        raise InvalidRedactionRequest(f"speech decision invalid: {exc}") from None
+    answered = [d.id for d in decisions]
+    missing = sorted({x.id for x in suggestions} - set(answered))
+    twice = sorted({i for i in answered if answered.count(i) > 1})
+    if missing or twice:
+        raise InvalidRedactionRequest(
+            "every speech suggestion must be accepted or rejected, once",
+            unanswered=missing, answered_twice=twice, speech_id=row.id)
+    return list(accepted_mutes(suggestions, decisions, decided_by=actor.username))

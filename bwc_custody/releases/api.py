@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends
 from fastapi.responses import StreamingResponse
 
 from bwc_custody.auth.service import Principal
@@ -23,11 +23,19 @@ from bwc_custody.deps import (
 from bwc_custody.flows.models import RequestView
 from bwc_custody.flows.requests import view_by_id
 from bwc_custody.reasons import ReasonBody
-from bwc_custody.releases import service
-from bwc_custody.releases.models import AnswerBody, DelayNoticeBody, RoundRead, SubmitBody
+from bwc_custody.releases import coverage, service
+from bwc_custody.releases.models import (
+    AnswerBody,
+    ApproveBody,
+    CoverageRead,
+    CoverageReport,
+    DelayNoticeBody,
+    RoundRead,
+    SubmitBody,
+)
 from bwc_custody.requests import service as requests
 from bwc_custody.roles import Role
-from bwc_custody.vault.service import get_keyring, get_signer, get_store
+from bwc_custody.vault.service import get_agency_ca, get_keyring, get_signer, get_store
 
 router = APIRouter(tags=["review"])
 Recipient = Annotated[Principal, Depends(allow(Role.custodian, Role.requester))]
@@ -37,20 +45,46 @@ ONE = "/requests/{request_id}/recordings/{item_id}"
 @router.post(f"{ONE}/review", response_model=RequestView)
 def submit(request_id: str, item_id: str, body: SubmitBody, session: SessionDep,
            actor: Custodian, addr: ClientAddr) -> RequestView:
-    """Submit one redacted file (a derivative of this recording) for legal review."""
-    service.submit(session=session, request_id=request_id, item_id=item_id, body=body,
+    """Submit one redacted file (a derivative of this recording) for legal review: the
+    server signs a copy with the release's C2PA manifest, and that signed copy (the round's
+    `derivative_id`) is what the reviewer watches and signs off and the requester gets."""
+    service.submit(session=session, store=get_store(), keyring=get_keyring(),
+                   ca=get_agency_ca(), request_id=request_id, item_id=item_id, body=body,
                    actor=actor, client_addr=addr)
     return view_by_id(session=session, request_id=request_id, actor=actor)
 
 
+@router.post(f"{ONE}/coverage", response_model=CoverageRead)
+def report_coverage(request_id: str, item_id: str, body: CoverageReport, session: SessionDep,
+                    actor: LegalReviewer, addr: ClientAddr) -> CoverageRead:
+    """Report ranges of the file under review your player played (seconds, with the
+    playbackRate of each); returns what you have watched and what is still missing before
+    you can sign it off. Normal speed counts everywhere, up to 2x outside flagged ranges."""
+    return coverage.report(session=session, request_id=request_id, item_id=item_id,
+                           body=body, actor=actor, client_addr=addr)
+
+
+@router.get(f"{ONE}/coverage", response_model=CoverageRead)
+def read_coverage(request_id: str, item_id: str, session: SessionDep,
+                  actor: LegalReviewer) -> CoverageRead:
+    """What you have watched of the file under review, and what is still missing."""
+    return coverage.current(session=session, request_id=request_id, item_id=item_id,
+                            actor=actor)
+
+
 @router.post(f"{ONE}/approve", response_model=RequestView)
 def approve(request_id: str, item_id: str, session: SessionDep, actor: LegalReviewer,
-            addr: ClientAddr, body: ReasonBody = None) -> RequestView:
+            addr: ClientAddr, body: Annotated[ApproveBody | None, Body()] = None
+            ) -> RequestView:
     """Sign off on the file under review, with the written basis (only a reviewer who did
-    not submit it and has watched it); the server signs the approval."""
+    not submit it and has watched it: all of it, or all but what `attestation` says need
+    not be watched, and every flagged range at normal speed); the server signs the
+    approval."""
     service.approve(session=session, store=get_store(), keyring=get_keyring(),
                     signer=get_signer(), request_id=request_id, item_id=item_id,
-                    reason=body.reason if body else "", actor=actor, client_addr=addr)
+                    reason=body.reason if body else "",
+                    attestation=body.attestation if body else "", actor=actor,
+                    client_addr=addr)
     return view_by_id(session=session, request_id=request_id, actor=actor)
 
 
@@ -105,7 +139,7 @@ def download_release(request_id: str, item_id: str, session: SessionDep, actor: 
         request_id=request_id, item_id=item_id, actor=actor, client_addr=addr)
     return stream_file(session, chunks, media_type="video/mp4", size=int(statement["size"]),
                        sha256=str(statement["sha256"]),
-                       filename=f"request-{request_id}-{item_id}.mp4")
+                       filename=service.release_filename(request_id, item_id))
 
 
 @router.post("/requests/{request_id}/delay-notice", response_model=RequestView)

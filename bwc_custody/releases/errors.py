@@ -94,3 +94,42 @@ class ResidencyStatementDue(BwcError):
 
     code = "residency_statement_due"
     status = 409
+
+
+class NotInReview(BwcError):
+    """Coverage is reported on a file under review: this recording has none now."""
+
+    code = "not_in_review"
+    status = 409
+
+
+class CoverageRangeInvalid(BwcError):
+    """A played range the player reported is not one of the file: its end is not after its
+    start, or it lies outside the file's length."""
+
+    code = "coverage_range_invalid"
+    status = 422
+
+
+class CoverageImplausible(BwcError):
+    """More was reported watched than the time since the reviewer began streaming the file
+    allows: the report is refused, nothing of it counts."""
+
+    code = "coverage_implausible"
+    status = 409
+
+
+class ReviewNotCovered(BwcError):
+    """The reviewer has not watched the whole file and has not attested in writing why the
+    rest need not be watched."""
+
+    code = "review_not_covered"
+    status = 409
+
+
+class FlaggedNotCovered(BwcError):
+    """A flagged (low-confidence) range of the file was not watched at normal speed: no
+    attestation excuses that."""
+
+    code = "flagged_not_covered"
+    status = 409

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
-from sqlalchemy import JSON, BigInteger, Column, Text
+from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
@@ -19,7 +19,10 @@ Outcome = Literal["approved", "returned", "voided", "withdrawn"]
 # How an approved file reaches the requester: a copy they download, or an inspection at the
 # agency (view_only decisions, and requests for inspection).
 Delivery = Literal["copy", "inspection"]
-APPROVAL_FORMAT = "bwc-release-approval/2"
+# /3 adds `coverage` (what the reviewer watched, the speed policy, any attestation); an
+# approval signed as /2 before that still verifies.
+APPROVAL_FORMAT = "bwc-release-approval/3"
+APPROVAL_FORMATS = frozenset({"bwc-release-approval/2", APPROVAL_FORMAT})
 RESPONSE_FORMAT = "bwc-records-response/1"
 DELAY_FORMAT = "bwc-delay-notice/1"
 RESIDENCY_FORMAT = "bwc-residency-request/1"
@@ -69,6 +72,28 @@ class ReviewRound(SQLModel, table=True):
     released_at: datetime | None = Field(default=None, sa_column=_ts(True))
 
 
+class ReviewCoverage(SQLModel, table=True):
+    """What one legal reviewer's player reported playing of the file of one review round:
+    the played ranges merged per speed class (`review.coverage.RATE_CLASSES`), and the
+    playing time those ranges claim, checked against the time since the reviewer began
+    streaming the file. Another reviewer's coverage never counts for them."""
+
+    __tablename__ = "review_coverage"
+    __table_args__ = (UniqueConstraint("round_id", "reviewer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="review_round.id", index=True)
+    reviewer: str = Field(max_length=120)
+    derivative_id: str = Field(foreign_key="derivative.id", max_length=36)
+    sha256: str = Field(max_length=64)
+    # {"full": [[start, end], ...], "skim": [...], "fast": [...]}, seconds, merged
+    played: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    played_for_s: float = 0.0  # seconds of playing the reported ranges took at their rates
+    reports: int = 0
+    first_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+
+
 # ---- API shapes ----------------------------------------------------------------------
 
 
@@ -104,6 +129,79 @@ class RoundRead(UtcRead):
     key_id: str | None
     released_by: str | None
     released_at: datetime | None
+
+
+class PlayedRange(BaseModel):
+    """A range the player played, in seconds of the file, at one playback rate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = PField(allow_inf_nan=False)
+    end: float = PField(allow_inf_nan=False)
+    rate: float = PField(default=1.0, gt=0, le=16, allow_inf_nan=False,
+                         description="The playbackRate it was played at: up to 1 counts "
+                                     "everywhere, up to 2 outside flagged ranges, faster "
+                                     "for nothing.")
+
+
+class CoverageReport(BaseModel):
+    """Ranges of the file under review the reviewer's player played since its last report
+    (HTMLMediaElement.played with the playbackRate of each)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ranges: list[PlayedRange] = PField(min_length=1, max_length=500)
+
+
+class CoverageSpan(BaseModel):
+    """A stretch of the file, in seconds."""
+
+    start: float
+    end: float
+
+
+class FlagCoverage(BaseModel):
+    """One flagged (low-confidence) range, the span with its margin that must be watched at
+    normal speed, and what of it is still unwatched."""
+
+    start: float
+    end: float
+    reason: str
+    span: CoverageSpan
+    unwatched: list[CoverageSpan]
+    watched: bool
+
+
+class CoverageRead(BaseModel):
+    """What one reviewer has watched of the file under review, and what is still missing
+    before they can sign it off (`complete`), under the speed policy in `policy`."""
+
+    round_id: int
+    reviewer: str
+    derivative_id: str
+    sha256: str
+    duration_s: float | None
+    covered: list[CoverageSpan]
+    covered_at_normal_speed: list[CoverageSpan]
+    played_too_fast: list[CoverageSpan]
+    uncovered: list[CoverageSpan]
+    covered_s: float
+    uncovered_s: float
+    flagged: list[FlagCoverage]
+    whole_file: bool
+    flags_watched: bool
+    complete: bool
+    policy: dict[str, Any]
+
+
+class ApproveBody(BaseModel):
+    """The written basis of a sign-off and, when the reviewer has not watched the whole file,
+    why the rest need not be watched (flagged ranges must be watched regardless)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = PField(default="", max_length=4000)
+    attestation: str = PField(default="", max_length=4000)
 
 
 class ReleaseRead(UtcRead):

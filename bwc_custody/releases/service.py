@@ -4,8 +4,10 @@ the request is answered, the written response the server signs.
 
 The custodian submits a derivative of the recording (`submit`); the review round binds it by
 SHA-256 to the decision in force. A legal reviewer who is not the submitter, and who has
-watched that file since it was submitted, signs it off (`approve`): the server signs a
-statement of exactly what was approved, on which rules, by whom. The custodian then releases
+watched that file since it was submitted (all of it, or all but what they attest need not
+be watched, and every flagged range at normal speed: `coverage`), signs it off (`approve`):
+the server signs a statement of exactly what was approved, on which rules, by whom, and
+what they watched. The custodian then releases
 it (`release`) after checking the stored bytes against that signed statement; a requester who
 asked for a copy downloads exactly those bytes. Or the custodian denies the recording, saying
 how the exceptions apply (`deny`). A changed decision voids a round in review or approved
@@ -28,10 +30,12 @@ from sqlmodel import Session, col, select
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
-from bwc_custody.custody.models import CustodyEntry
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.reasons import require_reason
+from bwc_custody.redactions.models import Derivative
 from bwc_custody.redactions.service import get_derivative
+from bwc_custody.redactions.signing import describe, sign_copy
+from bwc_custody.releases import coverage
 from bwc_custody.releases.errors import (
     ActionRequired,
     AnalysisPending,
@@ -50,6 +54,7 @@ from bwc_custody.releases.errors import (
 from bwc_custody.releases.models import (
     APPEAL_NOTICE,
     APPROVAL_FORMAT,
+    APPROVAL_FORMATS,
     DELAY_FORMAT,
     INVESTIGATION_NOTICE,
     RESIDENCY_FORMAT,
@@ -72,6 +77,8 @@ from bwc_custody.vault.models import StoredObject
 from policies.calendar import kentucky_today
 from policies.notices import DelayNotice, check_delay_notice
 from policies.vocabulary import effect_rank
+from provenance.assertion import ReleaseAssertion
+from provenance.ca import AgencyCA
 from review.workflow import automatic_transition, check_transition
 from storage.errors import IntegrityError
 from storage.keys import Keyring, Signer
@@ -166,9 +173,40 @@ def _no_action_left(decision: RequestDecision, item: RequestRecording) -> None:
                                       for a in actions])
 
 
-def submit(*, session: Session, request_id: str, item_id: str, body: SubmitBody,
-           actor: Principal, client_addr: str = "") -> ReviewRound:
-    """Put one redacted file of the recording before legal review."""
+def _release_assertion(session: Session, request: RecordsRequest, item: RequestRecording,
+                       decision: RequestDecision, evidence_sha256: str,
+                       copy: Derivative) -> ReleaseAssertion:
+    """What the released file's manifest says of itself: the original by its SHA-256, the
+    request, what was redacted and on which rules, the custody checkpoint current now. The
+    reviewer's signed statement is not in it: it is made after, over this file's SHA-256
+    (provenance/README.md), and travels in the written response."""
+    withheld = [w for w in decision.decision.get("withheld", []) if w.get("what") == "redaction"]
+    redaction = describe(copy)
+    if withheld:
+        redaction += " Withheld under the law: " + "; ".join(
+            f"{w['description']} ({', '.join(w.get('citations') or [])})" for w in withheld) + "."
+    latest = custody.latest_checkpoint(session=session)
+    return ReleaseAssertion(
+        original_sha256=evidence_sha256, request_id=request.id, redaction=redaction,
+        agency=get_settings().agency_name,
+        checkpoint=custody.checkpoint_document(latest) if latest is not None else None,
+        reviewer_statement=None,
+        fields={"recording": item.position, "item_id": item.id,
+                "evidence_id": item.evidence_id,
+                "redacted_copy": {"derivative_id": copy.id, "sha256": copy.sha256},
+                "decision": {"id": decision.id, "effect": decision.effect,
+                             "rule_ids": decision.rule_ids,
+                             "citations": _citations(decision)},
+                "review": f"the legal reviewer's signed statement ({APPROVAL_FORMAT}) names "
+                          "this file's SHA-256; the written response carries it"})
+
+
+def submit(*, session: Session, store: ObjectStore, keyring: Keyring, ca: AgencyCA,
+           request_id: str, item_id: str, body: SubmitBody, actor: Principal,
+           client_addr: str = "") -> ReviewRound:
+    """Put one redacted file of the recording before legal review: the server signs a copy
+    of it with the release's C2PA manifest, and that signed copy is the file under review
+    (what the reviewer watches and signs off, and the requester gets)."""
     request, item = requests.get_for_transition(session=session, request_id=request_id,
                                                 item_id=item_id)
     assert item is not None
@@ -193,13 +231,22 @@ def submit(*, session: Session, request_id: str, item_id: str, body: SubmitBody,
             derivative_id=derivative.id, evidence_id=evidence.id)
     assert decision.id is not None
     note = body.note.strip() or None
+    signed = sign_copy(
+        session=session, store=store, keyring=keyring, ca=ca, source=derivative,
+        release=_release_assertion(session, request, item, decision, evidence.sha256,
+                                   derivative),
+        title=release_filename(request.id, item.id), actor=actor,
+        tsa_urls=get_settings().tsa_urls, client_addr=client_addr)
+    c2pa = signed.c2pa or {}
     submitted = requests.move(
         session=session, request=request, item=item, transition=transition, actor=actor,
         client_addr=client_addr, reason=note or "",
-        details={"derivative_id": derivative.id, "sha256": derivative.sha256,
+        details={"derivative_id": signed.id, "sha256": signed.sha256,
+                 "signed_from": derivative.id, "redacted_sha256": derivative.sha256,
+                 "c2pa_signer_id": c2pa.get("signer_id"), "c2pa_root_id": c2pa.get("root_id"),
                  "decision_id": decision.id, "effect": decision.effect})
-    row = ReviewRound(request_id=request.id, item_id=item.id, derivative_id=derivative.id,
-                      sha256=derivative.sha256, size=derivative.size,
+    row = ReviewRound(request_id=request.id, item_id=item.id, derivative_id=signed.id,
+                      sha256=signed.sha256, size=signed.size,
                       decision_id=decision.id, submitted_by=actor.username,
                       submit_seq=submitted.seq, note=note)
     session.add(row)
@@ -207,20 +254,18 @@ def submit(*, session: Session, request_id: str, item_id: str, body: SubmitBody,
     return row
 
 
-def _viewed(session: Session, *, reviewer: str, evidence_id: str, round_: ReviewRound) -> bool:
-    """Whether `reviewer` streamed the round's file after it was submitted (the log says)."""
-    seen = session.exec(select(CustodyEntry).where(
-        CustodyEntry.action == "derivative.stream", CustodyEntry.actor == reviewer,
-        CustodyEntry.target_id == evidence_id, col(CustodyEntry.seq) > round_.submit_seq))
-    return any(e.details.get("derivative_id") == round_.derivative_id
-               and e.details.get("sha256") == round_.sha256 for e in seen)
+def release_filename(request_id: str, item_id: str) -> str:
+    """The released file's name: the download's and the one in its C2PA manifest."""
+    return f"request-{request_id}-{item_id}.mp4"
 
 
 def approve(*, session: Session, store: ObjectStore, keyring: Keyring, signer: Signer,
             request_id: str, item_id: str, reason: str, actor: Principal,
-            client_addr: str = "") -> ReviewRound:
-    """A legal reviewer signs off on the file under review; the server signs what they
-    approved."""
+            attestation: str = "", client_addr: str = "") -> ReviewRound:
+    """A legal reviewer signs off on the file under review, once they have watched it (the
+    whole file, or all but what `attestation` says need not be watched, and every flagged
+    range at normal speed: `coverage.signoff_coverage`); the server signs what they approved
+    and how they watched it."""
     request, item = requests.get_for_transition(session=session, request_id=request_id,
                                                 item_id=item_id)
     assert item is not None
@@ -230,11 +275,13 @@ def approve(*, session: Session, store: ObjectStore, keyring: Keyring, signer: S
     if round_.submitted_by == actor.username:
         raise SeparationOfDuties("the person who submitted a file for review may not sign "
                                  "it off", submitted_by=round_.submitted_by)
-    if not _viewed(session, reviewer=actor.username, evidence_id=item.evidence_id,
-                   round_=round_):
+    if coverage.first_stream_at(session, reviewer=actor.username,
+                                evidence_id=item.evidence_id, round_=round_) is None:
         raise NotViewed(
             f"watch the file under review (GET /api/v1/derivatives/{round_.derivative_id}"
             "/content) before signing it off", derivative_id=round_.derivative_id)
+    watched = coverage.signoff_coverage(session=session, round_=round_,
+                                        reviewer=actor.username, attestation=attestation)
     decision = _decided_or_raise(session, item)
     derivative = get_derivative(session=session, derivative_id=round_.derivative_id)
     # what is signed is what is stored: the file is hashed now, not taken from the rows
@@ -250,7 +297,10 @@ def approve(*, session: Session, store: ObjectStore, keyring: Keyring, signer: S
         "citations": _citations(decision),
         "delivery": delivery_of(effect=decision.effect, form=request.form),
         "reviewer": actor.username, "approved_at": now.isoformat(), "basis": basis,
+        "coverage": watched,
     }
+    if derivative.c2pa is not None:  # the file approved carries the agency's C2PA manifest
+        statement["content_credentials"] = _content_credentials(derivative.c2pa)
     round_.statement, round_.key_id = statement, signer.key_id
     round_.signature = signer.sign(canonical(statement))
     round_.outcome, round_.outcome_by, round_.outcome_at, round_.outcome_reason = (
@@ -262,6 +312,14 @@ def approve(*, session: Session, store: ObjectStore, keyring: Keyring, signer: S
                            "decision_id": decision.id, "signature": round_.signature,
                            "key_id": round_.key_id})
     return round_
+
+
+def _content_credentials(record: dict[str, Any]) -> dict[str, Any]:
+    """What a signed copy's approval and the written response say of its C2PA manifest."""
+    return {"signer_id": record.get("signer_id"), "root_id": record.get("root_id"),
+            "manifest_bytes": record.get("manifest_bytes"),
+            "signed_from": record.get("signed_from"),
+            "roots": "/api/v1/keys/c2pa"}
 
 
 def send_back(*, session: Session, request_id: str, item_id: str, reason: str,
@@ -293,8 +351,8 @@ def signed_approval(*, signer: Signer, item: RequestRecording,
         raise ApprovalInvalid(f"the approval of recording {item.id} does not verify with "
                               "the server's signing key: nothing is released on it",
                               request_id=item.request_id, round_id=round_.id)
-    if (statement.get("request_id"), statement.get("item_id"), statement.get("format")) != (
-            item.request_id, item.id, APPROVAL_FORMAT):
+    if (statement.get("request_id"), statement.get("item_id")) != (
+            item.request_id, item.id) or statement.get("format") not in APPROVAL_FORMATS:
         raise ApprovalInvalid(f"the signed approval on record is not one of recording "
                               f"{item.id}", request_id=item.request_id, round_id=round_.id)
     return statement
@@ -512,6 +570,10 @@ def _part(session: Session, item: RequestRecording,
         statement = (round_.statement if round_ else None) or {}
         part |= {"released": made.get("released"), "delivery": statement.get("delivery"),
                  "sha256": statement.get("sha256"), "size": statement.get("size")}
+        if statement.get("content_credentials"):
+            # A re-encode strips the manifest; the SHA-256 above still names the file, and
+            # these say how to check the manifest of an unaltered copy.
+            part["content_credentials"] = statement["content_credentials"]
     return part
 
 

@@ -2,7 +2,7 @@
 recordings; each is decided, submitted, released or denied on its own (name one by its
 position in the request, `1`, `2`, ..., or its id). The legal sign-off between `submit` and
 `release` is a named legal reviewer's, so it is made through the API or the console, never
-by the CLI's local operator."""
+by whoever runs the CLI."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 
 from bwc_custody.appeals import service as appeals
 from bwc_custody.appeals.models import AppealCreate, AppealDecision
-from bwc_custody.auth.service import LOCAL_OPERATOR, Principal
+from bwc_custody.auth.service import Principal, cli_operator
 from bwc_custody.commands import emit, in_session
 from bwc_custody.errors import validated
 from bwc_custody.flows import requests as flow
@@ -21,17 +21,17 @@ from bwc_custody.releases.models import DelayNoticeBody, RoundRead, SubmitBody
 from bwc_custody.requests import service
 from bwc_custody.requests.models import DecisionRead, FactsUpdate, RequestCreate
 from bwc_custody.roles import Role
-from bwc_custody.vault.service import get_keyring, get_signer, get_store
+from bwc_custody.vault.service import get_agency_ca, get_keyring, get_signer, get_store
 
-# Whoever runs the CLI holds the database and the keys; they act here as the custodian, and
-# the custody log names them `local-operator` as for every other command.
-CLI_CUSTODIAN = Principal(user_id=None, username=LOCAL_OPERATOR.username,
-                          roles=frozenset({Role.custodian}))
+
+def _custodian() -> Principal:
+    """Whoever runs the command, acting as the custodian (`auth.service.cli_operator`)."""
+    return cli_operator(Role.custodian)
 
 
 def _read(session: Any, request_id: str) -> dict[str, Any]:
     return flow.view_by_id(session=session, request_id=request_id,
-                           actor=CLI_CUSTODIAN).model_dump(mode="json")
+                           actor=_custodian()).model_dump(mode="json")
 
 
 def _item(session: Any, request_id: str, ref: str) -> str:
@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
                  "residency": residency, "parent_of_depicted": parent_of_depicted,
                  "attorney_affidavit": attorney_affidavit, "received_on": received_on}
         emit(in_session(lambda s: _read(s, flow.create_request(
-            session=s, body=validated(RequestCreate, given), actor=CLI_CUSTODIAN,
+            session=s, body=validated(RequestCreate, given), actor=_custodian(),
             client_addr="cli").id)))
 
     @requests_app.command("list")
@@ -77,8 +77,8 @@ def register(app: typer.Typer) -> None:
                                                   "evidence id.")) -> None:
         """Requests with their recordings and decisions, soonest deadline first."""
         emit(in_session(lambda s: [r.model_dump(mode="json") for r in flow.views_of(
-            session=s, actor=CLI_CUSTODIAN, rows=service.list_requests(
-                session=s, actor=CLI_CUSTODIAN, state=state, evidence_id=evidence))]))
+            session=s, actor=_custodian(), rows=service.list_requests(
+                session=s, actor=_custodian(), state=state, evidence_id=evidence))]))
 
     @requests_app.command("show")
     def show(request_id: str) -> None:
@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
 
         def _link(s: Any) -> dict[str, Any]:
             flow.link_recordings(session=s, request_id=request_id, evidence_ids=evidence_ids,
-                                 actor=CLI_CUSTODIAN, client_addr="cli")
+                                 actor=_custodian(), client_addr="cli")
             return _read(s, request_id)
 
         emit(in_session(_link))
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
 
         def _facts(s: Any) -> dict[str, Any]:
             flow.update_facts(session=s, request_id=request_id,
-                              body=validated(FactsUpdate, given), actor=CLI_CUSTODIAN,
+                              body=validated(FactsUpdate, given), actor=_custodian(),
                               client_addr="cli")
             return _read(s, request_id)
 
@@ -139,7 +139,7 @@ def register(app: typer.Typer) -> None:
 
         def _confirm(s: Any) -> dict[str, Any]:
             flow.confirm_relationship(session=s, request_id=request_id, note=note,
-                                      actor=CLI_CUSTODIAN, client_addr="cli")
+                                      actor=_custodian(), client_addr="cli")
             return _read(s, request_id)
 
         emit(in_session(_confirm))
@@ -151,8 +151,9 @@ def register(app: typer.Typer) -> None:
         """Put one redacted file of a recording (its position or id) before legal review."""
 
         def _submit(s: Any) -> dict[str, Any]:
-            releases.submit(session=s, request_id=request_id,
-                            item_id=_item(s, request_id, recording), actor=CLI_CUSTODIAN,
+            releases.submit(session=s, store=get_store(), keyring=get_keyring(),
+                            ca=get_agency_ca(), request_id=request_id,
+                            item_id=_item(s, request_id, recording), actor=_custodian(),
                             body=SubmitBody(derivative_id=derivative_id, note=note),
                             client_addr="cli")
             return _read(s, request_id)
@@ -170,7 +171,7 @@ def register(app: typer.Typer) -> None:
         def _deny(s: Any) -> dict[str, Any]:
             releases.deny(session=s, signer=get_signer(), request_id=request_id,
                           item_id=_item(s, request_id, recording), explanation=explanation,
-                          actor=CLI_CUSTODIAN, client_addr="cli")
+                          actor=_custodian(), client_addr="cli")
             return _read(s, request_id)
 
         emit(in_session(_deny))
@@ -186,7 +187,7 @@ def register(app: typer.Typer) -> None:
             releases.release(session=s, store=get_store(), keyring=get_keyring(),
                              signer=get_signer(), request_id=request_id,
                              item_id=_item(s, request_id, recording),
-                             explanation=explanation, actor=CLI_CUSTODIAN,
+                             explanation=explanation, actor=_custodian(),
                              client_addr="cli")
             return _read(s, request_id)
 
@@ -201,7 +202,7 @@ def register(app: typer.Typer) -> None:
         def _withdraw(s: Any) -> dict[str, Any]:
             flow.close_recording(session=s, signer=get_signer(), request_id=request_id,
                                  item_id=_item(s, request_id, recording),
-                                 actor=CLI_CUSTODIAN, reason=reason, client_addr="cli")
+                                 actor=_custodian(), reason=reason, client_addr="cli")
             return _read(s, request_id)
 
         emit(in_session(_withdraw))
@@ -219,7 +220,7 @@ def register(app: typer.Typer) -> None:
         def _delay(s: Any) -> dict[str, Any]:
             releases.send_delay_notice(session=s, signer=get_signer(), request_id=request_id,
                                        body=validated(DelayNoticeBody, given),
-                                       actor=CLI_CUSTODIAN, client_addr="cli")
+                                       actor=_custodian(), client_addr="cli")
             return _read(s, request_id)
 
         emit(in_session(_delay))
@@ -230,7 +231,7 @@ def register(app: typer.Typer) -> None:
 
         def _ask(s: Any) -> dict[str, Any]:
             releases.request_residency_statement(session=s, signer=get_signer(),
-                                                 request_id=request_id, actor=CLI_CUSTODIAN,
+                                                 request_id=request_id, actor=_custodian(),
                                                  client_addr="cli")
             return _read(s, request_id)
 
@@ -247,7 +248,7 @@ def register(app: typer.Typer) -> None:
         """Record an appeal of the answer to a request (KRS 61.880(2)); its recordings are
         kept while it is pending and until the time to go to court has run."""
         emit(in_session(lambda s: appeals.read(appeals.record_appeal(
-            session=s, request_id=request_id, actor=CLI_CUSTODIAN, client_addr="cli",
+            session=s, request_id=request_id, actor=_custodian(), client_addr="cli",
             body=validated(AppealCreate, {"forum": forum, "filed_on": filed_on, "note": note,
                                           "reference": reference}))).model_dump(mode="json")))
 
@@ -260,7 +261,7 @@ def register(app: typer.Typer) -> None:
                        reference: str = typer.Option("", help="e.g. 26-ORD-123.")) -> None:
         """Record the Attorney General's or the court's decision on an appeal."""
         emit(in_session(lambda s: appeals.read(appeals.record_decision(
-            session=s, request_id=request_id, appeal_id=appeal_id, actor=CLI_CUSTODIAN,
+            session=s, request_id=request_id, appeal_id=appeal_id, actor=_custodian(),
             client_addr="cli", body=validated(AppealDecision, {
                 "outcome": outcome, "decided_on": decided_on, "note": note,
                 "reference": reference}))).model_dump(mode="json")))
@@ -271,5 +272,5 @@ def register(app: typer.Typer) -> None:
         """Close a request: its live recordings are withdrawn; the response goes out for any
         already answered. Its decisions stay on record."""
         emit(in_session(lambda s: _read(s, flow.close_request(
-            session=s, signer=get_signer(), request_id=request_id, actor=CLI_CUSTODIAN,
+            session=s, signer=get_signer(), request_id=request_id, actor=_custodian(),
             reason=reason, client_addr="cli").id)))

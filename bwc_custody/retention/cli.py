@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from bwc_custody.auth.service import cli_operator
 from bwc_custody.errors import InvalidInput, validated
-from bwc_custody.requests.cli import CLI_CUSTODIAN
+from bwc_custody.roles import Role
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -60,7 +61,7 @@ def register(app: typer.Typer) -> None:
 
         def run(s: Session) -> dict[str, Any]:
             tagging.place_hold(session=s, store=get_store(), evidence_id=evidence_id,
-                               body=body, actor=CLI_CUSTODIAN, client_addr="cli")
+                               body=body, actor=cli_operator(Role.custodian), client_addr="cli")
             return service.status(session=s, evidence_id=evidence_id).model_dump(mode="json")
 
         emit(in_session(run))
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
 
         def run(s: Session) -> dict[str, Any]:
             service.lift_hold(session=s, store=get_store(), evidence_id=evidence_id,
-                              hold_id=hold_id, reason=reason, actor=CLI_CUSTODIAN,
+                              hold_id=hold_id, reason=reason, actor=cli_operator(Role.custodian),
                               client_addr="cli")
             return service.status(session=s, evidence_id=evidence_id).model_dump(mode="json")
 
@@ -91,7 +92,7 @@ def register(app: typer.Typer) -> None:
 
         body = CaseClose(case_number=case_number, reason=reason)
         emit(in_session(lambda s: CaseClosureRead.model_validate(service.close_case(
-            session=s, body=body, actor=CLI_CUSTODIAN, client_addr="cli"))
+            session=s, body=body, actor=cli_operator(Role.custodian), client_addr="cli"))
             .model_dump(mode="json")))
 
     @retention_app.command("dispose")
@@ -104,4 +105,4 @@ def register(app: typer.Typer) -> None:
 
         emit(in_session(lambda s: service.dispose(
             session=s, store=get_store(), evidence_id=evidence_id, reason=reason,
-            actor=CLI_CUSTODIAN, client_addr="cli").model_dump(mode="json")))
+            actor=cli_operator(Role.custodian), client_addr="cli").model_dump(mode="json")))

@@ -8,7 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
 from bwc_custody.auth.service import Principal
-from bwc_custody.deps import ClientAddr, Custodian, RowId, SessionDep, Staff, allow
+from bwc_custody.deps import (
+    MIB,
+    ClientAddr,
+    Custodian,
+    RowId,
+    SessionDep,
+    Staff,
+    allow,
+    body_limit,
+)
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.flows import tagging
@@ -116,7 +125,9 @@ def list_known_adults(session: SessionDep, _actor: Custodian,
             service.list_known_adults(session=session, include_removed=include_removed)]
 
 
-@router.post("/known-adults", response_model=KnownAdultRead, status_code=201)
+# reference photos (a few, each a phone camera's JPEG)
+@router.post("/known-adults", response_model=KnownAdultRead, status_code=201,
+             openapi_extra=body_limit(64 * MIB))
 def enrol_known_adult(
     session: SessionDep, actor: Custodian, addr: ClientAddr,
     name: Annotated[str, Form(max_length=200)],

@@ -7,8 +7,14 @@ from typing import Any
 
 import typer
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
+from bwc_custody.auth.service import Principal, cli_operator
 from bwc_custody.errors import BwcError
+from bwc_custody.roles import Role
+
+
+def _operator() -> Principal:
+    """Whoever runs the command: as the admin, or (`--as` a custodian) as the custodian."""
+    return cli_operator(Role.admin, Role.custodian)
 
 
 def _tag_dict(t: Any) -> dict[str, Any]:
@@ -49,7 +55,7 @@ def register(app: typer.Typer) -> None:
 
         emit(in_session(lambda session: NotificationRead.model_validate(
             service.mark_notification_done(session=session, notification_id=notification_id,
-                                           actor=LOCAL_OPERATOR, note=note,
+                                           actor=_operator(), note=note,
                                            client_addr="cli")).model_dump(mode="json")))
 
     tags_app = typer.Typer(help="A recording's tags: what the policy engine reads.",
@@ -81,12 +87,12 @@ def register(app: typer.Typer) -> None:
         """Tag a recording (as custodian); its open requests are decided again."""
         from bwc_custody.evidence.service import find
         from bwc_custody.flows import tagging
-        from bwc_custody.requests.cli import CLI_CUSTODIAN
 
         def add(session: Any) -> dict[str, Any]:
             found = find(session=session, ref=evidence_id).id
             return _tag_dict(tagging.add_tag(session=session, evidence_id=found, name=tag,
-                                             source="custodian", actor=CLI_CUSTODIAN,
+                                             source="custodian",
+                                             actor=cli_operator(Role.custodian),
                                              reason=reason, client_addr="cli"))
 
         emit(in_session(add))
@@ -100,12 +106,11 @@ def register(app: typer.Typer) -> None:
         again."""
         from bwc_custody.evidence.service import find
         from bwc_custody.flows import tagging
-        from bwc_custody.requests.cli import CLI_CUSTODIAN
 
         def remove(session: Any) -> list[dict[str, Any]]:
             found = find(session=session, ref=evidence_id).id
             return [_tag_dict(t) for t in tagging.remove_tag(
-                session=session, evidence_id=found, name=tag, actor=CLI_CUSTODIAN,
+                session=session, evidence_id=found, name=tag, actor=cli_operator(Role.custodian),
                 reason=reason, client_addr="cli")]
 
         emit(in_session(remove))
@@ -153,7 +158,7 @@ def register(app: typer.Typer) -> None:
 
             with session_scope() as session:
                 job = request_analysis(session=session, evidence_id=target,
-                                       actor=LOCAL_OPERATOR, client_addr="cli")
+                                       actor=_operator(), client_addr="cli")
             run_in_foreground(job.id)
             with session_scope() as session:
                 from bwc_custody.tags.models import AnalysisRead
@@ -183,7 +188,7 @@ def register(app: typer.Typer) -> None:
         emit(in_session(lambda session: KnownAdultRead.model_validate(
             service.enrol_known_adult(session=session, keyring=get_keyring(), name=name,
                                       photos=[p.read_bytes() for p in photos],
-                                      consent=consent, actor=LOCAL_OPERATOR,
+                                      consent=consent, actor=_operator(),
                                       client_addr="cli")).model_dump(mode="json")))
 
     @adults_app.command("list")
@@ -206,5 +211,5 @@ def register(app: typer.Typer) -> None:
 
         emit(in_session(lambda session: KnownAdultRead.model_validate(
             service.remove_known_adult(session=session, adult_id=adult_id,
-                                       actor=LOCAL_OPERATOR, reason=reason,
+                                       actor=_operator(), reason=reason,
                                        client_addr="cli")).model_dump(mode="json")))

@@ -13,13 +13,13 @@ from starlette.requests import ClientDisconnect
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
 from bwc_custody.db import BIGINT_MAX
-from bwc_custody.deps import PUBLIC, ClientAddr, SessionDep, allow
+from bwc_custody.deps import PUBLIC, ClientAddr, SessionDep, allow, body_limit
 from bwc_custody.evidence.models import Receipt
 from bwc_custody.flows import ingest
 from bwc_custody.roles import Role
 from bwc_custody.uploads import service
-from bwc_custody.uploads.errors import BadContentType, ChecksumMismatch, TusVersionUnsupported
-from bwc_custody.uploads.staging import discard_staging, locked_staging
+from bwc_custody.uploads.errors import BadContentType, TusVersionUnsupported
+from bwc_custody.uploads.staging import discard_staging
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
 TUS_VERSION = "1.0.0"
@@ -93,7 +93,8 @@ def upload_status(
     return response
 
 
-@router.patch("/{upload_id}", status_code=204)
+# streamed to disk in batches, bounded by the upload's length (never read whole)
+@router.patch("/{upload_id}", status_code=204, openapi_extra=body_limit(None))
 async def append_bytes(
     upload_id: str,
     request: Request,
@@ -110,10 +111,13 @@ async def append_bytes(
     if (content_type or "").split(";")[0].strip() != "application/offset+octet-stream":
         raise BadContentType("Content-Type must be application/offset+octet-stream")
     expected = service.parse_checksum(upload_checksum)
-    upload = service.get_owned_or_raise(session=session, upload_id=upload_id, actor=actor)
-    service.check_appendable(upload, upload_offset)
-    with locked_staging(upload, get_keyring()) as staging:
-        mark = staging.mark()
+    # Async to receive the body as it streams; everything that blocks (the database, the
+    # disk, the cipher) runs on worker threads, never on the event loop: there, 20 uploads
+    # froze every other request of the server (#22 finding 7).
+    append = await run_in_threadpool(
+        lambda: service.begin_append(session=session, keyring=get_keyring(),
+                                     upload_id=upload_id, actor=actor, offset=upload_offset))
+    try:
         chunk_hash = hashlib.sha256()
         parts: list[bytes] = []
         pending = 0
@@ -129,7 +133,7 @@ async def append_bytes(
                     if in_flight is not None:
                         await in_flight
                     in_flight = asyncio.ensure_future(
-                        run_in_threadpool(staging.feed, b"".join(parts), chunk_hash))
+                        run_in_threadpool(append.staging.feed, b"".join(parts), chunk_hash))
                     parts, pending = [], 0
         except ClientDisconnect:
             disconnected = True
@@ -137,15 +141,13 @@ async def append_bytes(
             if in_flight is not None:
                 await in_flight
         if parts:
-            await run_in_threadpool(staging.feed, b"".join(parts), chunk_hash)
-        if expected is not None and (disconnected or chunk_hash.digest() != expected):
-            staging.rollback(mark)
-            if not disconnected:
-                raise ChecksumMismatch("the chunk's SHA-256 does not match Upload-Checksum; "
-                                       "it was discarded, send it again",
-                                       server_offset=upload.offset)
-        await run_in_threadpool(staging.persist)
-        service.record_progress(session=session, upload=upload, staging=staging)
+            await run_in_threadpool(append.staging.feed, b"".join(parts), chunk_hash)
+        upload = await run_in_threadpool(
+            lambda: service.finish_append(session=session, append=append, expected=expected,
+                                          received=chunk_hash.digest(),
+                                          disconnected=disconnected))
+    finally:
+        await run_in_threadpool(append.close)
     response.status_code = 204
     response.headers["Upload-Offset"] = str(upload.offset)
     _tus_headers(response)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import base64
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col
 
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
@@ -18,6 +21,7 @@ from bwc_custody.evidence.errors import EmptyFile
 from bwc_custody.evidence.models import Receipt, parse_metadata
 from bwc_custody.evidence.service import Admission
 from bwc_custody.uploads.errors import (
+    ChecksumMismatch,
     ChecksumUnsupported,
     InvalidUploadHeader,
     OffsetMismatch,
@@ -29,6 +33,7 @@ from bwc_custody.uploads.errors import (
 from bwc_custody.uploads.models import Upload
 from bwc_custody.uploads.staging import (
     Staging,
+    UploadLock,
     discard_staging,
     staged_ciphertext,
     start_staging,
@@ -126,14 +131,80 @@ def check_appendable(upload: Upload, client_offset: int) -> None:
         )
 
 
-def record_progress(*, session: Session, upload: Upload, staging: Staging) -> Upload:
-    """Store the new offset (and, when all bytes are in, the content hash)."""
-    upload.offset = staging.offset
-    if upload.offset == upload.length:
-        upload.status = "complete"
-        upload.sha256 = staging.sha256
-    session.add(upload)
-    session.flush()
+@dataclass
+class Append:
+    """One PATCH under way: the upload, its locked staging, where to roll back to."""
+
+    upload: Upload
+    staging: Staging
+    lock: UploadLock
+    mark: tuple[int, int, bytes, Any]
+    offset: int  # the offset the request started at, as committed
+
+    def close(self) -> None:
+        """Close the staging and release the lock (after the commit, or on failure)."""
+        try:
+            self.staging.close()
+        finally:
+            self.lock.release()
+
+
+def begin_append(*, session: Session, keyring: Keyring, upload_id: str, actor: Principal,
+                 offset: int) -> Append:
+    """Lock the upload, read its committed offset under the lock and check `offset` against
+    it, open its staging; then end the read transaction, so no database connection is held
+    while the bytes arrive (held, 20 slow uploads emptied the pool, #22 finding 7). The
+    caller feeds the staging, calls `finish_append`, and always `Append.close()`."""
+    upload = get_owned_or_raise(session=session, upload_id=upload_id, actor=actor)
+    check_appendable(upload, offset)  # a plain mismatch is 409 even while another writes
+    lock = UploadLock(upload.id)
+    try:
+        session.refresh(upload)  # what the previous holder of the lock committed
+        check_appendable(upload, offset)
+        staging = Staging(upload, keyring)
+    except BaseException:
+        lock.release()
+        raise
+    session.commit()
+    return Append(upload=upload, staging=staging, lock=lock, mark=staging.mark(),
+                  offset=upload.offset)
+
+
+def finish_append(*, session: Session, append: Append, expected: bytes | None,
+                  received: bytes, disconnected: bool) -> Upload:
+    """Make the bytes fed durable and commit the new offset, still under the lock; bytes
+    whose SHA-256 (`received`) is not `expected` are dropped (ChecksumMismatch), as are
+    those of a client gone before the end when it sent a checksum."""
+    staging = append.staging
+    if expected is not None and (disconnected or received != expected):
+        staging.rollback(append.mark)
+        if not disconnected:
+            raise ChecksumMismatch("the chunk's SHA-256 does not match Upload-Checksum; "
+                                   "it was discarded, send it again",
+                                   server_offset=append.offset)
+    staging.persist()
+    upload = record_progress(session=session, upload=append.upload, staging=staging,
+                             previous=append.offset)
+    session.commit()
+    return upload
+
+
+def record_progress(*, session: Session, upload: Upload, staging: Staging,
+                    previous: int) -> Upload:
+    """Store the new offset (and, when all bytes are in, the content hash), only if the
+    stored offset is still `previous`: else OffsetMismatch, nothing stored."""
+    values: dict[str, Any] = {"offset": staging.offset}
+    if staging.offset == upload.length:
+        values |= {"status": "complete", "sha256": staging.sha256}
+    moved = session.execute(
+        update(Upload).where(col(Upload.id) == upload.id, col(Upload.offset) == previous,
+                             col(Upload.status) == "open")
+        .values(**values).returning(col(Upload.id))).first()
+    if moved is None:  # another writer got there first (the lock makes this a backstop)
+        raise OffsetMismatch("the upload moved on while these bytes arrived; HEAD the upload "
+                             "and resume from there", server_offset=previous)
+    for name, value in values.items():
+        set_committed_value(upload, name, value)  # what the row now holds; nothing to flush
     return upload
 
 

@@ -201,23 +201,38 @@ class Staging:
         self._fh.close()
 
 
+class UploadLock:
+    """An exclusive lock on one upload's staging, held by one request from before it reads
+    the upload's offset until after it commits the new one (released between the two, a
+    second PATCH at the same offset also got 204, #22 finding 14). A second request meanwhile
+    gets UploadBusy (423)."""
+
+    def __init__(self, upload_id: str) -> None:
+        self._fh = open(staging_dir() / f"{upload_id}.lock", "a+b")  # noqa: SIM115 (release())
+        try:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.close()
+            raise UploadBusy("another request is writing this upload; retry after it ends",
+                             upload_id=upload_id) from None
+
+    def release(self) -> None:
+        """Let the next request in (closing the file ends the lock)."""
+        self._fh.close()
+
+
 @contextmanager
 def locked_staging(upload: Upload, keyring: Keyring) -> Iterator[Staging]:
-    """The upload's staging, exclusively locked (a second concurrent PATCH gets 423)."""
-    lock_path = staging_dir() / f"{upload.id}.lock"
-    with open(lock_path, "a+b") as lock:
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UploadBusy(
-                "another request is writing this upload; retry after it ends",
-                upload_id=upload.id,
-            ) from None
+    """The upload's staging, exclusively locked for the block."""
+    lock = UploadLock(upload.id)
+    try:
         staging = Staging(upload, keyring)
         try:
             yield staging
         finally:
             staging.close()
+    finally:
+        lock.release()
 
 
 def discard_staging(upload_id: str) -> None:

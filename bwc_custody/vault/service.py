@@ -19,6 +19,7 @@ from bwc_custody.db import engine_of, session_scope
 from bwc_custody.timeutil import utcnow
 from bwc_custody.vault.errors import HashMismatch, ObjectDisposed
 from bwc_custody.vault.models import PendingObject, StoredObject
+from provenance.ca import AgencyCA
 from storage.crypto import (
     HEADER_SIZE,
     EncryptResult,
@@ -71,6 +72,13 @@ def get_keyring() -> Keyring:
 def get_signer() -> Signer:
     """The server's Ed25519 signing key."""
     return Signer.load_or_create(get_settings().keys_dir)
+
+
+def get_agency_ca() -> AgencyCA:
+    """The agency's C2PA certificate authority (made by `bwc init`, or on first use), read
+    afresh each call: `bwc keys rotate-c2pa` in another process switches it by one rename."""
+    settings = get_settings()
+    return AgencyCA.load_or_create(settings.c2pa_dir, agency=settings.agency_name)
 
 
 def original_lock(settings: Settings | None = None) -> ObjectLock | None:

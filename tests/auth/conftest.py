@@ -39,9 +39,9 @@ def make_user(migrated: str) -> Callable[..., int]:
     """Factory: a user with roles and the test password, and the one-time-code key its roles
     need (kept in MFA_KEYS); returns the user id."""
     from bwc_custody.auth import mfa
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.flows import auth as flows
+    from tests.support.actors import LOCAL_OPERATOR
 
     def _make(username: str, *roles: Role, password: str | None = PASSWORD) -> int:
         with session_scope() as session:
@@ -75,9 +75,9 @@ def make_jwt() -> Callable[..., str]:
 @pytest.fixture
 def disable() -> Callable[[str], None]:
     """Disable a user through the admin flow."""
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.flows import auth as flows
+    from tests.support.actors import LOCAL_OPERATOR
 
     def _disable(username: str) -> None:
         with session_scope() as session:

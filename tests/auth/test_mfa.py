@@ -61,9 +61,9 @@ def test_the_public_logs_on_with_a_password_and_the_roles_are_a_setting(
     assert "pat" not in MFA_KEYS
     assert _logon(client, "pat") == (200, "")
     make_user("ora", Role.officer, password=None)
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.flows import auth as flows
+    from tests.support.actors import LOCAL_OPERATOR
 
     with session_scope() as session:
         flows.reset_password(session=session, actor=LOCAL_OPERATOR, username="ora",

@@ -27,12 +27,19 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/evidence/{evidence_id}/content"): frozenset({"custodian", "legal_reviewer"}),
     ("POST", "/api/v1/evidence/{evidence_id}/package"): frozenset({"custodian"}),
     ("GET", "/api/v1/keys/signing"): PUBLIC,
+    ("GET", "/api/v1/keys/c2pa"): PUBLIC,
+    ("GET", "/api/v1/keys/c2pa/roots.pem"): PUBLIC,
     ("GET", "/api/v1/evidence/{evidence_id}/tags"): METADATA,
     ("POST", "/api/v1/evidence/{evidence_id}/tags"): frozenset({"custodian"}),
     ("DELETE", "/api/v1/evidence/{evidence_id}/tags/{name}"): frozenset({"custodian"}),
     ("GET", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
     ("POST", "/api/v1/evidence/{evidence_id}/analysis"): frozenset({"custodian"}),
     ("POST", "/api/v1/evidence/{evidence_id}/redactions"): frozenset({"custodian"}),
+    ("PATCH", "/api/v1/derivatives/{derivative_id}"): frozenset({"custodian"}),
+    ("POST", "/api/v1/evidence/{evidence_id}/speech"): frozenset({"custodian"}),
+    ("GET", "/api/v1/evidence/{evidence_id}/speech"): frozenset({"custodian"}),
+    ("GET", "/api/v1/evidence/{evidence_id}/speech/{speech_id}/transcript"): frozenset(
+        {"custodian"}),
     ("GET", "/api/v1/evidence/{evidence_id}/derivatives"): frozenset(
         {"custodian", "legal_reviewer", "auditor"}),
     ("GET", "/api/v1/derivatives/{derivative_id}"): frozenset(
@@ -66,6 +73,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/deny"): frozenset(
         {"custodian"}),
     ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/approve"): frozenset(
+        {"legal_reviewer"}),
+    ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/coverage"): frozenset(
+        {"legal_reviewer"}),
+    ("GET", "/api/v1/requests/{request_id}/recordings/{item_id}/coverage"): frozenset(
         {"legal_reviewer"}),
     ("POST", "/api/v1/requests/{request_id}/recordings/{item_id}/return"): frozenset(
         {"legal_reviewer"}),

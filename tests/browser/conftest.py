@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 CHROMIUM = os.environ.get("BWC_CHROMIUM", "/usr/bin/chromium")
+# Read at import: the bwc_home fixture clears every BWC_* variable before a test runs.
+SCREENSHOTS = os.environ.get("BWC_SCREENSHOTS")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--autoplay-policy=no-user-gesture-required"]
@@ -25,6 +27,14 @@ def _missing(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}: .ci/run installs it (apt-get install chromium)")
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock() -> None:
+    """The real clock, not the suite's fixed one: the server these tests drive is another
+    process on the machine's clock, and a one-time code made at the fixed instant would be
+    months from its own. The walks compare no dates, so the hour they run at does not
+    matter."""
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +107,6 @@ class Walk:
 def walk(chromium: Any, live_server: str) -> Iterator[Callable[[str], Walk]]:
     """Factory: a fresh browser context (its own cookies) for one person."""
     contexts: list[Any] = []
-    shots = os.environ.get("BWC_SCREENSHOTS")
 
     def _open(name: str) -> Walk:
         context = chromium.new_context(viewport={"width": 1280, "height": 900})
@@ -105,8 +114,12 @@ def walk(chromium: Any, live_server: str) -> Iterator[Callable[[str], Walk]]:
         page = context.new_page()
         page.set_default_timeout(60_000)
         return Walk(page=page, base=live_server, name=name,
-                    shots=Path(shots) if shots else None)
+                    shots=Path(SCREENSHOTS) if SCREENSHOTS else None)
 
     yield _open
     for context in contexts:
+        if SCREENSHOTS:  # where each person ended: what a failed step left on screen
+            for n, page in enumerate(context.pages):
+                page.screenshot(path=str(Path(SCREENSHOTS) / f"last-{id(context)}-{n}.png"),
+                                full_page=True)
         context.close()

@@ -5,6 +5,7 @@ retention of a recording (hold, lift, destroy)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -68,8 +69,12 @@ def test_review_and_release_through_the_console(
 
     page = counsel.get(url)
     assert f'action="{one}/approve"' in page.text
-    video = f"/console/derivatives/{derivative['id']}/video?request_id={request_id}"
+    # the file under review is the copy the server signed with the release's C2PA manifest;
+    # the page says what that manifest tells whoever opens the file
+    under_review = desk.under_review(request_id)
+    video = f"/console/derivatives/{under_review['derivative_id']}/video?request_id={request_id}"
     assert escape(video) in page.text
+    assert "Signed with the agency's content credentials (C2PA)" in page.text
     unseen: Any = counsel.post(f"{one}/approve", {"reason": "reviewed under KRS 610.320"})
     assert unseen.status_code == 409
     assert "file_not_viewed" in unseen.text
@@ -77,7 +82,7 @@ def test_review_and_release_through_the_console(
 
     watched: Any = counsel.get(video)
     assert watched.status_code == 200
-    assert hashlib.sha256(watched.content).hexdigest() == derivative["sha256"]
+    assert hashlib.sha256(watched.content).hexdigest() == under_review["sha256"]
 
     # sent back once: the custodian's queue and the request say so, with the reason
     assert "Nothing is waiting for you" not in counsel.get("/console/").text
@@ -99,7 +104,21 @@ def test_review_and_release_through_the_console(
                                          "note": "named, every face blurred"})
     assert r.status_code == 303
     assert f'href="{url}"' not in custodian.get("/console/?show=returned").text
+    under_review = desk.under_review(request_id)  # signed again for the new round
+    video = f"/console/derivatives/{under_review['derivative_id']}/video?request_id={request_id}"
     assert counsel.get(video).status_code == 200
+    # the page's player reports what it played (static/coverage.js); the panel is redrawn
+    page = counsel.get(url)
+    assert "data-coverage-url" in page.text
+    assert "nothing yet" in page.text
+    assert 'name="attestation"' in page.text
+    length = desk.duration(evidence_id)
+    desk.clock.shift(length + 1)
+    played = json.dumps([{"start": 0, "end": length, "rate": 1}])
+    panel: Any = counsel.post(f"{one}/coverage", {"ranges": played})
+    assert panel.status_code == 200, panel.text
+    assert "The whole file is watched." in panel.text
+    assert 'data-complete="true"' in counsel.get(url).text
     r = counsel.post(f"{one}/approve", {"reason": "reviewed under KRS 610.320; all blurred"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=approved")
     unticked: Any = custodian.post(f"{one}/release", {"explanation": "faces blurred"})
@@ -110,13 +129,13 @@ def test_review_and_release_through_the_console(
     r = custodian.post(f"{one}/release", {"explanation": "the other students' faces are "
                                                           "blurred (KRS 610.320(3))",
                                           "confirm": "yes"})
-    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=released")
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=released%2C+answered")
     assert desk.state(request_id) == "released"
     assert "Released" in custodian.get(url).text
     assert "Written response" in custodian.get(url).text
 
     got = desk.download(request_id, desk.parent)
-    assert hashlib.sha256(got.content).hexdigest() == derivative["sha256"]
+    assert hashlib.sha256(got.content).hexdigest() == under_review["sha256"]
     steps = [e for e in _entries(request_id) if e[0] in (
         "request.submit", "request.approve", "request.release")]
     assert steps == [("request.submit", "cust-1"), ("request.submit", "cust-1"),
@@ -247,8 +266,9 @@ def test_a_withheld_record_is_denied_in_writing_from_the_console(
     assert f'action="{one}/deny"' in custodian.get(url).text  # still to be answered
     r = custodian.post(f"{one}/deny", {"explanation": "several students, investigation open",
                                        "confirm": "yes"})
-    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=denied")
-    page = custodian.get(url)
+    assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=denied%2C+answered")
+    page = custodian.get(r.headers["location"])
+    assert "Every recording is answered" in page.text
     assert "Written response" in page.text
     assert escape(APPEAL_NOTICE) in page.text
     assert f'action="{one}/deny"' not in page.text

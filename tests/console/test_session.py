@@ -23,6 +23,8 @@ REVIEWER = frozenset({"legal_reviewer"})
 HOLDERS = frozenset({"custodian", "legal_reviewer"})
 ANYONE = frozenset(r.value for r in Role)
 PUBLIC = frozenset({"public"})
+AUDITOR = frozenset({"auditor"})
+ADMIN = frozenset({"admin"})
 
 CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/"): PUBLIC,
@@ -37,6 +39,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/submit"): CUSTODIAN,
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/deny"): CUSTODIAN,
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/approve"): REVIEWER,
+    ("POST", "/console/requests/{request_id}/recordings/{item_id}/coverage"): REVIEWER,
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/return"): REVIEWER,
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/release"): CUSTODIAN,
     ("POST", "/console/requests/{request_id}/recordings/{item_id}/close"): CUSTODIAN,
@@ -50,6 +53,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/evidence/{evidence_id}/original"): HOLDERS,
     ("POST", "/console/evidence/{evidence_id}/redactions"): CUSTODIAN,
     ("POST", "/console/evidence/{evidence_id}/analysis"): CUSTODIAN,
+    ("POST", "/console/evidence/{evidence_id}/speech"): CUSTODIAN,
     ("POST", "/console/evidence/{evidence_id}/holds"): HOLDERS,
     ("POST", "/console/evidence/{evidence_id}/holds/{hold_id}/lift"): HOLDERS,
     ("POST", "/console/evidence/{evidence_id}/case-closed"): HOLDERS,
@@ -63,12 +67,28 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/evidence/{evidence_id}/derivatives/{derivative_id}/label"): CUSTODIAN,
     ("GET", "/console/notifications"): CUSTODIAN,
     ("POST", "/console/notifications/{notification_id}/done"): CUSTODIAN,
-    ("GET", "/console/custody"): frozenset({"auditor"}),
+    ("GET", "/console/custody"): AUDITOR,
+    ("POST", "/console/custody/verify"): AUDITOR,
+    ("GET", "/console/admin/users"): ADMIN,
+    ("GET", "/console/admin/devices"): ADMIN,
+    ("GET", "/console/admin/users/{username}"): ADMIN,
+    ("POST", "/console/admin/users"): ADMIN,
+    ("POST", "/console/admin/devices"): ADMIN,
+    ("POST", "/console/admin/users/{username}/roles"): ADMIN,
+    ("POST", "/console/admin/users/{username}/disable"): ADMIN,
+    ("POST", "/console/admin/users/{username}/enable"): ADMIN,
+    ("POST", "/console/admin/users/{username}/password"): ADMIN,
+    ("POST", "/console/admin/users/{username}/mfa"): ADMIN,
+    ("POST", "/console/admin/users/{username}/tokens"): ADMIN,
+    ("POST", "/console/admin/users/{username}/tokens/{token_id}/revoke"): ADMIN,
 }
 
 
+_NUMBERED = ("hold_id", "notification_id", "token_id")
+
+
 def _url(path: str) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) in ("hold_id", "notification_id")
+    return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) in _NUMBERED
                   else "00000000-0000-4000-8000-000000000000", path) + (
         "?request_id=x" if path.endswith("/video") else
         "?reason=why" if path.endswith("/original") else "")
@@ -236,10 +256,10 @@ def test_a_logon_ends_on_the_server_at_logout_disable_reset_and_after_its_hours(
     from sqlmodel import select
 
     from bwc_custody.auth.models import ApiToken
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.custody.models import CustodyEntry
     from bwc_custody.db import session_scope
     from bwc_custody.flows import auth as flows
+    from tests.support.actors import LOCAL_OPERATOR
 
     def to_logon(b: Browser) -> bool:
         r = b.get("/console/")
@@ -313,3 +333,41 @@ def test_static_serves_only_the_consoles_own_files(client: TestClient) -> None:
         r = client.get(f"/console/static/{path}")
         assert r.status_code == 404, path
         assert not any(leak in r.text for leak in ("{%", "import", "sha256")), path
+
+
+def test_a_console_cookie_used_as_an_api_token_ends_with_its_logon(
+        client: TestClient, make_user: Callable[..., int],
+        browser: Callable[..., Browser]) -> None:
+    """#22 finding 8: the API checked the cookie's signature and user, not that its console
+    logon was still live, so a copied cookie read the API (and streamed originals) after
+    logout and after a password reset. One check now serves both."""
+    from bwc_custody.auth.service import LOCAL_OPERATOR
+    from bwc_custody.db import session_scope
+    from bwc_custody.flows import auth as flows
+
+    def api(token: str) -> int:
+        return client.get("/api/v1/auth/me",
+                          headers={"Authorization": f"Bearer {token}"}).status_code
+
+    make_user("cust-8", Role.custodian)
+    at_logout = browser("cust-8", logon="to-log-out")
+    assert api(at_logout.token) == 200
+    out = at_logout.post("/console/logout")
+    assert (out.status_code, out.headers["location"]) == (303, "/console/login?done=logged+out")
+    assert api(at_logout.token) == 401
+
+    at_reset = browser("cust-8", logon="to-reset")
+    assert api(at_reset.token) == 200
+    with session_scope() as session:
+        flows.reset_password(session=session, actor=LOCAL_OPERATOR, username="cust-8")
+    assert api(at_reset.token) == 401
+    assert at_reset.get("/console/").status_code == 303
+
+    # an API logon's access token cannot open the console
+    with session_scope() as session:
+        flows.reset_password(session=session, actor=LOCAL_OPERATOR, username="cust-8",
+                             password=PASSWORD)
+    pair = client.post("/api/v1/auth/token", data={
+        "username": "cust-8", "password": PASSWORD, "otp": one_time_code("cust-8")}).json()
+    assert api(pair["access_token"]) == 200
+    assert Browser(client, pair["access_token"], "").get("/console/").status_code == 303

@@ -125,10 +125,10 @@ def _jpeg() -> bytes:
 def test_the_list_page_filters_shows_posters_logged_once_and_links_picks(
         client: TestClient, make_token: Callable[..., str], browser: Callable[..., Browser],
         three: dict[str, str]) -> None:
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.evidence.service import store_poster
     from bwc_custody.vault.service import get_keyring, get_store
+    from tests.support.actors import LOCAL_OPERATOR
 
     token = make_token(Role.custodian, username="cust-1")
     make_token(Role.auditor, username="audit-1")

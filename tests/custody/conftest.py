@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
+from tests.support.actors import LOCAL_OPERATOR
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def test_stream_records_the_view_with_reason(
     log = client.get("/api/v1/custody/entries", headers=auditor,
                      params={"target_id": evidence_id}).json()
     assert [(e["action"], e["actor"], e["reason"]) for e in log] == [
-        ("evidence.ingest", "local-operator", ""),
+        ("evidence.ingest", "test-operator", ""),
         ("evidence.stream", "cara", "triage of request 12")]
 
 

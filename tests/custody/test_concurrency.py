@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
+from tests.support.actors import LOCAL_OPERATOR
 
 
 def test_threads_appending_at_once_keep_the_chain(migrated: str,

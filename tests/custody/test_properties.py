@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
+from tests.support.actors import LOCAL_OPERATOR
 
 PROPS = settings(max_examples=15, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.evidence import service
 from bwc_custody.evidence.models import DockMetadata, Evidence
 from bwc_custody.vault.models import StoredObject
 from tests.concurrency import run_in_threads
+from tests.support.actors import LOCAL_OPERATOR
 
 
 def test_simultaneous_twins_make_one_item(migrated: str, bwc_home: Path,

@@ -10,6 +10,7 @@ recording after it has published the object."""
 from __future__ import annotations
 
 import base64
+import getpass
 import hashlib
 import json
 import os
@@ -202,7 +203,7 @@ def test_the_workers_housekeeping_adopts_without_a_retry(
     assert len(receipts) == 1
     assert not receipts[0].duplicate
     (evidence,), _ = _state()
-    assert (evidence.officer_id, evidence.ingested_by) == ("o-3", "local-operator")
+    assert (evidence.officer_id, evidence.ingested_by) == ("o-3", f"os:{getpass.getuser()}")
     from bwc_custody.db import session_scope
 
     with session_scope() as session:  # its follow-ups ran: the officer's campus tag

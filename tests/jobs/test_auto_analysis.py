@@ -16,7 +16,6 @@ pytestmark = pytest.mark.slow
 def test_campus_video_is_analysed_after_ingest_without_anyone_asking(
         sqlite_migrated: str, bwc_home: Path, monkeypatch: pytest.MonkeyPatch,
         make_clip: Callable[..., Path], ingest_clip: Callable[..., str]) -> None:
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.config import get_settings
     from bwc_custody.db import get_engine, session_scope
     from bwc_custody.flows.jobs import HANDLERS
@@ -24,6 +23,7 @@ def test_campus_video_is_analysed_after_ingest_without_anyone_asking(
     from bwc_custody.jobs.worker import run_worker
     from bwc_custody.tags.analysis import request_analysis
     from bwc_custody.tags.service import effective_tags
+    from tests.support.actors import LOCAL_OPERATOR
 
     monkeypatch.setenv("BWC_AUTO_ANALYZE", "true")
     get_settings.cache_clear()

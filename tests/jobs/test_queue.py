@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.errors import BwcError
 from bwc_custody.flows.jobs import HANDLERS
 from bwc_custody.jobs import service
@@ -27,6 +26,7 @@ from bwc_custody.jobs.worker import (
     worker_principal,
 )
 from bwc_custody.timeutil import utcnow
+from tests.support.actors import LOCAL_OPERATOR
 
 KIND = "test-noop"
 

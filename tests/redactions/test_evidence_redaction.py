@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from bwc_custody.roles import Role
+from tests.support.records import entries_about, job_now
 from tests.tags.conftest import KID_A, KID_B
 
 pytestmark = pytest.mark.slow
@@ -34,22 +35,6 @@ def _drain(home: Path) -> int:
 
     return run_worker(engine=get_engine(), home=home, handlers=HANDLERS, lease_seconds=30,
                       drain=True)
-
-
-def _job(job_id: str) -> Any:
-    from bwc_custody.db import session_scope
-    from bwc_custody.jobs import service
-
-    with session_scope() as session:
-        return service.get_job(session=session, job_id=job_id)
-
-
-def _log(evidence_id: str) -> list[Any]:
-    from bwc_custody.custody.service import entries_for
-    from bwc_custody.db import session_scope
-
-    with session_scope() as session:
-        return list(entries_for(session=session, target_id=evidence_id))
 
 
 def _objects(kind: str) -> list[Any]:
@@ -123,11 +108,11 @@ def test_redaction_job_makes_an_encrypted_logged_derivative(
         assert b"ftyp" not in raw[:64]
         assert raw[:4] == b"BWCE"
 
-    actions = [e.action for e in _log(evidence_id)]
+    actions = [e.action for e in entries_about(evidence_id)]
     for a in ("redaction.queued", "redaction.started", "redaction.finished",
               "derivative.stream", "derivative.manifest"):
         assert a in actions, (a, actions)
-    finished = next(e for e in _log(evidence_id) if e.action == "redaction.finished")
+    finished = next(e for e in entries_about(evidence_id) if e.action == "redaction.finished")
     assert finished.details["sha256"] == d["sha256"]
     assert finished.details["derivative_id"] == derivative_id
     assert manifest_obj.sha256 == finished.details["manifest_sha256"]
@@ -136,10 +121,10 @@ def test_redaction_job_makes_an_encrypted_logged_derivative(
 def test_bad_footage_fails_its_job_with_a_code_and_the_worker_lives_on(
         sqlite_migrated: str, bwc_home: Path, make_clip: Callable[..., Path],
         ingest_clip: Callable[..., str]) -> None:
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.redactions import service
     from bwc_custody.redactions.models import RedactionRequest
+    from tests.support.actors import LOCAL_OPERATOR
 
     garbage = ingest_clip(data=b"\x00\x01 this is not a video " * 4000)
     good = ingest_clip(make_clip([KID_A], per_image=1.0))
@@ -149,12 +134,12 @@ def test_bad_footage_fails_its_job_with_a_code_and_the_worker_lives_on(
         good_job = service.request_redaction(session=session, evidence_id=good,
                                              body=RedactionRequest(), actor=LOCAL_OPERATOR).id
     assert _drain(bwc_home) == 2
-    bad = _job(bad_job)
+    bad = job_now(bad_job)
     assert bad.state == "failed"
     assert bad.error_code in {"corrupt_video", "no_video_stream"}
     assert bad.attempts == 1  # bad input is not retried
-    assert _job(good_job).state == "succeeded"
-    assert "redaction.failed" in [e.action for e in _log(garbage)]
+    assert job_now(good_job).state == "succeeded"
+    assert "redaction.failed" in [e.action for e in entries_about(garbage)]
     assert len(_objects("derivative")) == 1
 
 
@@ -193,7 +178,7 @@ def test_unknown_derivatives_and_jobs_answer_with_codes(
     assert _drain(bwc_home) == 1
     r = api.post(f"/api/v1/jobs/{job_id}/cancel", json={"reason": "too late"}, headers=h)
     assert (r.status_code, r.json()["error"]["code"]) == (409, "job_not_cancellable")
-    assert _job(job_id).state == "succeeded"  # the refusal changed nothing
+    assert job_now(job_id).state == "succeeded"  # the refusal changed nothing
 
 
 def _set_lease_expired(job_id: str) -> None:
@@ -209,10 +194,10 @@ def _set_lease_expired(job_id: str) -> None:
 def test_worker_killed_mid_job_publishes_nothing_and_the_job_is_rerun(
         migrated: str, bwc_home: Path, make_clip: Callable[..., Path],
         ingest_clip: Callable[..., str]) -> None:
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.redactions import service
     from bwc_custody.redactions.models import RedactionRequest
+    from tests.support.actors import LOCAL_OPERATOR
 
     clip = make_clip([KID_A, KID_B] * 3, per_image=1.5, size="640x360")
     evidence_id = ingest_clip(clip)
@@ -224,9 +209,9 @@ def test_worker_killed_mid_job_publishes_nothing_and_the_job_is_rerun(
                              "--poll", "0.2"], env=dict(os.environ),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        job = _job(job_id)
+        job = job_now(job_id)
         for _ in range(1200):  # wait (polling the row) until frames are being redacted
-            job = _job(job_id)
+            job = job_now(job_id)
             if job.progress_detail.get("done", 0) > 0 or proc.poll() is not None:
                 break
             _wait(0.1)
@@ -241,7 +226,7 @@ def test_worker_killed_mid_job_publishes_nothing_and_the_job_is_rerun(
         stderr = proc.stderr.read().decode() if proc.stderr else ""
         if proc.stderr:
             proc.stderr.close()
-    job = _job(job_id)
+    job = job_now(job_id)
     assert job.state == "running", stderr  # nothing finished it
     assert _objects("derivative") == []
     assert _objects("manifest") == []
@@ -250,12 +235,12 @@ def test_worker_killed_mid_job_publishes_nothing_and_the_job_is_rerun(
 
     _set_lease_expired(job_id)
     assert _drain(bwc_home) == 1
-    job = _job(job_id)
+    job = job_now(job_id)
     assert job.state == "succeeded", (job.error_code, job.error_message)
     assert job.attempts == 2
     assert len(_objects("derivative")) == 1
     assert not any(p.exists() for p in scratch)  # swept by the next worker
-    starts = [e.details for e in _log(evidence_id) if e.action == "redaction.started"]
+    starts = [e.details for e in entries_about(evidence_id) if e.action == "redaction.started"]
     assert [s["reclaimed_from"] for s in starts] == [None, first_worker]
 
 
@@ -302,10 +287,10 @@ def test_keep_photo_and_known_adult_stay_visible_everyone_else_blurred(
         make_clip: Callable[..., Path], ingest_clip: Callable[..., str]) -> None:
     import base64
 
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.tags import service as tags
     from bwc_custody.vault.service import get_keyring
+    from tests.support.actors import LOCAL_OPERATOR
     from tests.tags.conftest import ADULT_IN_CLIP, ADULT_REF, KID_C
 
     with session_scope() as session:
@@ -332,16 +317,16 @@ def test_keep_photo_and_known_adult_stay_visible_everyone_else_blurred(
                         headers=h).json()
     by_enrolment = api.post(url, json={"keep_adults": [adult.id]}, headers=h).json()
     everyone = api.post(url, json={}, headers=h).json()
-    queued = next(e for e in _log(evidence_id) if e.action == "redaction.queued"
+    queued = next(e for e in entries_about(evidence_id) if e.action == "redaction.queued"
                   and e.details["job_id"] == by_photo["id"])
-    for kept_params in (_job(by_photo["id"]).params, queued.details["params"]):
+    for kept_params in (job_now(by_photo["id"]).params, queued.details["params"]):
         assert photo[:200] not in json.dumps(kept_params)  # the photo itself is stored apart
         assert kept_params["keep_photos"][0]["name"] == "complainant"
         assert len(kept_params["keep_photos"][0]["sha256"]) == 64
     assert _drain(bwc_home) == 3
     kept = {}
     for name, job in (("photo", by_photo), ("adult", by_enrolment), ("none", everyone)):
-        done = _job(job["id"])
+        done = job_now(job["id"])
         assert done.state == "succeeded", (done.error_code, done.error_message)
         m = api.get(f"/api/v1/derivatives/{done.result['derivative_id']}/manifest",
                     params={"reason": "check keep-face"}, headers=h).json()

@@ -1,7 +1,8 @@
 """Legal review and release, end to end on real footage: for one recording of a request,
-the custodian submits one redacted file, a different legal reviewer who has watched it signs
-off on its SHA-256, the custodian releases exactly that file, and the requester downloads
-exactly those bytes; the written response goes out when every recording is answered. A
+the custodian submits one redacted file, the server signs a copy of it with the release's
+C2PA manifest (the file under review), a different legal reviewer who has watched that copy
+signs off on its SHA-256, the custodian releases exactly that file, and the requester
+downloads exactly those bytes; the written response goes out when every recording is answered. A
 changed decision voids the sign-off; every refusal has its code; every step is in the
 custody log."""
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi.testclient import TestClient
@@ -56,9 +58,9 @@ class Desk:
     """The people of one test: a custodian, two legal reviewers, a requester (the parent)."""
 
     def __init__(self, client: TestClient, make_token: Callable[..., str], home: Path,
-                 ingest_clip: Callable[..., str]) -> None:
+                 ingest_clip: Callable[..., str], clock: time_machine.Traveller | None) -> None:
         self.client, self.home, self.make_token = client, home, make_token
-        self.ingest_clip = ingest_clip
+        self.ingest_clip, self.clock = ingest_clip, clock
         self.custodian = _h(make_token(Role.custodian, username="cust-1"))
         self.reviewer = _h(make_token(Role.legal_reviewer, username="counsel-1"))
         # a custodian who also holds the reviewer role: may not approve what they submitted
@@ -125,11 +127,46 @@ class Desk:
                                headers=who or self.custodian).json()
         return dict(next(x for x in view["recordings"] if x["position"] == position))
 
+    def under_review(self, request_id: str, position: int = 1) -> dict[str, Any]:
+        """The review round of the recording at `position`: its `derivative_id` is the
+        signed copy made at submission, the file the reviewer watches and signs off."""
+        return dict(self.view(request_id, position=position)["review"])
+
+    def watch_review(self, request_id: str, who: dict[str, str], position: int = 1) -> bytes:
+        """`who` watches the file under review on the request's recording."""
+        return self.watch(self.under_review(request_id, position)["derivative_id"], who)
+
     def watch(self, derivative_id: str, who: dict[str, str]) -> bytes:
         r = self.client.get(f"/api/v1/derivatives/{derivative_id}/content", params=WATCH,
                             headers=who)
         assert r.status_code == 200
         return bytes(r.content)
+
+    def cover(self, request_id: str, who: dict[str, str], ranges: list[dict[str, float]],
+              position: int = 1) -> Any:
+        """Report ranges `who`'s player played of the file under review."""
+        return self.client.post(f"/api/v1/requests/{request_id}/recordings/"
+                                f"{self.item(request_id, position)}/coverage", headers=who,
+                                json={"ranges": ranges})
+
+    def duration(self, evidence_id: str) -> float:
+        """The recording's length in seconds, as probed at ingest."""
+        meta = self.client.get(f"/api/v1/evidence/{evidence_id}", headers=self.custodian)
+        return float(meta.json()["media"]["duration_s"])
+
+    def watch_through(self, derivative: dict[str, Any], who: dict[str, str], request_id: str,
+                      position: int = 1) -> bytes:
+        """`who` streams the file under review (the server's signed copy of `derivative`)
+        and plays it through at normal speed (the clock moves on by its length), reported as
+        covered; returns the bytes streamed."""
+        data = self.watch_review(request_id, who, position)
+        length = self.duration(derivative["evidence_id"])
+        assert self.clock is not None, "the suite's fixed clock moves on by the file's length"
+        self.clock.shift(length + 1)
+        r = self.cover(request_id, who, [{"start": 0, "end": length, "rate": 1}], position)
+        assert r.status_code == 200, r.text
+        assert r.json()["complete"], r.json()
+        return data
 
     def state(self, request_id: str, position: int = 1) -> str:
         return str(self.view(request_id, position=position)["state"])
@@ -142,8 +179,8 @@ class Desk:
 
 @pytest.fixture
 def desk(client: TestClient, make_token: Callable[..., str], bwc_home: Path,
-         ingest_clip: Callable[..., str]) -> Desk:
-    return Desk(client, make_token, bwc_home, ingest_clip)
+         ingest_clip: Callable[..., str], fixed_clock: time_machine.Traveller) -> Desk:
+    return Desk(client, make_token, bwc_home, ingest_clip, fixed_clock)
 
 
 def _log(request_id: str) -> list[Any]:
@@ -182,7 +219,14 @@ def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
     assert submitted.status_code == 200, submitted.text
     assert submitted.json()["recordings"][0]["state"] == "in_review"
     review = submitted.json()["recordings"][0]["review"]
-    assert (review["sha256"], review["outcome"]) == (derivative["sha256"], None)
+    assert review["outcome"] is None
+    # the file under review is a copy the server signed for this request, made from the
+    # redacted copy submitted (provenance/README.md: the manifest is signed before review)
+    signed = c.get(f"/api/v1/derivatives/{review['derivative_id']}", headers=desk.custodian)
+    signed_copy = signed.json()
+    assert (signed_copy["kind"], signed_copy["signed_from"]) == ("signed", derivative["id"])
+    assert review["sha256"] == signed_copy["sha256"] != derivative["sha256"]
+    assert signed_copy["source_sha256"] == derivative["source_sha256"]
     again = desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
     assert (again.status_code, _code(again)) == (409, "transition_not_allowed")
 
@@ -194,7 +238,7 @@ def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
     assert (early.status_code, _code(early)) == (409, "not_released")
 
     # Who submitted may not sign off, even holding the reviewer role; nobody signs unseen.
-    desk.watch(derivative["id"], desk.both)
+    desk.watch_review(request_id, desk.both)
     own = desk.post(request_id, "approve", desk.both, {"reason": "reviewed under KRS 610.320"})
     assert (own.status_code, _code(own)) == (403, "separation_of_duties")
     unseen = desk.post(request_id, "approve", desk.reviewer,
@@ -206,14 +250,18 @@ def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
     assert (early.status_code, _code(early)) == (409, "transition_not_allowed")
     assert desk.state(request_id) == "in_review"
 
-    watched = desk.watch(derivative["id"], desk.reviewer)
+    desk.watch(derivative["id"], desk.reviewer)  # the unsigned copy is not the file under review
+    unsigned = desk.post(request_id, "approve", desk.reviewer,
+                         {"reason": "every juvenile face blurred; KRS 610.320(3) met"})
+    assert (unsigned.status_code, _code(unsigned)) == (409, "file_not_viewed")
+    watched = desk.watch_through(derivative, desk.reviewer, request_id)
     approved = desk.post(request_id, "approve", desk.reviewer,
                          {"reason": "every juvenile face blurred; KRS 610.320(3) met"})
     assert approved.status_code == 200, approved.text
     assert approved.json()["recordings"][0]["state"] == "approved"
     signed = approved.json()["recordings"][0]["review"]
     statement = signed["statement"]
-    assert statement["sha256"] == derivative["sha256"] == hashlib.sha256(watched).hexdigest()
+    assert statement["sha256"] == review["sha256"] == hashlib.sha256(watched).hexdigest()
     assert statement["source_sha256"] == derivative["source_sha256"]
     assert (statement["reviewer"], statement["effect"], statement["delivery"]) == (
         "counsel-1", "release_redacted", "copy")
@@ -236,7 +284,7 @@ def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
     mine = whole["recordings"][0]
     assert mine["review"] is None
     assert mine["evidence_id"] is None
-    assert mine["release"]["sha256"] == derivative["sha256"]
+    assert mine["release"]["sha256"] == review["sha256"]
     assert mine["release"]["citations"] == statement["citations"]
     assert _verifies(mine["release"]["statement"], mine["release"]["signature"], key)
     # and the written response: what is released, what is withheld and why, the appeal
@@ -245,7 +293,7 @@ def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
     assert _verifies(letter["statement"], letter["signature"], key)
     [part] = letter["statement"]["recordings"]
     assert (part["outcome"], part["sha256"], part["delivery"]) == (
-        "released", derivative["sha256"], "copy")
+        "released", review["sha256"], "copy")
     assert part["explanation"] == WHY_BLURRED["explanation"]
     assert part["withheld"]
     assert all(w["citations"] for w in part["withheld"])
@@ -253,8 +301,8 @@ def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
     assert letter["statement"]["custodian_title"] == "Official Custodian of Records"
     copy = desk.download(request_id, desk.parent)
     assert copy.status_code == 200
-    assert hashlib.sha256(copy.content).hexdigest() == derivative["sha256"]
-    assert copy.headers["x-content-sha256"] == derivative["sha256"]
+    assert hashlib.sha256(copy.content).hexdigest() == review["sha256"]
+    assert copy.headers["x-content-sha256"] == review["sha256"]
     stranger = desk.download(request_id,
                              _h(desk.make_token(Role.requester, username="parent-2")))
     assert stranger.status_code == 404
@@ -277,7 +325,7 @@ def test_the_released_copy_is_exactly_the_file_the_reviewer_watched_and_signed(
     assert by_action["request.approve"].details["signature"] == signed["signature"]
     assert by_action["request.release"].details["citations"] == statement["citations"]
     assert by_action["release.download"].actor == "parent-1"
-    assert by_action["release.download"].details["sha256"] == derivative["sha256"]
+    assert by_action["release.download"].details["sha256"] == review["sha256"]
     auditor = _h(desk.make_token(Role.auditor))
     entries = c.get("/api/v1/custody/entries", params={"limit": 1000}, headers=auditor).json()
     for before, entry in zip(entries, entries[1:], strict=False):
@@ -293,7 +341,7 @@ def test_a_changed_decision_voids_the_sign_off_and_a_view_only_release_gives_no_
     request_id = desk.request(evidence_id)
     assert desk.post(request_id, "review", desk.custodian,
                      {"derivative_id": derivative["id"]}).status_code == 200
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     assert desk.post(request_id, "approve", desk.reviewer,
                      {"reason": "faces blurred, release to the parent"}).status_code == 200
 
@@ -319,7 +367,7 @@ def test_a_changed_decision_voids_the_sign_off_and_a_view_only_release_gives_no_
     stale = desk.post(request_id, "approve", desk.reviewer,
                       {"reason": "inspection only at the agency"})
     assert (stale.status_code, _code(stale)) == (409, "file_not_viewed")  # watched it before
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     approved = desk.post(request_id, "approve", desk.reviewer,
                          {"reason": "inspection only at the agency"})
     assert approved.json()["recordings"][0]["review"]["statement"]["delivery"] == "inspection"
@@ -373,6 +421,8 @@ def test_what_cannot_be_submitted_is_refused_with_its_reason_and_stores_nothing(
         assert c.get(f"/api/v1/requests/{request_id}/rounds",
                      headers=desk.custodian).json() == []
         assert not [e for e in _log(request_id) if e.action == "request.submit"]
+    copies = c.get(f"/api/v1/evidence/{evidence_id}/derivatives", headers=desk.custodian)
+    assert [d["kind"] for d in copies.json()] == ["redacted"]  # nothing was signed either
 
 
 def test_a_file_goes_back_with_reasons_and_a_closed_request_releases_nothing(
@@ -391,7 +441,7 @@ def test_a_file_goes_back_with_reasons_and_a_closed_request_releases_nothing(
     assert back.json()["recordings"][0]["state"] == "open"
 
     assert desk.post(request_id, "review", desk.custodian, body).status_code == 200
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     assert desk.post(request_id, "approve", desk.reviewer,
                      {"reason": "name tag now covered"}).status_code == 200
     closed = c.post(f"/api/v1/requests/{request_id}/close", headers=desk.custodian,
@@ -428,11 +478,12 @@ def test_a_stored_file_that_no_longer_matches_its_sign_off_is_not_released(
     derivative = desk.redacted(evidence_id)
     request_id = desk.request(evidence_id)
     desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     desk.post(request_id, "approve", desk.reviewer, {"reason": "faces blurred, release"})
+    approved = desk.under_review(request_id)["derivative_id"]
 
     with session_scope() as session:
-        key = session.get(Derivative, derivative["id"]).object_key  # type: ignore[union-attr]
+        key = session.get(Derivative, approved).object_key  # type: ignore[union-attr]
     stored: Path = get_store().path(key)  # type: ignore[attr-defined]  (the local store)
     stored.chmod(0o600)
     raw = bytearray(stored.read_bytes())
@@ -459,16 +510,17 @@ def test_rows_edited_to_point_an_approval_at_the_original_release_nothing(
     derivative = desk.redacted(evidence_id)
     request_id = desk.request(evidence_id)
     desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     assert desk.post(request_id, "approve", desk.reviewer,
                      {"reason": "faces blurred, release"}).status_code == 200
+    approved = desk.under_review(request_id)["derivative_id"]
 
     def point_at_the_original() -> None:
         with session_scope() as session:
             original = session.get(Evidence, evidence_id)
             assert original is not None
             edit = {"key": original.object_key, "sha": original.sha256, "size": original.size,
-                    "d": derivative["id"], "r": request_id}
+                    "d": approved, "r": request_id}
             session.execute(text("UPDATE derivative SET object_key = :key, sha256 = :sha, "
                                  "size = :size WHERE id = :d"), edit)
             session.execute(text("UPDATE review_round SET sha256 = :sha, size = :size "
@@ -506,15 +558,16 @@ def test_rows_edited_after_a_release_hand_out_nothing(
     derivative = desk.redacted(evidence_id)
     request_id = desk.request(evidence_id)
     desk.post(request_id, "review", desk.custodian, {"derivative_id": derivative["id"]})
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)
     desk.post(request_id, "approve", desk.reviewer, {"reason": "faces blurred, release"})
+    approved = desk.under_review(request_id)["derivative_id"]
     assert desk.post(request_id, "release", desk.custodian, WHY_BLURRED).status_code == 200
     assert desk.download(request_id, desk.parent).status_code == 200
     with session_scope() as session:
         original = session.get(Evidence, evidence_id)
         assert original is not None
         edit = {"key": original.object_key, "sha": original.sha256, "size": original.size,
-                "d": derivative["id"], "r": request_id}
+                "d": approved, "r": request_id}
         session.execute(text("UPDATE derivative SET object_key = :key, sha256 = :sha, "
                              "size = :size WHERE id = :d"), edit)
         session.execute(text("UPDATE review_round SET sha256 = :sha, size = :size "
@@ -543,7 +596,8 @@ def test_a_sign_off_racing_a_tag_change_never_leaves_an_approval_on_a_stale_deci
     for request_id in requests:
         assert desk.post(request_id, "review", desk.custodian,
                          {"derivative_id": derivative["id"]}).status_code == 200
-    desk.watch(derivative["id"], desk.reviewer)
+    for request_id in requests:  # each request's own signed copy
+        desk.watch_through(derivative, desk.reviewer, request_id)
     reviewer = Principal(user_id=None, username="counsel-1",
                          roles=frozenset({Role.legal_reviewer}))
     custodian = Principal(user_id=None, username="cust-1", roles=frozenset({Role.custodian}))

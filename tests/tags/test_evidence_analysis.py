@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bwc_custody.auth.service import LOCAL_OPERATOR
 from bwc_custody.cli import app
+from tests.support.actors import LOCAL_OPERATOR
 from tests.tags.conftest import ADULT_IN_CLIP, ADULT_REF, KID_A, KID_B, KID_C
 
 pytestmark = pytest.mark.slow
@@ -66,19 +66,19 @@ def test_two_students_on_campus_are_multi_student_with_evidence(
     from bwc_custody.custody.service import entries_for
     from bwc_custody.db import session_scope
     from bwc_custody.requests import service as requests
-    from bwc_custody.requests.cli import CLI_CUSTODIAN
     from bwc_custody.requests.models import RequestCreate
     from bwc_custody.requests.service import NOT_ANALYSED
+    from tests.support.actors import TEST_CUSTODIAN
 
     evidence_id = ingest_clip(make_clip([KID_A, KID_B], per_image=1.5), campus="Central High")
     with session_scope() as session:  # a parent asks before the analysis has run
-        request, _ = requests.create_request(session=session, actor=CLI_CUSTODIAN, body=(
+        request, _ = requests.create_request(session=session, actor=TEST_CUSTODIAN, body=(
             RequestCreate(description="the hallway video", requester_name="R. Doe",
                           requester_type="parent_guardian", parent_of_depicted=True,
                           residency="resident", form="copy", evidence_ids=[evidence_id])))
         request_id = request.id
         requests.confirm_relationship(session=session, request_id=request_id,
-                                      note="birth certificate seen", actor=CLI_CUSTODIAN)
+                                      note="birth certificate seen", actor=TEST_CUSTODIAN)
     row, effective, tags = _analyze(evidence_id)
     assert row.distinct_people == 2
     with session_scope() as session:  # the worker's tags decided the request again
@@ -175,10 +175,10 @@ def test_a_recount_retracts_the_auto_tags_it_no_longer_supports(
     from bwc_custody.custody.service import entries_for
     from bwc_custody.db import session_scope
     from bwc_custody.requests import service as requests
-    from bwc_custody.requests.cli import CLI_CUSTODIAN
     from bwc_custody.requests.models import RequestCreate
     from bwc_custody.tags import service
     from bwc_custody.vault.service import get_keyring
+    from tests.support.actors import TEST_CUSTODIAN
 
     evidence_id = ingest_clip(make_clip([ADULT_IN_CLIP, KID_C], per_image=1.5),
                               campus="Central High", involves_juvenile=True)
@@ -186,7 +186,7 @@ def test_a_recount_retracts_the_auto_tags_it_no_longer_supports(
     assert first.unidentified_people == 2
     assert "multi_student" in effective
     with session_scope() as session:
-        request, _ = requests.create_request(session=session, actor=CLI_CUSTODIAN,
+        request, _ = requests.create_request(session=session, actor=TEST_CUSTODIAN,
                                           body=RequestCreate(
                                               description="the hallway video",
                                               requester_name="a parent",

@@ -73,11 +73,11 @@ def test_photo_must_show_one_clear_face(client: TestClient,
 def test_encodings_are_stored_encrypted(sqlite_migrated: str, bwc_home: Path) -> None:
     from sqlalchemy import text
 
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import get_engine, session_scope
     from bwc_custody.tags import service
     from bwc_custody.vault.service import get_keyring
     from redaction.keepface import load_reference
+    from tests.support.actors import LOCAL_OPERATOR
 
     with session_scope() as session:
         service.enrol_known_adult(session=session, keyring=get_keyring(), name="SRO",
@@ -99,10 +99,10 @@ def test_encodings_are_stored_encrypted(sqlite_migrated: str, bwc_home: Path) ->
 
 
 def test_keys_rotate_rewraps_known_adults(sqlite_migrated: str) -> None:
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.tags import service
     from bwc_custody.vault.service import get_keyring
+    from tests.support.actors import LOCAL_OPERATOR
 
     keyring = get_keyring()
     with session_scope() as session:

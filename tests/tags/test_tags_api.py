@@ -40,7 +40,7 @@ def test_officer_metadata_becomes_officer_tags_and_a_notification(
     assert {t["source"] for t in body["tags"]} == {"officer"}
     detention = next(t for t in body["tags"] if t["name"] == "detention_under_18")
     assert detention["evidence"] == {"field": "incident_type", "value": "detention"}
-    assert detention["created_by"] == "local-operator"
+    assert detention["created_by"] == "test-operator"
     notes = client.get("/api/v1/notifications", headers=_h(make_token(Role.custodian))).json()
     assert [(n["evidence_id"], n["kind"], n["due_basis"]) for n in notes] == [
         (tagged, "detention_under_18", "recorded_at")]

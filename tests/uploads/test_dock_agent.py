@@ -194,6 +194,45 @@ def test_a_sidecar_that_can_never_be_accepted_is_set_aside_and_the_rest_go_on(
     assert len(client.get("/api/v1/evidence", headers=custodian).json()) == 1
 
 
+@pytest.mark.parametrize("sidecar", [
+    '{"officer": "o-1"}', "[1]", "{not json", '{"recorded_at": "2026-03-02T10:00:00"}',
+    '{"involves_juvenile": "maybe"}', '{"case_number": "' + "9" * 81 + '"}'])
+def test_a_refused_sidecar_sends_nothing_and_its_refusal_lists_the_keys(
+        client: TestClient, make_token: Callable[..., str], tmp_path: Path,
+        sidecar: str) -> None:
+    """The sidecar is read before the video is hashed or a byte goes to the server: no
+    upload is opened for it, and the refusal (on the dock, in refused/) names every key a
+    sidecar may use."""
+    from sqlmodel import select
+
+    from bwc_custody.db import session_scope
+    from bwc_custody.evidence.models import DockMetadata
+    from bwc_custody.uploads.models import Upload
+
+    dock_dir = tmp_path / "dock"
+    dock_dir.mkdir()
+    (dock_dir / "C.mp4").write_bytes(os.urandom(50_000))
+    (dock_dir / "C.json").write_text(sidecar)
+    agent = _agent(client, make_token(Role.dock), dock_dir)
+    sent: list[str] = []
+    client.event_hooks["request"] = [lambda r: sent.append(f"{r.method} {r.url.path}")]
+    try:
+        [result] = agent.scan_once()
+        sent_by_scan = list(sent)
+        agent.client.get("/api/v1/keys/signing")  # the hook does see what the agent sends
+    finally:
+        client.event_hooks["request"] = []
+    assert result["refused"] == "invalid_metadata"
+    assert sent_by_scan == []  # not even the upload's creation
+    assert sent == ["GET /api/v1/keys/signing"]
+    with session_scope() as session:
+        assert session.exec(select(Upload)).all() == []
+    said = json.loads((dock_dir / "refused" / "C.mp4.refused.json").read_text())
+    for key in DockMetadata.model_fields:
+        assert key in said["message"], key
+    assert not (dock_dir / ".bwc-dock" / "C.mp4.json").exists()  # nothing to resume
+
+
 def test_the_sidecar_keys_are_documented_where_a_dock_operator_looks() -> None:
     from typer.testing import CliRunner
 

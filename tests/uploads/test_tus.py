@@ -153,6 +153,44 @@ def test_wrong_offset_is_409_and_changes_nothing(client: TestClient, dock: Dock)
     assert dock.offset(url) == 400
 
 
+def _patch_together(dock: Dock, url: str, offset: int, pieces: list[bytes]) -> list[int]:
+    """PATCH each of `pieces` at `offset`, all at once (one thread each); the statuses, in
+    the order of `pieces`."""
+    from tests.concurrency import run_in_threads
+
+    statuses: dict[int, int] = {}
+    order = iter(range(len(pieces)))
+
+    def send_one() -> None:
+        i = next(order)
+        statuses[i] = dock.patch(url, offset, pieces[i]).status_code
+
+    assert run_in_threads(send_one, len(pieces)) == []
+    return [statuses[i] for i in range(len(pieces))]
+
+
+def test_two_patches_at_one_offset_only_one_is_taken(client: TestClient, dock: Dock) -> None:
+    """#22 finding 14: the staging lock was released before the new offset was committed,
+    so a second PATCH at the same offset could read the old offset, overwrite the first
+    one's bytes and also get 204. The lock is now held through the commit: of two PATCHes at
+    one offset, sent together, exactly one is taken (the other: busy, or the wrong offset),
+    in every trial, and the upload then holds the bytes the one taken sent."""
+    for _trial in range(20):
+        data = os.urandom(3 * SEG + 100)
+        url = dock.create(len(data) * 2)
+        assert dock.patch(url, 0, data).status_code == 204
+        pieces = [os.urandom(SEG + 7), os.urandom(SEG + 7)]
+        statuses = _patch_together(dock, url, len(data), pieces)
+        taken = [piece for status, piece in zip(statuses, pieces, strict=True) if status == 204]
+        assert len(taken) == 1, statuses
+        assert set(statuses) <= {204, 409, 423}
+        assert dock.offset(url) == len(data) + len(taken[0])
+        rest = os.urandom(len(data) - len(taken[0]))
+        assert dock.patch(url, len(data) + len(taken[0]), rest).status_code == 204
+        resp = dock.finalize(url, sha256=hashlib.sha256(data + taken[0] + rest).hexdigest())
+        assert resp.status_code == 200, resp.text
+
+
 def test_checksum_mismatch_discards_the_chunk(client: TestClient, dock: Dock) -> None:
     data = os.urandom(SEG * 2)
     url = dock.create(len(data))

@@ -8,7 +8,7 @@ batch rebuild on SQLite would drop them. Rows written before this revision keep 
 current version is read, and verify names any second version or delete marker over them.
 
 Revision ID: 0019_object_versions
-Revises: 0018_workbench
+Revises: 0025_signed_copies
 Create Date: 2026-12-06 12:00:00.000000
 """
 
@@ -19,7 +19,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0019_object_versions'
-down_revision: str | Sequence[str] | None = '0018_workbench'
+down_revision: str | Sequence[str] | None = '0025_signed_copies'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

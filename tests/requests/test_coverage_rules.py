@@ -1,0 +1,53 @@
+"""The arithmetic of a review that means watched (review/coverage.py): ranges merged and cut,
+speeds classed, and a file judged against its length and its flagged ranges."""
+
+from __future__ import annotations
+
+from review.coverage import POLICY, judge, merge, rate_class, subtract, total
+
+
+def test_ranges_merge_and_subtract_to_the_millisecond() -> None:
+    assert merge([(3.0, 4.0), (0.0, 1.0), (0.9, 2.0), (2.0005, 2.5), (5.0, 5.0)]) == [
+        (0.0, 2.5), (3.0, 4.0)]
+    assert subtract([(0.0, 10.0)], [(2.0, 3.0), (2.5, 4.0), (9.0, 12.0)]) == [
+        (0.0, 2.0), (4.0, 9.0)]
+    assert total([(0.0, 2.0), (1.0, 3.0)]) == 3.0
+
+
+def test_speed_classes_follow_the_policy() -> None:
+    assert [rate_class(r) for r in (0.5, 1.0, 1.5, 2.0, 2.01, 16)] == [
+        "full", "full", "skim", "skim", "fast", "fast"]
+    assert (POLICY.full_rate, POLICY.skim_rate) == (1.0, 2.0)
+
+
+def test_a_file_skimmed_at_2x_is_watched_except_where_flagged() -> None:
+    flags = [(4.0, 4.0, "weak_detection")]  # one frame flagged
+    skimmed = judge(duration=10.0, played={"skim": [(0.0, 10.0)]}, flags=flags)
+    assert (skimmed.whole_file, skimmed.uncovered) == (True, [])
+    [flag] = skimmed.flags
+    assert flag.span == (3.5, 4.5)  # with its half second of context either side
+    assert flag.unwatched == [(3.5, 4.5)]
+    assert not skimmed.complete
+
+    rewatched = judge(duration=10.0, played={"skim": [(0.0, 10.0)], "full": [(3.4, 4.6)]},
+                      flags=flags)
+    assert rewatched.complete
+
+
+def test_too_fast_counts_for_nothing_and_small_gaps_are_forgiven_outside_flags() -> None:
+    v = judge(duration=10.0, played={"full": [(0.0, 4.9), (5.1, 6.0), (6.1, 9.9)],
+                                     "fast": [(4.0, 10.0)]},
+              flags=[(5.0, 5.5, "weak_detection")])
+    assert v.uncovered == []  # gaps of 0.2 s and 0.1 s, and 0.1 s at the end
+    assert v.too_fast == [(4.9, 5.1), (6.0, 6.1), (9.9, 10.0)]
+    [flag] = v.flags
+    assert flag.unwatched == [(4.9, 5.1)]  # inside a flagged range a 0.2 s gap is not forgiven
+    assert not v.complete
+    late = judge(duration=10.0, played={"full": [(0.0, 4.0)]}, flags=[])
+    assert late.uncovered == [(4.0, 10.0)]
+    assert late.to_dict()["uncovered"] == [{"start": 4.0, "end": 10.0}]
+
+
+def test_a_file_of_unknown_length_is_never_wholly_watched() -> None:
+    v = judge(duration=None, played={"full": [(0.0, 60.0)]}, flags=[(10.0, 11.0, "crowd_limit")])
+    assert (v.whole_file, v.flags_watched, v.complete) == (False, True, False)
