@@ -36,16 +36,19 @@ sys.path.insert(0, str(ROOT))
 
 
 def _append(n: int) -> None:
-    from bwc_custody.auth.service import LOCAL_OPERATOR
+    from bwc_custody.auth.service import Principal
     from bwc_custody.custody import service as custody
     from bwc_custody.db import session_scope
+    from bwc_custody.roles import Role
+
+    bench = Principal(user_id=None, username="bench", roles=frozenset({Role.admin}))
 
     done = 0
     while done < n:
         step = min(2000, n - done)
         with session_scope() as session:
             for i in range(step):
-                custody.append(session=session, actor=LOCAL_OPERATOR, action="bench.event",
+                custody.append(session=session, actor=bench, action="bench.event",
                                target_type="evidence", target_id=f"e-{(done + i) % 500}",
                                client_addr="127.0.0.1", reason="a viewing",
                                details={"i": done + i, "sha256": "ab" * 32})

@@ -4,8 +4,8 @@ the custody log and compared row by row, every difference named (issue 22, findi
 The log is hash-chained and signed; the rows the server acts on are not. So that a DBA who
 edits a row (an evidence hash, a tag deleted without a trace, a decision's effect, a review
 round pointed at another file) is caught, each of these is replayed from the entries that
-made it: evidence (`evidence.ingest`, `evidence.dispose`), redacted copies
-(`redaction.finished`), tags in force (`tag.add`,
+made it: evidence (`evidence.ingest`, `evidence.dispose`), redacted and signed copies
+(`redaction.finished`, `derivative.sign`), tags in force (`tag.add`,
 `tag.remove`, `tag.retract`), the policy decisions (`request.decision`), each recording of a
 request (`request.link`, `request.<transition>`), review rounds (`request.submit` and the
 moves after it) and retention holds (`retention.hold`, `retention.lift`). It reads several
@@ -85,7 +85,7 @@ def check_state(*, session: Session, report: VerifyReport) -> None:
         return sorted((e for a in actions for e in by_action.get(a, [])), key=lambda e: e.seq)
 
     _check_evidence(session, of("evidence.ingest", "evidence.dispose"), report)
-    _check_derivatives(session, of("redaction.finished"), report)
+    _check_derivatives(session, of("redaction.finished", "derivative.sign"), report)
     _check_tags(session, of("tag.add", "tag.remove", "tag.retract"), report)
     _check_decisions(session, of("request.decision"), report)
     moves = [e for e in entries if e.action.startswith("request.")
@@ -159,7 +159,8 @@ def _check_evidence(session: Session, entries: list[CustodyEntry],
 
 def _check_derivatives(session: Session, entries: list[CustodyEntry],
                        report: VerifyReport) -> None:
-    """Each redacted copy as its redaction job logged it (`redaction.finished`)."""
+    """Each redacted copy as its redaction job logged it (`redaction.finished`), and each copy
+    signed for a request as its signing did (`derivative.sign`)."""
     rows = {d.id: d for d in session.exec(select(Derivative))}
     objects = {o.key: o for o in session.exec(select(StoredObject))}
     logged: dict[str, CustodyEntry] = {}
@@ -176,7 +177,8 @@ def _check_derivatives(session: Session, entries: list[CustodyEntry],
         _compare(report, "derivative", ref, entry, [
             ("evidence_id", row.evidence_id, entry.target_id),
             ("sha256", row.sha256, _detail(entry, "sha256")),
-            ("manifest_sha256", row.manifest_sha256, _detail(entry, "manifest_sha256"))])
+            ("manifest_sha256", row.manifest_sha256, _detail(entry, "manifest_sha256")),
+            ("signed_from", row.signed_from, _detail(entry, "signed_from"))])
         for part, key, logged_sha in (
                 ("video", row.object_key, _detail(entry, "sha256")),
                 ("manifest", row.manifest_key, _detail(entry, "manifest_sha256"))):
@@ -187,7 +189,7 @@ def _check_derivatives(session: Session, entries: list[CustodyEntry],
                            f"{logged_sha!r}: the row or its object was edited")
     for derivative_id in sorted(set(rows) - set(logged)):
         _unlogged(report, "derivative", f"derivative {derivative_id}",
-                  "redaction.finished for it")
+                  "redaction.finished or derivative.sign for it")
 
 
 # ---- tags ----------------------------------------------------------------------------

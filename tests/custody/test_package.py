@@ -149,10 +149,10 @@ def _entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.fixture
 def package(migrated: str, ingest: Callable[..., str], tmp_path: Path) -> tuple[Path, str]:
     """A package of a recording that was viewed (`evidence.stream`) and exported before."""
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.db import session_scope
     from bwc_custody.evidence.service import export_original, stream_original
     from bwc_custody.vault.service import get_keyring, get_store
+    from tests.support.actors import LOCAL_OPERATOR
 
     evidence_id = ingest(b"footage " * 5_000)
     with session_scope() as session:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -30,7 +31,8 @@ class World:
     """The ids the tamperings aim at."""
 
     evidence_id: str
-    derivative_id: str
+    derivative_id: str  # the redacted copy
+    signed_id: str  # the copy signed for the request, reviewed and released
     request_id: str
     item_id: str
     auto_tag_id: int
@@ -98,7 +100,8 @@ class Snapshot:
 @pytest.fixture
 def world(client: TestClient, make_token: Callable[..., str], bwc_home: Path, migrated: str,
           ingest_clip: Callable[..., str], make_clip: Callable[..., Path],
-          checkpoint: Callable[[], int]) -> Iterator[tuple[World, Snapshot]]:
+          checkpoint: Callable[[], int], fixed_clock: time_machine.Traveller,
+          ) -> Iterator[tuple[World, Snapshot]]:
     """The honest world, and its snapshot."""
     from sqlmodel import select
 
@@ -108,16 +111,17 @@ def world(client: TestClient, make_token: Callable[..., str], bwc_home: Path, mi
     from bwc_custody.retention.models import RetentionHold
     from bwc_custody.tags.models import Tag
 
-    desk = Desk(client, make_token, bwc_home, ingest_clip)
+    desk = Desk(client, make_token, bwc_home, ingest_clip, fixed_clock)
     evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))  # auto tags: a count
     first = checkpoint()  # (the worker may have signed one before: it is not the first)
     derivative = desk.redacted(evidence_id)
     request_id = desk.request(evidence_id)
     assert desk.post(request_id, "review", desk.custodian,
                      {"derivative_id": derivative["id"]}).status_code == 200
-    desk.watch(derivative["id"], desk.reviewer)
+    desk.watch_through(derivative, desk.reviewer, request_id)  # the signed copy, played
     assert desk.post(request_id, "approve", desk.reviewer,
                      {"reason": "faces blurred, release"}).status_code == 200
+    signed_id = desk.under_review(request_id)["derivative_id"]
     assert desk.post(request_id, "release", desk.custodian, WHY_BLURRED).status_code == 200
     assert desk.download(request_id, desk.parent).status_code == 200
     c = client
@@ -139,7 +143,8 @@ def world(client: TestClient, make_token: Callable[..., str], bwc_home: Path, mi
         newest = custody.latest_checkpoint(session=session)
         assert newest is not None
         made = World(
-            evidence_id=evidence_id, derivative_id=derivative["id"], request_id=request_id,
+            evidence_id=evidence_id, derivative_id=derivative["id"], signed_id=signed_id,
+            request_id=request_id,
             item_id=item.id,
             auto_tag_id=next(t.id for t in tags if t.source == "auto" and t.name == "juvenile"
                              and t.removed_at is None),  # type: ignore[misc]
@@ -274,7 +279,7 @@ TAMPERINGS = [
               lambda w, dba, h: _sql(
                   dba, "UPDATE derivative SET sha256 = (SELECT sha256 FROM evidence WHERE "
                   "id = :e) WHERE id = :d", "UPDATE review_round SET sha256 = (SELECT sha256 "
-                  "FROM evidence WHERE id = :e)", e=w.evidence_id, d=w.derivative_id),
+                  "FROM evidence WHERE id = :e)", e=w.evidence_id, d=w.signed_id),
               "round", "review round", "sha256"),
     Tampering("a review round's outcome changed", 13,
               lambda w, dba, h: _sql(dba, "UPDATE review_round SET outcome = 'returned'"),
@@ -406,11 +411,11 @@ def test_every_package_change_is_named(migrated: str, ingest: Callable[..., str]
 
     from typer.testing import CliRunner
 
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.cli import app
     from bwc_custody.db import session_scope
     from bwc_custody.evidence.service import export_original, stream_original
     from bwc_custody.vault.service import get_keyring, get_signer, get_store
+    from tests.support.actors import LOCAL_OPERATOR
 
     evidence_id = ingest(b"footage " * 5_000)
     with session_scope() as session:

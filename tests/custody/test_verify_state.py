@@ -17,14 +17,12 @@ def decided(ingest: Callable[..., str]) -> dict[str, Any]:
     """A recording with an automatic tag and a request decided on it, through the flows."""
     from sqlmodel import select
 
-    from bwc_custody.auth.service import LOCAL_OPERATOR, Principal
     from bwc_custody.db import session_scope
     from bwc_custody.flows import requests as request_flows
     from bwc_custody.flows import tagging
     from bwc_custody.requests.models import RequestCreate, RequestDecision
-    from bwc_custody.roles import Role
+    from tests.support.actors import LOCAL_OPERATOR, TEST_CUSTODIAN
 
-    custodian = Principal(user_id=None, username="cust-1", roles=frozenset({Role.custodian}))
     evidence_id = ingest()
     with session_scope() as session:
         tag = tagging.add_tag(session=session, evidence_id=evidence_id, name="juvenile",
@@ -32,7 +30,7 @@ def decided(ingest: Callable[..., str]) -> dict[str, Any]:
                               evidence={"basis": "a count"})
         tag_id = tag.id
         request = request_flows.create_request(
-            session=session, actor=custodian, body=RequestCreate(
+            session=session, actor=TEST_CUSTODIAN, body=RequestCreate(
                 description="the hallway video", requester_name="R. Doe",
                 requester_type="public", form="copy", evidence_ids=[evidence_id]))
         request_id = request.id

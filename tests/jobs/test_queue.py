@@ -339,10 +339,10 @@ def test_workers_sign_checkpoints_when_due(migrated: str, bwc_home: Path,
 
 def test_checkpoints_fall_due_per_batch_of_entries(migrated: str, bwc_home: Path) -> None:
     """Issue 22, finding 5: the unsigned tail is bounded by entries as well as by minutes."""
-    from bwc_custody.auth.service import LOCAL_OPERATOR
     from bwc_custody.custody import service as custody
     from bwc_custody.db import session_scope
     from bwc_custody.jobs.worker import checkpoint_if_due
+    from tests.support.actors import LOCAL_OPERATOR
 
     def append(n: int) -> None:
         with session_scope() as session:
