@@ -92,9 +92,13 @@ class Settings(BaseSettings):
 
     # Queue a person-count analysis (auto tags) for every new video at ingest.
     auto_analyze: bool = True
-    # Workers sign a custody checkpoint when the newest is older than this (0: never; then
-    # run `bwc checkpoint` from cron).
-    checkpoint_minutes: int = Field(default=60, ge=0)
+    # Workers sign a custody checkpoint once entries are this many minutes unsigned, or as
+    # soon as this many entries are (0 turns either off; both 0: run `bwc checkpoint` from
+    # cron). Entries after the newest checkpoint can be deleted or rewritten by someone with
+    # database rights without `bwc verify` noticing: these bound that window (README,
+    # "Threat model"; bench/checkpoint.py measures the cost).
+    checkpoint_minutes: int = Field(default=1, ge=0)
+    checkpoint_entries: int = Field(default=100, ge=0)
 
     @field_validator("mfa_roles")
     @classmethod

@@ -5,11 +5,18 @@ unlike rename, fails if the name exists: write-once without a race), fsync the d
 Retention and legal hold are kept in a sidecar under `.locks/` and enforced by this code;
 a local filesystem cannot stop root from deleting files, which is why production uses S3
 object lock.
+
+Versions: a file has one version, named by the SHA-256 of its bytes (`sha256:<hex>`), and
+every publish and every deletion through this store is appended to `.versions/journal`. A
+file removed or replaced behind the store's back then shows (`versions`) as a delete marker
+or a newer version, as S3 would show it; someone who can also rewrite the journal can hide
+that, which is the local store's limit (README, "Threat model").
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import queue
@@ -21,10 +28,19 @@ from pathlib import Path
 
 from bwc_custody.timeutil import as_utc, utcnow
 from storage.errors import ObjectExists, ObjectLocked, ObjectMissing, StorageUnavailable
-from storage.objectstore import ObjectLock, WriterBase
+from storage.objectstore import (
+    ObjectLock,
+    ObjectVersion,
+    Published,
+    WriterBase,
+    content_version,
+    describe_versions,
+    is_content_version,
+)
 
 _TMP = ".tmp"
 _LOCKS = ".locks"
+_VERSIONS = ".versions"
 # Bytes in flight between the encrypting thread and the disk-writing thread (bounds memory).
 _QUEUE_CHUNKS = 16
 
@@ -68,6 +84,7 @@ class LocalWriter(WriterBase):
         except OSError as exc:
             raise _storage_error(exc, "start a write") from exc
         self._size = 0
+        self._hash = hashlib.sha256()  # the version's name, hashed as the bytes go to disk
         self._error: OSError | None = None
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
         self._thread = threading.Thread(target=self._drain, name=f"store-{key}", daemon=True)
@@ -78,6 +95,7 @@ class LocalWriter(WriterBase):
             if self._error is not None:
                 continue  # keep draining so the producer never blocks forever
             try:
+                self._hash.update(data)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(self._fd, view):]
@@ -113,6 +131,8 @@ class LocalWriter(WriterBase):
             if self.lock:
                 self.store._write_lock(self.key, self.lock)
             fsync_dir(self.final.parent)
+            self.version = content_version(self._hash.hexdigest())
+            self.store._journal("put", self.key, self.version)
         except FileExistsError:
             self.abort()
             raise ObjectExists(
@@ -165,13 +185,62 @@ class LocalObjectStore:
         tmp.write_text(json.dumps(body))
         os.replace(tmp, path)
 
+    def _journal(self, op: str, key: str, version: str) -> None:
+        """Append one publish or deletion to the versions journal (durably)."""
+        path = self.root / _VERSIONS / "journal"
+        line = json.dumps({"op": op, "key": key, "version": version,
+                           "at": utcnow().isoformat()}, sort_keys=True) + "\n"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode())  # one append: whole lines even with two writers
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise _storage_error(exc, "record a version") from exc
+
+    def _journal_lines(self) -> Iterator[dict[str, str]]:
+        path = self.root / _VERSIONS / "journal"
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return
+        for line in text.splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a crash mid-append: the publish it began is undone
+            if isinstance(row, dict):
+                yield row
+
+    def _file_version(self, key: str) -> str | None:
+        """The content version the file under `key` holds now, or None without a file."""
+        hasher = hashlib.sha256()
+        try:
+            with open(self.path(key), "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    hasher.update(chunk)
+        except FileNotFoundError:
+            return None
+        return content_version(hasher.hexdigest())
+
     def writer(self, key: str, *, lock: ObjectLock | None = None) -> LocalWriter:
         return LocalWriter(self, key, lock)
 
-    def publish_file(self, key: str, path: Path, *, lock: ObjectLock | None = None) -> int:
-        # Same filesystem (the default layout): a hard link publishes without copying.
+    def publish_file(
+        self, key: str, path: Path, *, lock: ObjectLock | None = None
+    ) -> Published:
+        # Same filesystem (the default layout): a hard link publishes without copying; the
+        # file is read once to name its version (a staged upload was hashed in pieces).
         final = self.path(key)
         size = path.stat().st_size
+        hasher = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                hasher.update(chunk)
+        version = content_version(hasher.hexdigest())
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(path, 0o444)
@@ -185,24 +254,29 @@ class LocalObjectStore:
         if lock:
             self._write_lock(key, lock)
         fsync_dir(final.parent)
-        return size
+        self._journal("put", key, version)
+        return Published(size, version)
 
-    def _copy_in(self, key: str, path: Path, lock: ObjectLock | None) -> int:
+    def _copy_in(self, key: str, path: Path, lock: ObjectLock | None) -> Published:
         with self.writer(key, lock=lock) as writer, open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 writer.write(chunk)
-            return writer.commit()
+            size = writer.commit()
+        return Published(size, writer.version)
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    def size(self, key: str) -> int:
+    # A file has one version: reads with `version` read it (an encrypted object's segments
+    # authenticate it; `iter_bytes` checks the whole against the version's hash).
+    def size(self, key: str, *, version: str | None = None) -> int:
         try:
             return self.path(key).stat().st_size
         except FileNotFoundError:
             raise ObjectMissing(f"no object {key!r}", key=key) from None
 
-    def read_at(self, key: str, offset: int, length: int) -> bytes:
+    def read_at(self, key: str, offset: int, length: int, *,
+                version: str | None = None) -> bytes:
         try:
             with open(self.path(key), "rb") as fh:
                 fh.seek(offset)
@@ -210,16 +284,53 @@ class LocalObjectStore:
         except FileNotFoundError:
             raise ObjectMissing(f"no object {key!r}", key=key) from None
 
-    def iter_bytes(self, key: str, chunk_size: int = 8 * 1024 * 1024) -> Iterator[bytes]:
+    def iter_bytes(self, key: str, chunk_size: int = 8 * 1024 * 1024, *,
+                   version: str | None = None) -> Iterator[bytes]:
         try:
             fh = open(self.path(key), "rb")  # noqa: SIM115
         except FileNotFoundError:
             raise ObjectMissing(f"no object {key!r}", key=key) from None
+        hasher = hashlib.sha256()
         with fh:
             while chunk := fh.read(chunk_size):
+                hasher.update(chunk)
                 yield chunk
+        if is_content_version(version) and content_version(hasher.hexdigest()) != version:
+            raise ObjectMissing(f"version {version} of {key!r} is not in the store: the file "
+                                "was replaced", key=key, version=version)
 
-    def get_lock(self, key: str) -> ObjectLock:
+    def versions(self, prefix: str) -> list[ObjectVersion]:
+        puts: dict[str, list[str]] = {}
+        for row in self._journal_lines():
+            key, version = str(row.get("key", "")), str(row.get("version", ""))
+            if not key.startswith(prefix):
+                continue
+            if row.get("op") == "put":
+                puts.setdefault(key, []).append(version)
+            elif row.get("op") == "delete" and version in puts.get(key, []):
+                puts[key].remove(version)  # deleted through the store: gone, no marker
+        top = self.root.joinpath(*prefix.split("/")[:-1])
+        on_disk = {k for k in self._walk(top) if k.startswith(prefix)}
+        out: list[ObjectVersion] = []
+        for key in sorted(set(puts) | on_disk):
+            history = list(dict.fromkeys(puts.get(key, [])))
+            now = self._file_version(key) if key in on_disk else None
+            if now is None and not history:
+                continue
+            for version in history:
+                out.append(ObjectVersion(key, version, latest=version == now,
+                                         readable=version == now))
+            if now is None:
+                # written through the store, never deleted through it, and not there
+                out.append(ObjectVersion(key, None, latest=True))
+            elif now not in history:
+                out.append(ObjectVersion(key, now, latest=True))
+        return out
+
+    def version_problem(self, key: str, version: str) -> str | None:
+        return describe_versions([v for v in self.versions(key) if v.key == key], version)
+
+    def get_lock(self, key: str, *, version: str | None = None) -> ObjectLock:
         if not self.exists(key):
             raise ObjectMissing(f"no object {key!r}", key=key)
         path = self._lock_path(key)
@@ -233,17 +344,18 @@ class LocalObjectStore:
             legal_hold=bool(body.get("legal_hold")),
         )
 
-    def set_legal_hold(self, key: str, on: bool) -> None:
+    def set_legal_hold(self, key: str, on: bool, *, version: str | None = None) -> None:
         lock = self.get_lock(key)
         self._write_lock(key, ObjectLock(lock.mode, lock.retain_until, on))
 
-    def extend_retention(self, key: str, until: datetime) -> None:
+    def extend_retention(self, key: str, until: datetime, *,
+                         version: str | None = None) -> None:
         lock = self.get_lock(key)
         if lock.retain_until and as_utc(until) < as_utc(lock.retain_until):
             raise ObjectLocked("retention can be extended, never shortened", key=key)
         self._write_lock(key, ObjectLock(lock.mode or "GOVERNANCE", until, lock.legal_hold))
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, version: str | None = None) -> None:
         lock = self.get_lock(key)
         if lock.legal_hold:
             raise ObjectLocked(f"object {key!r} is under legal hold", key=key)
@@ -251,16 +363,25 @@ class LocalObjectStore:
             raise ObjectLocked(
                 f"object {key!r} is retained until {lock.retain_until.isoformat()}", key=key
             )
+        # the version the caller recorded, or (hashed now) whatever the file holds
+        gone = version if is_content_version(version) else self._file_version(key)
         self.path(key).unlink()
         self._lock_path(key).unlink(missing_ok=True)
+        if gone is not None:
+            self._journal("delete", key, gone)
 
-    def keys(self) -> Iterator[str]:
-        for dirpath, dirnames, filenames in os.walk(self.root):
+    def _walk(self, top: Path) -> Iterator[str]:
+        for dirpath, dirnames, filenames in os.walk(top):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]  # .tmp, .locks
             rel = Path(dirpath).relative_to(self.root).parts
+            if any(part.startswith(".") for part in rel):
+                continue
             for name in filenames:
                 if not name.startswith("."):
                     yield "/".join((*rel, name))
+
+    def keys(self) -> Iterator[str]:
+        return self._walk(self.root)
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):

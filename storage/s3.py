@@ -10,7 +10,7 @@ the writer drives the multipart calls the SDK itself uses.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,16 @@ from minio.retention import Retention
 
 from bwc_custody.timeutil import as_utc
 from storage.errors import ObjectExists, ObjectLocked, ObjectMissing, StorageUnavailable
-from storage.objectstore import ObjectLock, WriterBase
+from storage.objectstore import (
+    ObjectLock,
+    ObjectVersion,
+    Published,
+    WriterBase,
+    describe_versions,
+)
 
 _NETWORK_ERRORS = (urllib3.exceptions.HTTPError, OSError)
+_MISSING = ("NoSuchKey", "NoSuchObject", "NotFound", "NoSuchVersion", "MethodNotAllowed")
 MIN_PART = 5 * 1024 * 1024
 
 
@@ -80,12 +87,15 @@ class S3Writer(WriterBase):
             self.abort()
             raise ObjectExists(f"object {self.key!r} already exists (write-once)", key=self.key)
         try:
-            self._client._complete_multipart_upload(
+            result = self._client._complete_multipart_upload(
                 self.store.bucket, self.key, self._upload_id, self._parts
             )
             self._done = True
+            # The version this upload made: what the database records and every read names,
+            # so a newer version or a delete marker put over it later hides nothing.
+            self.version = result.version_id
             if self.lock:
-                self.store.apply_lock(self.key, self.lock)
+                self.store.apply_lock(self.key, self.lock, version=self.version)
         except (*_NETWORK_ERRORS, S3Error) as exc:
             if not self._done:
                 self.abort()
@@ -151,18 +161,22 @@ class S3ObjectStore:
     def writer(self, key: str, *, lock: ObjectLock | None = None) -> S3Writer:
         return S3Writer(self, key, lock)
 
-    def publish_file(self, key: str, path: Path, *, lock: ObjectLock | None = None) -> int:
+    def publish_file(
+        self, key: str, path: Path, *, lock: ObjectLock | None = None
+    ) -> Published:
         with self.writer(key, lock=lock) as writer, open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 writer.write(chunk)
-            return writer.commit()
+            size = writer.commit()
+        return Published(size, writer.version)
 
-    def _stat(self, key: str) -> Any:
+    def _stat(self, key: str, version: str | None = None) -> Any:
         try:
-            return self.client.stat_object(self.bucket, key)
+            return self.client.stat_object(self.bucket, key, version_id=version)
         except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
-                raise ObjectMissing(f"no object {key!r}", key=key) from None
+            if exc.code in _MISSING:
+                raise ObjectMissing(f"no object {key!r}" + (f" version {version}" if version
+                                                             else ""), key=key) from None
             raise _unavailable(exc, "read object metadata") from exc
         except _NETWORK_ERRORS as exc:
             raise _unavailable(exc, "read") from exc
@@ -174,21 +188,23 @@ class S3ObjectStore:
             return False
         return True
 
-    def size(self, key: str) -> int:
-        return int(self._stat(key).size)
+    def size(self, key: str, *, version: str | None = None) -> int:
+        return int(self._stat(key, version).size)
 
-    def read_at(self, key: str, offset: int, length: int) -> bytes:
+    def read_at(self, key: str, offset: int, length: int, *,
+                version: str | None = None) -> bytes:
         if length <= 0:
             return b""
         try:
-            resp = self.client.get_object(self.bucket, key, offset=offset, length=length)
+            resp = self.client.get_object(self.bucket, key, offset=offset, length=length,
+                                          version_id=version)
             try:
                 return bytes(resp.read())
             finally:
                 resp.close()
                 resp.release_conn()
         except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject"):
+            if exc.code in _MISSING:
                 raise ObjectMissing(f"no object {key!r}", key=key) from None
             if exc.code == "InvalidRange":
                 return b""
@@ -196,9 +212,10 @@ class S3ObjectStore:
         except _NETWORK_ERRORS as exc:
             raise _unavailable(exc, "read") from exc
 
-    def iter_bytes(self, key: str, chunk_size: int = 8 * 1024 * 1024) -> Iterator[bytes]:
+    def iter_bytes(self, key: str, chunk_size: int = 8 * 1024 * 1024, *,
+                   version: str | None = None) -> Iterator[bytes]:
         try:
-            resp = self.client.get_object(self.bucket, key)
+            resp = self.client.get_object(self.bucket, key, version_id=version)
         except S3Error as exc:
             raise ObjectMissing(f"no object {key!r}", key=key) from exc
         except _NETWORK_ERRORS as exc:
@@ -219,24 +236,48 @@ class S3ObjectStore:
         except _NETWORK_ERRORS as exc:
             raise _unavailable(exc, "list objects") from exc
 
-    def apply_lock(self, key: str, lock: ObjectLock) -> None:
-        """Set retention and legal hold on the current version of `key`."""
+    def versions(self, prefix: str) -> list[ObjectVersion]:
+        try:
+            listed = list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True,
+                                                   include_version=True))
+        except S3Error as exc:
+            raise _unavailable(exc, "list object versions") from exc
+        except _NETWORK_ERRORS as exc:
+            raise _unavailable(exc, "list object versions") from exc
+        rows = [obj for obj in listed if obj.object_name and not obj.is_dir]
+        # A listing gives versions, then delete markers, each newest first; which one is
+        # latest is the server's word, and the rest go oldest first by time.
+        epoch = datetime.fromtimestamp(0, tz=UTC)
+        rows.sort(key=lambda o: (o.object_name, str(o.is_latest).lower() == "true",
+                                 o.last_modified or epoch))
+        return [ObjectVersion(key=str(obj.object_name),
+                              version=None if obj.is_delete_marker else str(obj.version_id),
+                              latest=str(obj.is_latest).lower() == "true",
+                              size=None if obj.is_delete_marker else obj.size)
+                for obj in rows]
+
+    def version_problem(self, key: str, version: str) -> str | None:
+        return describe_versions([v for v in self.versions(key) if v.key == key], version)
+
+    def apply_lock(self, key: str, lock: ObjectLock, *, version: str | None = None) -> None:
+        """Set retention and legal hold on `version` of `key` (default: the current one)."""
         if lock.retain_until:
             mode = lock.mode or self.retention_mode
             self.client.set_object_retention(
-                self.bucket, key, Retention(mode, as_utc(lock.retain_until))
+                self.bucket, key, Retention(mode, as_utc(lock.retain_until)), version_id=version
             )
         if lock.legal_hold:
-            self.client.enable_object_legal_hold(self.bucket, key)
+            self.client.enable_object_legal_hold(self.bucket, key, version_id=version)
 
-    def get_lock(self, key: str) -> ObjectLock:
-        self._stat(key)
+    def get_lock(self, key: str, *, version: str | None = None) -> ObjectLock:
+        self._stat(key, version)
         try:
-            ret = self.client.get_object_retention(self.bucket, key)
+            ret = self.client.get_object_retention(self.bucket, key, version_id=version)
         except S3Error:
             ret = None
         try:
-            hold = self.client.is_object_legal_hold_enabled(self.bucket, key)
+            hold = self.client.is_object_legal_hold_enabled(self.bucket, key,
+                                                            version_id=version)
         except S3Error:
             hold = False
         return ObjectLock(
@@ -245,21 +286,23 @@ class S3ObjectStore:
             legal_hold=bool(hold),
         )
 
-    def set_legal_hold(self, key: str, on: bool) -> None:
-        self._stat(key)
+    def set_legal_hold(self, key: str, on: bool, *, version: str | None = None) -> None:
+        self._stat(key, version)
         if on:
-            self.client.enable_object_legal_hold(self.bucket, key)
+            self.client.enable_object_legal_hold(self.bucket, key, version_id=version)
         else:
-            self.client.disable_object_legal_hold(self.bucket, key)
+            self.client.disable_object_legal_hold(self.bucket, key, version_id=version)
 
-    def extend_retention(self, key: str, until: datetime) -> None:
-        lock = self.get_lock(key)
+    def extend_retention(self, key: str, until: datetime, *,
+                         version: str | None = None) -> None:
+        lock = self.get_lock(key, version=version)
         if lock.retain_until and as_utc(until) < as_utc(lock.retain_until):
             raise ObjectLocked("retention can be extended, never shortened", key=key)
-        self.apply_lock(key, ObjectLock(lock.mode or self.retention_mode, until))  # type: ignore[arg-type]
+        self.apply_lock(key, ObjectLock(lock.mode or self.retention_mode, until),  # type: ignore[arg-type]
+                        version=version)
 
-    def delete(self, key: str) -> None:
-        stat = self._stat(key)
+    def delete(self, key: str, *, version: str | None = None) -> None:
+        stat = self._stat(key, version)
         try:
             # Deleting the *version* is what object lock guards; a plain delete would
             # only add a delete marker and hide the locked original.

@@ -13,9 +13,10 @@ from sqlmodel import Session
 from bwc_custody.console.render import Auditor, AuditorForm, Short, page
 from bwc_custody.console.session import ConsoleUser
 from bwc_custody.custody.search import LogQuery, actions_and_actors, search_entries
-from bwc_custody.custody.verify import VerifyReport, verify_and_record
+from bwc_custody.custody.verify import VerifyReport
 from bwc_custody.deps import SessionDep, client_addr
 from bwc_custody.errors import BwcError, validated
+from bwc_custody.flows.verify_state import verify_and_record
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
 router = APIRouter()
@@ -55,9 +56,9 @@ def custody_log(request: Request, session: SessionDep, user: Auditor) -> Respons
 @router.post("/custody/verify")
 def verify_now(request: Request, session: SessionDep, user: AuditorForm,
                fixity: Short = "") -> Response:
-    """Run the verification `bwc verify` runs (the chain, every signed checkpoint, and with
-    `fixity` every stored object decrypted and hashed again), record it, and show what it
-    found."""
+    """Run the verification `bwc verify` runs (the chain, every signed checkpoint, the
+    database's state against the log, and with `fixity` every stored object decrypted and
+    hashed again), record it, and show what it found."""
     report = verify_and_record(session=session, store=get_store(), keyring=get_keyring(),
                                signer=get_signer(), actor=user.principal,
                                fixity=fixity == "yes", client_addr=client_addr(request))

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service
 from bwc_custody.custody.models import EntryRead
-from bwc_custody.custody.verify import verify_all
 from bwc_custody.deps import Auditor, Count, Offset, RowId, SessionDep, allow
+from bwc_custody.flows.verify_state import verify_everything
 from bwc_custody.roles import Role
 from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
@@ -95,6 +95,7 @@ def consistency(session: SessionDep, _auditor: Auditor,
 
 @router.post("/custody/verify")
 def verify(session: SessionDep, _auditor: Auditor, fixity: bool = False) -> dict[str, Any]:
-    """Run the verification (chain, checkpoints; stored objects when `fixity`)."""
-    return verify_all(session=session, store=get_store(), keyring=get_keyring(),
-                      signer=get_signer(), fixity=fixity).to_dict()
+    """Run the verification (chain, checkpoints, the database's state against the log;
+    stored objects when `fixity`)."""
+    return verify_everything(session=session, store=get_store(), keyring=get_keyring(),
+                             signer=get_signer(), fixity=fixity).to_dict()

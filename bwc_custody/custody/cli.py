@@ -32,12 +32,13 @@ def register(app: typer.Typer) -> None:
     def verify(
         fixity: bool = typer.Option(True, help="Also decrypt and re-hash every stored object."),
     ) -> None:
-        """Check the custody chain, checkpoints and stored objects; exit 0 only if all hold."""
+        """Check the custody chain, checkpoints, stored objects and the database's state
+        against the log; exit 0 only if all hold."""
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        from bwc_custody.custody.verify import verify_all
         from bwc_custody.db import check_migrated, session_scope
+        from bwc_custody.flows.verify_state import verify_everything
         from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
         try:
@@ -46,9 +47,9 @@ def register(app: typer.Typer) -> None:
                            MofNCompleteColumn(), TimeRemainingColumn(),
                            console=Console(stderr=True), transient=True)
             with bar, session_scope() as session:
-                report = verify_all(session=session, store=get_store(), keyring=get_keyring(),
-                                    signer=get_signer(), fixity=fixity,
-                                    progress=_RichProgress(bar))
+                report = verify_everything(session=session, store=get_store(),
+                                           keyring=get_keyring(), signer=get_signer(),
+                                           fixity=fixity, progress=_RichProgress(bar))
         except BwcError as exc:
             fail(exc)
         emit(report.to_dict())

@@ -130,3 +130,40 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == first_root and sr == second_root
+
+
+class Frontier:
+    """The roots of the perfect subtrees a tree of `size` leaves splits into, largest first:
+    enough to extend the tree leaf by leaf and to give its RFC 6962 root at any size in
+    O(log n), instead of hashing every leaf again for each checkpoint."""
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        heights = [h for h in range(size.bit_length() - 1, -1, -1) if size >> h & 1]
+        if len(heights) != len(hashes):
+            raise ValueError(f"a tree of size {size} has {len(heights)} perfect subtrees, "
+                             f"not {len(hashes)}")
+        self.size = size
+        self._stack: list[tuple[int, bytes]] = list(zip(heights, hashes, strict=True))
+
+    @property
+    def hashes(self) -> list[bytes]:
+        """The subtree roots, largest subtree first (what a checkpoint row keeps)."""
+        return [h for _, h in self._stack]
+
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf hash at the right edge."""
+        height, node = 0, leaf
+        while self._stack and self._stack[-1][0] == height:
+            _, left = self._stack.pop()
+            node, height = node_hash(left, node), height + 1
+        self._stack.append((height, node))
+        self.size += 1
+
+    def root(self) -> bytes:
+        """MTH of the leaves so far: the subtrees folded from the right (RFC 6962 §2.1)."""
+        if not self._stack:
+            return hashlib.sha256(b"").digest()
+        node = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            node = node_hash(left, node)
+        return node

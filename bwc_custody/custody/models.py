@@ -49,6 +49,13 @@ class Checkpoint(SQLModel, table=True):
     key_id: str = Field(max_length=40)
     signature: str = Field(max_length=200)
     object_key: str = Field(max_length=200)
+    # The version of the WORM copy this checkpoint wrote (S3 version id; local: `sha256:` of
+    # the file): verify reads exactly it, and names a delete marker or a newer version over
+    # it. None on checkpoints made before 0019.
+    object_version: str | None = Field(default=None, max_length=200)
+    # The tree's perfect-subtree roots (hex, largest first): the next checkpoint extends
+    # them with the new entries only (after checking they fold to this signed root).
+    frontier: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class EntryRead(UtcRead):

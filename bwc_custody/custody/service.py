@@ -18,7 +18,7 @@ from bwc_custody.custody import merkle
 from bwc_custody.custody.errors import CheckpointNotFound, EntryNotFound, ProofUnavailable
 from bwc_custody.custody.models import Checkpoint, CustodyEntry
 from bwc_custody.timeutil import as_utc, utcnow
-from storage.errors import ObjectExists
+from storage.errors import ObjectExists, ObjectMissing
 from storage.keys import Signer
 from storage.objectstore import ObjectLock, ObjectStore
 
@@ -73,7 +73,9 @@ def append(
 ) -> CustodyEntry:
     """Append one entry in the caller's transaction, chained to the newest entry."""
     lock_log(session)
-    last = session.exec(select(CustodyEntry).order_by(col(CustodyEntry.seq).desc())).first()
+    # LIMIT 1: without it the ORM loads every entry to return the first (O(log) per append)
+    last = session.exec(select(CustodyEntry).order_by(col(CustodyEntry.seq).desc())
+                        .limit(1)).first()
     entry = CustodyEntry(
         seq=(last.seq + 1) if last else 1,
         at=utcnow(),
@@ -201,7 +203,8 @@ def signature_valid(*, signer: Signer, doc: dict[str, Any]) -> bool:
 
 def latest_checkpoint(*, session: Session) -> Checkpoint | None:
     """The newest checkpoint, if any."""
-    return session.exec(select(Checkpoint).order_by(col(Checkpoint.index).desc())).first()
+    return session.exec(select(Checkpoint).order_by(col(Checkpoint.index).desc())
+                        .limit(1)).first()
 
 
 def list_checkpoints(*, session: Session) -> list[Checkpoint]:
@@ -217,29 +220,50 @@ def get_checkpoint_or_raise(*, session: Session, tree_size: int) -> Checkpoint:
     return cp
 
 
+def _tree_after(session: Session, last: Checkpoint | None) -> merkle.Frontier:
+    """The Merkle tree over the whole log: the last checkpoint's frontier extended with the
+    entries after it (the whole log hashed again when that frontier is missing or does not
+    fold to the root it signed)."""
+    tree: merkle.Frontier | None = None
+    if last is not None and last.frontier is not None:
+        try:
+            tree = merkle.Frontier(last.tree_size, [bytes.fromhex(h) for h in last.frontier])
+        except ValueError:
+            tree = None
+        if tree is not None and tree.root().hex() != last.root_hash:
+            tree = None
+    tree = tree or merkle.Frontier()
+    stmt = select(CustodyEntry).order_by(col(CustodyEntry.seq)).offset(tree.size)
+    for entry in session.exec(stmt):
+        tree.append(leaf_of(entry))
+    return tree
+
+
 def create_checkpoint(*, session: Session, signer: Signer, store: ObjectStore) -> Checkpoint:
     """Sign the root over every entry so far, keep it in the DB and (WORM) in the store.
 
+    Only the entries since the last checkpoint are hashed (its frontier holds the rest).
     Returns the newest checkpoint unchanged when no entry was appended since. The caller
-    commits straight after: the store copy is written before the commit.
+    commits straight after: the store copy is written before the row, which records the
+    version the store gave it.
     """
     lock_log(session)
     last = latest_checkpoint(session=session)
-    tree = leaves(session=session)
-    if not tree or (last is not None and last.tree_size == len(tree)):
+    size = log_size(session=session)
+    if size == 0 or (last is not None and last.tree_size == size):
         if last is None:
             raise ProofUnavailable("the custody log is empty; nothing to checkpoint")
         return last
+    tree = _tree_after(session, last)
     index = (last.index + 1) if last else 1
     created_at = utcnow().replace(microsecond=0)
-    root_hex = merkle.root(tree).hex()
+    root_hex = tree.root().hex()
     signature = signer.sign(checkpoint_signed_bytes(
-        index=index, tree_size=len(tree), root_hash=root_hex, created_at=created_at.isoformat()
+        index=index, tree_size=tree.size, root_hash=root_hex, created_at=created_at.isoformat()
     ))
-    cp = Checkpoint(index=index, tree_size=len(tree), root_hash=root_hex, created_at=created_at,
-                    key_id=signer.key_id, signature=signature, object_key=checkpoint_key(index))
-    session.add(cp)
-    session.flush()
+    cp = Checkpoint(index=index, tree_size=tree.size, root_hash=root_hex, created_at=created_at,
+                    key_id=signer.key_id, signature=signature, object_key=checkpoint_key(index),
+                    frontier=[h.hex() for h in tree.hashes])
     body = json.dumps(checkpoint_document(cp), indent=2, sort_keys=True).encode()
     lock = ObjectLock(mode="COMPLIANCE", retain_until=utcnow() + CHECKPOINT_RETENTION)
     try:
@@ -251,16 +275,31 @@ def create_checkpoint(*, session: Session, signer: Signer, store: ObjectStore) -
             f"the object store already holds {cp.object_key} but the database has no such "
             "checkpoint; run `bwc verify` before checkpointing again", key=cp.object_key,
         ) from None
+    cp.object_version = writer.version
+    session.add(cp)
+    session.flush()
     return cp
 
 
-def read_stored_checkpoint(*, store: ObjectStore, index: int) -> dict[str, Any] | None:
-    """The WORM copy of checkpoint `index`, or None when the store has none."""
-    key = checkpoint_key(index)
-    if not store.exists(key):
+def checkpoint_index(key: str) -> int:
+    """The number of the checkpoint stored under `key` (a `checkpoint_key`)."""
+    return int(key.rsplit("/", 1)[-1].split(".", 1)[0])
+
+
+def read_stored_checkpoint(*, store: ObjectStore, index: int,
+                           version: str | None = None) -> dict[str, Any] | None:
+    """The WORM copy of checkpoint `index` (that version of it, when given: found behind a
+    delete marker or a newer version too), or None when the store has none. A copy that is
+    not a JSON object reads as {} (it then matches no signed document)."""
+    try:
+        body = b"".join(store.iter_bytes(checkpoint_key(index), version=version))
+    except ObjectMissing:
         return None
-    doc: dict[str, Any] = json.loads(b"".join(store.iter_bytes(key)))
-    return doc
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 # ---- proofs --------------------------------------------------------------------------

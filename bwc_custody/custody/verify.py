@@ -1,5 +1,6 @@
-"""`bwc verify`: the hash chain, every checkpoint (signature, WORM copy, root, consistency),
-and the fixity of every stored object; a report that names each broken thing."""
+"""`bwc verify`: the hash chain, every checkpoint (signature, WORM copy read by its recorded
+version, numbering, root, the log reaching the newest), and the fixity and version of every
+stored object; a report that names each broken thing."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
-from bwc_custody.auth.service import Principal
 from bwc_custody.custody import merkle
 from bwc_custody.custody.models import Checkpoint, CustodyEntry
 from bwc_custody.custody.service import (
     GENESIS_HASH,
-    append,
     checkpoint_document,
+    checkpoint_index,
+    checkpoint_key,
     entry_digest,
     is_checkpoint_key,
     leaf_of,
@@ -25,7 +26,7 @@ from bwc_custody.custody.service import (
 from bwc_custody.vault.models import PendingObject, StoredObject
 from bwc_custody.vault.service import check_fixity
 from storage.keys import Keyring, Signer
-from storage.objectstore import ObjectStore
+from storage.objectstore import ObjectStore, ObjectVersion, describe_versions, is_content_version
 
 
 class Progress(Protocol):
@@ -110,7 +111,8 @@ def _signed_doc(
         report.add("checkpoint", ref, "signature does not verify with the server key "
                    "(replaced or forged)")
     if stored is None:
-        report.add("checkpoint", ref, f"no WORM copy at {cp.object_key} in the object store")
+        report.add("checkpoint", ref, f"no WORM copy at {cp.object_key} in the object store"
+                   + (f" (version {cp.object_version})" if cp.object_version else ""))
     elif any(stored.get(k) != v for k, v in db_doc.items()):
         report.add("checkpoint", ref, "database row differs from the WORM copy in the store")
     if db_ok:
@@ -120,64 +122,118 @@ def _signed_doc(
     return None
 
 
+def _recorded(cp: Checkpoint, history: list[ObjectVersion], store: ObjectStore,
+              signer: Signer, report: VerifyReport) -> dict[str, Any] | None:
+    """A checkpoint the database has: its WORM copy read by the version it recorded, and
+    whatever was done to that version since named."""
+    ref = f"checkpoint {cp.index} (size {cp.tree_size})"
+    if cp.object_version is not None:
+        problem = describe_versions(history, cp.object_version)
+        if problem:
+            report.add("checkpoint", ref, f"WORM copy {cp.object_key}: {problem}")
+    elif len(history) > 1:  # recorded before versions were: any second version is suspect
+        report.add("checkpoint", ref, f"the object store holds {len(history)} versions or "
+                   f"delete markers of {cp.object_key}, not one")
+    stored = read_stored_checkpoint(store=store, index=cp.index, version=cp.object_version)
+    return _signed_doc(cp, stored, signer, report)
+
+
+def _unrecorded(index: int, history: list[ObjectVersion], store: ObjectStore, signer: Signer,
+                report: VerifyReport) -> dict[str, Any] | None:
+    """A checkpoint number the database lacks: a gap, or a row deleted with (S3) its WORM copy
+    still there, perhaps behind a delete marker. Returns its signed document when one of the
+    stored versions has one."""
+    ref = f"checkpoint {index}"
+    if not history:
+        report.add("checkpoint", ref, "missing from the database and from the object store: "
+                   "a gap in the checkpoint numbering (deleted)")
+        return None
+    docs = [doc for v in history if v.version is not None and v.readable
+            and (doc := read_stored_checkpoint(store=store, index=index, version=v.version))]
+    signed = next((d for d in docs if signature_valid(signer=signer, doc=d)
+                   and int(d.get("index", 0)) == index), None)
+    hidden = history[-1].delete_marker
+    if signed is None and hidden and not docs:
+        report.add("checkpoint", ref, "missing from the database (deleted), and its WORM copy "
+                   f"{checkpoint_key(index)}, written through the store, is gone (removed "
+                   "behind the store's back): the entries it covered may be gone too")
+        return None
+    where = ("but its WORM copy is still in the object store, hidden behind a delete marker "
+             "(deleted without its version id)" if hidden
+             else "but present in the object store")
+    report.add("checkpoint", ref, f"missing from the database (deleted) {where}")
+    if signed is None:
+        report.add("checkpoint", ref, "no stored version carries a valid signature")
+    return signed
+
+
 def _check_checkpoints(
     *, session: Session, store: ObjectStore, signer: Signer, tree: list[bytes],
     report: VerifyReport, progress: Progress,
 ) -> None:
-    cps = list_checkpoints(session=session)
-    report.checkpoints = len(cps)
-    progress.start("checkpoints", len(cps))
+    rows = {cp.index: cp for cp in list_checkpoints(session=session)}
+    report.checkpoints = len(rows)
+    # Every version the store ever kept under checkpoints/, delete markers too: a checkpoint
+    # whose row was deleted and whose object was hidden still shows here (its locked version
+    # cannot be deleted), and so do the entries deleted after it.
+    history: dict[int, list[ObjectVersion]] = {}
+    for v in store.versions("checkpoints/"):
+        if is_checkpoint_key(v.key):
+            history.setdefault(checkpoint_index(v.key), []).append(v)
+    newest = max([*rows, *history], default=0)
+    progress.start("checkpoints", newest)
     trusted: list[dict[str, Any]] = []
-    expected_index = 1
-    for cp in cps:
-        while cp.index > expected_index:
-            stored = read_stored_checkpoint(store=store, index=expected_index)
-            report.add("checkpoint", f"checkpoint {expected_index}",
-                       "missing from the database (deleted)"
-                       + (" but present in the object store" if stored else ""))
-            if stored and signature_valid(signer=signer, doc=stored):
-                trusted.append(stored)
-            expected_index += 1
-        expected_index = cp.index + 1
-        doc = _signed_doc(cp, read_stored_checkpoint(store=store, index=cp.index), signer, report)
+    for index in range(1, newest + 1):
+        cp = rows.get(index)
+        doc = (_recorded(cp, history.get(index, []), store, signer, report) if cp is not None
+               else _unrecorded(index, history.get(index, []), store, signer, report))
         if doc is not None:
             trusted.append(doc)
         progress.advance("checkpoints", 1)
-    # Checkpoints written to the store after the newest row the database still has.
-    while (stored := read_stored_checkpoint(store=store, index=expected_index)) is not None:
-        report.add("checkpoint", f"checkpoint {expected_index}",
-                   "in the object store but missing from the database (deleted)")
-        if signature_valid(signer=signer, doc=stored):
-            trusted.append(stored)
-        expected_index += 1
     _check_roots(trusted, tree, report)
 
 
 def _check_roots(trusted: list[dict[str, Any]], tree: list[bytes], report: VerifyReport) -> None:
+    """Each signed root against the log's entries, the log reaching the newest checkpoint, and
+    (where a root fails) whether the signed roots were at least consistent with each other.
+    The tree is extended once across all checkpoints (O(n + checkpoints·log n))."""
     previous: dict[str, Any] | None = None
     last_good = 0  # the largest size whose signed root the log still reproduces
+    grown = merkle.Frontier()
     for doc in trusted:
         size, signed_root = int(doc["tree_size"]), str(doc["root_hash"])
         ref = f"checkpoint {doc['index']} (size {size})"
+        if previous is not None and size < int(previous["tree_size"]):
+            report.add("checkpoint", ref, f"smaller than checkpoint {previous['index']}")
+            continue
         if size > len(tree):
             report.add("checkpoint", ref, f"covers {size} entries but the log holds only "
                        f"{len(tree)} (entries deleted)")
-        elif merkle.root(tree[:size]).hex() != signed_root:
+            previous = doc
+            continue
+        while grown.size < size:
+            grown.append(tree[grown.size])
+        if grown.root().hex() == signed_root:
+            last_good = size
+        else:
             report.add("checkpoint", ref, "the log's entries no longer hash to the signed "
                        f"root: history was rewritten in seq {last_good + 1}..{size}")
-        else:
-            last_good = size
-        if previous is not None and size <= len(tree):
-            first, first_root = int(previous["tree_size"]), bytes.fromhex(previous["root_hash"])
-            if 0 < first <= size:
-                proof = merkle.consistency_proof(first, tree[:size]) if first < size else []
-                if not merkle.verify_consistency(first, size, first_root,
-                                                 bytes.fromhex(signed_root), proof):
-                    report.add("checkpoint", ref, f"not consistent with checkpoint "
-                               f"{previous['index']} (size {first}): the log was rewritten")
-            else:
-                report.add("checkpoint", ref, f"smaller than checkpoint {previous['index']}")
+            if previous is not None:
+                _check_consistency(previous, doc, tree, report)
         previous = doc
+
+
+def _check_consistency(first_doc: dict[str, Any], doc: dict[str, Any], tree: list[bytes],
+                       report: VerifyReport) -> None:
+    first, size = int(first_doc["tree_size"]), int(doc["tree_size"])
+    if not 0 < first <= size:
+        return
+    proof = merkle.consistency_proof(first, tree[:size]) if first < size else []
+    if not merkle.verify_consistency(first, size, bytes.fromhex(first_doc["root_hash"]),
+                                     bytes.fromhex(doc["root_hash"]), proof):
+        report.add("checkpoint", f"checkpoint {doc['index']} (size {size})",
+                   f"not consistent with checkpoint {first_doc['index']} (size {first}): "
+                   "the log was rewritten")
 
 
 def _check_objects(
@@ -185,9 +241,20 @@ def _check_objects(
     progress: Progress,
 ) -> None:
     every = list(session.exec(select(StoredObject).order_by(col(StoredObject.key))))
+    # S3 versions (ids, not content hashes) are checked against the store's version listing,
+    # taken once; a local file's version is its content hash, checked while it is re-hashed.
+    listed: dict[str, list[ObjectVersion]] | None = None
+    if any(not is_content_version(obj.version) for obj in every) and store.name != "local":
+        listed = {}
+        for v in store.versions(""):
+            listed.setdefault(v.key, []).append(v)
     # destroyed under their schedule: nothing left to hash, but nothing may be left at all
     for obj in every:
-        if obj.disposed_at is not None and store.exists(obj.key):
+        if obj.disposed_at is None:
+            continue
+        left = ([v for v in listed.get(obj.key, []) if not v.delete_marker]
+                if listed is not None else ([obj.key] if store.exists(obj.key) else []))
+        if left:
             report.add("object", obj.key, "recorded destroyed on "
                        f"{obj.disposed_at.isoformat()} but still in the store")
     objects = [obj for obj in every if obj.disposed_at is None]
@@ -202,6 +269,17 @@ def _check_objects(
                    "the next ingest of the same content, or a worker's housekeeping, "
                    "adopts it" if key in pending else
                    "in the store but recorded nowhere (no stored_object row)")
+    for obj in objects:
+        if listed is None or is_content_version(obj.version):
+            continue
+        history = listed.get(obj.key, [])
+        if obj.version is not None:
+            problem = describe_versions(history, obj.version)
+            if problem:
+                report.add("object", obj.key, problem)
+        elif len(history) > 1:
+            report.add("object", obj.key, f"the store holds {len(history)} versions or delete "
+                       "markers of it, not one (recorded before versions were)")
     progress.start("objects", sum(o.size for o in objects))
 
     def advance(n: int) -> None:
@@ -235,19 +313,4 @@ def verify_all(
     if fixity:
         _check_objects(session=session, store=store, keyring=keyring, report=report,
                        progress=progress)
-    return report
-
-
-
-def verify_and_record(*, session: Session, store: ObjectStore, keyring: Keyring,
-                      signer: Signer, actor: Principal, fixity: bool = True,
-                      client_addr: str = "") -> VerifyReport:
-    """Run `verify_all` (what `bwc verify` runs) on someone's asking, and record who asked and
-    what it found (`custody.verify`), so a check, and a failed one above all, is on the log."""
-    report = verify_all(session=session, store=store, keyring=keyring, signer=signer,
-                        fixity=fixity)
-    append(session=session, actor=actor, action="custody.verify", client_addr=client_addr,
-           details={"ok": report.ok, "fixity": fixity, "entries": report.entries,
-                    "checkpoints": report.checkpoints, "objects": report.objects,
-                    "findings": len(report.findings)})
     return report

@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
 """Check a bwc-custody evidence package without the server (Python 3.9+, `cryptography`).
 
-    python verify_package.py PACKAGE_DIR [--key-id EXPECTED_KEY_ID]
+    python verify_package.py PACKAGE_DIR --key-id KEY_ID [--key-id RETIRED_KEY_ID ...]
                              [--file RELEASED.mp4 [--sha256 HEX]]
 
 It re-hashes the evidence file, recomputes every custody entry's hash and its Merkle leaf
-(RFC 6962), walks each inclusion proof up to the checkpoint root (RFC 9162 §2.1.3.2), and
-checks the checkpoint's Ed25519 signature with the enclosed public key. Compare the printed
-key id with the one the agency publishes (GET /api/v1/keys/signing) or states under oath.
+(RFC 6962), walks each inclusion proof up to the checkpoint root (RFC 9162 §2.1.3.2), checks
+the checkpoint's Ed25519 signature, and checks that the package holds every entry about the
+evidence up to that checkpoint: its last entry, `evidence.package`, is the checkpoint's last
+leaf and lists the sequence numbers of all the others.
+
+The enclosed public key proves nothing by itself: anyone can sign a package of their own.
+Pin the agency's key: take its key id from the agency (GET /api/v1/keys/signing on its
+server, the `key_id` field or a `retired` one; or as its custodian states it under oath) and
+pass it with --key-id. Without a pinned key that matches, the package does not verify (the
+output prints the key id found, to compare).
 
 `--file` also checks a released (redacted) copy of this recording: its C2PA manifest must be
 intact and signed under the agency roots enclosed (`c2pa-roots.pem`; compare them with GET
@@ -30,7 +37,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-PACKAGE_FORMAT = "bwc-evidence-package-v1"
+PACKAGE_FORMAT = "bwc-evidence-package-v2"
+LIST_ACTION = "evidence.package"
+WHERE_TO_COMPARE = ("the key id the agency publishes at GET /api/v1/keys/signing on its server "
+                    "(`key_id`, or one of `retired`), or states under oath")
 CHECKPOINT_FORMAT = "bwc-checkpoint-v1"
 
 
@@ -80,20 +90,71 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def check_package(directory: Path, expected_key_id: str | None = None) -> list[str]:
-    """Every problem found in the package at `directory` (empty when it verifies)."""
+def _seqs(numbers: set[int]) -> str:
+    return ", ".join(str(n) for n in sorted(numbers))
+
+
+def _check_complete(manifest: dict[str, Any], entries: list[dict[str, Any]], tree_size: int,
+                    problems: list[str]) -> None:
+    """The package's entries against the signed list of every entry about the evidence."""
+    if not entries:
+        problems.append("the package holds no custody entries")
+        return
+    seqs = [int(e["seq"]) for e in entries]
+    if seqs != sorted(set(seqs)):
+        problems.append("custody entries are not in sequence order, or one appears twice")
+    last = entries[-1]
+    if (last.get("action") != LIST_ACTION or int(last["seq"]) != tree_size
+            or last.get("target_id") != manifest["evidence_id"]):
+        problems.append(f"the package does not end with the {LIST_ACTION} entry that is the "
+                        f"checkpoint's last leaf (seq {tree_size}): it cannot show that it "
+                        "holds every entry about the evidence")
+        return
+    listed = last.get("details", {}).get("seqs")
+    if not isinstance(listed, list) or len(listed) != last["details"].get("entries"):
+        problems.append(f"custody entry seq {last['seq']}: its list of entries is malformed")
+        return
+    held, wanted = set(seqs[:-1]), {int(n) for n in listed}
+    if wanted - held:
+        problems.append(
+            f"custody entries about the evidence are missing from the package: seq "
+            f"{_seqs(wanted - held)} (the log listed {len(wanted)} up "
+            f"to checkpoint size {tree_size}, the package holds {len(held)})")
+    if held - wanted:
+        problems.append(f"custody entries seq {_seqs(held - wanted)} "
+                        "are not among those the log listed for the evidence")
+    if last["details"].get("sha256") not in (None, manifest["sha256"]):
+        problems.append(f"custody entry seq {last['seq']}: lists the entries of another file")
+
+
+def key_id_of(public_key: Ed25519PublicKey) -> str:
+    """The key id the server gives a public key: SHA-256 of its raw bytes, 16 hex digits."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def check_package(directory: Path, expected_key_ids: list[str] | str | None = None
+                  ) -> list[str]:
+    """Every problem found in the package at `directory` (empty when it verifies). Without
+    `expected_key_ids` (the agency's published key ids) the key is not pinned: a problem."""
+    pinned = ([expected_key_ids] if isinstance(expected_key_ids, str)
+              else list(expected_key_ids or []))
     problems: list[str] = []
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     if manifest.get("format") != PACKAGE_FORMAT:
-        return [f"manifest.json: unknown format {manifest.get('format')!r}"]
+        return [f"manifest.json: unknown format {manifest.get('format')!r} (this verifier "
+                f"reads {PACKAGE_FORMAT}; use the verify_package.py that came with it)"]
     pem = (directory / manifest["public_key_file"]).read_bytes()
     public_key = serialization.load_pem_public_key(pem)
     if not isinstance(public_key, Ed25519PublicKey):
         return ["public key is not Ed25519"]
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    key_id = hashlib.sha256(raw).hexdigest()[:16]
-    if expected_key_id and key_id != expected_key_id:
-        problems.append(f"public key id {key_id} is not the expected {expected_key_id}")
+    key_id = key_id_of(public_key)
+    if not pinned:
+        problems.append(f"the signing key is not pinned: compare key id {key_id} with "
+                        f"{WHERE_TO_COMPARE}, then run again with --key-id")
+    elif key_id not in pinned:
+        problems.append(f"public key id {key_id} is not the expected "
+                        f"{' or '.join(pinned)}: the package was signed by another key")
 
     cp = manifest["checkpoint"]
     if cp.get("key_id") != key_id:
@@ -111,9 +172,11 @@ def check_package(directory: Path, expected_key_id: str | None = None) -> list[s
         problems.append(f"{manifest['file']}: SHA-256 differs from the manifest")
 
     ingest_hashes = set()
+    entries = []
     for item in manifest["entries"]:
         canonical = item["canonical"].encode("utf-8")
         entry = json.loads(canonical)
+        entries.append(entry)
         ref = f"custody entry seq {entry['seq']}"
         if hashlib.sha256(canonical).hexdigest() != item["entry_hash"]:
             problems.append(f"{ref}: entry_hash does not match its content")
@@ -129,6 +192,7 @@ def check_package(directory: Path, expected_key_id: str | None = None) -> list[s
             ingest_hashes.add(entry.get("details", {}).get("sha256"))
     if manifest["sha256"] not in ingest_hashes:
         problems.append("no proven evidence.ingest entry records this file's SHA-256")
+    _check_complete(manifest, entries, int(cp["tree_size"]), problems)
     return problems
 
 
@@ -201,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("package", type=Path, help="the package directory")
-    parser.add_argument("--key-id", help="the agency's published signing key id")
+    parser.add_argument("--key-id", action="append", default=[],
+                        help="a signing key id the agency publishes (repeat for retired ones)")
     parser.add_argument("--file", type=Path, help="a released copy of this recording")
     parser.add_argument("--sha256", help="the released copy's SHA-256 (written response)")
     args = parser.parse_args(argv)
@@ -212,11 +277,16 @@ def main(argv: list[str] | None = None) -> int:
         released, found = check_release_file(args.package, manifest, args.file, args.sha256)
         problems += found
     cp = manifest["checkpoint"]
+    public_key = serialization.load_pem_public_key(
+        (args.package / manifest["public_key_file"]).read_bytes())
     result = {
         "ok": not problems, "evidence_id": manifest["evidence_id"],
         "sha256": manifest["sha256"], "entries": len(manifest["entries"]),
         "checkpoint": {k: cp[k] for k in ("index", "tree_size", "root_hash", "created_at")},
-        "key_id": cp["key_id"], "problems": problems,
+        "key_id": (key_id_of(public_key) if isinstance(public_key, Ed25519PublicKey)
+                   else None),
+        "key_pinned": bool(args.key_id),
+        "compare_key_id_with": WHERE_TO_COMPARE, "problems": problems,
     }
     if released is not None:
         result["released_file"] = released

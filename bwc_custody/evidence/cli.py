@@ -162,7 +162,10 @@ def register(app: typer.Typer) -> None:
         emit({"out": str(out), "evidence_id": evidence_id, "sha256": manifest["sha256"],
               "entries": len(manifest["entries"]),
               "checkpoint": manifest["checkpoint"]["tree_size"],
-              "verify": f"python {out / 'verify_package.py'} {out}"})
+              "key_id": manifest["key_id"],
+              # the reader pins the key id the agency publishes (GET /api/v1/keys/signing)
+              "verify": f"python {out / 'verify_package.py'} {out} --key-id "
+                        f"{manifest['key_id']}"})
 
     @dock_app.command("watch")
     def dock_watch(

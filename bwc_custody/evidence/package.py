@@ -1,6 +1,11 @@
-"""Evidence export packages: the file, its hash, its custody entries with inclusion proofs
-to a signed checkpoint, the public key, the agency's content-credentials (C2PA) roots that
-its released copies are signed under, and a standalone verifier."""
+"""Evidence export packages: the file, its hash, every custody entry about it with inclusion
+proofs to a signed checkpoint, the public key, the agency's content-credentials (C2PA) roots
+that its released copies are signed under, and a standalone verifier.
+
+Completeness: the package's last entry, `evidence.package`, lists the sequence numbers of
+every entry about the evidence before it and is the checkpoint's last leaf (appended and
+signed under one hold of the log's lock), so a package that leaves an entry out, or ends
+early, fails `verify_package.py`."""
 
 from __future__ import annotations
 
@@ -14,13 +19,13 @@ from sqlalchemy.engine import Engine
 
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
-from bwc_custody.custody.errors import PackageExists
+from bwc_custody.custody.errors import PackageExists, ProofUnavailable
 from bwc_custody.db import session_scope
 from bwc_custody.evidence.service import export_original, get_or_raise
 from storage.keys import Keyring, Signer
 from storage.objectstore import ObjectStore
 
-PACKAGE_FORMAT = "bwc-evidence-package-v1"
+PACKAGE_FORMAT = "bwc-evidence-package-v2"
 C2PA_ROOTS = "c2pa-roots.pem"
 # the standalone verifier (stdlib only) lives with the custody log whose proofs it checks
 VERIFIER = Path(__file__).parents[1] / "custody" / "verify_package.py"
@@ -55,8 +60,10 @@ def build_package(
     `c2pa_roots_pem` (`AgencyCA.trusted_roots_pem()`) goes in as `c2pa-roots.pem`: the
     verifier checks a released copy of this recording against it (`--file`).
 
-    Three transactions: the export (recorded), then a checkpoint covering that record, then
-    the proofs, so every entry in the package is proven against a committed, signed root.
+    Three transactions: the export (recorded); then, under the log's lock, the list of every
+    entry about the evidence (`evidence.package`) and a checkpoint ending with it; then the
+    proofs, so every entry in the package is proven against a committed, signed root and
+    the signed list says none is missing.
     """
     _prepare(out)
     with session_scope(engine) as session:
@@ -69,7 +76,18 @@ def build_package(
         )
         size = evidence.size
     with session_scope(engine) as session:
+        custody.lock_log(session)  # nothing may come between the list and its checkpoint
+        about = custody.entries_for(session=session, target_id=evidence_id)
+        listed = custody.append(
+            session=session, actor=actor, action="evidence.package", target_type="evidence",
+            target_id=evidence_id, client_addr=client_addr,
+            reason=reason or "evidence package",
+            details={"entries": len(about), "seqs": [e.seq for e in about],
+                     "sha256": sha256})
         cp = custody.create_checkpoint(session=session, signer=signer, store=store)
+        if cp.tree_size != listed.seq:  # the lock above makes this impossible; say so if not
+            raise ProofUnavailable("the checkpoint does not end with the package's list of "
+                                   "entries; nothing was written", tree_size=cp.tree_size)
         cp_doc = custody.checkpoint_document(cp)
     with session_scope(engine) as session:
         entries = [e for e in custody.entries_for(session=session, target_id=evidence_id)

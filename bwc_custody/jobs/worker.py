@@ -172,21 +172,48 @@ def run_job(job: Job, *, engine: Engine, handlers: Handlers, worker: Principal,
         return session.get(Job, job.id)
 
 
-def checkpoint_if_due(engine: Engine, minutes: int, now: datetime | None = None) -> bool:
-    """Sign a custody checkpoint when the newest is older than `minutes` (or there is none)
-    and entries were appended since; True when one was made. Idempotent across workers: the
-    checkpoint takes the log lock and re-reads the newest."""
-    if minutes <= 0:
+def checkpoint_if_due(engine: Engine, minutes: int, now: datetime | None = None, *,
+                      entries: int = 0) -> bool:
+    """Sign a custody checkpoint when entries were appended since the newest and either the
+    newest is older than `minutes` (or there is none) or at least `entries` are unsigned
+    (0 turns either off); True when one was made. Idempotent across workers: the checkpoint
+    takes the log lock and re-reads the newest."""
+    if minutes <= 0 and entries <= 0:
         return False
     with session_scope(engine) as session:
         last = custody.latest_checkpoint(session=session)
+        unsigned = custody.log_size(session=session) - (last.tree_size if last else 0)
+        if unsigned <= 0:
+            return False
         now = now or utcnow()
-        due = last is None or as_utc(last.created_at) + timedelta(minutes=minutes) <= now
-        if not due or custody.log_size(session=session) == (last.tree_size if last else 0):
+        due = ((minutes > 0 and (last is None or as_utc(last.created_at)
+                                 + timedelta(minutes=minutes) <= now))
+               or (entries > 0 and unsigned >= entries))
+        if not due:
             return False
         made = custody.create_checkpoint(session=session, signer=get_signer(),
                                          store=get_store())
         return last is None or made.index != last.index
+
+
+# How often the checkpointer looks (two small queries): a due checkpoint waits at most this.
+CHECKPOINT_LOOK_SECONDS = 5.0
+
+
+def _look_for_checkpoint(engine: Engine, minutes: int, entries: int) -> None:
+    try:
+        if checkpoint_if_due(engine, minutes, entries=entries):
+            logger.info("signed a custody checkpoint")
+    except Exception:  # never let checkpointing stop the jobs; verify will tell
+        logger.exception("periodic checkpoint failed")
+
+
+def run_checkpointer(engine: Engine, *, minutes: int, entries: int, stop: threading.Event,
+                     look_seconds: float = CHECKPOINT_LOOK_SECONDS) -> None:
+    """Sign checkpoints as they fall due until `stop` is set: a thread of the worker, so a
+    long job never holds the unsigned tail open (README, "Threat model")."""
+    while not stop.wait(look_seconds):
+        _look_for_checkpoint(engine, minutes, entries)
 
 
 def run_worker(*, engine: Engine, home: Path, handlers: Handlers,
@@ -196,38 +223,50 @@ def run_worker(*, engine: Engine, home: Path, handlers: Handlers,
                max_jobs: int | None = None, stop: threading.Event | None = None,
                worker: Principal | None = None) -> int:
     """Claim and run jobs until stopped (or, with `drain`, until the queue is empty);
-    returns how many jobs this worker ran."""
+    returns how many jobs this worker ran. A worker that keeps running also signs custody
+    checkpoints on a thread of its own; a draining one looks between jobs."""
     stop = stop or threading.Event()
     worker = worker or worker_principal()
     kinds = list(kinds or handlers)
     for name in sweep_workdirs(work_root(home)):
         logger.info("removed the scratch directory of a dead worker: %s", name)
     ran = 0
-    minutes = get_settings().checkpoint_minutes
-    next_checkpoint_look = 0.0
-    while not stop.is_set() and (max_jobs is None or ran < max_jobs):
-        if time.monotonic() >= next_checkpoint_look:
-            next_checkpoint_look = time.monotonic() + 30
-            try:
-                if checkpoint_if_due(engine, minutes):
-                    logger.info("signed a custody checkpoint")
-            except Exception:  # never let checkpointing stop the jobs; verify will tell
-                logger.exception("periodic checkpoint failed")
-            try:
-                if housekeeping is not None:
-                    housekeeping(engine)
-            except Exception:  # the same: the next look tries again
-                logger.exception("housekeeping failed")
-        job = service.claim(engine=engine, worker=worker, kinds=kinds,
-                            lease_seconds=lease_seconds)
-        if job is None:
-            if drain:
-                break
-            stop.wait(poll_seconds)  # idle poll: nothing queued
-            continue
-        run_job(job, engine=engine, handlers=handlers, worker=worker,
-                lease_seconds=lease_seconds, home=home)
-        ran += 1
+    settings = get_settings()
+    minutes, entries = settings.checkpoint_minutes, settings.checkpoint_entries
+    _look_for_checkpoint(engine, minutes, entries)
+    checkpointer_stop = threading.Event()
+    checkpointer = threading.Thread(
+        target=run_checkpointer, name="bwc-checkpointer", daemon=True,
+        kwargs={"engine": engine, "minutes": minutes, "entries": entries,
+                "stop": checkpointer_stop})
+    if not drain and (minutes > 0 or entries > 0):
+        checkpointer.start()
+    next_look = 0.0  # housekeeping at once, then every 30 s
+    try:
+        while not stop.is_set() and (max_jobs is None or ran < max_jobs):
+            if time.monotonic() >= next_look:
+                next_look = time.monotonic() + 30
+                if drain:
+                    _look_for_checkpoint(engine, minutes, entries)
+                try:
+                    if housekeeping is not None:
+                        housekeeping(engine)
+                except Exception:  # the next look tries again
+                    logger.exception("housekeeping failed")
+            job = service.claim(engine=engine, worker=worker, kinds=kinds,
+                                lease_seconds=lease_seconds)
+            if job is None:
+                if drain:
+                    break
+                stop.wait(poll_seconds)  # idle poll: nothing queued
+                continue
+            run_job(job, engine=engine, handlers=handlers, worker=worker,
+                    lease_seconds=lease_seconds, home=home)
+            ran += 1
+    finally:
+        checkpointer_stop.set()
+        if checkpointer.is_alive():
+            checkpointer.join()
     return ran
 
 

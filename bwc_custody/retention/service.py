@@ -58,6 +58,7 @@ from bwc_custody.retention.models import (
 from bwc_custody.tags.service import effective_tags
 from bwc_custody.timeutil import as_utc, utcnow
 from bwc_custody.vault.models import StoredObject
+from bwc_custody.vault.service import is_present
 from policies.calendar import kentucky_today
 from review.workflow import LIVE_STATES
 from storage.errors import ObjectLocked
@@ -251,8 +252,8 @@ def due(*, session: Session, now: datetime | None = None, limit: int = 500) -> l
 def _set_store_hold(store: ObjectStore, objects: list[StoredObject], on: bool) -> list[str]:
     keys = []
     for obj in objects:
-        if obj.disposed_at is None and store.exists(obj.key):
-            store.set_legal_hold(obj.key, on)
+        if obj.disposed_at is None and is_present(store=store, obj=obj):
+            store.set_legal_hold(obj.key, on, version=obj.version)
             keys.append(obj.key)
     return keys
 
@@ -323,9 +324,10 @@ def dispose(*, session: Session, store: ObjectStore, evidence_id: str, reason: s
                      + "; ".join(b.detail for b in view.blockers),
                      blockers=[b.model_dump() for b in view.blockers])
     objects = objects_of(session=session, evidence=evidence)
-    present = [obj for obj in objects if store.exists(obj.key)]
+    # by recorded version: a delete marker over an object must not let it outlive its record
+    present = [obj for obj in objects if is_present(store=store, obj=obj)]
     for obj in present:
-        lock = store.get_lock(obj.key)
+        lock = store.get_lock(obj.key, version=obj.version)
         if lock.legal_hold or (lock.retain_until and as_utc(lock.retain_until) > now):
             raise ObjectLocked(
                 f"the store still protects {obj.key} ("
@@ -334,7 +336,7 @@ def dispose(*, session: Session, store: ObjectStore, evidence_id: str, reason: s
                 + "); nothing was destroyed", key=obj.key)
     # the original last: a stop part way leaves the recording itself readable
     for obj in sorted(present, key=lambda o: o.key == evidence.object_key):
-        store.delete(obj.key)
+        store.delete(obj.key, version=obj.version)
     for obj in objects:
         obj.disposed_at = now
         session.add(obj)

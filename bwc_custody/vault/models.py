@@ -26,6 +26,10 @@ class StoredObject(SQLModel, table=True):
     kek_id: str = Field(index=True, max_length=40)
     wrapped_key: str = Field(max_length=200)
     store: str = Field(max_length=20)
+    # The version that holds these bytes (S3 version id; local: `sha256:` of the stored
+    # file), read by every read and checked by `bwc verify`, so a newer version or a delete
+    # marker written over it hides nothing. None on rows recorded before 0019.
+    version: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )

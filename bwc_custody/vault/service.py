@@ -30,10 +30,10 @@ from storage.crypto import (
     new_data_key,
     plaintext_size,
 )
-from storage.errors import IntegrityError
+from storage.errors import IntegrityError, ObjectMissing
 from storage.keys import Keyring, Signer, WrappedKey
 from storage.local import LocalObjectStore
-from storage.objectstore import ObjectLock, ObjectStore
+from storage.objectstore import ObjectLock, ObjectStore, content_version, is_content_version
 from storage.s3 import S3ObjectStore
 
 
@@ -105,6 +105,7 @@ def _record(
     ct_size: int,
     segment_size: int,
     wrapped: WrappedKey,
+    version: str | None,
 ) -> StoredObject:
     row = StoredObject(
         key=key,
@@ -117,6 +118,7 @@ def _record(
         kek_id=wrapped.kek_id,
         wrapped_key=wrapped.b64,
         store=store.name,
+        version=version,
     )
     session.add(row)
     pending = session.get(PendingObject, key)
@@ -179,11 +181,13 @@ def adopt(*, session: Session, store: ObjectStore, keyring: Keyring, pending: Pe
     written down (so nothing but our own bytes is ever adopted)."""
     assert pending.sha256 is not None
     assert pending.size is not None
+    version = current_version(store=store, key=pending.key)
     candidate = StoredObject(
         key=pending.key, object_id=pending.object_id, kind=kind or pending.kind,
-        sha256=pending.sha256, size=pending.size, ciphertext_size=store.size(pending.key),
+        sha256=pending.sha256, size=pending.size,
+        ciphertext_size=store.size(pending.key, version=version),
         segment_size=pending.segment_size, kek_id=pending.kek_id,
-        wrapped_key=pending.wrapped_key, store=store.name)
+        wrapped_key=pending.wrapped_key, store=store.name, version=version)
     problem = check_fixity(store=store, keyring=keyring, obj=candidate)
     if problem is not None:
         raise IntegrityError(f"object {pending.key} was written down but its stored bytes are "
@@ -192,7 +196,23 @@ def adopt(*, session: Session, store: ObjectStore, keyring: Keyring, pending: Pe
                    object_id=uuid.UUID(pending.object_id), kind=candidate.kind,
                    sha256=pending.sha256, size=pending.size,
                    ct_size=candidate.ciphertext_size, segment_size=pending.segment_size,
-                   wrapped=wrapped_key_of(candidate))
+                   wrapped=wrapped_key_of(candidate), version=version)
+
+
+def current_version(*, store: ObjectStore, key: str) -> str | None:
+    """The version a plain read of `key` gets now (None when nothing is there)."""
+    latest = [v for v in store.versions(key) if v.key == key and v.latest]
+    return latest[0].version if latest else None
+
+
+def is_present(*, store: ObjectStore, obj: StoredObject) -> bool:
+    """Whether the object's recorded version is still in the store (found by version, so a
+    delete marker over it does not make it look gone)."""
+    try:
+        store.size(obj.key, version=obj.version)
+    except ObjectMissing:
+        return False
+    return True
 
 
 def store_plaintext(
@@ -240,7 +260,7 @@ def store_plaintext(
     return _record(
         session=session, store=store, key=key, object_id=object_id, kind=kind,
         sha256=result.sha256, size=result.size, ct_size=result.ciphertext_size,
-        segment_size=cipher.header.segment_size, wrapped=wrapped,
+        segment_size=cipher.header.segment_size, wrapped=wrapped, version=writer.version,
     )
 
 
@@ -261,11 +281,11 @@ def store_ciphertext(
         header = Header.parse(fh.read(HEADER_SIZE))
     ct_size = ciphertext.stat().st_size
     size = plaintext_size(ct_size, header.segment_size)
-    store.publish_file(key, ciphertext, lock=lock)
+    published = store.publish_file(key, ciphertext, lock=lock)
     return _record(
         session=session, store=store, key=key, object_id=header.object_id, kind=kind,
         sha256=sha256, size=size, ct_size=ct_size, segment_size=header.segment_size,
-        wrapped=wrapped,
+        wrapped=wrapped, version=published.version,
     )
 
 
@@ -274,16 +294,24 @@ def wrapped_key_of(obj: StoredObject) -> WrappedKey:
     return WrappedKey(obj.kek_id, base64.b64decode(obj.wrapped_key))
 
 
-def open_reader(*, store: ObjectStore, keyring: Keyring, obj: StoredObject) -> RangeReader:
-    """A range reader over the object's plaintext; checks the header's object id."""
+def open_reader(*, store: ObjectStore, keyring: Keyring, obj: StoredObject,
+                on_read: Callable[[int, bytes], None] | None = None) -> RangeReader:
+    """A range reader over the plaintext of the object's recorded version (not whatever was
+    written over it since); checks the header's object id. `on_read(offset, data)` sees
+    every ciphertext read."""
     if obj.disposed_at is not None:
         raise ObjectDisposed(f"object {obj.key} was destroyed with its recording",
                              key=obj.key, disposed_at=obj.disposed_at.isoformat())
     object_id = uuid.UUID(obj.object_id)
     key = keyring.unwrap(wrapped_key_of(obj), object_id)
-    reader = RangeReader(
-        key, lambda off, n: store.read_at(obj.key, off, n), store.size(obj.key)
-    )
+
+    def read_at(offset: int, length: int) -> bytes:
+        data = store.read_at(obj.key, offset, length, version=obj.version)
+        if on_read is not None:
+            on_read(offset, data)
+        return data
+
+    reader = RangeReader(key, read_at, store.size(obj.key, version=obj.version))
     if reader.object_id != object_id:
         raise IntegrityError(
             f"object {obj.key} carries another object's header (spliced)", key=obj.key
@@ -310,8 +338,12 @@ def check_fixity(
     why not."""
     want_sha = expected_sha256 or obj.sha256
     want_size = obj.size if expected_size is None else expected_size
+    # A local store's version is the hash of the stored bytes: hashed as they are read
+    # (the whole file is read in order), so a replaced file is named as such.
+    stored = _ContentHash() if is_content_version(obj.version) else None
     try:
-        reader = open_reader(store=store, keyring=keyring, obj=obj)
+        reader = open_reader(store=store, keyring=keyring, obj=obj,
+                             on_read=stored.update if stored else None)
         if reader.size != want_size:
             return f"size {reader.size} differs from recorded {want_size}"
         hasher = hashlib.sha256()
@@ -320,10 +352,44 @@ def check_fixity(
             if on_progress:
                 on_progress(len(chunk))
     except Exception as exc:  # every failure is a finding, reported by name
-        return f"{exc.__class__.__name__}: {exc}"
+        replaced = _replaced(store, obj)
+        return f"{replaced}{exc.__class__.__name__}: {exc}"
+    if stored is not None and (version := stored.version()) not in (None, obj.version):
+        return (f"the file was replaced: it holds version {version}, not the recorded "
+                f"{obj.version}")
     if hasher.hexdigest() != want_sha:
         return f"SHA-256 {hasher.hexdigest()} differs from recorded {want_sha}"
     return None
+
+
+class _ContentHash:
+    """SHA-256 of an object's ciphertext from its reads, while they run in order from 0."""
+
+    def __init__(self) -> None:
+        self.hasher = hashlib.sha256()
+        self.offset = 0
+        self.contiguous = True
+
+    def update(self, offset: int, data: bytes) -> None:
+        if offset != self.offset:
+            self.contiguous = False
+        self.hasher.update(data)
+        self.offset += len(data)
+
+    def version(self) -> str | None:
+        """The content version of what was read, or None when it was not read in order."""
+        return content_version(self.hasher.hexdigest()) if self.contiguous else None
+
+
+def _replaced(store: ObjectStore, obj: StoredObject) -> str:
+    """'the recorded version is hidden/gone: ' when the store says so, else ''."""
+    if obj.version is None:
+        return ""
+    try:
+        problem = store.version_problem(obj.key, obj.version)
+    except Exception:  # the read's own error is the finding then
+        return ""
+    return f"{problem}: " if problem else ""
 
 
 def rotate_keys(*, session: Session, keyring: Keyring, new_kek_id: str | None = None) -> int:

@@ -68,14 +68,14 @@ def ingest(migrated: str) -> Callable[[bytes], str]:
 
 @pytest.fixture
 def run_verify(migrated: str) -> Callable[..., dict]:  # type: ignore[type-arg]
-    """Run the full verification; returns the JSON report."""
-    from bwc_custody.custody.verify import verify_all
+    """Run the full verification (`bwc verify`'s); returns the JSON report."""
     from bwc_custody.db import session_scope
+    from bwc_custody.flows.verify_state import verify_everything
     from bwc_custody.vault.service import get_keyring, get_signer, get_store
 
     def _run(fixity: bool = True) -> dict:  # type: ignore[type-arg]
         with session_scope() as session:
-            return verify_all(session=session, store=get_store(), keyring=get_keyring(),
+            return verify_everything(session=session, store=get_store(), keyring=get_keyring(),
                               signer=get_signer(), fixity=fixity).to_dict()
 
     return _run
@@ -104,3 +104,23 @@ def _dba(url: str) -> Iterator[Connection]:
 def dba(migrated: str) -> Callable[[], contextmanager]:  # type: ignore[type-arg]
     """A connection of someone with full DB rights who first switches off the triggers."""
     return lambda: _dba(migrated)
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def store_kind(request: pytest.FixtureRequest, migrated: str,
+               monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test on the embedded local store and on a real S3 server with object lock
+    (a bucket of its own); returns which."""
+    if request.param == "s3":
+        import secrets
+
+        from tests.conftest import _reset_caches
+
+        server = request.getfixturevalue("s3_server")
+        monkeypatch.setenv("BWC_S3_ENDPOINT", server.endpoint)
+        monkeypatch.setenv("BWC_S3_ACCESS_KEY", server.access_key)
+        monkeypatch.setenv("BWC_S3_SECRET_KEY", server.secret_key)
+        monkeypatch.setenv("BWC_S3_SECURE", "false")
+        monkeypatch.setenv("BWC_S3_BUCKET", f"cu-{secrets.token_hex(4)}")
+        _reset_caches()
+    return str(request.param)

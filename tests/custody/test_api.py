@@ -48,17 +48,18 @@ def test_package_route_and_auditor_routes(
             "checkpoint.json", "evidence/clip.mp4"} <= names
 
     cps = client.get("/api/v1/custody/checkpoints", headers=auditor).json()
-    assert [c["tree_size"] for c in cps] == [2]
+    assert [c["tree_size"] for c in cps] == [3]  # ingest, export, the package's list
     proof = client.get("/api/v1/custody/entries/1/inclusion", headers=auditor).json()
     assert proof["root_hash"] == cps[0]["root_hash"]
     entries = client.get("/api/v1/custody/entries", headers=auditor).json()
-    assert len(entries) == 2
+    assert [e["action"] for e in entries] == [
+        "evidence.ingest", "evidence.export", "evidence.package"]
     assert [recomputed_entry_hash(e) for e in entries] == [e["entry_hash"] for e in entries]
     made = client.post("/api/v1/custody/checkpoints", headers=auditor)
     assert made.status_code == 201
     size = made.json()["tree_size"]
     c = client.get("/api/v1/custody/consistency", headers=auditor,
-                   params={"first": 2, "second": size}).json()
+                   params={"first": 3, "second": size}).json()
     assert c["second_root"] == made.json()["root_hash"]
     bad = client.get("/api/v1/custody/consistency", headers=auditor,
                      params={"first": 5, "second": 2})

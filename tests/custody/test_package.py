@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from bwc_custody.cli import app
@@ -61,17 +63,23 @@ def test_package_verifies_standalone_and_catches_tampering(
     out = tmp_path / "pkg"
     code, result = _bwc("package", evidence_id, "--out", str(out), "--reason", "subpoena 42")
     assert code == 0, result
-    assert result["entries"] == 5  # ingest, 3 events, and the export itself
+    assert result["entries"] == 6  # ingest, 3 events, the export, and the list of them all
+    assert result["key_id"] == get_signer().key_id
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["file"] == "evidence/passwd"
     assert (out / manifest["file"]).read_bytes() == data
     assert (out / "public_key.pem").read_text() == get_signer().public_pem
     actions = [json.loads(e["canonical"])["action"] for e in manifest["entries"]]
     assert actions[0] == "evidence.ingest"
-    assert actions[-1] == "evidence.export"
-    assert json.loads(manifest["entries"][-1]["canonical"])["reason"] == "subpoena 42"
+    assert actions[-2:] == ["evidence.export", "evidence.package"]
+    assert json.loads(manifest["entries"][-2]["canonical"])["reason"] == "subpoena 42"
+    listed = json.loads(manifest["entries"][-1]["canonical"])
+    assert listed["seq"] == manifest["checkpoint"]["tree_size"]
+    assert listed["details"]["seqs"] == [json.loads(e["canonical"])["seq"]
+                                         for e in manifest["entries"][:-1]]
 
-    code, report = _run_verifier(out, "--key-id", get_signer().key_id)
+    key_id = get_signer().key_id
+    code, report = _run_verifier(out, "--key-id", key_id)
     assert code == 0, report
     assert report["ok"]
     code, report = _run_verifier(out, "--key-id", "0" * 16)
@@ -81,14 +89,12 @@ def test_package_verifies_standalone_and_catches_tampering(
     # One flipped byte in the footage.
     video = out / manifest["file"]
     video.write_bytes(data[:100] + b"X" + data[101:])
-    code, report = _run_verifier(out)
+    code, report = _run_verifier(out, "--key-id", key_id)
     assert code == 1
     assert report["problems"] == ["evidence/passwd: SHA-256 differs from the manifest"]
     video.write_bytes(data)
 
     # A custody entry whose text was edited (its hash recomputed to match).
-    import hashlib
-
     edited = json.loads((out / "manifest.json").read_text())
     second = edited["entries"][1]
     body = json.loads(second["canonical"])
@@ -97,7 +103,7 @@ def test_package_verifies_standalone_and_catches_tampering(
     second["canonical"] = json.dumps(body, sort_keys=True, separators=(",", ":"))
     second["entry_hash"] = hashlib.sha256(second["canonical"].encode()).hexdigest()
     (out / "manifest.json").write_text(json.dumps(edited))
-    code, report = _run_verifier(out)
+    code, report = _run_verifier(out, "--key-id", key_id)
     assert code == 1
     assert report["problems"] == [
         f"custody entry seq {seq}: inclusion proof does not lead to the checkpoint root"]
@@ -134,3 +140,111 @@ def test_cli_verify_and_checkpoint(migrated: str, ingest: Callable[..., str]) ->
     code, report = _bwc("verify")
     assert code == 1
     assert [f["ref"] for f in report["findings"]] == [f"originals/{evidence_id}"]
+
+
+def _entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    return [json.loads(e["canonical"]) for e in manifest["entries"]]
+
+
+@pytest.fixture
+def package(migrated: str, ingest: Callable[..., str], tmp_path: Path) -> tuple[Path, str]:
+    """A package of a recording that was viewed (`evidence.stream`) and exported before."""
+    from bwc_custody.db import session_scope
+    from bwc_custody.evidence.service import export_original, stream_original
+    from bwc_custody.vault.service import get_keyring, get_store
+    from tests.support.actors import LOCAL_OPERATOR
+
+    evidence_id = ingest(b"footage " * 5_000)
+    with session_scope() as session:
+        stream_original(session=session, store=get_store(), keyring=get_keyring(),
+                        evidence_id=evidence_id, actor=LOCAL_OPERATOR, reason="review")
+        export_original(session=session, store=get_store(), keyring=get_keyring(),
+                        evidence_id=evidence_id, out=tmp_path / "copy.mp4",
+                        actor=LOCAL_OPERATOR, reason="to the prosecutor")
+    out = tmp_path / "pkg"
+    code, result = _bwc("package", evidence_id, "--out", str(out))
+    assert code == 0, result
+    return out, evidence_id
+
+
+@pytest.mark.parametrize("action", ["evidence.stream", "evidence.export"])
+def test_a_package_missing_an_entry_about_the_evidence_fails(
+        package: tuple[Path, str], action: str) -> None:
+    """Issue 22, finding 10: entries left out of the manifest are named."""
+    from bwc_custody.vault.service import get_signer
+
+    out, _ = package
+    manifest = json.loads((out / "manifest.json").read_text())
+    # the first of them: the export in the package's own making stays
+    seq = next(e["seq"] for e in _entries(manifest) if e["action"] == action)
+    manifest["entries"] = [e for e in manifest["entries"]
+                           if json.loads(e["canonical"])["seq"] != seq]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    code, report = _run_verifier(out, "--key-id", get_signer().key_id)
+    assert code == 1
+    [problem] = report["problems"]
+    assert problem.startswith(f"custody entries about the evidence are missing from the "
+                              f"package: seq {seq} (the log listed ")
+
+
+def test_a_package_cut_short_fails(package: tuple[Path, str]) -> None:
+    from bwc_custody.vault.service import get_signer
+
+    out, _ = package
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["entries"] = manifest["entries"][:-2]  # the export and the list
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    code, report = _run_verifier(out, "--key-id", get_signer().key_id)
+    assert code == 1
+    assert report["problems"] == [
+        "the package does not end with the evidence.package entry that is the checkpoint's "
+        f"last leaf (seq {manifest['checkpoint']['tree_size']}): it cannot show that it holds "
+        "every entry about the evidence"]
+
+
+def test_a_package_resigned_with_another_key_fails_unless_that_key_is_pinned(
+        package: tuple[Path, str]) -> None:
+    """The forger leaves out the viewing, rebuilds the list, a tree and its proofs, and signs
+    a checkpoint with a key of their own: everything holds together but the key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from bwc_custody.custody import merkle
+    from bwc_custody.custody import service as custody
+    from bwc_custody.vault.service import get_signer
+    from storage.keys import Signer
+
+    out, _ = package
+    manifest = json.loads((out / "manifest.json").read_text())
+    kept = [e for e in _entries(manifest) if e["action"] != "evidence.stream"]
+    kept[-1]["details"]["seqs"] = [e["seq"] for e in kept[:-1]]
+    kept[-1]["details"]["entries"] = len(kept) - 1
+    size = kept[-1]["seq"]
+    canon = {e["seq"]: json.dumps(e, sort_keys=True, separators=(",", ":"),
+                                  ensure_ascii=False).encode() for e in kept}
+    leaves = [merkle.leaf_hash(canon.get(i + 1, b"filler %d" % i)) for i in range(size)]
+    forger = Signer(Ed25519PrivateKey.generate())
+    cp = {**manifest["checkpoint"], "root_hash": merkle.root(leaves).hex(),
+          "key_id": forger.key_id}
+    cp["signature"] = forger.sign(custody.document_signed_bytes(cp))
+    manifest.update(checkpoint=cp, key_id=forger.key_id, entries=[
+        {"canonical": canon[e["seq"]].decode(), "leaf_index": e["seq"] - 1,
+         "entry_hash": hashlib.sha256(canon[e["seq"]]).hexdigest(),
+         "inclusion_proof": [h.hex() for h in merkle.inclusion_proof(e["seq"] - 1, leaves)]}
+        for e in kept])
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "public_key.pem").write_text(forger.public_pem)
+
+    code, report = _run_verifier(out)
+    assert code == 1
+    assert report["key_id"] == forger.key_id
+    assert not report["key_pinned"]
+    assert "GET /api/v1/keys/signing" in report["compare_key_id_with"]
+    assert report["problems"] == [
+        f"the signing key is not pinned: compare key id {forger.key_id} with the key id the "
+        "agency publishes at GET /api/v1/keys/signing on its server (`key_id`, or one of "
+        "`retired`), or states under oath, then run again with --key-id"]
+    code, report = _run_verifier(out, "--key-id", get_signer().key_id)
+    assert code == 1
+    assert report["problems"] == [f"public key id {forger.key_id} is not the expected "
+                                  f"{get_signer().key_id}: the package was signed by another key"]
+    assert _run_verifier(out, "--key-id", forger.key_id)[0] == 0  # pinned to the forger's

@@ -335,3 +335,34 @@ def test_workers_sign_checkpoints_when_due(migrated: str, bwc_home: Path,
     assert not checkpoint_if_due(_engine(), 60, now=later)  # nothing new since
     with session_scope() as session:
         assert [c.index for c in custody.list_checkpoints(session=session)] == [1, 2]
+
+
+def test_checkpoints_fall_due_per_batch_of_entries(migrated: str, bwc_home: Path) -> None:
+    """Issue 22, finding 5: the unsigned tail is bounded by entries as well as by minutes."""
+    from bwc_custody.custody import service as custody
+    from bwc_custody.db import session_scope
+    from bwc_custody.jobs.worker import checkpoint_if_due
+    from tests.support.actors import LOCAL_OPERATOR
+
+    def append(n: int) -> None:
+        with session_scope() as session:
+            for _ in range(n):
+                custody.append(session=session, actor=LOCAL_OPERATOR, action="test.event")
+
+    append(4)
+    assert not checkpoint_if_due(_engine(), 0, entries=5)  # 4 unsigned, minutes off
+    append(1)
+    assert checkpoint_if_due(_engine(), 0, entries=5)  # the fifth makes a batch
+    append(1)
+    assert not checkpoint_if_due(_engine(), 1, entries=5)  # 1 unsigned, the newest young
+    assert checkpoint_if_due(_engine(), 1, now=utcnow() + timedelta(minutes=1), entries=5)
+    with session_scope() as session:
+        sizes = [c.tree_size for c in custody.list_checkpoints(session=session)]
+    assert sizes == [5, 6]
+
+
+def test_the_default_window_is_a_minute_or_a_hundred_entries(bwc_home: Path) -> None:
+    from bwc_custody.config import get_settings
+
+    settings = get_settings()
+    assert (settings.checkpoint_minutes, settings.checkpoint_entries) == (1, 100)

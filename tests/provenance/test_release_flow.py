@@ -262,8 +262,11 @@ def test_tampering_and_the_wrong_root_are_caught(
     assert made.exit_code == 0, made.output
 
     def run_verifier(path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+        from bwc_custody.vault.service import get_signer
+
         proc = subprocess.run([sys.executable, "-I", str(package / "verify_package.py"),
-                               str(package), "--file", str(path), *extra],
+                               str(package), "--key-id", get_signer().key_id,
+                               "--file", str(path), *extra],
                               capture_output=True, text=True, cwd=package, check=False)
         return proc.returncode, json.loads(proc.stdout)
 
