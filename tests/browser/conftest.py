@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from bwc_custody.roles import Role
+
 CHROMIUM = os.environ.get("BWC_CHROMIUM", "/usr/bin/chromium")
 # Read at import: the bwc_home fixture clears every BWC_* variable before a test runs.
 SCREENSHOTS = os.environ.get("BWC_SCREENSHOTS")
@@ -123,3 +125,52 @@ def walk(chromium: Any, live_server: str) -> Iterator[Callable[[str], Walk]]:
                 page.screenshot(path=str(Path(SCREENSHOTS) / f"last-{id(context)}-{n}.png"),
                                 full_page=True)
         context.close()
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def staff(username: str, role: Role, password: str = PASSWORD) -> str:
+    """A user with a password and an authenticator key (made as an administrator would);
+    returns the key."""
+    from bwc_custody.db import session_scope
+    from bwc_custody.flows import auth as flows
+    from tests.support.actors import LOCAL_OPERATOR
+
+    with session_scope() as session:
+        flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,
+                       roles=(role,), password=password)
+        _user, key = flows.provision_mfa(session=session, actor=LOCAL_OPERATOR,
+                                         username=username)
+    return key
+
+
+def log_on(w: Walk, username: str, key: str, *, password: str = PASSWORD,
+           lands: str = "/console/") -> None:
+    """Log on through the page with the password and the authenticator's current code."""
+    import pyotp
+
+    w.go("/console/login")
+    w.fill("#username", username)
+    w.fill("#password", password)
+    w.fill("#otp", pyotp.TOTP(key).now())
+    w.click("button:has-text('Log in')")
+    w.page.wait_for_url(f"**{lands}")
+
+
+def page_errors(w: Walk, *, provoked: tuple[str, ...] = ()) -> list[str]:
+    """What goes wrong in the page from now on: script errors and failed loads (a script or
+    style the CSP refused shows here), less the icon the browser asks for by itself and
+    the loads ending in `provoked` (a refusal the test means to cause)."""
+    errors: list[str] = []
+    ignored = ("/favicon.ico", *provoked)
+
+    def seen(m: Any) -> None:
+        url = str(m.location.get("url", ""))
+        if m.type == "error" and not (m.text.startswith("Failed to load resource")
+                                      and url.endswith(ignored)):
+            errors.append(f"{m.text} ({url})")
+
+    w.page.on("console", seen)
+    w.page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors

@@ -8,56 +8,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pyotp
 import pytest
 
 from bwc_custody.roles import Role
-from tests.browser.conftest import Walk
+from tests.browser.conftest import Walk, log_on, page_errors, staff
 
 pytestmark = [pytest.mark.browser]
-PASSWORD = "correct horse battery staple"
-
-
-def _staff(username: str, role: Role) -> str:
-    """A user with a password and an authenticator key; returns the key."""
-    from bwc_custody.db import session_scope
-    from bwc_custody.flows import auth as flows
-    from tests.support.actors import LOCAL_OPERATOR
-
-    with session_scope() as session:
-        flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,
-                       roles=(role,), password=PASSWORD)
-        _user, key = flows.provision_mfa(session=session, actor=LOCAL_OPERATOR,
-                                         username=username)
-    return key
-
-
-def _log_on(w: Walk, username: str, password: str, key: str, lands: str) -> None:
-    w.go("/console/login")
-    w.fill("#username", username)
-    w.fill("#password", password)
-    w.fill("#otp", pyotp.TOTP(key).now())
-    w.click("button:has-text('Log in')")
-    w.page.wait_for_url(f"**{lands}")
-
-
-def _watch(w: Walk, errors: list[str]) -> None:
-    w.page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    w.page.on("pageerror", lambda e: errors.append(str(e)))
-    w.page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-              if r.status == 404 else None)
 
 
 def test_an_administrator_and_an_auditor_in_the_browser(walk: Callable[[str], Walk]) -> None:
-    admin_key = _staff("ada", Role.admin)
-    auditor_key = _staff("aud-1", Role.auditor)
+    admin_key = staff("ada", Role.admin)
+    auditor_key = staff("aud-1", Role.auditor)
     admin, auditor, newcomer = walk("admin"), walk("auditor"), walk("newcomer")
-    errors: list[str] = []
-    for w in (admin, auditor, newcomer):
-        _watch(w, errors)
+    errors = [page_errors(w) for w in (admin, auditor, newcomer)]
 
     # the administrator lands on the people page, not on a refusal
-    _log_on(admin, "ada", PASSWORD, admin_key, "/console/admin/users")
+    log_on(admin, "ada", admin_key, lands="/console/admin/users")
     admin.shot("1-people")
     admin.fill("#username", "lee")
     admin.fill("#display_name", "Lee Park")
@@ -71,7 +37,7 @@ def test_an_administrator_and_an_auditor_in_the_browser(walk: Callable[[str], Wa
     admin.shot("2-person-added")
 
     # lee logs on with what the page showed
-    _log_on(newcomer, "lee", password, key.replace(" ", ""), "/console/")
+    log_on(newcomer, "lee", key.replace(" ", ""), password=password)
     newcomer.shot("3-newcomer-queue")
 
     admin.click("text=Done: to lee's page")
@@ -101,7 +67,7 @@ def test_an_administrator_and_an_auditor_in_the_browser(walk: Callable[[str], Wa
     admin.shot("7b-dock")
 
     # the auditor reads what the administrator did, and verifies the log
-    _log_on(auditor, "aud-1", PASSWORD, auditor_key, "/console/")
+    log_on(auditor, "aud-1", auditor_key)
     auditor.click("header >> text=Custody log")
     auditor.shot("8-log")
     auditor.pick("#action", "user.*")
@@ -116,4 +82,4 @@ def test_an_administrator_and_an_auditor_in_the_browser(walk: Callable[[str], Wa
     auditor.click("button:has-text('Verify now')")
     auditor.page.wait_for_selector("text=The log verifies")
     auditor.shot("10-verified")
-    assert errors == []
+    assert errors == [[], [], []]

@@ -13,26 +13,11 @@ import pytest
 from playwright.sync_api import expect
 
 from bwc_custody.roles import Role
-from tests.browser.conftest import Walk
+from tests.browser.conftest import Walk, log_on, page_errors, staff
 from tests.tags.conftest import KID_A, KID_B, make_clip
 
 __all__ = ["make_clip"]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-PASSWORD = "correct horse battery staple"
-
-
-def _staff(username: str, role: Role) -> str:
-    """A user with a password and an authenticator key; returns the key."""
-    from bwc_custody.db import session_scope
-    from bwc_custody.flows import auth as flows
-    from tests.support.actors import LOCAL_OPERATOR
-
-    with session_scope() as session:
-        flows.add_user(session=session, actor=LOCAL_OPERATOR, username=username,
-                       roles=(role,), password=PASSWORD)
-        _user, key = flows.provision_mfa(session=session, actor=LOCAL_OPERATOR,
-                                         username=username)
-    return key
 
 
 def _count_people(evidence_id: str) -> None:
@@ -52,25 +37,6 @@ def _count_people(evidence_id: str) -> None:
     assert done.state == "succeeded", (done.error_code, done.error_message)
 
 
-def _log_on(w: Walk, username: str, key: str) -> None:
-    import pyotp
-
-    w.go("/console/login")
-    w.fill("#username", username)
-    w.fill("#password", PASSWORD)
-    w.fill("#otp", pyotp.TOTP(key).now())
-    w.click("button:has-text('Log in')")
-    w.page.wait_for_url("**/console/")
-
-
-def _watch_errors(w: Walk) -> list[str]:
-    """Console errors of the page (a script or style the CSP refused shows here)."""
-    errors: list[str] = []
-    w.page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    w.page.on("pageerror", lambda e: errors.append(str(e)))
-    return errors
-
-
 def test_mail_in_to_release_in_the_browser(
         walk: Callable[[str], Walk], make_clip: Callable[..., Path],
         ingest_clip: Callable[..., str], record_property: Callable[[str, Any], None]) -> None:
@@ -78,15 +44,15 @@ def test_mail_in_to_release_in_the_browser(
                               officer_id="off-7", case_number="26-0412")
     ingest_clip(campus="East Middle", officer_id="off-2")  # one that must not be picked
     _count_people(evidence_id)
-    custodian_key = _staff("cust-1", Role.custodian)
-    counsel_key = _staff("counsel-1", Role.legal_reviewer)
+    custodian_key = staff("cust-1", Role.custodian)
+    counsel_key = staff("counsel-1", Role.legal_reviewer)
     custodian, counsel = walk("custodian"), walk("counsel")
     # each list fills as its page reports; a sum made now would stay empty for ever
-    custodian_errors, counsel_errors = _watch_errors(custodian), _watch_errors(counsel)
+    custodian_errors, counsel_errors = page_errors(custodian), page_errors(counsel)
     started = time.monotonic()
 
     # the letter arrives: the custodian records it
-    _log_on(custodian, "cust-1", custodian_key)
+    log_on(custodian, "cust-1", custodian_key)
     custodian.fill("#description", "Body camera video of the 2 March hallway incident")
     custodian.fill("#requester_name", "Lexington Herald")
     custodian.pick("#requester_type", "news_media")
@@ -125,7 +91,7 @@ def test_mail_in_to_release_in_the_browser(
     custodian.page.wait_for_selector("text=The file is before legal review.")
 
     # the legal reviewer finds it waiting, watches it through, signs off
-    _log_on(counsel, "counsel-1", counsel_key)
+    log_on(counsel, "counsel-1", counsel_key)
     counsel.shot("6-queue")
     counsel.click(f"a[href='{request_url.removeprefix(counsel.base)}']")
     counsel.click("video")  # play

@@ -15,8 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bwc_custody.roles import Role
-from tests.browser.conftest import Walk
-from tests.browser.test_custodian_walk import _log_on, _staff
+from tests.browser.conftest import Walk, log_on, page_errors, staff
 from tests.requests.test_review import Desk
 from tests.tags.conftest import KID_A, KID_B, make_clip
 
@@ -25,22 +24,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PLAYER = "video[data-coverage-url]"
 # read at import: the bwc_home fixture clears every BWC_* variable before the test runs
 SHOTS = os.environ.get("BWC_SCREENSHOTS")
-
-
-def _script_errors(w: Walk) -> list[str]:
-    """The page's errors (a script or style the CSP refused, a script that failed), less
-    failed loads of the icon the browser asks for by itself and of the refused sign-off."""
-    errors: list[str] = []
-
-    def seen(m: Any) -> None:
-        url = str(m.location.get("url", ""))
-        if m.type == "error" and not (m.text.startswith("Failed to load resource")
-                                      and url.endswith(("/favicon.ico", "/approve"))):
-            errors.append(f"{m.text} ({url})")
-
-    w.page.on("console", seen)
-    w.page.on("pageerror", lambda e: errors.append(str(e)))
-    return errors
 
 
 @pytest.fixture
@@ -82,10 +65,10 @@ def test_a_reviewer_who_skips_part_signs_only_once_it_is_watched(
         assert desk.post(request_id, "review", desk.custodian,
                          {"derivative_id": derivative["id"]}).status_code == 200
         length = desk.duration(evidence_id)
-    key = _staff("counsel-web", Role.legal_reviewer)
+    key = staff("counsel-web", Role.legal_reviewer)
     w = reviewer_page
-    errors = _script_errors(w)
-    _log_on(w, "counsel-web", key)
+    errors = page_errors(w, provoked=("/approve",))
+    log_on(w, "counsel-web", key)
     w.go(f"/console/requests/{request_id}")
     panel = w.page.locator(".coverage")
     assert "nothing yet" in panel.inner_text()

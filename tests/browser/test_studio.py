@@ -16,8 +16,7 @@ import pytest
 
 from bwc_custody.roles import Role
 from redaction.regions import ManualBox
-from tests.browser.conftest import Walk
-from tests.browser.test_custodian_walk import _log_on, _staff
+from tests.browser.conftest import Walk, log_on, page_errors, staff
 from tests.support.redaction_score import identities, identity_of, score
 from tests.tags.conftest import DEV, make_clip
 
@@ -25,15 +24,6 @@ __all__ = ["make_clip"]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # ten children on three photos: six, three and one
 CLASS = [DEV / f"29_Students_Schoolkids_Students_Schoolkids_29_{n}.jpg" for n in (84, 146, 148)]
-
-
-def _watch_errors(w: Walk) -> list[str]:
-    """Script errors and refused loads of the page (a browser's own favicon ask aside)."""
-    errors: list[str] = []
-    w.page.on("console", lambda m: errors.append(m.text) if m.type == "error"
-              and not str(m.location.get("url", "")).endswith("/favicon.ico") else None)
-    w.page.on("pageerror", lambda e: errors.append(str(e)))
-    return errors
 
 
 def _count(evidence_id: str) -> None:
@@ -104,10 +94,10 @@ def test_keep_one_child_box_a_region_and_render(
     truth = json.loads((clip.parent / "truth.json").read_text())
     seconds = len(truth["frames"]) / truth["fps"]
     evidence_id = ingest_clip(clip, campus="Central High", officer_id="off-7")
-    key = _staff("cust-1", Role.custodian)
+    key = staff("cust-1", Role.custodian)
     me = walk("studio")
-    errors = _watch_errors(me)
-    _log_on(me, "cust-1", key)
+    errors = page_errors(me)
+    log_on(me, "cust-1", key)
     _count(evidence_id)
     me.go(f"/console/evidence/{evidence_id}")
     me.page.wait_for_selector("#jobs:not([hx-get])", timeout=300_000)  # reloads when counted
