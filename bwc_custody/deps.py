@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -132,6 +132,12 @@ ViewingReason = Annotated[str, Query(min_length=3, max_length=500,
                                      description="Why (recorded in the custody log).")]
 
 
+# A player's Range header ("bytes=FIRST-LAST"): one range is served (206), anything else gets
+# the whole file.
+RangeHeader = Annotated[str, Header(alias="Range", max_length=100,
+                                    description="One byte range, e.g. bytes=0-1023 (206).")]
+
+
 def stream_file(session: Session, chunks: Iterable[bytes], *, media_type: str, size: int,
                 sha256: str, filename: str | None = None) -> StreamingResponse:
     """Stream stored bytes after committing the session: the access is on record before the
@@ -165,13 +171,15 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, last
 
 
-def stream_range(session: Session, reader: RangeReader, wanted: tuple[int, int] | None, *,
+def stream_range(session: Session, reader: RangeReader, range_header: str | None, *,
                  media_type: str, sha256: str) -> StreamingResponse:
-    """Stream a stored object's plaintext, or the byte range asked for (206), after committing
-    the session (the access is on record before the first byte leaves): a player can seek in
-    a long video without fetching all of it."""
-    session.commit()
+    """Stream a stored object's plaintext, or the byte range its Range header asks for (206),
+    after committing the session (the access is on record before the first byte leaves; a
+    range past the end is refused before anything is recorded): a player can seek in a long
+    video without fetching all of it."""
     size = reader.size
+    wanted = byte_range(range_header, size)
+    session.commit()
     first, last = wanted or (0, size - 1)
 
     def chunks() -> Iterator[bytes]:

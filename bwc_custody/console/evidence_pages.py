@@ -29,9 +29,9 @@ from bwc_custody.console.render import (
     with_cookie,
 )
 from bwc_custody.console.requests_pages import history
-from bwc_custody.deps import RowId, SessionDep, client_addr, stream_file
+from bwc_custody.deps import RowId, SessionDep, client_addr, stream_range
 from bwc_custody.errors import BwcError, validated
-from bwc_custody.evidence.service import get_or_raise, read_posters, stream_original
+from bwc_custody.evidence.service import get_or_raise, open_original, read_posters
 from bwc_custody.flows import recordings, tagging
 from bwc_custody.jobs.service import list_jobs
 from bwc_custody.redactions.models import RedactionRequest
@@ -103,12 +103,13 @@ def recordings_list(request: Request, session: SessionDep, user: Staff,
 @router.get("/evidence/{evidence_id}/original")
 def watch_original(evidence_id: str, request: Request, session: SessionDep, user: Watcher,
                    reason: Annotated[str, Query(min_length=3, max_length=500)]) -> Response:
-    """The original, played in the page (each fetch logged as `evidence.stream` with the
-    reason given)."""
-    evidence, chunks = stream_original(
+    """The original, played in the page, with byte ranges (a player seeks); each fetch logged
+    as `evidence.stream` with the reason given."""
+    wanted = request.headers.get("range", "")
+    evidence, reader = open_original(
         session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
-        actor=user.principal, reason=reason, client_addr=client_addr(request))
-    return with_cookie(stream_file(session, chunks, media_type="video/mp4", size=evidence.size,
+        actor=user.principal, reason=reason, wanted=wanted, client_addr=client_addr(request))
+    return with_cookie(stream_range(session, reader, wanted, media_type="video/mp4",
                                     sha256=evidence.sha256), request, user)
 
 

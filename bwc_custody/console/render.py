@@ -227,10 +227,17 @@ def error_page(request: Request, exc: BwcError) -> Response:
         response: Response = RedirectResponse("/console/login", status_code=303)
         response.delete_cookie(COOKIE, path="/console")
         return response
+    principal = getattr(request.state, "principal", None)
+    home = home_of(principal.roles) if principal is not None else "/console/"
+    if exc.status == 403 and request.method == "GET" and request.url.path == "/console/" \
+            and home != "/console/":
+        # the console's address typed by someone whose work is elsewhere (an administrator):
+        # their own first page, not a refusal
+        return RedirectResponse(home, status_code=303)
     # back to the page the form was on, when that was a console page of this server
     here = f"{request.url.scheme}://{request.url.netloc}/console/"
     referer = request.headers.get("referer", "")
-    back_to = referer[len(here) - len("/console/"):] if referer.startswith(here) else "/console/"
+    back_to = referer[len(here) - len("/console/"):] if referer.startswith(here) else home
     return guarded(TEMPLATES.TemplateResponse(request, "error.html", {
         "user": None, "roles": [], "error": exc, "back": back_to}, status_code=exc.status))
 

@@ -31,7 +31,7 @@ from bwc_custody.console.render import (
 )
 from bwc_custody.console.session import ConsoleUser
 from bwc_custody.custody.service import entries_for
-from bwc_custody.deps import RowId, SessionDep, client_addr, stream_file
+from bwc_custody.deps import RowId, SessionDep, client_addr, stream_range
 from bwc_custody.errors import InvalidInput, validated
 from bwc_custody.evidence.service import find as find_evidence
 from bwc_custody.flows import requests as flow
@@ -364,11 +364,13 @@ def close(request_id: str, request: Request, session: SessionDep, user: Custodia
 def watch(derivative_id: str, request: Request, session: SessionDep, user: Watcher,
           request_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None
           ) -> Response:
-    """The redacted file, played in the page (each fetch logged as `derivative.stream`)."""
-    _row, obj, chunks = open_derivative(
+    """The redacted file, played in the page, with byte ranges (a player seeks); each fetch
+    logged as `derivative.stream`."""
+    wanted = request.headers.get("range", "")
+    _row, obj, reader = open_derivative(
         session=session, store=get_store(), keyring=get_keyring(), derivative_id=derivative_id,
         part="video", actor=user.principal,
         reason=f"console review of request {request_id}" if request_id
-        else "console: the recording's page", client_addr=client_addr(request))
-    return with_cookie(stream_file(session, chunks, media_type="video/mp4", size=obj.size,
+        else "console: the recording's page", wanted=wanted, client_addr=client_addr(request))
+    return with_cookie(stream_range(session, reader, wanted, media_type="video/mp4",
                                     sha256=obj.sha256), request, user)

@@ -17,8 +17,9 @@ from fastapi.responses import JSONResponse, Response
 
 from bwc_custody.console.render import Custodian, CustodianForm, back, page, with_cookie
 from bwc_custody.console.session import ConsoleUser
-from bwc_custody.deps import SessionDep, byte_range, client_addr, stream_range
+from bwc_custody.deps import SessionDep, client_addr, stream_range
 from bwc_custody.errors import BwcError, InvalidInput, validated
+from bwc_custody.evidence.service import open_original
 from bwc_custody.flows import studio
 from bwc_custody.jobs.service import list_jobs
 from bwc_custody.redactions.models import RedactionRequest
@@ -59,12 +60,12 @@ def studio_original(evidence_id: str, request: Request, session: SessionDep,
     """The original for the studio's player, with byte ranges (a player seeks); each fetch
     logged as `evidence.stream`."""
     wanted = request.headers.get("range", "")
-    evidence, reader = studio.open_original(
+    evidence, reader = open_original(
         session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
-        actor=user.principal, wanted=wanted, client_addr=client_addr(request))
-    return with_cookie(stream_range(session, reader, byte_range(wanted, reader.size),
-                                    media_type="video/mp4", sha256=evidence.sha256),
-                       request, user)
+        actor=user.principal, reason=studio.SHOWN_ON, wanted=wanted,
+        client_addr=client_addr(request))
+    return with_cookie(stream_range(session, reader, wanted, media_type="video/mp4",
+                                    sha256=evidence.sha256), request, user)
 
 
 @router.get("/evidence/{evidence_id}/studio/copies/{copy_id}")
@@ -77,8 +78,8 @@ def studio_copy(evidence_id: str, copy_id: str, request: Request, session: Sessi
         session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
         copy_id=copy_id, actor=user.principal, wanted=wanted,
         client_addr=client_addr(request))
-    return with_cookie(stream_range(session, reader, byte_range(wanted, reader.size),
-                                    media_type="video/mp4", sha256=row.sha256), request, user)
+    return with_cookie(stream_range(session, reader, wanted, media_type="video/mp4",
+                                    sha256=row.sha256), request, user)
 
 
 @router.get("/evidence/{evidence_id}/studio/timeline")

@@ -21,10 +21,11 @@ from bwc_custody.deps import (
     ClientAddr,
     Custodian,
     Decider,
+    RangeHeader,
     SessionDep,
     ViewingReason,
     allow,
-    stream_file,
+    stream_range,
 )
 from bwc_custody.errors import Forbidden
 from bwc_custody.evidence import service
@@ -119,13 +120,14 @@ def c2pa_roots_pem() -> PlainTextResponse:
 
 @router.get("/evidence/{evidence_id}/content")
 def stream_content(evidence_id: str, session: SessionDep, actor: Decider, addr: ClientAddr,
-                   reason: ViewingReason) -> StreamingResponse:
-    """Stream the original footage (recorded as `evidence.stream`, with the reason)."""
-    evidence, chunks = service.stream_original(
+                   reason: ViewingReason, wanted: RangeHeader = "") -> StreamingResponse:
+    """Stream the original footage, or one byte range of it (recorded as `evidence.stream`,
+    with the reason and the range)."""
+    evidence, reader = service.open_original(
         session=session, store=get_store(), keyring=get_keyring(), evidence_id=evidence_id,
-        actor=actor, reason=reason, client_addr=addr)
-    return stream_file(session, chunks, media_type="application/octet-stream",
-                       size=evidence.size, sha256=evidence.sha256)
+        actor=actor, reason=reason, wanted=wanted, client_addr=addr)
+    return stream_range(session, reader, wanted, media_type="application/octet-stream",
+                        sha256=evidence.sha256)
 
 
 @router.post("/evidence/{evidence_id}/package")

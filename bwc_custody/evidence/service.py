@@ -10,7 +10,7 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -126,17 +126,19 @@ def original_reader(*, session: Session, store: ObjectStore, keyring: Keyring,
                              obj=_stored_object(session=session, evidence=evidence))
 
 
-def stream_original(*, session: Session, store: ObjectStore, keyring: Keyring, evidence_id: str,
-                    actor: Principal, reason: str, client_addr: str = ""
-                    ) -> tuple[Evidence, Iterator[bytes]]:
-    """Record an `evidence.stream` entry and return the original's authenticated plaintext."""
-    evidence = get_or_raise(session=session, evidence_id=evidence_id)
-    chunks = vault.iter_plaintext(store=store, keyring=keyring,
-                                  obj=_stored_object(session=session, evidence=evidence))
+def open_original(*, session: Session, store: ObjectStore, keyring: Keyring, evidence_id: str,
+                  actor: Principal, reason: str, wanted: str = "", client_addr: str = ""
+                  ) -> tuple[Evidence, RangeReader]:
+    """Record an `evidence.stream` entry (with the bytes asked for: a player's seek is on
+    record like a play) and return a reader of the original's authenticated plaintext, for
+    the whole file or a byte range."""
+    evidence = require_not_disposed(get_or_raise(session=session, evidence_id=evidence_id))
+    reader = original_reader(session=session, store=store, keyring=keyring, evidence=evidence)
     custody.append(session=session, actor=actor, action="evidence.stream",
                    target_type="evidence", target_id=evidence_id, client_addr=client_addr,
-                   reason=reason, details={"sha256": evidence.sha256, "size": evidence.size})
-    return evidence, chunks
+                   reason=reason, details={"sha256": evidence.sha256, "size": evidence.size,
+                                           "range": wanted or "all"})
+    return evidence, reader
 
 
 def poster_key(evidence_id: str) -> str:

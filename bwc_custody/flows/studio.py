@@ -37,10 +37,10 @@ from bwc_custody.tags.errors import AnalysisNotFound, PeopleNotStored
 from bwc_custody.tags.models import PeopleRead
 from bwc_custody.tags.people import list_people, read_document
 from bwc_custody.timeutil import utcnow
-from bwc_custody.vault import service as vault
 from bwc_custody.vault.loopback import serve_plaintext
 from redaction.follow import follow
 from redaction.regions import Keyframe, parse_regions
+from storage.crypto import RangeReader
 from storage.keys import Keyring
 from storage.objectstore import ObjectStore
 
@@ -86,33 +86,18 @@ def open_studio(*, session: Session, store: ObjectStore, keyring: Keyring, evide
                   fps=float(fps or 0.0), opened=opened)
 
 
-def open_original(*, session: Session, store: ObjectStore, keyring: Keyring, evidence_id: str,
-                  actor: Principal, wanted: str, client_addr: str = "") -> tuple[Evidence, Any]:
-    """The original's plaintext reader for the studio's player, each fetch logged as
-    `evidence.stream` (reason: the studio, with the bytes asked for, so a seek is on record
-    like a play)."""
-    evidence = require_not_disposed(get_evidence_or_raise(session=session,
-                                                          evidence_id=evidence_id))
-    reader = original_reader(session=session, store=store, keyring=keyring, evidence=evidence)
-    custody.append(session=session, actor=actor, action="evidence.stream",
-                   target_type="evidence", target_id=evidence_id, client_addr=client_addr,
-                   reason=SHOWN_ON, details={"sha256": evidence.sha256, "size": evidence.size,
-                                             "range": wanted or "all"})
-    return evidence, reader
-
-
 def open_copy(*, session: Session, store: ObjectStore, keyring: Keyring, evidence_id: str,
               copy_id: str, actor: Principal, wanted: str, client_addr: str = ""
-              ) -> tuple[Derivative, Any]:
+              ) -> tuple[Derivative, RangeReader]:
     """A copy's plaintext reader for the studio's second player, each fetch logged as
     `derivative.stream`."""
-    row, obj, _chunks = open_derivative(session=session, store=store, keyring=keyring,
+    row, _obj, reader = open_derivative(session=session, store=store, keyring=keyring,
                                         derivative_id=copy_id, part="video", actor=actor,
-                                        reason=f"{SHOWN_ON}: comparing ({wanted or 'all'})",
+                                        reason=f"{SHOWN_ON}: comparing", wanted=wanted,
                                         client_addr=client_addr)
     if row.evidence_id != evidence_id:
         raise InvalidInput("that copy is of another recording", copy_id=copy_id)
-    return row, vault.open_reader(store=store, keyring=keyring, obj=obj)
+    return row, reader
 
 
 def timeline(*, session: Session, store: ObjectStore, keyring: Keyring, evidence_id: str,
@@ -184,13 +169,13 @@ def copy_boxes(*, session: Session, store: ObjectStore, keyring: Keyring, eviden
     """Where a copy blurred faces, frame by frame (its manifest, read as footage is: logged
     as `derivative.manifest`), to outline on the original: [time, [[x0, y0, x1, y1], ...]]
     for every frame with a box, and the boxes it kept sharp apart."""
-    row, _obj, chunks = open_derivative(session=session, store=store, keyring=keyring,
+    row, _obj, reader = open_derivative(session=session, store=store, keyring=keyring,
                                         derivative_id=copy_id, part="manifest", actor=actor,
                                         reason=SHOWN_ON + ": outlining what it blurred",
                                         client_addr=client_addr)
     if row.evidence_id != evidence_id:
         raise InvalidInput("that copy is of another recording", copy_id=copy_id)
-    manifest = json.loads(b"".join(chunks))
+    manifest = json.loads(b"".join(reader.iter_plaintext()))
     frames = []
     for f in manifest.get("frames", []):
         kept = [r[1:5] for r in f[1] if r[7]]

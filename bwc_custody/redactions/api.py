@@ -13,12 +13,13 @@ from bwc_custody.deps import (
     ClientAddr,
     Custodian,
     Decider,
+    RangeHeader,
     RowId,
     SessionDep,
     Staff,
     ViewingReason,
     body_limit,
-    stream_file,
+    stream_range,
 )
 from bwc_custody.jobs.models import JobRead
 from bwc_custody.redactions import service
@@ -64,12 +65,13 @@ def get_derivative(derivative_id: str, session: SessionDep, _actor: Staff) -> De
 
 
 def _stream(part: Literal["video", "manifest"], derivative_id: str, addr: str,
-            session: SessionDep, actor: Principal, reason: str) -> StreamingResponse:
-    _row, obj, chunks = service.open_derivative(
-        session=session, store=get_store(), keyring=get_keyring(),
-        derivative_id=derivative_id, part=part, actor=actor, reason=reason, client_addr=addr)
-    return stream_file(session, chunks, size=obj.size, sha256=obj.sha256,
-                       media_type="video/mp4" if part == "video" else "application/json")
+            session: SessionDep, actor: Principal, reason: str, wanted: str
+            ) -> StreamingResponse:
+    _row, obj, reader = service.open_derivative(
+        session=session, store=get_store(), keyring=get_keyring(), derivative_id=derivative_id,
+        part=part, actor=actor, reason=reason, wanted=wanted, client_addr=addr)
+    return stream_range(session, reader, wanted, sha256=obj.sha256,
+                        media_type="video/mp4" if part == "video" else "application/json")
 
 
 @router.patch("/derivatives/{derivative_id}", response_model=DerivativeRead)
@@ -83,9 +85,11 @@ def label_derivative(derivative_id: str, body: DerivativeLabel, session: Session
 
 @router.get("/derivatives/{derivative_id}/content")
 def stream_derivative(derivative_id: str, addr: ClientAddr, session: SessionDep,
-                      actor: Decider, reason: ViewingReason) -> StreamingResponse:
-    """The redacted video (logged as `derivative.stream` with the reason)."""
-    return _stream("video", derivative_id, addr, session, actor, reason)
+                      actor: Decider, reason: ViewingReason, wanted: RangeHeader = ""
+                      ) -> StreamingResponse:
+    """The redacted video, or one byte range of it (logged as `derivative.stream` with the
+    reason and the range)."""
+    return _stream("video", derivative_id, addr, session, actor, reason, wanted)
 
 
 @router.get("/derivatives/{derivative_id}/manifest")
@@ -93,7 +97,7 @@ def stream_manifest(derivative_id: str, addr: ClientAddr, session: SessionDep,
                     actor: Decider, reason: ViewingReason) -> StreamingResponse:
     """The derivative's manifest: every blurred box, tools, settings, review flags (logged as
     `derivative.manifest`; it describes where faces are, so it is read like footage)."""
-    return _stream("manifest", derivative_id, addr, session, actor, reason)
+    return _stream("manifest", derivative_id, addr, session, actor, reason, "")
 
 
 @router.post("/evidence/{evidence_id}/speech", response_model=JobRead, status_code=202)

@@ -180,14 +180,14 @@ def register(app: typer.Typer) -> None:
                 if path.exists():
                     raise typer.BadParameter(f"{path} exists; not overwritten")
                 with session_scope() as session:
-                    _row, obj, chunks = service.open_derivative(
+                    _row, obj, reader = service.open_derivative(
                         session=session, store=get_store(), keyring=get_keyring(),
                         derivative_id=derivative_id,
                         part="video" if part == "video" else "manifest",
                         actor=_operator(), reason=reason, client_addr="cli")
                 tmp = path.with_name(f".{path.name}.partial")
                 with open(tmp, "wb") as fh:
-                    for chunk in chunks:
+                    for chunk in reader.iter_plaintext():
                         fh.write(chunk)
                     fh.flush()
                     os.fsync(fh.fileno())

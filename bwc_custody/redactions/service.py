@@ -13,7 +13,7 @@ import io
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,7 +55,7 @@ from redaction.pipeline import RedactOptions, redact_file
 from redaction.regions import Regions, parse_regions
 from redaction.speech import Decision, accepted_mutes, suggest_mutes
 from redaction.speech_models import MuteSuggestion, SpeechTerms, parse_terms
-from storage.crypto import sha256_file
+from storage.crypto import RangeReader, sha256_file
 from storage.errors import IntegrityError
 from storage.keys import Keyring
 from storage.objectstore import ObjectStore
@@ -291,21 +291,23 @@ def get_derivative(*, session: Session, derivative_id: str) -> Derivative:
 
 def open_derivative(*, session: Session, store: ObjectStore, keyring: Keyring,
                     derivative_id: str, part: Literal["video", "manifest"], actor: Principal,
-                    reason: str, client_addr: str = ""
-                    ) -> tuple[Derivative, StoredObject, Iterator[bytes]]:
-    """Log the access (`derivative.stream` / `derivative.manifest`) and return the part's
-    authenticated plaintext."""
+                    reason: str, wanted: str = "", client_addr: str = ""
+                    ) -> tuple[Derivative, StoredObject, RangeReader]:
+    """Log the access (`derivative.stream` / `derivative.manifest`, with the bytes asked for:
+    a player's seek is on record like a play) and return a reader of the part's authenticated
+    plaintext, for the whole file or a byte range."""
     row = get_derivative(session=session, derivative_id=derivative_id)
     obj = session.get(StoredObject, row.object_key if part == "video" else row.manifest_key)
     if obj is None:
         raise IntegrityError(f"derivative {derivative_id} has no stored {part}",
                              derivative_id=derivative_id)
-    chunks = vault.iter_plaintext(store=store, keyring=keyring, obj=obj)
+    reader = vault.open_reader(store=store, keyring=keyring, obj=obj)
     custody.append(session=session, actor=actor,
                    action="derivative.stream" if part == "video" else "derivative.manifest",
                    target_type="evidence", target_id=row.evidence_id, client_addr=client_addr,
-                   reason=reason, details={"derivative_id": row.id, "sha256": obj.sha256})
-    return row, obj, chunks
+                   reason=reason, details={"derivative_id": row.id, "sha256": obj.sha256,
+                                           "range": wanted or "all"})
+    return row, obj, reader
 
 
 # ---- speech: names and numbers said aloud, suggested for muting --------------------------

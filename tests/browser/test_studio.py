@@ -60,11 +60,11 @@ def _copy(evidence_id: str, where: Path) -> tuple[Path, dict[str, Any]]:
         (row,) = list_derivatives(session=session, evidence_id=evidence_id)
         parts = {}
         for part in ("video", "manifest"):
-            _row, _obj, chunks = open_derivative(
+            _row, _obj, reader = open_derivative(
                 session=session, store=get_store(), keyring=get_keyring(),
                 derivative_id=row.id, part=part,  # type: ignore[arg-type]
                 actor=LOCAL_OPERATOR, reason="the test scores it")
-            parts[part] = b"".join(chunks)
+            parts[part] = b"".join(reader.iter_plaintext())
     (where / "copy.mp4").write_bytes(parts["video"])
     return where / "copy.mp4", json.loads(parts["manifest"])
 

@@ -87,6 +87,9 @@ def test_an_administrator_logs_on_to_their_own_page(client: TestClient,
     assert page.status_code == 200
     assert 'href="/console/admin/devices"' in page.text
     assert 'href="/console/admin/users">bwc-custody' in page.text  # home is not the queue
+    # the console's own address, typed, leads to the same page (not a refusal page)
+    typed = client.get("/console/", follow_redirects=False)
+    assert (typed.status_code, typed.headers["location"]) == (303, USERS)
 
 
 def test_adding_a_person_shows_password_and_key_once_and_they_log_on(

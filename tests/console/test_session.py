@@ -139,8 +139,12 @@ def test_every_role_and_bad_session_gets_exactly_its_answer(
         for name, (b, roles) in sessions.items():
             r: Any = b.get(_url(path)) if method == "GET" else b.post(_url(path))
             to_logon = r.status_code == 303 and r.headers["location"] == "/console/login"
+            # the one refusal that is a redirect: an administrator at the queue's address is
+            # sent to their own first page
+            to_home = (method, path, name) == ("GET", "/console/", "admin") and (
+                r.status_code, r.headers.get("location")) == (303, "/console/admin/users")
             ok = (r.status_code not in (401, 403) and r.status_code < 500 and not to_logon
-                  if roles & rule else r.status_code == 403)
+                  if roles & rule else r.status_code == 403 or to_home)
             if not ok:
                 wrong.append(f"{method} {path} as {name}: {r.status_code}")
         for name, b in bad.items():

@@ -88,10 +88,13 @@ def test_the_studio_shows_everyone_counted_and_logs_the_faces_shown(
     assert all(p["stretches"] for p in timeline["people"])
 
 
+@pytest.mark.parametrize(("page", "reason"), [
+    ("studio/original", "console: the redaction studio"),
+    ("original?reason=checking+the+hallway", "checking the hallway")])
 def test_the_players_seek_in_the_original_and_each_fetch_is_logged(
-        counted: str, browser: Callable[..., Browser]) -> None:
+        counted: str, browser: Callable[..., Browser], page: str, reason: str) -> None:
     me = browser("cust-1")
-    url = f"/console/evidence/{counted}/studio/original"
+    url = f"/console/evidence/{counted}/{page}"
     whole: Any = me.get(url)
     assert whole.status_code == 200
     assert whole.headers["accept-ranges"] == "bytes"
@@ -105,7 +108,7 @@ def test_the_players_seek_in_the_original_and_each_fetch_is_logged(
     assert past.status_code == 416
     streams = [e for e in _actions(counted) if e.action == "evidence.stream"]
     assert [e.details["range"] for e in streams] == ["all", "bytes=100-199", "bytes=-10"]
-    assert {e.reason for e in streams} == {"console: the redaction studio"}
+    assert {e.reason for e in streams} == {reason}
 
 
 def test_render_queues_the_checked_choices_and_closes_the_session(

@@ -413,14 +413,14 @@ def test_every_package_change_is_named(migrated: str, ingest: Callable[..., str]
 
     from bwc_custody.cli import app
     from bwc_custody.db import session_scope
-    from bwc_custody.evidence.service import export_original, stream_original
+    from bwc_custody.evidence.service import export_original, open_original
     from bwc_custody.vault.service import get_keyring, get_signer, get_store
     from tests.support.actors import LOCAL_OPERATOR
 
     evidence_id = ingest(b"footage " * 5_000)
     with session_scope() as session:
-        stream_original(session=session, store=get_store(), keyring=get_keyring(),
-                        evidence_id=evidence_id, actor=LOCAL_OPERATOR, reason="review")
+        open_original(session=session, store=get_store(), keyring=get_keyring(),
+                      evidence_id=evidence_id, actor=LOCAL_OPERATOR, reason="review")
         export_original(session=session, store=get_store(), keyring=get_keyring(),
                         evidence_id=evidence_id, out=tmp_path / "copy.mp4",
                         actor=LOCAL_OPERATOR, reason="to the prosecutor")

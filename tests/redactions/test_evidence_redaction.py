@@ -91,6 +91,27 @@ def test_redaction_job_makes_an_encrypted_logged_derivative(
     assert hashlib.sha256(video.content).hexdigest() == d["sha256"]
     assert video.headers["x-content-sha256"] == d["sha256"]
     assert video.content[4:8] == b"ftyp"  # an MP4 a browser plays
+    # a player seeks: one byte range (206), the original's too; each fetch says which bytes
+    for url in (f"/api/v1/derivatives/{derivative_id}/content",
+                f"/api/v1/evidence/{evidence_id}/content"):
+        whole = video if "derivatives" in url else api.get(
+            url, params={"reason": "legal review"}, headers=reviewer)
+        part = api.get(url, params={"reason": "legal review"},
+                       headers={**reviewer, "Range": "bytes=1000-1999"})
+        assert part.status_code == 206, url
+        assert part.headers["content-range"] == f"bytes 1000-1999/{len(whole.content)}"
+        assert part.content == whole.content[1000:2000]
+        past = api.get(url, params={"reason": "legal review"},
+                       headers={**reviewer, "Range": f"bytes={len(whole.content)}-"})
+        assert (past.status_code, past.json()["error"]["code"]) == (416, "range_not_satisfiable")
+    from bwc_custody.custody.service import entries_for
+    from bwc_custody.db import session_scope
+    with session_scope() as session:
+        fetched = [(e.action, e.details.get("range"))
+                   for e in entries_for(session=session, target_id=evidence_id)
+                   if e.action in ("derivative.stream", "evidence.stream")]
+    assert fetched == [("derivative.stream", "all"), ("derivative.stream", "bytes=1000-1999"),
+                       ("evidence.stream", "all"), ("evidence.stream", "bytes=1000-1999")]
     manifest = api.get(f"/api/v1/derivatives/{derivative_id}/manifest",
                        params={"reason": "legal review"}, headers=reviewer).json()
     assert manifest["source"]["sha256"] == d["source_sha256"]

@@ -54,11 +54,11 @@ def _export(derivative_id: str, where: Path) -> tuple[Path, dict[str, Any]]:
     parts = {}
     for part in ("video", "manifest"):
         with session_scope() as session:
-            _row, _obj, chunks = open_derivative(
+            _row, _obj, reader = open_derivative(
                 session=session, store=get_store(), keyring=get_keyring(),
                 derivative_id=derivative_id, part=part,  # type: ignore[arg-type]
                 actor=LOCAL_OPERATOR, reason="test scores it")
-            parts[part] = b"".join(chunks)
+            parts[part] = b"".join(reader.iter_plaintext())
     video = where / "copy.mp4"
     video.write_bytes(parts["video"])
     return video, json.loads(parts["manifest"])
