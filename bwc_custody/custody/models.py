@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
@@ -15,11 +15,13 @@ class CustodyEntry(SQLModel, table=True):
     """One event that touched evidence or a decision; `entry_hash` chains to the previous."""
 
     __tablename__ = "custody_entry"
+    # one person's entries newest first (the auditor's filter; migration 0027)
+    __table_args__ = (Index("ix_custody_entry_actor_seq", "actor", "seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
     seq: int = Field(index=True, unique=True)
     at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False, index=True)
     )
     actor: str = Field(max_length=200)
     role: str = Field(default="", max_length=200)
