@@ -59,8 +59,13 @@ class Settings(BaseSettings):
 
     # RFC 3161 Time Stamping Authorities (comma-separated URLs, tried in order) that
     # timestamp each released file's C2PA signature, so the release stays verifiable after
-    # its signing certificate expires; none: signed without a time (provenance/README.md).
+    # its signing certificate expires, and each custody checkpoint, so its time is not only
+    # the agency's word; none: neither is timestamped (provenance/README.md).
     tsa_url: str = ""
+    # The CA certificate(s) (PEM: roots and intermediates) that a TSA's tokens must verify
+    # under: a token that does not is refused when asked for and named by `bwc verify`.
+    # Without it tokens are still asked for (nonce and imprint checked) but not trusted.
+    tsa_ca_file: Path | None = None
 
     api_host: str = "127.0.0.1"
     api_port: int = 8400

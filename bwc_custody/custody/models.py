@@ -58,6 +58,28 @@ class Checkpoint(SQLModel, table=True):
     frontier: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
+class CheckpointTimestamp(SQLModel, table=True):
+    """An RFC 3161 timestamp of one checkpoint, asked for after the checkpoint committed (a
+    TSA that is down delays this row, never the checkpoint). Append-only like the log."""
+
+    __tablename__ = "checkpoint_timestamp"
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkpoint_index: int = Field(index=True, unique=True)
+    # The token exactly as the TSA sent it (DER TimeStampResp), WORM beside the checkpoint.
+    object_key: str = Field(max_length=200)
+    object_version: str | None = Field(default=None, max_length=200)
+    token_sha256: str = Field(max_length=64)
+    tsa_url: str = Field(max_length=500)
+    tsa_name: str = Field(max_length=500)
+    gen_time: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    # a TSA's serial is up to 160 bits: more than a BIGINT holds
+    serial: str = Field(max_length=60)
+    recorded_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+
+
 class EntryRead(UtcRead):
     """A custody entry as read: `at` as aware UTC, so that anyone holding the entry can
     recompute `entry_hash` (`service.canonical_bytes` hashes `at` in UTC)."""
