@@ -50,6 +50,8 @@ from provenance.tsa import (
 from storage.errors import ObjectExists, ObjectMissing
 from storage.objectstore import ObjectLock, ObjectStore
 
+# what `verify_timestamp` says of a readable token of the right message when no CA is given
+NO_CA_REASON = "no TSA CA certificate configured (BWC_TSA_CA_FILE)"
 _TIMESTAMP_KEY = re.compile(r"checkpoints/\d{8}\.tsr")
 
 
@@ -127,10 +129,12 @@ def pending(*, session: Session) -> list[Checkpoint]:
                              .order_by(col(Checkpoint.index))))
 
 
-def read_token(*, store: ObjectStore, index: int, version: str | None = None) -> bytes | None:
-    """The stored token of checkpoint `index` (that version, when given), or None."""
+def read_token(*, store: ObjectStore, index: int, version: str | None = None,
+               key: str | None = None) -> bytes | None:
+    """The stored token of checkpoint `index` (that version, when given; under `key` when
+    a row names another), or None."""
     try:
-        return b"".join(store.iter_bytes(timestamp_key(index), version=version))
+        return b"".join(store.iter_bytes(key or timestamp_key(index), version=version))
     except ObjectMissing:
         return None
 

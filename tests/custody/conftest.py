@@ -81,6 +81,9 @@ def run_verify(migrated: str) -> Callable[..., dict]:  # type: ignore[type-arg]
     return _run
 
 
+APPEND_ONLY = ("custody_entry", "custody_checkpoint", "checkpoint_timestamp")
+
+
 @contextmanager
 def _dba(url: str) -> Iterator[Connection]:
     from bwc_custody.db import make_engine
@@ -89,10 +92,10 @@ def _dba(url: str) -> Iterator[Connection]:
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                for table in ("custody_entry", "custody_checkpoint"):
+                for table in APPEND_ONLY:
                     conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             else:
-                for table in ("custody_entry", "custody_checkpoint"):
+                for table in APPEND_ONLY:
                     for verb in ("update", "delete"):
                         conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{verb}"))
             yield conn
