@@ -8,7 +8,7 @@ import json
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +16,8 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from tests.custody.conftest import use_tsa as _use_tsa
 from tests.support.tsa import TsaServer, running_tsa
-
-
-def _use_tsa(monkeypatch: pytest.MonkeyPatch, url: str, ca_file: Path | None) -> None:
-    from bwc_custody.config import get_settings
-
-    monkeypatch.setenv("BWC_TSA_URL", url)
-    if ca_file is not None:
-        monkeypatch.setenv("BWC_TSA_CA_FILE", str(ca_file))
-    else:
-        monkeypatch.delenv("BWC_TSA_CA_FILE", raising=False)
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def with_tsa(migrated: str, tsa: TsaServer, monkeypatch: pytest.MonkeyPatch) -> TsaServer:
-    """The session's TSA configured (BWC_TSA_URL, BWC_TSA_CA_FILE)."""
-    _use_tsa(monkeypatch, tsa.url, tsa.ca_file)
-    return tsa
-
-
-@pytest.fixture(scope="module")
-def other_tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TsaServer]:
-    """A second real TSA under a CA of its own."""
-    with running_tsa(tmp_path_factory.mktemp("other-tsa"), name="Other TSA") as server:
-        yield server
 
 
 def _stamp() -> Any:
