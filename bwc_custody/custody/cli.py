@@ -62,9 +62,10 @@ def register(app: typer.Typer) -> None:
         """Sign a checkpoint over the log so far and keep a WORM copy in the object store;
         then, with a TSA configured (BWC_TSA_URL), timestamp it and any checkpoint still
         waiting for one (a TSA that is down leaves them to the worker; the checkpoint
-        stands)."""
+        stands), and with witnesses (BWC_WITNESS_URL) send them the newest head."""
+        from bwc_custody.config import get_settings
         from bwc_custody.custody import service as custody
-        from bwc_custody.custody import timestamps
+        from bwc_custody.custody import timestamps, witness
         from bwc_custody.db import get_engine
         from bwc_custody.vault.service import get_signer, get_store
 
@@ -79,6 +80,11 @@ def register(app: typer.Typer) -> None:
                 doc["timestamp"] = "no TSA configured (BWC_TSA_URL)"
         except BwcError as exc:
             doc["timestamp"] = exc.to_dict()
+        settings = get_settings()
+        if settings.witness_urls:  # optional: the newest head to each witness
+            doc["published"] = witness.publish_newest(
+                engine=get_engine(), signer=get_signer(), urls=settings.witness_urls,
+                origin=settings.log_origin).to_dict()
         emit(doc)
 
     @app.command("log")

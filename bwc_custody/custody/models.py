@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
@@ -76,6 +76,25 @@ class CheckpointTimestamp(SQLModel, table=True):
     # a TSA's serial is up to 160 bits: more than a BIGINT holds
     serial: str = Field(max_length=60)
     recorded_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+
+
+class CheckpointPublication(SQLModel, table=True):
+    """A checkpoint head accepted by a witness or transparency log (BWC_WITNESS_URL), as a
+    signed tlog-checkpoint note. Append-only; only the newest head is sent (it covers the
+    older ones)."""
+
+    __tablename__ = "checkpoint_publication"
+    __table_args__ = (UniqueConstraint("checkpoint_index", "witness_url",
+                                       name="uq_checkpoint_publication"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkpoint_index: int = Field(index=True)
+    witness_url: str = Field(max_length=500)
+    note_sha256: str = Field(max_length=64)
+    status_code: int
+    published_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
 

@@ -28,7 +28,7 @@ from sqlmodel import Session
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
-from bwc_custody.custody import timestamps
+from bwc_custody.custody import timestamps, witness
 from bwc_custody.db import session_scope
 from bwc_custody.jobs import service
 from bwc_custody.jobs.errors import LeaseLost, UnknownJobKind
@@ -244,19 +244,41 @@ def stamp_if_pending(engine: Engine) -> timestamps.StampOutcome | None:
     return outcome
 
 
+def publish_if_configured(engine: Engine) -> witness.PublishOutcome | None:
+    """Send the newest checkpoint head to each witness that lacks it (None when none is
+    configured: BWC_WITNESS_URL, off by default)."""
+    settings = get_settings()
+    if not settings.witness_urls:
+        return None
+    outcome = witness.publish_newest(engine=engine, signer=get_signer(),
+                                     urls=settings.witness_urls, origin=settings.log_origin)
+    if outcome.published:
+        logger.info("checkpoint %s published to %s", outcome.index, outcome.published)
+    if outcome.failed:
+        logger.warning("checkpoint %s waits for witnesses: %s", outcome.index, outcome.failed)
+    return outcome
+
+
 def run_timestamper(engine: Engine, *, stop: threading.Event, wake: threading.Event,
                     look_seconds: float = TIMESTAMP_LOOK_SECONDS,
                     retry_seconds: tuple[float, float] = TIMESTAMP_RETRY_SECONDS) -> None:
-    """Timestamp checkpoints until `stop` is set (set `wake` too, to end a wait early): a
-    thread of its own, so a TSA that is slow or down holds up neither the checkpointer nor
-    the jobs."""
+    """Timestamp checkpoints, and publish the newest head to witnesses, until `stop` is set
+    (set `wake` too, to end a wait early): a thread of its own, so a TSA or witness that is
+    slow or down holds up neither the checkpointer nor the jobs."""
     delay = retry_seconds[0]
     while not stop.is_set():
+        failed = False
         try:
             outcome = stamp_if_pending(engine)
             failed = outcome is not None and outcome.error is not None
         except Exception:  # the next pass tries again; verify names what is missing
             logger.exception("timestamping checkpoints failed")
+            failed = True
+        try:
+            published = publish_if_configured(engine)
+            failed = failed or (published is not None and bool(published.failed))
+        except Exception:
+            logger.exception("publishing the checkpoint head failed")
             failed = True
         wait = delay if failed else look_seconds
         delay = min(delay * 2, retry_seconds[1]) if failed else retry_seconds[0]
@@ -294,7 +316,7 @@ def run_worker(*, engine: Engine, home: Path, handlers: Handlers,
         kwargs={"engine": engine, "stop": checkpointer_stop, "wake": wake_timestamper})
     if not drain and (minutes > 0 or entries > 0):
         checkpointer.start()
-    if not drain and settings.tsa_urls:
+    if not drain and (settings.tsa_urls or settings.witness_urls):
         timestamper.start()
     next_look = 0.0  # housekeeping at once, then every 30 s
     try:
@@ -308,6 +330,7 @@ def run_worker(*, engine: Engine, home: Path, handlers: Handlers,
                         housekeeping(engine)
                     if drain:
                         stamp_if_pending(engine)
+                        publish_if_configured(engine)
                 except Exception:  # the next look tries again
                     logger.exception("housekeeping failed")
             job = service.claim(engine=engine, worker=worker, kinds=kinds,
