@@ -277,6 +277,60 @@ def _token_of(cp: Checkpoint, row: CheckpointTimestamp,
     return token
 
 
+def _one_timestamp(cp: Checkpoint, row: CheckpointTimestamp | None,
+                   history: dict[int, list[ObjectVersion]], store: ObjectStore,
+                   tsa: stamps.TsaConfig, stamped: tuple[int | None, int | None],
+                   report: VerifyReport) -> dict[str, Any]:
+    """One checkpoint's timestamp as the report lists it (status verified, failed, missing,
+    covered or pending), each problem added to the report. `stamped`: the first and last
+    checkpoints with a recorded timestamp."""
+    ref = f"checkpoint {cp.index} (size {cp.tree_size})"
+    item: dict[str, Any] = {"checkpoint": cp.index, "time": None, "tsa": None, "url": None,
+                            "verified": False, "reason": None}
+
+    def missing(reason: str) -> dict[str, Any]:
+        report.add("timestamp", ref, reason)
+        return {**item, "status": "missing", "reason": reason,
+                "line": f"NOT timestamped: {reason}"}
+
+    token: bytes | None = None
+    if row is not None:
+        item.update(url=row.tsa_url, tsa=row.tsa_name)
+        token = _token_of(cp, row, history, store, report)
+        if token is None:
+            return {**item, "status": "failed", "reason": "its token is missing from the store",
+                    "line": "timestamp token missing from the store"}
+    elif cp.index in history:
+        key = stamps.timestamp_key(cp.index)
+        token = stamps.read_token(store=store, index=cp.index)
+        if token is None:
+            return missing(f"its timestamp token was stored at {key} (the store's history "
+                           "lists it), and both it and its row are gone (deleted)")
+        report.add("timestamp", ref, f"a token is in the store at {key} but recorded "
+                   "nowhere (its row was deleted)")
+    if token is not None:
+        check = stamps.check_token(token, checkpoint_document(cp), tsa)
+        # without a CA a token cannot be verified, which the configuration finding (or, with
+        # the TSA turned off, the summary) says once; anything else is named here
+        if not check.verified and check.reason != stamps.NO_CA_REASON:
+            report.add("timestamp", ref, f"timestamp NOT verified: {check.reason}")
+        return {**item, "time": check.time.isoformat() if check.time else None,
+                "tsa": check.tsa or item["tsa"], "verified": check.verified,
+                "reason": check.reason, "line": check.line(),
+                "status": "verified" if check.verified else "failed"}
+    first, last = stamped
+    if first is not None and last is not None and first < cp.index < last:
+        return missing(f"no timestamp token, though checkpoint {last} has one: deleted (a "
+                       "TSA that was down is retried oldest first)")
+    if first is not None and cp.index < first:
+        return {**item, "status": "covered",
+                "line": f"made before timestamping began: covered by checkpoint {first}'s "
+                        "timestamp (the log only grows)"}
+    why = ("waiting for a TSA (the worker retries)" if tsa.configured
+           else "no TSA configured (BWC_TSA_URL)")
+    return {**item, "status": "pending", "reason": why, "line": f"not yet timestamped: {why}"}
+
+
 def _check_timestamps(*, session: Session, store: ObjectStore, tsa: stamps.TsaConfig,
                       report: VerifyReport) -> None:
     """Each checkpoint's timestamp: the token as recorded, verified over the checkpoint's
@@ -298,53 +352,8 @@ def _check_timestamps(*, session: Session, store: ObjectStore, tsa: stamps.TsaCo
     first, last = min(rows, default=None), max(rows, default=None)
     counts: dict[str, int] = {}
     for cp in checkpoints:
-        ref = f"checkpoint {cp.index} (size {cp.tree_size})"
-        row = rows.get(cp.index)
-        item: dict[str, Any] = {"checkpoint": cp.index, "time": None, "tsa": None,
-                                "url": None, "verified": False, "reason": None}
-        token: bytes | None = None
-        if row is not None:
-            item.update(url=row.tsa_url, tsa=row.tsa_name)
-            token = _token_of(cp, row, history, store, report)
-        elif cp.index in history:
-            token = stamps.read_token(store=store, index=cp.index)
-            key = stamps.timestamp_key(cp.index)
-            if token is not None:
-                report.add("timestamp", ref, f"a token is in the store at {key} but recorded "
-                           "nowhere (its row was deleted)")
-            else:
-                reason = (f"its timestamp token was stored at {key} (the store's history "
-                          "lists it), and both it and its row are gone (deleted)")
-                report.add("timestamp", ref, reason)
-                item.update(status="missing", reason=reason, line=f"NOT timestamped: {reason}")
-        if item.get("status") == "missing":
-            pass
-        elif token is not None:
-            check = stamps.check_token(token, checkpoint_document(cp), tsa)
-            item.update(time=check.time.isoformat() if check.time else None,
-                        tsa=check.tsa or item["tsa"], verified=check.verified,
-                        reason=check.reason, status="verified" if check.verified else "failed",
-                        line=check.line())
-            # without a CA a token cannot be verified, which the configuration finding (or,
-            # with the TSA turned off, the summary) says once; anything else is named here
-            if not check.verified and check.reason != stamps.NO_CA_REASON:
-                report.add("timestamp", ref, f"timestamp NOT verified: {check.reason}")
-        elif row is not None:
-            item.update(status="failed", reason="its token is missing from the store",
-                        line="timestamp token missing from the store")
-        elif last is not None and first is not None and first < cp.index < last:
-            reason = (f"no timestamp token, though checkpoint {last} has one: deleted (a TSA "
-                      "that was down is retried oldest first)")
-            report.add("timestamp", ref, reason)
-            item.update(status="missing", reason=reason, line=f"NOT timestamped: {reason}")
-        elif first is not None and cp.index < first:
-            item.update(status="covered", reason=None,
-                        line=f"made before timestamping began: covered by checkpoint "
-                             f"{first}'s timestamp (the log only grows)")
-        else:
-            why = ("waiting for a TSA (the worker retries)" if tsa.configured
-                   else "no TSA configured (BWC_TSA_URL)")
-            item.update(status="pending", reason=why, line=f"not yet timestamped: {why}")
+        item = _one_timestamp(cp, rows.get(cp.index), history, store, tsa, (first, last),
+                              report)
         counts[item["status"]] = counts.get(item["status"], 0) + 1
         report.timestamps.append(item)
     for index in sorted(set(rows) - {cp.index for cp in checkpoints}):
