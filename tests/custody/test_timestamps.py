@@ -309,3 +309,17 @@ def test_a_checkpoint_left_unstamped_between_stamped_ones_is_named(
     assert _problems(report) == {"checkpoint 4 (size 7)": (
         "no timestamp token, though checkpoint 5 has one: deleted (a TSA that was down is "
         "retried oldest first)")}
+
+
+def test_a_draining_worker_signs_and_timestamps(
+        with_tsa: TsaServer, append_entries: Callable[..., None], bwc_home: Path,
+        run_verify: Callable[..., dict]) -> None:
+    from bwc_custody.db import get_engine
+    from bwc_custody.jobs.worker import run_worker
+
+    append_entries(3)
+    assert run_worker(engine=get_engine(), home=bwc_home, handlers={}, drain=True) == 0
+    report = run_verify()
+    assert report["ok"], report["findings"]
+    assert report["checkpoints"] == 1
+    assert [t["status"] for t in report["timestamps"]["checkpoints"]] == ["verified"]
