@@ -323,3 +323,35 @@ def test_a_draining_worker_signs_and_timestamps(
     assert report["ok"], report["findings"]
     assert report["checkpoints"] == 1
     assert [t["status"] for t in report["timestamps"]["checkpoints"]] == ["verified"]
+
+
+def test_a_hidden_or_overwritten_token_is_named_on_either_store(
+        store_kind: str, tsa: TsaServer, monkeypatch: pytest.MonkeyPatch,
+        append_entries: Callable[..., None], checkpoint: Callable[[], int],
+        run_verify: Callable[..., dict]) -> None:
+    """On S3 (object lock) a plain DELETE only hides the locked version behind a delete
+    marker, and a PUT only puts a newer version over it: verify reads the recorded version
+    and names both. Locally the file is removed or replaced behind the store's back."""
+    from tests.custody.test_versions import _hide, _overwrite
+
+    _use_tsa(monkeypatch, tsa.url, tsa.ca_file)
+    for n in (2, 2):
+        append_entries(n)
+        checkpoint()
+        assert _stamp().error is None
+    assert run_verify()["ok"]
+    _hide(store_kind, "checkpoints/00000001.tsr")
+    _overwrite(store_kind, "checkpoints/00000002.tsr", b"not a token")
+    report = run_verify()
+    problems = {ref: [f["problem"] for f in report["findings"] if f["ref"] == ref]
+                for ref in ("checkpoint 1 (size 2)", "checkpoint 2 (size 4)")}
+    first, second = problems["checkpoint 1 (size 2)"], problems["checkpoint 2 (size 4)"]
+    if store_kind == "s3":
+        assert any("hidden behind a delete marker" in p for p in first), first
+        assert any("a newer version" in p for p in second), second
+        # the recorded versions are still there and still verify
+        assert [t["status"] for t in report["timestamps"]["checkpoints"]] == ["verified"] * 2
+    else:
+        assert any("no WORM copy of its timestamp token" in p for p in first), first
+        assert any("(replaced)" in p for p in second), second
+        assert "timestamp NOT verified: not a readable timestamp token" in " ".join(second)
