@@ -139,7 +139,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="bwc-bench-checkpoint-"))
     os.environ["BWC_HOME"] = str(home)
     if args.db_url:
-        os.environ["BWC_DB_URL"] = args.db_url
+        os.environ["BWC_DATABASE_URL"] = args.db_url
     from bwc_custody.db import get_engine, upgrade
 
     upgrade()
