@@ -18,6 +18,15 @@ Ed25519 signature, WORM write with its lock sidecar and versions journal, the ro
 Prints medians in ms, the ratio full/incremental, and the cost per hour: 60 incremental
 checkpoints (one a minute) against one full-root checkpoint an hour. Ratios measured in one
 run are what to compare on a shared machine.
+
+`--tsa` measures instead what an RFC 3161 timestamp adds to each checkpoint (issue 25): a
+real `openssl ts` TSA on 127.0.0.1 (tests/support/tsa.py), and per rep one incremental
+checkpoint, then its timestamp as the worker asks for it after the commit (request, token
+verified under the TSA CA, WORM write, row). Prints medians (wall and this process's CPU)
+and the ratio (checkpoint + timestamp) / checkpoint. The timestamp is not on the
+checkpoint's path: the checkpoint is committed before the TSA is asked.
+
+    nice -n 10 .venv/bin/python bench/checkpoint.py --entries 5000 --tsa --reps 15
 """
 
 from __future__ import annotations
@@ -74,6 +83,48 @@ def _checkpoint(full: bool) -> tuple[float, int]:
         custody._tree_after = incremental  # type: ignore[assignment]
 
 
+def _timestamp_bench(reps: int, batch: int) -> dict[str, Any]:
+    """Per rep: an incremental checkpoint, then its timestamp; medians and the ratio."""
+    from bwc_custody.custody import service as custody
+    from bwc_custody.custody import timestamps
+    from bwc_custody.db import get_engine, session_scope
+    from bwc_custody.vault.service import get_signer, get_store
+    from provenance.tsa import load_ca_file
+    from tests.support.tsa import running_tsa
+
+    cp_wall: list[float] = []
+    cp_cpu: list[float] = []
+    ts_wall: list[float] = []
+    ts_cpu: list[float] = []
+    with running_tsa(Path(tempfile.mkdtemp(prefix="bwc-bench-tsa-"))) as server:
+        tsa = timestamps.TsaConfig(urls=(server.url,),
+                                   ca_certs=tuple(load_ca_file(server.ca_file)))
+        for _ in range(reps):
+            _append(batch)
+            wall, cpu = time.perf_counter(), time.process_time()
+            with session_scope() as session:
+                index = custody.create_checkpoint(session=session, signer=get_signer(),
+                                                  store=get_store()).index
+            cp_wall.append((time.perf_counter() - wall) * 1000)
+            cp_cpu.append((time.process_time() - cpu) * 1000)
+            wall, cpu = time.perf_counter(), time.process_time()
+            outcome = timestamps.stamp_pending(engine=get_engine(), store=get_store(),
+                                               tsa=tsa, only=[index])
+            ts_wall.append((time.perf_counter() - wall) * 1000)
+            ts_cpu.append((time.process_time() - cpu) * 1000)
+            assert outcome.stamped == [index], outcome.to_dict()
+    m = statistics.median
+    return {
+        "reps": reps, "batch": batch,
+        "checkpoint_ms (wall)": round(m(cp_wall), 2),
+        "timestamp_ms (wall, incl. the local TSA's openssl)": round(m(ts_wall), 2),
+        "with_tsa_over_without (wall)": round((m(cp_wall) + m(ts_wall)) / m(cp_wall), 2),
+        "checkpoint_cpu_ms (this process)": round(m(cp_cpu), 2),
+        "timestamp_cpu_ms (this process)": round(m(ts_cpu), 2),
+        "with_tsa_over_without (CPU)": round((m(cp_cpu) + m(ts_cpu)) / m(cp_cpu), 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=50_000)
@@ -81,6 +132,8 @@ def main() -> None:
                         help="entries appended before each checkpoint")
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--db-url", default=None, help="default: SQLite in a temp BWC_HOME")
+    parser.add_argument("--tsa", action="store_true",
+                        help="measure what an RFC 3161 timestamp adds to each checkpoint")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="bwc-bench-checkpoint-"))
@@ -96,6 +149,10 @@ def main() -> None:
           f"({get_engine().dialect.name})")
     first_ms, _ = _checkpoint(full=True)
     print(f"first checkpoint (full, {args.entries} entries): {first_ms:.1f} ms")
+    if args.tsa:
+        for key, value in _timestamp_bench(args.reps, args.batch).items():
+            print(f"{key}: {value}")
+        return
 
     inc: list[float] = []
     full: list[float] = []

@@ -59,8 +59,18 @@ class Settings(BaseSettings):
 
     # RFC 3161 Time Stamping Authorities (comma-separated URLs, tried in order) that
     # timestamp each released file's C2PA signature, so the release stays verifiable after
-    # its signing certificate expires; none: signed without a time (provenance/README.md).
+    # its signing certificate expires, and each custody checkpoint, so its time is not only
+    # the agency's word; none: neither is timestamped (provenance/README.md).
     tsa_url: str = ""
+    # The CA certificate(s) (PEM: roots and intermediates) that a TSA's tokens must verify
+    # under: a token that does not is refused when asked for and named by `bwc verify`.
+    # Without it tokens are still asked for (nonce and imprint checked) but not trusted.
+    tsa_ca_file: Path | None = None
+    # Optional, off by default: witnesses or transparency logs (comma-separated URLs) that
+    # each newest checkpoint head is POSTed to as a signed tlog-checkpoint note (C2SP), and
+    # the log's name (origin line) in those notes; README "Threat model" says what it gives.
+    witness_url: str = ""
+    log_origin: str = Field(default="bwc-custody", min_length=1, max_length=200, pattern=r"^\S+$")
 
     api_host: str = "127.0.0.1"
     api_port: int = 8400
@@ -128,6 +138,11 @@ class Settings(BaseSettings):
     def tsa_urls(self) -> list[str]:
         """The configured TSA URLs, in the order they are tried."""
         return [u.strip() for u in self.tsa_url.split(",") if u.strip()]
+
+    @property
+    def witness_urls(self) -> list[str]:
+        """The configured witness URLs (each gets every newest head)."""
+        return [u.strip() for u in self.witness_url.split(",") if u.strip()]
 
     @property
     def db_url(self) -> str:

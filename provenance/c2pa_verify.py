@@ -74,7 +74,10 @@ class FileVerification:
     signer: str | None = None  # the signing certificate's subject
     issuer: str | None = None
     signed_at: dt.datetime | None = None  # the RFC 3161 time in the signature, if any
-    timestamp: str = "absent"  # "trusted", "untrusted" (TSA not among the roots) or "absent"
+    # "trusted", "untrusted" (the TSA not under the roots it was checked against) or "absent"
+    timestamp: str = "absent"
+    # what the timestamp was checked against: "tsa_roots" (BWC_TSA_CA_FILE) or "signing_roots"
+    timestamp_roots: str = "signing_roots"
     actions: tuple[dict[str, Any], ...] = ()
     release: ReleaseAssertion | None = None
     manifest_label: str | None = None
@@ -86,7 +89,8 @@ class FileVerification:
             "failures": [{"code": c.code, "explanation": c.explanation} for c in self.failures],
             "signer": self.signer, "issuer": self.issuer,
             "signed_at": self.signed_at.isoformat() if self.signed_at else None,
-            "timestamp": self.timestamp, "actions": list(self.actions),
+            "timestamp": self.timestamp, "timestamp_roots": self.timestamp_roots,
+            "actions": list(self.actions),
             "release": self.release.to_dict() if self.release else None,
             "manifest_label": self.manifest_label,
         }
@@ -102,7 +106,10 @@ class FileVerification:
         if self.signer:
             out.append(f"signer: {self.signer} (issued by {self.issuer})")
         if self.signed_at:
-            out.append(f"signed at: {self.signed_at.isoformat()} (RFC 3161, TSA {self.timestamp})")
+            under = ("under the TSA CA given (BWC_TSA_CA_FILE)"
+                     if self.timestamp_roots == "tsa_roots" else "under the signing roots")
+            out.append(f"signed at: {self.signed_at.isoformat()} (RFC 3161 timestamp "
+                       f"{self.timestamp.upper()} {under})")
         for action in self.actions:
             if action.get("description"):
                 out.append(f"{action.get('action')}: {action['description']}")
@@ -146,11 +153,15 @@ def _read_store(path: Path, roots: Sequence[x509.Certificate]) -> dict[str, Any]
 
 
 def verify_file(path: Path, trusted_roots: Sequence[x509.Certificate] = (), *,
-                expected_sha256: str | None = None) -> FileVerification:
+                expected_sha256: str | None = None,
+                tsa_roots: Sequence[x509.Certificate] = ()) -> FileVerification:
     """Validate the C2PA manifest in `path`; "trusted" only under `trusted_roots`.
 
     `expected_sha256` (from the written response or the reviewer's statement) also binds the
-    bytes C2PA leaves outside its hash (the `ftyp`, `free` and `skip` boxes).
+    bytes C2PA leaves outside its hash (the `ftyp`, `free` and `skip` boxes). With
+    `tsa_roots` (BWC_TSA_CA_FILE) the signature's RFC 3161 timestamp is checked under them,
+    in a read of its own: never added to the signing roots, where a TSA's CA would also
+    vouch for signers.
     """
     sha256 = file_sha256(path)
     sha_failure = ([_explain(SHA256_MISMATCH)]
@@ -181,11 +192,27 @@ def verify_file(path: Path, trusted_roots: Sequence[x509.Certificate] = (), *,
     signed_at = dt.datetime.fromisoformat(info["time"]) if info.get("time") else None
     timestamp = ("trusted" if "timeStamp.trusted" in codes else
                  "untrusted" if signed_at is not None else "absent")
+    if tsa_roots and signed_at is not None:
+        timestamp = _timestamp_under(path, tsa_roots)
     return FileVerification(
         verdict=verdict, failures=tuple(failures), sha256=sha256,
         signer=info.get("common_name"), issuer=info.get("issuer"), signed_at=signed_at,
-        timestamp=timestamp, actions=tuple(_actions(manifest)),
+        timestamp=timestamp, timestamp_roots="tsa_roots" if tsa_roots else "signing_roots",
+        actions=tuple(_actions(manifest)),
         release=_release(manifest), manifest_label=label)
+
+
+def _timestamp_under(path: Path, tsa_roots: Sequence[x509.Certificate]) -> str:
+    """"trusted" when c2pa finds the signature's timestamp signed under `tsa_roots`, else
+    "untrusted" (only its timestamp codes are read: the signer is judged by the first read)."""
+    store = _read_store(path, tsa_roots)
+    if isinstance(store, Check):
+        return "untrusted"
+    results = store.get("validation_results", {}).get("active_manifest") \
+        or store.get("validation_results", {}).get("activeManifest") or {}
+    codes = {s["code"] for part in ("success", "informational", "failure")
+             for s in results.get(part, [])}
+    return "trusted" if "timeStamp.trusted" in codes else "untrusted"
 
 
 def _actions(manifest: dict[str, Any]) -> list[dict[str, Any]]:

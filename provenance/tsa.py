@@ -10,6 +10,7 @@ token is kept exactly as the TSA sent it (a DER TimeStampResp, `.tsr`), which
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
 DEFAULT_TIMEOUT_S = 10.0
 MAX_REPLY = 256 * 1024
+SHA256_OID = "2.16.840.1.101.3.4.2.1"
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,16 @@ def verify_timestamp(token: bytes, message: bytes, *,
         tsa = _tsa_name(response)
     except ValueError as exc:
         return TimestampCheck(False, None, None, None, f"not a readable timestamp token: {exc}")
+    if response.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
+        return TimestampCheck(False, time, tsa, serial,
+                              f"the TSA refused the request (PKIStatus {response.status})")
+    imprint = response.tst_info.message_imprint
+    # Said in plain words before the cryptography: a token moved from another checkpoint is
+    # well signed, it only timestamps other bytes.
+    if (imprint.hash_algorithm.dotted_string == SHA256_OID
+            and imprint.message != hashlib.sha256(message).digest()):
+        return TimestampCheck(False, time, tsa, serial,
+                              "the token timestamps another message, not this one")
     if not ca_certs:
         return TimestampCheck(False, time, tsa, serial,
                               "no TSA CA certificate configured (BWC_TSA_CA_FILE)")
@@ -205,3 +217,16 @@ def verify_timestamp(token: bytes, message: bytes, *,
     except InvalidCertificateChain as exc:
         return TimestampCheck(False, time, tsa, serial, exc.message)
     return TimestampCheck(True, time, tsa, serial, None)
+
+
+def covers(token: bytes, message: bytes) -> bool:
+    """True when `token` is a readable, granted timestamp of `message`'s SHA-256 (its
+    signature and TSA not checked: see `verify_timestamp`)."""
+    try:
+        response = decode_timestamp_response(token)
+        imprint = response.tst_info.message_imprint
+    except ValueError:
+        return False
+    return (response.status in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS)
+            and imprint.hash_algorithm.dotted_string == SHA256_OID
+            and imprint.message == hashlib.sha256(message).digest())

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from bwc_custody.roles import Role
 from tests.support.clock import travelling
 from tests.support.s3server import S3Server, running_s3
+from tests.support.tsa import TsaServer, running_tsa
 
 PG_BASE_URL = os.environ.get("BWC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -168,6 +169,19 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         if os.environ.get("CI"):
             pytest.fail(f"S3 server could not start: {exc}")
         pytest.skip(f"S3 server could not start: {exc}")
+
+
+@pytest.fixture(scope="session")
+def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TsaServer]:
+    """A real RFC 3161 TSA (`openssl ts -reply` over HTTP on 127.0.0.1) for the session
+    (fails in CI, skips elsewhere, when it cannot start)."""
+    try:
+        with running_tsa(tmp_path_factory.mktemp("tsa")) as server:
+            yield server
+    except RuntimeError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the TSA could not start: {exc}")
+        pytest.skip(f"the TSA could not start: {exc}")
 
 
 @pytest.fixture

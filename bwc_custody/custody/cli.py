@@ -53,17 +53,39 @@ def register(app: typer.Typer) -> None:
         except BwcError as exc:
             fail(exc)
         emit(report.to_dict())
+        typer.echo(f"timestamps: {report.timestamp_summary}", err=True)
         if not report.ok:
             raise typer.Exit(code=1)
 
     @app.command()
     def checkpoint() -> None:
-        """Sign a checkpoint over the log so far and keep a WORM copy in the object store."""
+        """Sign a checkpoint over the log so far and keep a WORM copy in the object store;
+        then, with a TSA configured (BWC_TSA_URL), timestamp it and any checkpoint still
+        waiting for one (a TSA that is down leaves them to the worker; the checkpoint
+        stands), and with witnesses (BWC_WITNESS_URL) send them the newest head."""
+        from bwc_custody.config import get_settings
         from bwc_custody.custody import service as custody
+        from bwc_custody.custody import timestamps, witness
+        from bwc_custody.db import get_engine
         from bwc_custody.vault.service import get_signer, get_store
 
-        emit(in_session(lambda session: custody.checkpoint_document(custody.create_checkpoint(
-            session=session, signer=get_signer(), store=get_store()))))
+        doc = in_session(lambda session: custody.checkpoint_document(custody.create_checkpoint(
+            session=session, signer=get_signer(), store=get_store())))
+        try:
+            tsa = timestamps.tsa_config()
+            if tsa.configured:
+                doc["timestamp"] = timestamps.stamp_pending(
+                    engine=get_engine(), store=get_store(), tsa=tsa).to_dict()
+            else:
+                doc["timestamp"] = "no TSA configured (BWC_TSA_URL)"
+        except BwcError as exc:
+            doc["timestamp"] = exc.to_dict()
+        settings = get_settings()
+        if settings.witness_urls:  # optional: the newest head to each witness
+            doc["published"] = witness.publish_newest(
+                engine=get_engine(), signer=get_signer(), urls=settings.witness_urls,
+                origin=settings.log_origin).to_dict()
+        emit(doc)
 
     @app.command("log")
     def log(
@@ -96,11 +118,13 @@ def register(app: typer.Typer) -> None:
         agency root, unaltered; exit 0), VALID but UNTRUSTED (intact, but not signed under a
         root given; exit 3), or INVALID (each failed check named; exit 1); with the
         file's release assertion (the original's SHA-256, the request, what was redacted,
-        the custody checkpoint)."""
+        the custody checkpoint). With BWC_TSA_CA_FILE set, the signature's RFC 3161 timestamp
+        is reported trusted or untrusted under that TSA CA."""
         from bwc_custody.config import get_settings
         from provenance.c2pa_verify import Verdict
         from provenance.c2pa_verify import verify_file as check_file
         from provenance.ca import ACTIVE_FILE, AgencyCA, cert_id, load_certificates
+        from provenance.tsa import load_ca_file
 
         try:
             if root is not None:
@@ -109,10 +133,15 @@ def register(app: typer.Typer) -> None:
                 roots, source = AgencyCA(get_settings().c2pa_dir).trusted_roots(), "this server"
             else:  # never make a CA here: this may be anyone's machine
                 roots, source = [], "none (give --root)"
-            result = check_file(file, roots, expected_sha256=sha256)
+            tsa_ca = get_settings().tsa_ca_file
+            tsa_roots = load_ca_file(tsa_ca) if tsa_ca is not None else []
+            result = check_file(file, roots, expected_sha256=sha256, tsa_roots=tsa_roots)
         except BwcError as exc:
             fail(exc)
         emit({**result.to_dict(), "file": str(file), "roots_from": source,
-              "root_ids": [cert_id(r) for r in roots], "report": result.lines()})
+              "root_ids": [cert_id(r) for r in roots],
+              "tsa_roots_from": str(tsa_ca) if tsa_ca is not None else
+              "none (BWC_TSA_CA_FILE not set: the timestamp is judged under the signing roots)",
+              "report": result.lines()})
         if result.verdict is not Verdict.TRUSTED:
             raise typer.Exit(code=3 if result.verdict is Verdict.VALID_UNTRUSTED else 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
@@ -58,6 +58,47 @@ class Checkpoint(SQLModel, table=True):
     # The tree's perfect-subtree roots (hex, largest first): the next checkpoint extends
     # them with the new entries only (after checking they fold to this signed root).
     frontier: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class CheckpointTimestamp(SQLModel, table=True):
+    """An RFC 3161 timestamp of one checkpoint, asked for after the checkpoint committed (a
+    TSA that is down delays this row, never the checkpoint). Append-only like the log."""
+
+    __tablename__ = "checkpoint_timestamp"
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkpoint_index: int = Field(index=True, unique=True)
+    # The token exactly as the TSA sent it (DER TimeStampResp), WORM beside the checkpoint.
+    object_key: str = Field(max_length=200)
+    object_version: str | None = Field(default=None, max_length=200)
+    token_sha256: str = Field(max_length=64)
+    tsa_url: str = Field(max_length=500)
+    tsa_name: str = Field(max_length=500)
+    gen_time: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    # a TSA's serial is up to 160 bits: more than a BIGINT holds
+    serial: str = Field(max_length=60)
+    recorded_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+
+
+class CheckpointPublication(SQLModel, table=True):
+    """A checkpoint head accepted by a witness or transparency log (BWC_WITNESS_URL), as a
+    signed tlog-checkpoint note. Append-only; only the newest head is sent (it covers the
+    older ones)."""
+
+    __tablename__ = "checkpoint_publication"
+    __table_args__ = (UniqueConstraint("checkpoint_index", "witness_url",
+                                       name="uq_checkpoint_publication"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkpoint_index: int = Field(index=True)
+    witness_url: str = Field(max_length=500)
+    note_sha256: str = Field(max_length=64)
+    status_code: int
+    published_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
 
 
 class EntryRead(UtcRead):

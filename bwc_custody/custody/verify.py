@@ -1,16 +1,19 @@
 """`bwc verify`: the hash chain, every checkpoint (signature, WORM copy read by its recorded
-version, numbering, root, the log reaching the newest), and the fixity and version of every
-stored object; a report that names each broken thing."""
+version, numbering, root, the log reaching the newest), each checkpoint's RFC 3161 timestamp
+(time, TSA, verified or why not), and the fixity and version of every stored object; a
+report that names each broken thing."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
 from bwc_custody.custody import merkle
-from bwc_custody.custody.models import Checkpoint, CustodyEntry
+from bwc_custody.custody import timestamps as stamps
+from bwc_custody.custody.models import Checkpoint, CheckpointTimestamp, CustodyEntry
 from bwc_custody.custody.service import (
     GENESIS_HASH,
     checkpoint_document,
@@ -63,6 +66,9 @@ class VerifyReport:
     objects: int = 0
     bytes_checked: int = 0
     findings: list[Finding] = field(default_factory=list)
+    # one line saying how the checkpoints' timestamps stand, and one entry per checkpoint
+    timestamp_summary: str = ""
+    timestamps: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -77,7 +83,9 @@ class VerifyReport:
         """The JSON report."""
         return {"ok": self.ok, "entries": self.entries, "checkpoints": self.checkpoints,
                 "objects": self.objects, "bytes_checked": self.bytes_checked,
-                "findings": [asdict(f) for f in self.findings]}
+                "findings": [asdict(f) for f in self.findings],
+                "timestamps": {"summary": self.timestamp_summary,
+                               "checkpoints": self.timestamps}}
 
 
 def _check_chain(entries: list[CustodyEntry], report: VerifyReport, progress: Progress) -> None:
@@ -236,6 +244,128 @@ def _check_consistency(first_doc: dict[str, Any], doc: dict[str, Any], tree: lis
                    "the log was rewritten")
 
 
+# ---- timestamps -----------------------------------------------------------------------
+
+NOT_CONFIGURED = ("no TSA configured (BWC_TSA_URL): checkpoints are not timestamped, and "
+                  "their times are the agency's own word")
+
+
+def _token_of(cp: Checkpoint, row: CheckpointTimestamp,
+              history: dict[int, list[ObjectVersion]], store: ObjectStore,
+              report: VerifyReport) -> bytes | None:
+    """The recorded token of `cp` read by its recorded key and version, each discrepancy
+    named."""
+    ref = f"checkpoint {cp.index} (size {cp.tree_size})"
+    if row.object_key != stamps.timestamp_key(cp.index):
+        report.add("timestamp", ref, f"its row names the token at {row.object_key}, not the "
+                   f"one beside it ({stamps.timestamp_key(cp.index)})")
+    if row.object_version is not None and stamps.is_timestamp_key(row.object_key):
+        problem = describe_versions(history.get(stamps.timestamp_index(row.object_key), []),
+                                    row.object_version)
+        if problem:
+            report.add("timestamp", ref, f"token {row.object_key}: {problem}")
+    token = stamps.read_token(store=store, index=cp.index, version=row.object_version,
+                              key=row.object_key)
+    if token is None and row.object_version is not None:  # gone: check what is there now
+        token = stamps.read_token(store=store, index=cp.index, key=row.object_key)
+    if token is None:
+        report.add("timestamp", ref, f"no WORM copy of its timestamp token at {row.object_key}"
+                   " in the object store (deleted)")
+    elif hashlib.sha256(token).hexdigest() != row.token_sha256:
+        report.add("timestamp", ref, f"the token at {row.object_key} is not the one recorded "
+                   "(replaced)")
+    return token
+
+
+def _one_timestamp(cp: Checkpoint, row: CheckpointTimestamp | None,
+                   history: dict[int, list[ObjectVersion]], store: ObjectStore,
+                   tsa: stamps.TsaConfig, stamped: tuple[int | None, int | None],
+                   report: VerifyReport) -> dict[str, Any]:
+    """One checkpoint's timestamp as the report lists it (status verified, failed, missing,
+    covered or pending), each problem added to the report. `stamped`: the first and last
+    checkpoints with a recorded timestamp."""
+    ref = f"checkpoint {cp.index} (size {cp.tree_size})"
+    item: dict[str, Any] = {"checkpoint": cp.index, "time": None, "tsa": None, "url": None,
+                            "verified": False, "reason": None}
+
+    def missing(reason: str) -> dict[str, Any]:
+        report.add("timestamp", ref, reason)
+        return {**item, "status": "missing", "reason": reason,
+                "line": f"NOT timestamped: {reason}"}
+
+    token: bytes | None = None
+    if row is not None:
+        item.update(url=row.tsa_url, tsa=row.tsa_name)
+        token = _token_of(cp, row, history, store, report)
+        if token is None:
+            return {**item, "status": "failed", "reason": "its token is missing from the store",
+                    "line": "timestamp token missing from the store"}
+    elif cp.index in history:
+        key = stamps.timestamp_key(cp.index)
+        token = stamps.read_token(store=store, index=cp.index)
+        if token is None:
+            return missing(f"its timestamp token was stored at {key} (the store's history "
+                           "lists it), and both it and its row are gone (deleted)")
+        report.add("timestamp", ref, f"a token is in the store at {key} but recorded "
+                   "nowhere (its row was deleted)")
+    if token is not None:
+        check = stamps.check_token(token, checkpoint_document(cp), tsa)
+        # without a CA a token cannot be verified, which the configuration finding (or, with
+        # the TSA turned off, the summary) says once; anything else is named here
+        if not check.verified and check.reason != stamps.NO_CA_REASON:
+            report.add("timestamp", ref, f"timestamp NOT verified: {check.reason}")
+        return {**item, "time": check.time.isoformat() if check.time else None,
+                "tsa": check.tsa or item["tsa"], "verified": check.verified,
+                "reason": check.reason, "line": check.line(),
+                "status": "verified" if check.verified else "failed"}
+    first, last = stamped
+    if first is not None and last is not None and first < cp.index < last:
+        return missing(f"no timestamp token, though checkpoint {last} has one: deleted (a "
+                       "TSA that was down is retried oldest first)")
+    if first is not None and cp.index < first:
+        return {**item, "status": "covered",
+                "line": f"made before timestamping began: covered by checkpoint {first}'s "
+                        "timestamp (the log only grows)"}
+    why = ("waiting for a TSA (the worker retries)" if tsa.configured
+           else "no TSA configured (BWC_TSA_URL)")
+    return {**item, "status": "pending", "reason": why, "line": f"not yet timestamped: {why}"}
+
+
+def _check_timestamps(*, session: Session, store: ObjectStore, tsa: stamps.TsaConfig,
+                      report: VerifyReport) -> None:
+    """Each checkpoint's timestamp: the token as recorded, verified over the checkpoint's
+    signed bytes under the TSA CA. A checkpoint without one is named when a later checkpoint
+    has one (its token was deleted); the newest without one are waiting for the TSA; those
+    before the first timestamped are covered by its time (the log only grows)."""
+    rows = {r.checkpoint_index: r for r in stamps.list_timestamps(session=session)}
+    history: dict[int, list[ObjectVersion]] = {}
+    for v in store.versions("checkpoints/"):
+        if stamps.is_timestamp_key(v.key):
+            history.setdefault(stamps.timestamp_index(v.key), []).append(v)
+    if not tsa.configured and not rows and not history:
+        report.timestamp_summary = NOT_CONFIGURED
+        return
+    if tsa.configured and not tsa.ca_certs:
+        report.add("timestamp", "configuration", "BWC_TSA_URL is set but BWC_TSA_CA_FILE is "
+                   "not: no timestamp can be verified")
+    checkpoints = list_checkpoints(session=session)
+    first, last = min(rows, default=None), max(rows, default=None)
+    counts: dict[str, int] = {}
+    for cp in checkpoints:
+        item = _one_timestamp(cp, rows.get(cp.index), history, store, tsa, (first, last),
+                              report)
+        counts[item["status"]] = counts.get(item["status"], 0) + 1
+        report.timestamps.append(item)
+    for index in sorted(set(rows) - {cp.index for cp in checkpoints}):
+        report.add("timestamp", f"checkpoint {index}", "a timestamp is recorded for a "
+                   "checkpoint the database does not have")
+    report.timestamp_summary = (
+        ("" if tsa.configured else "no TSA configured (BWC_TSA_URL), but timestamps exist: ")
+        + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        + f" of {len(checkpoints)} checkpoints"
+        + (f" (TSA: {', '.join(tsa.urls)})" if tsa.urls else ""))
+
+
 def _check_objects(
     *, session: Session, store: ObjectStore, keyring: Keyring, report: VerifyReport,
     progress: Progress,
@@ -261,10 +391,12 @@ def _check_objects(
     report.objects = len(objects)
     # bytes in the evidence store that nothing here recorded: written past this system, or
     # left by a write whose cleanup failed; either way someone must look
-    # (checkpoint objects are the checkpoint phase's, which names a missing row already)
+    # (checkpoint objects and their timestamps are the checkpoint phase's, which names a
+    # missing row already)
     known = {obj.key for obj in every}
     pending = set(session.exec(select(PendingObject.key)))
-    for key in sorted(k for k in set(store.keys()) - known if not is_checkpoint_key(k)):
+    for key in sorted(k for k in set(store.keys()) - known
+                      if not is_checkpoint_key(k) and not stamps.is_timestamp_key(k)):
         report.add("object", key, "published by an ingest that died before recording it: "
                    "the next ingest of the same content, or a worker's housekeeping, "
                    "adopts it" if key in pending else
@@ -300,8 +432,10 @@ def verify_all(
     signer: Signer,
     fixity: bool = True,
     progress: Progress | None = None,
+    tsa: stamps.TsaConfig | None = None,
 ) -> VerifyReport:
-    """Check the chain, the checkpoints and (when `fixity`) every stored object."""
+    """Check the chain, the checkpoints, their timestamps (against `tsa`, default the
+    settings') and (when `fixity`) every stored object."""
     progress = progress or _Silent()
     report = VerifyReport()
     entries = list(session.exec(select(CustodyEntry).order_by(col(CustodyEntry.seq))))
@@ -310,6 +444,8 @@ def verify_all(
     tree = [leaf_of(e) for e in entries]
     _check_checkpoints(session=session, store=store, signer=signer, tree=tree, report=report,
                        progress=progress)
+    _check_timestamps(session=session, store=store, tsa=tsa or stamps.tsa_config(),
+                      report=report)
     if fixity:
         _check_objects(session=session, store=store, keyring=keyring, report=report,
                        progress=progress)

@@ -2,7 +2,7 @@
 """Check a bwc-custody evidence package without the server (Python 3.9+, `cryptography`).
 
     python verify_package.py PACKAGE_DIR --key-id KEY_ID [--key-id RETIRED_KEY_ID ...]
-                             [--file RELEASED.mp4 [--sha256 HEX]]
+                             [--tsa-ca-sha256 HEX ...] [--file RELEASED.mp4 [--sha256 HEX]]
 
 It re-hashes the evidence file, recomputes every custody entry's hash and its Merkle leaf
 (RFC 6962), walks each inclusion proof up to the checkpoint root (RFC 9162 §2.1.3.2), checks
@@ -15,6 +15,16 @@ Pin the agency's key: take its key id from the agency (GET /api/v1/keys/signing 
 server, the `key_id` field or a `retired` one; or as its custodian states it under oath) and
 pass it with --key-id. Without a pinned key that matches, the package does not verify (the
 output prints the key id found, to compare).
+
+When the agency timestamps its checkpoints, the package also holds the checkpoint's RFC 3161
+timestamp token (`checkpoint.tsr`, as the Time Stamping Authority sent it) and the TSA's CA
+certificate(s) (`tsa-ca.pem`): the token must be a timestamp of the checkpoint's signed bytes
+and its signature, signed by a timestamping certificate under that CA; the TSA's time is
+printed. A package whose manifest names a timestamp but holds none (or a bad one) fails.
+The enclosed TSA CA is named by its SHA-256 (`tsa_ca_sha256`): compare it with the TSA's
+published root, and pass `--tsa-ca-sha256` to require a timestamp under that root (then a
+package without one fails too). The token check needs `pip install rfc3161-client`, or the
+`openssl` command (`openssl ts -verify`), whichever is there.
 
 `--file` also checks a released (redacted) copy of this recording: its C2PA manifest must be
 intact and signed under the agency roots enclosed (`c2pa-roots.pem`; compare them with GET
@@ -29,10 +39,15 @@ import argparse
 import base64
 import hashlib
 import json
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -79,6 +94,11 @@ def checkpoint_signed_bytes(cp: dict[str, Any]) -> bytes:
     """The bytes the server signed for a checkpoint."""
     return (f"{CHECKPOINT_FORMAT}\n{int(cp['index'])}\n{int(cp['tree_size'])}\n"
             f"{cp['root_hash']}\n{cp['created_at']}\n").encode()
+
+
+def checkpoint_timestamped_bytes(cp: dict[str, Any]) -> bytes:
+    """The bytes the checkpoint's RFC 3161 timestamp covers: signed bytes, then signature."""
+    return checkpoint_signed_bytes(cp) + f"{cp['signature']}\n".encode()
 
 
 def sha256_file(path: Path) -> str:
@@ -133,10 +153,11 @@ def key_id_of(public_key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def check_package(directory: Path, expected_key_ids: list[str] | str | None = None
-                  ) -> list[str]:
+def check_package(directory: Path, expected_key_ids: list[str] | str | None = None,
+                  tsa_ca_sha256: list[str] | None = None) -> list[str]:
     """Every problem found in the package at `directory` (empty when it verifies). Without
-    `expected_key_ids` (the agency's published key ids) the key is not pinned: a problem."""
+    `expected_key_ids` (the agency's published key ids) the key is not pinned: a problem.
+    With `tsa_ca_sha256`, a checkpoint timestamp under one of those TSA roots is required."""
     pinned = ([expected_key_ids] if isinstance(expected_key_ids, str)
               else list(expected_key_ids or []))
     problems: list[str] = []
@@ -193,7 +214,124 @@ def check_package(directory: Path, expected_key_ids: list[str] | str | None = No
     if manifest["sha256"] not in ingest_hashes:
         problems.append("no proven evidence.ingest entry records this file's SHA-256")
     _check_complete(manifest, entries, int(cp["tree_size"]), problems)
+    problems += check_timestamp(directory, manifest, tsa_ca_sha256)[1]
     return problems
+
+
+# ---- the checkpoint's RFC 3161 timestamp ------------------------------------------------
+
+SHA256_OID = "2.16.840.1.101.3.4.2.1"
+WHERE_TO_COMPARE_TSA = ("the SHA-256 of the root certificate the Time Stamping Authority "
+                        "publishes (or the agency's BWC_TSA_CA_FILE, as its custodian states it)")
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def _with_rfc3161_client(token: bytes, message: bytes, certs: list[x509.Certificate]
+                         ) -> dict[str, Any] | None:
+    """The token checked by rfc3161-client; None when it is not installed."""
+    try:
+        import rfc3161_client  # optional: openssl is the other way
+    except ImportError:
+        return None
+    try:
+        response = rfc3161_client.decode_timestamp_response(token)
+        info = response.tst_info
+        found: dict[str, Any] = {"time": info.gen_time.isoformat(),
+                                 "serial": str(info.serial_number), "checked_by": "rfc3161-client"}
+        imprint = info.message_imprint
+    except ValueError as exc:
+        return {"checked_by": "rfc3161-client", "problem": f"not a readable token: {exc}"}
+    if (imprint.hash_algorithm.dotted_string == SHA256_OID
+            and imprint.message != hashlib.sha256(message).digest()):
+        return {**found, "problem": "the token timestamps another message, not this "
+                                    "checkpoint (moved from another one?)"}
+    builder = rfc3161_client.VerifierBuilder()
+    for cert in certs:
+        builder = (builder.add_root_certificate(cert) if cert.issuer == cert.subject
+                   else builder.add_intermediate_certificate(cert))
+    try:
+        builder.build().verify_message(response, message)
+    except rfc3161_client.VerificationError as exc:
+        return {**found, "problem": f"does not verify under the enclosed TSA CA: {exc}"}
+    return found
+
+
+def _with_openssl(token: bytes, message: bytes, ca_pem: bytes) -> dict[str, Any] | None:
+    """The token checked by `openssl ts -verify`; None when openssl is not installed."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        data, tsr, ca = Path(tmp) / "data", Path(tmp) / "token.tsr", Path(tmp) / "ca.pem"
+        data.write_bytes(message)
+        tsr.write_bytes(token)
+        ca.write_bytes(ca_pem)
+        text = subprocess.run([openssl, "ts", "-reply", "-in", str(tsr), "-text"],
+                              capture_output=True, text=True, check=False).stdout
+        run = subprocess.run([openssl, "ts", "-verify", "-data", str(data), "-in", str(tsr),
+                              "-CAfile", str(ca)], capture_output=True, text=True, check=False)
+    found: dict[str, Any] = {"checked_by": "openssl"}
+    when = re.search(r"^Time stamp: (.+)$", text, re.MULTILINE)
+    if when:
+        found["time"] = when.group(1).strip()
+    if run.returncode != 0 or "Verification: OK" not in run.stdout:
+        detail = " ".join((run.stdout + run.stderr).split())[-300:]
+        found["problem"] = ("the token timestamps another message, not this checkpoint "
+                            "(moved from another one?)" if "imprint mismatch" in detail
+                            else f"openssl ts -verify failed: {detail}")
+    return found
+
+
+def check_timestamp(directory: Path, manifest: dict[str, Any],
+                    pinned: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """What the checkpoint's timestamp check found, and its problems (empty when it holds
+    or the agency timestamps nothing and none is required)."""
+    pinned = [p.lower() for p in pinned or []]
+    stamp = manifest.get("timestamp")
+    if not isinstance(stamp, dict):
+        found: dict[str, Any] = {"status": "none: the agency's server timestamps no "
+                                           "checkpoints (no TSA configured)"}
+        return found, (["--tsa-ca-sha256 was given but the package holds no timestamp"]
+                       if pinned else [])
+    problems: list[str] = []
+    ca_path = directory / str(stamp.get("tsa_ca_file") or "tsa-ca.pem")
+    certs = (x509.load_pem_x509_certificates(ca_path.read_bytes())
+             if ca_path.is_file() and ca_path.stat().st_size else [])
+    roots = [_fingerprint(c) for c in certs if c.issuer == c.subject]
+    found = {"tsa_ca_sha256": roots, "compare_tsa_ca_with": WHERE_TO_COMPARE_TSA,
+             "tsa_pinned": bool(pinned), "tsa": stamp.get("tsa"), "url": stamp.get("url")}
+    if not roots:
+        problems.append(f"the package holds no TSA root certificate ({ca_path.name})")
+    elif pinned and not set(roots) & set(pinned):
+        problems.append(f"the enclosed TSA root(s) {', '.join(roots)} are not the expected "
+                        f"{' or '.join(pinned)}")
+    token_file = stamp.get("token_file")
+    if not token_file:
+        found["status"] = "missing"
+        return found, [*problems, "the checkpoint is not timestamped: "
+                       + str(stamp.get("missing") or "no token in the package")]
+    token_path = directory / str(token_file)
+    if not token_path.is_file():
+        found["status"] = "missing"
+        return found, [*problems, f"{token_file}: the checkpoint's timestamp token is missing"]
+    token = token_path.read_bytes()
+    message = checkpoint_timestamped_bytes(manifest["checkpoint"])
+    checked = _with_rfc3161_client(token, message, certs) if certs else None
+    if checked is None and certs:
+        checked = _with_openssl(token, message, ca_path.read_bytes())
+    if checked is None:
+        found["status"] = "not checked: pip install rfc3161-client, or install openssl"
+        return found, problems + ([f"{token_file}: {found['status']}"] if pinned else [])
+    found.update(checked)
+    if "problem" in checked:
+        found["status"] = "NOT verified"
+        problems.append(f"{token_file}: {checked['problem']}")
+    else:
+        found["status"] = "verified"
+    return found, problems
 
 
 RELEASE_LABEL = "org.bwc-custody.release"
@@ -267,10 +405,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("package", type=Path, help="the package directory")
     parser.add_argument("--key-id", action="append", default=[],
                         help="a signing key id the agency publishes (repeat for retired ones)")
+    parser.add_argument("--tsa-ca-sha256", action="append", default=[],
+                        help="SHA-256 of a TSA root to require the checkpoint's timestamp "
+                             "under (repeat for several)")
     parser.add_argument("--file", type=Path, help="a released copy of this recording")
     parser.add_argument("--sha256", help="the released copy's SHA-256 (written response)")
     args = parser.parse_args(argv)
-    problems = check_package(args.package, args.key_id)
+    problems = check_package(args.package, args.key_id, args.tsa_ca_sha256)
     manifest = json.loads((args.package / "manifest.json").read_text(encoding="utf-8"))
     released = None
     if args.file is not None:
@@ -286,7 +427,9 @@ def main(argv: list[str] | None = None) -> int:
         "key_id": (key_id_of(public_key) if isinstance(public_key, Ed25519PublicKey)
                    else None),
         "key_pinned": bool(args.key_id),
-        "compare_key_id_with": WHERE_TO_COMPARE, "problems": problems,
+        "compare_key_id_with": WHERE_TO_COMPARE,
+        "timestamp": check_timestamp(args.package, manifest, args.tsa_ca_sha256)[0],
+        "problems": problems,
     }
     if released is not None:
         result["released_file"] = released

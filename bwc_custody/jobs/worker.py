@@ -28,6 +28,7 @@ from sqlmodel import Session
 from bwc_custody.auth.service import Principal
 from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
+from bwc_custody.custody import timestamps, witness
 from bwc_custody.db import session_scope
 from bwc_custody.jobs import service
 from bwc_custody.jobs.errors import LeaseLost, UnknownJobKind
@@ -200,20 +201,89 @@ def checkpoint_if_due(engine: Engine, minutes: int, now: datetime | None = None,
 CHECKPOINT_LOOK_SECONDS = 5.0
 
 
-def _look_for_checkpoint(engine: Engine, minutes: int, entries: int) -> None:
+def _look_for_checkpoint(engine: Engine, minutes: int, entries: int) -> bool:
     try:
         if checkpoint_if_due(engine, minutes, entries=entries):
             logger.info("signed a custody checkpoint")
+            return True
     except Exception:  # never let checkpointing stop the jobs; verify will tell
         logger.exception("periodic checkpoint failed")
+    return False
 
 
 def run_checkpointer(engine: Engine, *, minutes: int, entries: int, stop: threading.Event,
-                     look_seconds: float = CHECKPOINT_LOOK_SECONDS) -> None:
+                     look_seconds: float = CHECKPOINT_LOOK_SECONDS,
+                     made: threading.Event | None = None) -> None:
     """Sign checkpoints as they fall due until `stop` is set: a thread of the worker, so a
-    long job never holds the unsigned tail open (README, "Threat model")."""
+    long job never holds the unsigned tail open (README, "Threat model"). Sets `made` after
+    each (the timestamper's cue)."""
     while not stop.wait(look_seconds):
-        _look_for_checkpoint(engine, minutes, entries)
+        if _look_for_checkpoint(engine, minutes, entries) and made is not None:
+            made.set()
+
+
+# The timestamper looks for checkpoints without a timestamp this often, and at once when the
+# checkpointer signs one; after a pass in which no TSA answered it retries after the first
+# delay, doubling up to the second: a TSA that is down is retried, never hammered.
+TIMESTAMP_LOOK_SECONDS = 60.0
+TIMESTAMP_RETRY_SECONDS = (5.0, 300.0)
+
+
+def stamp_if_pending(engine: Engine) -> timestamps.StampOutcome | None:
+    """Timestamp every checkpoint still waiting for one (None when no TSA is configured).
+    The checkpoints were committed long before: a TSA that is down delays only this."""
+    tsa = timestamps.tsa_config()
+    if not tsa.configured:
+        return None
+    outcome = timestamps.stamp_pending(engine=engine, store=get_store(), tsa=tsa)
+    if outcome.stamped:
+        logger.info("timestamped custody checkpoints %s", outcome.stamped)
+    if outcome.error is not None:
+        logger.warning("checkpoints %s wait for a timestamp: %s %s", outcome.waiting,
+                       outcome.error.message, outcome.error.details.get("attempts"))
+    return outcome
+
+
+def publish_if_configured(engine: Engine) -> witness.PublishOutcome | None:
+    """Send the newest checkpoint head to each witness that lacks it (None when none is
+    configured: BWC_WITNESS_URL, off by default)."""
+    settings = get_settings()
+    if not settings.witness_urls:
+        return None
+    outcome = witness.publish_newest(engine=engine, signer=get_signer(),
+                                     urls=settings.witness_urls, origin=settings.log_origin)
+    if outcome.published:
+        logger.info("checkpoint %s published to %s", outcome.index, outcome.published)
+    if outcome.failed:
+        logger.warning("checkpoint %s waits for witnesses: %s", outcome.index, outcome.failed)
+    return outcome
+
+
+def run_timestamper(engine: Engine, *, stop: threading.Event, wake: threading.Event,
+                    look_seconds: float = TIMESTAMP_LOOK_SECONDS,
+                    retry_seconds: tuple[float, float] = TIMESTAMP_RETRY_SECONDS) -> None:
+    """Timestamp checkpoints, and publish the newest head to witnesses, until `stop` is set
+    (set `wake` too, to end a wait early): a thread of its own, so a TSA or witness that is
+    slow or down holds up neither the checkpointer nor the jobs."""
+    delay = retry_seconds[0]
+    while not stop.is_set():
+        failed = False
+        try:
+            outcome = stamp_if_pending(engine)
+            failed = outcome is not None and outcome.error is not None
+        except Exception:  # the next pass tries again; verify names what is missing
+            logger.exception("timestamping checkpoints failed")
+            failed = True
+        try:
+            published = publish_if_configured(engine)
+            failed = failed or (published is not None and bool(published.failed))
+        except Exception:
+            logger.exception("publishing the checkpoint head failed")
+            failed = True
+        wait = delay if failed else look_seconds
+        delay = min(delay * 2, retry_seconds[1]) if failed else retry_seconds[0]
+        wake.wait(wait)
+        wake.clear()
 
 
 def run_worker(*, engine: Engine, home: Path, handlers: Handlers,
@@ -233,14 +303,21 @@ def run_worker(*, engine: Engine, home: Path, handlers: Handlers,
     ran = 0
     settings = get_settings()
     minutes, entries = settings.checkpoint_minutes, settings.checkpoint_entries
-    _look_for_checkpoint(engine, minutes, entries)
+    wake_timestamper = threading.Event()
+    if _look_for_checkpoint(engine, minutes, entries):
+        wake_timestamper.set()
     checkpointer_stop = threading.Event()
     checkpointer = threading.Thread(
         target=run_checkpointer, name="bwc-checkpointer", daemon=True,
         kwargs={"engine": engine, "minutes": minutes, "entries": entries,
-                "stop": checkpointer_stop})
+                "stop": checkpointer_stop, "made": wake_timestamper})
+    timestamper = threading.Thread(
+        target=run_timestamper, name="bwc-timestamper", daemon=True,
+        kwargs={"engine": engine, "stop": checkpointer_stop, "wake": wake_timestamper})
     if not drain and (minutes > 0 or entries > 0):
         checkpointer.start()
+    if not drain and (settings.tsa_urls or settings.witness_urls):
+        timestamper.start()
     next_look = 0.0  # housekeeping at once, then every 30 s
     try:
         while not stop.is_set() and (max_jobs is None or ran < max_jobs):
@@ -251,6 +328,9 @@ def run_worker(*, engine: Engine, home: Path, handlers: Handlers,
                 try:
                     if housekeeping is not None:
                         housekeeping(engine)
+                    if drain:
+                        stamp_if_pending(engine)
+                        publish_if_configured(engine)
                 except Exception:  # the next look tries again
                     logger.exception("housekeeping failed")
             job = service.claim(engine=engine, worker=worker, kinds=kinds,
@@ -265,8 +345,10 @@ def run_worker(*, engine: Engine, home: Path, handlers: Handlers,
             ran += 1
     finally:
         checkpointer_stop.set()
-        if checkpointer.is_alive():
-            checkpointer.join()
+        wake_timestamper.set()
+        for thread in (checkpointer, timestamper):
+            if thread.is_alive():
+                thread.join()
     return ran
 
 

@@ -135,6 +135,7 @@ def test_verify_now_says_the_log_holds_and_is_logged(auditor: Browser,
     assert page.status_code == 200
     assert "The log verifies: nothing is missing, altered or out of order." in page.text
     assert "decrypted and hashed again" in page.text
+    assert "Outside time (RFC 3161): no TSA configured (BWC_TSA_URL)" in page.text
     with session_scope() as session:
         last = all_entries(session=session)[-1]
     assert (last.actor, last.action) == ("aud-1", "custody.verify")

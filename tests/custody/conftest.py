@@ -6,12 +6,14 @@ import io
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from tests.support.actors import LOCAL_OPERATOR
+from tests.support.tsa import TsaServer, running_tsa
 
 
 @pytest.fixture
@@ -81,6 +83,9 @@ def run_verify(migrated: str) -> Callable[..., dict]:  # type: ignore[type-arg]
     return _run
 
 
+APPEND_ONLY = ("custody_entry", "custody_checkpoint", "checkpoint_timestamp")
+
+
 @contextmanager
 def _dba(url: str) -> Iterator[Connection]:
     from bwc_custody.db import make_engine
@@ -89,10 +94,10 @@ def _dba(url: str) -> Iterator[Connection]:
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                for table in ("custody_entry", "custody_checkpoint"):
+                for table in APPEND_ONLY:
                     conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             else:
-                for table in ("custody_entry", "custody_checkpoint"):
+                for table in APPEND_ONLY:
                     for verb in ("update", "delete"):
                         conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{verb}"))
             yield conn
@@ -124,3 +129,29 @@ def store_kind(request: pytest.FixtureRequest, migrated: str,
         monkeypatch.setenv("BWC_S3_BUCKET", f"cu-{secrets.token_hex(4)}")
         _reset_caches()
     return str(request.param)
+
+
+def use_tsa(monkeypatch: pytest.MonkeyPatch, url: str, ca_file: Path | None) -> None:
+    """Configure the TSA (BWC_TSA_URL) and its CA (BWC_TSA_CA_FILE; None: unset)."""
+    from bwc_custody.config import get_settings
+
+    monkeypatch.setenv("BWC_TSA_URL", url)
+    if ca_file is not None:
+        monkeypatch.setenv("BWC_TSA_CA_FILE", str(ca_file))
+    else:
+        monkeypatch.delenv("BWC_TSA_CA_FILE", raising=False)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def with_tsa(migrated: str, tsa: TsaServer, monkeypatch: pytest.MonkeyPatch) -> TsaServer:
+    """The session's TSA configured (BWC_TSA_URL, BWC_TSA_CA_FILE)."""
+    use_tsa(monkeypatch, tsa.url, tsa.ca_file)
+    return tsa
+
+
+@pytest.fixture(scope="module")
+def other_tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TsaServer]:
+    """A second real TSA under a CA of its own."""
+    with running_tsa(tmp_path_factory.mktemp("other-tsa"), name="Other TSA") as server:
+        yield server

@@ -4,11 +4,10 @@ directory, and a real RFC 3161 TSA (`openssl ts -reply` over HTTP on 127.0.0.1).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import struct
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ import pytest
 from provenance.assertion import ReleaseAssertion
 from provenance.c2pa_sign import SignedRelease, sign_release
 from provenance.ca import AgencyCA
-from tests.support.tsa import TsaServer, running_tsa
 
 AGENCY = "Test County Sheriff"
 
@@ -120,15 +118,3 @@ def sign_with(tmp_path: Path, clip: Path, release: ReleaseAssertion
                             edited_at=EDITED_AT, **kw)  # type: ignore[arg-type]
 
     return _sign
-
-
-@pytest.fixture(scope="session")
-def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TsaServer]:
-    """A real TSA for the session (fails in CI, skips elsewhere, when it cannot start)."""
-    try:
-        with running_tsa(tmp_path_factory.mktemp("tsa")) as server:
-            yield server
-    except RuntimeError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"the TSA could not start: {exc}")
-        pytest.skip(f"the TSA could not start: {exc}")

@@ -30,7 +30,7 @@ from tests.provenance.conftest import box, top_boxes
 from tests.requests.test_review import WATCH, WHY_BLURRED, Desk, _drain, _log
 from tests.support.clock import travelling
 from tests.support.s3server import free_port
-from tests.support.tsa import TsaServer
+from tests.support.tsa import TsaServer, make_tsa_pki
 from tests.tags.conftest import KID_A, make_clip
 
 __all__ = ["make_clip"]
@@ -296,6 +296,23 @@ def test_with_a_tsa_the_release_signature_carries_an_outside_time(
     assert code == 0, report
     assert report["signed_at"] is not None
     assert report["timestamp"] == "untrusted"  # the TSA's root is not a C2PA anchor
+    assert report["tsa_roots_from"].startswith("none (BWC_TSA_CA_FILE not set")
+    # with the TSA's CA configured (BWC_TSA_CA_FILE) the time is checked under it
+    monkeypatch.setenv("BWC_TSA_CA_FILE", str(tsa.ca_file))
+    get_settings.cache_clear()
+    code, report = _verify_file(out.path)
+    assert code == 0, report
+    assert (report["timestamp"], report["timestamp_roots"]) == ("trusted", "tsa_roots")
+    assert report["tsa_roots_from"] == str(tsa.ca_file)
+    assert any(line.startswith("signed at: ") and line.endswith(
+        "(RFC 3161 timestamp TRUSTED under the TSA CA given (BWC_TSA_CA_FILE))")
+        for line in report["report"])
+    other_ca, _, _ = make_tsa_pki(tmp_path / "other-tsa", name="Other TSA")
+    monkeypatch.setenv("BWC_TSA_CA_FILE", str(other_ca))
+    get_settings.cache_clear()
+    code, report = _verify_file(out.path)
+    assert code == 0, report  # the file is still the agency's; only its time is not vouched
+    assert report["timestamp"] == "untrusted"
     [signed] = [e for e in _log(out.evidence_id) if e.action == "derivative.sign"]
     assert signed.details["timestamp_url"] == tsa.url
     record = desk.client.get(f"/api/v1/derivatives/{signed.details['derivative_id']}",

@@ -110,7 +110,7 @@ def test_verification_says_why_not(tsa: TsaServer, other_tsa: TsaServer) -> None
     stamp = request_timestamp(CHECKPOINT, urls=[tsa.url])  # accepted unverified: no CA given
     other_data = verify_timestamp(stamp.token, CHECKPOINT + b"x", ca_certs=ca)
     assert not other_data.verified
-    assert other_data.reason == "Mismatch between messages"
+    assert other_data.reason == "the token timestamps another message, not this one"
     assert other_data.time == stamp.time  # what the token claims is still shown
     wrong_ca = verify_timestamp(stamp.token, CHECKPOINT, ca_certs=load_ca_file(other_tsa.ca_file))
     assert not wrong_ca.verified

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import time_machine
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -31,12 +32,31 @@ class TsaServer:
     ca_file: Path  # the TSA's root certificate (what BWC_TSA_CA_FILE would name)
     tsa_cert_file: Path
     process: subprocess.Popen[bytes] | None = None
+    port: int = 0
+    config: Path | None = None
+    log: Path | None = None
 
     def stop(self) -> None:
         """Stop the server (a test of a TSA going down calls this)."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+    def start(self) -> None:
+        """Start it (again) on its port, with its certificates: a TSA coming back up."""
+        assert self.config is not None
+        assert self.log is not None
+        self.stop()
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("tsa_server.py")),
+                 "--port", str(self.port), "--config", str(self.config)],
+                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_serving(self.url, self.process)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: " + self.log.read_text(errors="replace")[-2000:]
+                               ) from None
 
 
 def _name(common_name: str) -> x509.Name:
@@ -58,7 +78,10 @@ def make_tsa_pki(directory: Path, *, name: str = "Test TSA") -> tuple[Path, Path
     """A root CA and a TSA certificate under it (EKU timeStamping, critical, as RFC 3161
     §2.3 requires); returns (ca.pem, tsa.pem, tsa.key.pem)."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
+    # the machine's clock, as `openssl ts` stamps by it, even under the suite's fixed one
+    hatch = time_machine.escape_hatch
+    now = (hatch.datetime.datetime.now(tz=dt.UTC) if hatch.is_travelling()
+           else dt.datetime.now(dt.UTC))
     start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=3650)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name(f"{name} Root"))
@@ -151,21 +174,10 @@ def running_tsa(directory: Path, *, name: str = "Test TSA",
     ca_file, tsa_file, key_file = make_tsa_pki(directory, name=name)
     config = _write_config(directory, tsa_file, key_file, ca_file, chain_in_token)
     port = free_port()
-    log = open(directory / "tsa.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("tsa_server.py")),
-         "--port", str(port), "--config", str(config)],
-        stdout=log, stderr=subprocess.STDOUT)
     server = TsaServer(url=f"http://127.0.0.1:{port}/", ca_file=ca_file, tsa_cert_file=tsa_file,
-                       process=proc)
+                       port=port, config=config, log=directory / "tsa.log")
     try:
-        try:
-            wait_until_serving(server.url, proc)
-        except RuntimeError as exc:
-            log.flush()
-            raise RuntimeError(f"{exc}: " + (directory / "tsa.log").read_text(
-                errors="replace")[-2000:]) from None
+        server.start()
         yield server
     finally:
         server.stop()
-        log.close()
