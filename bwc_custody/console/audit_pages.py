@@ -1,32 +1,44 @@
 """The custody log as auditors read it in the console: newest first, a page at a time,
 filtered by action, actor, record and date (days in the agency's zone, exact UTC on hover),
-and a button that runs the verification `bwc verify` runs and says what it found."""
+and a button that queues the verification `bwc verify` runs (a `verify` job: re-reading
+every stored file takes as long as the store is large) and shows its progress, then what
+it found."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from bwc_custody.console.render import Auditor, AuditorForm, Short, page
+from bwc_custody.console.render import Auditor, AuditorForm, Short, page, with_cookie
 from bwc_custody.console.session import ConsoleUser
 from bwc_custody.custody.search import LogQuery, actions_and_actors, search_entries
-from bwc_custody.custody.verify import VerifyReport
 from bwc_custody.deps import SessionDep, client_addr
-from bwc_custody.errors import BwcError, validated
-from bwc_custody.flows.verify_state import verify_and_record
-from bwc_custody.vault.service import get_keyring, get_signer, get_store
+from bwc_custody.errors import BwcError, NotFound, validated
+from bwc_custody.flows.verify_state import request_verification
+from bwc_custody.jobs.models import Job
+from bwc_custody.jobs.service import get_job
 
 router = APIRouter()
 _FILTERS = ("action", "actor", "record", "since", "until")
 _PAGE = 100
 
 
-def _log_page(request: Request, session: Session, user: ConsoleUser,
-              verification: VerifyReport | None = None, fixity: bool = False) -> Response:
-    """The log page for the filters in the address, with a verification's result if any."""
+def _verification(session: Session, job_id: str | None) -> Job | None:
+    """The `verify` job named in the address (None when none is)."""
+    if not job_id:
+        return None
+    job = get_job(session=session, job_id=job_id)
+    if job.kind != "verify":
+        raise NotFound(f"no verification {job_id}", job_id=job_id)
+    return job
+
+
+def _log_page(request: Request, session: Session, user: ConsoleUser) -> Response:
+    """The log page for the filters in the address, with a verification's progress or result
+    if the address names one."""
     given = {k: request.query_params.get(k, "").strip() for k in _FILTERS}
     cursor = {k: request.query_params.get(k) for k in ("before", "after")
               if request.query_params.get(k)}
@@ -44,7 +56,7 @@ def _log_page(request: Request, session: Session, user: ConsoleUser,
                 entries=entries, total=total, older=older, newer=newer, given=given,
                 qs=urlencode({k: v for k, v in given.items() if v}), actions=actions,
                 families=families, actors=actors, problem=problem,
-                verification=verification, fixity=fixity)
+                job=_verification(session, request.query_params.get("verification")))
 
 
 @router.get("/custody")
@@ -53,13 +65,21 @@ def custody_log(request: Request, session: SessionDep, user: Auditor) -> Respons
     return _log_page(request, session, user)
 
 
+@router.get("/custody/verifications/{job_id}")
+def verification(job_id: str, request: Request, session: SessionDep, user: Auditor
+                 ) -> Response:
+    """One verification's progress, or what it found, for the log page to poll while it
+    runs."""
+    return page(request, user, "_verification.html", job=_verification(session, job_id))
+
+
 @router.post("/custody/verify")
 def verify_now(request: Request, session: SessionDep, user: AuditorForm,
                fixity: Short = "") -> Response:
-    """Run the verification `bwc verify` runs (the chain, every signed checkpoint, the
+    """Queue the verification `bwc verify` runs (the chain, every signed checkpoint, the
     database's state against the log, and with `fixity` every stored object decrypted and
-    hashed again), record it, and show what it found."""
-    report = verify_and_record(session=session, store=get_store(), keyring=get_keyring(),
-                               signer=get_signer(), actor=user.principal,
-                               fixity=fixity == "yes", client_addr=client_addr(request))
-    return _log_page(request, session, user, verification=report, fixity=fixity == "yes")
+    hashed again); the log page then shows its progress and what it found."""
+    job = request_verification(session=session, actor=user.principal, fixity=fixity == "yes",
+                               client_addr=client_addr(request))
+    return with_cookie(RedirectResponse(f"/console/custody?verification={job.id}",
+                                        status_code=303), request, user)

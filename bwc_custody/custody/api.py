@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -11,10 +11,11 @@ from pydantic import BaseModel
 from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service
 from bwc_custody.custody.models import EntryRead
-from bwc_custody.deps import Auditor, Count, Offset, RowId, SessionDep, allow
-from bwc_custody.flows.verify_state import verify_everything
+from bwc_custody.deps import Auditor, ClientAddr, Count, Offset, RowId, SessionDep, allow
+from bwc_custody.flows.verify_state import request_verification
+from bwc_custody.jobs.models import JobRead
 from bwc_custody.roles import Role
-from bwc_custody.vault.service import get_keyring, get_signer, get_store
+from bwc_custody.vault.service import get_signer, get_store
 
 router = APIRouter(tags=["custody"])
 Checkpointer = Annotated[Principal, Depends(allow(Role.auditor, Role.admin))]
@@ -93,9 +94,11 @@ def consistency(session: SessionDep, _auditor: Auditor,
                                                               second=second)))
 
 
-@router.post("/custody/verify")
-def verify(session: SessionDep, _auditor: Auditor, fixity: bool = False) -> dict[str, Any]:
-    """Run the verification (chain, checkpoints, the database's state against the log;
-    stored objects when `fixity`)."""
-    return verify_everything(session=session, store=get_store(), keyring=get_keyring(),
-                             signer=get_signer(), fixity=fixity).to_dict()
+@router.post("/custody/verify", response_model=JobRead, status_code=202)
+def verify(session: SessionDep, auditor: Auditor, addr: ClientAddr,
+           fixity: bool = False) -> JobRead:
+    """Queue the verification `bwc verify` runs (chain, checkpoints, the database's state
+    against the log; stored objects when `fixity`): a `verify` job whose result
+    (`GET /jobs/{id}`) is the report; who asked and what it found land in the log."""
+    return JobRead.model_validate(request_verification(
+        session=session, actor=auditor, fixity=fixity, client_addr=addr))

@@ -19,6 +19,7 @@ from bwc_custody.evidence.service import (
 )
 from bwc_custody.flows import tagging
 from bwc_custody.flows.ingest import recover_interrupted
+from bwc_custody.flows.verify_state import run_verify_job
 from bwc_custody.jobs.worker import Handlers, JobContext
 from bwc_custody.redactions import service as redactions
 from bwc_custody.retention.service import is_held
@@ -134,5 +135,6 @@ HANDLERS: Handlers = {
     "redaction": run_redaction_job,
     "analysis": run_analysis_job,
     "speech": run_speech_job,
+    "verify": run_verify_job,
 }
 

@@ -24,13 +24,18 @@ from bwc_custody.auth.service import Principal
 from bwc_custody.custody import service as custody
 from bwc_custody.custody.models import CustodyEntry
 from bwc_custody.custody.verify import Progress, VerifyReport, verify_all
+from bwc_custody.db import session_scope
 from bwc_custody.evidence.models import Evidence
+from bwc_custody.jobs import service as jobs
+from bwc_custody.jobs.models import Job
+from bwc_custody.jobs.worker import JobContext
 from bwc_custody.redactions.models import Derivative
 from bwc_custody.releases.models import ReviewRound
 from bwc_custody.requests.models import RequestDecision, RequestRecording
 from bwc_custody.retention.models import RetentionHold
 from bwc_custody.tags.models import Tag
 from bwc_custody.vault.models import StoredObject
+from bwc_custody.vault.service import get_keyring, get_signer, get_store
 from review.workflow import INITIAL
 from storage.keys import Keyring, Signer
 from storage.objectstore import ObjectStore
@@ -57,20 +62,47 @@ def verify_everything(
     return report
 
 
-def verify_and_record(*, session: Session, store: ObjectStore, keyring: Keyring,
-                      signer: Signer, actor: Principal, fixity: bool = True,
-                      client_addr: str = "") -> VerifyReport:
-    """Run `verify_everything` (what `bwc verify` runs) on someone's asking, and record who
-    asked and what it found (`custody.verify`), so a check, and a failed one above all, is on
-    the log. Returns the report."""
-    report = verify_everything(session=session, store=store, keyring=keyring, signer=signer,
-                               fixity=fixity)
-    custody.append(session=session, actor=actor, action="custody.verify",
-                   client_addr=client_addr,
-                   details={"ok": report.ok, "fixity": fixity, "entries": report.entries,
-                            "checkpoints": report.checkpoints, "objects": report.objects,
-                            "findings": len(report.findings)})
-    return report
+def request_verification(*, session: Session, actor: Principal, fixity: bool,
+                         client_addr: str = "") -> Job:
+    """Queue a `verify` job: what `bwc verify` runs, on someone's asking (an auditor's
+    button or the API). Reading every stored file again takes as long as the store is large,
+    so it runs in the worker, not in the request; the queueing is logged (`verify.queued`)."""
+    return jobs.enqueue(session=session, kind="verify", actor=actor,
+                        params={"fixity": fixity}, max_attempts=1, client_addr=client_addr)
+
+
+class _JobProgress:
+    """Verification's stages (entries, checkpoints, stored bytes) as the job's progress:
+    each stage counted from 0 to its total in turn."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx, self.done, self.total = ctx, 0, 0
+
+    def start(self, stage: str, total: int) -> None:
+        self.done, self.total = 0, total
+        self.ctx.progress(0, total)
+
+    def advance(self, stage: str, amount: int) -> None:
+        self.done += amount
+        self.ctx.progress(self.done, self.total)
+
+
+def run_verify_job(ctx: JobContext) -> None:
+    """The handler of `verify` jobs: run `verify_everything` and record who asked and what it
+    found (`custody.verify`), so a check, and a failed one above all, is on the log; the
+    report is the job's result."""
+    fixity = bool(ctx.job.params.get("fixity"))
+    with session_scope(ctx.engine) as session:
+        report = verify_everything(session=session, store=get_store(), keyring=get_keyring(),
+                                   signer=get_signer(), fixity=fixity,
+                                   progress=_JobProgress(ctx))
+        custody.append(session=session, actor=ctx.worker, action="custody.verify",
+                       target_type="job", target_id=ctx.job.id,
+                       details={"ok": report.ok, "fixity": fixity, "entries": report.entries,
+                                "checkpoints": report.checkpoints, "objects": report.objects,
+                                "findings": len(report.findings),
+                                "requested_by": ctx.job.created_by})
+        ctx.complete(session, report.to_dict())
 
 
 def check_state(*, session: Session, report: VerifyReport) -> None:

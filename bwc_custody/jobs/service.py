@@ -29,7 +29,7 @@ from bwc_custody.jobs.models import Job
 from bwc_custody.timeutil import utcnow
 
 # Every kind a worker can run; handlers register under these names (jobs.worker).
-KINDS: tuple[str, ...] = ("redaction", "analysis", "speech")
+KINDS: tuple[str, ...] = ("redaction", "analysis", "speech", "verify")
 _extra_kinds: set[str] = set()
 
 

@@ -69,6 +69,7 @@ CONSOLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/notifications/{notification_id}/done"): CUSTODIAN,
     ("GET", "/console/custody"): AUDITOR,
     ("POST", "/console/custody/verify"): AUDITOR,
+    ("GET", "/console/custody/verifications/{job_id}"): AUDITOR,
     ("GET", "/console/admin/users"): ADMIN,
     ("GET", "/console/admin/devices"): ADMIN,
     ("GET", "/console/admin/users/{username}"): ADMIN,

@@ -37,9 +37,14 @@ def test_stream_records_the_view_with_reason(
 def test_package_route_and_auditor_routes(
     client: TestClient, make_token: Callable[..., str], ingest: Callable[..., str],
 ) -> None:
+    from bwc_custody.config import get_settings
+    from bwc_custody.db import get_engine
+    from bwc_custody.flows.jobs import HANDLERS
+    from bwc_custody.jobs.worker import run_now
+
     evidence_id = ingest(b"abc" * 40_000)
     custodian = {"Authorization": f"Bearer {make_token(Role.custodian)}"}
-    auditor = {"Authorization": f"Bearer {make_token(Role.auditor)}"}
+    auditor = {"Authorization": f"Bearer {make_token(Role.auditor, username='test-auditor')}"}
     r = client.post(f"/api/v1/evidence/{evidence_id}/package", headers=custodian,
                     params={"reason": "subpoena 7"})
     assert r.status_code == 200
@@ -64,7 +69,17 @@ def test_package_route_and_auditor_routes(
     bad = client.get("/api/v1/custody/consistency", headers=auditor,
                      params={"first": 5, "second": 2})
     assert bad.json()["error"]["code"] == "proof_unavailable"
-    report = client.post("/api/v1/custody/verify", headers=auditor,
-                         params={"fixity": True}).json()
+    queued = client.post("/api/v1/custody/verify", headers=auditor, params={"fixity": True})
+    assert queued.status_code == 202  # a job: re-reading the store takes as long as it is big
+    assert queued.json()["kind"] == "verify"
+    run_now(queued.json()["id"], engine=get_engine(), home=get_settings().home,
+            handlers=HANDLERS)
+    job = client.get(f"/api/v1/jobs/{queued.json()['id']}", headers=auditor).json()
+    assert job["state"] == "succeeded", job
+    report = job["result"]
     assert report["ok"]
     assert report["objects"] == 1
+    asked = client.get("/api/v1/custody/entries", headers=auditor,
+                       params={"target_id": queued.json()["id"]}).json()
+    assert [(e["action"], e["details"]["ok"], e["details"]["requested_by"]) for e in asked
+            if e["action"] == "custody.verify"] == [("custody.verify", True, "test-auditor")]
