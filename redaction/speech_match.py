@@ -81,6 +81,14 @@ class MatchOptions:
 # words were matched and how many passes heard them (see level_of; redaction/README.md).
 LEVEL_PRECISION: dict[Level, float] = {"likely": 0.0, "possible": 0.0, "unsure": 0.0}
 
+# What each level says to a custodian (the console's words)
+LEVEL_HELP: dict[Level, str] = {
+    "likely": "a name as you listed it, or a number read out whole",
+    "possible": "sounds like a name you listed, or a number in pieces, heard by both passes: "
+                "listen to check",
+    "unsure": "sounds like a name you listed, heard by one pass only: listen before deciding",
+}
+
 
 def level_of(kind: Kind, match: float, agreed: int, opts: MatchOptions) -> Level:
     """How sure a suggestion is, in words: a code, a spoken number heard whole, or a term

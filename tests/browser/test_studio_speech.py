@@ -80,7 +80,7 @@ def test_answer_the_names_heard_on_the_timeline_and_render(
     # each at its time, with the words and how sure in words; in time order for Tab
     labels = [chips.nth(k).inner_text() for k in range(chips.count())]
     for label, s in zip(labels, suggestions, strict=True):
-        assert s["heard"][:10] in label
+        assert s["heard"].rstrip(".,!?;:")[:10] in label
         assert label.endswith(("likely", "possible", "unsure"))
     lefts = [float(chips.nth(k).evaluate("b => b.offsetLeft")) for k in range(chips.count())]
     assert lefts == sorted(lefts)
@@ -122,5 +122,5 @@ def test_answer_the_names_heard_on_the_timeline_and_render(
     assert last["widened"] is True
     assert (last["start"], last["end"]) == pytest.approx(
         (rest[-1]["start"] - 1.0, rest[-1]["end"]), abs=0.001)
-    assert not any(m["widened"] for m in mutes if m is not last)
+    assert not any(m.get("widened") for m in mutes if m is not last)  # (default: left out)
     assert errors == []

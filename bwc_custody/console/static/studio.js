@@ -646,7 +646,8 @@
       const a = answerOf(x);
       const level = levelOf(x);
       b.className = "sugg " + level + (a ? " " + a.action : "") + (chosen === x.id ? " chosen" : "");
-      const word = x.heard.length > 18 ? x.heard.slice(0, 17) + "\u2026" : x.heard;
+      const bare = x.heard.replace(/[.,!?;:]+$/, "");
+      const word = bare.length > 18 ? bare.slice(0, 17) + "\u2026" : bare;
       b.textContent = word + " \u00b7 " + level;
       b.title = describe(x) + ". " + x.why + (x.confidence !== undefined
         ? ". Measured: " + Math.round(x.confidence * 100) + " in 100 suggestions like this were a name or number to mute" : "");
@@ -660,6 +661,7 @@
       ends[lane] = left + b.offsetWidth + 4;
     }
     track.style.height = (Math.max(1, ends.length) * 26 + 2) + "px";
+    // the track lines up with the canvas's drawing area (LEFT px of labels, 8 px margin)
     const open = said().filter((x) => !answerOf(x)).length;
     const muted = said().filter((x) => (answerOf(x) || {}).action === "accept").length;
     document.getElementById("speech-tally").textContent = said().length + " heard: " + muted + " to be muted, " +
@@ -675,8 +677,10 @@
     document.getElementById("speech-what").textContent = "\u201c" + x.heard + "\u201d, heard " + clock(x.heard_start) +
       " to " + clock(x.heard_end) + " (" + KINDS[x.kind] + (x.term ? ": " + x.term : "") + "). How sure: " +
       LEVEL[levelOf(x)] + ". Now: " + (a.action === "accept" ? "will be muted" : a.action === "reject" ? "kept audible" : "not answered yet") + ".";
-    document.getElementById("speech-why").textContent = "Muted if you say so: " + clock(x.start) + " to " + clock(x.end) +
-      " (a little either side of the words). Why suggested: " + x.why + ".";
+    const [from, to] = a.action === "accept" ? muteRange(x, a) : [x.start, x.end];
+    document.getElementById("speech-why").textContent = (a.action === "accept" ? "Muted: " : "Muted if you say so: ") +
+      clock(from) + " to " + clock(to) + (a.before || a.after ? " (widened as you asked)" : " (a little either side of the words)") +
+      ". Why suggested: " + x.why + ".";
     beforeIn.value = a.before || 0;
     afterIn.value = a.after || 0;
     placeSpeech();
