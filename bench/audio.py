@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--beam", type=int, default=5)
     ap.add_argument("--vad", action="store_true", help="faster-whisper's Silero VAD on")
     ap.add_argument("--no-hotwords", action="store_true")
+    ap.add_argument("--prompt", action="store_true",
+                    help="the terms as Whisper's initial prompt (with --no-hotwords: instead)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--piece", type=float, default=None, help="seconds a recogniser piece")
     ap.add_argument("--batch", type=int, default=0, help="faster-whisper batched pipeline")
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     engine: list[WhisperTranscriber] = [WhisperTranscriber(
         threads=args.threads, beam_size=args.beam, vad=args.vad, batch=args.batch,
-        chunk_length=args.chunk, use_hotwords=not args.no_hotwords,
+        chunk_length=args.chunk, use_hotwords=not args.no_hotwords, prompt_terms=args.prompt,
         **({"path": args.model_dir, "expect_sha256": None, "name": args.model_dir.name}
            if args.model_dir else {}))]
     if args.second == "nohot" and not args.no_hotwords:  # (else the same pass twice)

@@ -102,6 +102,25 @@ def test_spoken_numbers_of_enough_digits() -> None:
     assert found("call 502-341-8899 now", SpeechTerms(numbers=False)) == []
 
 
+def test_a_number_heard_in_pieces_is_one_number() -> None:
+    # "two seven zero, three nine..." heard as "270, rope breezy, 2 7056": the pieces, 2 or
+    # more digits each and close together, are one number, flagged (what lies between was
+    # heard as words)
+    terms = SpeechTerms()
+    [s] = find_identifiers(said("call 270, rope breezy, 2 7056 now"), terms, NO_SLACK)
+    assert s.heard == "270, rope breezy, 2 7056"
+    assert (s.kind, s.level, s.low_confidence) == ("number", "unsure", True)
+    assert "pieces" in s.why
+    # only close pieces of 2 or more digits each: not numbers said in passing
+    assert found("I have 2 or 3 of them, 4 or 5 too", terms) == []
+    assert found("room 27 and 41", terms) == []  # 4 digits in all: under min_digits
+    apart = said("call 270 now") + [Word(w.text, w.start + 5, w.end + 5, w.confidence)
+                                    for w in said("then 41 please")]
+    assert find_identifiers(apart, terms, NO_SLACK) == []
+    off = MatchOptions(pad_before=0.0, pad_after=0.0, max_slack=0.0, join_gap=0.0)
+    assert found("call 270, rope breezy, 2 7056 now", terms, off) == ["2 7056"]
+
+
 def test_codes_by_the_custodians_pattern() -> None:
     terms = SpeechTerms(patterns=[r"KY\d{6}"], numbers=False)
     hits = find_identifiers(said("his ID is K Y 4 1 7 2 9 3 okay"), terms, NO_SLACK)
