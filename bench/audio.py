@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slacks", type=float, nargs="+", default=[MatchOptions.max_slack],
                     help="MatchOptions.max_slack values to score (0: off)")
     ap.add_argument("--min-match", type=float, default=MatchOptions.min_match)
+    ap.add_argument("--join-piece-digits", type=int, default=MatchOptions.join_piece_digits)
     ap.add_argument("--join-gap", type=float, default=MatchOptions.join_gap,
                     help="MatchOptions.join_gap: seconds between pieces of one number (0: off)")
     ap.add_argument("--beam", type=int, default=5)
@@ -250,7 +251,8 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
                 before, _, after = pad.partition("/")
                 opts = MatchOptions(pad_before=float(before), pad_after=float(after or before),
                                     min_match=args.min_match, max_slack=slack,
-                                    join_gap=args.join_gap)
+                                    join_gap=args.join_gap,
+                                    join_piece_digits=args.join_piece_digits)
                 sugg = find_in_transcript(tr, terms, opts)
                 row = score(speech, [(s.start, s.end) for s in sugg],
                             sum(s.low_confidence for s in sugg), [s.level for s in sugg])

@@ -68,6 +68,8 @@ class MatchOptions:
     # seconds between pieces of digits (2 or more each) that are still one number read out
     # (0: off); see _code_hits
     join_gap: float = 2.0
+    # the fewest digits a piece must have to be joined
+    join_piece_digits: int = 2
     # seconds between words that still belong to one phrase ("Brianna ... Okafor") or one
     # spoken number (digits read in groups: "five oh two, three four one, ...")
     max_gap: float = 1.5
@@ -326,7 +328,7 @@ def _code_hits(words: Sequence[Word], terms: SpeechTerms,
     groups: list[list[tuple[int, int, int]]] = []
     for piece in pieces:
         g = groups[-1] if groups else None
-        if (g and opts.join_gap > 0 and piece[2] >= 2 and g[-1][2] >= 2
+        if (g and opts.join_gap > 0 and min(piece[2], g[-1][2]) >= opts.join_piece_digits
                 and words[piece[0]].start - words[g[-1][1]].end <= opts.join_gap):
             g.append(piece)
         else:
