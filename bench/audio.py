@@ -258,9 +258,24 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
                             sum(s.low_confidence for s in sugg), [s.level for s in sugg])
                 label = pad if len(args.slacks) == 1 else f"{pad}~{slack:g}"
                 row.update(engine="whisper", pad=label, wall=wall, cpu=cpu,
+                           ranges=[(s.start, s.end) for s in sugg],
                            timing=timing_errors(speech, tr),
                            context=_context(speech, tr, sugg))
                 rows.append(row)
+    elif name == "whisper+sphinx":
+        # pocketsphinx's keyword hits on the terms' words as a second opinion: added to
+        # Whisper's suggestions (ours, scored as above) as further suggestions
+        ours = _evaluate("whisper", wav, speech, terms, engine, args)[0]
+        hits, wall, cpu, oov = run_sphinx(wav, terms, args.sphinx_threshold)
+        tr_ranges = ours.pop("ranges")
+        for pad in args.pads:
+            before, _, after = pad.partition("/")
+            extra = [(max(0.0, a - float(before)), b + float(after or before))
+                     for _, a, b, _ in hits]
+            row = score(speech, tr_ranges + extra, 0)
+            row.update(engine="wh+sph", pad=pad, wall=ours["wall"] + wall,
+                       cpu=ours["cpu"] + cpu, oov=oov)
+            rows.append(row)
     elif name == "sphinx":
         hits, wall, cpu, oov = run_sphinx(wav, terms, args.sphinx_threshold)
         for pad in args.pads:
