@@ -70,8 +70,10 @@ def overlap(r: Range, merged: Sequence[Range]) -> float:
     return sum(max(0.0, min(r[1], b) - max(r[0], a)) for a, b in merged)
 
 
-def score(speech: Speech, ranges: Sequence[Range], flagged: int) -> dict[str, Any]:
-    """Recall and price of one set of mute ranges against the clip's truth."""
+def score(speech: Speech, ranges: Sequence[Range], flagged: int,
+          levels: Sequence[str] = ()) -> dict[str, Any]:
+    """Recall and price of one set of mute ranges against the clip's truth; with `levels`
+    (each range's shown level), how many at each level were on a target word."""
     muted = union(ranges)
     cover = [(t.kind, overlap((t.start, t.end), muted) / max(1e-6, t.end - t.start))
              for t in speech.targets]
@@ -84,8 +86,13 @@ def score(speech: Speech, ranges: Sequence[Range], flagged: int) -> dict[str, An
         return round(sum(c >= at for c in sel) / len(sel), 4) if sel else None
 
     false = sum(1 for r in ranges if overlap(r, truth) == 0)
-    return {"targets": len(cover), "muted": share(None, 0.9), "whole": share(None, 0.99),
-            "false": false,
+    by_level: dict[str, list[int]] = {}
+    for r, level in zip(ranges, levels, strict=False):
+        got = by_level.setdefault(level, [0, 0])
+        got[0] += overlap(r, truth) > 0
+        got[1] += 1
+    return {"levels": by_level, "targets": len(cover), "muted": share(None, 0.9),
+            "whole": share(None, 0.99), "false": false,
             "names": share("name", 0.9), "numbers": share("number", 0.9),
             "missed": [t.text for t, (_, c) in zip(speech.targets, cover, strict=True)
                        if c < 0.9],
@@ -157,16 +164,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slacks", type=float, nargs="+", default=[MatchOptions.max_slack],
                     help="MatchOptions.max_slack values to score (0: off)")
     ap.add_argument("--min-match", type=float, default=MatchOptions.min_match)
+    ap.add_argument("--join-piece-digits", type=int, default=MatchOptions.join_piece_digits)
+    ap.add_argument("--join-gap", type=float, default=MatchOptions.join_gap,
+                    help="MatchOptions.join_gap: seconds between pieces of one number (0: off)")
     ap.add_argument("--beam", type=int, default=5)
     ap.add_argument("--vad", action="store_true", help="faster-whisper's Silero VAD on")
     ap.add_argument("--no-hotwords", action="store_true")
+    ap.add_argument("--prompt", action="store_true",
+                    help="the terms as Whisper's initial prompt (with --no-hotwords: instead)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--piece", type=float, default=None, help="seconds a recogniser piece")
     ap.add_argument("--batch", type=int, default=0, help="faster-whisper batched pipeline")
     ap.add_argument("--chunk", type=int, default=30, help="its chunk length, s")
     ap.add_argument("--model-dir", type=Path, help="another CTranslate2 Whisper model")
-    ap.add_argument("--second", choices=["nohot", "model"],
-                    help="a second pass: tiny.en without hotwords, or --second-dir's model")
+    ap.add_argument("--second", choices=["nohot", "model", "none"], default="nohot",
+                    help="the second pass: tiny.en without hotwords (default, as the server "
+                         "runs: redaction.speech_engine.default_transcribers), --second-dir's "
+                         "model, or none")
     ap.add_argument("--second-dir", type=Path)
     ap.add_argument("--combine", nargs="+", metavar="SAVE",
                     help="score the union of transcripts saved by earlier --save runs")
@@ -178,10 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     engine: list[WhisperTranscriber] = [WhisperTranscriber(
         threads=args.threads, beam_size=args.beam, vad=args.vad, batch=args.batch,
-        chunk_length=args.chunk, use_hotwords=not args.no_hotwords,
+        chunk_length=args.chunk, use_hotwords=not args.no_hotwords, prompt_terms=args.prompt,
         **({"path": args.model_dir, "expect_sha256": None, "name": args.model_dir.name}
            if args.model_dir else {}))]
-    if args.second == "nohot":
+    if args.second == "nohot" and not args.no_hotwords:  # (else the same pass twice)
         engine.append(WhisperTranscriber(threads=args.threads, beam_size=args.beam,
                                          use_hotwords=False))
     elif args.second == "model":
@@ -236,15 +250,32 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
             for slack in args.slacks:
                 before, _, after = pad.partition("/")
                 opts = MatchOptions(pad_before=float(before), pad_after=float(after or before),
-                                    min_match=args.min_match, max_slack=slack)
+                                    min_match=args.min_match, max_slack=slack,
+                                    join_gap=args.join_gap,
+                                    join_piece_digits=args.join_piece_digits)
                 sugg = find_in_transcript(tr, terms, opts)
                 row = score(speech, [(s.start, s.end) for s in sugg],
-                            sum(s.low_confidence for s in sugg))
+                            sum(s.low_confidence for s in sugg), [s.level for s in sugg])
                 label = pad if len(args.slacks) == 1 else f"{pad}~{slack:g}"
                 row.update(engine="whisper", pad=label, wall=wall, cpu=cpu,
+                           ranges=[(s.start, s.end) for s in sugg],
                            timing=timing_errors(speech, tr),
                            context=_context(speech, tr, sugg))
                 rows.append(row)
+    elif name == "whisper+sphinx":
+        # pocketsphinx's keyword hits on the terms' words as a second opinion: added to
+        # Whisper's suggestions (ours, scored as above) as further suggestions
+        ours = _evaluate("whisper", wav, speech, terms, engine, args)[0]
+        hits, wall, cpu, oov = run_sphinx(wav, terms, args.sphinx_threshold)
+        tr_ranges = ours.pop("ranges")
+        for pad in args.pads:
+            before, _, after = pad.partition("/")
+            extra = [(max(0.0, a - float(before)), b + float(after or before))
+                     for _, a, b, _ in hits]
+            row = score(speech, tr_ranges + extra, 0)
+            row.update(engine="wh+sph", pad=pad, wall=ours["wall"] + wall,
+                       cpu=ours["cpu"] + cpu, oov=oov)
+            rows.append(row)
     elif name == "sphinx":
         hits, wall, cpu, oov = run_sphinx(wav, terms, args.sphinx_threshold)
         for pad in args.pads:
@@ -306,6 +337,15 @@ def _summary(rows: list[dict[str, Any]]) -> None:
         print(f"  {eng:8} snr {snr:>4g} pad {pad:>9}: {got}/{n} = {got / n:.3f}; "
               f"extra {extra / dur * 60:.1f} s/min; {false}/{sugg} suggestions on no "
               f"target; rtf {dur / wall:.1f}x; CPU {cpu / dur:.3f} s per audio s")
+        levels: dict[str, list[int]] = {}
+        for r in sel:
+            for level, (right, all_) in r.get("levels", {}).items():
+                levels.setdefault(level, [0, 0])
+                levels[level][0] += right
+                levels[level][1] += all_
+        if levels:
+            print("           shown level: on a target word / suggestions: " + "; ".join(
+                f"{k} {a}/{b} = {a / b:.2f}" for k, (a, b) in sorted(levels.items())))
 
 
 if __name__ == "__main__":

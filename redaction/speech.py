@@ -26,7 +26,7 @@ from redaction.media import MediaSource
 from redaction.regions import MuteRange
 from redaction.speech_audio import RATE, audio_pieces, probe_audio
 from redaction.speech_engine import Transcriber, default_transcribers
-from redaction.speech_match import MatchOptions, find_identifiers
+from redaction.speech_match import LEVEL_PRECISION, MatchOptions, find_identifiers, level_of
 from redaction.speech_models import MuteSuggestion, SpeechTerms, Transcript, Word
 
 __all__ = ["Decision", "MatchOptions", "MuteSuggestion", "SpeechResult", "SpeechTerms",
@@ -84,26 +84,30 @@ def find_in_transcript(transcript: Transcript, terms: SpeechTerms,
                        options: MatchOptions | None = None) -> list[MuteSuggestion]:
     """`find_identifiers` on every pass of `transcript`; what several passes heard at the
     same time becomes one suggestion covering all of them."""
-    found = [s for words in transcript.passes
-             for s in find_identifiers(words, terms, options, transcript.duration)]
-    found.sort(key=lambda s: (s.start, s.end))
-    groups: list[list[MuteSuggestion]] = []
-    for s in found:
+    opts = options or MatchOptions()
+    found = [(k, s) for k, words in enumerate(transcript.passes)
+             for s in find_identifiers(words, terms, opts, transcript.duration)]
+    found.sort(key=lambda ks: (ks[1].start, ks[1].end))
+    groups: list[list[tuple[int, MuteSuggestion]]] = []
+    for k, s in found:
         g = groups[-1] if groups else None
-        if g and s.kind == g[0].kind and s.start < max(x.end for x in g):
-            g.append(s)
+        if g and s.kind == g[0][1].kind and s.start < max(x.end for _, x in g):
+            g.append((k, s))
         else:
-            groups.append([s])
+            groups.append([(k, s)])
     out = []
+    n = len(transcript.passes)
     for i, g in enumerate(groups):
-        best = max(g, key=lambda x: (x.confidence, x.match))
-        n = len(transcript.passes)
-        agreed = min(n, len(g))
+        best = max((x for _, x in g), key=lambda x: (x.match, x.engine_confidence or 0.0))
+        agreed = len({k for k, _ in g})  # passes, not hits: one pass may hit twice
+        level = level_of(best.kind, best.match, agreed, opts)
         why = best.why if n == 1 else f"{best.why} (heard in {agreed} of {n} passes)"
-        out.append(replace(best, id=i, start=min(x.start for x in g),
-                           end=max(x.end for x in g),
-                           heard_start=min(x.heard_start for x in g),
-                           heard_end=max(x.heard_end for x in g), why=why, agreed=agreed))
+        out.append(replace(best, id=i, start=min(x.start for _, x in g),
+                           end=max(x.end for _, x in g),
+                           heard_start=min(x.heard_start for _, x in g),
+                           heard_end=max(x.heard_end for _, x in g), why=why, agreed=agreed,
+                           level=level, confidence=LEVEL_PRECISION[level],
+                           low_confidence=level != "likely"))
     return out
 
 

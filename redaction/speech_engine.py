@@ -99,6 +99,9 @@ class WhisperTranscriber:
     name: str = "whisper-tiny.en"
     # False: decode without the custodian's terms as hotwords (a second, unbiased pass)
     use_hotwords: bool = True
+    # True: the terms as Whisper's initial prompt (text "said before" each piece) instead
+    # of as hotwords
+    prompt_terms: bool = False
     # the weights this engine must find (None: any, for measuring other models only)
     expect_sha256: str | None = MODEL_SHA256
 
@@ -123,7 +126,7 @@ class WhisperTranscriber:
                 "faster_whisper": _dist("faster-whisper"), "ctranslate2": _dist("ctranslate2"),
                 "settings": {"compute_type": self.compute_type, "beam_size": self.beam_size,
                              "vad": self.vad, "batch": self.batch,
-                             "hotwords": self.use_hotwords,
+                             "hotwords": self.use_hotwords, "prompt_terms": self.prompt_terms,
                              "chunk_length": self.chunk_length, "threads": self.threads}}
 
     def __call__(self, samples: np.ndarray, *, hotwords: Sequence[str] = (),
@@ -131,6 +134,7 @@ class WhisperTranscriber:
         """Recognise `samples` (16 kHz mono float32) into words with times."""
         assert self.path is not None
         model = _load(self.path, self.threads, self.compute_type)
+        prompt = ", ".join(hotwords) + "." if self.prompt_terms and hotwords else None
         if not self.use_hotwords:
             hotwords = ()
         # Whisper falls back to sampling when a window decodes badly: a fixed seed per
@@ -149,7 +153,7 @@ class WhisperTranscriber:
         else:
             segments, _ = model.transcribe(
                 samples, language="en", beam_size=self.beam_size, word_timestamps=True,
-                vad_filter=self.vad,
+                vad_filter=self.vad, initial_prompt=prompt,
                 # each 30 s window decoded on its own: a misheard window cannot make the
                 # next one repeat it (Whisper's known loops on noise)
                 condition_on_previous_text=False,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import jellyfish
 
-from redaction.speech_models import Kind, MuteSuggestion, SpeechTerms, Word
+from redaction.speech_models import Kind, Level, MuteSuggestion, SpeechTerms, Word
 
 # Words of a term that identify nobody on their own: "Street" is muted beside "Maple",
 # never alone.
@@ -55,9 +55,9 @@ class MatchOptions:
     pad_after: float = 0.15
     # similarity (0-1) from which a heard word counts as a term's word
     min_match: float = 0.85
-    # below this similarity, or below `low_confidence` overall, a hit is flagged
+    # from this similarity a term's hit is "likely" (below: "possible" when several
+    # recognition passes heard it, "unsure" when one did)
     sure_match: float = 0.95
-    low_confidence: float = 0.5
     # a neighbouring word that lasts longer than it takes to say may hold part of the hit
     # (the recogniser's times for a long number such as "270," are squeezed): extend into
     # that slack, by at most this many seconds (0: off)
@@ -65,9 +65,43 @@ class MatchOptions:
     # let one word that is no digit sit inside a spoken number (the recogniser misheard
     # a digit as a word): measured on the bench, most lost numbers were split this way
     bridge: bool = True
+    # seconds between pieces of digits (2 or more each) that are still one number read out
+    # (0: off); see _code_hits
+    join_gap: float = 2.0
+    # the fewest digits a piece must have to be joined
+    join_piece_digits: int = 2
     # seconds between words that still belong to one phrase ("Brianna ... Okafor") or one
     # spoken number (digits read in groups: "five oh two, three four one, ...")
     max_gap: float = 1.5
+
+
+# What `MuteSuggestion.confidence` says: of the suggestions shown at each level on the
+# bench's development clips (bench/audio.py, seeds 1-2, hallway and cafeteria noise, 5, 10
+# and 20 dB SNR, both recognition passes), the share that were on a word to mute. Measured,
+# not a model's score: the recogniser's own word probability says little here (names spelled
+# as the custodian entered them score ~0.01 and are right), so the level rests on how the
+# words were matched and how many passes heard them (see level_of; redaction/README.md).
+# 2026-12-06: likely 210/215, possible 4/6, unsure 4/8 (the last two rest on few
+# suggestions: the figures rank the levels more than they measure them).
+LEVEL_PRECISION: dict[Level, float] = {"likely": 0.98, "possible": 0.67, "unsure": 0.5}
+
+# What each level says to a custodian (the console's words)
+LEVEL_HELP: dict[Level, str] = {
+    "likely": "a name as you listed it, or a number read out whole",
+    "possible": "sounds like a name you listed, or a number in pieces, heard by both passes: "
+                "listen to check",
+    "unsure": "sounds like a name you listed, heard by one pass only: listen before deciding",
+}
+
+
+def level_of(kind: Kind, match: float, agreed: int, opts: MatchOptions) -> Level:
+    """How sure a suggestion is, in words: a code, a spoken number heard whole, or a term
+    heard as spelled (or within `sure_match`), is "likely"; a term that only sounds like
+    it, or a number heard in pieces, is "possible" when several recognition passes heard it
+    there, else "unsure"."""
+    if kind == "pattern" or match >= opts.sure_match:
+        return "likely"
+    return "possible" if agreed >= 2 else "unsure"
 
 
 def normalize(text: str) -> str:
@@ -256,10 +290,15 @@ def _code_runs(words: Sequence[Word], letters: bool,
     return out
 
 
+JOINED = "(in pieces)"  # a spoken number heard in pieces, misheard words between them
+JOINED_MATCH = 0.9  # its `match`: below sure_match, so "possible" or "unsure"
+
+
 def _code_hits(words: Sequence[Word], terms: SpeechTerms,
                opts: MatchOptions) -> list[tuple[int, int, Kind, str]]:
     """(first word, last word, kind, pattern) for spoken numbers and codes."""
     hits: list[tuple[int, int, Kind, str]] = []
+    pieces: list[tuple[int, int, int]] = []  # (first word, last word, digits) of numbers
     patterns = [re.compile(p) for p in terms.patterns]
     for run in _code_runs(words, bool(patterns), opts):
         text = "".join(p for _, p in run)
@@ -281,8 +320,22 @@ def _code_hits(words: Sequence[Word], terms: SpeechTerms,
         if terms.numbers:
             rest = [(k, (i, p)) for k, (i, p) in enumerate(run)
                     if not covered[k] and any(c.isdigit() for c in p)]
-            if sum(c.isdigit() for _, (_, p) in rest for c in p) >= terms.min_digits:
-                hits.append((rest[0][1][0], rest[-1][1][0], "number", ""))
+            if rest:
+                pieces.append((rest[0][1][0], rest[-1][1][0],
+                               sum(c.isdigit() for _, (_, p) in rest for c in p)))
+    # a number read out in pieces, misheard words between them ("270, rope breezy, 2 7056"):
+    # pieces of 2 or more digits at most `join_gap` s apart are one number
+    groups: list[list[tuple[int, int, int]]] = []
+    for piece in pieces:
+        g = groups[-1] if groups else None
+        if (g and opts.join_gap > 0 and min(piece[2], g[-1][2]) >= opts.join_piece_digits
+                and words[piece[0]].start - words[g[-1][1]].end <= opts.join_gap):
+            g.append(piece)
+        else:
+            groups.append([piece])
+    for g in groups:
+        if sum(n for _, _, n in g) >= terms.min_digits:
+            hits.append((g[0][0], g[-1][1], "number", "" if len(g) == 1 else JOINED))
     return hits
 
 
@@ -327,14 +380,22 @@ def find_identifiers(words: Sequence[Word], terms: SpeechTerms,
         how = "the same word" if score >= 1.0 else f"sounds like {tok!r}, {score:.2f}"
         found.append((first, last, "term", term.text, score, f"term {term.text!r} ({how})"))
     for first, last, kind, pattern in _code_hits(words, terms, opts):
-        why = (f"matches pattern {pattern!r}" if kind == "pattern"
-               else f"a spoken number of {terms.min_digits} or more digits")
-        found.append((first, last, kind, pattern, 1.0, why))
+        if kind == "pattern":
+            found.append((first, last, kind, pattern, 1.0, f"matches pattern {pattern!r}"))
+        elif pattern == JOINED:
+            # what lies between the pieces was heard as words: as sure as a near match
+            found.append((first, last, kind, "", JOINED_MATCH,
+                          f"pieces of a spoken number, {terms.min_digits} or more digits in "
+                          "all, words between them misheard"))
+        else:
+            found.append((first, last, kind, "", 1.0,
+                          f"a spoken number of {terms.min_digits} or more digits"))
     found.sort(key=lambda f: (words[f[0]].start, f[1]))
     out: list[MuteSuggestion] = []
     for first, last, kind, term_text, score, why in found:
         w0, w1 = words[first], words[last]
-        conf = min(w.confidence for w in words[first:last + 1]) * score
+        engine = min(w.confidence for w in words[first:last + 1]) * score
+        level = level_of(kind, score, 1, opts)
         start, end = _with_slack(words, first, last, opts)
         end += opts.pad_after
         if duration is not None:
@@ -342,7 +403,7 @@ def find_identifiers(words: Sequence[Word], terms: SpeechTerms,
         out.append(MuteSuggestion(
             id=len(out), start=max(0.0, start - opts.pad_before), end=end,
             heard=_heard(words, first, last), heard_start=w0.start, heard_end=w1.end,
-            kind=kind, term=term_text, match=score, confidence=conf,
-            low_confidence=conf < opts.low_confidence or score < opts.sure_match,
+            kind=kind, term=term_text, match=score, confidence=LEVEL_PRECISION[level],
+            low_confidence=level != "likely", level=level, engine_confidence=engine,
             why=f'heard "{_heard(words, first, last)}": {why}'))
     return out

@@ -132,6 +132,7 @@ def parse_terms(data: Any) -> SpeechTerms:
 
 
 Kind = Literal["term", "number", "pattern"]
+Level = Literal["likely", "possible", "unsure"]
 
 
 @dataclass(frozen=True)
@@ -148,14 +149,24 @@ class MuteSuggestion:
     kind: Kind
     term: str  # the custodian's term or pattern matched; "" for a spoken number
     match: float  # how closely what was heard matches the term (1.0 = same word)
-    confidence: float  # engine confidence x match
-    low_confidence: bool  # flagged for a closer listen, never dropped
+    # the share of suggestions shown at this `level` that were on a word to mute, measured
+    # on the bench's development clips (speech_match.LEVEL_PRECISION): 0.9 means about 9 in
+    # 10 such suggestions were right, not a property of this one alone
+    confidence: float
+    low_confidence: bool  # flagged (level not "likely"): listen before answering; never dropped
     why: str
     agreed: int = 1  # how many recognition passes heard it
+    # how sure, in words for the custodian: "likely", "possible" or "unsure"
+    level: Level = "likely"
+    # the recogniser's own figure: its lowest word probability in the range x `match`.
+    # Not a chance of being right (a name the terms taught it scores ~0.01 even when right)
+    engine_confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (times rounded to ms)."""
         d = asdict(self)
-        for k in ("start", "end", "heard_start", "heard_end", "match", "confidence"):
-            d[k] = round(d[k], 3)
+        for k in ("start", "end", "heard_start", "heard_end", "match", "confidence",
+                  "engine_confidence"):
+            if d[k] is not None:
+                d[k] = round(d[k], 3)
         return d

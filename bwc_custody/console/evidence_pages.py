@@ -51,6 +51,7 @@ from bwc_custody.tags.models import NotificationDone, RecordingFactsUpdate
 from bwc_custody.timeutil import utcnow
 from bwc_custody.vault.service import get_keyring, get_store
 from policies.vocabulary import TAGS
+from redaction.speech_match import LEVEL_HELP, LEVEL_PRECISION
 from redaction.speech_models import parse_terms
 
 router = APIRouter()
@@ -140,7 +141,7 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                 retention=retention.status(session=session, evidence_id=evidence_id),
                 history=history(session, user, evidence_id),
                 watch=watch.strip() if watch and len(watch.strip()) >= 3 else None,
-                hold_kinds=list(HoldKind))
+                hold_kinds=list(HoldKind), levels=LEVEL_PRECISION, level_help=LEVEL_HELP)
 
 
 @router.get("/evidence/{evidence_id}/jobs")

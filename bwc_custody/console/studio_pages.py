@@ -26,6 +26,7 @@ from bwc_custody.redactions.models import RedactionRequest
 from bwc_custody.tags.analysis import request_analysis as queue_analysis
 from bwc_custody.vault.service import get_keyring, get_store
 from redaction.regions import Keyframe
+from redaction.speech_match import LEVEL_PRECISION
 
 router = APIRouter()
 Copy = Annotated[str | None, Query(max_length=36)]
@@ -51,7 +52,8 @@ def studio_page(evidence_id: str, request: Request, session: SessionDep, user: C
                            client_addr=client_addr(request))
     shown = next((c for c in s.copies if c.id == copy), s.copies[0] if s.copies else None)
     return page(request, user, "studio.html", s=s, e=s.evidence, copy=shown,
-                jobs=list_jobs(session=session, evidence_id=evidence_id, limit=5))
+                jobs=list_jobs(session=session, evidence_id=evidence_id, limit=5),
+                levels=LEVEL_PRECISION)
 
 
 @router.get("/evidence/{evidence_id}/studio/original")

@@ -29,6 +29,7 @@ from bwc_custody.redactions.models import Derivative, RedactionRequest
 from bwc_custody.redactions.service import (
     displayed_frame,
     list_derivatives,
+    list_speech_searches,
     open_derivative,
     request_redaction,
 )
@@ -103,16 +104,19 @@ def open_copy(*, session: Session, store: ObjectStore, keyring: Keyring, evidenc
 def timeline(*, session: Session, store: ObjectStore, keyring: Keyring, evidence_id: str,
              copy_id: str | None = None) -> dict[str, Any]:
     """The studio's timeline: faces found and people present in each second and where the
-    picture cuts to another scene (from the newest person count), and the review flags and
-    choices of one copy (the newest by default).
-    Times only, no faces: read with the page, not logged again."""
+    picture cuts to another scene (from the newest person count), the review flags and
+    choices of one copy (the newest by default), and the newest speech search's suggested
+    mutes for the custodian to answer on the timeline (the words heard, as the recording
+    page shows them; the full transcript stays behind its logged read).
+    No faces: read with the page, not logged again."""
     evidence = require_not_disposed(get_evidence_or_raise(session=session,
                                                           evidence_id=evidence_id))
     width, height, duration, fps = displayed_frame(evidence)
     out: dict[str, Any] = {"duration": float(duration or 0.0), "fps": float(fps or 0.0),
                            "width": width, "height": height, "seconds": [], "people": [],
                            "cuts": [],
-                           "flags": [], "copy": None}
+                           "flags": [], "copy": None,
+                           "speech": _speech(session, evidence_id)}
     try:
         row = latest_analysis(session=session, evidence_id=evidence_id)
         assert row.id is not None
@@ -130,6 +134,17 @@ def timeline(*, session: Session, store: ObjectStore, keyring: Keyring, evidence
                        "keep_persons": [p.get("id") for p in
                                         chosen.request.get("keep_persons", [])]}
     return out
+
+
+def _speech(session: Session, evidence_id: str) -> dict[str, Any] | None:
+    """The newest speech search, for the timeline: its suggestions in time order (each
+    answered there and sent with the render as the request's `speech`), or None."""
+    row = next(iter(list_speech_searches(session=session, evidence_id=evidence_id)), None)
+    if row is None:
+        return None
+    return {"id": row.id, "has_audio": row.has_audio, "created_by": row.created_by,
+            "created_at": row.created_at.isoformat(),
+            "suggestions": sorted(row.suggestions, key=lambda x: (x["start"], x["id"]))}
 
 
 def _per_second(doc: dict[str, Any], analysis_id: int, duration: float) -> dict[str, Any]:
@@ -224,9 +239,11 @@ def render(*, session: Session, evidence_id: str, body: RedactionRequest, opened
                             client_addr=client_addr)
     regions = job.params.get("regions", {})
     boxes = regions.get("boxes", [])
+    answered = {"speech": _speech_answers(body)} if body.speech is not None else {}
     custody.append(session=session, actor=actor, action="studio.session",
                    target_type="evidence", target_id=evidence_id, client_addr=client_addr,
-                   details={"opened_seq": opened.seq, "opened_at": opened.at.isoformat(),
+                   details={**answered, "opened_seq": opened.seq,
+                            "opened_at": opened.at.isoformat(),
                             "submitted_at": utcnow().isoformat(), "job_id": job.id,
                             "kept_persons": [p["id"] for p in job.params.get("keep_persons",
                                                                              [])],
@@ -235,3 +252,14 @@ def render(*, session: Session, evidence_id: str, body: RedactionRequest, opened
                             "blackout": len(regions.get("blackout", [])),
                             "mute": len(regions.get("mute", []))})
     return job
+
+
+def _speech_answers(body: RedactionRequest) -> dict[str, Any]:
+    """How the speech suggestions were answered in the studio (counts, never words)."""
+    assert body.speech is not None
+    acts = [d.get("action") for d in body.speech.decisions]
+    return {"speech_id": body.speech.analysis_id, "accepted": acts.count("accept"),
+            "rejected": acts.count("reject"),
+            "widened": sum(1 for d in body.speech.decisions
+                           if d.get("action") == "accept"
+                           and (d.get("start") is not None or d.get("end") is not None))}

@@ -102,8 +102,12 @@ class SpeechChoice(BaseModel):
 
 
 class SpeechRead(UtcRead):
-    """A speech search as the API shows it: the suggestions with their times, kinds and
-    confidence (the words heard are in the transcript, read separately and logged)."""
+    """A speech search as the API shows it: the suggestions with their times, kinds, the
+    words heard, and how sure: `level` (likely / possible / unsure; not "likely" is flagged
+    `low_confidence`) and `confidence`, the share of suggestions at that level that were
+    right on the bench's development clips (redaction/README.md), not the recogniser's own
+    probability (kept as `engine_confidence`). The whole transcript is read separately,
+    logged."""
 
     id: int
     evidence_id: str

@@ -207,3 +207,66 @@ def test_the_console_searches_and_mutes_what_stays_ticked(
     with session_scope() as session:
         [copy] = list_derivatives(session=session, evidence_id=evidence_id)
         assert copy.request["regions"].get("mute", []) == []
+
+
+def test_the_studio_timeline_answers_and_renders_the_suggestions(
+        browser: Callable[..., Browser], make_token: Callable[..., str], spoken_clip: Path,
+        ingest_clip: Callable[..., str]) -> None:
+    """The studio's timeline carries the newest search's suggestions (word, time, how sure),
+    and its render sends the answers as the request's `speech`: one left unanswered is
+    refused with nothing queued; a widened one is muted over the wider range, with who
+    accepted it; the session entry counts the answers, never the words."""
+    from bwc_custody.custody.service import entries_for
+    from bwc_custody.db import session_scope
+    from bwc_custody.jobs.service import list_jobs
+
+    evidence_id = ingest_clip(spoken_clip)
+    make_token(Role.custodian, username="cust-3")
+    me = browser("cust-3")
+    studio = f"/console/evidence/{evidence_id}/studio"
+    assert me.get(f"{studio}/timeline").json()["speech"] is None  # no search yet
+    assert 'id="speech-none"' in me.get(studio).text
+    me.post(f"/console/evidence/{evidence_id}/speech", {"terms": "Jayden Okafor", "numbers": "yes"})
+    _drain()
+    speech = me.get(f"{studio}/timeline").json()["speech"]
+    suggestions = speech["suggestions"]
+    assert suggestions
+    assert [s["start"] for s in suggestions] == sorted(s["start"] for s in suggestions)
+    for s in suggestions:
+        assert s["level"] in ("likely", "possible", "unsure")
+        assert 0.0 <= s["confidence"] <= 1.0
+        assert s["heard"]
+        assert s["end"] > s["start"]
+    name = next(s for s in suggestions if s["kind"] == "term")
+    assert name["level"] == "likely"  # a clean voice saying the name as entered
+
+    page = me.get(studio).text
+    opened = page.split('data-opened="', 1)[1].split('"', 1)[0]
+    url = f"{studio}/render"
+    unanswered = {"speech": {"analysis_id": speech["id"], "decisions": []}}
+    r = me.post(url, {"choices": json.dumps(unanswered), "opened": opened})
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_redaction_request")
+    assert r.json()["error"]["details"]["unanswered"] == sorted(s["id"] for s in suggestions)
+    with session_scope() as session:
+        assert list(list_jobs(session=session, kind="redaction",
+                              evidence_id=evidence_id)) == []
+
+    wider = (round(max(0.0, name["start"] - 0.5), 3), round(name["end"] + 0.4, 3))
+    answers = [{"id": name["id"], "action": "accept", "start": wider[0], "end": wider[1]}] + [
+        {"id": s["id"], "action": "reject"} for s in suggestions if s["id"] != name["id"]]
+    r = me.post(url, {"choices": json.dumps(
+        {"speech": {"analysis_id": speech["id"], "decisions": answers}}), "opened": opened})
+    assert r.status_code == 200, r.text
+    with session_scope() as session:
+        (job,) = list_jobs(session=session, kind="redaction", evidence_id=evidence_id)
+        (mute,) = job.params["regions"]["mute"]
+        assert (mute["start"], mute["end"]) == pytest.approx(wider)
+        assert (mute["origin"], mute["accepted_by"], mute["widened"]) == (
+            "speech", "cust-3", True)
+        assert mute["suggestion"] == name["id"]
+        (closed,) = [e for e in entries_for(session=session, target_id=evidence_id)
+                     if e.action == "studio.session"]
+        assert closed.details["speech"] == {
+            "speech_id": speech["id"], "accepted": 1, "rejected": len(suggestions) - 1,
+            "widened": 1}
+        assert "okafor" not in json.dumps(closed.details).lower()

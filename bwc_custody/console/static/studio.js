@@ -23,7 +23,8 @@
   const errorBox = document.getElementById("studio-error");
 
   // ---- the choices ------------------------------------------------------------------
-  const blank = () => ({ keep: {}, boxes: [], blackout: [], mute: [] });
+  // speech: {id: the speech search answered, answers: {suggestion id: {action, before, after}}}
+  const blank = () => ({ keep: {}, boxes: [], blackout: [], mute: [], speech: { id: null, answers: {} } });
   let state = blank();
   try { state = Object.assign(blank(), JSON.parse(sessionStorage.getItem(KEY) || "{}")); }
   catch (e) { state = blank(); }
@@ -138,7 +139,7 @@
     overlay.width = orig.clientWidth;
     overlay.height = orig.clientHeight;
   }
-  window.addEventListener("resize", () => { fit(); draw(); drawTimeline(); });
+  window.addEventListener("resize", () => { fit(); draw(); drawTimeline(); placeSpeech(); });
   function frameRect() {
     const vw = orig.videoWidth || W || 16, vh = orig.videoHeight || H || 9;
     const s = Math.min(overlay.width / vw, overlay.height / vh);
@@ -427,17 +428,50 @@
         rows.push(tr);
       });
     }
+    const heard = said();
+    for (const x of heard) {
+      const a = answerOf(x);
+      if (!a || a.action !== "accept") continue;
+      const [from, to] = muteRange(x, a);
+      const tr = document.createElement("tr");
+      cell(tr, "Sound muted: \u201c" + x.heard + "\u201d");
+      const when = cell(tr, "");
+      const link = document.createElement("a"); link.href = "#"; link.dataset.go = from;
+      link.textContent = clock(from) + " to " + clock(to); when.append(link);
+      cell(tr, "suggested by the speech search" + (a.before || a.after ? ", widened" : ""));
+      cell(tr, KINDS[x.kind] || x.kind);
+      const td = cell(tr, "");
+      button(td, "Change", () => chooseSpeech(x.id));
+      rows.push(tr);
+    }
+    const kept = heard.filter((x) => (answerOf(x) || {}).action === "reject").length;
+    const open = heard.filter((x) => !answerOf(x)).length;
+    if (kept || open) {
+      const tr = document.createElement("tr");
+      if (open) tr.className = "flagged";
+      cell(tr, "Names and numbers heard");
+      cell(tr, "see the timeline");
+      cell(tr, (kept ? kept + " kept audible" : "") + (kept && open ? "; " : "") +
+               (open ? open + " not answered yet" : ""));
+      cell(tr, open ? "each needs an answer before the copy is made" : "your answer", "muted");
+      const td = cell(tr, "");
+      if (open) button(td, "Answer the next", () => chooseSpeech(nextOpen(null)));
+      rows.push(tr);
+    }
     if (!rows.length) {
       const tr = document.createElement("tr"); tr.className = "none";
       cell(tr, "Nothing yet: every face is blurred, nothing else.", "muted").colSpan = 5;
       rows.push(tr);
     }
     body.append(...rows);
-    const kept = Object.keys(state.keep).length;
-    const parts = ["Every face will be blurred" + (kept ? " except " + kept + (kept === 1 ? " person" : " people") + " you keep visible" : "")];
+    const keptPeople = Object.keys(state.keep).length;
+    const parts = ["Every face will be blurred" + (keptPeople ? " except " + keptPeople + (keptPeople === 1 ? " person" : " people") + " you keep visible" : "")];
     if (state.boxes.length) parts.push(state.boxes.length + (state.boxes.length === 1 ? " box" : " boxes") + " hidden");
     if (state.blackout.length) parts.push(state.blackout.length + " stretch(es) blacked out");
     if (state.mute.length) parts.push(state.mute.length + " stretch(es) muted");
+    const spoken = heard.filter((x) => (answerOf(x) || {}).action === "accept").length;
+    if (spoken) parts.push(spoken + (spoken === 1 ? " name or number" : " names or numbers") + " heard muted");
+    if (open) parts.push(open + " heard " + (open === 1 ? "name or number still needs" : "names or numbers still need") + " your answer (mute or keep) before the copy can be made");
     const unexplained = Object.entries(state.keep).filter(([, why]) => !why).length
       + state.boxes.filter((b) => !b.reason).length + state.blackout.filter((r) => !r.reason).length
       + state.mute.filter((r) => !r.reason).length;
@@ -460,7 +494,9 @@
                   label: (many ? "P" : "Person ") + (card ? card.dataset.number : p.id) });
     }
     rows.push({ key: "boxes", label: "Your boxes", h: 12 }, { key: "blackout", label: "Blacked out", h: 12 },
-              { key: "mute", label: "Muted", h: 12 }, { key: "flags", label: "Check these", h: 12 });
+              { key: "mute", label: "Muted", h: 12 });
+    if (said().length) rows.push({ key: "speech", label: "Names heard", h: 12 });
+    rows.push({ key: "flags", label: "Check these", h: 12 });
     let y = 4;
     for (const r of rows) { r.y = y; y += r.h + 3; }
     tl.width = tl.clientWidth || 1000;
@@ -498,6 +534,12 @@
         for (const b of state.blackout) bar(r, b.start, b.end, "#111827");
       } else if (r.key === "mute") {
         for (const b of state.mute) bar(r, b.start, b.end, "#7c3aed");
+      } else if (r.key === "speech") {
+        for (const x of said()) {
+          const a = answerOf(x);
+          const [from, to] = a && a.action === "accept" ? muteRange(x, a) : [x.start, x.end];
+          bar(r, from, to, !a ? "#f59e0b" : a.action === "accept" ? "#7c3aed" : "#cbd5e1");
+        }
       } else if (r.key === "flags") {
         for (const f of facts.flags) bar(r, f.start_time, Math.max(f.end_time, f.start_time + 1 / FPS), "#ea580c");
       }
@@ -524,10 +566,189 @@
     .then((r) => r.json()).then((body) => {
       facts = body;
       if (!duration && body.duration) duration = body.duration;
-      layout(); drawTimeline();
+      speechLoaded();
+      layout(); drawTimeline(); listChanges();
     });
 
-  function refresh() { listChanges(); layout(); draw(); drawTimeline(); }
+  function refresh() { listChanges(); layout(); draw(); drawTimeline(); placeSpeech(); }
+
+
+  // ---- names and numbers heard: the speech search's suggestions, answered on the timeline ----
+  // Each suggestion is a button under the timeline at its time (Tab reaches them in time
+  // order); choosing one opens the panel: listen, widen, mute it or keep it audible. The
+  // answers go with the render as the request's `speech` (the same shape the recording
+  // page's form and the API send), so every suggestion must have one.
+  const KINDS = { term: "a name or place you listed", number: "a number read out", pattern: "a code of the form you gave" };
+  const LEVEL = {
+    likely: "likely",
+    possible: "possible: listen to check",
+    unsure: "unsure: listen before deciding",
+  };
+  const track = document.getElementById("speech-track");
+  const panel = document.getElementById("speech-panel");
+  const beforeIn = document.getElementById("speech-before");
+  const afterIn = document.getElementById("speech-after");
+  let chosen = null; // the suggestion id the panel shows
+  const said = () => (facts.speech && facts.speech.has_audio ? facts.speech.suggestions || [] : []);
+  const answerOf = (x) => (state.speech && state.speech.id === (facts.speech || {}).id ? state.speech.answers[x.id] : undefined);
+  const levelOf = (x) => x.level || (x.low_confidence ? "unsure" : "likely");
+  const r3 = (v) => Math.round(v * 1000) / 1000;
+  function muteRange(x, a) {
+    const end = duration ? Math.max(x.end, Math.min(duration, x.end + (a.after || 0))) : x.end + (a.after || 0);
+    return [r3(Math.max(0, x.start - (a.before || 0))), r3(end)];
+  }
+  function speechChoice() {
+    return { analysis_id: facts.speech.id, decisions: said().map((x) => {
+      const a = answerOf(x);
+      const d = { id: x.id, action: a.action };
+      if (a.action === "accept" && (a.before || a.after)) [d.start, d.end] = muteRange(x, a);
+      return d;
+    }) };
+  }
+  function describe(x) {
+    const a = answerOf(x);
+    const state_ = !a ? "not answered yet" : a.action === "accept"
+      ? "will be muted" + (a.before || a.after ? " (widened)" : "") : "kept audible";
+    return "\u201c" + x.heard + "\u201d at " + clock(x.heard_start) + ", " + LEVEL[levelOf(x)] + "; " + state_;
+  }
+  function speechLoaded() {
+    const sp = facts.speech;
+    document.getElementById("speech-none").hidden = !!sp;
+    const found = document.getElementById("speech-found");
+    found.hidden = !sp;
+    if (!sp) return;
+    if (!state.speech || state.speech.id !== sp.id) { state.speech = { id: sp.id, answers: {} }; save(); }
+    if (!sp.has_audio || !said().length) {
+      found.textContent = sp.has_audio
+        ? "The last speech search found no name or number to mute."
+        : "The last speech search found no sound in this recording.";
+      return;
+    }
+    track.textContent = "";
+    for (const x of said()) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.suggestion = x.id;
+      b.addEventListener("click", () => chooseSpeech(x.id));
+      b.addEventListener("keydown", (ev) => speechKey(ev, x.id));
+      track.append(b);
+    }
+    placeSpeech();
+  }
+  // each button at its time, in as many lanes as needed so none hides another
+  function placeSpeech() {
+    if (!track || !said().length) return;
+    const width = track.clientWidth || 800;
+    const ends = [];
+    for (const x of said()) {
+      const b = track.querySelector('[data-suggestion="' + x.id + '"]');
+      if (!b) continue;
+      const a = answerOf(x);
+      const level = levelOf(x);
+      b.className = "sugg " + level + (a ? " " + a.action : "") + (chosen === x.id ? " chosen" : "");
+      const bare = x.heard.replace(/[.,!?;:]+$/, "");
+      const word = bare.length > 18 ? bare.slice(0, 17) + "\u2026" : bare;
+      b.textContent = word + " \u00b7 " + level;
+      b.title = describe(x) + ". " + x.why + (x.confidence !== undefined
+        ? ". Measured: " + Math.round(x.confidence * 100) + " in 100 suggestions like this were a name or number to mute" : "");
+      b.setAttribute("aria-label", "Suggestion " + (x.id + 1) + ": " + describe(x));
+      b.setAttribute("aria-pressed", chosen === x.id ? "true" : "false");
+      const left = duration ? width * x.start / duration : 0;
+      let lane = ends.findIndex((e) => e <= left);
+      if (lane < 0) { lane = ends.length; ends.push(0); }
+      b.style.left = Math.min(left, Math.max(0, width - b.offsetWidth)) + "px";
+      b.style.top = (lane * 26) + "px";
+      ends[lane] = left + b.offsetWidth + 4;
+    }
+    track.style.height = (Math.max(1, ends.length) * 26 + 2) + "px";
+    // the track lines up with the canvas's drawing area (LEFT px of labels, 8 px margin)
+    const open = said().filter((x) => !answerOf(x)).length;
+    const muted = said().filter((x) => (answerOf(x) || {}).action === "accept").length;
+    document.getElementById("speech-tally").textContent = said().length + " heard: " + muted + " to be muted, " +
+      (said().length - muted - open) + " kept audible, " + open + " not answered yet.";
+    document.getElementById("speech-accept-rest").hidden = !open;
+  }
+  function chooseSpeech(id) {
+    const x = said().find((s) => s.id === id);
+    if (!x) return;
+    chosen = id;
+    const a = answerOf(x) || {};
+    panel.hidden = false;
+    document.getElementById("speech-what").textContent = "\u201c" + x.heard + "\u201d, heard " + clock(x.heard_start) +
+      " to " + clock(x.heard_end) + " (" + KINDS[x.kind] + (x.term ? ": " + x.term : "") + "). How sure: " +
+      LEVEL[levelOf(x)] + ". Now: " + (a.action === "accept" ? "will be muted" : a.action === "reject" ? "kept audible" : "not answered yet") + ".";
+    const [from, to] = a.action === "accept" ? muteRange(x, a) : [x.start, x.end];
+    document.getElementById("speech-why").textContent = (a.action === "accept" ? "Muted: " : "Muted if you say so: ") +
+      clock(from) + " to " + clock(to) + (a.before || a.after ? " (widened as you asked)" : " (a little either side of the words)") +
+      ". Why suggested: " + x.why + ".";
+    beforeIn.value = a.before || 0;
+    afterIn.value = a.after || 0;
+    placeSpeech();
+    const b = track.querySelector('[data-suggestion="' + id + '"]');
+    if (b && document.activeElement !== b && !panel.contains(document.activeElement)) b.focus();
+    orig.pause();
+    orig.currentTime = Math.max(0, x.start);
+  }
+  function answer(id, action) {
+    const x = said().find((s) => s.id === id);
+    if (!x) return;
+    const before = Math.max(0, parseFloat(beforeIn.value) || 0);
+    const after = Math.max(0, parseFloat(afterIn.value) || 0);
+    state.speech.answers[id] = action === "accept" ? { action, before: round1(before), after: round1(after) } : { action };
+    save(); showError(null); refresh();
+    const next = nextOpen(id);
+    if (next !== null) chooseSpeech(next);
+    else { chooseSpeech(id); }
+    const b = track.querySelector('[data-suggestion="' + chosen + '"]');
+    if (b) b.focus();
+  }
+  function nextOpen(from) {
+    const list = said();
+    const at = Math.max(0, list.findIndex((x) => x.id === from));
+    for (let k = 1; k <= list.length; k++) {
+      const x = list[(at + k) % list.length];
+      if (!answerOf(x)) return x.id;
+    }
+    return null;
+  }
+  function speechKey(ev, id) {
+    const list = said();
+    const at = list.findIndex((x) => x.id === id);
+    const key = ev.key.toLowerCase();
+    if (ev.key === "ArrowRight" || ev.key === "ArrowLeft") {
+      const next = list[at + (ev.key === "ArrowRight" ? 1 : -1)];
+      if (next) { ev.preventDefault(); chooseSpeech(next.id); track.querySelector('[data-suggestion="' + next.id + '"]').focus(); }
+    } else if (key === "m" || key === "k") {
+      ev.preventDefault(); chosen = id; answer(id, key === "m" ? "accept" : "reject");
+    } else if (key === "l") {
+      ev.preventDefault(); chooseSpeech(id); listen();
+    }
+  }
+  let stopAt = null;
+  function listen() {
+    const x = said().find((s) => s.id === chosen);
+    if (!x) return;
+    orig.currentTime = Math.max(0, x.start - 1);
+    stopAt = x.end + 0.5;
+    orig.play();
+  }
+  orig.addEventListener("timeupdate", () => {
+    if (stopAt !== null && orig.currentTime >= stopAt) { orig.pause(); stopAt = null; }
+  });
+  // pressing Play or going elsewhere ends a listen
+  playBtn.addEventListener("click", () => { stopAt = null; });
+  tl.addEventListener("click", () => { stopAt = null; });
+  document.getElementById("speech-listen").addEventListener("click", listen);
+  document.getElementById("speech-accept").addEventListener("click", () => answer(chosen, "accept"));
+  document.getElementById("speech-reject").addEventListener("click", () => answer(chosen, "reject"));
+  document.getElementById("speech-next").addEventListener("click", () => {
+    const next = nextOpen(chosen);
+    if (next !== null) chooseSpeech(next);
+  });
+  document.getElementById("speech-accept-rest").addEventListener("click", () => {
+    for (const x of said()) if (!answerOf(x)) state.speech.answers[x.id] = { action: "accept", before: 0, after: 0 };
+    save(); showError(null); refresh();
+  });
 
   // ---- render -----------------------------------------------------------------------
   const renderBtn = document.getElementById("render");
@@ -541,12 +762,21 @@
       if (b.follow && !b.failed) Object.assign(out, { follow: true, at: b.at, keyframes: b.keyframes || [], path: b.path || null });
       return out;
     };
+    const open = said().filter((x) => !answerOf(x));
+    if (open.length) {
+      showError({ message: open.length + " of the names and numbers heard " + (open.length === 1 ? "has" : "have") +
+                  " no answer yet: choose each orange box on the timeline and press Mute it or Keep it audible" +
+                  " (or Mute every one not answered yet)" }, renderBtn);
+      chooseSpeech(open[0].id);
+      return;
+    }
     const reasons = {};
     for (const [id, why] of Object.entries(state.keep)) if (why) reasons[id] = why;
     const choices = {
       keep_persons: Object.keys(state.keep), keep_reasons: reasons,
       regions: { boxes: state.boxes.map(clean), blackout: state.blackout, mute: state.mute },
     };
+    if (said().length) choices.speech = speechChoice();
     renderBtn.disabled = true;
     renderBtn.textContent = "Sending…";
     try {
@@ -563,7 +793,7 @@
     }
   });
   document.getElementById("reset").addEventListener("click", () => {
-    if (!confirm("Forget every change on this page (people kept, boxes, ranges)?")) return;
+    if (!confirm("Forget every change on this page (people kept, boxes, ranges, answers to names heard)?")) return;
     state = blank(); save(); location.reload();
   });
 
