@@ -40,7 +40,8 @@ def test_after_the_investigation_the_letter_lists_whole_heads_with_rule_and_cita
     assert decision.effect == "view_only"
     part = next(w for w in decision.withheld if w.redaction == WHOLE_HEADS)
     assert part.rules == ["school-students-whole-heads-involved"]
-    assert part.citations and "12-ORD-018" in part.citations[0]
+    assert part.citations
+    assert "12-ORD-018" in part.citations[0]
     assert part.needs_counsel_review  # the assumption about faces not being enough
     assert "back of the head" in part.description
     assert decision.needs_counsel_review
@@ -93,7 +94,8 @@ def test_every_whole_heads_rule_is_policy_flagged_for_counsel(rules) -> None:
     for rule in asking.values():
         assert rule.basis == "policy"
         assert rule.needs_counsel_review
-        assert rule.assumption and "not checked" in rule.assumption
+        assert rule.assumption
+        assert "not checked" in rule.assumption
         assert rule.effect == "none"  # it says how people are hidden, it decides nothing
         assert PERSON_REDACTIONS & set(rule.redact)
 
