@@ -8,6 +8,7 @@ accepted."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -153,3 +154,24 @@ def test_a_recording_no_decision_asks_heads_for_keeps_faces_only_by_default(
     params = _job_params(queued.json()["id"])
     assert "heads" not in params
     assert "heads_asked_by" not in params
+
+
+def test_the_cli_defaults_heads_on_and_says_which_rule_asks(
+        desk: Desk, make_clip: Callable[..., Path]) -> None:
+    from typer.testing import CliRunner
+
+    from bwc_custody.cli import app
+
+    evidence_id = desk.recording(make_clip([KID_A, KID_B], per_image=2.0))
+    request_id = desk.request(evidence_id)
+    run = CliRunner().invoke(app, ["redactions", "request", evidence_id],
+                             catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    assert f"heads on: request {request_id}, recording 1, asks for whole heads: {RULE}" \
+        in run.stderr
+    assert _job_params(json.loads(run.stdout)["id"])["heads"] is True
+    run = CliRunner().invoke(app, ["redactions", "request", evidence_id, "--no-heads"],
+                             catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    assert "heads OFF (--no-heads): that request will refuse this copy" in run.stderr
+    assert _job_params(json.loads(run.stdout)["id"])["heads"] is False
