@@ -220,9 +220,9 @@ REDACTIONS: Final[dict[str, str]] = {
     "paper it is on)",
     "cjis_screen": "the screen or audio carrying CJIS data (a manual region drawn by the "
     "custodian)",
-    "whole_heads": "the whole head of every person hidden by the same rule, not only the face: "
-    "hair, ears and the back of the head, so that someone who knows the person (a classmate) "
-    "cannot recognise them from behind or in profile (the redactor's heads mode)",
+    "whole_heads": "the whole head, not only the face, of each person hidden (hair, ears and "
+    "the back of the head), so that someone who knows them, a classmate, cannot recognise them "
+    "from behind or in profile",
 }
 
 # Says HOW the persons a rule hides are hidden rather than WHAT is hidden: a rule that lists it
