@@ -12,6 +12,7 @@ from policies.vocabulary import (
     EFFECT_PLAIN,
     EFFECTS,
     OPENING_TAGS,
+    PERSON_REDACTIONS,
     REDACTIONS,
     REQUESTER_MEANINGS,
     TAG_MEANINGS,
@@ -31,6 +32,14 @@ HOW_TO_WRITE = [
     "into), and `needs_counsel_review` with the `assumption` about the law it rests on. Unknown "
     "fields, tags or values are errors; run `bwc policy lint` after every change and "
     "`bwc policy docs` to regenerate this file.",
+    "",
+    "`redact` says what is hidden; one item says how: `whole_heads` asks that the people the "
+    "same rule hides be blurred by their whole head (hair, ears, the back of the head), not "
+    "only by the face, and is an error without one of the redactions that hide people ("
+    + ", ".join(f"`{r}`" for r in sorted(PERSON_REDACTIONS)) + "). While the decision in force "
+    "lists it, a redacted copy made without the redactor's heads mode is refused when "
+    "submitted for legal review (`heads_required`), and a new redaction of the recording "
+    "blurs heads unless the custodian says otherwise.",
     "",
     "Every test in `when` must hold. Fact tests: `requester_type` / `requester_type_not` (lists), "
     "`requester_group` (in any of the groups listed), `form` (`inspection`, `copy`), `residency` "

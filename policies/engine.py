@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +27,13 @@ from policies.models import (
     RuleSet,
     WithheldPart,
 )
-from policies.vocabulary import ACTION_TEXTS, EFFECT_PLAIN, REDACTIONS, effect_rank
+from policies.vocabulary import (
+    ACTION_TEXTS,
+    EFFECT_PLAIN,
+    REDACTIONS,
+    WHOLE_HEADS,
+    effect_rank,
+)
 
 RULES_DIR = Path(__file__).parent / "rules"
 
@@ -222,6 +228,7 @@ def evaluate(facts: Facts, rules: RuleSet | None = None) -> Decision:
                 notices.append(Notice(code=w.code, rule=rule.id, text=" ".join(w.text.split()),
                                       plain=" ".join(w.plain.split())))
     redact = sorted({item for r in matched for item in r.redact})
+    redaction_rules = {item: [r.id for r in matched if item in r.redact] for item in redact}
     deadline = response_deadline(facts.received_on)
     withheld = _withheld(effect, facts, matched, redact, reason)
     letter: Literal["grant", "partial_denial", "denial", "residency_statement"]
@@ -240,6 +247,7 @@ def evaluate(facts: Facts, rules: RuleSet | None = None) -> Decision:
         needs_counsel_review=any(r.needs_counsel_review for r in matched),
         rules=cited,
         redact=redact,
+        redaction_rules=redaction_rules,
         deadline=deadline,
         explanations=explanations,
         warnings=[n.text for n in notices],
@@ -316,3 +324,19 @@ def _cite(rule: Rule, *, decisive: bool) -> MatchedRule:
         basis=rule.basis,
         meets_shall=rule.meets_shall,
     )
+
+
+def whole_heads_rules(decision: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The rules of a decision (as stored, its JSON) that ask for whole heads, each as `id`,
+    `title` and `citation`; empty when the decision does not ask for them."""
+    if WHOLE_HEADS not in (decision.get("redact") or []):
+        return []
+    ids = (decision.get("redaction_rules") or {}).get(WHOLE_HEADS)
+    if ids is None:  # a decision stored without redaction_rules: its withheld part names them
+        ids = [i for part in decision.get("withheld") or []
+               if part.get("redaction") == WHOLE_HEADS for i in part.get("rules") or []]
+    cited = {str(r.get("id")): r for r in decision.get("rules") or []}
+    found = [{"id": i, "title": str(cited.get(i, {}).get("title", "")),
+              "citation": str(cited.get(i, {}).get("citation", ""))} for i in ids]
+    # listed in `redact` with no rule found: still asked for, never silently dropped
+    return found or [{"id": "unknown", "title": "", "citation": ""}]

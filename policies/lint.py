@@ -16,7 +16,15 @@ from typing import Literal
 
 from policies.engine import build_rule_set, matches
 from policies.models import Condition, Facts, Rule, RuleSet
-from policies.vocabulary import FORMS, OPENING_TAGS, REQUESTER_TYPES, RESIDENCIES, TAGS
+from policies.vocabulary import (
+    FORMS,
+    OPENING_TAGS,
+    PERSON_REDACTIONS,
+    REQUESTER_TYPES,
+    RESIDENCIES,
+    TAGS,
+    WHOLE_HEADS,
+)
 
 # The yes/no facts that only mean something for some requester types ("read with" in models.py);
 # every other requester type always has them as no.
@@ -97,6 +105,11 @@ def _check_rule(rule: Rule, where: str) -> list[Finding]:
         error("contradictory: effect release with redactions; use release_redacted")
     if rule.effect == "release_redacted" and not rule.redact:
         error("effect release_redacted but nothing listed under redact")
+    if WHOLE_HEADS in rule.redact and not PERSON_REDACTIONS & set(rule.redact):
+        # whole_heads says how people are hidden, not who: alone it would blur the heads of
+        # people no rule hides (a requester's own child, an adult the public may see)
+        error(f"{WHOLE_HEADS} without the people it applies to: list one of "
+              f"{', '.join(sorted(PERSON_REDACTIONS))} in the same rule")
     if rule.effect == "none" and not (rule.requires_legal_signoff or rule.warnings or rule.redact
                                       or rule.actions):
         error("effect none and no sign-off, warning, action or redaction: the rule does nothing")

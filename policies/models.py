@@ -364,6 +364,9 @@ class Decision(BaseModel):
     needs_counsel_review: bool
     rules: list[MatchedRule]
     redact: list[str]
+    # which matched rules ask for each item of `redact` (the rule ids), so that a requirement
+    # checked later (whole heads, at submission for review) names the rule and its citation
+    redaction_rules: dict[str, list[str]] = Field(default_factory=dict)
     deadline: dt.date
     explanations: list[str]
     warnings: list[str]

@@ -220,7 +220,23 @@ REDACTIONS: Final[dict[str, str]] = {
     "paper it is on)",
     "cjis_screen": "the screen or audio carrying CJIS data (a manual region drawn by the "
     "custodian)",
+    "whole_heads": "the whole head, not only the face, of each person hidden (hair, ears and "
+    "the back of the head), so that someone who knows them, a classmate, cannot recognise them "
+    "from behind or in profile",
 }
+
+# Says HOW the persons a rule hides are hidden rather than WHAT is hidden: a rule that lists it
+# must also list who it hides (one of PERSON_REDACTIONS), checked by `bwc policy lint`. A copy
+# made without heads is refused at submission for review while the decision in force lists it.
+WHOLE_HEADS: Final = "whole_heads"
+
+# The redactions that hide people (their faces, voices, names), as opposed to places, screens
+# or documents: the ones `whole_heads` can apply to.
+PERSON_REDACTIONS: Final[frozenset[str]] = frozenset({
+    "juveniles", "non_subject_juveniles", "bystander_juveniles", "juveniles_not_tried_as_adults",
+    "students", "non_subject_students", "informant_identity", "witness_identity",
+    "victim_identity",
+})
 
 # What the custodian must do before answering, and the fact that records it was done.
 Action = Literal["residency_statement", "confirm_relationship", "articulate_harm"]

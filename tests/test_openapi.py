@@ -38,7 +38,7 @@ def _all_error_codes() -> set[str]:
 def test_each_route_names_the_refusals_its_code_can_raise(spec: dict[str, Any]) -> None:
     review = spec["paths"]["/api/v1/requests/{request_id}/recordings/{item_id}/review"]["post"]
     assert {"decision_withholds", "analysis_pending", "transition_not_allowed",
-            "derivative_mismatch", "action_required"} <= _codes(review, "409")
+            "derivative_mismatch", "action_required", "heads_required"} <= _codes(review, "409")
     assert {"request_not_found", "recording_not_in_request",
             "derivative_not_found"} <= _codes(review, "404")
     dispose = spec["paths"]["/api/v1/evidence/{evidence_id}/dispose"]["post"]

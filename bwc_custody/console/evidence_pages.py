@@ -33,6 +33,8 @@ from bwc_custody.deps import RowId, SessionDep, client_addr, stream_range
 from bwc_custody.errors import BwcError, validated
 from bwc_custody.evidence.service import get_or_raise, open_original, read_posters
 from bwc_custody.flows import recordings, tagging
+from bwc_custody.flows.redactions import heads_asked
+from bwc_custody.flows.redactions import request_redaction as queue_redaction
 from bwc_custody.jobs.service import list_jobs
 from bwc_custody.redactions.models import RedactionRequest
 from bwc_custody.redactions.service import (
@@ -41,7 +43,6 @@ from bwc_custody.redactions.service import (
     list_speech_searches,
     request_speech_search,
 )
-from bwc_custody.redactions.service import request_redaction as queue_redaction
 from bwc_custody.requests import service as requests
 from bwc_custody.retention import service as retention
 from bwc_custody.retention.models import CaseClose, HoldCreate, HoldKind
@@ -139,6 +140,9 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                                                       evidence_id=evidence_id)), None)
                 if user.has("custodian") else None,
                 retention=retention.status(session=session, evidence_id=evidence_id),
+                # the requests whose decision asks for whole heads: the box comes ticked
+                heads_asked=heads_asked(session=session, evidence_id=evidence_id)
+                if user.has("custodian") else [],
                 history=history(session, user, evidence_id),
                 watch=watch.strip() if watch and len(watch.strip()) >= 3 else None,
                 hold_kinds=list(HoldKind), levels=LEVEL_PRECISION, level_help=LEVEL_HELP)
@@ -160,12 +164,14 @@ def jobs_fragment(evidence_id: str, request: Request, session: SessionDep, user:
 
 @router.post("/evidence/{evidence_id}/redactions")
 def request_redaction(evidence_id: str, request: Request, session: SessionDep,
-                      user: CustodianForm, heads: Short = "", mute_sound: Short = "",
-                      speech_id: Short = "",
+                      user: CustodianForm, heads: Short = "", heads_asked: Short = "",
+                      mute_sound: Short = "", speech_id: Short = "",
                       mute: Annotated[list[str], Form(max_length=2000)] = []  # noqa: B006
                       ) -> Response:
     """Queue a redaction that blurs every face (and with `heads`, every whole head); with
-    `speech_id`, the ticked suggestions of that speech search are muted and the rest kept."""
+    `speech_id`, the ticked suggestions of that speech search are muted and the rest kept.
+    The heads box comes ticked where a decision asks for whole heads (`heads_asked`): unticked
+    there, the copy is made without them on purpose (and that request will refuse it)."""
     choice: dict[str, Any] | None = None
     if speech_id:
         row = next((r for r in list_speech_searches(session=session, evidence_id=evidence_id)
@@ -174,7 +180,8 @@ def request_redaction(evidence_id: str, request: Request, session: SessionDep,
         choice = {"analysis_id": row.id if row else 0, "decisions": [
             {"id": x["id"], "action": "accept" if str(x["id"]) in ticked else "reject"}
             for x in (row.suggestions if row else [])]}
-    body = validated(RedactionRequest, {"heads": True if heads == "yes" else None,
+    chosen = True if heads == "yes" else False if heads_asked == "yes" else None
+    body = validated(RedactionRequest, {"heads": chosen,
                                         "mute_sound": mute_sound or None, "speech": choice})
     queue_redaction(session=session, evidence_id=evidence_id, body=body,
                     actor=user.principal, client_addr=client_addr(request))

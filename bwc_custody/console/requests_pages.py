@@ -46,6 +46,7 @@ from bwc_custody.roles import Role
 from bwc_custody.tags.service import effective_tags
 from bwc_custody.vault.service import get_agency_ca, get_keyring, get_signer, get_store
 from policies.calendar import kentucky_today
+from policies.engine import whole_heads_rules
 from policies.vocabulary import FORMS, REQUESTER_TYPES
 from review.workflow import TRANSITIONS, available
 
@@ -170,6 +171,8 @@ def request_page(request_id: str, request: Request, session: SessionDep,
             if watching else None,
             # what may be submitted: redacted copies (the server signs one per submission)
             "derivatives": [d for d in copies if d.kind == "redacted"],
+            # the rules asking for whole heads: a copy without them is refused (heads_required)
+            "heads": whole_heads_rules(item.decision.decision) if item.decision else [],
             # the signed copies under review: the reviewer reads what their manifest says
             "signed": {d.id: d for d in copies if d.kind == "signed"},
             "tags": sorted(effective_tags(session=session, evidence_id=item.evidence_id))})

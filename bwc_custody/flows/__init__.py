@@ -13,6 +13,8 @@ could forget to fill, no post-commit hook for a custody change):
   closing one with its review round, and the views joining a request with its review
   rounds, release and appeals;
 - `jobs`: the one table of job kinds to their handlers, and the handlers;
+- `redactions`: a redaction request whose heads mode follows the decisions on the recording
+  (on while one asks for whole heads);
 - `studio`: the redaction studio (the people counted, the original and a copy to compare,
   followed boxes, and the render that queues the chosen copy), each step logged;
 - `auth`: logons and user administration, each step in the custody log.

@@ -24,6 +24,7 @@ from bwc_custody.errors import InvalidInput
 from bwc_custody.evidence.models import Evidence
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
 from bwc_custody.evidence.service import original_reader, require_not_disposed
+from bwc_custody.flows.redactions import request_redaction
 from bwc_custody.jobs.models import Job
 from bwc_custody.redactions.models import Derivative, RedactionRequest
 from bwc_custody.redactions.service import (
@@ -31,7 +32,6 @@ from bwc_custody.redactions.service import (
     list_derivatives,
     list_speech_searches,
     open_derivative,
-    request_redaction,
 )
 from bwc_custody.tags.analysis import latest_analysis
 from bwc_custody.tags.errors import AnalysisNotFound, PeopleNotStored

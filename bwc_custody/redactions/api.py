@@ -21,6 +21,7 @@ from bwc_custody.deps import (
     body_limit,
     stream_range,
 )
+from bwc_custody.flows import redactions as flow
 from bwc_custody.jobs.models import JobRead
 from bwc_custody.redactions import service
 from bwc_custody.redactions.models import (
@@ -43,9 +44,10 @@ router = APIRouter(tags=["redactions"])
 def request_redaction(evidence_id: str, body: RedactionRequest, session: SessionDep,
                       actor: Custodian, request: Request, addr: ClientAddr) -> JobRead:
     """Queue a redaction (every face blurred, plus the request's regions); follow the job at
-    /jobs/{id}; its result names the derivative."""
-    job = service.request_redaction(session=session, evidence_id=evidence_id, body=body,
-                                    actor=actor, client_addr=addr)
+    /jobs/{id}; its result names the derivative. `heads` left out is on while a live
+    request's decision on the recording asks for whole heads (its copy records which rule)."""
+    job = flow.request_redaction(session=session, evidence_id=evidence_id, body=body,
+                                 actor=actor, client_addr=addr)
     return JobRead.model_validate(job)
 
 

@@ -22,6 +22,14 @@ def _operator() -> Principal:
     return cli_operator(Role.admin, Role.custodian)
 
 
+def _heads_line(asked: dict[str, Any], *, on: bool) -> str:
+    """Which request and rule ask for whole heads, and whether this copy has them."""
+    rules = "; ".join(f"{r['id']} ({r['citation']})" for r in asked["rules"])
+    state = "heads on" if on else "heads OFF (--no-heads): that request will refuse this copy"
+    return (f"{state}: request {asked['request_id']}, recording {asked['position']}, asks "
+            f"for whole heads: {rules}")
+
+
 def _ids(text: str) -> set[int]:
     try:
         return {int(x) for x in text.replace(" ", "").split(",") if x}
@@ -59,7 +67,11 @@ def register(app: typer.Typer) -> None:
         keep_reason: list[str] = typer.Option(
             [], help="Why a kept person may be seen, as PERSON=REASON (kept in the manifest's "
             "exemption log)."),
-        heads: bool = typer.Option(False, help="Blur every whole head too."),
+        heads: bool | None = typer.Option(
+            None, "--heads/--no-heads", help="Blur every whole head too. Left out: on while a "
+            "live request's decision on the recording asks for whole heads (the rule is "
+            "printed); --no-heads makes a faces-only copy, which such a request refuses at "
+            "submission."),
         mute_sound: str | None = typer.Option(None, help="silence or bleep: what muted "
                                               "ranges sound like."),
         speech: int | None = typer.Option(None, help="A speech search's id (`bwc redactions "
@@ -73,6 +85,7 @@ def register(app: typer.Typer) -> None:
         """Queue a redaction of an evidence item (prints the job; with --wait, the result).
         With --speech, every suggestion must be accepted or rejected."""
         from bwc_custody.db import check_migrated, session_scope
+        from bwc_custody.flows import redactions as flow
         from bwc_custody.jobs.cli import _job_dict, run_in_foreground
         from bwc_custody.redactions import service
         from bwc_custody.redactions.models import RedactionRequest
@@ -87,13 +100,14 @@ def register(app: typer.Typer) -> None:
                                               speech_id=speech), accept, reject)
             body = validated(RedactionRequest, {
                 "regions": load_regions(regions).model_dump(exclude_defaults=True)
-                if regions else {}, "keep_adults": keep_adult, "heads": heads or None,
+                if regions else {}, "keep_adults": keep_adult, "heads": heads,
                 "mute_sound": mute_sound, "speech": choice, "keep_persons": keep_person,
                 "keep_reasons": {k.strip(): v.strip() for k, v in reasons.items()}})
             with session_scope() as session:
-                job = service.request_redaction(session=session, evidence_id=evidence_id,
-                                                body=body, actor=_operator(),
-                                                client_addr="cli")
+                job = flow.request_redaction(session=session, evidence_id=evidence_id,
+                                             body=body, actor=_operator(), client_addr="cli")
+                for asked in job.params.get("heads_asked_by", []):
+                    typer.echo(_heads_line(asked, on=bool(job.params.get("heads"))), err=True)
             out = _job_dict(run_in_foreground(job.id) if wait else job)
         except BwcError as exc:
             fail(exc)

@@ -13,7 +13,7 @@ import io
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,13 +83,21 @@ def _stamped(regions: Regions, who: str, when: str) -> Regions:
 
 
 def request_redaction(*, session: Session, evidence_id: str, body: RedactionRequest,
-                      actor: Principal, client_addr: str = "") -> Job:
+                      actor: Principal, client_addr: str = "",
+                      heads_asked: Sequence[dict[str, Any]] = ()) -> Job:
     """Queue a redaction of an evidence item after checking everything it names: a region
     outside the frame or the video (`invalid_regions`), a person no count found
     (`unknown_person`), an enrolled adult or a photo that is not (`invalid_redaction_request`,
     `invalid_reference_photo`) is refused and nothing is queued. Each region and kept person
-    is recorded with who chose it and when."""
+    is recorded with who chose it and when.
+
+    `heads_asked` names the requests whose decision asks for whole heads (the flow above
+    reads them): heads mode is then on unless the body says `heads: false`, and the job
+    records who asked (`heads_asked_by`), so the copy shows why its heads were blurred, or
+    that the custodian chose not to."""
     evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
+    if heads_asked and body.heads is None:
+        body = body.model_copy(update={"heads": True})
     regions = parse_regions(body.regions)  # refused now, not hours later in a worker
     if body.speech is not None:
         regions.mute = sorted([*regions.mute, *_accepted_speech(session, evidence_id,
@@ -125,6 +133,8 @@ def request_redaction(*, session: Session, evidence_id: str, body: RedactionRequ
              "chosen_at": now} for p in persons]
     params["keep_photos"] = [_store_keep_photo(session, evidence_id, p)
                              for p in body.keep_photos]
+    if heads_asked:
+        params["heads_asked_by"] = [dict(a) for a in heads_asked]
     return jobs.enqueue(session=session, kind="redaction", actor=actor, evidence_id=evidence_id,
                         params=params, client_addr=client_addr)
 

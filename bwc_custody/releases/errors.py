@@ -81,6 +81,15 @@ class DecisionAllows(BwcError):
     status = 409
 
 
+class HeadsRequired(BwcError):
+    """The decision in force asks for every whole head to be blurred (policies: `whole_heads`)
+    and the copy submitted was made without the redactor's heads mode: a child hidden only by
+    the face may still be known by hair, ears or the back of the head."""
+
+    code = "heads_required"
+    status = 409
+
+
 class ActionRequired(BwcError):
     """The decision lists something the custodian must do before the answer goes out
     (confirm a relationship, write the harm, ask for the residency statement)."""

@@ -44,6 +44,7 @@ from bwc_custody.releases.errors import (
     DecisionWithholds,
     DerivativeMismatch,
     FixityFailed,
+    HeadsRequired,
     InspectionOnly,
     NotDecided,
     NotReleased,
@@ -75,6 +76,7 @@ from bwc_custody.timeutil import as_utc, utcnow
 from bwc_custody.vault import service as vault
 from bwc_custody.vault.models import StoredObject
 from policies.calendar import kentucky_today
+from policies.engine import whole_heads_rules
 from policies.notices import DelayNotice, check_delay_notice
 from policies.vocabulary import effect_rank
 from provenance.assertion import ReleaseAssertion
@@ -229,6 +231,7 @@ def submit(*, session: Session, store: ObjectStore, keyring: Keyring, ca: Agency
         raise DerivativeMismatch(
             f"derivative {derivative.id} was not made from this recording",
             derivative_id=derivative.id, evidence_id=evidence.id)
+    _heads_or_raise(decision, derivative)
     assert decision.id is not None
     note = body.note.strip() or None
     signed = sign_copy(
@@ -252,6 +255,21 @@ def submit(*, session: Session, store: ObjectStore, keyring: Keyring, ca: Agency
     session.add(row)
     session.flush()
     return row
+
+
+def _heads_or_raise(decision: RequestDecision, copy: Derivative) -> None:
+    """Refuse a copy made without heads mode where the decision asks for whole heads, naming
+    each rule that asks and its citation (nothing is signed, stored or moved)."""
+    asked = whole_heads_rules(decision.decision)
+    if not asked or copy.kind != "redacted" or (copy.request or {}).get("heads"):
+        return  # a signed copy is refused as such by sign_copy (not_a_redacted_copy)
+    rules = "; ".join(f"rule {r['id']} ({r['citation']})" for r in asked)
+    raise HeadsRequired(
+        f"the decision in force asks for every whole head to be blurred, not only the faces: "
+        f"{rules}. Copy {copy.label or copy.id[:8]} was made without whole heads; make a copy "
+        f"with whole heads blurred (the box comes ticked on the recording's page) and submit "
+        f"that one", derivative_id=copy.id, decision_id=decision.id,
+        rule_ids=[r["id"] for r in asked], citations=[r["citation"] for r in asked])
 
 
 def release_filename(request_id: str, item_id: str) -> str:

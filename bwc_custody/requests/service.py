@@ -45,7 +45,7 @@ from bwc_custody.tags.models import AnalysisResult
 from bwc_custody.tags.service import effective_tags, recording_facts
 from bwc_custody.timeutil import utcnow
 from policies.calendar import kentucky_today, response_deadline
-from policies.engine import evaluate, parse_facts
+from policies.engine import evaluate, parse_facts, whole_heads_rules
 from policies.models import Decision, Facts
 from review.workflow import (
     FINAL_STATES,
@@ -310,6 +310,22 @@ def _live_items(session: Session, *, evidence_id: str | None = None,
         stmt = stmt.where(RequestRecording.request_id == request_id)
     return list(session.exec(stmt.order_by(col(RequestRecording.linked_at),
                                            col(RequestRecording.position))))
+
+
+def whole_heads_asked(*, session: Session, evidence_id: str) -> list[dict[str, Any]]:
+    """The live requests for a recording whose decision in force asks for whole heads (issue
+    23): each as `request_id`, `item_id`, `position` and the `rules` that ask (id, title,
+    citation). Empty when none does."""
+    items = _live_items(session, evidence_id=evidence_id)
+    current = current_decisions(session=session, item_ids=[i.id for i in items])
+    asked = []
+    for item in items:
+        decision = current.get(item.id)
+        rules = whole_heads_rules(decision.decision) if decision is not None else []
+        if rules:
+            asked.append({"request_id": item.request_id, "item_id": item.id,
+                          "position": item.position, "rules": rules})
+    return asked
 
 
 def reevaluate_open_requests(*, session: Session, evidence_id: str, actor: Principal,

@@ -59,9 +59,10 @@ def test_a_reviewer_who_skips_part_signs_only_once_it_is_watched(
         # the real clock here (tests/browser/conftest.py): nothing is shifted
         desk = Desk(client, make_token, bwc_home, ingest_clip, None)
         evidence_id = desk.recording(make_clip([KID_A, KID_B], per_image=2.0))
+        # decided first: it asks for whole heads, which the copy then has by default
+        request_id = desk.request(evidence_id)
         derivative = desk.redacted(evidence_id)
         assert derivative["flags"], "the clip's weak detections are flagged for the reviewer"
-        request_id = desk.request(evidence_id)
         assert desk.post(request_id, "review", desk.custodian,
                          {"derivative_id": derivative["id"]}).status_code == 200
         length = desk.duration(evidence_id)

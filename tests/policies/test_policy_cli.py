@@ -136,6 +136,12 @@ RULE_HEAD = """  - id: {id}
                      "tags_none", id="non-monotone-deny"),
         pytest.param("    effect: none\n    warnings: [{code: x, text: legal words}]\n"
                      "    when: {tags_any: [nudity]}\n", "plain", id="warning-without-plain"),
+        pytest.param("    effect: none\n    redact: [whole_heads]\n"
+                     "    when: {tags_any: [nudity]}\n", "whole_heads without the people",
+                     id="whole-heads-without-people"),
+        pytest.param("    effect: none\n    redact: [residence_interior, whole_heads]\n"
+                     "    when: {tags_any: [private_residence_interior]}\n",
+                     "whole_heads without the people", id="whole-heads-with-a-place"),
     ],
 )
 def test_lint_reports_broken_rules(rules_copy: Path, body: str, fragment: str) -> None:

@@ -25,10 +25,12 @@ BASIS = {"reason": "every student's face is blurred; KRS 610.320(3) met"}
 def _under_review(desk: Desk, make_clip: Callable[..., Path]) -> tuple[str, dict[str, Any],
                                                                         float]:
     """A 4 s clip of two students, redacted (its low-confidence ranges flagged), submitted;
-    returns the request id, the derivative and its length."""
+    returns the request id, the derivative and its length. The copy is made after the
+    request is decided: its decision asks for whole heads, so the copy has them by default
+    (a faces-only one would be refused, tests/requests/test_whole_heads.py)."""
     evidence_id = desk.recording(make_clip([KID_A, KID_B], per_image=2.0))
-    derivative = desk.redacted(evidence_id)
     request_id = desk.request(evidence_id)
+    derivative = desk.redacted(evidence_id)
     assert desk.post(request_id, "review", desk.custodian,
                      {"derivative_id": derivative["id"]}).status_code == 200
     return request_id, derivative, desk.duration(evidence_id)

@@ -362,11 +362,18 @@ def test_a_changed_decision_voids_the_sign_off_and_a_view_only_release_gives_no_
     assert (void.details["from"], void.details["to"]) == ("approved", "open")
 
     # Reviewed again on the new decision: an inspection at the agency, no copy handed out.
+    # Several students at school: the decision now asks for whole heads, so the faces-only
+    # copy is refused and a new one (heads on by default now) goes in.
+    faces_only = desk.post(request_id, "review", desk.custodian,
+                           {"derivative_id": derivative["id"]})
+    assert (faces_only.status_code, _code(faces_only)) == (409, "heads_required")
+    derivative = desk.redacted(evidence_id)
+    assert derivative["request"]["heads"] is True
     assert desk.post(request_id, "review", desk.custodian,
                      {"derivative_id": derivative["id"]}).status_code == 200
     stale = desk.post(request_id, "approve", desk.reviewer,
                       {"reason": "inspection only at the agency"})
-    assert (stale.status_code, _code(stale)) == (409, "file_not_viewed")  # watched it before
+    assert (stale.status_code, _code(stale)) == (409, "file_not_viewed")  # a new file
     desk.watch_through(derivative, desk.reviewer, request_id)
     approved = desk.post(request_id, "approve", desk.reviewer,
                          {"reason": "inspection only at the agency"})
