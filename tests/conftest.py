@@ -159,29 +159,29 @@ def client(migrated: str) -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """A real SeaweedFS S3 server for the session; skipped with the reason if it cannot start."""
+def _server_or_skip(what: str, started: Any) -> Iterator[Any]:
+    """Yield the server the context manager `started` runs; when it cannot start, fail in
+    CI (a test that claims a real server must have one) and skip elsewhere, saying why."""
     try:
-        with running_s3(tmp_path_factory.mktemp("seaweed")) as server:
+        with started as server:
             yield server
     except RuntimeError as exc:
         if os.environ.get("CI"):
-            pytest.fail(f"S3 server could not start: {exc}")
-        pytest.skip(f"S3 server could not start: {exc}")
+            pytest.fail(f"{what} could not start: {exc}")
+        pytest.skip(f"{what} could not start: {exc}")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real SeaweedFS S3 server for the session; skipped with the reason if it cannot start."""
+    yield from _server_or_skip("S3 server", running_s3(tmp_path_factory.mktemp("seaweed")))
 
 
 @pytest.fixture(scope="session")
 def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TsaServer]:
     """A real RFC 3161 TSA (`openssl ts -reply` over HTTP on 127.0.0.1) for the session
     (fails in CI, skips elsewhere, when it cannot start)."""
-    try:
-        with running_tsa(tmp_path_factory.mktemp("tsa")) as server:
-            yield server
-    except RuntimeError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"the TSA could not start: {exc}")
-        pytest.skip(f"the TSA could not start: {exc}")
+    yield from _server_or_skip("the TSA", running_tsa(tmp_path_factory.mktemp("tsa")))
 
 
 @pytest.fixture

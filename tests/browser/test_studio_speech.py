@@ -7,18 +7,15 @@ one widened, each with who accepted it."""
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from bench.voice import RATE, speak
 from bwc_custody.roles import Role
 from tests.browser.conftest import Walk, log_on, page_errors, staff
-from tests.redaction.util import ffmpeg
+from tests.redaction.util import spoken_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TEXT = ("Jayden, sit down please. Brianna Okafor, come with me. "
@@ -28,18 +25,7 @@ TEXT = ("Jayden, sit down please. Brianna Okafor, come with me. "
 @pytest.fixture
 def spoken(tmp_path: Path) -> Path:
     """A 320x240 clip over which espeak-ng says two students' names and a phone number."""
-    pcm = np.concatenate([np.zeros(RATE // 2, np.float32), speak(TEXT).samples,
-                          np.zeros(RATE // 2, np.float32)])
-    with wave.open(str(tmp_path / "speech.wav"), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes((pcm * 32767).astype(np.int16).tobytes())
-    out = tmp_path / "clip.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15", "-i",
-           str(tmp_path / "speech.wav"), "-c:v", "libx264", "-preset", "ultrafast",
-           "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(out))
-    return out
+    return spoken_clip(TEXT, tmp_path)
 
 
 def _job(evidence_id: str) -> Any:

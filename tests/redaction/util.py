@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import wave
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,25 @@ MAKE_CLIP = SHARED / "tools" / "make_clip.py"
 def ffmpeg(*args: str) -> None:
     """Run ffmpeg quietly; fail the test on error."""
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+def spoken_clip(text: str, where: Path, *, lead_s: float = 0.5, tail_s: float = 0.5) -> Path:
+    """A 320x240 clip over which espeak-ng (bench/voice.py) says `text`, starting `lead_s`
+    seconds in: what the speech tests search."""
+    from bench.voice import RATE, speak
+
+    pcm = np.concatenate([np.zeros(int(lead_s * RATE), np.float32), speak(text).samples,
+                          np.zeros(int(tail_s * RATE), np.float32)])
+    with wave.open(str(where / "speech.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((pcm * 32767).astype(np.int16).tobytes())
+    out = where / "clip.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15", "-i", str(where / "speech.wav"),
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           "-shortest", str(out))
+    return out
 
 
 def streams(path: Path) -> dict[str, dict[str, Any]]:

@@ -7,19 +7,17 @@ logged; the custody log names kinds and counts, never the words."""
 from __future__ import annotations
 
 import json
-import wave
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from bench.voice import RATE, speak
 from bwc_custody.roles import Role
 from tests.console.conftest import Browser, browser
 from tests.redaction.util import ffmpeg
+from tests.redaction.util import spoken_clip as make_spoken_clip
 from tests.support.records import entries_about, job_now
 
 __all__ = ["browser"]
@@ -31,20 +29,7 @@ LEAD = 0.5
 @pytest.fixture(scope="module")
 def spoken_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 320x240 clip over which espeak-ng says a student's name."""
-    d = tmp_path_factory.mktemp("spoken")
-    u = speak(TEXT)
-    pcm = np.concatenate([np.zeros(int(LEAD * RATE), np.float32), u.samples,
-                          np.zeros(int(0.5 * RATE), np.float32)])
-    with wave.open(str(d / "speech.wav"), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes((pcm * 32767).astype(np.int16).tobytes())
-    out = d / "clip.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15", "-i", str(d / "speech.wav"),
-           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-           "-shortest", str(out))
-    return out
+    return make_spoken_clip(TEXT, tmp_path_factory.mktemp("spoken"), lead_s=LEAD)
 
 
 def _drain() -> None:
