@@ -52,7 +52,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/jobs"): frozenset({"custodian", "legal_reviewer", "auditor", "admin"}),
     ("GET", "/api/v1/jobs/{job_id}"): frozenset({"custodian", "legal_reviewer", "auditor",
                                                   "admin"}),
-    ("POST", "/api/v1/jobs/{job_id}/cancel"): frozenset({"custodian", "admin"}),
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): frozenset({"custodian", "auditor", "admin"}),
     ("GET", "/api/v1/known-adults"): frozenset({"custodian"}),
     ("POST", "/api/v1/known-adults"): frozenset({"custodian"}),
     ("DELETE", "/api/v1/known-adults/{adult_id}"): frozenset({"custodian"}),

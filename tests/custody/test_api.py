@@ -72,6 +72,13 @@ def test_package_route_and_auditor_routes(
     queued = client.post("/api/v1/custody/verify", headers=auditor, params={"fixity": True})
     assert queued.status_code == 202  # a job: re-reading the store takes as long as it is big
     assert queued.json()["kind"] == "verify"
+    # the auditors' job: a custodian neither sees it nor cancels it, nor learns it exists
+    verify_id = queued.json()["id"]
+    assert client.get(f"/api/v1/jobs/{verify_id}", headers=custodian).status_code == 404
+    assert verify_id not in [j["id"] for j in client.get("/api/v1/jobs", headers=custodian).json()]
+    assert client.post(f"/api/v1/jobs/{verify_id}/cancel", headers=custodian,
+                       json={"reason": "tidying the queue"}).status_code == 404
+    assert verify_id in [j["id"] for j in client.get("/api/v1/jobs", headers=auditor).json()]
     run_now(queued.json()["id"], engine=get_engine(), home=get_settings().home,
             handlers=HANDLERS)
     job = client.get(f"/api/v1/jobs/{queued.json()['id']}", headers=auditor).json()
