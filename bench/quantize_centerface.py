@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Quantise CenterFace to int8 (onnxruntime static QDQ, per channel), calibrated on frames of
-a bench clip built from faces-dev (never the held-out sets), and write it beside the float
-model. A build-time step: its output is vendored with its SHA-256 in models/README.md.
+a bench clip built from faces-dev (never the identities photos). Measured and not shipped
+(redaction/README.md, "Tilted faces"); kept so the measurement can be repeated, e.g. with
+`CenterFaceDetector(model=PATH)` or the model swapped in for centerface.onnx.
 
     .venv/bin/python bench/quantize_centerface.py CLIP [--frames 40] [--out PATH]
 
@@ -64,7 +65,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("clip", type=Path)
     ap.add_argument("--frames", type=int, default=40)
-    ap.add_argument("--out", type=Path, default=MODEL_PATH.with_name("centerface_int8.onnx"))
+    ap.add_argument("--out", type=Path, default=Path("centerface_int8.onnx"))
     a = ap.parse_args()
     blobs = calibration_blobs(a.clip, a.frames)
 
