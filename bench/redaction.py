@@ -184,6 +184,9 @@ def main() -> None:
     ap.add_argument("--no-deface", action="store_true")
     ap.add_argument("--deface-args", default="",
                     help="extra deface arguments, e.g. '--scale 640x360'")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="other RedactOptions fields (JSON values), e.g. detect_int8=true; a "
+                    "baseline that does not know a field runs without it")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--misses", action="store_true",
                     help="classify our missed boxes by cause (bench/misses.py)")
@@ -195,6 +198,9 @@ def main() -> None:
                 "threshold": a.threshold, "detect_threads": a.detect_threads,
                 "confirm_hits": a.confirm_hits, "weak_pad": a.weak_pad, "heads": a.heads,
                 "overwrite": True}
+    for kv in a.set:
+        key, value = kv.split("=", 1)
+        settings[key] = json.loads(value)
     opts = RedactOptions(**settings)
     rows: list[dict[str, Any]] = []
     for seed, kind in [(s, k) for s in a.seeds for k in a.kinds]:

@@ -6,6 +6,8 @@ under a box are touched and no colour conversion is paid for the whole frame.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -78,6 +80,34 @@ def _bounds(g: list[IntBox]) -> IntBox:
             max(b[3] for b in g))
 
 
+# From this many pixels, cell means come from an integral image: INTER_AREA at a fractional
+# ratio costs ~6x more on a large box (measured: 1.6 vs 0.28 ms on a 600x700 one, ~35% of
+# all blur time at 1080p), and below it the integral's numpy overhead is the larger cost.
+_INTEGRAL_FROM = 160 * 160
+
+
+def _cell_means(roi: np.ndarray, sw: int, sh: int) -> np.ndarray:
+    """The mean of each of `sw` x `sh` cells of `roi` (cell edges rounded to whole pixels;
+    within 1-2 grey levels of INTER_AREA's, same geometry)."""
+    h, w = roi.shape
+    ii = cv2.integral(roi)
+    xs = np.rint(np.arange(sw + 1) * (w / sw)).astype(np.intp)
+    ys = np.rint(np.arange(sh + 1) * (h / sh)).astype(np.intp)
+    s = ii[np.ix_(ys, xs)]
+    total = s[1:, 1:] - s[:-1, 1:] - s[1:, :-1] + s[:-1, :-1]
+    area = np.outer(np.diff(ys), np.diff(xs))
+    means: np.ndarray = ((total + area // 2) // area).astype(np.uint8)
+    return means
+
+
+@lru_cache(maxsize=64)
+def _gaussian(sigma: float) -> np.ndarray:
+    """The kernel cv2.GaussianBlur would use on uint8 for `sigma`, as float32: applied with
+    sepFilter2D it smooths the same in ~1/5 of the time (measured: GaussianBlur's bit-exact
+    uint8 path at sigma 4 was ~40% of all blur time)."""
+    return cv2.getGaussianKernel(round(sigma * 6 + 1) | 1, sigma, cv2.CV_32F)
+
+
 def _obliterate(roi: np.ndarray, cells: int) -> None:
     """Replace `roi` in place by a smooth image of at most `cells` samples across its longer
     side: pixelate, then Gaussian-smooth the blocks. Nothing finer survives."""
@@ -87,14 +117,18 @@ def _obliterate(roi: np.ndarray, cells: int) -> None:
         return
     step = max(2.0, max(w, h) / cells)
     sw, sh = max(1, round(w / step)), max(1, round(h / step))
-    small = cv2.resize(roi, (sw, sh), interpolation=cv2.INTER_AREA)
+    if h * w >= _INTEGRAL_FROM:
+        small = _cell_means(roi, sw, sh)
+    else:
+        small = cv2.resize(roi, (sw, sh), interpolation=cv2.INTER_AREA)
     # smooth the cells with a Gaussian of half a cell at a fixed 8 samples per cell, then
     # bilinear up: no block edges, nothing finer than a cell, and a cost that does not grow
     # with the box (measured: smoothing at a quarter of the box size was ~70% of all blur
     # time on group scenes)
     mw, mh = min(w, sw * _SAMPLES_PER_CELL), min(h, sh * _SAMPLES_PER_CELL)
     mid = cv2.resize(small, (mw, mh), interpolation=cv2.INTER_LINEAR)
-    mid = cv2.GaussianBlur(mid, (0, 0), max(0.5, 0.5 * mw / sw))
+    k = _gaussian(max(0.5, 0.5 * mw / sw))
+    mid = cv2.sepFilter2D(mid, -1, k, k)
     roi[:] = cv2.resize(mid, (w, h), interpolation=cv2.INTER_LINEAR)
 
 

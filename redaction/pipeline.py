@@ -31,7 +31,7 @@ from redaction.manifest import ManifestWriter
 from redaction.media import MediaInfo, MediaSource, probe
 from redaction.options import RedactOptions
 from redaction.regions import ManualBox, Regions
-from redaction.run import Found, FrameRun
+from redaction.run import Found, FrameRun, detect_threads
 from redaction.versions import tool_versions
 from storage.crypto import sha256_file
 
@@ -110,7 +110,7 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
     matcher = (KeepFaceMatcher(references, tolerance=opts.keep_tolerance,
                                min_face=opts.keep_min_face) if references else None)
     detector = make_detector(opts.detector, threshold=opts.threshold,
-                             detect_area=opts.detect_area, threads=opts.detect_threads)
+                             detect_area=opts.detect_area, threads=detect_threads(opts))
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.partial")
     manifest = ManifestWriter(spool_dir=dst.parent)
@@ -150,6 +150,7 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
             if p is not None:
                 p.kill()
         pool.shutdown(wait=True, cancel_futures=True)
+        run.close()
         hasher.shutdown(wait=True, cancel_futures=True)
         manifest.close()
         tmp.unlink(missing_ok=True)

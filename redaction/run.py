@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -52,6 +53,13 @@ class FrameRun:
         self._find: Detector = (detector.with_threshold(opts.threshold * self.EXTEND_SHARE)
                                 if isinstance(detector, CenterFaceDetector) else detector)
         self._angles = itertools.cycle((45.0, -45.0)) if opts.rotated_pass else None
+        if not side_by_side(opts, detector) and isinstance(self._find, CenterFaceDetector):
+            self._find.threads = opts.detect_threads  # one pass at a time: all the threads
+        # the turned pass runs beside the upright one, each on one onnxruntime thread:
+        # the same wall time as one pass on two threads for less CPU (one thread does not
+        # wait on the other inside each layer). OpenCV DNN (the fallback) runs one at a time.
+        self._turn_pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact-turn")
+                           if side_by_side(opts, detector) else None)
         ids = itertools.count(1)
         self.tracker = Tracker(detect_every=opts.detect_every, persist=persist,
                                new_track_score=(opts.threshold
@@ -86,14 +94,27 @@ class FrameRun:
         heads mode the heads (and whether the head model's six-person limit was reached)."""
         t0 = time.perf_counter()
         rgb = blur.to_rgb(buf, self.w, self.h)
-        boxes = self._find(rgb)
         if self._angles is not None and isinstance(self._find, CenterFaceDetector):
-            boxes = merge(boxes + rotated_pass(self._find, rgb, next(self._angles)))
+            angle = next(self._angles)
+            if self._turn_pool is not None:
+                turned = self._turn_pool.submit(rotated_pass, self._find, rgb, angle)
+                boxes = self._find(rgb)
+                boxes = merge(boxes + turned.result())
+            else:
+                boxes = self._find(rgb)
+                boxes = merge(boxes + rotated_pass(self._find, rgb, angle))
+        else:
+            boxes = self._find(rgb)
         dists: list[float | None] = ([None] * len(boxes) if self.matcher is None
                                      else self.matcher.distances(rgb, boxes))
         heads, crowd = self.heads.find(rgb) if self.heads is not None else ([], False)
         self.timings["detect_thread"] += time.perf_counter() - t0
         return Found(boxes, dists, heads, crowd)
+
+    def close(self) -> None:
+        """Stop the turned pass's thread (after the last keyframe)."""
+        if self._turn_pool is not None:
+            self._turn_pool.shutdown(wait=True, cancel_futures=True)
 
     def seconds(self, pts: int) -> float:
         """A source timestamp as seconds on the output's clock (from the file's start, as a
@@ -201,6 +222,19 @@ class FrameRun:
                                          if not v["face_tracks"]],
                 "keyframes_at_six_people": self.crowd_keyframes,
                 "tracks": people}
+
+
+def side_by_side(opts: RedactOptions, detector: Detector) -> bool:
+    """Whether the turned pass runs on its own thread beside the upright one (onnxruntime
+    runs one session from two threads; OpenCV DNN may not)."""
+    return (opts.rotated_pass and opts.detect_threads >= 2
+            and isinstance(detector, CenterFaceDetector) and detector.backend == "onnxruntime")
+
+
+def detect_threads(opts: RedactOptions) -> int:
+    """onnxruntime threads per face pass: `detect_threads` split between the upright and
+    turned passes when they run side by side."""
+    return max(1, opts.detect_threads // 2) if opts.rotated_pass else opts.detect_threads
 
 
 class Found(NamedTuple):

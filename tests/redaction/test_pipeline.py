@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,3 +109,21 @@ def test_manifest_records_everything(redacted: Redacted) -> None:
         assert r["start_frame"] <= r["end_frame"]
     assert m["regions"] == {"boxes": [], "blackout": [], "mute": []}
     assert m["summary"]["tracks"] >= 5
+
+
+def test_turned_pass_beside_the_upright_one_finds_what_one_after_the_other_does(
+        redacted: Redacted, tmp_path: Path) -> None:
+    # by default the two face passes of a keyframe run on two threads (run.side_by_side);
+    # with one detection thread they run one after the other: the same boxes either way
+    from redaction.manifest import read_manifest
+    from redaction.pipeline import RedactOptions, redact_file
+
+    if not redacted.manifest["tools"]["detector"]["name"].startswith("centerface/onnxruntime"):
+        pytest.skip("side by side needs onnxruntime")
+    man = tmp_path / "m.json"
+    redact_file(redacted.clip.path, tmp_path / "o.mp4", options=RedactOptions(detect_threads=1),
+                manifest_path=man)
+    one = read_manifest(man)
+    assert one["settings"]["detect_threads"] == 1
+    assert one["frames"] == redacted.manifest["frames"]
+    assert one["summary"]["detections"] == redacted.manifest["summary"]["detections"]

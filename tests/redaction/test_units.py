@@ -124,3 +124,22 @@ def test_blur_leaves_no_block_edges_at_any_box_size() -> None:
         cell = side / 6
         assert np.abs(np.diff(y, axis=1)).max() <= max(4, 120 / cell), side
         assert np.abs(np.diff(y, axis=0)).max() <= max(4, 120 / cell), side
+
+
+def test_blur_of_long_thin_and_large_boxes_keeps_no_detail() -> None:
+    # large boxes are averaged by a whole factor first (fast path), thin ones are not; both
+    # must come out as smooth cells, and a box 2 px across must not break it
+    rng = np.random.default_rng(5)
+    w, h = 1280, 720
+    for box in ((0, 0, 2, 700), (10, 10, 1270, 14), (100, 40, 1000, 700), (6, 6, 8, 8),
+                (300, 100, 333, 619)):
+        buf = rng.integers(0, 255, w * h * 3 // 2, dtype=np.uint8)
+        before = planes(buf, w, h)[0].copy()
+        blur_box(buf, w, h, box, cells=6)
+        x0, y0, x1, y1 = box
+        out = planes(buf, w, h)[0]
+        assert (out[:, :x0] == before[:, :x0]).all()
+        assert (out[:y0] == before[:y0]).all()
+        roi = out[y0:y1, x0:x1]
+        if min(roi.shape) >= 8:
+            assert sharpness(roi) < 0.01 * sharpness(before[y0:y1, x0:x1]), box
