@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bwc_custody.timeutil import UtcDateTime, UtcRead, utcnow
@@ -99,6 +99,9 @@ class CheckpointPublication(SQLModel, table=True):
     published_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
+    # The witness's answer to add-checkpoint: its cosignature line(s) on this head (C2SP
+    # tlog-cosignature); NULL on rows from before the tlog-witness protocol (0028).
+    cosignature: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
 
 
 class EntryRead(UtcRead):

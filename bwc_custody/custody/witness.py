@@ -1,5 +1,5 @@
-"""Publishing checkpoint heads to witnesses or transparency logs (optional, off by default:
-BWC_WITNESS_URL).
+"""Publishing checkpoint heads to witnesses (optional, off by default: BWC_WITNESS_URL),
+by the C2SP tlog-witness protocol's `add-checkpoint` call (https://c2sp.org/tlog-witness).
 
 A timestamp says when a checkpoint existed; a witness outside the agency holding the heads
 it was shown makes a fork (one history shown to one party, another to the next) or a
@@ -9,7 +9,21 @@ signed note in the tlog-checkpoint format (C2SP; what Trillian Tessera and witne
     <origin>\\n<tree size>\\n<base64 root hash>\\n\\n— <origin> <base64(key hash || Ed25519 sig)>\\n
 
 signed by the server's Ed25519 key (key hash: the first 4 bytes of SHA-256(name || "\\n" ||
-0x01 || public key), C2SP signed-note). Only the newest head is sent (it covers the older
+0x01 || public key), C2SP signed-note). The request (tlog-witness, "add-checkpoint") is
+
+    POST <BWC_WITNESS_URL>/add-checkpoint
+    old <size this witness last cosigned, 0 the first time>\\n
+    <base64 hash>\\n ...   RFC 6962 §2.1.2 consistency proof from that size (none for 0)
+    \\n
+    <the signed checkpoint note>
+
+The old size comes from checkpoint_publication (the largest head this witness took). A
+witness holding another size answers 409 Conflict with `text/x.tlog.size` (its size and a
+newline); we retry once from that size, and report (never loop) anything else: 422 when
+the proof does not verify against the head it holds (a fork, or a rollback on our side), a
+size beyond our newest checkpoint, 403 an unknown key, 404 an unknown origin. 200 answers
+the witness's cosignature (signed-note lines, C2SP tlog-cosignature), kept in
+checkpoint_publication.cosignature. Only the newest head is sent (it covers the older
 ones); like a timestamp, it is sent after the checkpoint committed and retried by the
 worker while a witness is down.
 """
@@ -25,18 +39,21 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bwc_custody.custody.models import Checkpoint, CheckpointPublication
-from bwc_custody.custody.service import latest_checkpoint
+from bwc_custody.custody.service import consistency_proof, latest_checkpoint
 from bwc_custody.db import session_scope
 from storage.keys import Signer
 
 NOTE_TYPE = "text/plain; charset=utf-8"
 TIMEOUT_S = 10.0
 ED25519 = b"\x01"  # the signed-note signature type of Ed25519
+ADD_CHECKPOINT = "/add-checkpoint"
+SIZE_TYPE = "text/x.tlog.size"  # a 409's body: the size the witness holds
 
 
 def note_body(*, origin: str, tree_size: int, root_hash: str) -> str:
@@ -73,10 +90,79 @@ class PublishOutcome:
         return {"checkpoint": self.index, "published": self.published, "failed": self.failed}
 
 
+def add_checkpoint_url(url: str) -> str:
+    """The add-checkpoint endpoint under a witness's submission prefix (a URL already
+    ending in /add-checkpoint is taken as the endpoint itself)."""
+    url = url.rstrip("/")
+    return url if url.endswith(ADD_CHECKPOINT) else url + ADD_CHECKPOINT
+
+
+def request_body(*, old: int, proof: Sequence[bytes], note: bytes) -> bytes:
+    """An add-checkpoint body: the old size line, one base64 proof hash a line, a blank line,
+    the signed note."""
+    lines = [f"old {old}\n", *(base64.b64encode(h).decode() + "\n" for h in proof), "\n"]
+    return "".join(lines).encode() + note
+
+
+def parse_cosignature(text: str) -> str | None:
+    """The witness's 200 body when it is one or more signed-note lines ("— name sig"), each
+    ending in a newline; None when it is not."""
+    lines = text.split("\n")
+    if len(lines) < 2 or lines[-1] != "":
+        return None
+    for line in lines[:-1]:
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != "\u2014" or not parts[1]:
+            return None
+        try:
+            base64.b64decode(parts[2], validate=True)
+        except ValueError:
+            return None
+    return text
+
+
+def _accepted_sizes(session: Session) -> dict[str, int]:
+    """Per witness URL, the largest tree size it took (the next request's old size)."""
+    stmt = (select(CheckpointPublication.witness_url, func.max(Checkpoint.tree_size))
+            .join(Checkpoint, col(Checkpoint.index) == col(CheckpointPublication.checkpoint_index))
+            .group_by(col(CheckpointPublication.witness_url)))
+    return {url: int(size) for url, size in session.exec(stmt)}
+
+
+class _Proofs:
+    """Consistency proofs to the newest head, computed once per old size in a pass (each
+    reads the log's leaves), each in a short read transaction of its own."""
+
+    def __init__(self, engine: Engine, size: int) -> None:
+        self.engine, self.size = engine, size
+        self._done: dict[int, list[bytes]] = {}
+
+    def __call__(self, old: int) -> list[bytes]:
+        if old in (0, self.size):  # tlog-witness: no proof from 0; none needed to itself
+            return []
+        if old not in self._done:
+            with session_scope(self.engine) as session:
+                proof = consistency_proof(session=session, first=old, second=self.size)
+            self._done[old] = [bytes.fromhex(h) for h in proof.path]
+        return self._done[old]
+
+
+def _conflict_size(reply: httpx.Response) -> int | None:
+    """The witness's size from a 409 answer in text/x.tlog.size; None for any other 409
+    (same size, another root)."""
+    if not reply.headers.get("Content-Type", "").startswith(SIZE_TYPE):
+        return None
+    text = reply.text
+    if not text.endswith("\n") or not text[:-1].isdigit():
+        return None
+    return int(text[:-1])
+
+
 def publish_newest(*, engine: Engine, signer: Signer, urls: Sequence[str], origin: str,
                    timeout_s: float = TIMEOUT_S) -> PublishOutcome:
-    """POST the newest checkpoint's note to each witness that has not yet taken it (or a
-    newer one), and record each that answers 2xx. No transaction is open during a POST."""
+    """Send the newest checkpoint to each witness that has not yet taken it (or a newer one)
+    by tlog-witness add-checkpoint, and record each cosignature. No transaction is open
+    during a POST."""
     outcome = PublishOutcome()
     with session_scope(engine) as session:
         newest = latest_checkpoint(session=session)
@@ -84,27 +170,57 @@ def publish_newest(*, engine: Engine, signer: Signer, urls: Sequence[str], origi
             return outcome
         done = set(session.exec(select(CheckpointPublication.witness_url).where(
             col(CheckpointPublication.checkpoint_index) >= newest.index)))
+        accepted = _accepted_sizes(session)
         note = signed_note(origin=origin, cp=newest, signer=signer)
-        outcome.index = newest.index
+        outcome.index, size = newest.index, newest.tree_size
+    proofs = _Proofs(engine, size)
     for url in urls:
         if url in done:
             continue
-        try:
-            reply = httpx.post(url, content=note, timeout=timeout_s,
-                               headers={"Content-Type": NOTE_TYPE})
-        except httpx.HTTPError as exc:
-            outcome.failed[url] = f"unreachable: {exc.__class__.__name__}: {exc}"
+        old = accepted.get(url[:500], 0)
+        if old > size:  # our own record says it took more than we now have
+            outcome.failed[url] = (f"it took size {old} before, beyond our newest checkpoint "
+                                   f"(size {size}): our log was rolled back")
             continue
-        if not 200 <= reply.status_code < 300:
-            outcome.failed[url] = f"HTTP {reply.status_code}: {reply.text[:200]}"
+        problem, cosignature = _add_checkpoint(url, old=old, size=size, note=note,
+                                               proofs=proofs, timeout_s=timeout_s)
+        if cosignature is None:
+            outcome.failed[url] = problem
             continue
         try:
             with session_scope(engine) as session:
                 session.add(CheckpointPublication(
                     checkpoint_index=outcome.index, witness_url=url[:500],
-                    note_sha256=hashlib.sha256(note).hexdigest(),
-                    status_code=reply.status_code))
+                    note_sha256=hashlib.sha256(note).hexdigest(), status_code=200,
+                    cosignature=cosignature))
         except IntegrityError:  # another worker recorded the same head first
             pass
         outcome.published.append(url)
     return outcome
+
+
+def _add_checkpoint(url: str, *, old: int, size: int, note: bytes, proofs: _Proofs,
+                    timeout_s: float) -> tuple[str, str | None]:
+    """POST add-checkpoint from `old`, once more from the witness's own size after a 409;
+    ("", cosignature) when it cosigned, else (why not, None)."""
+    endpoint = add_checkpoint_url(url)
+    for attempt in (1, 2):
+        body = request_body(old=old, proof=proofs(old), note=note)
+        try:
+            reply = httpx.post(endpoint, content=body, timeout=timeout_s,
+                               headers={"Content-Type": NOTE_TYPE})
+        except httpx.HTTPError as exc:
+            return f"unreachable: {exc.__class__.__name__}: {exc}", None
+        if reply.status_code == 200:
+            cosignature = parse_cosignature(reply.text)
+            if cosignature is None:
+                return f"HTTP 200 without a cosignature: {reply.text[:200]!r}", None
+            return "", cosignature
+        theirs = _conflict_size(reply) if reply.status_code == 409 else None
+        if theirs is None or attempt == 2 or theirs == old:
+            return f"HTTP {reply.status_code} (from old size {old}): {reply.text[:200]}", None
+        if theirs > size:
+            return (f"HTTP 409: the witness holds size {theirs}, beyond our newest checkpoint "
+                    f"(size {size}): a fork or a rollback of our log"), None
+        old = theirs
+    raise AssertionError("unreachable")  # the loop returns on its second pass

@@ -1,17 +1,56 @@
-"""Optional: each newest checkpoint head POSTed to a witness (a real HTTP server on
-loopback) as a signed tlog-checkpoint note, retried while the witness is down."""
+"""Optional: each newest checkpoint head sent to a witness (a real HTTP server on loopback)
+by C2SP tlog-witness add-checkpoint: old size, RFC 6962 consistency proof, signed
+tlog-checkpoint note; retried while the witness is down, one retry after a 409, refusals
+reported."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import struct
 from collections.abc import Callable
 
 import pytest
 
 from tests.support.s3server import free_port
-from tests.support.witness import Witness, running_witness
+from tests.support.witness import NAME, Witness, cosigned_message, running_witness
 
 ORIGIN = "sheriff.example.gov/bwc-custody"
+
+
+def _configure(monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    from bwc_custody.config import get_settings
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"  # the submission prefix; /add-checkpoint is added
+    monkeypatch.setenv("BWC_WITNESS_URL", url)
+    monkeypatch.setenv("BWC_LOG_ORIGIN", ORIGIN)
+    get_settings.cache_clear()
+    return port, url
+
+
+def _head(size: int) -> bytes:
+    """The root hash of our checkpoint of `size` entries."""
+    from sqlmodel import select
+
+    from bwc_custody.custody.models import Checkpoint
+    from bwc_custody.db import session_scope
+
+    with session_scope() as session:
+        cp = session.exec(select(Checkpoint).where(Checkpoint.tree_size == size)).one()
+        return bytes.fromhex(cp.root_hash)
+
+
+def _publications() -> list[tuple[int, str, str | None]]:
+    from sqlmodel import select
+
+    from bwc_custody.custody.models import CheckpointPublication
+    from bwc_custody.db import session_scope
+
+    with session_scope() as session:
+        return [(p.checkpoint_index, p.witness_url, p.cosignature)
+                for p in session.exec(select(CheckpointPublication)
+                                      .order_by(CheckpointPublication.id))]
 
 
 def test_off_by_default(migrated: str, append_entries: Callable[..., None],
@@ -27,20 +66,15 @@ def test_off_by_default(migrated: str, append_entries: Callable[..., None],
 def test_the_newest_head_reaches_a_witness_once_it_is_up(
         migrated: str, monkeypatch: pytest.MonkeyPatch, append_entries: Callable[..., None],
         checkpoint: Callable[[], int]) -> None:
-    from bwc_custody.config import get_settings
-    from bwc_custody.custody import service as custody
-    from bwc_custody.db import get_engine, session_scope
+    from bwc_custody.custody import merkle
+    from bwc_custody.db import get_engine
     from bwc_custody.jobs.worker import publish_if_configured
     from bwc_custody.vault.service import get_signer
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/add-checkpoint"
-    monkeypatch.setenv("BWC_WITNESS_URL", url)
-    monkeypatch.setenv("BWC_LOG_ORIGIN", ORIGIN)
-    get_settings.cache_clear()
+    port, url = _configure(monkeypatch)
     engine = get_engine()
     append_entries(3)
-    checkpoint()
+    first = checkpoint()
     down = publish_if_configured(engine)
     assert down.published == []
     assert down.failed[url].startswith("unreachable")
@@ -52,17 +86,32 @@ def test_the_newest_head_reaches_a_witness_once_it_is_up(
         append_entries(2)
         checkpoint()
         append_entries(1)
-        checkpoint()
+        second = checkpoint()
         assert publish_if_configured(engine).to_dict() == {
             "checkpoint": 3, "published": [url], "failed": {}}
-    assert len(witness.notes) == 2
-    with session_scope() as session:
-        newest = custody.latest_checkpoint(session=session)
-        assert newest is not None
-        size, root = newest.tree_size, newest.root_hash
-    origin, tree_size, root_b64, blank = witness.notes[1].split("\n")[:4]
-    assert (origin, int(tree_size), blank) == (ORIGIN, size, "")
-    assert base64.b64decode(root_b64).hex() == root
+    # the first request: old 0 and no proof; the second: old = the first head, its proof
+    assert witness.requests[0].startswith("old 0\n\n" + ORIGIN + "\n")
+    head, _, note = witness.requests[1].partition("\n\n")
+    old_line, *proof_lines = head.split("\n")
+    assert old_line == f"old {first}"
+    assert proof_lines
+    proof = [base64.b64decode(line) for line in proof_lines]
+    assert merkle.verify_consistency(first, second, _head(first), _head(second), proof)
+    origin, tree_size, root_b64, blank = note.split("\n")[:4]
+    assert (origin, int(tree_size), blank) == (ORIGIN, second, "")
+    assert base64.b64decode(root_b64) == _head(second)
+    assert (witness.size, witness.root) == (second, _head(second))
+    # each cosignature is kept, and verifies under the witness's key over the head it took
+    kept = _publications()
+    assert [(i, u) for i, u, _ in kept] == [(1, url), (3, url)]
+    cosignature = kept[1][2]
+    assert cosignature is not None
+    dash, name, b64 = cosignature.rstrip("\n").split(" ")
+    blob = base64.b64decode(b64)
+    assert (dash, name) == ("\u2014", NAME)
+    (timestamp,) = struct.unpack(">Q", blob[4:12])
+    witness.key.public_key().verify(blob[12:], cosigned_message(timestamp, note.partition(
+        "\n\n")[0] + "\n"))
     # a note signed by another key is refused by the witness, and nothing is recorded
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -71,5 +120,101 @@ def test_the_newest_head_reaches_a_witness_once_it_is_up(
     checkpoint()
     with running_witness(port, strict):
         refused = publish_if_configured(engine)
-    assert refused.failed[url] == "HTTP 403: no signature by this log's key"
+    assert refused.failed[url] == (f"HTTP 403 (from old size {second}): "
+                                   "no signature by this log's key")
     assert strict.notes == []
+    assert len(_publications()) == 2
+
+
+def test_the_witness_verifies_the_proof(
+        migrated: str, monkeypatch: pytest.MonkeyPatch, append_entries: Callable[..., None],
+        checkpoint: Callable[[], int]) -> None:
+    """The test witness's check is a real RFC 6962 verification: the proof we send passes,
+    the same request with one proof hash changed does not (422), and the head stays."""
+    from bwc_custody.db import get_engine
+    from bwc_custody.jobs.worker import publish_if_configured
+    from bwc_custody.vault.service import get_signer
+
+    port, _ = _configure(monkeypatch)
+    append_entries(5)
+    first = checkpoint()
+    append_entries(4)
+    checkpoint()
+    witness = Witness(origin=ORIGIN, public_key=get_signer().public_key, size=first,
+                      root=_head(first))
+    with running_witness(port, witness):
+        publish_if_configured(get_engine())
+    genuine = witness.requests[-1]
+    head, _, note = genuine.partition("\n\n")
+    old_line, *proof_lines = head.split("\n")
+    wrong = base64.b64encode(hashlib.sha256(b"forged").digest()).decode()
+    for i in range(len(proof_lines)):
+        forged = "\n".join([old_line, *proof_lines[:i], wrong, *proof_lines[i + 1:]])
+        again = Witness(origin=ORIGIN, public_key=get_signer().public_key, size=first,
+                        root=_head(first))
+        assert again.add_checkpoint(forged + "\n\n" + note)[:1] == (422,)
+        assert (again.size, again.notes) == (first, [])
+        assert again.add_checkpoint(genuine)[0] == 200
+
+
+def test_a_witness_holding_another_size_is_answered_from_it(
+        migrated: str, monkeypatch: pytest.MonkeyPatch, append_entries: Callable[..., None],
+        checkpoint: Callable[[], int]) -> None:
+    """We have no record of this witness (old 0), but it cosigned our head of size 3 (say,
+    before the database was restored): it answers 409 with its size, and the one retry from
+    that size, with its proof, is cosigned."""
+    from bwc_custody.db import get_engine
+    from bwc_custody.jobs.worker import publish_if_configured
+    from bwc_custody.vault.service import get_signer
+
+    port, url = _configure(monkeypatch)
+    append_entries(3)
+    first = checkpoint()
+    append_entries(4)
+    second = checkpoint()
+    witness = Witness(origin=ORIGIN, public_key=get_signer().public_key, size=first,
+                      root=_head(first))
+    with running_witness(port, witness):
+        outcome = publish_if_configured(get_engine())
+    assert (outcome.published, outcome.failed) == ([url], {})
+    assert [r.split("\n")[0] for r in witness.requests] == ["old 0", f"old {first}"]
+    assert (witness.size, witness.root) == (second, _head(second))
+    assert [(i, u) for i, u, c in _publications() if c] == [(2, url)]
+
+
+def test_an_inconsistent_head_is_refused_and_reported(
+        migrated: str, monkeypatch: pytest.MonkeyPatch, append_entries: Callable[..., None],
+        checkpoint: Callable[[], int]) -> None:
+    """A witness holding another history at size 3 (a fork: the root it was shown is not
+    ours) refuses our proof (422); reported after one retry, nothing recorded. One holding
+    more than our newest checkpoint (our log rolled back) is reported without a retry."""
+    from bwc_custody.db import get_engine
+    from bwc_custody.jobs.worker import publish_if_configured
+    from bwc_custody.vault.service import get_signer
+
+    port, url = _configure(monkeypatch)
+    engine = get_engine()
+    append_entries(3)
+    first = checkpoint()
+    append_entries(4)
+    second = checkpoint()
+    forked = Witness(origin=ORIGIN, public_key=get_signer().public_key, size=first,
+                     root=hashlib.sha256(b"another history").digest())
+    with running_witness(port, forked):
+        outcome = publish_if_configured(engine)
+        assert outcome.failed[url] == (f"HTTP 422 (from old size {first}): "
+                                       "consistency proof does not verify")
+        assert len(forked.requests) == 2
+        assert publish_if_configured(engine).failed[url] == outcome.failed[url]
+        assert len(forked.requests) == 4  # the next pass tries again, once more each
+    assert (forked.size, forked.notes, outcome.published, _publications()) == (
+        first, [], [], [])
+    ahead = Witness(origin=ORIGIN, public_key=get_signer().public_key, size=second + 5,
+                    root=hashlib.sha256(b"more").digest())
+    with running_witness(port, ahead):
+        beyond = publish_if_configured(engine)
+    assert beyond.failed[url] == (
+        f"HTTP 409: the witness holds size {second + 5}, beyond our newest checkpoint "
+        f"(size {second}): a fork or a rollback of our log")
+    assert len(ahead.requests) == 1
+    assert _publications() == []
