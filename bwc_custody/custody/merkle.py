@@ -167,3 +167,37 @@ class Frontier:
         for _, left in reversed(self._stack[:-1]):
             node = node_hash(left, node)
         return node
+
+
+def consistency_proof_from(first: Frontier, later: Sequence[bytes]) -> list[bytes]:
+    """PROOF(m, D[n]) (RFC 6962 §2.1.2) from the frontier of the first m leaves and the n - m
+    leaf hashes after them, the same list `consistency_proof` gives from all n leaves. Every
+    node of the proof inside the first m leaves is one of the frontier's perfect subtrees (the
+    recursion only keeps a left subtree whole when m lies past it, and stops at m), and every
+    other node lies wholly after m: so only the new leaves are hashed, not the whole log."""
+    m, n = first.size, first.size + len(later)
+    if not 0 < m <= n:
+        raise ValueError(f"no consistency proof from size {m} to size {n}")
+    kept: dict[tuple[int, int], bytes] = {}
+    start = 0
+    for height, subtree in first._stack:
+        kept[(start, start + (1 << height))] = subtree
+        start += 1 << height
+
+    def node(lo: int, hi: int) -> bytes:
+        if hi <= m:
+            return kept[(lo, hi)]  # a KeyError here would be a bug in the reasoning above
+        if lo < m:
+            raise AssertionError(f"proof node {lo}..{hi} straddles the old size {m}")
+        return root(later[lo - m:hi - m])
+
+    def sub(lo: int, hi: int, complete: bool) -> list[bytes]:
+        if m == hi:
+            return [] if complete else [node(lo, hi)]
+        k = _split(hi - lo)
+        if m - lo <= k:
+            return [*sub(lo, lo + k, complete), node(lo + k, hi)]
+        return [*sub(lo + k, hi, False), node(lo, lo + k)]
+
+    return sub(0, n, True)
+

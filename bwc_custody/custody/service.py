@@ -346,8 +346,36 @@ def inclusion_proof(*, session: Session, seq: int, tree_size: int | None = None)
     )
 
 
+def _frontier_at(session: Session, size: int) -> merkle.Frontier | None:
+    """The frontier a checkpoint of exactly `size` entries signed, when it kept one that
+    still folds to its signed root (None otherwise)."""
+    cp = session.exec(select(Checkpoint).where(Checkpoint.tree_size == size).limit(1)).first()
+    if cp is None or cp.frontier is None:
+        return None
+    try:
+        tree = merkle.Frontier(cp.tree_size, [bytes.fromhex(h) for h in cp.frontier])
+    except ValueError:
+        return None
+    return tree if tree.root().hex() == cp.root_hash else None
+
+
 def consistency_proof(*, session: Session, first: int, second: int) -> ConsistencyProof:
-    """A proof that the log of `first` entries is a prefix of the log of `second` entries."""
+    """A proof that the log of `first` entries is a prefix of the log of `second` entries.
+    From a checkpoint's size (what a witness or an auditor holds), only the entries after it
+    are read and hashed, its frontier standing for the rest; otherwise the whole log."""
+    start = _frontier_at(session, first) if 0 < first <= second else None
+    if start is not None:
+        stmt = (select(CustodyEntry).order_by(col(CustodyEntry.seq)).offset(first)
+                .limit(second - first))
+        later = [leaf_of(e) for e in session.exec(stmt)]
+        if len(later) == second - first:
+            end = merkle.Frontier(start.size, start.hashes)
+            for leaf in later:
+                end.append(leaf)
+            return ConsistencyProof(
+                first=first, second=second, first_root=start.root().hex(),
+                second_root=end.root().hex(),
+                path=[h.hex() for h in merkle.consistency_proof_from(start, later)])
     tree = leaves(session=session, size=second)
     if len(tree) < second or not 0 < first <= second:
         raise ProofUnavailable(f"no consistency proof from {first} to {second}",

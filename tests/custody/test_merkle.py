@@ -70,6 +70,20 @@ def test_every_consistency_proof_verifies(n: int) -> None:
             assert not merkle.verify_consistency(m, n, first, second, [])
 
 
+@pytest.mark.parametrize("n", [*range(1, 70), 127, 128, 129, 1000])
+def test_a_proof_from_a_frontier_is_the_proof_from_every_leaf(n: int) -> None:
+    """What the log serves from a checkpoint's frontier and the entries after it is exactly
+    RFC 6962's proof over the whole tree, for every old size."""
+    tree = _leaves(n)
+    sizes = range(1, n + 1) if n < 100 else [1, 2, 63, 64, 65, n // 2, n - 1, n]
+    for m in sizes:
+        start = merkle.Frontier()
+        for leaf in tree[:m]:
+            start.append(leaf)
+        assert merkle.consistency_proof_from(start, tree[m:]) == \
+            merkle.consistency_proof(m, tree), (m, n)
+
+
 def test_consistency_fails_when_history_changes() -> None:
     tree = _leaves(13)
     forked = list(tree)

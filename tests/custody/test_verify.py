@@ -255,6 +255,9 @@ def test_proofs_from_the_service(honest: str, migrated: str) -> None:
                                            bytes.fromhex(cp.root_hash))
         c = custody.consistency_proof(session=session, first=6, second=10)
         first = custody.get_checkpoint_or_raise(session=session, tree_size=6)
+        assert first.frontier is not None  # served from its frontier: the same proof as from
+        assert [bytes.fromhex(h) for h in c.path] == merkle.consistency_proof(  # every leaf
+            6, custody.leaves(session=session, size=10))
         assert merkle.verify_consistency(6, 10, bytes.fromhex(first.root_hash),
                                          bytes.fromhex(cp.root_hash),
                                          [bytes.fromhex(h) for h in c.path])
