@@ -206,3 +206,53 @@ def test_only_an_auditor_verifies_and_only_with_this_logons_token(
     assert browser("cust-1").post(f"{LOG}/verify", {}).status_code == 403
     with session_scope() as session:  # the two refusals are logged as such, nothing else
         assert log_size(session=session) == before + 2
+
+
+def test_a_running_verification_names_the_stage_its_bar_counts(
+        auditor: Browser, ingest_clip: Callable[..., str]) -> None:
+    """The job counts each stage (entries, checkpoints, stored bytes) from nought in turn: the
+    box says which one, or an auditor sees one bar going back to the start twice."""
+    from bwc_custody.config import get_settings
+    from bwc_custody.custody import service as custody
+    from bwc_custody.db import get_engine, session_scope
+    from bwc_custody.flows.verify_state import run_verify_job
+    from bwc_custody.jobs.worker import JobContext, run_now
+    from bwc_custody.vault.service import get_signer, get_store
+
+    ingest_clip()
+    _append(4)
+    with session_scope() as session:
+        for _ in range(2):
+            custody.create_checkpoint(session=session, signer=get_signer(), store=get_store())
+            custody.append(session=session, actor=LOCAL_OPERATOR, action="test.event",
+                           target_type="test", target_id="rec-2")
+    queued: Any = auditor.post(f"{LOG}/verify", {"fixity": "yes"})
+    job_id = queued.headers["location"].rsplit("=", 1)[1]
+    seen: dict[str, str] = {}
+
+    def watched(ctx: JobContext) -> None:
+        """The real handler, with the box read as the heartbeat stores each stage's first
+        step (the heartbeat's own thread beats only every two seconds)."""
+        report = ctx.progress
+
+        def progress(done: int, total: int | None, stage: str | None = None) -> None:
+            report(done, total, stage)
+            if stage is not None and done > 0 and stage not in seen:
+                assert ctx.heartbeat.beat()
+                box: Any = auditor.get(f"/console/custody/verifications/{job_id}")
+                seen[stage] = re.sub(r"\s+", " ", box.text)
+
+        ctx.progress = progress  # type: ignore[method-assign]
+        run_verify_job(ctx)
+
+    done = run_now(job_id, engine=get_engine(), home=get_settings().home,
+                   handlers={"verify": watched})
+    assert done.state == "succeeded", done.error_message
+    assert set(seen) == {"entries", "checkpoints", "objects"}
+    assert "Step 1 of 3: Checking log entries: 1 of " in seen["entries"]
+    assert "Step 2 of 3: Checking signed checkpoints: 1 of 2" in seen["checkpoints"]
+    assert re.search(r"Step 3 of 3: Re-reading stored files: \d+\.\d of \d+\.\d MiB",
+                     seen["objects"])
+    for box in seen.values():  # still running: the box keeps polling
+        assert f'hx-get="/console/custody/verifications/{job_id}"' in box
+
