@@ -256,3 +256,38 @@ def test_a_running_verification_names_the_stage_its_bar_counts(
     for box in seen.values():  # still running: the box keeps polling
         assert f'hx-get="/console/custody/verifications/{job_id}"' in box
 
+
+def test_a_finished_verification_has_the_log_table_read_again(auditor: Browser) -> None:
+    """The table below the box was read when the page loaded, before the check was logged:
+    the box that shows the result tells the page (an htmx event) to read the table again,
+    with the filters the page shows, and the table then holds the `custody.verify` entry."""
+    from bwc_custody.config import get_settings
+    from bwc_custody.console.audit_pages import VERIFIED
+    from bwc_custody.db import get_engine
+    from bwc_custody.flows.jobs import HANDLERS
+    from bwc_custody.jobs.worker import run_now
+
+    _append(3)
+    queued: Any = auditor.post(f"{LOG}/verify", {})
+    job_id = queued.headers["location"].rsplit("=", 1)[1]
+    box_url = f"/console/custody/verifications/{job_id}"
+    loaded: Any = auditor.get(LOG, params={"action": "custody.*", "verification": job_id})
+    table = re.search(r'<div id="custody-log" ([^>]*)>', loaded.text)
+    assert table is not None
+    listens = dict(re.findall(r'([\w-]+)="([^"]*)"', table.group(1)))
+    assert listens["hx-trigger"] == f"{VERIFIED} from:body"
+    assert listens["hx-select"] == "#custody-log"
+    again = listens["hx-get"].replace("&amp;", "&")
+    assert again == "/console/custody?action=custody.%2A"  # the filters the page shows
+    assert "custody.verify" not in _actions(loaded)
+    waiting: Any = auditor.get(box_url, headers={"HX-Request": "true"})
+    assert "HX-Trigger" not in waiting.headers  # not yet: nothing new to read
+
+    run_now(job_id, engine=get_engine(), home=get_settings().home, handlers=HANDLERS)
+    done: Any = auditor.get(box_url, headers={"HX-Request": "true"})
+    assert "The log verifies" in done.text
+    assert done.headers["HX-Trigger"] == VERIFIED
+    reread: Any = auditor.get(again, headers={"HX-Request": "true"})
+    assert reread.status_code == 200
+    part = reread.text[reread.text.index('<div id="custody-log"'):]
+    assert re.findall(r'<td class="mono action">([a-z_.]+)</td>', part)[0] == "custody.verify"
