@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bwc_custody.roles import Role
-from tests.browser.conftest import Walk, log_on, page_errors, staff
+from tests.browser.conftest import Walk, log_on, page_errors, people, staff
 from tests.requests.test_review import Desk
 from tests.support.actors import LOCAL_OPERATOR
 from tests.tags.conftest import KID_A, KID_B, make_clip
@@ -40,19 +40,8 @@ def quiet_server(sqlite_migrated: str, bwc_home: Path, tmp_path: Path) -> Iterat
 @pytest.fixture
 def person(chromium: Any, quiet_server: str) -> Iterator[Callable[[str], Walk]]:
     """Factory: one person's browser on the quiet server."""
-    contexts: list[Any] = []
-
-    def _open(name: str) -> Walk:
-        context = chromium.new_context(viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        return Walk(page=page, base=quiet_server, name=name,
-                    shots=Path(SHOTS) if SHOTS else None)
-
-    yield _open
-    for context in contexts:
-        context.close()
+    with people(chromium, quiet_server) as open_:
+        yield open_
 
 
 def test_the_verification_box_names_its_stage_and_the_table_reads_itself_again(
