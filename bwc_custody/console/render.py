@@ -6,8 +6,8 @@ the role shortcuts and form fields every page module uses."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
@@ -211,7 +211,8 @@ def plain_value(value: Any) -> str:
 TEMPLATES.env.filters |= {
     "plain_value": plain_value,
     "when": when, "day": day, "effect_words": effect_words, "clock": clock,
-    "size_words": size_words, "rule_adds": rule_adds, "adds_words": adds_words, "adds_meaning": adds_meaning,
+    "size_words": size_words, "rule_adds": rule_adds, "adds_words": adds_words,
+    "adds_meaning": adds_meaning,
     "state_words": lambda s: STATE_WORDS.get(s, s.replace("_", " ")),
     "trigger_words": lambda t: TRIGGER_WORDS.get(t, t.replace("_", " ")),
     "tag_words": lambda t: TAG_MEANINGS.get(t, t.replace("_", " ")),
