@@ -24,6 +24,8 @@ from bwc_custody.jobs.service import get_job
 router = APIRouter()
 _FILTERS = ("action", "actor", "record", "since", "until")
 _PAGE = 100
+# the htmx event a finished verification's box sends, on which the log table reads itself again
+VERIFIED = "custody-verified"
 
 
 def _verification(session: Session, job_id: str | None) -> Job | None:
@@ -52,9 +54,12 @@ def _log_page(request: Request, session: Session, user: ConsoleUser) -> Response
         problem, entries, total, older, newer = exc, [], 0, False, False
     actions, actors = actions_and_actors(session=session)
     families = sorted({a.split(".")[0] + ".*" for a in actions if "." in a})
+    filters = {k: v for k, v in given.items() if v}
+    # the table as the page shows it, for the page to read again once a verification ends
+    here = "/console/custody" + ("?" + urlencode(filters | cursor) if filters or cursor else "")
     return page(request, user, "custody.html", status=problem.status if problem else 200,
                 entries=entries, total=total, older=older, newer=newer, given=given,
-                qs=urlencode({k: v for k, v in given.items() if v}), actions=actions,
+                qs=urlencode(filters), here=here, actions=actions,
                 families=families, actors=actors, problem=problem,
                 job=_verification(session, request.query_params.get("verification")))
 
@@ -69,8 +74,14 @@ def custody_log(request: Request, session: SessionDep, user: Auditor) -> Respons
 def verification(job_id: str, request: Request, session: SessionDep, user: Auditor
                  ) -> Response:
     """One verification's progress, or what it found, for the log page to poll while it
-    runs."""
-    return page(request, user, "_verification.html", job=_verification(session, job_id))
+    runs. Once it has ended, the log holds its entry (`custody.verify`) which the table on
+    the page, read when the page loaded, lacks: the answer tells the page to read the table
+    again (an htmx event the table listens for)."""
+    job = _verification(session, job_id)
+    response = page(request, user, "_verification.html", job=job)
+    if job is not None and job.state not in ("queued", "running"):
+        response.headers["HX-Trigger"] = VERIFIED
+    return response
 
 
 @router.post("/custody/verify")

@@ -6,6 +6,7 @@ the role shortcuts and form fields every page module uses."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote_plus
@@ -29,8 +30,10 @@ from bwc_custody.roles import Role
 from policies.vocabulary import (
     EFFECT_MEANINGS,
     EFFECT_PLAIN,
+    REDACTIONS,
     REQUESTER_MEANINGS,
     TAG_MEANINGS,
+    WHOLE_HEADS,
 )
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -153,6 +156,41 @@ def effect_words(effect: str, form: str | None = None) -> str:
     return EFFECT_MEANINGS.get(effect, effect)
 
 
+def rule_adds(decision: Mapping[str, Any], rule_id: str) -> list[str]:
+    """The redactions a matched rule asks for, as the decision records them (`redaction_rules`;
+    a decision stored before it had none gives none), the whole-heads manner first."""
+    asked = decision.get("redaction_rules") or {}
+    return sorted((r for r, ids in asked.items() if rule_id in (ids or [])),
+                  key=lambda r: (r != WHOLE_HEADS, r))
+
+
+def adds_words(redactions: list[str]) -> str:
+    """The badge of a rule that decides nothing but adds redactions: "none" would say it does
+    nothing. Whole heads is how the persons listed are hidden: "adds: whole heads (students)"."""
+    shown = [r.replace("_", " ") for r in redactions if r != WHOLE_HEADS]
+    if WHOLE_HEADS in redactions:
+        return "adds: whole heads" + (f" ({', '.join(shown)})" if shown else "")
+    return "adds: " + ", ".join(shown)
+
+
+def adds_meaning(redactions: list[str]) -> str:
+    """The same badge's hover text, in the policy's own words for each redaction."""
+    return ("Decides nothing; adds to the redactions: "
+            + "; ".join(REDACTIONS.get(r, r.replace("_", " ")) for r in redactions))
+
+
+def size_words(n: int | None, like: int | None = None) -> str:
+    """A number of bytes as people read it, in the unit `like` (default `n`) calls for: a
+    test clip of 4,900 bytes is "4.8 KiB", not "0.0 MiB", which reads as nothing read."""
+    n = int(n or 0)
+    scale = n if like is None else int(like)
+    if scale < 1024:
+        return f"{n} bytes"
+    if scale < 1048576:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1048576:.1f} MiB"
+
+
 def clock(seconds: float | None) -> str:
     """Seconds of a video as a player shows them: 1:07.5."""
     s = max(0.0, float(seconds or 0.0))
@@ -173,6 +211,8 @@ def plain_value(value: Any) -> str:
 TEMPLATES.env.filters |= {
     "plain_value": plain_value,
     "when": when, "day": day, "effect_words": effect_words, "clock": clock,
+    "size_words": size_words, "rule_adds": rule_adds, "adds_words": adds_words,
+    "adds_meaning": adds_meaning,
     "state_words": lambda s: STATE_WORDS.get(s, s.replace("_", " ")),
     "trigger_words": lambda t: TRIGGER_WORDS.get(t, t.replace("_", " ")),
     "tag_words": lambda t: TAG_MEANINGS.get(t, t.replace("_", " ")),

@@ -72,19 +72,20 @@ def request_verification(*, session: Session, actor: Principal, fixity: bool,
 
 
 class _JobProgress:
-    """Verification's stages (entries, checkpoints, stored bytes) as the job's progress:
-    each stage counted from 0 to its total in turn."""
+    """Verification's stages (entries, checkpoints, objects counted in bytes) as the job's
+    progress: each stage counted from 0 to its total in turn, and named, so the console can
+    say which stage the bar is counting (it restarts at each)."""
 
     def __init__(self, ctx: JobContext) -> None:
         self.ctx, self.done, self.total = ctx, 0, 0
 
     def start(self, stage: str, total: int) -> None:
         self.done, self.total = 0, total
-        self.ctx.progress(0, total)
+        self.ctx.progress(0, total, stage=stage)
 
     def advance(self, stage: str, amount: int) -> None:
         self.done += amount
-        self.ctx.progress(self.done, self.total)
+        self.ctx.progress(self.done, self.total, stage=stage)
 
 
 def run_verify_job(ctx: JobContext) -> None:

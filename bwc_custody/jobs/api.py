@@ -20,10 +20,10 @@ JobWatcher = Annotated[Principal, Depends(allow(Role.custodian, Role.legal_revie
                                                 Role.auditor, Role.admin))]
 JobOperator = Annotated[Principal, Depends(allow(Role.custodian, Role.auditor, Role.admin))]
 # a verification is the auditors' (its result names every broken entry and stored file):
-# only they and the administrator see or cancel one; the other kinds are the custodians'
+# only they and the administrator see or cancel one. One table for both, so that the two
+# cannot drift apart; the other kinds are the custodians', with the defaults below
 _KIND_ROLES = {"verify": frozenset({Role.auditor, Role.admin})}
 _DEFAULT_ROLES = frozenset({Role.custodian, Role.legal_reviewer, Role.auditor, Role.admin})
-_CANCEL_ROLES = {"verify": frozenset({Role.auditor, Role.admin})}
 _DEFAULT_CANCEL = frozenset({Role.custodian, Role.admin})
 
 
@@ -62,7 +62,7 @@ def cancel_job(job_id: str, body: CancelBody, session: SessionDep, actor: JobOpe
                addr: ClientAddr) -> JobRead:
     """Cancel a queued job (a running one cannot be cancelled)."""
     queued = _visible(actor, service.get_job(session=session, job_id=job_id))
-    if not actor.has_any(_CANCEL_ROLES.get(queued.kind, _DEFAULT_CANCEL)):
+    if not actor.has_any(_KIND_ROLES.get(queued.kind, _DEFAULT_CANCEL)):
         raise Forbidden("your role does not cancel this kind of job", kind=queued.kind)
     job = service.cancel(session=session, job_id=job_id, actor=actor, reason=body.reason,
                          client_addr=addr)

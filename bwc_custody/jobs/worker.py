@@ -74,17 +74,24 @@ class Heartbeat:
         self._stop.set()
         self._thread.join()
 
+    def beat(self) -> bool:
+        """Renew the lease and store the progress once; False (and `lost` set) when the
+        lease is no longer this worker's."""
+        ok = service.renew(engine=self.engine, job_id=self.job_id, worker=self.worker,
+                           lease_seconds=self.lease_seconds, progress=self.progress,
+                           detail=self.detail)
+        if not ok:
+            self.lost.set()
+        return ok
+
     def _run(self) -> None:
         while not self._stop.wait(min(self.lease_seconds / 3, self.PROGRESS_SECONDS)):
             try:
-                ok = service.renew(engine=self.engine, job_id=self.job_id, worker=self.worker,
-                                   lease_seconds=self.lease_seconds, progress=self.progress,
-                                   detail=self.detail)
+                ok = self.beat()
             except Exception:  # a database hiccup: try again next beat; the lease has slack
                 logger.exception("lease renewal of job %s failed", self.job_id)
                 continue
             if not ok:
-                self.lost.set()
                 return
 
 
@@ -99,13 +106,17 @@ class JobContext:
     heartbeat: Heartbeat
     completed: bool = field(default=False)
 
-    def progress(self, done: int, total: int | None) -> None:
-        """Report progress (units done of total); raises LeaseLost once the lease is gone, so
-        the handler stops before publishing anything."""
+    def progress(self, done: int, total: int | None, stage: str | None = None) -> None:
+        """Report progress (units done of total, of `stage` for a job that runs in stages,
+        so whoever watches can tell a bar that restarts from one going backwards); raises
+        LeaseLost once the lease is gone, so the handler stops before publishing anything."""
         if self.heartbeat.lost.is_set():
             raise LeaseLost(f"lease on job {self.job.id} lost", job_id=self.job.id)
         self.heartbeat.progress = (done / total) if total else None
-        self.heartbeat.detail = {"done": done, "total": total}
+        detail: dict[str, Any] = {"done": done, "total": total}
+        if stage is not None:
+            detail["stage"] = stage
+        self.heartbeat.detail = detail
 
     def complete(self, session: Session, result: dict[str, Any]) -> None:
         """Mark the job done in the handler's publishing transaction."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,9 +106,10 @@ class Walk:
                                  full_page=True)
 
 
-@pytest.fixture
-def walk(chromium: Any, live_server: str) -> Iterator[Callable[[str], Walk]]:
-    """Factory: a fresh browser context (its own cookies) for one person."""
+@contextmanager
+def people(chromium: Any, base: str) -> Iterator[Callable[[str], Walk]]:
+    """Factory, against the server at `base`: a fresh browser context (its own cookies) for
+    one person; each closed at the end (its last screen kept when BWC_SCREENSHOTS is set)."""
     contexts: list[Any] = []
 
     def _open(name: str) -> Walk:
@@ -115,16 +117,25 @@ def walk(chromium: Any, live_server: str) -> Iterator[Callable[[str], Walk]]:
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(60_000)
-        return Walk(page=page, base=live_server, name=name,
+        return Walk(page=page, base=base, name=name,
                     shots=Path(SCREENSHOTS) if SCREENSHOTS else None)
 
-    yield _open
-    for context in contexts:
-        if SCREENSHOTS:  # where each person ended: what a failed step left on screen
-            for n, page in enumerate(context.pages):
-                page.screenshot(path=str(Path(SCREENSHOTS) / f"last-{id(context)}-{n}.png"),
-                                full_page=True)
-        context.close()
+    try:
+        yield _open
+    finally:
+        for context in contexts:
+            if SCREENSHOTS:  # where each person ended: what a failed step left on screen
+                for n, page in enumerate(context.pages):
+                    page.screenshot(path=str(Path(SCREENSHOTS) / f"last-{id(context)}-{n}.png"),
+                                    full_page=True)
+            context.close()
+
+
+@pytest.fixture
+def walk(chromium: Any, live_server: str) -> Iterator[Callable[[str], Walk]]:
+    """Factory: a fresh browser context (its own cookies) for one person."""
+    with people(chromium, live_server) as open_:
+        yield open_
 
 
 PASSWORD = "correct horse battery staple"

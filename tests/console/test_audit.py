@@ -162,6 +162,7 @@ def test_verify_now_says_the_log_holds_and_is_logged(auditor: Browser,
     page = _verified(auditor, {"fixity": "yes"})
     assert "The log verifies: nothing is missing, altered or out of order." in page.text
     assert "decrypted and hashed again" in page.text
+    assert re.search(r"1 stored file \(\d+\.\d KiB\) decrypted", page.text)  # not 0.0 MiB
     assert "Outside time (RFC 3161): no TSA configured (BWC_TSA_URL)" in page.text
     with session_scope() as session:
         last = [e for e in all_entries(session=session) if e.action == "custody.verify"][-1]
@@ -206,3 +207,89 @@ def test_only_an_auditor_verifies_and_only_with_this_logons_token(
     assert browser("cust-1").post(f"{LOG}/verify", {}).status_code == 403
     with session_scope() as session:  # the two refusals are logged as such, nothing else
         assert log_size(session=session) == before + 2
+
+
+def test_a_running_verification_names_the_stage_its_bar_counts(
+        auditor: Browser, ingest_clip: Callable[..., str]) -> None:
+    """The job counts each stage (entries, checkpoints, stored bytes) from nought in turn: the
+    box says which one, or an auditor sees one bar going back to the start twice."""
+    from bwc_custody.config import get_settings
+    from bwc_custody.custody import service as custody
+    from bwc_custody.db import get_engine, session_scope
+    from bwc_custody.flows.verify_state import run_verify_job
+    from bwc_custody.jobs.worker import JobContext, run_now
+    from bwc_custody.vault.service import get_signer, get_store
+
+    ingest_clip()
+    _append(4)
+    with session_scope() as session:
+        for _ in range(2):
+            custody.create_checkpoint(session=session, signer=get_signer(), store=get_store())
+            custody.append(session=session, actor=LOCAL_OPERATOR, action="test.event",
+                           target_type="test", target_id="rec-2")
+    queued: Any = auditor.post(f"{LOG}/verify", {"fixity": "yes"})
+    job_id = queued.headers["location"].rsplit("=", 1)[1]
+    seen: dict[str, str] = {}
+
+    def watched(ctx: JobContext) -> None:
+        """The real handler, with the box read as the heartbeat stores each stage's first
+        step (the heartbeat's own thread beats only every two seconds)."""
+        report = ctx.progress
+
+        def progress(done: int, total: int | None, stage: str | None = None) -> None:
+            report(done, total, stage)
+            if stage is not None and done > 0 and stage not in seen:
+                assert ctx.heartbeat.beat()
+                box: Any = auditor.get(f"/console/custody/verifications/{job_id}")
+                seen[stage] = re.sub(r"\s+", " ", box.text)
+
+        ctx.progress = progress  # type: ignore[method-assign]
+        run_verify_job(ctx)
+
+    done = run_now(job_id, engine=get_engine(), home=get_settings().home,
+                   handlers={"verify": watched})
+    assert done.state == "succeeded", done.error_message
+    assert set(seen) == {"entries", "checkpoints", "objects"}
+    assert "Step 1 of 3: Checking log entries: 1 of " in seen["entries"]
+    assert "Step 2 of 3: Checking signed checkpoints: 1 of 2" in seen["checkpoints"]
+    # the test clip is a few KiB: counted in KiB, not as "0.0 of 0.0 MiB"
+    assert re.search(r"Step 3 of 3: Re-reading stored files: \d+\.\d KiB of \d+\.\d KiB",
+                     seen["objects"])
+    for box in seen.values():  # still running: the box keeps polling
+        assert f'hx-get="/console/custody/verifications/{job_id}"' in box
+
+
+def test_a_finished_verification_has_the_log_table_read_again(auditor: Browser) -> None:
+    """The table below the box was read when the page loaded, before the check was logged:
+    the box that shows the result tells the page (an htmx event) to read the table again,
+    with the filters the page shows, and the table then holds the `custody.verify` entry."""
+    from bwc_custody.config import get_settings
+    from bwc_custody.console.audit_pages import VERIFIED
+    from bwc_custody.db import get_engine
+    from bwc_custody.flows.jobs import HANDLERS
+    from bwc_custody.jobs.worker import run_now
+
+    _append(3)
+    queued: Any = auditor.post(f"{LOG}/verify", {})
+    job_id = queued.headers["location"].rsplit("=", 1)[1]
+    box_url = f"/console/custody/verifications/{job_id}"
+    loaded: Any = auditor.get(LOG, params={"action": "custody.*", "verification": job_id})
+    table = re.search(r'<div id="custody-log" ([^>]*)>', loaded.text)
+    assert table is not None
+    listens = dict(re.findall(r'([\w-]+)="([^"]*)"', table.group(1)))
+    assert listens["hx-trigger"] == f"{VERIFIED} from:body"
+    assert listens["hx-select"] == "#custody-log"
+    again = listens["hx-get"].replace("&amp;", "&")
+    assert again == "/console/custody?action=custody.%2A"  # the filters the page shows
+    assert "custody.verify" not in _actions(loaded)
+    waiting: Any = auditor.get(box_url, headers={"HX-Request": "true"})
+    assert "HX-Trigger" not in waiting.headers  # not yet: nothing new to read
+
+    run_now(job_id, engine=get_engine(), home=get_settings().home, handlers=HANDLERS)
+    done: Any = auditor.get(box_url, headers={"HX-Request": "true"})
+    assert "The log verifies" in done.text
+    assert done.headers["HX-Trigger"] == VERIFIED
+    reread: Any = auditor.get(again, headers={"HX-Request": "true"})
+    assert reread.status_code == 200
+    part = reread.text[reread.text.index('<div id="custody-log"'):]
+    assert re.findall(r'<td class="mono action">([a-z_.]+)</td>', part)[0] == "custody.verify"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -17,7 +18,7 @@ from fastapi.testclient import TestClient
 from bwc_custody.roles import Role
 from tests.console.conftest import Browser
 from tests.requests.test_review import Desk, desk
-from tests.tags.conftest import KID_A, make_clip
+from tests.tags.conftest import KID_A, KID_B, make_clip
 
 __all__ = ["desk", "make_clip"]
 
@@ -313,3 +314,26 @@ def test_a_case_is_closed_from_a_recordings_page(
     page = counsel.get(url)
     assert f'action="{url}/case-closed"' not in page.text
     assert "Case 2026-0042 closed" in page.text
+
+
+@pytest.mark.slow
+def test_a_rule_that_only_adds_a_redaction_says_what_it_adds(
+        desk: Desk, make_clip: Callable[..., Path], browser: Callable[..., Browser]) -> None:
+    """The whole-heads rule decides nothing (its effect is `none`) but asks for whole heads:
+    its badge on the request page says so, not "none", which reads as "does nothing"."""
+    evidence_id = desk.recording(make_clip([KID_A, KID_B], per_image=2.0))
+    request_id = desk.request(evidence_id)
+    decision = desk.view(request_id)["decision"]["decision"]
+    rule = "school-students-whole-heads-involved"
+    assert {"multi_student", "school_campus"} <= set(desk.view(request_id)["decision"]["tags"])
+    assert next(r for r in decision["rules"] if r["id"] == rule)["effect"] == "none"
+    page: Any = browser("cust-1").get(f"/console/requests/{request_id}")
+    assert page.status_code == 200
+    badges = dict((i, b) for b, i in re.findall(
+        r'<span class="badge effect-[\w]+"[^>]*>([^<]+)</span>\s*<span class="mono muted">'
+        r'([\w-]+)</span>', page.text))
+    assert badges[rule] == "adds: whole heads (non subject students)"
+    assert 'title="Decides nothing; adds to the redactions: the whole head, not only the face' \
+        in page.text
+    decisive = next(r for r in decision["rules"] if r["decisive"])
+    assert badges[decisive["id"]] == decisive["effect"].replace("_", " ")  # as before

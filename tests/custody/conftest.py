@@ -69,6 +69,32 @@ def ingest(migrated: str) -> Callable[[bytes], str]:
 
 
 @pytest.fixture
+def package(ingest: Callable[..., str], tmp_path: Path) -> tuple[Path, str]:
+    """`bwc package` of a recording that was viewed (`evidence.stream`) and exported before
+    (`evidence.export`), so the package carries entries about it besides the ingest; returns
+    the package's folder and the recording's id."""
+    from typer.testing import CliRunner
+
+    from bwc_custody.cli import app
+    from bwc_custody.db import session_scope
+    from bwc_custody.evidence.service import export_original, open_original
+    from bwc_custody.vault.service import get_keyring, get_store
+
+    evidence_id = ingest(b"footage " * 5_000)
+    with session_scope() as session:
+        open_original(session=session, store=get_store(), keyring=get_keyring(),
+                      evidence_id=evidence_id, actor=LOCAL_OPERATOR, reason="review")
+        export_original(session=session, store=get_store(), keyring=get_keyring(),
+                        evidence_id=evidence_id, out=tmp_path / "copy.mp4",
+                        actor=LOCAL_OPERATOR, reason="to the prosecutor")
+    out = tmp_path / "pkg"
+    result = CliRunner().invoke(app, ["package", evidence_id, "--out", str(out)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out, evidence_id
+
+
+@pytest.fixture
 def run_verify(migrated: str) -> Callable[..., dict]:  # type: ignore[type-arg]
     """Run the full verification (`bwc verify`'s); returns the JSON report."""
     from bwc_custody.db import session_scope

@@ -147,27 +147,6 @@ def _entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return [json.loads(e["canonical"]) for e in manifest["entries"]]
 
 
-@pytest.fixture
-def package(migrated: str, ingest: Callable[..., str], tmp_path: Path) -> tuple[Path, str]:
-    """A package of a recording that was viewed (`evidence.stream`) and exported before."""
-    from bwc_custody.db import session_scope
-    from bwc_custody.evidence.service import export_original, open_original
-    from bwc_custody.vault.service import get_keyring, get_store
-    from tests.support.actors import LOCAL_OPERATOR
-
-    evidence_id = ingest(b"footage " * 5_000)
-    with session_scope() as session:
-        open_original(session=session, store=get_store(), keyring=get_keyring(),
-                      evidence_id=evidence_id, actor=LOCAL_OPERATOR, reason="review")
-        export_original(session=session, store=get_store(), keyring=get_keyring(),
-                        evidence_id=evidence_id, out=tmp_path / "copy.mp4",
-                        actor=LOCAL_OPERATOR, reason="to the prosecutor")
-    out = tmp_path / "pkg"
-    code, result = _bwc("package", evidence_id, "--out", str(out))
-    assert code == 0, result
-    return out, evidence_id
-
-
 @pytest.mark.parametrize("action", ["evidence.stream", "evidence.export"])
 def test_a_package_missing_an_entry_about_the_evidence_fails(
         package: tuple[Path, str], action: str) -> None:
