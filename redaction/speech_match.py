@@ -407,3 +407,57 @@ def find_identifiers(words: Sequence[Word], terms: SpeechTerms,
             low_confidence=level != "likely", level=level, engine_confidence=engine,
             why=f'heard "{_heard(words, first, last)}": {why}'))
     return out
+
+
+SPOTTED = "spotted by keyword search, not in the transcript"
+# a keyword hit alone is not a transcript: what level it is shown at (measured: LEVEL_PRECISION)
+SPOTTED_LEVEL: Level = "unsure"
+
+
+def find_spotted(spotted: Sequence[Word], terms: SpeechTerms,
+                 options: MatchOptions | None = None,
+                 duration: float | None = None) -> list[MuteSuggestion]:
+    """The terms' words a keyword spotter heard (`Transcript.spotted`), as suggestions of
+    kind "term": words of one term spotted within `max_gap` of each other are one hit, and
+    a hit needs one of the term's distinctive words ("Street" spotted alone is no name).
+    Shown at SPOTTED_LEVEL; `find_in_transcript` folds a hit into a transcript's suggestion
+    of the same term at the same time instead."""
+    opts = options or MatchOptions()
+    prepared = _prepare(terms.terms)
+    words = sorted(spotted, key=lambda w: (w.start, w.end))
+    norm = [normalize(w.text) for w in words]
+    used = [False] * len(words)
+    out: list[MuteSuggestion] = []
+    for i, n in enumerate(norm):
+        if used[i]:
+            continue
+        term = next((t for t in prepared if n in t.distinctive), None)
+        if term is None:
+            continue
+        first = last = i
+        used[i] = True
+        # the rest of the phrase spotted beside it, either side (the spotter may report a
+        # later word first when two hits overlap)
+        for j in range(i + 1, len(words)):
+            if words[j].start - words[last].end > opts.max_gap:
+                break
+            if not used[j] and norm[j] in term.tokens:
+                used[j], last = True, j
+        while (first > 0 and not used[first - 1] and norm[first - 1] in term.tokens
+               and words[first].start - words[first - 1].end <= opts.max_gap):
+            first -= 1
+            used[first] = True
+        group = words[first:last + 1]
+        heard = " ".join(w.text for w in group)
+        h0, h1 = min(w.start for w in group), max(w.end for w in group)
+        end = h1 + opts.pad_after
+        if duration is not None:
+            end = min(end, max(duration, h1))
+        out.append(MuteSuggestion(
+            id=len(out), start=max(0.0, h0 - opts.pad_before), end=end, heard=heard,
+            heard_start=h0, heard_end=h1, kind="term", term=term.text, match=1.0,
+            confidence=LEVEL_PRECISION[SPOTTED_LEVEL],
+            low_confidence=SPOTTED_LEVEL != "likely", level=SPOTTED_LEVEL,
+            engine_confidence=None,
+            why=f'{SPOTTED}: "{heard}", a word of term {term.text!r}'))
+    return out
