@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.audio_clips import Speech, make_speech, mix, truth_dict  # noqa: E402
 from redaction.speech import SpeechTerms, Transcript, find_in_transcript, transcribe  # noqa: E402
 from redaction.speech_engine import WhisperTranscriber  # noqa: E402
-from redaction.speech_match import SPOTTED, MatchOptions, normalize  # noqa: E402
+from redaction.speech_match import MatchOptions, normalize  # noqa: E402
 from redaction.speech_spot import KeywordSpotter  # noqa: E402
 
 Range = tuple[float, float]
@@ -301,8 +301,7 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
                     row.update(engine=label0 if spotter else "wh-nospt", pad=label,
                                wall=wall, cpu=max(1e-6, cpu - spot_cpu),
                                ranges=[(s.start, s.end) for s in sugg],
-                               spotted_only=sum(s.agreed == 1 and s.why.startswith(SPOTTED)
-                                                for s in sugg),
+                               spotted_only=sum(s.spotted_only for s in sugg),
                                oov=t.not_listened_for,
                                timing=timing_errors(speech, t),
                                context=_context(speech, t, sugg))

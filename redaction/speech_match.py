@@ -90,7 +90,9 @@ LEVEL_HELP: dict[Level, str] = {
     "likely": "a name as you listed it, or a number read out whole",
     "possible": "sounds like a name you listed, or a number in pieces, heard by both passes: "
                 "listen to check",
-    "unsure": "sounds like a name you listed, heard by one pass only: listen before deciding",
+    "unsure": "sounds like a name you listed, heard by one pass only, or a name you listed "
+              "picked out by keyword search alone (not in the transcript): listen before "
+              "deciding",
 }
 
 
@@ -458,6 +460,6 @@ def find_spotted(spotted: Sequence[Word], terms: SpeechTerms,
             heard_start=h0, heard_end=h1, kind="term", term=term.text, match=1.0,
             confidence=LEVEL_PRECISION[SPOTTED_LEVEL],
             low_confidence=SPOTTED_LEVEL != "likely", level=SPOTTED_LEVEL,
-            engine_confidence=None,
+            engine_confidence=None, spotted_only=True,
             why=f'{SPOTTED}: "{heard}", a word of term {term.text!r}'))
     return out

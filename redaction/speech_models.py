@@ -175,6 +175,9 @@ class MuteSuggestion:
     # the recogniser's own figure: its lowest word probability in the range x `match`.
     # Not a chance of being right (a name the terms taught it scores ~0.01 even when right)
     engine_confidence: float | None = None
+    # only the keyword spotter heard it (redaction/speech_spot.py): no pass wrote it down,
+    # so `heard` is the listed word it picked out, not what a transcript says
+    spotted_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (times rounded to ms)."""
