@@ -46,10 +46,17 @@ sys.path.insert(0, str(ROOT))
 from bench.audio_clips import Speech, make_speech, mix, truth_dict  # noqa: E402
 from redaction.speech import SpeechTerms, Transcript, find_in_transcript, transcribe  # noqa: E402
 from redaction.speech_engine import WhisperTranscriber  # noqa: E402
-from redaction.speech_match import MatchOptions, normalize  # noqa: E402
+from redaction.speech_match import (  # noqa: E402
+    NUMBER_WORDS,
+    MatchOptions,
+    find_identifiers,
+    normalize,
+)
+from redaction.speech_models import Word  # noqa: E402
 from redaction.speech_spot import KeywordSpotter  # noqa: E402
 
 Range = tuple[float, float]
+DIGIT_WORDS = [w for w, d in NUMBER_WORDS.items() if len(d) == 1 and w != "o"]
 
 
 def _cpu() -> float:
@@ -203,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="score the union of transcripts saved by earlier --save runs")
     ap.add_argument("--sphinx-threshold", type=float, default=KeywordSpotter.threshold,
                     help="the keyword spotter's threshold (ours and `sphinx`)")
+    ap.add_argument("--spot-digits", type=float, nargs="+", metavar="THRESHOLD",
+                    help="trial: also spot digit words at each threshold, runs of them as "
+                         "numbers (rows wh+dgTHRESHOLD)")
     ap.add_argument("--no-spot", action="store_true",
                     help="`whisper` without the keyword spotter (as before issue 24)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/bwc-bench-audio"))
@@ -306,6 +316,26 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
                                timing=timing_errors(speech, t),
                                context=_context(speech, t, sugg))
                     rows.append(row)
+        for th in args.spot_digits or []:
+            # trial (not in the server): the spotter listening for digit words too, its
+            # hits read as a transcript of their own by the run-of-digits rule
+            digit_spotter = _TimedSpotter(threshold=th)
+            dt = transcribe(wav, transcriber=[], hotwords=DIGIT_WORDS, spotter=digit_spotter)
+            heard: list[Word] = []
+            for w in sorted(dt.spotted, key=lambda w: (w.start, w.end)):
+                if heard and w.start < heard[-1].end - 0.5 * (w.end - w.start):
+                    continue  # two digits spotted on one stretch of sound: the first
+                heard.append(w)
+            digit_sugg = find_identifiers(
+                heard, SpeechTerms(numbers=True, min_digits=terms.min_digits),
+                MatchOptions(), tr.duration)
+            main_rows = [r for r in rows if r["engine"] == "whisper"]
+            base_ranges = main_rows[0]["ranges"] if main_rows else []
+            ranges = base_ranges + [(x.start, x.end) for x in digit_sugg]
+            row = score(speech, ranges, 0)
+            row.update(engine=f"dig{th:.0e}".replace("e-0", "e-"), pad=args.pads[0], wall=wall,
+                       cpu=cpu + digit_spotter.cpu, digit_suggestions=len(digit_sugg))
+            rows.append(row)
     elif name == "whisper+sphinx":
         # pocketsphinx's keyword hits on the terms' words as a second opinion: added to
         # Whisper's suggestions (ours, scored as above) as further suggestions
