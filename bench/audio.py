@@ -20,8 +20,8 @@ Engines: `whisper` (ours, what the server runs: redaction/speech.py, Whisper tin
 faster-whisper, two passes, and pocketsphinx keyword spotting of the terms' words beside
 them, redaction/speech_spot.py); each `whisper` run also prints `wh-nospt`, the same
 transcript scored without the spotter's hits (before/after with Whisper identical;
-`--no-spot` runs no spotter at all); `sphinx` is the spotter alone on the whole file, as
-first measured. Needs Debian's `espeak-ng` and `sox`.
+`--no-spot` runs no spotter at all) and `wh-names` with its term words but not its digit
+words; `sphinx` is the spotter alone on the whole file, as first measured. Needs Debian's `espeak-ng` and `sox`.
 
     nice -n 10 .venv/bin/python bench/audio.py                     # seeds 1, all SNRs
     .venv/bin/python bench/audio.py --seeds 2 3 --snr 10 --engines whisper --pads 0.1 0.2
@@ -46,17 +46,10 @@ sys.path.insert(0, str(ROOT))
 from bench.audio_clips import Speech, make_speech, mix, truth_dict  # noqa: E402
 from redaction.speech import SpeechTerms, Transcript, find_in_transcript, transcribe  # noqa: E402
 from redaction.speech_engine import WhisperTranscriber  # noqa: E402
-from redaction.speech_match import (  # noqa: E402
-    NUMBER_WORDS,
-    MatchOptions,
-    find_identifiers,
-    normalize,
-)
-from redaction.speech_models import Word  # noqa: E402
+from redaction.speech_match import DIGIT_WORDS, MatchOptions, normalize  # noqa: E402
 from redaction.speech_spot import KeywordSpotter  # noqa: E402
 
 Range = tuple[float, float]
-DIGIT_WORDS = [w for w, d in NUMBER_WORDS.items() if len(d) == 1 and w != "o"]
 
 
 def _cpu() -> float:
@@ -210,9 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="score the union of transcripts saved by earlier --save runs")
     ap.add_argument("--sphinx-threshold", type=float, default=KeywordSpotter.threshold,
                     help="the keyword spotter's threshold (ours and `sphinx`)")
-    ap.add_argument("--spot-digits", type=float, nargs="+", metavar="THRESHOLD",
-                    help="trial: also spot digit words at each threshold, runs of them as "
-                         "numbers (rows wh+dgTHRESHOLD)")
+    ap.add_argument("--digit-threshold", type=float, default=KeywordSpotter.digit_threshold,
+                    help="the keyword spotter's threshold for digit words")
     ap.add_argument("--no-spot", action="store_true",
                     help="`whisper` without the keyword spotter (as before issue 24)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/bwc-bench-audio"))
@@ -260,7 +252,8 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
               args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     if name == "whisper":
-        spotter = None if args.no_spot else _TimedSpotter(threshold=args.sphinx_threshold)
+        spotter = None if args.no_spot else _TimedSpotter(
+            threshold=args.sphinx_threshold, digit_threshold=args.digit_threshold)
         c0, t0 = _cpu(), time.perf_counter()
         if args.combine:
             saved = [Transcript.from_dict(json.loads(wav.with_suffix(
@@ -270,20 +263,22 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
                             sum(t.seconds for t in saved), passes[1:])
             if spotter:
                 # the saved transcripts' own spotting, else the spotter run now
-                have = [t for t in saved if t.engine.get("spotter")]
-                if have and have[0].engine["spotter"]["settings"]["threshold"] == \
-                        args.sphinx_threshold:
+                want = {**spotter.describe()["settings"], "digits": terms.numbers}
+                have = [t for t in saved if t.engine.get("spotter") and {
+                    **t.engine["spotter"]["settings"],
+                    "digits": t.engine["spotter"].get("digits", False)} == want]
+                if have:
                     tr.spotted, tr.not_listened_for = have[0].spotted, have[0].not_listened_for
                     spotter.cpu = have[0].engine.get("spot_cpu", 0.0)
                 else:
                     spot = transcribe(wav, transcriber=[], hotwords=terms.terms,
-                                      spotter=spotter)
+                                      spotter=spotter, spot_digits=terms.numbers)
                     tr.spotted, tr.not_listened_for = spot.spotted, spot.not_listened_for
                     tr.seconds += spot.seconds
         else:
             kw = {"piece_seconds": args.piece} if args.piece else {}
             tr = transcribe(wav, transcriber=engine, hotwords=terms.terms, spotter=spotter,
-                            spot=spotter is not None, **kw)
+                            spot=spotter is not None, spot_digits=terms.numbers, **kw)
             tr.engine["spot_cpu"] = spotter.cpu if spotter else 0.0
         wall, cpu = time.perf_counter() - t0, _cpu() - c0
         if args.combine:
@@ -291,11 +286,14 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
         if args.save:
             wav.with_suffix(f".{args.save}.transcript.json").write_text(
                 json.dumps(tr.to_dict()))
+        # the same transcript with the spotter's digits dropped, and with none of its hits
+        names = [w for w in tr.spotted if normalize(w.text) not in DIGIT_WORDS]
         variants = [("whisper", tr)] if spotter is None else [
-            ("whisper", tr), ("wh-nospt", replace(tr, spotted=[], not_listened_for=[]))]
+            ("whisper", tr), ("wh-names", replace(tr, spotted=names)),
+            ("wh-nospt", replace(tr, spotted=[], not_listened_for=[]))]
         for label0, t in variants:
             # without the spotter: its CPU taken off (wall kept: the machine is shared)
-            spot_cpu = spotter.cpu if spotter and label0 == "wh-nospt" else 0.0
+            spot_cpu = spotter.cpu if spotter and label0 == "wh-nospt" else 0.0  # (names: same)
             for pad in args.pads:
                 for slack in args.slacks:
                     before, _, after = pad.partition("/")
@@ -316,26 +314,6 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
                                timing=timing_errors(speech, t),
                                context=_context(speech, t, sugg))
                     rows.append(row)
-        for th in args.spot_digits or []:
-            # trial (not in the server): the spotter listening for digit words too, its
-            # hits read as a transcript of their own by the run-of-digits rule
-            digit_spotter = _TimedSpotter(threshold=th)
-            dt = transcribe(wav, transcriber=[], hotwords=DIGIT_WORDS, spotter=digit_spotter)
-            heard: list[Word] = []
-            for w in sorted(dt.spotted, key=lambda w: (w.start, w.end)):
-                if heard and w.start < heard[-1].end - 0.5 * (w.end - w.start):
-                    continue  # two digits spotted on one stretch of sound: the first
-                heard.append(w)
-            digit_sugg = find_identifiers(
-                heard, SpeechTerms(numbers=True, min_digits=terms.min_digits),
-                MatchOptions(), tr.duration)
-            main_rows = [r for r in rows if r["engine"] == "whisper"]
-            base_ranges = main_rows[0]["ranges"] if main_rows else []
-            ranges = base_ranges + [(x.start, x.end) for x in digit_sugg]
-            row = score(speech, ranges, 0)
-            row.update(engine=f"dig{th:.0e}".replace("e-0", "e-"), pad=args.pads[0], wall=wall,
-                       cpu=cpu + digit_spotter.cpu, digit_suggestions=len(digit_sugg))
-            rows.append(row)
     elif name == "whisper+sphinx":
         # pocketsphinx's keyword hits on the terms' words as a second opinion: added to
         # Whisper's suggestions (ours, scored as above) as further suggestions

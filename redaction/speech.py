@@ -50,12 +50,13 @@ def transcribe(src: Path | MediaSource, *,
                transcriber: Transcriber | Sequence[Transcriber] | None = None,
                hotwords: Sequence[str] = (), progress: ProgressFn | None = None,
                piece_seconds: float = 10.0, spotter: KeywordSpotter | None = None,
-               spot: bool = True) -> Transcript:
+               spot: bool = True, spot_digits: bool = False) -> Transcript:
     """Every word spoken in `src`'s first audio stream with its time range and confidence,
     heard by each of the transcribers (default: `default_transcribers()`); NoAudioStream
     when there is none. `hotwords` (the custodian's terms) bias spelling, and `spotter`
     (default: `default_spotter()`; `spot=False`: none) listens for their words in the same
-    pieces, a second opinion kept in `Transcript.spotted`.
+    pieces, a second opinion kept in `Transcript.spotted` (with `spot_digits`, for the words
+    of digits read out too).
 
     The sound is decoded in pieces of about `piece_seconds`, cut at quiet moments, each
     recognised on its own: measured on the bench, whole 30 s windows decoded with the terms
@@ -67,9 +68,9 @@ def transcribe(src: Path | MediaSource, *,
                                   else [transcriber] if not isinstance(transcriber, Sequence)
                                   else list(transcriber))
     listening = None
-    if spot and hotwords:
+    if spot and (hotwords or spot_digits):
         spotter = spotter or default_spotter()
-        listening = spotter.prepare(hotwords)
+        listening = spotter.prepare(hotwords, digits=spot_digits)
     # the spotter is one more step of each piece (~1/5 of a Whisper pass's time: measured)
     steps: list[Transcriber | KeywordSpotter] = [*engines, *([spotter] if spotter and
                                                               listening else [])]
@@ -102,6 +103,7 @@ def transcribe(src: Path | MediaSource, *,
     engine: dict[str, Any] = {"passes": [e.describe() for e in engines]}
     if spotter and listening:
         engine["spotter"] = {**spotter.describe(),
+                             "digits": listening.digits,
                              "not_listened_for": listening.not_listened_for}
     return Transcript(passes[0] if passes else [], info.duration, engine,
                       time.perf_counter() - started, passes[1:], spotted,
@@ -111,9 +113,10 @@ def transcribe(src: Path | MediaSource, *,
 def find_in_transcript(transcript: Transcript, terms: SpeechTerms,
                        options: MatchOptions | None = None) -> list[MuteSuggestion]:
     """`find_identifiers` on every pass of `transcript`; what several passes heard at the
-    same time becomes one suggestion covering all of them. A term's word the keyword spotter
-    heard (`transcript.spotted`) counts as one more pass where a pass heard the same term
-    at the same time, and is a suggestion of its own ("unsure") where none did."""
+    same time becomes one suggestion covering all of them. A term's word (or a run of digit
+    words) the keyword spotter heard (`transcript.spotted`) counts as one more pass where a
+    pass heard the same term (a number) at the same time, and is a suggestion of its own
+    (SPOTTED_LEVEL) where none did."""
     opts = options or MatchOptions()
     found = [(k, s) for k, words in enumerate(transcript.passes)
              for s in find_identifiers(words, terms, opts, transcript.duration)]
@@ -128,8 +131,8 @@ def find_in_transcript(transcript: Transcript, terms: SpeechTerms,
     n = len(transcript.passes)
     spot = n  # the spotter's index among a group's members
     for s in find_spotted(transcript.spotted, terms, opts, transcript.duration):
-        same = next((g for g in groups if g[0][1].kind == "term"
-                     and any(x.term == s.term for _, x in g)
+        same = next((g for g in groups if g[0][1].kind == s.kind
+                     and (s.kind != "term" or any(x.term == s.term for _, x in g))
                      and s.start < max(x.end for _, x in g)
                      and s.end > min(x.start for _, x in g)), None)
         if same is not None:
@@ -172,10 +175,11 @@ def suggest_mutes(src: Path | MediaSource, terms: SpeechTerms, *,
                   transcriber: Transcriber | None = None, options: MatchOptions | None = None,
                   progress: ProgressFn | None = None,
                   spotter: KeywordSpotter | None = None) -> SpeechResult:
-    """Transcribe `src` (with keyword spotting of the terms' words) and suggest a mute
-    range for every term, number and code heard or spotted."""
+    """Transcribe `src` (with keyword spotting of the terms' words, and of digit words when
+    `terms.numbers`) and suggest a mute range for every term, number and code heard or
+    spotted."""
     transcript = transcribe(src, transcriber=transcriber, hotwords=terms.terms,
-                            progress=progress, spotter=spotter)
+                            progress=progress, spotter=spotter, spot_digits=terms.numbers)
     return SpeechResult(transcript, find_in_transcript(transcript, terms, options))
 
 

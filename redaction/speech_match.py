@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jellyfish
 
@@ -412,18 +412,45 @@ def find_identifiers(words: Sequence[Word], terms: SpeechTerms,
 
 
 SPOTTED = "spotted by keyword search, not in the transcript"
-# a keyword hit alone is not a transcript: what level it is shown at (measured: LEVEL_PRECISION)
+# a keyword hit alone is not a transcript: the level it is shown at (measured:
+# LEVEL_PRECISION), for a term's words and for a run of digit words
 SPOTTED_LEVEL: Level = "unsure"
+SPOTTED_NUMBER_LEVEL: Level = "unsure"
+DIGIT_WORDS = frozenset(w for w, d in NUMBER_WORDS.items() if len(d) == 1 and w != "o")
+
+
+def _spotted_numbers(spotted: Sequence[Word], terms: SpeechTerms, opts: MatchOptions,
+                     duration: float | None) -> list[MuteSuggestion]:
+    """Runs of spotted digit words read by the rules for spoken numbers (`find_identifiers`
+    with the terms' `min_digits`, no terms, no patterns)."""
+    digits: list[Word] = []
+    for w in sorted((w for w in spotted if normalize(w.text) in DIGIT_WORDS),
+                    key=lambda w: (w.start, w.end)):
+        # two digits spotted on one stretch of sound: the first
+        if digits and w.start < digits[-1].end - 0.5 * (w.end - w.start):
+            continue
+        digits.append(w)
+    if not digits or not terms.numbers:
+        return []
+    found = find_identifiers(digits, SpeechTerms(numbers=True, min_digits=terms.min_digits),
+                             opts, duration)
+    return [replace(s, level=SPOTTED_NUMBER_LEVEL,
+                    confidence=LEVEL_PRECISION[SPOTTED_NUMBER_LEVEL],
+                    low_confidence=SPOTTED_NUMBER_LEVEL != "likely", engine_confidence=None,
+                    spotted_only=True,
+                    why=f'{SPOTTED}: digits "{s.heard}", {terms.min_digits} or more in a run')
+            for s in found if s.kind == "number"]
 
 
 def find_spotted(spotted: Sequence[Word], terms: SpeechTerms,
                  options: MatchOptions | None = None,
                  duration: float | None = None) -> list[MuteSuggestion]:
-    """The terms' words a keyword spotter heard (`Transcript.spotted`), as suggestions of
-    kind "term": words of one term spotted within `max_gap` of each other are one hit, and
-    a hit needs one of the term's distinctive words ("Street" spotted alone is no name).
-    Shown at SPOTTED_LEVEL; `find_in_transcript` folds a hit into a transcript's suggestion
-    of the same term at the same time instead."""
+    """The terms' words and digit words a keyword spotter heard (`Transcript.spotted`), as
+    suggestions: words of one term spotted within `max_gap` of each other are one hit of
+    kind "term", which needs one of the term's distinctive words ("Street" spotted alone is
+    no name); a run of digit words is a "number" as in a transcript. Shown at
+    SPOTTED_LEVEL / SPOTTED_NUMBER_LEVEL; `find_in_transcript` folds a hit into a
+    transcript's suggestion of the same term (a number) at the same time instead."""
     opts = options or MatchOptions()
     prepared = _prepare(terms.terms)
     words = sorted(spotted, key=lambda w: (w.start, w.end))
@@ -462,4 +489,6 @@ def find_spotted(spotted: Sequence[Word], terms: SpeechTerms,
             low_confidence=SPOTTED_LEVEL != "likely", level=SPOTTED_LEVEL,
             engine_confidence=None, spotted_only=True,
             why=f'{SPOTTED}: "{heard}", a word of term {term.text!r}'))
-    return out
+    out += _spotted_numbers(spotted, terms, opts, duration)
+    out.sort(key=lambda s: (s.start, s.end))
+    return [replace(s, id=i) for i, s in enumerate(out)]
