@@ -21,7 +21,8 @@ faster-whisper, two passes, and pocketsphinx keyword spotting of the terms' word
 them, redaction/speech_spot.py); each `whisper` run also prints `wh-nospt`, the same
 transcript scored without the spotter's hits (before/after with Whisper identical;
 `--no-spot` runs no spotter at all) and `wh-names` with its term words but not its digit
-words; `sphinx` is the spotter alone on the whole file, as first measured. Needs Debian's `espeak-ng` and `sox`.
+words; `sphinx` is the spotter alone on the whole file, as first measured. Needs Debian's
+`espeak-ng` and `sox`.
 
     nice -n 10 .venv/bin/python bench/audio.py                     # seeds 1, all SNRs
     .venv/bin/python bench/audio.py --seeds 2 3 --snr 10 --engines whisper --pads 0.1 0.2

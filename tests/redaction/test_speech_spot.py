@@ -18,6 +18,7 @@ from redaction.speech_match import (
     LEVEL_PRECISION,
     SPOTTED,
     SPOTTED_LEVEL,
+    SPOTTED_NUMBER_LEVEL,
     MatchOptions,
 )
 from redaction.speech_models import SpeechTerms, Transcript, Word
@@ -141,3 +142,33 @@ def test_the_spotted_words_round_trip_and_old_transcripts_still_load(spotted: Sp
 def test_every_level_has_words_for_the_custodian() -> None:
     assert SPOTTED_LEVEL in LEVEL_HELP
     assert "keyword" in LEVEL_HELP[SPOTTED_LEVEL]
+
+
+NUMBER = "His mother's number is five zero two, three four one, eight eight nine nine."
+
+
+def test_a_run_of_spotted_digits_is_a_number(tmp_path: Path) -> None:
+    """Asked for spoken numbers, the spotter listens for digit words too; a run of them is
+    read by the rules for spoken numbers (5 or more digits), a suggestion of its own."""
+    clip = spoken_clip(NUMBER, tmp_path, lead_s=LEAD)
+    said = [(w.text.strip(",."), w.start + LEAD, w.end + LEAD) for w in speak(NUMBER).words]
+    digits = [(a, b) for t, a, b in said if t in ("five", "zero", "two", "three", "four",
+                                                  "one", "eight", "nine")]
+    tr = transcribe(clip, transcriber=[], hotwords=[], spot_digits=True)
+    assert tr.engine["spotter"]["digits"] is True
+    assert tr.engine["spotter"]["settings"]["digit_threshold"] == 1e-3
+    numbers = find_in_transcript(tr, SpeechTerms(min_digits=5))
+    assert numbers, tr.spotted
+    for s in numbers:
+        assert (s.kind, s.level, s.spotted_only) == ("number", SPOTTED_NUMBER_LEVEL, True)
+        assert s.why.startswith(SPOTTED)
+        # inside the number read out (its padding aside), not on "mother's"
+        assert digits[0][0] - 0.5 < s.heard_start < s.heard_end < digits[-1][1] + 0.5
+    covered = [sum(max(0.0, min(b, s.end) - max(a, s.start)) for s in numbers) / (b - a)
+               for a, b in digits]
+    assert sum(c >= 0.9 for c in covered) >= 3, covered
+    # numbers not asked for: digits spotted or not, no number suggested
+    assert find_in_transcript(tr, SpeechTerms(numbers=False)) == []
+    # and without `spot_digits` the spotter does not listen for them at all
+    assert transcribe(clip, transcriber=[], hotwords=["Marcus"]).engine["spotter"][
+        "digits"] is False
