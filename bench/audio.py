@@ -305,7 +305,10 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
                                         join_piece_digits=args.join_piece_digits)
                     sugg = find_in_transcript(t, terms, opts)
                     row = score(speech, [(s.start, s.end) for s in sugg],
-                                sum(s.low_confidence for s in sugg), [s.level for s in sugg])
+                                sum(s.low_confidence for s in sugg),
+                                # spotted-only ones apart: they may deserve a level of their own
+                                [s.level + (f" (spotted {s.kind})" if s.spotted_only else "")
+                                 for s in sugg])
                     label = pad if len(args.slacks) == 1 else f"{pad}~{slack:g}"
                     row.update(engine=label0 if spotter else "wh-nospt", pad=label,
                                wall=wall, cpu=max(1e-6, cpu - spot_cpu),
