@@ -416,7 +416,9 @@ SPOTTED = "spotted by keyword search, not in the transcript"
 # LEVEL_PRECISION), for a term's words and for a run of digit words
 SPOTTED_LEVEL: Level = "unsure"
 SPOTTED_NUMBER_LEVEL: Level = "unsure"
-DIGIT_WORDS = frozenset(w for w, d in NUMBER_WORDS.items() if len(d) == 1 and w != "o")
+# what a keyword spotter listens for to hear a number (redaction/speech_spot.py)
+DIGIT_WORDS = frozenset(w for w, d in NUMBER_WORDS.items()
+                        if len(d) == 1 and w not in ("o", "oh"))
 
 
 def _spotted_numbers(spotted: Sequence[Word], terms: SpeechTerms, opts: MatchOptions,
@@ -432,8 +434,10 @@ def _spotted_numbers(spotted: Sequence[Word], terms: SpeechTerms, opts: MatchOpt
         digits.append(w)
     if not digits or not terms.numbers:
         return []
+    # spotted digits stand for themselves: no pieces joined across what was not spotted, no
+    # word bridged (in babble, stray hits chained into 27 s "numbers": held-out, measured)
     found = find_identifiers(digits, SpeechTerms(numbers=True, min_digits=terms.min_digits),
-                             opts, duration)
+                             replace(opts, join_gap=0.0, bridge=False), duration)
     return [replace(s, level=SPOTTED_NUMBER_LEVEL,
                     confidence=LEVEL_PRECISION[SPOTTED_NUMBER_LEVEL],
                     low_confidence=SPOTTED_NUMBER_LEVEL != "likely", engine_confidence=None,
