@@ -28,7 +28,6 @@ from redaction.speech_audio import RATE, audio_pieces, probe_audio
 from redaction.speech_engine import Transcriber, default_transcribers
 from redaction.speech_match import (
     LEVEL_PRECISION,
-    SPOTTED_LEVEL,
     MatchOptions,
     find_identifiers,
     find_spotted,
@@ -116,7 +115,7 @@ def find_in_transcript(transcript: Transcript, terms: SpeechTerms,
     same time becomes one suggestion covering all of them. A term's word (or a run of digit
     words) the keyword spotter heard (`transcript.spotted`) counts as one more pass where a
     pass heard the same term (a number) at the same time, and is a suggestion of its own
-    (SPOTTED_LEVEL) where none did."""
+    (SPOTTED_LEVEL, SPOTTED_NUMBER_LEVEL) where none did."""
     opts = options or MatchOptions()
     found = [(k, s) for k, words in enumerate(transcript.passes)
              for s in find_identifiers(words, terms, opts, transcript.duration)]
@@ -148,7 +147,7 @@ def find_in_transcript(transcript: Transcript, terms: SpeechTerms,
         spotted = spot in passes
         agreed = len(passes)
         if spotted and len(passes) == 1:
-            level, why = SPOTTED_LEVEL, best.why
+            level, why = best.level, best.why  # SPOTTED_LEVEL or SPOTTED_NUMBER_LEVEL
         else:
             level = level_of(best.kind, best.match, agreed, opts)
             also = ", spotted by keyword search too" if spotted else ""
