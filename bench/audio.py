@@ -16,9 +16,12 @@ accepted (the reviewer's starting point) and reports:
              time), and CPU seconds per audio second (children included: steadier when
              others share the machine)
 
-Engines: `whisper` (ours: redaction/speech.py, Whisper tiny.en via faster-whisper) and
-`sphinx` (pocketsphinx keyword spotting for the terms' words, PyPI `pocketsphinx` wheel
-with its own en-us model; bench-only: `.venv/bin/pip install pocketsphinx`). Needs Debian's
+Engines: `whisper` (ours, what the server runs: redaction/speech.py, Whisper tiny.en via
+faster-whisper, two passes, and pocketsphinx keyword spotting of the terms' words beside
+them, redaction/speech_spot.py); each `whisper` run also prints `wh-nospt`, the same
+transcript scored without the spotter's hits (before/after with Whisper identical;
+`--no-spot` runs no spotter at all) and `wh-names` with its term words but not its digit
+words; `sphinx` is the spotter alone on the whole file, as first measured. Needs Debian's
 `espeak-ng` and `sox`.
 
     nice -n 10 .venv/bin/python bench/audio.py                     # seeds 1, all SNRs
@@ -34,6 +37,7 @@ import resource
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 from bench.audio_clips import Speech, make_speech, mix, truth_dict  # noqa: E402
 from redaction.speech import SpeechTerms, Transcript, find_in_transcript, transcribe  # noqa: E402
 from redaction.speech_engine import WhisperTranscriber  # noqa: E402
-from redaction.speech_match import MatchOptions, normalize  # noqa: E402
+from redaction.speech_match import DIGIT_WORDS, MatchOptions, normalize  # noqa: E402
+from redaction.speech_spot import KeywordSpotter  # noqa: E402
 
 Range = tuple[float, float]
 
@@ -127,6 +132,19 @@ def run_sphinx(wav: Path, terms: SpeechTerms, threshold: float) -> tuple[
     return hits, time.perf_counter() - t0, _cpu() - c0, oov
 
 
+class _TimedSpotter(KeywordSpotter):
+    """The server's spotter, counting its own CPU seconds (to score without it)."""
+
+    cpu: float = 0.0
+
+    def __call__(self, samples: Any, **kw: Any) -> Any:
+        c0 = _cpu()
+        try:
+            return super().__call__(samples, **kw)
+        finally:
+            self.cpu += _cpu() - c0
+
+
 def timing_errors(speech: Speech, tr: Transcript) -> dict[str, float] | None:
     """How far the recogniser's word times fall from the truth, for target words it heard
     (median and 90th percentile of start and end error, seconds; + = late)."""
@@ -184,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--second-dir", type=Path)
     ap.add_argument("--combine", nargs="+", metavar="SAVE",
                     help="score the union of transcripts saved by earlier --save runs")
-    ap.add_argument("--sphinx-threshold", type=float, default=1e-30)
+    ap.add_argument("--sphinx-threshold", type=float, default=KeywordSpotter.threshold,
+                    help="the keyword spotter's threshold (ours and `sphinx`)")
+    ap.add_argument("--digit-threshold", type=float, default=KeywordSpotter.digit_threshold,
+                    help="the keyword spotter's threshold for digit words")
+    ap.add_argument("--no-spot", action="store_true",
+                    help="`whisper` without the keyword spotter (as before issue 24)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/bwc-bench-audio"))
     ap.add_argument("--json", type=Path, help="write every row here")
     ap.add_argument("--save", help="keep each transcript as WORK/<clip>.<SAVE>.transcript.json")
@@ -230,6 +253,8 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
               args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     if name == "whisper":
+        spotter = None if args.no_spot else _TimedSpotter(
+            threshold=args.sphinx_threshold, digit_threshold=args.digit_threshold)
         c0, t0 = _cpu(), time.perf_counter()
         if args.combine:
             saved = [Transcript.from_dict(json.loads(wav.with_suffix(
@@ -237,35 +262,67 @@ def _evaluate(name: str, wav: Path, speech: Speech, terms: SpeechTerms,
             passes = [p for t in saved for p in t.passes]
             tr = Transcript(passes[0], saved[0].duration, {},
                             sum(t.seconds for t in saved), passes[1:])
+            if spotter:
+                # the saved transcripts' own spotting, else the spotter run now
+                want = {**spotter.describe()["settings"], "digits": terms.numbers}
+                have = [t for t in saved if t.engine.get("spotter") and {
+                    **t.engine["spotter"]["settings"],
+                    "digits": t.engine["spotter"].get("digits", False)} == want]
+                if have:
+                    tr.spotted, tr.not_listened_for = have[0].spotted, have[0].not_listened_for
+                    spotter.cpu = have[0].engine.get("spot_cpu", 0.0)
+                else:
+                    spot = transcribe(wav, transcriber=[], hotwords=terms.terms,
+                                      spotter=spotter, spot_digits=terms.numbers)
+                    tr.spotted, tr.not_listened_for = spot.spotted, spot.not_listened_for
+                    tr.seconds += spot.seconds
         else:
             kw = {"piece_seconds": args.piece} if args.piece else {}
-            tr = transcribe(wav, transcriber=engine, hotwords=terms.terms, **kw)
+            tr = transcribe(wav, transcriber=engine, hotwords=terms.terms, spotter=spotter,
+                            spot=spotter is not None, spot_digits=terms.numbers, **kw)
+            tr.engine["spot_cpu"] = spotter.cpu if spotter else 0.0
         wall, cpu = time.perf_counter() - t0, _cpu() - c0
         if args.combine:
             wall = cpu = tr.seconds  # the saved runs' own time
         if args.save:
             wav.with_suffix(f".{args.save}.transcript.json").write_text(
                 json.dumps(tr.to_dict()))
-        for pad in args.pads:
-            for slack in args.slacks:
-                before, _, after = pad.partition("/")
-                opts = MatchOptions(pad_before=float(before), pad_after=float(after or before),
-                                    min_match=args.min_match, max_slack=slack,
-                                    join_gap=args.join_gap,
-                                    join_piece_digits=args.join_piece_digits)
-                sugg = find_in_transcript(tr, terms, opts)
-                row = score(speech, [(s.start, s.end) for s in sugg],
-                            sum(s.low_confidence for s in sugg), [s.level for s in sugg])
-                label = pad if len(args.slacks) == 1 else f"{pad}~{slack:g}"
-                row.update(engine="whisper", pad=label, wall=wall, cpu=cpu,
-                           ranges=[(s.start, s.end) for s in sugg],
-                           timing=timing_errors(speech, tr),
-                           context=_context(speech, tr, sugg))
-                rows.append(row)
+        # the same transcript with the spotter's digits dropped, and with none of its hits
+        names = [w for w in tr.spotted if normalize(w.text) not in DIGIT_WORDS]
+        variants = [("whisper", tr)] if spotter is None else [
+            ("whisper", tr), ("wh-names", replace(tr, spotted=names)),
+            ("wh-nospt", replace(tr, spotted=[], not_listened_for=[]))]
+        for label0, t in variants:
+            # without the spotter: its CPU taken off (wall kept: the machine is shared)
+            spot_cpu = spotter.cpu if spotter and label0 == "wh-nospt" else 0.0  # (names: same)
+            for pad in args.pads:
+                for slack in args.slacks:
+                    before, _, after = pad.partition("/")
+                    opts = MatchOptions(pad_before=float(before),
+                                        pad_after=float(after or before),
+                                        min_match=args.min_match, max_slack=slack,
+                                        join_gap=args.join_gap,
+                                        join_piece_digits=args.join_piece_digits)
+                    sugg = find_in_transcript(t, terms, opts)
+                    row = score(speech, [(s.start, s.end) for s in sugg],
+                                sum(s.low_confidence for s in sugg),
+                                # spotted-only ones apart: they may deserve a level of their own
+                                [s.level + (f" (spotted {s.kind})" if s.spotted_only else "")
+                                 for s in sugg])
+                    label = pad if len(args.slacks) == 1 else f"{pad}~{slack:g}"
+                    row.update(engine=label0 if spotter else "wh-nospt", pad=label,
+                               wall=wall, cpu=max(1e-6, cpu - spot_cpu),
+                               ranges=[(s.start, s.end) for s in sugg],
+                               spotted_only=sum(s.spotted_only for s in sugg),
+                               oov=t.not_listened_for,
+                               timing=timing_errors(speech, t),
+                               context=_context(speech, t, sugg))
+                    rows.append(row)
     elif name == "whisper+sphinx":
         # pocketsphinx's keyword hits on the terms' words as a second opinion: added to
         # Whisper's suggestions (ours, scored as above) as further suggestions
-        ours = _evaluate("whisper", wav, speech, terms, engine, args)[0]
+        ours = [r for r in _evaluate("whisper", wav, speech, terms, engine, args)
+                if r["engine"] == "wh-nospt"][0]
         hits, wall, cpu, oov = run_sphinx(wav, terms, args.sphinx_threshold)
         tr_ranges = ours.pop("ranges")
         for pad in args.pads:

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     # "Threat model"; bench/checkpoint.py measures the cost).
     checkpoint_minutes: int = Field(default=1, ge=0)
     checkpoint_entries: int = Field(default=100, ge=0)
+    # How readily the speech search's keyword spotter (pocketsphinx, beside the Whisper
+    # passes) takes a stretch of sound for one of the custodian's words: smaller spots more,
+    # and more wrongly. 1e-10 was chosen on the bench's development clips (redaction/README.md,
+    # "Keyword spotting in the server").
+    speech_spot_threshold: float = Field(default=1e-10, gt=0, lt=1)
 
     @field_validator("mfa_roles")
     @classmethod

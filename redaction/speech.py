@@ -26,8 +26,15 @@ from redaction.media import MediaSource
 from redaction.regions import MuteRange
 from redaction.speech_audio import RATE, audio_pieces, probe_audio
 from redaction.speech_engine import Transcriber, default_transcribers
-from redaction.speech_match import LEVEL_PRECISION, MatchOptions, find_identifiers, level_of
+from redaction.speech_match import (
+    LEVEL_PRECISION,
+    MatchOptions,
+    find_identifiers,
+    find_spotted,
+    level_of,
+)
 from redaction.speech_models import MuteSuggestion, SpeechTerms, Transcript, Word
+from redaction.speech_spot import KeywordSpotter, default_spotter
 
 __all__ = ["Decision", "MatchOptions", "MuteSuggestion", "SpeechResult", "SpeechTerms",
            "Transcript", "Word", "accepted_mutes", "find_identifiers", "find_in_transcript",
@@ -41,10 +48,14 @@ ProgressFn = Callable[[int, int | None], None]
 def transcribe(src: Path | MediaSource, *,
                transcriber: Transcriber | Sequence[Transcriber] | None = None,
                hotwords: Sequence[str] = (), progress: ProgressFn | None = None,
-               piece_seconds: float = 10.0) -> Transcript:
+               piece_seconds: float = 10.0, spotter: KeywordSpotter | None = None,
+               spot: bool = True, spot_digits: bool = False) -> Transcript:
     """Every word spoken in `src`'s first audio stream with its time range and confidence,
     heard by each of the transcribers (default: `default_transcribers()`); NoAudioStream
-    when there is none. `hotwords` (the custodian's terms) bias spelling.
+    when there is none. `hotwords` (the custodian's terms) bias spelling, and `spotter`
+    (default: `default_spotter()`; `spot=False`: none) listens for their words in the same
+    pieces, a second opinion kept in `Transcript.spotted` (with `spot_digits`, for the words
+    of digits read out too).
 
     The sound is decoded in pieces of about `piece_seconds`, cut at quiet moments, each
     recognised on its own: measured on the bench, whole 30 s windows decoded with the terms
@@ -55,20 +66,32 @@ def transcribe(src: Path | MediaSource, *,
     engines: list[Transcriber] = (default_transcribers() if transcriber is None
                                   else [transcriber] if not isinstance(transcriber, Sequence)
                                   else list(transcriber))
+    listening = None
+    if spot and (hotwords or spot_digits):
+        spotter = spotter or default_spotter()
+        listening = spotter.prepare(hotwords, digits=spot_digits)
+    # the spotter is one more step of each piece (~1/5 of a Whisper pass's time: measured)
+    steps: list[Transcriber | KeywordSpotter] = [*engines, *([spotter] if spotter and
+                                                              listening else [])]
     total = int(round(info.duration)) if info.duration else None
     passes: list[list[Word]] = [[] for _ in engines]
+    spotted: list[Word] = []
     for start, samples in audio_pieces(src, info, piece_seconds=piece_seconds,
                                        search_seconds=min(4.0, piece_seconds / 3)):
         length = len(samples) / RATE
-        for k, engine in enumerate(engines):
+        for k, step in enumerate(steps):
             def piece_progress(done: float, start: float = start, k: int = k,
                                length: float = length) -> None:
                 if progress:
-                    share = (k + min(done, length) / max(length, 1e-6)) / len(engines)
+                    share = (k + min(done, length) / max(length, 1e-6)) / len(steps)
                     progress(int(start - info.offset + share * length), total)
 
+            if isinstance(step, KeywordSpotter):
+                spotted += [Word(w.text, start + w.start, min(start + w.end, start + length),
+                                 w.confidence) for w in step(samples, progress=piece_progress)]
+                continue
             words = passes[k]
-            for w in engine(samples, hotwords=hotwords, progress=piece_progress):
+            for w in step(samples, hotwords=hotwords, progress=piece_progress):
                 # the recogniser may stretch a piece's last word past its end: clamp, so
                 # words stay in order across pieces
                 s = max(start + w.start, words[-1].start if words else info.offset)
@@ -76,14 +99,23 @@ def transcribe(src: Path | MediaSource, *,
                 words.append(Word(w.text, s, e, w.confidence))
         if progress:
             progress(int(start - info.offset + length), total)
-    return Transcript(passes[0], info.duration, {"passes": [e.describe() for e in engines]},
-                      time.perf_counter() - started, passes[1:])
+    engine: dict[str, Any] = {"passes": [e.describe() for e in engines]}
+    if spotter and listening:
+        engine["spotter"] = {**spotter.describe(),
+                             "digits": listening.digits,
+                             "not_listened_for": listening.not_listened_for}
+    return Transcript(passes[0] if passes else [], info.duration, engine,
+                      time.perf_counter() - started, passes[1:], spotted,
+                      listening.not_listened_for if listening else [])
 
 
 def find_in_transcript(transcript: Transcript, terms: SpeechTerms,
                        options: MatchOptions | None = None) -> list[MuteSuggestion]:
     """`find_identifiers` on every pass of `transcript`; what several passes heard at the
-    same time becomes one suggestion covering all of them."""
+    same time becomes one suggestion covering all of them. A term's word (or a run of digit
+    words) the keyword spotter heard (`transcript.spotted`) counts as one more pass where a
+    pass heard the same term (a number) at the same time, and is a suggestion of its own
+    (SPOTTED_LEVEL, SPOTTED_NUMBER_LEVEL) where none did."""
     opts = options or MatchOptions()
     found = [(k, s) for k, words in enumerate(transcript.passes)
              for s in find_identifiers(words, terms, opts, transcript.duration)]
@@ -95,17 +127,39 @@ def find_in_transcript(transcript: Transcript, terms: SpeechTerms,
             g.append((k, s))
         else:
             groups.append([(k, s)])
-    out = []
     n = len(transcript.passes)
+    spot = n  # the spotter's index among a group's members
+    for s in find_spotted(transcript.spotted, terms, opts, transcript.duration):
+        same = next((g for g in groups if g[0][1].kind == s.kind
+                     and (s.kind != "term" or any(x.term == s.term for _, x in g))
+                     and s.start < max(x.end for _, x in g)
+                     and s.end > min(x.start for _, x in g)), None)
+        if same is not None:
+            same.append((spot, s))
+        else:
+            groups.append([(spot, s)])
+    groups.sort(key=lambda g: min(x.start for _, x in g))
+    out = []
     for i, g in enumerate(groups):
-        best = max((x for _, x in g), key=lambda x: (x.match, x.engine_confidence or 0.0))
-        agreed = len({k for k, _ in g})  # passes, not hits: one pass may hit twice
-        level = level_of(best.kind, best.match, agreed, opts)
-        why = best.why if n == 1 else f"{best.why} (heard in {agreed} of {n} passes)"
-        out.append(replace(best, id=i, start=min(x.start for _, x in g),
-                           end=max(x.end for _, x in g),
-                           heard_start=min(x.heard_start for _, x in g),
-                           heard_end=max(x.heard_end for _, x in g), why=why, agreed=agreed,
+        heard = [x for k, x in g if k != spot] or [x for _, x in g]
+        best = max(heard, key=lambda x: (x.match, x.engine_confidence or 0.0))
+        passes = {k for k, _ in g}  # passes, not hits: one pass may hit twice
+        spotted = spot in passes
+        agreed = len(passes)
+        if spotted and len(passes) == 1:
+            level, why = best.level, best.why  # SPOTTED_LEVEL or SPOTTED_NUMBER_LEVEL
+        else:
+            level = level_of(best.kind, best.match, agreed, opts)
+            also = ", spotted by keyword search too" if spotted else ""
+            why = (best.why + (f" ({also[2:]})" if also else "") if n == 1 else
+                   f"{best.why} (heard in {agreed - spotted} of {n} passes{also})")
+        # a spotted hit beside a pass's suggestion only agrees with it: its own range (keyword
+        # times, digit runs) widened numbers by seconds for one word more on the dev clips
+        span = heard
+        out.append(replace(best, id=i, start=min(x.start for x in span),
+                           end=max(x.end for x in span),
+                           heard_start=min(x.heard_start for x in span),
+                           heard_end=max(x.heard_end for x in span), why=why, agreed=agreed,
                            level=level, confidence=LEVEL_PRECISION[level],
                            low_confidence=level != "likely"))
     return out
@@ -121,10 +175,13 @@ class SpeechResult:
 
 def suggest_mutes(src: Path | MediaSource, terms: SpeechTerms, *,
                   transcriber: Transcriber | None = None, options: MatchOptions | None = None,
-                  progress: ProgressFn | None = None) -> SpeechResult:
-    """Transcribe `src` and suggest a mute range for every term, number and code heard."""
+                  progress: ProgressFn | None = None,
+                  spotter: KeywordSpotter | None = None) -> SpeechResult:
+    """Transcribe `src` (with keyword spotting of the terms' words, and of digit words when
+    `terms.numbers`) and suggest a mute range for every term, number and code heard or
+    spotted."""
     transcript = transcribe(src, transcriber=transcriber, hotwords=terms.terms,
-                            progress=progress)
+                            progress=progress, spotter=spotter, spot_digits=terms.numbers)
     return SpeechResult(transcript, find_in_transcript(transcript, terms, options))
 
 

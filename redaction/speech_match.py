@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jellyfish
 
@@ -77,20 +77,25 @@ class MatchOptions:
 
 # What `MuteSuggestion.confidence` says: of the suggestions shown at each level on the
 # bench's development clips (bench/audio.py, seeds 1-2, hallway and cafeteria noise, 5, 10
-# and 20 dB SNR, both recognition passes), the share that were on a word to mute. Measured,
-# not a model's score: the recogniser's own word probability says little here (names spelled
-# as the custodian entered them score ~0.01 and are right), so the level rests on how the
-# words were matched and how many passes heard them (see level_of; redaction/README.md).
-# 2026-12-06: likely 210/215, possible 4/6, unsure 4/8 (the last two rest on few
-# suggestions: the figures rank the levels more than they measure them).
-LEVEL_PRECISION: dict[Level, float] = {"likely": 0.98, "possible": 0.67, "unsure": 0.5}
+# and 20 dB SNR, both recognition passes and the keyword spotter), the share that were on a
+# word to mute. Measured, not a model's score: the recogniser's own word probability says
+# little here (names spelled as the custodian entered them score ~0.01 and are right), so
+# the level rests on how the words were matched and how many passes heard them (see
+# level_of, SPOTTED_LEVEL; redaction/README.md).
+# 2026-12-06, with the spotter: likely 210/214; possible 16/17 (2/3 from the passes, 14/14
+# runs of digits spotted only); unsure 36/58 (4/6 from the passes, 32/52 names spotted
+# only). Possible rests on few suggestions: the figures rank the levels more than they
+# measure them. (Before the spotter: likely 210/215, possible 4/6, unsure 4/8.)
+LEVEL_PRECISION: dict[Level, float] = {"likely": 0.98, "possible": 0.94, "unsure": 0.62}
 
 # What each level says to a custodian (the console's words)
 LEVEL_HELP: dict[Level, str] = {
     "likely": "a name as you listed it, or a number read out whole",
-    "possible": "sounds like a name you listed, or a number in pieces, heard by both passes: "
-                "listen to check",
-    "unsure": "sounds like a name you listed, heard by one pass only: listen before deciding",
+    "possible": "sounds like a name you listed, or a number in pieces, heard by both passes; "
+                "or digits read out that only the keyword search picked out: listen to check",
+    "unsure": "sounds like a name you listed, heard by one pass only, or a name you listed "
+              "picked out by keyword search alone (not in the transcript): listen before "
+              "deciding",
 }
 
 
@@ -407,3 +412,90 @@ def find_identifiers(words: Sequence[Word], terms: SpeechTerms,
             low_confidence=level != "likely", level=level, engine_confidence=engine,
             why=f'heard "{_heard(words, first, last)}": {why}'))
     return out
+
+
+SPOTTED = "spotted by keyword search, not in the transcript"
+# a keyword hit alone is not a transcript: the level it is shown at, for a term's words
+# (32 of 52 right on the dev clips) and for a run of digit words (14 of 14): LEVEL_PRECISION
+SPOTTED_LEVEL: Level = "unsure"
+SPOTTED_NUMBER_LEVEL: Level = "possible"
+# what a keyword spotter listens for to hear a number (redaction/speech_spot.py)
+DIGIT_WORDS = frozenset(w for w, d in NUMBER_WORDS.items()
+                        if len(d) == 1 and w not in ("o", "oh"))
+
+
+def _spotted_numbers(spotted: Sequence[Word], terms: SpeechTerms, opts: MatchOptions,
+                     duration: float | None) -> list[MuteSuggestion]:
+    """Runs of spotted digit words read by the rules for spoken numbers (`find_identifiers`
+    with the terms' `min_digits`, no terms, no patterns)."""
+    digits: list[Word] = []
+    for w in sorted((w for w in spotted if normalize(w.text) in DIGIT_WORDS),
+                    key=lambda w: (w.start, w.end)):
+        # two digits spotted on one stretch of sound: the first
+        if digits and w.start < digits[-1].end - 0.5 * (w.end - w.start):
+            continue
+        digits.append(w)
+    if not digits or not terms.numbers:
+        return []
+    # spotted digits stand for themselves: no pieces joined across what was not spotted, no
+    # word bridged (in babble, stray hits chained into 27 s "numbers": held-out, measured)
+    found = find_identifiers(digits, SpeechTerms(numbers=True, min_digits=terms.min_digits),
+                             replace(opts, join_gap=0.0, bridge=False), duration)
+    return [replace(s, level=SPOTTED_NUMBER_LEVEL,
+                    confidence=LEVEL_PRECISION[SPOTTED_NUMBER_LEVEL],
+                    low_confidence=SPOTTED_NUMBER_LEVEL != "likely", engine_confidence=None,
+                    spotted_only=True,
+                    why=f'{SPOTTED}: digits "{s.heard}", {terms.min_digits} or more in a run')
+            for s in found if s.kind == "number"]
+
+
+def find_spotted(spotted: Sequence[Word], terms: SpeechTerms,
+                 options: MatchOptions | None = None,
+                 duration: float | None = None) -> list[MuteSuggestion]:
+    """The terms' words and digit words a keyword spotter heard (`Transcript.spotted`), as
+    suggestions: words of one term spotted within `max_gap` of each other are one hit of
+    kind "term", which needs one of the term's distinctive words ("Street" spotted alone is
+    no name); a run of digit words is a "number" as in a transcript. Shown at
+    SPOTTED_LEVEL / SPOTTED_NUMBER_LEVEL; `find_in_transcript` folds a hit into a
+    transcript's suggestion of the same term (a number) at the same time instead."""
+    opts = options or MatchOptions()
+    prepared = _prepare(terms.terms)
+    words = sorted(spotted, key=lambda w: (w.start, w.end))
+    norm = [normalize(w.text) for w in words]
+    used = [False] * len(words)
+    out: list[MuteSuggestion] = []
+    for i, n in enumerate(norm):
+        if used[i]:
+            continue
+        term = next((t for t in prepared if n in t.distinctive), None)
+        if term is None:
+            continue
+        first = last = i
+        used[i] = True
+        # the rest of the phrase spotted beside it, either side (the spotter may report a
+        # later word first when two hits overlap)
+        for j in range(i + 1, len(words)):
+            if words[j].start - words[last].end > opts.max_gap:
+                break
+            if not used[j] and norm[j] in term.tokens:
+                used[j], last = True, j
+        while (first > 0 and not used[first - 1] and norm[first - 1] in term.tokens
+               and words[first].start - words[first - 1].end <= opts.max_gap):
+            first -= 1
+            used[first] = True
+        group = words[first:last + 1]
+        heard = " ".join(w.text for w in group)
+        h0, h1 = min(w.start for w in group), max(w.end for w in group)
+        end = h1 + opts.pad_after
+        if duration is not None:
+            end = min(end, max(duration, h1))
+        out.append(MuteSuggestion(
+            id=len(out), start=max(0.0, h0 - opts.pad_before), end=end, heard=heard,
+            heard_start=h0, heard_end=h1, kind="term", term=term.text, match=1.0,
+            confidence=LEVEL_PRECISION[SPOTTED_LEVEL],
+            low_confidence=SPOTTED_LEVEL != "likely", level=SPOTTED_LEVEL,
+            engine_confidence=None, spotted_only=True,
+            why=f'{SPOTTED}: "{heard}", a word of term {term.text!r}'))
+    out += _spotted_numbers(spotted, terms, opts, duration)
+    out.sort(key=lambda s: (s.start, s.end))
+    return [replace(s, id=i) for i, s in enumerate(out)]

@@ -7,7 +7,12 @@ like any derivative and every read is logged):
     {"schema": "bwc-transcript/1", "engine": {"passes": [{...}, ...]}, "duration": 93.4,
      "seconds": 11.2, "word_columns": ["text", "start", "end", "confidence"],
      "words": [["Jayden,", 0.0, 0.52, 0.49], ...],      # the main recognition pass
-     "alternatives": [[["Jaden", 0.02, 0.5, 0.61], ...]]}  # further passes, same sound
+     "alternatives": [[["Jaden", 0.02, 0.5, 0.61], ...]],  # further passes, same sound
+     "spotted": [["jayden", 0.01, 0.49, 1.0], ...],  # keyword spotting of the terms' words
+     "not_listened_for": ["okafor"]}   # term words the spotter's dictionary cannot say
+
+"spotted" and "not_listened_for" are absent from transcripts stored before the spotter
+(read back as none spotted, nothing listened for).
 
 Terms (JSON, `parse_terms`):
 
@@ -57,6 +62,11 @@ class Transcript:
     # the same sound heard by further recognition passes (another setting or model): a
     # name one pass misses, another may catch (`engine["passes"]` describes each)
     alternatives: list[list[Word]] = field(default_factory=list)
+    # the terms' words a keyword spotter heard (`engine["spotter"]` describes it): a second
+    # opinion that knows only those words, so its hits are not part of any pass's text
+    spotted: list[Word] = field(default_factory=list)
+    # the terms' words the spotter could not listen for (not in its dictionary)
+    not_listened_for: list[str] = field(default_factory=list)
 
     @property
     def passes(self) -> list[list[Word]]:
@@ -68,7 +78,9 @@ class Transcript:
         return {"schema": TRANSCRIPT_SCHEMA, "engine": self.engine,
                 "duration": self.duration, "seconds": round(self.seconds, 2),
                 "word_columns": WORD_COLUMNS, "words": [w.row() for w in self.words],
-                "alternatives": [[w.row() for w in ws] for ws in self.alternatives]}
+                "alternatives": [[w.row() for w in ws] for ws in self.alternatives],
+                "spotted": [w.row() for w in self.spotted],
+                "not_listened_for": list(self.not_listened_for)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Transcript:
@@ -81,7 +93,9 @@ class Transcript:
 
         return cls(words(data["words"]), data.get("duration"), data.get("engine", {}),
                    float(data.get("seconds", 0.0)),
-                   [words(ws) for ws in data.get("alternatives", [])])
+                   [words(ws) for ws in data.get("alternatives", [])],
+                   words(data.get("spotted", [])),
+                   [str(w) for w in data.get("not_listened_for", [])])
 
 
 class SpeechTerms(BaseModel):
@@ -155,12 +169,15 @@ class MuteSuggestion:
     confidence: float
     low_confidence: bool  # flagged (level not "likely"): listen before answering; never dropped
     why: str
-    agreed: int = 1  # how many recognition passes heard it
+    agreed: int = 1  # how many recognition passes heard it (the keyword spotter counts as one)
     # how sure, in words for the custodian: "likely", "possible" or "unsure"
     level: Level = "likely"
     # the recogniser's own figure: its lowest word probability in the range x `match`.
     # Not a chance of being right (a name the terms taught it scores ~0.01 even when right)
     engine_confidence: float | None = None
+    # only the keyword spotter heard it (redaction/speech_spot.py): no pass wrote it down,
+    # so `heard` is the listed word it picked out, not what a transcript says
+    spotted_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (times rounded to ms)."""

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from sqlmodel import Session, col, select
 
 from bwc_custody.auth.service import Principal
+from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
 from bwc_custody.db import session_scope
 from bwc_custody.evidence.models import Evidence
@@ -55,6 +56,7 @@ from redaction.pipeline import RedactOptions, redact_file
 from redaction.regions import Regions, parse_regions
 from redaction.speech import Decision, accepted_mutes, suggest_mutes
 from redaction.speech_models import MuteSuggestion, SpeechTerms, parse_terms
+from redaction.speech_spot import KeywordSpotter
 from storage.crypto import RangeReader, sha256_file
 from storage.errors import IntegrityError
 from storage.keys import Keyring
@@ -353,7 +355,9 @@ def search_speech(ctx: JobContext, *, admit: Admit) -> None:
         with serve_plaintext(reader) as url:
             result = suggest_mutes(MediaSource(url, evidence.filename or f"{evidence.id}.mp4",
                                                evidence.size, evidence.sha256),
-                                   terms, progress=ctx.progress)
+                                   terms, progress=ctx.progress,
+                                   spotter=KeywordSpotter(
+                                       threshold=get_settings().speech_spot_threshold))
     except NoAudioStream:
         result = None
     with session_scope(ctx.engine) as session:

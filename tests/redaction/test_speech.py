@@ -112,6 +112,9 @@ def test_transcript_has_word_times_and_round_trips(spoken: Spoken) -> None:
     assert first["model_sha256"] == second["model_sha256"]
     assert (first["settings"]["hotwords"], second["settings"]["hotwords"]) == (True, False)
     assert len(tr.alternatives) == 1
+    # the keyword spotter listened beside them; "Okafor" is in no dictionary it has
+    assert tr.engine["spotter"]["name"] == "pocketsphinx-kws"
+    assert tr.not_listened_for == ["okafor"]
     assert tr.alternatives[0]
     starts = [w.start for w in tr.words]
     assert starts == sorted(starts)
@@ -125,9 +128,13 @@ def test_transcript_has_word_times_and_round_trips(spoken: Spoken) -> None:
 
 
 def test_the_same_recording_gives_the_same_transcript(spoken: Spoken) -> None:
-    again = transcribe(spoken.video, hotwords=["Jayden Okafor", "Maple Street"])
+    again = transcribe(spoken.video, hotwords=["Jayden Okafor", "Maple Street"],
+                       spot_digits=True)  # as suggest_mutes does: numbers asked for
     assert [[w.row() for w in p] for p in again.passes] == [
         [w.row() for w in p] for p in spoken.result.transcript.passes]
+    # and the same words spotted by the keyword search beside the passes
+    assert [w.row() for w in again.spotted] == [
+        w.row() for w in spoken.result.transcript.spotted]
 
 
 def test_progress_reaches_the_whole_recording(spoken: Spoken) -> None:

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from redaction.speech import find_in_transcript
-from redaction.speech_match import LEVEL_PRECISION, MatchOptions, find_identifiers, similarity
+from redaction.speech_match import (
+    LEVEL_PRECISION,
+    MatchOptions,
+    find_identifiers,
+    find_spotted,
+    similarity,
+)
 from redaction.speech_models import SpeechTerms, Transcript, Word
 
 NO_SLACK = MatchOptions(pad_before=0.0, pad_after=0.0, max_slack=0.0)
@@ -143,3 +149,20 @@ def test_padding_and_slack_widen_the_range() -> None:
     plain = find_identifiers(words, SpeechTerms(), MatchOptions(pad_before=0.1, pad_after=0.1,
                                                                 max_slack=0))[0]
     assert plain.start == pytest.approx(1.5)
+
+
+def test_spotted_words_of_one_term_are_one_suggestion_and_generic_ones_never_alone() -> None:
+    terms = SpeechTerms(terms=["Marcus Washington", "Shelby Street"])
+    spotted = [Word("marcus", 1.0, 1.4, 1.0), Word("washington", 1.45, 2.0, 1.0),
+               Word("street", 5.0, 5.4, 1.0),          # "Street" alone names nobody
+               Word("shelby", 8.0, 8.4, 1.0), Word("street", 8.45, 8.9, 1.0),
+               Word("jayden", 9.5, 9.9, 1.0)]          # no term's word: ignored
+    got = find_spotted(spotted, terms, NO_SLACK, duration=10.0)
+    assert [(s.heard, s.term, s.start, s.end) for s in got] == [
+        ("marcus washington", "Marcus Washington", 1.0, 2.0),
+        ("shelby street", "Shelby Street", 8.0, 8.9)]
+    # in a transcript: each its own suggestion where no pass heard the term, in time order
+    tr = Transcript(said("hello there"), 10.0, spotted=spotted)
+    out = find_in_transcript(tr, terms, NO_SLACK)
+    assert [(s.id, s.heard, s.level, s.agreed) for s in out] == [
+        (0, "marcus washington", "unsure", 1), (1, "shelby street", "unsure", 1)]

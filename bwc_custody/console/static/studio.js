@@ -676,7 +676,7 @@
     panel.hidden = false;
     document.getElementById("speech-what").textContent = "\u201c" + x.heard + "\u201d, heard " + clock(x.heard_start) +
       " to " + clock(x.heard_end) + " (" + KINDS[x.kind] + (x.term ? ": " + x.term : "") + "). How sure: " +
-      LEVEL[levelOf(x)] + ". Now: " + (a.action === "accept" ? "will be muted" : a.action === "reject" ? "kept audible" : "not answered yet") + ".";
+      LEVEL[levelOf(x)] + (x.spotted_only ? " (picked out by keyword search only, not in the transcript)" : "") + ". Now: " + (a.action === "accept" ? "will be muted" : a.action === "reject" ? "kept audible" : "not answered yet") + ".";
     const [from, to] = a.action === "accept" ? muteRange(x, a) : [x.start, x.end];
     document.getElementById("speech-why").textContent = (a.action === "accept" ? "Muted: " : "Muted if you say so: ") +
       clock(from) + " to " + clock(to) + (a.before || a.after ? " (widened as you asked)" : " (a little either side of the words)") +
