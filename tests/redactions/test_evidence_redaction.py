@@ -220,7 +220,8 @@ def test_worker_killed_mid_job_publishes_nothing_and_the_job_is_rerun(
     from bwc_custody.redactions.models import RedactionRequest
     from tests.support.actors import LOCAL_OPERATOR
 
-    clip = make_clip([KID_A, KID_B] * 3, per_image=1.5, size="640x360")
+    # ~90 frames, every one detected: long enough (seconds) to be killed in the middle of
+    clip = make_clip([KID_A, KID_B], per_image=1.5, size="640x360")
     evidence_id = ingest_clip(clip)
     with session_scope() as session:
         job_id = service.request_redaction(session=session, evidence_id=evidence_id,
