@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bwc_custody.errors import BwcError
 from bwc_custody.roles import Role
+from storage.signed_note import WitnessKey
 
 
 class Settings(BaseSettings):
@@ -70,6 +71,10 @@ class Settings(BaseSettings):
     # each newest checkpoint head is POSTed to as a signed tlog-checkpoint note (C2SP), and
     # the log's name (origin line) in those notes; README "Threat model" says what it gives.
     witness_url: str = ""
+    # The witnesses' verifier keys (comma-separated, C2SP signed-note form
+    # `name+keyhash+base64key`, as a witness publishes it): a cosignature is kept only when
+    # it verifies under one of them; none: kept as answered (not checked).
+    witness_keys: str = ""
     log_origin: str = Field(default="bwc-custody", min_length=1, max_length=200, pattern=r"^\S+$")
 
     api_host: str = "127.0.0.1"
@@ -125,6 +130,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown role(s) {', '.join(unknown)}")
         return ",".join(names)
 
+    @field_validator("witness_keys")
+    @classmethod
+    def _witness_keys(cls, value: str) -> str:
+        for text in value.split(","):
+            if text.strip():
+                WitnessKey.parse(text)
+        return value
+
     @field_validator("agency_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -148,6 +161,11 @@ class Settings(BaseSettings):
     def witness_urls(self) -> list[str]:
         """The configured witness URLs (each gets every newest head)."""
         return [u.strip() for u in self.witness_url.split(",") if u.strip()]
+
+    @property
+    def witness_key_list(self) -> list[WitnessKey]:
+        """The configured witness verifier keys."""
+        return [WitnessKey.parse(t) for t in self.witness_keys.split(",") if t.strip()]
 
     @property
     def db_url(self) -> str:

@@ -23,7 +23,12 @@ newline); we retry once from that size, and report (never loop) anything else: 4
 the proof does not verify against the head it holds (a fork, or a rollback on our side), a
 size beyond our newest checkpoint, 403 an unknown key, 404 an unknown origin. 200 answers
 the witness's cosignature (signed-note lines, C2SP tlog-cosignature), kept in
-checkpoint_publication.cosignature. Only the newest head is sent (it covers the older
+checkpoint_publication.cosignature. With BWC_WITNESS_KEYS (the witnesses' verifier keys,
+C2SP signed-note form `name+keyhash+base64(type || key)`) a cosignature is kept only when
+one of its lines verifies under one of them: a cosignature/v1 (type 0x04) signs
+"cosignature/v1\ntime <t>\n" + the checkpoint text, a plain Ed25519 note signature (type
+0x01) the checkpoint text; an answer that does not verify counts as not taken, is reported
+and retried. Only the newest head is sent (it covers the older
 ones); like a timestamp, it is sent after the checkpoint committed and retried by the
 worker while a witness is down.
 """
@@ -48,10 +53,10 @@ from bwc_custody.custody.models import Checkpoint, CheckpointPublication
 from bwc_custody.custody.service import consistency_proof, latest_checkpoint
 from bwc_custody.db import session_scope
 from storage.keys import Signer
+from storage.signed_note import ED25519, WitnessKey, cosigned_by
 
 NOTE_TYPE = "text/plain; charset=utf-8"
 TIMEOUT_S = 10.0
-ED25519 = b"\x01"  # the signed-note signature type of Ed25519
 ADD_CHECKPOINT = "/add-checkpoint"
 SIZE_TYPE = "text/x.tlog.size"  # a 409's body: the size the witness holds
 
@@ -159,10 +164,11 @@ def _conflict_size(reply: httpx.Response) -> int | None:
 
 
 def publish_newest(*, engine: Engine, signer: Signer, urls: Sequence[str], origin: str,
+                   keys: Sequence[WitnessKey] = (),
                    timeout_s: float = TIMEOUT_S) -> PublishOutcome:
     """Send the newest checkpoint to each witness that has not yet taken it (or a newer one)
-    by tlog-witness add-checkpoint, and record each cosignature. No transaction is open
-    during a POST."""
+    by tlog-witness add-checkpoint, and record each cosignature (with `keys`: only one that
+    verifies under one of them). No transaction is open during a POST."""
     outcome = PublishOutcome()
     with session_scope(engine) as session:
         newest = latest_checkpoint(session=session)
@@ -172,6 +178,7 @@ def publish_newest(*, engine: Engine, signer: Signer, urls: Sequence[str], origi
             col(CheckpointPublication.checkpoint_index) >= newest.index)))
         accepted = _accepted_sizes(session)
         note = signed_note(origin=origin, cp=newest, signer=signer)
+        body = note_body(origin=origin, tree_size=newest.tree_size, root_hash=newest.root_hash)
         outcome.index, size = newest.index, newest.tree_size
     proofs = _Proofs(engine, size)
     for url in urls:
@@ -186,6 +193,11 @@ def publish_newest(*, engine: Engine, signer: Signer, urls: Sequence[str], origi
                                                proofs=proofs, timeout_s=timeout_s)
         if cosignature is None:
             outcome.failed[url] = problem
+            continue
+        if keys and not cosigned_by(cosignature, body, keys):
+            outcome.failed[url] = ("HTTP 200, but no line of its cosignature verifies under "
+                                   f"BWC_WITNESS_KEYS ({', '.join(k.name for k in keys)}): "
+                                   f"{cosignature[:200]!r}")
             continue
         try:
             with session_scope(engine) as session:

@@ -262,7 +262,8 @@ def publish_if_configured(engine: Engine) -> witness.PublishOutcome | None:
     if not settings.witness_urls:
         return None
     outcome = witness.publish_newest(engine=engine, signer=get_signer(),
-                                     urls=settings.witness_urls, origin=settings.log_origin)
+                                     urls=settings.witness_urls, origin=settings.log_origin,
+                                     keys=settings.witness_key_list)
     if outcome.published:
         logger.info("checkpoint %s published to %s", outcome.index, outcome.published)
     if outcome.failed:

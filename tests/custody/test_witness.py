@@ -218,3 +218,97 @@ def test_an_inconsistent_head_is_refused_and_reported(
         f"(size {second}): a fork or a rollback of our log")
     assert len(ahead.requests) == 1
     assert _publications() == []
+
+
+def test_with_witness_keys_only_a_cosignature_that_verifies_is_kept(
+        migrated: str, monkeypatch: pytest.MonkeyPatch, append_entries: Callable[..., None],
+        checkpoint: Callable[[], int]) -> None:
+    """BWC_WITNESS_KEYS: a cosignature by another key is not a publication (reported,
+    nothing recorded, tried again); under the witness's own key it is kept."""
+    from bwc_custody.config import get_settings
+    from bwc_custody.db import get_engine
+    from bwc_custody.jobs.worker import publish_if_configured
+    from bwc_custody.vault.service import get_signer
+
+    port, url = _configure(monkeypatch)
+    engine = get_engine()
+    append_entries(3)
+    size = checkpoint()
+    witness = Witness(origin=ORIGIN, public_key=get_signer().public_key)
+    impostor = Witness(origin=ORIGIN, public_key=get_signer().public_key)
+    monkeypatch.setenv("BWC_WITNESS_KEYS", impostor.vkey())
+    get_settings.cache_clear()
+    with running_witness(port, witness):
+        unverified = publish_if_configured(engine)
+        assert unverified.published == []
+        assert unverified.failed[url].startswith(
+            f"HTTP 200, but no line of its cosignature verifies under BWC_WITNESS_KEYS ({NAME})")
+        assert _publications() == []
+        monkeypatch.setenv("BWC_WITNESS_KEYS", f"{impostor.vkey()}, {witness.vkey()}")
+        get_settings.cache_clear()
+        kept = publish_if_configured(engine)
+    assert (kept.published, kept.failed) == ([url], {})
+    # it took the head on the first pass: the second starts from 0, is told its size, and
+    # is cosigned again from there
+    assert [r.split("\n")[0] for r in witness.requests] == ["old 0", "old 0", f"old {size}"]
+    assert [(i, u) for i, u, c in _publications() if c] == [(1, url)]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("witness.example/w1", "is not name+keyhash+key"),
+    ("witness.example/w1+zz+AAAA", "the key hash is not hex or the key not base64"),
+    ("witness.example/w1+00000000+" + base64.b64encode(b"\x04" + b"k" * 31).decode(),
+     "not an Ed25519 (0x01) or cosignature/v1 (0x04) key"),
+    ("witness.example/w1+00000000+" + base64.b64encode(b"\x04" + b"k" * 32).decode(),
+     "the key hash does not match the name and key"),
+])
+def test_a_malformed_witness_key_is_refused_naming_the_setting(
+        bwc_home: object, monkeypatch: pytest.MonkeyPatch, text: str, problem: str) -> None:
+    from bwc_custody.config import get_settings
+    from bwc_custody.errors import BwcError
+
+    monkeypatch.setenv("BWC_WITNESS_KEYS", text)
+    get_settings.cache_clear()
+    with pytest.raises(BwcError) as refused:
+        get_settings()
+    assert refused.value.code == "invalid_settings"
+    assert str(refused.value).startswith("BWC_WITNESS_KEYS: ")
+    assert problem in str(refused.value)
+
+
+def test_a_cosignature_verifies_only_over_the_head_it_signed() -> None:
+    """Both signed-note key types: cosignature/v1 (timestamped) and plain Ed25519; a changed
+    size, another key's line, or a changed time does not verify."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from bwc_custody.custody.witness import key_hash, note_body
+    from storage.signed_note import WitnessKey, cosigned_by
+    from tests.support.witness import cosignature_key_id
+
+    body = note_body(origin=ORIGIN, tree_size=7, root_hash="ab" * 32)
+    other = note_body(origin=ORIGIN, tree_size=8, root_hash="ab" * 32)
+    witness = Witness(origin=ORIGIN, public_key=Ed25519PrivateKey.generate().public_key())
+    key = WitnessKey.parse(witness.vkey())
+    when = 1_700_000_000
+    sig = witness.key.sign(cosigned_message(when, body))
+    line = "\u2014 {} {}".format(NAME, base64.b64encode(
+        cosignature_key_id(NAME, witness.key.public_key()) + struct.pack(">Q", when) + sig
+    ).decode())
+    assert cosigned_by(line + "\n", body, [key]) == [NAME]
+    assert cosigned_by(line + "\n", other, [key]) == []
+    later = "\u2014 {} {}".format(NAME, base64.b64encode(
+        cosignature_key_id(NAME, witness.key.public_key()) + struct.pack(">Q", when + 1) + sig
+    ).decode())
+    assert cosigned_by(later + "\n", body, [key]) == []
+    stranger = WitnessKey.parse(Witness(origin=ORIGIN, public_key=witness.public_key).vkey())
+    assert cosigned_by(line + "\n", body, [stranger]) == []
+    # a plain Ed25519 signed-note key (type 0x01) signs the checkpoint text itself
+    plain = Ed25519PrivateKey.generate()
+    raw = plain.public_key().public_bytes_raw()
+    vkey = WitnessKey.parse("{}+{}+{}".format(
+        "w2", key_hash("w2", plain.public_key()).hex(),
+        base64.b64encode(b"\x01" + raw).decode()))
+    note_line = "\u2014 w2 " + base64.b64encode(
+        key_hash("w2", plain.public_key()) + plain.sign(body.encode())).decode()
+    assert cosigned_by(note_line, body, [vkey, key]) == ["w2"]
+    assert cosigned_by(note_line, other, [vkey]) == []

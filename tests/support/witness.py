@@ -55,6 +55,12 @@ class Witness:
     requests: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def vkey(self) -> str:
+        """Its verifier key as a witness publishes it (C2SP signed-note, cosignature/v1)."""
+        raw = b"\x04" + _raw(self.key.public_key())
+        return (f"{NAME}+{cosignature_key_id(NAME, self.key.public_key()).hex()}+"
+                f"{base64.b64encode(raw).decode()}")
+
     def check(self, note: str) -> str | None:
         """None when `note` is a checkpoint of `origin` signed by `public_key`; else why not."""
         body, _, signatures = note.partition("\n\n")
