@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
@@ -138,18 +138,6 @@ RangeHeader = Annotated[str, Header(alias="Range", max_length=100,
                                     description="One byte range, e.g. bytes=0-1023 (206).")]
 
 
-def stream_file(session: Session, chunks: Iterable[bytes], *, media_type: str, size: int,
-                sha256: str, filename: str | None = None) -> StreamingResponse:
-    """Stream stored bytes after committing the session: the access is on record before the
-    first byte leaves, and a failed commit sends nothing."""
-    session.commit()
-    headers = {"Content-Length": str(size), "X-Content-SHA256": sha256,
-               "Cache-Control": "no-store"}
-    if filename:
-        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return StreamingResponse(chunks, media_type=media_type, headers=headers)
-
-
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _RANGE_CHUNK = 1024 * 1024  # one segment at a time: a long video never sits in memory
 
@@ -172,7 +160,8 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def stream_range(session: Session, reader: RangeReader, range_header: str | None, *,
-                 media_type: str, sha256: str) -> StreamingResponse:
+                 media_type: str, sha256: str, filename: str | None = None
+                 ) -> StreamingResponse:
     """Stream a stored object's plaintext, or the byte range its Range header asks for (206),
     after committing the session (the access is on record before the first byte leaves; a
     range past the end is refused before anything is recorded): a player can seek in a long
@@ -193,6 +182,8 @@ def stream_range(session: Session, reader: RangeReader, range_header: str | None
                "X-Content-SHA256": sha256, "Cache-Control": "no-store"}
     if wanted is not None:
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    if filename:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return StreamingResponse(chunks(), status_code=206 if wanted else 200,
                              media_type=media_type, headers=headers)
 

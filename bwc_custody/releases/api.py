@@ -15,10 +15,11 @@ from bwc_custody.deps import (
     ClientAddr,
     Custodian,
     LegalReviewer,
+    RangeHeader,
     SessionDep,
     Staff,
     allow,
-    stream_file,
+    stream_range,
 )
 from bwc_custody.flows.models import RequestView
 from bwc_custody.flows.requests import view_by_id
@@ -131,15 +132,16 @@ def list_rounds(request_id: str, session: SessionDep, _actor: Staff) -> list[Rou
 
 @router.get(f"{ONE}/release/content")
 def download_release(request_id: str, item_id: str, session: SessionDep, actor: Recipient,
-                     addr: ClientAddr) -> StreamingResponse:
-    """A released copy (the requester's own request only), logged as `release.download`;
-    `X-Content-SHA256` is the hash in the signed approval."""
-    statement, _obj, chunks = service.open_release(
+                     addr: ClientAddr, wanted: RangeHeader = "") -> StreamingResponse:
+    """A released copy (the requester's own request only), or one byte range of it (206: a
+    resumed download), logged as `release.download` with the range; `X-Content-SHA256` is
+    the hash in the signed approval."""
+    statement, _obj, reader = service.open_release(
         session=session, store=get_store(), keyring=get_keyring(), signer=get_signer(),
-        request_id=request_id, item_id=item_id, actor=actor, client_addr=addr)
-    return stream_file(session, chunks, media_type="video/mp4", size=int(statement["size"]),
-                       sha256=str(statement["sha256"]),
-                       filename=service.release_filename(request_id, item_id))
+        request_id=request_id, item_id=item_id, actor=actor, wanted=wanted, client_addr=addr)
+    return stream_range(session, reader, wanted, media_type="video/mp4",
+                        sha256=str(statement["sha256"]),
+                        filename=service.release_filename(request_id, item_id))
 
 
 @router.post("/requests/{request_id}/delay-notice", response_model=RequestView)

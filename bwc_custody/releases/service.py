@@ -22,7 +22,10 @@ custody log.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import re
+import threading
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -82,6 +85,7 @@ from policies.vocabulary import effect_rank
 from provenance.assertion import ReleaseAssertion
 from provenance.ca import AgencyCA
 from review.workflow import automatic_transition, check_transition
+from storage.crypto import RangeReader
 from storage.errors import IntegrityError
 from storage.keys import Keyring, Signer
 from storage.objectstore import ObjectStore
@@ -512,12 +516,39 @@ def release_view(*, round_: ReviewRound) -> ReleaseRead | None:
                        signature=round_.signature or "", key_id=round_.key_id or "")
 
 
+# (object key, version, approved SHA-256) -> when its whole file last re-hashed to the
+# signed approval, in this process: a player or a resumed download asks for many ranges,
+# and re-hashing a long video for each would make seeking wait minutes. A request for the
+# whole file, or from its first byte, always checks afresh; a later range within this many
+# seconds of a check reads the same recorded version (AES-GCM authenticates every segment
+# it decrypts), so a row pointed at another object still fails: the key differs.
+CHECKED_FOR_S = 600.0
+_checked: dict[tuple[str, str | None, str], float] = {}
+_checked_lock = threading.Lock()
+
+
+def _recently_checked(key: tuple[str, str | None, str]) -> bool:
+    with _checked_lock:
+        at = _checked.get(key)
+        return at is not None and time.monotonic() - at < CHECKED_FOR_S
+
+
+def _mark_checked(key: tuple[str, str | None, str]) -> None:
+    with _checked_lock:
+        now = time.monotonic()
+        for old in [k for k, at in _checked.items() if now - at >= CHECKED_FOR_S]:
+            del _checked[old]
+        _checked[key] = now
+
+
 def open_release(*, session: Session, store: ObjectStore, keyring: Keyring, signer: Signer,
-                 request_id: str, item_id: str, actor: Principal, client_addr: str = ""
-                 ) -> tuple[dict[str, Any], StoredObject, Iterator[bytes]]:
-    """One released copy for its requester (or staff), logged as `release.download`: the
-    signed approval, the stored file (checked whole against it before a byte leaves, since
-    rows may have been edited since the release), and its plaintext."""
+                 request_id: str, item_id: str, actor: Principal, wanted: str = "",
+                 client_addr: str = "") -> tuple[dict[str, Any], StoredObject, RangeReader]:
+    """One released copy for its requester (or staff), logged as `release.download` with
+    the bytes asked for (`wanted`, an HTTP Range: a resumed download or a player's seek):
+    the signed approval, the stored file (checked whole against it before a byte leaves,
+    since rows may have been edited since the release; see CHECKED_FOR_S for later ranges),
+    and a reader of its plaintext."""
     request = requests.get_visible_or_raise(session=session, request_id=request_id,
                                             actor=actor)
     item = requests.get_recording_or_raise(session=session, request_id=request.id,
@@ -530,15 +561,22 @@ def open_release(*, session: Session, store: ObjectStore, keyring: Keyring, sign
     if statement.get("delivery") != "copy":
         raise InspectionOnly("this release is an inspection at the agency; no copy is "
                              "handed out", delivery=statement.get("delivery"))
-    obj = _approved_object(session, store, keyring, statement)
-    chunks = vault.iter_plaintext(store=store, keyring=keyring, obj=obj)
+    derivative = get_derivative(session=session, derivative_id=str(statement["derivative_id"]))
+    obj = session.get(StoredObject, derivative.object_key)
+    key = (derivative.object_key, obj.version if obj else None, str(statement["sha256"]))
+    from_start = not re.match(r"^bytes=0*[1-9]", wanted.strip())
+    if from_start or not _recently_checked(key):
+        obj = _approved_object(session, store, keyring, statement)
+        _mark_checked(key)
+    assert obj is not None  # _approved_object raised otherwise
+    reader = vault.open_reader(store=store, keyring=keyring, obj=obj)
     custody.append(session=session, actor=actor, action="release.download",
                    target_type="records_request", target_id=request.id,
                    client_addr=client_addr,
                    details={"round_id": round_.id, "item_id": item.id,
                             "derivative_id": statement["derivative_id"],
-                            "sha256": statement["sha256"]})
-    return statement, obj, chunks
+                            "sha256": statement["sha256"], "range": wanted or "all"})
+    return statement, obj, reader
 
 
 # ---- letters -----------------------------------------------------------------------------
