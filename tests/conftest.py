@@ -317,3 +317,14 @@ def ingest_clip() -> Callable[..., str]:
         return receipt.evidence_id
 
     return _ingest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with the most slow tests (marked `slow` or `browser`) first, each file's own
+    order kept: the workers take whole files as they free up (scripts/test.sh), and a
+    minutes-long file collected last kept one worker busy long after the other was done."""
+    weight: dict[Path, int] = {}
+    for item in items:
+        if item.get_closest_marker("slow") or item.get_closest_marker("browser"):
+            weight[item.path] = weight.get(item.path, 0) + 1
+    items.sort(key=lambda item: -weight.get(item.path, 0))
