@@ -17,6 +17,7 @@ from bwc_custody.auth.service import Principal
 from bwc_custody.custody import merkle
 from bwc_custody.custody.errors import CheckpointNotFound, EntryNotFound, ProofUnavailable
 from bwc_custody.custody.models import Checkpoint, CustodyEntry
+from bwc_custody.errors import InvalidInput
 from bwc_custody.timeutil import as_utc, utcnow
 from storage.errors import ObjectExists, ObjectMissing
 from storage.keys import Signer
@@ -40,7 +41,14 @@ def canonical_bytes(entry: CustodyEntry) -> bytes:
         "details": entry.details,
         "prev_hash": entry.prev_hash,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text_ = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text_.encode()
+    except UnicodeEncodeError:
+        # a lone surrogate ("\ud800") is not Unicode text: the entry's bytes, and so its
+        # hash, would not exist in UTF-8 (the database refuses such text the same way)
+        raise InvalidInput("a custody entry holds a lone surrogate (U+D800-U+DFFF), which "
+                           "is not Unicode text", action=entry.action) from None
 
 
 def entry_digest(entry: CustodyEntry) -> str:

@@ -14,15 +14,16 @@ from tests.support.actors import LOCAL_OPERATOR
 PROPS = settings(max_examples=15, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
 ops = st.lists(st.one_of(st.integers(1, 6), st.just("checkpoint")), min_size=1, max_size=8)
-# What a text column can hold: NUL is refused with invalid_input (tests/test_db_text.py).
-column_chars = st.characters(exclude_characters="\x00")
+# What a text column can hold: NUL and lone surrogates are refused with invalid_input
+# (tests/test_db_text.py, test_a_lone_surrogate_in_an_entry_is_refused_and_nothing_stored).
+column_chars = st.characters(exclude_characters="\x00", exclude_categories=["Cs"])
 free_text = st.text(column_chars, min_size=0, max_size=20)
 
 
 @PROPS
-@given(plan=ops, reason=free_text, detail=st.dictionaries(st.text(max_size=5),
-                                                          st.integers() | st.text(max_size=5),
-                                                          max_size=3))
+@given(plan=ops, reason=free_text, detail=st.dictionaries(
+    st.text(column_chars, max_size=5), st.integers() | st.text(column_chars, max_size=5),
+    max_size=3))
 def test_appends_and_checkpoints_always_verify(
     sqlite_migrated: str, plan: list[int | str], reason: str, detail: dict[str, object],
 ) -> None:
@@ -106,3 +107,20 @@ def _object_keys(url: str) -> list[str]:
         keys = [r[0] for r in conn.execute(text("SELECT key FROM stored_object"))]
     engine.dispose()
     return keys
+
+
+def test_a_lone_surrogate_in_an_entry_is_refused_and_nothing_stored(sqlite_migrated: str) -> None:
+    import pytest
+
+    from bwc_custody.custody import service as custody
+    from bwc_custody.db import session_scope
+    from bwc_custody.errors import InvalidInput
+
+    with session_scope() as session:
+        custody.append(session=session, actor=LOCAL_OPERATOR, action="prop.event", target_id="p")
+    with pytest.raises(InvalidInput) as refused, session_scope() as session:
+        custody.append(session=session, actor=LOCAL_OPERATOR, action="prop.event",
+                       target_id="p", details={"note": "half a pair \ud800"})
+    assert refused.value.code == "invalid_input"
+    with session_scope() as session:
+        assert custody.log_size(session=session) == 1
