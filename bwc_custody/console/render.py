@@ -28,8 +28,11 @@ from bwc_custody.console.session import (
 from bwc_custody.errors import BwcError
 from bwc_custody.roles import Role
 from policies.vocabulary import (
+    ACTION_LABELS,
+    ACTION_TEXTS,
     EFFECT_MEANINGS,
     EFFECT_PLAIN,
+    REDACTION_LABELS,
     REDACTIONS,
     REQUESTER_MEANINGS,
     TAG_MEANINGS,
@@ -156,27 +159,49 @@ def effect_words(effect: str, form: str | None = None) -> str:
     return EFFECT_MEANINGS.get(effect, effect)
 
 
-def rule_adds(decision: Mapping[str, Any], rule_id: str) -> list[str]:
-    """The redactions a matched rule asks for, as the decision records them (`redaction_rules`;
-    a decision stored before it had none gives none), the whole-heads manner first."""
+LEGAL_SIGNOFF = ("legal sign-off", "a review by legal authority before anything is released")
+NOTICE = ("notice", "a notice for staff, shown above with this rule's id")
+
+
+def rule_adds(decision: Mapping[str, Any], rule: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What a matched rule that decides nothing adds, each as (label, meaning): the redactions
+    it asks for (whole heads first; `redaction_rules`), then legal sign-off, the actions and a
+    notice. A decision stored before these were recorded gives what it recorded."""
+    rule_id = rule.get("id")
     asked = decision.get("redaction_rules") or {}
-    return sorted((r for r, ids in asked.items() if rule_id in (ids or [])),
-                  key=lambda r: (r != WHOLE_HEADS, r))
+    redactions = sorted((r for r, ids in asked.items() if rule_id in (ids or [])),
+                        key=lambda r: (r != WHOLE_HEADS, r))
+    adds = [(REDACTION_LABELS.get(r, r), REDACTIONS.get(r, r)) for r in redactions]
+    if rule.get("requires_legal_signoff"):
+        adds.append(LEGAL_SIGNOFF)
+    adds += [(ACTION_LABELS.get(a, a), ACTION_TEXTS.get(a, {}).get("text", a))
+             for a in rule.get("actions") or []]
+    if any(n.get("rule") == rule_id for n in decision.get("notices") or []):
+        adds.append(NOTICE)
+    return adds
 
 
-def adds_words(redactions: list[str]) -> str:
-    """The badge of a rule that decides nothing but adds redactions: "none" would say it does
+def adds_words(adds: list[tuple[str, str]]) -> str:
+    """The badge of a rule that decides nothing but adds something: "none" would say it does
     nothing. Whole heads is how the persons listed are hidden: "adds: whole heads (students)"."""
-    shown = [r.replace("_", " ") for r in redactions if r != WHOLE_HEADS]
-    if WHOLE_HEADS in redactions:
-        return "adds: whole heads" + (f" ({', '.join(shown)})" if shown else "")
-    return "adds: " + ", ".join(shown)
+    labels = [label for label, _ in adds]
+    heads = REDACTION_LABELS[WHOLE_HEADS]
+    if heads not in labels:
+        return "adds: " + ", ".join(labels)
+    people = [x for x in labels if x != heads and x in REDACTION_LABELS.values()]
+    rest = [x for x in labels if x != heads and x not in people]
+    return ", ".join(["adds: whole heads" + (f" ({', '.join(people)})" if people else ""),
+                      *rest])
 
 
-def adds_meaning(redactions: list[str]) -> str:
-    """The same badge's hover text, in the policy's own words for each redaction."""
-    return ("Decides nothing; adds to the redactions: "
-            + "; ".join(REDACTIONS.get(r, r.replace("_", " ")) for r in redactions))
+def adds_meaning(adds: list[tuple[str, str]]) -> str:
+    """The same badge's hover text, in the policy's own words for each thing added."""
+    redacted = [meaning for label, meaning in adds if label in REDACTION_LABELS.values()]
+    other = [f"{label}: {meaning}" for label, meaning in adds
+             if label not in REDACTION_LABELS.values()]
+    said = (["adds to the redactions: " + "; ".join(redacted)] if redacted else []) \
+        + (["requires " + "; ".join(other)] if other else [])
+    return "Decides nothing; " + "; ".join(said)
 
 
 def size_words(n: int | None, like: int | None = None) -> str:

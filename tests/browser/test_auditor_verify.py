@@ -120,7 +120,7 @@ def test_the_whole_heads_rule_says_what_it_adds(
     w.go(f"/console/requests/{request_id}")
     rule = w.page.locator(".rule", has_text="school-students-whole-heads-involved")
     badge = rule.locator(".badge.effect-adds")
-    assert badge.inner_text() == "adds: whole heads (non subject students)"
+    assert badge.inner_text() == "adds: whole heads (non-subject students)"
     assert badge.is_visible()
     assert badge.get_attribute("title").startswith("Decides nothing; adds to the redactions:")
     rule.scroll_into_view_if_needed()

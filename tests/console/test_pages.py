@@ -332,8 +332,13 @@ def test_a_rule_that_only_adds_a_redaction_says_what_it_adds(
     badges = dict((i, b) for b, i in re.findall(
         r'<span class="badge effect-[\w]+"[^>]*>([^<]+)</span>\s*<span class="mono muted">'
         r'([\w-]+)</span>', page.text))
-    assert badges[rule] == "adds: whole heads (non subject students)"
+    assert badges[rule] == "adds: whole heads (non-subject students)"
     assert 'title="Decides nothing; adds to the redactions: the whole head, not only the face' \
         in page.text
     decisive = next(r for r in decision["rules"] if r["decisive"])
     assert badges[decisive["id"]] == decisive["effect"].replace("_", " ")  # as before
+    # a rule that decides nothing but requires legal sign-off says so too (it was "none")
+    assert next(r for r in decision["rules"] if r["id"] == "sro-legal-review")["effect"] == "none"
+    assert badges["sro-legal-review"] == "adds: legal sign-off"
+    assert 'title="Decides nothing; requires legal sign-off: a review by legal authority' \
+        in page.text
