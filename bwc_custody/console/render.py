@@ -229,12 +229,20 @@ def plain_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(plain_value(v) for v in value) or "none"
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {plain_value(v)}" for k, v in value.items())
+        return "; ".join(f"{k}: {plain_value(v)}" for k, v in detail_items(value))
     return "" if value is None else str(value)
 
 
+def detail_items(details: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """The details of a custody entry worth a line: a detail stored as null or empty (a job
+    started afresh records `reclaimed_from: null`) would read "reclaimed from:" with nothing
+    after it. The stored entry keeps them; only the page leaves them out. False and 0 say
+    something and stay; an empty list reads "none" and stays."""
+    return [(k, v) for k, v in (details or {}).items() if v is not None and v != "" and v != {}]
+
+
 TEMPLATES.env.filters |= {
-    "plain_value": plain_value,
+    "plain_value": plain_value, "detail_items": detail_items,
     "when": when, "day": day, "effect_words": effect_words, "clock": clock,
     "size_words": size_words, "rule_adds": rule_adds, "adds_words": adds_words,
     "adds_meaning": adds_meaning,

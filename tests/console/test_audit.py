@@ -293,3 +293,33 @@ def test_a_finished_verification_has_the_log_table_read_again(auditor: Browser) 
     assert reread.status_code == 200
     part = reread.text[reread.text.index('<div id="custody-log"'):]
     assert re.findall(r'<td class="mono action">([a-z_.]+)</td>', part)[0] == "custody.verify"
+
+
+def test_a_detail_stored_empty_is_left_off_the_line(auditor: Browser) -> None:
+    """A job started with no earlier worker stores `reclaimed_from: null`: the log line reads
+    "attempt: 1", not "attempt: 1; reclaimed from:" with nothing after it. The stored entry
+    keeps the null; False and an empty list still say something."""
+    from bwc_custody.config import get_settings
+    from bwc_custody.custody import service as custody
+    from bwc_custody.db import get_engine, session_scope
+    from bwc_custody.flows.jobs import HANDLERS
+    from bwc_custody.jobs.worker import run_now
+
+    with session_scope() as session:
+        custody.append(session=session, actor=LOCAL_OPERATOR, action="test.event",
+                       target_type="test", target_id="rec-3",
+                       details={"kept": False, "none_found": [], "blank": "", "gone": None,
+                                "nested": {"a": 1, "b": None}})
+    queued: Any = auditor.post(f"{LOG}/verify", {})
+    job_id = queued.headers["location"].rsplit("=", 1)[1]
+    run_now(job_id, engine=get_engine(), home=get_settings().home, handlers=HANDLERS)
+    with session_scope() as session:  # the record as stored: the null is there
+        started = [e for e in custody.all_entries(session=session)
+                   if e.action == "verify.started"]
+        assert started
+        assert started[0].details["reclaimed_from"] is None
+    page: Any = auditor.get(LOG)
+    line = re.sub(r"\s+", " ", page.text)
+    assert "attempt: 1" in line
+    assert "reclaimed from" not in line
+    assert "kept: no; none found: none; nested: a: 1</span>" in line
