@@ -87,6 +87,11 @@ def test_the_verification_box_names_its_stage_and_the_table_reads_itself_again(
                 w.page.wait_for_selector("#verification-stage:has-text('Checking signed')")
                 seen.append(" ".join(w.page.locator("#verification-stage").inner_text().split()))
                 w.shot("1-verifying-checkpoints")
+            if stage == "database" and done == 1:  # after the files: its own step, last
+                assert ctx.heartbeat.beat()
+                w.page.wait_for_selector("#verification-stage:has-text('Comparing the database')")
+                seen.append(" ".join(w.page.locator("#verification-stage").inner_text().split()))
+                w.shot("1-verifying-database")
 
         ctx.progress = progress  # type: ignore[method-assign]
         run_verify_job(ctx)
@@ -94,7 +99,8 @@ def test_the_verification_box_names_its_stage_and_the_table_reads_itself_again(
     done = run_now(job_id, engine=get_engine(), home=get_settings().home,
                    handlers={"verify": watched})
     assert done.state == "succeeded", done.error_message
-    assert seen == ["Step 2 of 3: Checking signed checkpoints: 1 of 2"]
+    assert seen == ["Step 2 of 4: Checking signed checkpoints: 1 of 2",
+                    "Step 4 of 4: Comparing the database with the log: 1 of 7 kinds of record"]
     w.page.wait_for_selector("text=The log verifies")
     w.page.wait_for_selector("#custody-log td.action:has-text('custody.verify')")
     assert table.first.inner_text() == "verify.finished"  # the job's end, newest of all

@@ -249,12 +249,16 @@ def test_a_running_verification_names_the_stage_its_bar_counts(
     done = run_now(job_id, engine=get_engine(), home=get_settings().home,
                    handlers={"verify": watched})
     assert done.state == "succeeded", done.error_message
-    assert set(seen) == {"entries", "checkpoints", "objects"}
-    assert "Step 1 of 3: Checking log entries: 1 of " in seen["entries"]
-    assert "Step 2 of 3: Checking signed checkpoints: 1 of 2" in seen["checkpoints"]
+    assert set(seen) == {"entries", "checkpoints", "objects", "database"}
+    assert "Step 1 of 4: Checking log entries: 1 of " in seen["entries"]
+    assert "Step 2 of 4: Checking signed checkpoints: 1 of 2" in seen["checkpoints"]
     # the test clip is a few KiB: counted in KiB, not as "0.0 of 0.0 MiB"
-    assert re.search(r"Step 3 of 3: Re-reading stored files: \d+\.\d KiB of \d+\.\d KiB",
+    assert re.search(r"Step 3 of 4: Re-reading stored files: \d+\.\d KiB of \d+\.\d KiB",
                      seen["objects"])
+    # the database's rows against the log run after the files: a stage of their own, not a
+    # bar sitting full on the files while they run
+    assert "Step 4 of 4: Comparing the database with the log: 1 of 7 kinds of record" \
+        in seen["database"]
     for box in seen.values():  # still running: the box keeps polling
         assert f'hx-get="/console/custody/verifications/{job_id}"' in box
 
