@@ -70,6 +70,17 @@ def test_the_verification_box_names_its_stage_and_the_table_reads_itself_again(
     job_id = w.page.url.rsplit("=", 1)[1]
     table = w.page.locator("#custody-log td.action")
     assert "custody.verify" not in table.all_inner_texts()
+    # the ingest entry's sha256 is one long word: the log still fits a 1280-pixel window and
+    # ends inside the page's header bar, not past it
+    assert w.page.evaluate("document.documentElement.scrollWidth") <= 1280
+    header = w.page.locator("header").bounding_box()
+    log = w.page.locator("#custody-log table").bounding_box()
+    assert header is not None
+    assert log is not None
+    assert log["x"] + log["width"] <= header["x"] + header["width"]
+    # and it fits its own box at this width: no column (the hash) hidden behind a scrollbar
+    assert w.page.evaluate("(b => b.scrollWidth <= b.clientWidth)"
+                           "(document.querySelector('#custody-log .table-scroll'))")
     # a reload would drop this: the table must be read again in place
     w.page.evaluate("window.bwcNotReloaded = true")
 
