@@ -105,7 +105,7 @@ def test_filters_by_action_family_actor_and_record(auditor: Browser) -> None:
     def shown(**filters: str) -> list[tuple[str, str]]:
         page: Any = auditor.get(LOG, params=filters)
         assert page.status_code == 200, page.text
-        return re.findall(r'<td class="mono action">(\w+\.\w+)</td>\s*<td>.*?'
+        return re.findall(r'<td class="mono action">(\w+\.\w+)</td>\s*<td[^>]*>.*?'
                           r'<span class="mono words">([\w-]+)</span>', page.text, re.S)
 
     assert shown(action="test.seen") == [("test.seen", "3f2a9c1b-aaaa")] * 3
