@@ -72,9 +72,10 @@ def request_verification(*, session: Session, actor: Principal, fixity: bool,
 
 
 class _JobProgress:
-    """Verification's stages (entries, checkpoints, objects counted in bytes) as the job's
-    progress: each stage counted from 0 to its total in turn, and named, so the console can
-    say which stage the bar is counting (it restarts at each)."""
+    """Verification's stages (entries, checkpoints, objects counted in bytes, then the database
+    against the log, one step per kind of record) as the job's progress: each stage counted
+    from 0 to its total in turn, and named, so the console can say which stage the bar is
+    counting (it restarts at each)."""
 
     def __init__(self, ctx: JobContext) -> None:
         self.ctx, self.done, self.total = ctx, 0, 0

@@ -211,8 +211,9 @@ def test_only_an_auditor_verifies_and_only_with_this_logons_token(
 
 def test_a_running_verification_names_the_stage_its_bar_counts(
         auditor: Browser, ingest_clip: Callable[..., str]) -> None:
-    """The job counts each stage (entries, checkpoints, stored bytes) from nought in turn: the
-    box says which one, or an auditor sees one bar going back to the start twice."""
+    """The job counts each stage (entries, checkpoints, stored bytes, the database's kinds of
+    record) from nought in turn: the box says which one, or an auditor sees one bar going
+    back to the start three times."""
     from bwc_custody.config import get_settings
     from bwc_custody.custody import service as custody
     from bwc_custody.db import get_engine, session_scope
