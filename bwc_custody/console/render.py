@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
@@ -159,48 +159,55 @@ def effect_words(effect: str, form: str | None = None) -> str:
     return EFFECT_MEANINGS.get(effect, effect)
 
 
-LEGAL_SIGNOFF = ("legal sign-off", "a review by legal authority before anything is released")
-NOTICE = ("notice", "a notice for staff, shown above with this rule's id")
+class Addition(NamedTuple):
+    """One thing a rule adds without deciding: its badge label, its meaning for the hover
+    text, and the redaction's key when it is one (None for a requirement)."""
+
+    label: str
+    meaning: str
+    redaction: str | None = None
 
 
-def rule_adds(decision: Mapping[str, Any], rule: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """What a matched rule that decides nothing adds, each as (label, meaning): the redactions
-    it asks for (whole heads first; `redaction_rules`), then legal sign-off, the actions and a
-    notice. A decision stored before these were recorded gives what it recorded."""
+LEGAL_SIGNOFF = Addition("legal sign-off",
+                         "a review by legal authority before anything is released")
+NOTICE = Addition("notice", "a notice for staff, shown above with this rule's id")
+
+
+def rule_adds(decision: Mapping[str, Any], rule: Mapping[str, Any]) -> list[Addition]:
+    """What a matched rule that decides nothing adds: the redactions it asks for (whole heads
+    first; `redaction_rules`), then legal sign-off, the actions and a notice. A decision
+    stored before the rules' sign-off and actions were recorded gives what it recorded."""
     rule_id = rule.get("id")
     asked = decision.get("redaction_rules") or {}
     redactions = sorted((r for r, ids in asked.items() if rule_id in (ids or [])),
                         key=lambda r: (r != WHOLE_HEADS, r))
-    adds = [(REDACTION_LABELS.get(r, r), REDACTIONS.get(r, r)) for r in redactions]
+    adds = [Addition(REDACTION_LABELS.get(r, r), REDACTIONS.get(r, r), r) for r in redactions]
     if rule.get("requires_legal_signoff"):
         adds.append(LEGAL_SIGNOFF)
-    adds += [(ACTION_LABELS.get(a, a), ACTION_TEXTS.get(a, {}).get("text", a))
+    adds += [Addition(ACTION_LABELS.get(a, a), ACTION_TEXTS.get(a, {}).get("text", a))
              for a in rule.get("actions") or []]
     if any(n.get("rule") == rule_id for n in decision.get("notices") or []):
         adds.append(NOTICE)
     return adds
 
 
-def adds_words(adds: list[tuple[str, str]]) -> str:
+def adds_words(adds: list[Addition]) -> str:
     """The badge of a rule that decides nothing but adds something: "none" would say it does
     nothing. Whole heads is how the persons listed are hidden: "adds: whole heads (students)"."""
-    labels = [label for label, _ in adds]
-    heads = REDACTION_LABELS[WHOLE_HEADS]
-    if heads not in labels:
-        return "adds: " + ", ".join(labels)
-    people = [x for x in labels if x != heads and x in REDACTION_LABELS.values()]
-    rest = [x for x in labels if x != heads and x not in people]
-    return ", ".join(["adds: whole heads" + (f" ({', '.join(people)})" if people else ""),
+    if all(a.redaction != WHOLE_HEADS for a in adds):
+        return "adds: " + ", ".join(a.label for a in adds)
+    hidden = [a.label for a in adds if a.redaction not in (None, WHOLE_HEADS)]
+    rest = [a.label for a in adds if a.redaction is None]
+    return ", ".join(["adds: whole heads" + (f" ({', '.join(hidden)})" if hidden else ""),
                       *rest])
 
 
-def adds_meaning(adds: list[tuple[str, str]]) -> str:
+def adds_meaning(adds: list[Addition]) -> str:
     """The same badge's hover text, in the policy's own words for each thing added."""
-    redacted = [meaning for label, meaning in adds if label in REDACTION_LABELS.values()]
-    other = [f"{label}: {meaning}" for label, meaning in adds
-             if label not in REDACTION_LABELS.values()]
+    redacted = [a.meaning for a in adds if a.redaction is not None]
+    required = [f"{a.label}: {a.meaning}" for a in adds if a.redaction is None]
     said = (["adds to the redactions: " + "; ".join(redacted)] if redacted else []) \
-        + (["requires " + "; ".join(other)] if other else [])
+        + (["requires " + "; ".join(required)] if required else [])
     return "Decides nothing; " + "; ".join(said)
 
 
