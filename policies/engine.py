@@ -323,6 +323,8 @@ def _cite(rule: Rule, *, decisive: bool) -> MatchedRule:
         assumption=rule.assumption,
         basis=rule.basis,
         meets_shall=rule.meets_shall,
+        requires_legal_signoff=rule.requires_legal_signoff,
+        actions=list(rule.actions),
     )
 
 

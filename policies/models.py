@@ -301,6 +301,10 @@ class MatchedRule(BaseModel):
     assumption: str | None = None
     basis: Literal["law", "policy"] = "law"
     meets_shall: str | None = None
+    # What a rule that decides nothing adds, so the console's badge can say it; a decision
+    # stored before these were recorded reads them as nothing added.
+    requires_legal_signoff: bool = False
+    actions: list[str] = Field(default_factory=list)
 
 
 class WithheldPart(BaseModel):

@@ -225,6 +225,30 @@ REDACTIONS: Final[dict[str, str]] = {
     "from behind or in profile",
 }
 
+# Each redaction as a badge names it: a few words, not the key with its underscores
+# ("non_subject_students" read as "non subject students"). REDACTIONS says what each means.
+REDACTION_LABELS: Final[dict[str, str]] = {
+    "juveniles": "juveniles",
+    "non_subject_juveniles": "non-subject juveniles",
+    "bystander_juveniles": "bystander juveniles",
+    "juveniles_not_tried_as_adults": "juveniles not tried as adults",
+    "students": "students",
+    "non_subject_students": "non-subject students",
+    "residence_interior": "residence interior",
+    "medical_or_counseling": "medical or counselling setting",
+    "correctional_interior": "correctional facility interior",
+    "shelter_location": "shelter location",
+    "nudity": "nudity",
+    "deceased": "dead body",
+    "officer_death": "officer's death",
+    "informant_identity": "informant's identity",
+    "witness_identity": "witness's identity",
+    "victim_identity": "victim's identity",
+    "protected_records_info": "protected records",
+    "cjis_screen": "CJIS screen",
+    "whole_heads": "whole heads",
+}
+
 # Says HOW the persons a rule hides are hidden rather than WHAT is hidden: a rule that lists it
 # must also list who it hides (one of PERSON_REDACTIONS), checked by `bwc policy lint`. A copy
 # made without heads is refused at submission for review while the decision in force lists it.
@@ -268,6 +292,13 @@ ACTION_TEXTS: Final[dict[str, dict[str, str]]] = {
     },
 }
 
+
+# The same for the actions, as the badge of a rule that decides nothing but asks for one says.
+ACTION_LABELS: Final[dict[str, str]] = {
+    "residency_statement": "residency statement",
+    "confirm_relationship": "confirmed relationship",
+    "articulate_harm": "articulated harm",
+}
 
 def effect_rank(effect: str) -> int:
     """Strength of an effect: 0 for `release` up to 5 for `deny`."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
@@ -28,8 +28,11 @@ from bwc_custody.console.session import (
 from bwc_custody.errors import BwcError
 from bwc_custody.roles import Role
 from policies.vocabulary import (
+    ACTION_LABELS,
+    ACTION_TEXTS,
     EFFECT_MEANINGS,
     EFFECT_PLAIN,
+    REDACTION_LABELS,
     REDACTIONS,
     REQUESTER_MEANINGS,
     TAG_MEANINGS,
@@ -156,27 +159,56 @@ def effect_words(effect: str, form: str | None = None) -> str:
     return EFFECT_MEANINGS.get(effect, effect)
 
 
-def rule_adds(decision: Mapping[str, Any], rule_id: str) -> list[str]:
-    """The redactions a matched rule asks for, as the decision records them (`redaction_rules`;
-    a decision stored before it had none gives none), the whole-heads manner first."""
+class Addition(NamedTuple):
+    """One thing a rule adds without deciding: its badge label, its meaning for the hover
+    text, and the redaction's key when it is one (None for a requirement)."""
+
+    label: str
+    meaning: str
+    redaction: str | None = None
+
+
+LEGAL_SIGNOFF = Addition("legal sign-off",
+                         "a review by legal authority before anything is released")
+NOTICE = Addition("notice", "a notice for staff, shown above with this rule's id")
+
+
+def rule_adds(decision: Mapping[str, Any], rule: Mapping[str, Any]) -> list[Addition]:
+    """What a matched rule that decides nothing adds: the redactions it asks for (whole heads
+    first; `redaction_rules`), then legal sign-off, the actions and a notice. A decision
+    stored before the rules' sign-off and actions were recorded gives what it recorded."""
+    rule_id = rule.get("id")
     asked = decision.get("redaction_rules") or {}
-    return sorted((r for r, ids in asked.items() if rule_id in (ids or [])),
-                  key=lambda r: (r != WHOLE_HEADS, r))
+    redactions = sorted((r for r, ids in asked.items() if rule_id in (ids or [])),
+                        key=lambda r: (r != WHOLE_HEADS, r))
+    adds = [Addition(REDACTION_LABELS.get(r, r), REDACTIONS.get(r, r), r) for r in redactions]
+    if rule.get("requires_legal_signoff"):
+        adds.append(LEGAL_SIGNOFF)
+    adds += [Addition(ACTION_LABELS.get(a, a), ACTION_TEXTS.get(a, {}).get("text", a))
+             for a in rule.get("actions") or []]
+    if any(n.get("rule") == rule_id for n in decision.get("notices") or []):
+        adds.append(NOTICE)
+    return adds
 
 
-def adds_words(redactions: list[str]) -> str:
-    """The badge of a rule that decides nothing but adds redactions: "none" would say it does
+def adds_words(adds: list[Addition]) -> str:
+    """The badge of a rule that decides nothing but adds something: "none" would say it does
     nothing. Whole heads is how the persons listed are hidden: "adds: whole heads (students)"."""
-    shown = [r.replace("_", " ") for r in redactions if r != WHOLE_HEADS]
-    if WHOLE_HEADS in redactions:
-        return "adds: whole heads" + (f" ({', '.join(shown)})" if shown else "")
-    return "adds: " + ", ".join(shown)
+    if all(a.redaction != WHOLE_HEADS for a in adds):
+        return "adds: " + ", ".join(a.label for a in adds)
+    hidden = [a.label for a in adds if a.redaction not in (None, WHOLE_HEADS)]
+    rest = [a.label for a in adds if a.redaction is None]
+    return ", ".join(["adds: whole heads" + (f" ({', '.join(hidden)})" if hidden else ""),
+                      *rest])
 
 
-def adds_meaning(redactions: list[str]) -> str:
-    """The same badge's hover text, in the policy's own words for each redaction."""
-    return ("Decides nothing; adds to the redactions: "
-            + "; ".join(REDACTIONS.get(r, r.replace("_", " ")) for r in redactions))
+def adds_meaning(adds: list[Addition]) -> str:
+    """The same badge's hover text, in the policy's own words for each thing added."""
+    redacted = [a.meaning for a in adds if a.redaction is not None]
+    required = [f"{a.label}: {a.meaning}" for a in adds if a.redaction is None]
+    said = (["adds to the redactions: " + "; ".join(redacted)] if redacted else []) \
+        + (["requires " + "; ".join(required)] if required else [])
+    return "Decides nothing; " + "; ".join(said)
 
 
 def size_words(n: int | None, like: int | None = None) -> str:
@@ -204,12 +236,20 @@ def plain_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(plain_value(v) for v in value) or "none"
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {plain_value(v)}" for k, v in value.items())
+        return "; ".join(f"{k}: {plain_value(v)}" for k, v in detail_items(value))
     return "" if value is None else str(value)
 
 
+def detail_items(details: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """The details of a custody entry worth a line: a detail stored as null or empty (a job
+    started afresh records `reclaimed_from: null`) would read "reclaimed from:" with nothing
+    after it. The stored entry keeps them; only the page leaves them out. False and 0 say
+    something and stay; an empty list reads "none" and stays."""
+    return [(k, v) for k, v in (details or {}).items() if v is not None and v != "" and v != {}]
+
+
 TEMPLATES.env.filters |= {
-    "plain_value": plain_value,
+    "plain_value": plain_value, "detail_items": detail_items,
     "when": when, "day": day, "effect_words": effect_words, "clock": clock,
     "size_words": size_words, "rule_adds": rule_adds, "adds_words": adds_words,
     "adds_meaning": adds_meaning,

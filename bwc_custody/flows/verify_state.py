@@ -58,7 +58,7 @@ def verify_everything(
     database's state against the log (`check_state`). Returns the one report."""
     report = verify_all(session=session, store=store, keyring=keyring, signer=signer,
                         fixity=fixity, progress=progress)
-    check_state(session=session, report=report)
+    check_state(session=session, report=report, progress=progress)
     return report
 
 
@@ -72,9 +72,10 @@ def request_verification(*, session: Session, actor: Principal, fixity: bool,
 
 
 class _JobProgress:
-    """Verification's stages (entries, checkpoints, objects counted in bytes) as the job's
-    progress: each stage counted from 0 to its total in turn, and named, so the console can
-    say which stage the bar is counting (it restarts at each)."""
+    """Verification's stages (entries, checkpoints, objects counted in bytes, then the database
+    against the log, one step per kind of record) as the job's progress: each stage counted
+    from 0 to its total in turn, and named, so the console can say which stage the bar is
+    counting (it restarts at each)."""
 
     def __init__(self, ctx: JobContext) -> None:
         self.ctx, self.done, self.total = ctx, 0, 0
@@ -106,8 +107,18 @@ def run_verify_job(ctx: JobContext) -> None:
         ctx.complete(session, report.to_dict())
 
 
-def check_state(*, session: Session, report: VerifyReport) -> None:
+# The kinds of rows check_state compares with the log, one step of its stage each: it reads
+# the whole log and several tables, so it gets a stage of its own (`database`), or a bar would
+# sit full on the stage before while it runs.
+STATE_CHECKS = ("evidence", "copies", "tags", "decisions", "recordings", "review rounds",
+                "holds")
+
+
+def check_state(*, session: Session, report: VerifyReport,
+                progress: Progress | None = None) -> None:
     """Replay the log's security-relevant entries and name every row that differs."""
+    if progress is not None:
+        progress.start("database", len(STATE_CHECKS))
     entries = custody.all_entries(session=session)
     by_action: dict[str, list[CustodyEntry]] = {}
     for entry in entries:
@@ -117,16 +128,27 @@ def check_state(*, session: Session, report: VerifyReport) -> None:
         """The entries with these actions, in log order."""
         return sorted((e for a in actions for e in by_action.get(a, [])), key=lambda e: e.seq)
 
+    def step() -> None:
+        if progress is not None:
+            progress.advance("database", 1)
+
     _check_evidence(session, of("evidence.ingest", "evidence.dispose"), report)
+    step()
     _check_derivatives(session, of("redaction.finished", "derivative.sign"), report)
+    step()
     _check_tags(session, of("tag.add", "tag.remove", "tag.retract"), report)
+    step()
     _check_decisions(session, of("request.decision"), report)
+    step()
     moves = [e for e in entries if e.action.startswith("request.")
              and isinstance(e.details, dict) and "transition" in e.details]
     items = _Items(session, of("request.link"), of("request.decision"))
     _check_recordings(items, moves, report)
+    step()
     _check_rounds(session, items, moves, report)
+    step()
     _check_holds(session, of("retention.hold", "retention.lift"), report)
+    step()
 
 
 def _detail(entry: CustodyEntry, name: str) -> Any:

@@ -70,6 +70,17 @@ def test_the_verification_box_names_its_stage_and_the_table_reads_itself_again(
     job_id = w.page.url.rsplit("=", 1)[1]
     table = w.page.locator("#custody-log td.action")
     assert "custody.verify" not in table.all_inner_texts()
+    # the ingest entry's sha256 is one long word: the log still fits a 1280-pixel window and
+    # ends inside the page's header bar, not past it
+    assert w.page.evaluate("document.documentElement.scrollWidth") <= 1280
+    header = w.page.locator("header").bounding_box()
+    log = w.page.locator("#custody-log table").bounding_box()
+    assert header is not None
+    assert log is not None
+    assert log["x"] + log["width"] <= header["x"] + header["width"]
+    # and it fits its own box at this width: no column (the hash) hidden behind a scrollbar
+    assert w.page.evaluate("(b => b.scrollWidth <= b.clientWidth)"
+                           "(document.querySelector('#custody-log .table-scroll'))")
     # a reload would drop this: the table must be read again in place
     w.page.evaluate("window.bwcNotReloaded = true")
 
@@ -87,6 +98,11 @@ def test_the_verification_box_names_its_stage_and_the_table_reads_itself_again(
                 w.page.wait_for_selector("#verification-stage:has-text('Checking signed')")
                 seen.append(" ".join(w.page.locator("#verification-stage").inner_text().split()))
                 w.shot("1-verifying-checkpoints")
+            if stage == "database" and done == 1:  # after the files: its own step, last
+                assert ctx.heartbeat.beat()
+                w.page.wait_for_selector("#verification-stage:has-text('Comparing the database')")
+                seen.append(" ".join(w.page.locator("#verification-stage").inner_text().split()))
+                w.shot("1-verifying-database")
 
         ctx.progress = progress  # type: ignore[method-assign]
         run_verify_job(ctx)
@@ -94,7 +110,8 @@ def test_the_verification_box_names_its_stage_and_the_table_reads_itself_again(
     done = run_now(job_id, engine=get_engine(), home=get_settings().home,
                    handlers={"verify": watched})
     assert done.state == "succeeded", done.error_message
-    assert seen == ["Step 2 of 3: Checking signed checkpoints: 1 of 2"]
+    assert seen == ["Step 2 of 4: Checking signed checkpoints: 1 of 2",
+                    "Step 4 of 4: Comparing the database with the log: 1 of 7 kinds of record"]
     w.page.wait_for_selector("text=The log verifies")
     w.page.wait_for_selector("#custody-log td.action:has-text('custody.verify')")
     assert table.first.inner_text() == "verify.finished"  # the job's end, newest of all
@@ -120,7 +137,7 @@ def test_the_whole_heads_rule_says_what_it_adds(
     w.go(f"/console/requests/{request_id}")
     rule = w.page.locator(".rule", has_text="school-students-whole-heads-involved")
     badge = rule.locator(".badge.effect-adds")
-    assert badge.inner_text() == "adds: whole heads (non subject students)"
+    assert badge.inner_text() == "adds: whole heads (non-subject students)"
     assert badge.is_visible()
     assert badge.get_attribute("title").startswith("Decides nothing; adds to the redactions:")
     rule.scroll_into_view_if_needed()

@@ -105,7 +105,7 @@ def test_filters_by_action_family_actor_and_record(auditor: Browser) -> None:
     def shown(**filters: str) -> list[tuple[str, str]]:
         page: Any = auditor.get(LOG, params=filters)
         assert page.status_code == 200, page.text
-        return re.findall(r'<td class="mono action">(\w+\.\w+)</td>\s*<td>.*?'
+        return re.findall(r'<td class="mono action">(\w+\.\w+)</td>\s*<td[^>]*>.*?'
                           r'<span class="mono words">([\w-]+)</span>', page.text, re.S)
 
     assert shown(action="test.seen") == [("test.seen", "3f2a9c1b-aaaa")] * 3
@@ -211,8 +211,9 @@ def test_only_an_auditor_verifies_and_only_with_this_logons_token(
 
 def test_a_running_verification_names_the_stage_its_bar_counts(
         auditor: Browser, ingest_clip: Callable[..., str]) -> None:
-    """The job counts each stage (entries, checkpoints, stored bytes) from nought in turn: the
-    box says which one, or an auditor sees one bar going back to the start twice."""
+    """The job counts each stage (entries, checkpoints, stored bytes, the database's kinds of
+    record) from nought in turn: the box says which one, or an auditor sees one bar going
+    back to the start three times."""
     from bwc_custody.config import get_settings
     from bwc_custody.custody import service as custody
     from bwc_custody.db import get_engine, session_scope
@@ -249,12 +250,16 @@ def test_a_running_verification_names_the_stage_its_bar_counts(
     done = run_now(job_id, engine=get_engine(), home=get_settings().home,
                    handlers={"verify": watched})
     assert done.state == "succeeded", done.error_message
-    assert set(seen) == {"entries", "checkpoints", "objects"}
-    assert "Step 1 of 3: Checking log entries: 1 of " in seen["entries"]
-    assert "Step 2 of 3: Checking signed checkpoints: 1 of 2" in seen["checkpoints"]
+    assert set(seen) == {"entries", "checkpoints", "objects", "database"}
+    assert "Step 1 of 4: Checking log entries: 1 of " in seen["entries"]
+    assert "Step 2 of 4: Checking signed checkpoints: 1 of 2" in seen["checkpoints"]
     # the test clip is a few KiB: counted in KiB, not as "0.0 of 0.0 MiB"
-    assert re.search(r"Step 3 of 3: Re-reading stored files: \d+\.\d KiB of \d+\.\d KiB",
+    assert re.search(r"Step 3 of 4: Re-reading stored files: \d+\.\d KiB of \d+\.\d KiB",
                      seen["objects"])
+    # the database's rows against the log run after the files: a stage of their own, not a
+    # bar sitting full on the files while they run
+    assert "Step 4 of 4: Comparing the database with the log: 1 of 7 kinds of record" \
+        in seen["database"]
     for box in seen.values():  # still running: the box keeps polling
         assert f'hx-get="/console/custody/verifications/{job_id}"' in box
 
@@ -293,3 +298,33 @@ def test_a_finished_verification_has_the_log_table_read_again(auditor: Browser) 
     assert reread.status_code == 200
     part = reread.text[reread.text.index('<div id="custody-log"'):]
     assert re.findall(r'<td class="mono action">([a-z_.]+)</td>', part)[0] == "custody.verify"
+
+
+def test_a_detail_stored_empty_is_left_off_the_line(auditor: Browser) -> None:
+    """A job started with no earlier worker stores `reclaimed_from: null`: the log line reads
+    "attempt: 1", not "attempt: 1; reclaimed from:" with nothing after it. The stored entry
+    keeps the null; False and an empty list still say something."""
+    from bwc_custody.config import get_settings
+    from bwc_custody.custody import service as custody
+    from bwc_custody.db import get_engine, session_scope
+    from bwc_custody.flows.jobs import HANDLERS
+    from bwc_custody.jobs.worker import run_now
+
+    with session_scope() as session:
+        custody.append(session=session, actor=LOCAL_OPERATOR, action="test.event",
+                       target_type="test", target_id="rec-3",
+                       details={"kept": False, "none_found": [], "blank": "", "gone": None,
+                                "nested": {"a": 1, "b": None}})
+    queued: Any = auditor.post(f"{LOG}/verify", {})
+    job_id = queued.headers["location"].rsplit("=", 1)[1]
+    run_now(job_id, engine=get_engine(), home=get_settings().home, handlers=HANDLERS)
+    with session_scope() as session:  # the record as stored: the null is there
+        started = [e for e in custody.all_entries(session=session)
+                   if e.action == "verify.started"]
+        assert started
+        assert started[0].details["reclaimed_from"] is None
+    page: Any = auditor.get(LOG)
+    line = re.sub(r"\s+", " ", page.text)
+    assert "attempt: 1" in line
+    assert "reclaimed from" not in line
+    assert "kept: no; none found: none; nested: a: 1</span>" in line

@@ -332,8 +332,34 @@ def test_a_rule_that_only_adds_a_redaction_says_what_it_adds(
     badges = dict((i, b) for b, i in re.findall(
         r'<span class="badge effect-[\w]+"[^>]*>([^<]+)</span>\s*<span class="mono muted">'
         r'([\w-]+)</span>', page.text))
-    assert badges[rule] == "adds: whole heads (non subject students)"
+    assert badges[rule] == "adds: whole heads (non-subject students)"
     assert 'title="Decides nothing; adds to the redactions: the whole head, not only the face' \
         in page.text
     decisive = next(r for r in decision["rules"] if r["decisive"])
     assert badges[decisive["id"]] == decisive["effect"].replace("_", " ")  # as before
+    # a rule that decides nothing but requires legal sign-off says so too (it was "none")
+    assert next(r for r in decision["rules"] if r["id"] == "sro-legal-review")["effect"] == "none"
+    assert badges["sro-legal-review"] == "adds: legal sign-off"
+    assert 'title="Decides nothing; requires legal sign-off: a review by legal authority' \
+        in page.text
+
+
+def test_a_badge_names_everything_a_rule_adds_by_its_label() -> None:
+    """Redactions by their display labels (whole heads with who it hides), then what the rule
+    requires; the hover text keeps the policy's words for each."""
+    from bwc_custody.console.render import adds_meaning, adds_words, rule_adds
+
+    decision = {"redaction_rules": {"whole_heads": ["r"], "non_subject_students": ["r"],
+                                    "juveniles": ["other"]},
+                "notices": [{"rule": "r", "code": "x"}]}
+    rule = {"id": "r", "requires_legal_signoff": True, "actions": ["confirm_relationship"]}
+    adds = rule_adds(decision, rule)
+    assert adds_words(adds) == ("adds: whole heads (non-subject students), legal sign-off, "
+                                "confirmed relationship, notice")
+    meaning = adds_meaning(adds)
+    assert meaning.startswith("Decides nothing; adds to the redactions: the whole head")
+    assert "; requires legal sign-off: a review by legal authority" in meaning
+    assert "juveniles" not in adds_words(adds)  # another rule's redaction
+    # a decision stored before rules recorded their sign-off and actions: redactions only
+    assert adds_words(rule_adds(decision, {"id": "other"})) == "adds: juveniles"
+    assert rule_adds({}, {"id": "r"}) == []

@@ -93,3 +93,21 @@ def test_load_rules_refuses_yaml_that_is_not_a_rule_file(tmp_path: Path) -> None
     (tmp_path / "bad.yaml").write_text("- just\n- a list\n", encoding="utf-8")
     with pytest.raises(InvalidRules):
         load_rules(tmp_path)
+
+
+def test_every_redaction_and_action_has_a_display_label() -> None:
+    """The console names them by these labels, never the key with its underscores swapped."""
+    from policies.vocabulary import ACTION_LABELS, ACTIONS, REDACTION_LABELS, REDACTIONS
+
+    assert set(REDACTION_LABELS) == set(REDACTIONS)
+    assert set(ACTION_LABELS) == set(ACTIONS)
+    assert all("_" not in label for label in [*REDACTION_LABELS.values(), *ACTION_LABELS.values()])
+    assert REDACTION_LABELS["non_subject_students"] == "non-subject students"
+
+
+def test_a_matched_rule_records_what_it_adds_without_deciding(make_facts) -> None:
+    """The sign-off and actions of each matched rule go into the decision, so the console can say
+    what a rule whose effect is `none` adds (sro-legal-review: a legal sign-off)."""
+    decision = evaluate(make_facts("public", tags=["juvenile"]))
+    sro = next(r for r in decision.rules if r.id == "sro-legal-review")
+    assert (sro.effect, sro.requires_legal_signoff, sro.actions) == ("none", True, [])
