@@ -150,16 +150,15 @@ def find_in_transcript(transcript: Transcript, terms: SpeechTerms,
             level, why = best.level, best.why  # SPOTTED_LEVEL or SPOTTED_NUMBER_LEVEL
         else:
             level = level_of(best.kind, best.match, agreed, opts)
-            also = ", spotted by keyword search too" if spotted else ""
-            why = (best.why + (f" ({also[2:]})" if also else "") if n == 1 else
-                   f"{best.why} (heard in {agreed - spotted} of {n} passes{also})")
+            notes = ([] if n == 1 else [f"heard in {agreed - spotted} of {n} passes"]) + (
+                ["spotted by keyword search too"] if spotted else [])
+            why = f"{best.why} ({', '.join(notes)})" if notes else best.why
         # a spotted hit beside a pass's suggestion only agrees with it: its own range (keyword
         # times, digit runs) widened numbers by seconds for one word more on the dev clips
-        span = heard
-        out.append(replace(best, id=i, start=min(x.start for x in span),
-                           end=max(x.end for x in span),
-                           heard_start=min(x.heard_start for x in span),
-                           heard_end=max(x.heard_end for x in span), why=why, agreed=agreed,
+        out.append(replace(best, id=i, start=min(x.start for x in heard),
+                           end=max(x.end for x in heard),
+                           heard_start=min(x.heard_start for x in heard),
+                           heard_end=max(x.heard_end for x in heard), why=why, agreed=agreed,
                            level=level, confidence=LEVEL_PRECISION[level],
                            low_confidence=level != "likely"))
     return out
