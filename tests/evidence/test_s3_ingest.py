@@ -74,20 +74,13 @@ def test_unreachable_s3_then_retry_succeeds(sqlite_migrated: str, bwc: Bwc, vide
     assert code == 0, out
 
 
-@pytest.mark.slow
-def test_ingest_memory_stays_flat(sqlite_migrated: str, bwc_home: Path, tmp_path: Path) -> None:
-    """512 MiB through the CLI: the child's peak RSS stays far below the file size."""
-    big = tmp_path / "big.bin"
-    with open(big, "wb") as fh:
-        block = os.urandom(8 << 20)
-        for _ in range(64):
-            fh.write(block)
-    env = {**os.environ, "BWC_HOME": str(bwc_home), "BWC_DATABASE_URL": sqlite_migrated}
+def _ingest_peak_rss_mib(path: Path, bwc_home: Path, database_url: str, tmp_path: Path) -> float:
+    """`bwc ingest PATH` in a child process; its own peak RSS (VmHWM) at exit, in MiB.
+    wait4's figure would also include ffprobe, a separate process."""
+    env = {**os.environ, "BWC_HOME": str(bwc_home), "BWC_DATABASE_URL": database_url}
     env.pop("BWC_SEGMENT_SIZE", None)
-    out = tmp_path / "out.json"
-    hwm = tmp_path / "vmhwm.txt"
-    # Run the CLI in a wrapper that records the process's own peak RSS (VmHWM) at exit;
-    # wait4's figure would also include ffprobe, a separate process.
+    out = tmp_path / f"{path.name}.json"
+    hwm = tmp_path / f"{path.name}.vmhwm"
     wrapper = (
         "import atexit, sys\n"
         "def _hwm():\n"
@@ -99,15 +92,31 @@ def test_ingest_memory_stays_flat(sqlite_migrated: str, bwc_home: Path, tmp_path
         "main()\n"
     )
     with open(out, "wb") as stdout:
-        proc = subprocess.Popen([sys.executable, "-c", wrapper, str(big)], env=env,
-                                stdout=stdout)
-        _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert json.loads(out.read_text())["size"] == 512 << 20
-    peak_mib = int(hwm.read_text()) / 1024
-    with_children_mib = usage.ru_maxrss / 1024
-    print(f"ingest peak RSS {peak_mib:.0f} MiB (with ffprobe: {with_children_mib:.0f} MiB)")
-    assert peak_mib < 200, f"peak RSS {peak_mib:.0f} MiB for a 512 MiB ingest"
+        proc = subprocess.run([sys.executable, "-c", wrapper, str(path)], env=env,
+                              stdout=stdout, check=False)
+    assert proc.returncode == 0, out.read_text()
+    assert json.loads(out.read_text())["size"] == path.stat().st_size
+    return int(hwm.read_text()) / 1024
+
+
+@pytest.mark.slow
+def test_ingest_memory_stays_flat(sqlite_migrated: str, bwc_home: Path, tmp_path: Path) -> None:
+    """512 MiB through the CLI: the child's peak RSS is no more than a few buffers above
+    that of a 1 MiB ingest measured the same way in the same run (the process's own
+    baseline, imports included, moves with library versions; a fixed ceiling on the whole
+    figure failed at 201 MiB against 200 on one machine)."""
+    small = tmp_path / "small.bin"
+    small.write_bytes(os.urandom(1 << 20))
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as fh:
+        block = os.urandom(8 << 20)
+        for _ in range(64):
+            fh.write(block)
+    small_mib = _ingest_peak_rss_mib(small, bwc_home, sqlite_migrated, tmp_path)
+    big_mib = _ingest_peak_rss_mib(big, bwc_home, sqlite_migrated, tmp_path)
+    print(f"ingest peak RSS: 1 MiB file {small_mib:.0f} MiB, 512 MiB file {big_mib:.0f} MiB")
+    assert big_mib - small_mib < 64, (
+        f"peak RSS grew {big_mib - small_mib:.0f} MiB for 511 MiB more input")
 
 
 @pytest.mark.s3
