@@ -66,7 +66,17 @@ def request_verification(*, session: Session, actor: Principal, fixity: bool,
                          client_addr: str = "") -> Job:
     """Queue a `verify` job: what `bwc verify` runs, on someone's asking (an auditor's
     button or the API). Reading every stored file again takes as long as the store is large,
-    so it runs in the worker, not in the request; the queueing is logged (`verify.queued`)."""
+    so it runs in the worker, not in the request; the queueing is logged (`verify.queued`).
+
+    A verification already queued or running that checks at least as much is returned
+    instead of queueing another: a second click while the first runs would otherwise read
+    every stored file twice over for the same answer."""
+    pending = session.exec(select(Job).where(Job.kind == "verify",
+                                             col(Job.state).in_(("queued", "running")))
+                           .order_by(col(Job.created_at).desc())).all()
+    for job in pending:
+        if job.params.get("fixity") or not fixity:
+            return job
     return jobs.enqueue(session=session, kind="verify", actor=actor,
                         params={"fixity": fixity}, max_attempts=1, client_addr=client_addr)
 

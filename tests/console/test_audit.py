@@ -328,3 +328,35 @@ def test_a_detail_stored_empty_is_left_off_the_line(auditor: Browser) -> None:
     assert "attempt: 1" in line
     assert "reclaimed from" not in line
     assert "kept: no; none found: none; nested: a: 1</span>" in line
+
+
+def test_a_second_click_while_a_check_runs_joins_it(auditor: Browser) -> None:
+    """"Verify now" pressed again while a check waits or runs shows that check, queues no
+    second one (reading every stored file twice over for one answer); the page says why the
+    button is off until it ends. A full check asked while a quick one waits is a new job."""
+    from sqlmodel import select
+
+    from bwc_custody.custody.service import all_entries
+    from bwc_custody.db import session_scope
+    from bwc_custody.jobs.models import Job
+
+    _append(2)
+    first: Any = auditor.post(f"{LOG}/verify", {})
+    page: Any = auditor.get(first.headers["location"])
+    assert 'id="verify-busy"' in page.text
+    assert re.search(r'<button type="submit" disabled[^>]*>Verify now</button>', page.text)
+    assert 'hx-trigger="custody-verified from:body" hx-select="#verify-form"' in page.text
+    again: Any = auditor.post(f"{LOG}/verify", {})
+    assert again.headers["location"] == first.headers["location"]
+    full: Any = auditor.post(f"{LOG}/verify", {"fixity": "yes"})
+    assert full.headers["location"] != first.headers["location"]
+    quick: Any = auditor.post(f"{LOG}/verify", {})  # the full one waiting covers it
+    assert quick.headers["location"] == full.headers["location"]
+    with session_scope() as session:
+        jobs = session.exec(select(Job).where(Job.kind == "verify")).all()
+        queued = [e for e in all_entries(session=session) if e.action == "verify.queued"]
+    assert sorted(j.params["fixity"] for j in jobs) == [False, True]
+    assert len(queued) == 2
+    plain: Any = auditor.get(LOG)  # no check named: the button is there to press
+    assert 'id="verify-busy"' not in plain.text
+    assert '<button type="submit">Verify now</button>' in plain.text
