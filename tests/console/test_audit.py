@@ -303,7 +303,8 @@ def test_a_finished_verification_has_the_log_table_read_again(auditor: Browser) 
 def test_a_detail_stored_empty_is_left_off_the_line(auditor: Browser) -> None:
     """A job started with no earlier worker stores `reclaimed_from: null`: the log line reads
     "attempt: 1", not "attempt: 1; reclaimed from:" with nothing after it. The stored entry
-    keeps the null; False and an empty list still say something."""
+    keeps the null; False and an empty list still say something. A detail repeating the
+    id the entry is about is left off too."""
     from bwc_custody.config import get_settings
     from bwc_custody.custody import service as custody
     from bwc_custody.db import get_engine, session_scope
@@ -327,6 +328,9 @@ def test_a_detail_stored_empty_is_left_off_the_line(auditor: Browser) -> None:
     line = re.sub(r"\s+", " ", page.text)
     assert "attempt: 1" in line
     assert "reclaimed from" not in line
+    # the job's own entries are about the job: its id once, in the About column
+    assert f'<span class="mono words">{job_id}</span>' in line
+    assert f"job id: {job_id}" not in line
     assert "kept: no; none found: none; nested: a: 1</span>" in line
 
 
