@@ -6,6 +6,7 @@ report that names each broken thing."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -177,7 +178,7 @@ def _unrecorded(index: int, history: list[ObjectVersion], store: ObjectStore, si
 
 def _check_checkpoints(
     *, session: Session, store: ObjectStore, signer: Signer, tree: list[bytes],
-    report: VerifyReport, progress: Progress,
+    listed: Sequence[ObjectVersion], report: VerifyReport, progress: Progress,
 ) -> None:
     rows = {cp.index: cp for cp in list_checkpoints(session=session)}
     report.checkpoints = len(rows)
@@ -185,7 +186,7 @@ def _check_checkpoints(
     # whose row was deleted and whose object was hidden still shows here (its locked version
     # cannot be deleted), and so do the entries deleted after it.
     history: dict[int, list[ObjectVersion]] = {}
-    for v in store.versions("checkpoints/"):
+    for v in listed:
         if is_checkpoint_key(v.key):
             history.setdefault(checkpoint_index(v.key), []).append(v)
     newest = max([*rows, *history], default=0)
@@ -332,14 +333,14 @@ def _one_timestamp(cp: Checkpoint, row: CheckpointTimestamp | None,
 
 
 def _check_timestamps(*, session: Session, store: ObjectStore, tsa: stamps.TsaConfig,
-                      report: VerifyReport) -> None:
+                      listed: Sequence[ObjectVersion], report: VerifyReport) -> None:
     """Each checkpoint's timestamp: the token as recorded, verified over the checkpoint's
     signed bytes under the TSA CA. A checkpoint without one is named when a later checkpoint
     has one (its token was deleted); the newest without one are waiting for the TSA; those
     before the first timestamped are covered by its time (the log only grows)."""
     rows = {r.checkpoint_index: r for r in stamps.list_timestamps(session=session)}
     history: dict[int, list[ObjectVersion]] = {}
-    for v in store.versions("checkpoints/"):
+    for v in listed:
         if stamps.is_timestamp_key(v.key):
             history.setdefault(stamps.timestamp_index(v.key), []).append(v)
     if not tsa.configured and not rows and not history:
@@ -442,10 +443,13 @@ def verify_all(
     report.entries = len(entries)
     _check_chain(entries, report, progress)
     tree = [leaf_of(e) for e in entries]
-    _check_checkpoints(session=session, store=store, signer=signer, tree=tree, report=report,
-                       progress=progress)
+    # checkpoints and their timestamp tokens share the prefix: one listing (one walk of
+    # every version an S3 bucket kept under it) serves both
+    listed = list(store.versions("checkpoints/"))
+    _check_checkpoints(session=session, store=store, signer=signer, tree=tree, listed=listed,
+                       report=report, progress=progress)
     _check_timestamps(session=session, store=store, tsa=tsa or stamps.tsa_config(),
-                      report=report)
+                      listed=listed, report=report)
     if fixity:
         _check_objects(session=session, store=store, keyring=keyring, report=report,
                        progress=progress)
