@@ -54,6 +54,8 @@ def register(app: typer.Typer) -> None:
             fail(exc)
         emit(report.to_dict())
         typer.echo(f"timestamps: {report.timestamp_summary}", err=True)
+        if report.witness_summary:
+            typer.echo(f"witnesses: {report.witness_summary}", err=True)
         if not report.ok:
             raise typer.Exit(code=1)
 

@@ -12,9 +12,15 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
+from bwc_custody.config import get_settings
 from bwc_custody.custody import merkle
 from bwc_custody.custody import timestamps as stamps
-from bwc_custody.custody.models import Checkpoint, CheckpointTimestamp, CustodyEntry
+from bwc_custody.custody.models import (
+    Checkpoint,
+    CheckpointPublication,
+    CheckpointTimestamp,
+    CustodyEntry,
+)
 from bwc_custody.custody.service import (
     GENESIS_HASH,
     checkpoint_document,
@@ -27,10 +33,12 @@ from bwc_custody.custody.service import (
     read_stored_checkpoint,
     signature_valid,
 )
+from bwc_custody.custody.witness import note_body
 from bwc_custody.vault.models import PendingObject, StoredObject
 from bwc_custody.vault.service import check_fixity
 from storage.keys import Keyring, Signer
 from storage.objectstore import ObjectStore, ObjectVersion, describe_versions, is_content_version
+from storage.signed_note import WitnessKey, cosigned_by
 
 
 class Progress(Protocol):
@@ -70,6 +78,8 @@ class VerifyReport:
     # one line saying how the checkpoints' timestamps stand, and one entry per checkpoint
     timestamp_summary: str = ""
     timestamps: list[dict[str, Any]] = field(default_factory=list)
+    # one line saying how the witnesses' stored cosignatures stand ("" when none is stored)
+    witness_summary: str = ""
 
     @property
     def ok(self) -> bool:
@@ -86,7 +96,8 @@ class VerifyReport:
                 "objects": self.objects, "bytes_checked": self.bytes_checked,
                 "findings": [asdict(f) for f in self.findings],
                 "timestamps": {"summary": self.timestamp_summary,
-                               "checkpoints": self.timestamps}}
+                               "checkpoints": self.timestamps},
+                "witnesses": {"summary": self.witness_summary}}
 
 
 def _check_chain(entries: list[CustodyEntry], report: VerifyReport, progress: Progress) -> None:
@@ -425,6 +436,41 @@ def _check_objects(
             report.add("object", obj.key, problem)
 
 
+def _check_cosignatures(*, session: Session, origin: str, keys: Sequence[WitnessKey],
+                        report: VerifyReport) -> None:
+    """Each witness cosignature kept (checkpoint_publication.cosignature), verified again
+    over the checkpoint text it was given under the configured verifier keys: a row edited to
+    hold another witness's line, or pointed at another checkpoint, is named. Without keys a
+    cosignature cannot be checked, and the summary says so rather than passing it."""
+    rows = session.exec(select(CheckpointPublication)
+                        .where(col(CheckpointPublication.cosignature).is_not(None))
+                        .order_by(col(CheckpointPublication.checkpoint_index))).all()
+    if not rows:
+        return
+    witnesses = len({r.witness_url for r in rows})
+    kept = f"{len(rows)} cosignature{'s' if len(rows) != 1 else ''} from {witnesses} " \
+           f"witness{'es' if witnesses != 1 else ''}"
+    if not keys:
+        report.witness_summary = f"{kept} kept, not checked: no BWC_WITNESS_KEYS to check them with"
+        return
+    checkpoints = {cp.index: cp for cp in list_checkpoints(session=session)}
+    bad = 0
+    for row in rows:
+        ref = f"checkpoint {row.checkpoint_index}, {row.witness_url}"
+        cp = checkpoints.get(row.checkpoint_index)
+        if cp is None:
+            report.add("cosignature", ref, "a cosignature of a checkpoint the database lacks")
+            bad += 1
+            continue
+        body = note_body(origin=origin, tree_size=cp.tree_size, root_hash=cp.root_hash)
+        if not cosigned_by(row.cosignature or "", body, keys):
+            report.add("cosignature", ref, "no line of the stored cosignature verifies over "
+                       f"this checkpoint (size {cp.tree_size}) under BWC_WITNESS_KEYS")
+            bad += 1
+    report.witness_summary = (f"{kept}, each verified under BWC_WITNESS_KEYS" if not bad
+                              else f"{kept}: {bad} do not verify")
+
+
 def verify_all(
     *,
     session: Session,
@@ -436,7 +482,8 @@ def verify_all(
     tsa: stamps.TsaConfig | None = None,
 ) -> VerifyReport:
     """Check the chain, the checkpoints, their timestamps (against `tsa`, default the
-    settings') and (when `fixity`) every stored object."""
+    settings'), the witnesses' cosignatures kept (under BWC_WITNESS_KEYS) and (when
+    `fixity`) every stored object."""
     progress = progress or _Silent()
     report = VerifyReport()
     entries = list(session.exec(select(CustodyEntry).order_by(col(CustodyEntry.seq))))
@@ -450,6 +497,9 @@ def verify_all(
                        report=report, progress=progress)
     _check_timestamps(session=session, store=store, tsa=tsa or stamps.tsa_config(),
                       listed=listed, report=report)
+    settings = get_settings()
+    _check_cosignatures(session=session, origin=settings.log_origin,
+                        keys=settings.witness_key_list, report=report)
     if fixity:
         _check_objects(session=session, store=store, keyring=keyring, report=report,
                        progress=progress)

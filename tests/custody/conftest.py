@@ -109,7 +109,8 @@ def run_verify(migrated: str) -> Callable[..., dict]:  # type: ignore[type-arg]
     return _run
 
 
-APPEND_ONLY = ("custody_entry", "custody_checkpoint", "checkpoint_timestamp")
+APPEND_ONLY = ("custody_entry", "custody_checkpoint", "checkpoint_timestamp",
+               "checkpoint_publication")
 
 
 @contextmanager

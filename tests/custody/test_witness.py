@@ -9,6 +9,7 @@ import base64
 import hashlib
 import struct
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -312,3 +313,62 @@ def test_a_cosignature_verifies_only_over_the_head_it_signed() -> None:
         key_hash("w2", plain.public_key()) + plain.sign(body.encode())).decode()
     assert cosigned_by(note_line, body, [vkey, key]) == ["w2"]
     assert cosigned_by(note_line, other, [vkey]) == []
+
+
+def test_verify_checks_each_kept_cosignature_again(
+        migrated: str, monkeypatch: pytest.MonkeyPatch, append_entries: Callable[..., None],
+        checkpoint: Callable[[], int], dba: Callable[[], Any]) -> None:
+    """`bwc verify` re-checks every kept cosignature over the checkpoint it names under
+    BWC_WITNESS_KEYS: a row a DBA edits to hold another key's line is named; without keys
+    the report says the cosignatures were not checked, never that they hold."""
+    from sqlalchemy import text
+
+    from bwc_custody.config import get_settings
+    from bwc_custody.db import get_engine, session_scope
+    from bwc_custody.flows.verify_state import verify_everything
+    from bwc_custody.jobs.worker import publish_if_configured
+    from bwc_custody.vault.service import get_keyring, get_signer, get_store
+
+    def verified() -> Any:
+        get_settings.cache_clear()
+        with session_scope() as session:
+            return verify_everything(session=session, store=get_store(), keyring=get_keyring(),
+                                     signer=get_signer(), fixity=False)
+
+    port, url = _configure(monkeypatch)
+    append_entries(3)
+    checkpoint()
+    witness = Witness(origin=ORIGIN, public_key=get_signer().public_key)
+    impostor = Witness(origin=ORIGIN, public_key=get_signer().public_key)
+    monkeypatch.setenv("BWC_WITNESS_KEYS", witness.vkey())
+    get_settings.cache_clear()
+    with running_witness(port, witness):
+        assert publish_if_configured(get_engine()).published == [url]
+    good = verified()
+    assert good.ok, good.findings
+    assert good.witness_summary == "1 cosignature from 1 witness, each verified under " \
+                                   "BWC_WITNESS_KEYS"
+    assert good.to_dict()["witnesses"]["summary"] == good.witness_summary
+    monkeypatch.delenv("BWC_WITNESS_KEYS")
+    unchecked = verified()
+    assert unchecked.witness_summary.endswith("not checked: no BWC_WITNESS_KEYS to check them with")
+    monkeypatch.setenv("BWC_WITNESS_KEYS", witness.vkey())
+    from bwc_custody.custody.service import latest_checkpoint
+    from bwc_custody.custody.witness import note_body
+    from tests.support.witness import cosignature_key_id
+
+    with session_scope() as session:
+        cp = latest_checkpoint(session=session)
+        assert cp is not None
+        body = note_body(origin=ORIGIN, tree_size=cp.tree_size, root_hash=cp.root_hash)
+    when = 1_700_000_000  # another key's line over the same head, under the witness's name
+    blob = (cosignature_key_id(NAME, impostor.key.public_key()) + struct.pack(">Q", when)
+            + impostor.key.sign(cosigned_message(when, body)))
+    forged = f"\u2014 {NAME} {base64.b64encode(blob).decode()}\n"
+    with dba() as conn:
+        conn.execute(text("UPDATE checkpoint_publication SET cosignature = :c"), {"c": forged})
+    caught = verified()
+    assert not caught.ok
+    assert [(f.kind, f.ref) for f in caught.findings] == [("cosignature", f"checkpoint 1, {url}")]
+    assert "under BWC_WITNESS_KEYS" in caught.findings[0].problem
+    assert caught.witness_summary.endswith("1 do not verify")
