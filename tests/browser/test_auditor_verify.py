@@ -68,6 +68,9 @@ def test_the_verification_box_names_its_stage_and_the_table_reads_itself_again(
     w.page.wait_for_url("**/console/custody?verification=*")
     w.page.wait_for_selector("text=Waiting for the server's worker")
     job_id = w.page.url.rsplit("=", 1)[1]
+    # one check at a time: the button is off while this one waits, and says why
+    assert w.page.locator("#verify-form button").is_disabled()
+    assert "comes back when it ends" in w.page.locator("#verify-busy").inner_text()
     table = w.page.locator("#custody-log td.action")
     assert "custody.verify" not in table.all_inner_texts()
     # the ingest entry's sha256 is one long word: the log still fits a 1280-pixel window and
@@ -115,6 +118,8 @@ def test_the_verification_box_names_its_stage_and_the_table_reads_itself_again(
     w.page.wait_for_selector("text=The log verifies")
     w.page.wait_for_selector("#custody-log td.action:has-text('custody.verify')")
     assert table.first.inner_text() == "verify.finished"  # the job's end, newest of all
+    w.page.wait_for_selector("#verify-form button:not([disabled])")  # back, in place
+    assert w.page.locator("#verify-busy").count() == 0
     assert w.page.evaluate("window.bwcNotReloaded") is True
     w.shot("2-verified-log-read-again")
     assert errors == []
