@@ -97,8 +97,10 @@ def consistency(session: SessionDep, _auditor: Auditor,
 @router.post("/custody/verify", response_model=JobRead, status_code=202)
 def verify(session: SessionDep, auditor: Auditor, addr: ClientAddr,
            fixity: bool = False) -> JobRead:
-    """Queue the verification `bwc verify` runs (chain, checkpoints, the database's state
-    against the log; stored objects when `fixity`): a `verify` job whose result
-    (`GET /jobs/{id}`) is the report; who asked and what it found land in the log."""
+    """Queue the verification `bwc verify` runs (chain, checkpoints, witness cosignatures,
+    the database's state against the log; stored objects when `fixity`): a `verify` job
+    whose result (`GET /jobs/{id}`) is the report; who asked and what it found land in the
+    log. A verification already waiting or running that checks as much is answered instead
+    of queueing another."""
     return JobRead.model_validate(request_verification(
         session=session, actor=auditor, fixity=fixity, client_addr=addr))

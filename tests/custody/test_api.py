@@ -72,6 +72,9 @@ def test_package_route_and_auditor_routes(
     queued = client.post("/api/v1/custody/verify", headers=auditor, params={"fixity": True})
     assert queued.status_code == 202  # a job: re-reading the store takes as long as it is big
     assert queued.json()["kind"] == "verify"
+    # asked again while it waits: the same check, not a second read of the whole store
+    again = client.post("/api/v1/custody/verify", headers=auditor, params={"fixity": True})
+    assert (again.status_code, again.json()["id"]) == (202, queued.json()["id"])
     # the auditors' job: a custodian neither sees it nor cancels it, nor learns it exists
     verify_id = queued.json()["id"]
     assert client.get(f"/api/v1/jobs/{verify_id}", headers=custodian).status_code == 404
