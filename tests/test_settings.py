@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 @pytest.mark.parametrize(("variable", "value"), [
     ("BWC_RETENTION_DAYS", "-1"), ("BWC_RETENTION_DAYS", "sixty"),
     ("BWC_RETENTION_MODE", "FOREVER"), ("BWC_MFA_ROLES", "custodian,janitor"),
-    ("BWC_CONSOLE_SESSION_HOURS", "72")])
+    ("BWC_CONSOLE_SESSION_HOURS", "72"), ("BWC_SPEECH_SPOT_DIGIT_THRESHOLD", "2"),
+    ("BWC_SPEECH_SPOT_THRESHOLD", "0")])
 def test_a_bad_setting_names_its_variable(bwc_home: Path, monkeypatch: pytest.MonkeyPatch,
                                           variable: str, value: str) -> None:
     from bwc_custody.cli import app
@@ -29,4 +30,20 @@ def test_a_bad_setting_names_its_variable(bwc_home: Path, monkeypatch: pytest.Mo
     error = json.loads(result.stderr)["error"]
     assert error["code"] == "invalid_settings"
     assert [p["variable"] for p in error["details"]["problems"]] == [variable]
+    get_settings.cache_clear()
+
+
+def test_the_speech_spotter_takes_both_thresholds_from_the_settings(
+        bwc_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bwc_custody.config import get_settings
+    from bwc_custody.redactions.service import configured_spotter
+
+    assert (configured_spotter().threshold, configured_spotter().digit_threshold) == (
+        1e-10, 1e-3)  # the values the bench chose
+    monkeypatch.setenv("BWC_SPEECH_SPOT_THRESHOLD", "1e-15")
+    monkeypatch.setenv("BWC_SPEECH_SPOT_DIGIT_THRESHOLD", "1e-2")
+    get_settings.cache_clear()
+    spotter = configured_spotter()
+    assert (spotter.threshold, spotter.digit_threshold) == (1e-15, 1e-2)
+    assert spotter.describe()["settings"]["digit_threshold"] == 1e-2  # what the transcript says
     get_settings.cache_clear()

@@ -340,6 +340,15 @@ def transcript_key(evidence_id: str, job_id: str) -> str:
     return f"derivatives/{evidence_id}/speech-{job_id}.json"
 
 
+def configured_spotter() -> KeywordSpotter:
+    """The speech search's keyword spotter at the thresholds the settings give
+    (BWC_SPEECH_SPOT_THRESHOLD for the terms' words, BWC_SPEECH_SPOT_DIGIT_THRESHOLD for the
+    digit words)."""
+    settings = get_settings()
+    return KeywordSpotter(threshold=settings.speech_spot_threshold,
+                          digit_threshold=settings.speech_spot_digit_threshold)
+
+
 def search_speech(ctx: JobContext, *, admit: Admit) -> None:
     """Run a `speech` job: transcribe the original, find the terms and numbers, keep the
     transcript encrypted and the suggestions for the custodian. A recording without sound
@@ -356,8 +365,7 @@ def search_speech(ctx: JobContext, *, admit: Admit) -> None:
             result = suggest_mutes(MediaSource(url, evidence.filename or f"{evidence.id}.mp4",
                                                evidence.size, evidence.sha256),
                                    terms, progress=ctx.progress,
-                                   spotter=KeywordSpotter(
-                                       threshold=get_settings().speech_spot_threshold))
+                                   spotter=configured_spotter())
     except NoAudioStream:
         result = None
     with session_scope(ctx.engine) as session:
