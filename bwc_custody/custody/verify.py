@@ -468,7 +468,7 @@ def _check_cosignatures(*, session: Session, origin: str, keys: Sequence[Witness
                        f"this checkpoint (size {cp.tree_size}) under BWC_WITNESS_KEYS")
             bad += 1
     report.witness_summary = (f"{kept}, each verified under BWC_WITNESS_KEYS" if not bad
-                              else f"{kept}: {bad} do not verify")
+                              else f"{kept}: {bad} {'does' if bad == 1 else 'do'} not verify")
 
 
 def verify_all(

@@ -371,4 +371,4 @@ def test_verify_checks_each_kept_cosignature_again(
     assert not caught.ok
     assert [(f.kind, f.ref) for f in caught.findings] == [("cosignature", f"checkpoint 1, {url}")]
     assert "under BWC_WITNESS_KEYS" in caught.findings[0].problem
-    assert caught.witness_summary.endswith("1 do not verify")
+    assert caught.witness_summary.endswith(": 1 does not verify")
