@@ -19,8 +19,8 @@ accepted (the reviewer's starting point) and reports:
 Engines: `whisper` (ours, what the server runs: redaction/speech.py, Whisper via
 faster-whisper, three passes (tiny.en with and without the terms as hotwords, base with;
 `--third none` for the first two only), and pocketsphinx keyword spotting of the terms'
-words beside them, redaction/speech_spot.py); each `whisper` run also prints `wh-nospt`, the same
-transcript scored without the spotter's hits (before/after with Whisper identical;
+words beside them, redaction/speech_spot.py); each `whisper` run also prints `wh-nospt`,
+the same transcript scored without the spotter's hits (before/after with Whisper identical;
 `--no-spot` runs no spotter at all) and `wh-names` with its term words but not its digit
 words; `sphinx` is the spotter alone on the whole file, as first measured. Needs Debian's
 `espeak-ng` and `sox`.
@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--second-dir", type=Path)
     ap.add_argument("--third", choices=["base", "none"], default="base",
                     help="the third pass: Whisper base with the terms as hotwords (default, as "
-                         "the server runs), or none (the two tiny.en passes before it)")
+                         "the server runs), or none (the two tiny.en passes before it); "
+                         "--model-dir measures that model alone, without it")
     ap.add_argument("--combine", nargs="+", metavar="SAVE",
                     help="score the union of transcripts saved by earlier --save runs")
     ap.add_argument("--sphinx-threshold", type=float, default=KeywordSpotter.threshold,

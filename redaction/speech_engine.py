@@ -134,9 +134,8 @@ def _load(source: Path | ShippedModel, threads: int, compute_type: str) -> Any:
         from faster_whisper import WhisperModel
     except ImportError:
         raise ToolMissing("faster-whisper is not installed", package="faster-whisper") from None
-    if isinstance(source, ShippedModel) and source.part_paths() == [
-            source.config_dir() / "model.bin"]:
-        source = source.config_dir()  # whole, in its folder: read from there
+    if isinstance(source, ShippedModel) and len(source.parts) == 1:
+        source = source.part_paths()[0].parent  # whole model.bin in its folder: read there
     if isinstance(source, Path):
         return WhisperModel(str(source), device="cpu", compute_type=compute_type,
                             cpu_threads=threads, local_files_only=True)

@@ -6,7 +6,7 @@ report that names each broken thing."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -188,10 +188,9 @@ def _unrecorded(index: int, history: list[ObjectVersion], store: ObjectStore, si
 
 
 def _check_checkpoints(
-    *, session: Session, store: ObjectStore, signer: Signer, tree: list[bytes],
+    *, store: ObjectStore, signer: Signer, tree: list[bytes], rows: Mapping[int, Checkpoint],
     listed: Sequence[ObjectVersion], report: VerifyReport, progress: Progress,
 ) -> None:
-    rows = {cp.index: cp for cp in list_checkpoints(session=session)}
     report.checkpoints = len(rows)
     # Every version the store ever kept under checkpoints/, delete markers too: a checkpoint
     # whose row was deleted and whose object was hidden still shows here (its locked version
@@ -436,8 +435,8 @@ def _check_objects(
             report.add("object", obj.key, problem)
 
 
-def _check_cosignatures(*, session: Session, origin: str, keys: Sequence[WitnessKey],
-                        report: VerifyReport) -> None:
+def _check_cosignatures(*, session: Session, checkpoints: Mapping[int, Checkpoint],
+                        origin: str, keys: Sequence[WitnessKey], report: VerifyReport) -> None:
     """Each witness cosignature kept (checkpoint_publication.cosignature), verified again
     over the checkpoint text it was given under the configured verifier keys: a row edited to
     hold another witness's line, or pointed at another checkpoint, is named. Without keys a
@@ -453,7 +452,6 @@ def _check_cosignatures(*, session: Session, origin: str, keys: Sequence[Witness
     if not keys:
         report.witness_summary = f"{kept} kept, not checked: no BWC_WITNESS_KEYS to check them with"
         return
-    checkpoints = {cp.index: cp for cp in list_checkpoints(session=session)}
     bad = 0
     for row in rows:
         ref = f"checkpoint {row.checkpoint_index}, {row.witness_url}"
@@ -493,12 +491,13 @@ def verify_all(
     # checkpoints and their timestamp tokens share the prefix: one listing (one walk of
     # every version an S3 bucket kept under it) serves both
     listed = list(store.versions("checkpoints/"))
-    _check_checkpoints(session=session, store=store, signer=signer, tree=tree, listed=listed,
+    checkpoints = {cp.index: cp for cp in list_checkpoints(session=session)}
+    _check_checkpoints(store=store, signer=signer, tree=tree, rows=checkpoints, listed=listed,
                        report=report, progress=progress)
     _check_timestamps(session=session, store=store, tsa=tsa or stamps.tsa_config(),
                       listed=listed, report=report)
     settings = get_settings()
-    _check_cosignatures(session=session, origin=settings.log_origin,
+    _check_cosignatures(session=session, checkpoints=checkpoints, origin=settings.log_origin,
                         keys=settings.witness_key_list, report=report)
     if fixity:
         _check_objects(session=session, store=store, keyring=keyring, report=report,

@@ -324,10 +324,13 @@ def test_verify_checks_each_kept_cosignature_again(
     from sqlalchemy import text
 
     from bwc_custody.config import get_settings
+    from bwc_custody.custody.service import latest_checkpoint
+    from bwc_custody.custody.witness import note_body
     from bwc_custody.db import get_engine, session_scope
     from bwc_custody.flows.verify_state import verify_everything
     from bwc_custody.jobs.worker import publish_if_configured
     from bwc_custody.vault.service import get_keyring, get_signer, get_store
+    from tests.support.witness import cosignature_key_id
 
     def verified() -> Any:
         get_settings.cache_clear()
@@ -353,10 +356,6 @@ def test_verify_checks_each_kept_cosignature_again(
     unchecked = verified()
     assert unchecked.witness_summary.endswith("not checked: no BWC_WITNESS_KEYS to check them with")
     monkeypatch.setenv("BWC_WITNESS_KEYS", witness.vkey())
-    from bwc_custody.custody.service import latest_checkpoint
-    from bwc_custody.custody.witness import note_body
-    from tests.support.witness import cosignature_key_id
-
     with session_scope() as session:
         cp = latest_checkpoint(session=session)
         assert cp is not None
@@ -372,3 +371,10 @@ def test_verify_checks_each_kept_cosignature_again(
     assert [(f.kind, f.ref) for f in caught.findings] == [("cosignature", f"checkpoint 1, {url}")]
     assert "under BWC_WITNESS_KEYS" in caught.findings[0].problem
     assert caught.witness_summary.endswith(": 1 does not verify")
+    # the row pointed at a checkpoint that was never made
+    with dba() as conn:
+        conn.execute(text("UPDATE checkpoint_publication SET checkpoint_index = 99"))
+    orphan = verified()
+    assert [(f.kind, f.ref, f.problem) for f in orphan.findings] == [
+        ("cosignature", f"checkpoint 99, {url}",
+         "a cosignature of a checkpoint the database lacks")]
