@@ -242,14 +242,15 @@ def plain_value(value: Any) -> str:
 
 def detail_items(details: Mapping[str, Any] | None, about: str | None = None
                  ) -> list[tuple[str, Any]]:
-    """The details of a custody entry worth a line: a detail stored as null or empty (a job
-    started afresh records `reclaimed_from: null`) would read "reclaimed from:" with nothing
-    after it, and one equal to `about` (the entry's target id, shown beside it: a job's
-    entries carry `job_id` and are about the job) would say the same id twice. The stored
-    entry keeps them; only the page leaves them out. False and 0 say something and stay; an
-    empty list reads "none" and stays."""
+    """The details of a custody entry worth a line: a detail that reads as nothing (null,
+    empty, or a mapping of such: a job started afresh records `reclaimed_from: null`, a
+    verification with no witness `witnesses: {summary: ""}`) would read "reclaimed from:"
+    with nothing after it, and one equal to `about` (the entry's target id, shown beside it:
+    a job's entries carry `job_id` and are about the job) would say the same id twice. The
+    stored entry keeps them; only the page leaves them out. False and 0 say something and
+    stay; an empty list reads "none" and stays."""
     return [(k, v) for k, v in (details or {}).items()
-            if v is not None and v != "" and v != {} and (about is None or v != about)]
+            if plain_value(v) != "" and (about is None or v != about)]
 
 
 TEMPLATES.env.filters |= {

@@ -315,7 +315,7 @@ def test_a_detail_stored_empty_is_left_off_the_line(auditor: Browser) -> None:
         custody.append(session=session, actor=LOCAL_OPERATOR, action="test.event",
                        target_type="test", target_id="rec-3",
                        details={"kept": False, "none_found": [], "blank": "", "gone": None,
-                                "nested": {"a": 1, "b": None}})
+                                "nested": {"a": 1, "b": None}, "hollow": {"summary": ""}})
     queued: Any = auditor.post(f"{LOG}/verify", {})
     job_id = queued.headers["location"].rsplit("=", 1)[1]
     run_now(job_id, engine=get_engine(), home=get_settings().home, handlers=HANDLERS)
@@ -331,7 +331,8 @@ def test_a_detail_stored_empty_is_left_off_the_line(auditor: Browser) -> None:
     # the job's own entries are about the job: its id once, in the About column
     assert f'<span class="mono words">{job_id}</span>' in line
     assert f"job id: {job_id}" not in line
-    assert "kept: no; none found: none; nested: a: 1</span>" in line
+    assert "kept: no; none found: none; nested: a: 1</span>" in line  # no "hollow:"
+    assert "witnesses:" not in line  # a verification with no witness says nothing of them
 
 
 def test_a_second_click_while_a_check_runs_joins_it(auditor: Browser) -> None:
