@@ -111,7 +111,7 @@ def record_analysis(*, session: Session, evidence_id: str, count: Any, actor: Pr
     evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
     previous = session.exec(select(AnalysisResult).where(
         AnalysisResult.evidence_id == evidence_id)
-        .order_by(col(AnalysisResult.id).desc())).first()
+        .order_by(col(AnalysisResult.id).desc()).limit(1)).first()
     data = count.to_dict()
     row = AnalysisResult(evidence_id=evidence_id, created_by=requested_by,
                          distinct_people=count.distinct_people,
@@ -137,7 +137,7 @@ def record_analysis(*, session: Session, evidence_id: str, count: Any, actor: Pr
 def latest_analysis(*, session: Session, evidence_id: str) -> AnalysisResult:
     """The newest analysis of an evidence item."""
     row = session.exec(select(AnalysisResult).where(AnalysisResult.evidence_id == evidence_id)
-                       .order_by(col(AnalysisResult.id).desc())).first()
+                       .order_by(col(AnalysisResult.id).desc()).limit(1)).first()
     if row is None:
         raise AnalysisNotFound(f"evidence {evidence_id} has not been analysed",
                                evidence_id=evidence_id)

@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         with session_scope() as session:
             if not had_ca:
                 _log_ca(session, cli_operator(), "keys.c2pa_create", ca, {})
-            if session.exec(select(User)).first() is None:
+            if session.exec(select(User.id).limit(1)).first() is None:
                 new_password = password or generate_password()
                 # Logged like any user creation: the first admin is a custody event too.
                 flows.add_user(session=session, actor=cli_operator(), username=admin,
