@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bwc_custody.errors import InvalidInput
+from redaction.detect import BACKENDS
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,10 @@ class RedactOptions:
     # Measured: detecting every 3rd frame at ~640x360 keeps 720p30 near real time on 2 cores.
     detect_every: int = 3
     detect_threads: int = 2
+    # CenterFace's runtime (redaction.detect.BACKENDS): "auto" is bfloat16 by OpenVINO where
+    # the CPU computes it natively (~0.6 of a float32 call, same recall on the bench clips:
+    # README "Speed, fourth pass"), else float32 by onnxruntime
+    detect_backend: str = "auto"
     # each keyframe is also searched turned by +45 and -45 degrees, alternately (faces
     # tilted 20-70 degrees, and tilted heads the upright pass scores near zero). Measured
     # on the bench's seed-1 720p clips: recall 0.9868 -> 0.9973 upright, 0.9891 -> 0.9950
@@ -74,6 +79,9 @@ class RedactOptions:
                                heads_input=self.heads_input)
         if self.mute_sound not in ("silence", "bleep"):
             raise InvalidInput("mute_sound must be silence or bleep", mute_sound=self.mute_sound)
+        if self.detect_backend not in BACKENDS:
+            raise InvalidInput(f"detect_backend must be one of {', '.join(BACKENDS)}",
+                               detect_backend=self.detect_backend)
         if self.pad < 0 or self.weak_pad < 0 or self.cells < 2:
             raise InvalidInput("pad and weak_pad must be >= 0 and cells >= 2", pad=self.pad,
                                weak_pad=self.weak_pad, cells=self.cells)

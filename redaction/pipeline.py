@@ -110,7 +110,8 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
     matcher = (KeepFaceMatcher(references, tolerance=opts.keep_tolerance,
                                min_face=opts.keep_min_face) if references else None)
     detector = make_detector(opts.detector, threshold=opts.threshold,
-                             detect_area=opts.detect_area, threads=detect_threads(opts))
+                             detect_area=opts.detect_area, threads=detect_threads(opts),
+                             backend=opts.detect_backend)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.partial")
     manifest = ManifestWriter(spool_dir=dst.parent)

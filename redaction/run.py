@@ -226,9 +226,9 @@ class FrameRun:
 
 def side_by_side(opts: RedactOptions, detector: Detector) -> bool:
     """Whether the turned pass runs on its own thread beside the upright one (onnxruntime
-    runs one session from two threads; OpenCV DNN may not)."""
+    runs one session from two threads, OpenVINO one request per thread; OpenCV DNN may not)."""
     return (opts.rotated_pass and opts.detect_threads >= 2
-            and isinstance(detector, CenterFaceDetector) and detector.backend == "onnxruntime")
+            and isinstance(detector, CenterFaceDetector) and detector.backend != "opencv")
 
 
 def detect_threads(opts: RedactOptions) -> int:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 import pytest
 
-from redaction.detect import CenterFaceDetector, iou, make_detector
+from bwc_custody.errors import InvalidInput
+from redaction.detect import CenterFaceDetector, iou, make_detector, native_bfloat16
+from redaction.errors import ToolMissing
+from redaction.options import RedactOptions
 from tests.redaction.util import FACES
 
 
@@ -34,9 +39,42 @@ def test_onnxruntime_and_opencv_find_the_same_faces(group_rgb: np.ndarray) -> No
 
 def test_auto_backend_is_named_and_unknown_backend_refused() -> None:
     d = make_detector("centerface")
-    assert d.name in ("centerface/opencv", "centerface/onnxruntime")
+    # bfloat16 wherever the CPU computes it natively, else float32
+    assert d.name == ("centerface/openvino-bf16" if native_bfloat16() else
+                      "centerface/onnxruntime")
     with pytest.raises(ValueError, match="backend"):
         CenterFaceDetector(backend="tensorflow")
+    with pytest.raises(InvalidInput, match="detect_backend") as err:
+        RedactOptions(detect_backend="tensorflow")
+    assert err.value.code == "invalid_input"
+
+
+@pytest.mark.skipif(not native_bfloat16(), reason="this CPU has no native bfloat16")
+def test_openvino_bfloat16_finds_the_faces_float32_finds(group_rgb: np.ndarray) -> None:
+    ov = CenterFaceDetector(backend="openvino-bf16", threshold=0.05)
+    ort = CenterFaceDetector(backend="onnxruntime", threshold=0.05)
+    a, b = ov(group_rgb), ort(group_rgb)
+    strong = [x for x in b if x.score >= 0.3]
+    assert len(strong) >= 8
+    # every face float32 is sure of, bfloat16 finds in the same place and about as sure
+    for x in strong:
+        best = max(a, key=lambda y: iou(x, y))
+        assert iou(x, best) > 0.9
+        assert best.score == pytest.approx(x.score, abs=0.05)
+    assert abs(len(a) - len(b)) <= 0.1 * len(b)
+    # two sizes (upright and turned) and two threads, as the turned pass runs beside the
+    # upright one: each thread its own request, the same faces as one thread alone
+    with ThreadPoolExecutor(2) as pool:
+        turned = cv2.resize(group_rgb, (480, 480))
+        twice = list(pool.map(ov, [group_rgb, turned, group_rgb, turned]))
+    assert [len(f) for f in twice] == [len(a), len(ov(turned))] * 2
+    assert twice[0] == twice[2] == a
+
+
+@pytest.mark.skipif(native_bfloat16(), reason="this CPU has native bfloat16")
+def test_openvino_bfloat16_is_refused_without_native_bfloat16() -> None:
+    with pytest.raises(ToolMissing, match="bfloat16"):
+        CenterFaceDetector(backend="openvino-bf16")
 
 
 def test_with_threshold_reports_weaker_faces_with_the_same_model(group_rgb: np.ndarray) -> None:

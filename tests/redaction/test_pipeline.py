@@ -80,7 +80,9 @@ def test_manifest_records_everything(redacted: Redacted) -> None:
     assert m["created_at"].endswith("+00:00")
     assert m["tools"]["ffmpeg"].startswith("ffmpeg version")
     # the runtime that ran the model is part of the record
-    assert m["tools"]["detector"]["name"] in ("centerface/opencv", "centerface/onnxruntime")
+    assert m["tools"]["detector"]["name"] in ("centerface/opencv", "centerface/onnxruntime",
+                                              "centerface/openvino-bf16")
+    assert m["settings"]["detect_backend"] == "auto"
     assert len(m["tools"]["detector"]["model_sha256"]) == 64
     assert m["settings"]["detect_every"] >= 1
     assert m["output"]["frames"] == len(redacted.clip.truth["frames"])
@@ -118,8 +120,8 @@ def test_turned_pass_beside_the_upright_one_finds_what_one_after_the_other_does(
     from redaction.manifest import read_manifest
     from redaction.pipeline import RedactOptions, redact_file
 
-    if not redacted.manifest["tools"]["detector"]["name"].startswith("centerface/onnxruntime"):
-        pytest.skip("side by side needs onnxruntime")
+    if redacted.manifest["tools"]["detector"]["name"] == "centerface/opencv":
+        pytest.skip("side by side needs onnxruntime or OpenVINO")
     man = tmp_path / "m.json"
     redact_file(redacted.clip.path, tmp_path / "o.mp4", options=RedactOptions(detect_threads=1),
                 manifest_path=man)
