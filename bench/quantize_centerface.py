@@ -2,7 +2,8 @@
 """Quantise CenterFace to int8 (onnxruntime static QDQ, per channel), calibrated on frames of
 a bench clip built from faces-dev (never the identities photos). Measured and not shipped
 (redaction/README.md, "Tilted faces"); kept so the measurement can be repeated, e.g. with
-`CenterFaceDetector(model=PATH)` or the model swapped in for centerface.onnx.
+`CenterFaceDetector(model=PATH, backend="onnxruntime")` or the model swapped in for
+centerface.onnx (on a CPU with native bfloat16, "auto" would run it by OpenVINO).
 
     .venv/bin/python bench/quantize_centerface.py CLIP [--frames 40] [--out PATH]
 

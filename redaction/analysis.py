@@ -158,7 +158,7 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
     every = max(1, round(fps / s.sample_fps))
     thumb_gap = max(1, round(analysis_faces.THUMB_GAP_S * fps))
     det = detector or make_detector(s.detector, threshold=s.track_score,
-                                    detect_area=s.detect_area)
+                                    detect_area=s.detect_area, backend=s.detect_backend)
     tracks: dict[int, Track] = {}  # every track, by id
     live: list[Track] = []  # those a detection may still continue
     counter = iter(range(1, 1 << 30))
@@ -212,7 +212,7 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
     meta = {"width": width, "height": height, "fps": fps, "every": every,
             "sample_size": sample_size(width, height, s.max_width),
             "analysed": analysed, "frames_total": total, "cuts": cuts,
-            "frames": frames, "motion": motion}
+            "frames": frames, "motion": motion, "detector": det.name}
     return list(tracks.values()), meta
 
 
@@ -284,7 +284,8 @@ def build_result(tracks: list[Track], meta: dict[str, Any], s: AnalysisSettings,
         distinct_people=len(order), unidentified_people=unidentified, known_adults=adults,
         tracks=results, frames_total=meta["frames_total"], frames_analysed=meta["analysed"],
         fps=round(fps, 3), width=meta["width"], height=meta["height"],
-        seconds=0.0, settings={**asdict(s), "sample_every": meta["every"]},
+        seconds=0.0, settings={**asdict(s), "sample_every": meta["every"],
+                                "detector_ran": meta["detector"]},
         faces=found_faces, cuts=list(meta["cuts"]))
 
 

@@ -16,6 +16,8 @@ class AnalysisSettings:
     # Frames are decoded at most this wide; encodings are computed on these pixels.
     max_width: int = 1280
     detector: str = "centerface"
+    # CenterFace's runtime (redaction.detect.BACKENDS); the result also records which ran
+    detect_backend: str = "auto"
     detect_area: int = 640 * 384
     # A track counts only with a detection at this CenterFace score (0.1 suits blurring,
     # not counting); weaker detections down to `track_score` only extend tracks (hysteresis,

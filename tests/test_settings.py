@@ -14,7 +14,7 @@ from typer.testing import CliRunner
     ("BWC_RETENTION_DAYS", "-1"), ("BWC_RETENTION_DAYS", "sixty"),
     ("BWC_RETENTION_MODE", "FOREVER"), ("BWC_MFA_ROLES", "custodian,janitor"),
     ("BWC_CONSOLE_SESSION_HOURS", "72"), ("BWC_SPEECH_SPOT_DIGIT_THRESHOLD", "2"),
-    ("BWC_SPEECH_SPOT_THRESHOLD", "0")])
+    ("BWC_SPEECH_SPOT_THRESHOLD", "0"), ("BWC_DETECT_BACKEND", "gpu")])
 def test_a_bad_setting_names_its_variable(bwc_home: Path, monkeypatch: pytest.MonkeyPatch,
                                           variable: str, value: str) -> None:
     from bwc_custody.cli import app

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bwc_custody.config import get_settings
 from bwc_custody.custody import service as custody
 from bwc_custody.db import session_scope
 from bwc_custody.evidence.service import get_or_raise as get_evidence_or_raise
@@ -30,6 +31,7 @@ from bwc_custody.vault import service as vault
 from bwc_custody.vault.loopback import serve_plaintext
 from redaction.analysis import analyze_file
 from redaction.analysis_faces import people_document
+from redaction.analysis_settings import AnalysisSettings
 from redaction.errors import RedactionError
 from redaction.poster import Poster, make_poster
 from storage.objectstore import ObjectStore
@@ -76,7 +78,8 @@ def run_analysis_job(ctx: JobContext) -> None:
     poster: Poster | str | None = None
     try:
         with serve_plaintext(reader) as url:
-            count = analyze_file(url, known_adults=adults)
+            count = analyze_file(url, known_adults=adults, settings=AnalysisSettings(
+                detect_backend=get_settings().detect_backend))
             if wants_poster:
                 try:
                     poster = make_poster(url, duration_s=duration)

@@ -212,7 +212,8 @@ def redact_evidence(ctx: JobContext, *, admit: Admit) -> None:
                                  evidence=evidence)
         refs = _references(session, store, keyring, params)
         people = _keep_people(session, store, keyring, evidence_id, params)
-    options = RedactOptions(**{k: params[k] for k in ("detect_every", "pad", "heads",
+    options = RedactOptions(detect_backend=get_settings().detect_backend,
+                            **{k: params[k] for k in ("detect_every", "pad", "heads",
                                                       "mute_sound") if k in params})
     regions = parse_regions(params.get("regions", {}))
     out, manifest = ctx.workdir / "redacted.mp4", ctx.workdir / "manifest.json"

@@ -55,7 +55,13 @@ def api() -> TestClient:
 
 def test_redaction_job_makes_an_encrypted_logged_derivative(
         migrated: str, bwc_home: Path, api: TestClient, make_token: Callable[..., str],
-        make_clip: Callable[..., Path], ingest_clip: Callable[..., str]) -> None:
+        make_clip: Callable[..., Path], ingest_clip: Callable[..., str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bwc_custody.config import get_settings
+
+    # the agency pins the detector's runtime (default "auto": bfloat16 where the CPU has it)
+    monkeypatch.setenv("BWC_DETECT_BACKEND", "onnxruntime")
+    get_settings.cache_clear()
     clip = make_clip([KID_A, KID_B], per_image=1.0)
     evidence_id = ingest_clip(clip, campus="Central High")
     custodian = {"Authorization": f"Bearer {make_token(Role.custodian)}"}
@@ -117,6 +123,8 @@ def test_redaction_job_makes_an_encrypted_logged_derivative(
     assert manifest["source"]["sha256"] == d["source_sha256"]
     assert manifest["output"]["sha256"] == d["sha256"]
     assert manifest["mute"][0]["label"] == "a name"
+    assert manifest["settings"]["detect_backend"] == "onnxruntime"
+    assert manifest["tools"]["detector"]["name"] == "centerface/onnxruntime"
 
     # stored encrypted: neither object holds the plaintext's MP4 header
     [video_obj] = _objects("derivative")
