@@ -109,7 +109,8 @@ def _photos_dir(work: Path, clip: Clip) -> tuple[Path, Path]:
         bgr = cv2.imread(str(IDS / rel))
         assert bgr is not None
         h, w = bgr.shape[:2]
-        det = make_detector("centerface", threshold=0.5, detect_area=min(w * h, 1920 * 1088))
+        det = make_detector("centerface", threshold=0.5, detect_area=min(w * h, 1920 * 1088),
+                            backend="float32")
         found = [b for b in det(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)) if b.score >= 0.5]
         boxes[name] = [[b.x0, b.y0, b.w, b.h] for b in found]
     (images / "boxes.json").write_text(json.dumps(boxes))

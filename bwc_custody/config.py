@@ -123,12 +123,14 @@ class Settings(BaseSettings):
     # are short and common, so they need a stricter threshold; 1e-3 was chosen on the same
     # clips (1e-2 found fewer, 1e-5 muted ~50% more time on no target word).
     speech_spot_digit_threshold: float = Field(default=1e-3, gt=0, lt=1)
-    # The face detector's runtime for redaction and person-count jobs: "auto" is bfloat16 by
-    # OpenVINO on a CPU that computes it natively (~0.6 of the CPU, same recall on the
-    # bench: redaction/README.md "Speed, fourth pass"), else float32 by onnxruntime. Pin one
-    # (e.g. "onnxruntime") so that workers on different CPUs do the same arithmetic; every
-    # manifest and count records which ran.
-    detect_backend: Literal["auto", "openvino-bf16", "onnxruntime", "opencv"] = "auto"
+    # The face detector's runtime for the video passes of redaction and person-count jobs:
+    # "auto" is bfloat16 by OpenVINO on a CPU that computes it natively (13-24% less CPU a
+    # redacted frame, the same recall on the bench: redaction/README.md "Speed, fourth
+    # pass"), else "float32" (onnxruntime, else OpenCV DNN). Pin "float32" so that workers
+    # on different CPUs do the same arithmetic; every manifest and count records which ran.
+    # (Checks of one photo, a reference photo's one face or a poster, are float32 always.)
+    detect_backend: Literal["auto", "float32", "openvino-bf16", "onnxruntime",
+                            "opencv"] = "auto"
 
     @field_validator("mfa_roles")
     @classmethod

@@ -109,57 +109,77 @@ def _openvino_core() -> Any | None:
     return ov.Core()
 
 
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+@lru_cache(maxsize=1)
 def native_bfloat16() -> bool:
-    """Whether OpenVINO is installed and this CPU computes in bfloat16 itself (AVX-512 BF16 or
-    AMX), so that CenterFace runs in bfloat16 without emulation."""
+    """Whether OpenVINO is installed and this CPU computes in bfloat16 itself: AVX-512 BF16
+    or AMX, the instruction sets the bfloat16 figures were measured with (OpenVINO may also
+    offer bfloat16 on CPUs where it was never measured here)."""
     core = _openvino_core()
-    return core is not None and "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    if core is None or not _cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+        return False
+    try:
+        return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:  # noqa: BLE001 (any failure to ask means: do not use it)
+        return False
 
 
-@lru_cache(maxsize=8)
-def _openvino_compiled(model: Path, in_w: int, in_h: int, threads: int) -> Any:
-    """CenterFace compiled by OpenVINO in bfloat16 for one input size (a video uses two:
-    upright and turned), kept for the process: compiling costs ~0.2 s, a call ~20 ms."""
-    import tempfile
-
-    import onnx
-
+@lru_cache(maxsize=2)
+def _openvino_model(model: Path) -> Any:
+    """The prepared CenterFace (free input size) read by OpenVINO from memory, once a
+    process; each compiled copy is cloned from it."""
     core = _openvino_core()
     assert core is not None
-    # OpenVINO reads an ONNX model from a file: the prepared model (weights moved out of the
-    # graph inputs) goes to a private temporary folder, removed once read
-    with tempfile.TemporaryDirectory(prefix="bwc-centerface-") as folder:
-        path = Path(folder) / "centerface.onnx"
-        onnx.save(prepared_model(model), str(path))
-        m = core.read_model(str(path))
-    m.reshape({"input.1": [1, 3, in_h, in_w]})
-    return core.compile_model(m, "CPU", {
-        "INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": threads,
-        "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False})
+    return core.read_model(prepared_model(model).SerializeToString())
 
 
 class _OpenVinoCenterFace:
-    """CenterFace in bfloat16 by OpenVINO, one inference request per thread and input size,
-    so the upright and turned passes run side by side. On a CPU with native bfloat16 a call
-    costs ~0.6 of onnxruntime's float32 one, with the same recall on the bench clips
-    (README "Speed, fourth pass"); its heatmap differs from float32's by up to ~0.03."""
+    """CenterFace in bfloat16 by OpenVINO: each thread compiles its own copy for each input
+    size it meets (a video: upright and turned, one thread each), so the two passes never
+    wait on one compiled model, and the copies go with the detector. On a CPU with native
+    bfloat16 a call costs ~0.6 of onnxruntime's float32 one (the pipeline: -13..-24% CPU a
+    frame) with the same recall on the bench clips (README "Speed, fourth pass"); its
+    heatmap differs from float32's by up to ~0.03. Compiling costs ~0.3 s a copy (the first
+    in a process ~1 s)."""
 
     def __init__(self, model: Path, threads: int) -> None:
         self._model = model
         self._threads = threads
         self._local = threading.local()
 
-    def run(self, blob: np.ndarray) -> list[np.ndarray]:
+    def _request(self, in_w: int, in_h: int) -> Any:
         requests: dict[tuple[int, int], Any] | None = getattr(self._local, "requests", None)
         if requests is None:
             requests = self._local.requests = {}
-        key = (blob.shape[3], blob.shape[2])
-        if key not in requests:
-            requests[key] = _openvino_compiled(self._model, *key,
-                                               self._threads).create_infer_request()
-        request = requests[key]
-        request.infer({0: blob})
-        return [request.get_output_tensor(i).data.copy() for i in range(4)]
+        if (in_w, in_h) not in requests:
+            core = _openvino_core()
+            assert core is not None
+            try:
+                m = _openvino_model(self._model).clone()
+                m.reshape({"input.1": [1, 3, in_h, in_w]})
+                compiled = core.compile_model(m, "CPU", {
+                    "INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": self._threads,
+                    "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+                    "ENABLE_CPU_PINNING": False})
+            except Exception as exc:  # noqa: BLE001 (OpenVINO raises plain RuntimeErrors)
+                raise ToolMissing(f"OpenVINO could not compile the face detector ({exc}); "
+                                  "set detect_backend (BWC_DETECT_BACKEND) to onnxruntime",
+                                  backend="openvino-bf16") from None
+            requests[(in_w, in_h)] = compiled.create_infer_request()
+        return requests[(in_w, in_h)]
+
+    def run(self, blob: np.ndarray) -> list[np.ndarray]:
+        request = self._request(blob.shape[3], blob.shape[2])
+        request.infer({"input.1": blob})
+        return [request.get_tensor(name).data.copy() for name in _OUTS]
 
 
 def prepared_model(model: Path) -> Any:
@@ -181,14 +201,15 @@ def prepared_model(model: Path) -> Any:
          "540": ["B", 10, "h", "w"]})
 
 
-BACKENDS = ("auto", "openvino-bf16", "onnxruntime", "opencv")
+BACKENDS = ("auto", "float32", "openvino-bf16", "onnxruntime", "opencv")
 
 
 class CenterFaceDetector:
     """CenterFace (MIT) on a downscaled frame. `backend` "auto" runs it in bfloat16 by
-    OpenVINO where the CPU computes bfloat16 natively, else in float32 by onnxruntime when
-    installed, else by OpenCV DNN; "openvino-bf16", "onnxruntime" or "opencv" ask for one
-    (the name says which ran, and manifests record it).
+    OpenVINO where the CPU computes bfloat16 natively, else as "float32" does: by
+    onnxruntime when installed, else by OpenCV DNN; "openvino-bf16", "onnxruntime" or
+    "opencv" ask for one (the name says which ran, and manifests record it). Decisions on
+    one photo (a reference photo's one face, a poster) use "float32": the same on every CPU.
 
     Chosen by measurement over dlib HOG and Haar cascades (see models/README.md): it finds
     small, turned and partly hidden faces that both of those miss.
@@ -211,7 +232,8 @@ class CenterFaceDetector:
         self._net = None
         if backend == "openvino-bf16" and not native_bfloat16():
             raise ToolMissing("the openvino-bf16 backend needs OpenVINO and a CPU with native "
-                              "bfloat16 (AVX-512 BF16 or AMX)", backend=backend)
+                              "bfloat16 (AVX-512 BF16 or AMX); set detect_backend "
+                              "(BWC_DETECT_BACKEND) to auto", backend=backend)
         if backend == "openvino-bf16" or (backend == "auto" and native_bfloat16()):
             self._ov = _OpenVinoCenterFace(model, threads)
         elif backend != "opencv":

@@ -67,7 +67,9 @@ def reference_from_bytes(name: str, data: bytes, *, label: str | None = None) ->
         raise InvalidReferencePhoto(f"cannot read reference photo {label}: {exc}",
                                     path=label) from None
     h, w = rgb.shape[:2]
-    det = CenterFaceDetector(threshold=0.5, detect_area=min(w * h, REFERENCE_DETECT_AREA))
+    # float32 on every CPU: whether a photo is accepted must not depend on the server's CPU
+    det = CenterFaceDetector(threshold=0.5, detect_area=min(w * h, REFERENCE_DETECT_AREA),
+                             backend="float32")
     faces = [b for b in det(rgb) if b.score >= 0.5]
     clear = [b for b in faces if min(b.w, b.h) >= MIN_REFERENCE_FACE]
     if len(faces) != 1 or len(clear) != 1:

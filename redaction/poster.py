@@ -80,7 +80,8 @@ def make_poster(src: str, *, duration_s: float | None, detector: Detector | None
     at = poster_time(duration_s)
     rgb = grab_frame(src, at)
     h, w = rgb.shape[:2]
-    found = (detector or make_detector("centerface", threshold=POSTER_THRESHOLD))(rgb)
+    found = (detector or make_detector("centerface", threshold=POSTER_THRESHOLD,
+                                       backend="float32"))(rgb)
     for box in found:
         px, py = box.w * POSTER_PAD, box.h * POSTER_PAD
         clipped = clip_box(box.x0 - px, box.y0 - py, box.x1 + px, box.y1 + py, w, h)

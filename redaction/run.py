@@ -55,9 +55,10 @@ class FrameRun:
         self._angles = itertools.cycle((45.0, -45.0)) if opts.rotated_pass else None
         if not side_by_side(opts, detector) and isinstance(self._find, CenterFaceDetector):
             self._find.threads = opts.detect_threads  # one pass at a time: all the threads
-        # the turned pass runs beside the upright one, each on one onnxruntime thread:
-        # the same wall time as one pass on two threads for less CPU (one thread does not
-        # wait on the other inside each layer). OpenCV DNN (the fallback) runs one at a time.
+        # the turned pass runs beside the upright one, each on one thread of its runtime
+        # (onnxruntime or OpenVINO): the same wall time as one pass on two threads for less
+        # CPU (one thread does not wait on the other inside each layer). OpenCV DNN (the
+        # fallback) runs one at a time.
         self._turn_pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact-turn")
                            if side_by_side(opts, detector) else None)
         ids = itertools.count(1)
@@ -232,8 +233,8 @@ def side_by_side(opts: RedactOptions, detector: Detector) -> bool:
 
 
 def detect_threads(opts: RedactOptions) -> int:
-    """onnxruntime threads per face pass: `detect_threads` split between the upright and
-    turned passes when they run side by side."""
+    """Runtime threads per face pass: `detect_threads` split between the upright and turned
+    passes when they run side by side."""
     return max(1, opts.detect_threads // 2) if opts.rotated_pass else opts.detect_threads
 
 

@@ -47,3 +47,12 @@ def test_the_speech_spotter_takes_both_thresholds_from_the_settings(
     assert (spotter.threshold, spotter.digit_threshold) == (1e-15, 1e-2)
     assert spotter.describe()["settings"]["digit_threshold"] == 1e-2  # what the transcript says
     get_settings.cache_clear()
+
+
+def test_the_detector_runtimes_the_settings_accept_are_the_detectors_own() -> None:
+    from typing import get_args
+
+    from bwc_custody.config import Settings
+    from redaction.detect import BACKENDS
+
+    assert get_args(Settings.model_fields["detect_backend"].annotation) == BACKENDS

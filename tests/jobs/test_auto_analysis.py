@@ -21,11 +21,13 @@ def test_campus_video_is_analysed_after_ingest_without_anyone_asking(
     from bwc_custody.flows.jobs import HANDLERS
     from bwc_custody.jobs import service as jobs
     from bwc_custody.jobs.worker import run_worker
-    from bwc_custody.tags.analysis import request_analysis
+    from bwc_custody.tags.analysis import latest_analysis, request_analysis
     from bwc_custody.tags.service import effective_tags
     from tests.support.actors import LOCAL_OPERATOR
 
     monkeypatch.setenv("BWC_AUTO_ANALYZE", "true")
+    # the agency pins the detector's runtime: the count runs, and records, float32
+    monkeypatch.setenv("BWC_DETECT_BACKEND", "float32")
     get_settings.cache_clear()
     video = ingest_clip(make_clip([KID_A, KID_B], per_image=1.5), campus="Central High")
     not_video = ingest_clip(data=b"a text file a dock picked up by mistake " * 50)
@@ -43,4 +45,7 @@ def test_campus_video_is_analysed_after_ingest_without_anyone_asking(
     with session_scope() as session:
         assert {"juvenile", "multi_student", "school_campus"} <= effective_tags(
             session=session, evidence_id=video)
+        counted = latest_analysis(session=session, evidence_id=video)
+        assert counted.settings["detect_backend"] == "float32"
+        assert counted.settings["detector_ran"] == "centerface/onnxruntime"
         assert effective_tags(session=session, evidence_id=not_video) == frozenset()
