@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     # clips (1e-2 found fewer, 1e-5 muted ~50% more time on no target word).
     speech_spot_digit_threshold: float = Field(default=1e-3, gt=0, lt=1)
     # The face detector's runtime for the video passes of redaction and person-count jobs:
-    # "auto" is bfloat16 by OpenVINO on a CPU that computes it natively (13-24% less CPU a
+    # "auto" is bfloat16 by OpenVINO on a CPU that computes it natively (13-29% less CPU a
     # redacted frame, the same recall on the bench: redaction/README.md "Speed, fourth
     # pass"), else "float32" (onnxruntime, else OpenCV DNN). Pin "float32" so that workers
     # on different CPUs do the same arithmetic; every manifest and count records which ran.

@@ -145,7 +145,7 @@ class _OpenVinoCenterFace:
     """CenterFace in bfloat16 by OpenVINO: each thread compiles its own copy for each input
     size it meets (a video: upright and turned, one thread each), so the two passes never
     wait on one compiled model, and the copies go with the detector. On a CPU with native
-    bfloat16 a call costs ~0.6 of onnxruntime's float32 one (the pipeline: -13..-24% CPU a
+    bfloat16 a call costs ~0.6 of onnxruntime's float32 one (the pipeline: -13..-29% CPU a
     frame) with the same recall on the bench clips (README "Speed, fourth pass"); its
     heatmap differs from float32's by up to ~0.03. Compiling costs ~0.3 s a copy (the first
     in a process ~1 s)."""
