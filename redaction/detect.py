@@ -171,7 +171,7 @@ class _OpenVinoCenterFace:
                     "ENABLE_CPU_PINNING": False})
             except Exception as exc:  # noqa: BLE001 (OpenVINO raises plain RuntimeErrors)
                 raise ToolMissing(f"OpenVINO could not compile the face detector ({exc}); "
-                                  "set detect_backend (BWC_DETECT_BACKEND) to onnxruntime",
+                                  "set detect_backend (BWC_DETECT_BACKEND) to float32",
                                   backend="openvino-bf16") from None
             requests[(in_w, in_h)] = compiled.create_infer_request()
         return requests[(in_w, in_h)]
@@ -233,7 +233,7 @@ class CenterFaceDetector:
         if backend == "openvino-bf16" and not native_bfloat16():
             raise ToolMissing("the openvino-bf16 backend needs OpenVINO and a CPU with native "
                               "bfloat16 (AVX-512 BF16 or AMX); set detect_backend "
-                              "(BWC_DETECT_BACKEND) to auto", backend=backend)
+                              "(BWC_DETECT_BACKEND) to auto or float32", backend=backend)
         if backend == "openvino-bf16" or (backend == "auto" and native_bfloat16()):
             self._ov = _OpenVinoCenterFace(model, threads)
         elif backend != "opencv":

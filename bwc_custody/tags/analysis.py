@@ -109,9 +109,7 @@ def record_analysis(*, session: Session, evidence_id: str, count: Any, actor: Pr
     """Store a PersonCount, log it and apply the auto tags it implies, retracting those it no
     longer supports; returns the row and whether any tag changed."""
     evidence = get_evidence_or_raise(session=session, evidence_id=evidence_id)
-    previous = session.exec(select(AnalysisResult).where(
-        AnalysisResult.evidence_id == evidence_id)
-        .order_by(col(AnalysisResult.id).desc()).limit(1)).first()
+    previous = _newest(session, evidence_id)
     data = count.to_dict()
     row = AnalysisResult(evidence_id=evidence_id, created_by=requested_by,
                          distinct_people=count.distinct_people,
@@ -134,10 +132,14 @@ def record_analysis(*, session: Session, evidence_id: str, count: Any, actor: Pr
     return row, bool(fresh or retracted)
 
 
+def _newest(session: Session, evidence_id: str) -> AnalysisResult | None:
+    return session.exec(select(AnalysisResult).where(AnalysisResult.evidence_id == evidence_id)
+                        .order_by(col(AnalysisResult.id).desc()).limit(1)).first()
+
+
 def latest_analysis(*, session: Session, evidence_id: str) -> AnalysisResult:
     """The newest analysis of an evidence item."""
-    row = session.exec(select(AnalysisResult).where(AnalysisResult.evidence_id == evidence_id)
-                       .order_by(col(AnalysisResult.id).desc()).limit(1)).first()
+    row = _newest(session, evidence_id)
     if row is None:
         raise AnalysisNotFound(f"evidence {evidence_id} has not been analysed",
                                evidence_id=evidence_id)

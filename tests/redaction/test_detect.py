@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -73,6 +74,17 @@ def test_openvino_bfloat16_finds_the_faces_float32_finds(group_rgb: np.ndarray) 
         twice = list(pool.map(ov, [group_rgb, turned, turned, group_rgb, turned, turned]))
     assert twice == [a, alone[1], alone[1]] * 2
     assert alone[0] == a
+
+
+@pytest.mark.skipif(not native_bfloat16(), reason="this CPU has no native bfloat16")
+def test_a_model_openvino_cannot_compile_is_tool_missing_naming_the_setting(
+        tmp_path: Path, group_rgb: np.ndarray) -> None:
+    broken = tmp_path / "centerface.onnx"
+    broken.write_bytes(b"not an onnx model")
+    detector = CenterFaceDetector(backend="openvino-bf16", model=broken)
+    with pytest.raises(ToolMissing, match="BWC_DETECT_BACKEND") as err:
+        detector(group_rgb)
+    assert err.value.code == "tool_missing"
 
 
 @pytest.mark.skipif(native_bfloat16(), reason="this CPU has native bfloat16")
