@@ -72,6 +72,36 @@ TAG_MEANINGS: Final[dict[str, str]] = {
     "investigation_open": "a criminal or juvenile investigation or prosecution is pending",
 }
 
+# The short names the console shows (the meanings above are their tooltips), lower case as
+# REDACTION_LABELS: "multi student" or "cjis data" made from the identifier read badly.
+TAG_LABELS: Final[dict[str, str]] = {
+    "juvenile": "juvenile",
+    "juvenile_offender": "juvenile offender",
+    "multi_student": "several students",
+    "school_campus": "school campus",
+    "private_residence_interior": "inside a home",
+    "medical_or_counseling": "medical or counseling",
+    "correctional_facility_interior": "inside a correctional facility",
+    "domestic_violence_shelter": "domestic-violence shelter",
+    "nudity": "nudity",
+    "deceased": "dead body",
+    "officer_death": "officer death",
+    "informant": "informant",
+    "witness_identity": "witness identity",
+    "sexual_offense_victim": "sexual-offense victim",
+    "child_abuse_report": "child-abuse report",
+    "protected_education_or_health_info": "student or health records",
+    "cjis_data": "CJIS data",
+    "dui_sobriety_test": "DUI sobriety test",
+    "detention_under_18": "under-18 detention",
+    "arrest": "arrest",
+    "use_of_force": "use of force",
+    "formal_complaint": "formal complaint",
+    "firearm_or_taser_drawn": "firearm/Taser drawn",
+    "firearm_or_taser_discharged": "firearm/Taser fired",
+    "investigation_open": "open investigation",
+}
+
 # Tags that take a recording OUT of the agency's KRS 61.168(4) elections (KRS 61.168(5), as
 # 24-ORD-086 and 25-ORD-014 read it): with one of them, footage in a (4) category is redacted
 # under KRS 61.878(1)(a) and (4), not withheld whole. They are the only tags whose addition may
@@ -116,6 +146,22 @@ REQUESTER_MEANINGS: Final[dict[str, str]] = {
     "insurer": "an insurance company",
 }
 
+REQUESTER_LABELS: Final[dict[str, str]] = {
+    "public": "member of the public",
+    "news_media": "news media",
+    "school_personnel": "school staff",
+    "parent_guardian": "parent or guardian",
+    "depicted_adult": "adult shown",
+    "depicted_juvenile": "child shown",
+    "victim": "victim",
+    "personal_representative": "personal representative",
+    "attorney_for_depicted": "attorney for a person shown",
+    "prosecutor": "prosecutor",
+    "court_order": "court order",
+    "law_enforcement_agency": "law-enforcement agency",
+    "insurer": "insurer",
+}
+
 Form = Literal["inspection", "copy"]
 FORMS: Final[tuple[str, ...]] = get_args(Form)
 
@@ -148,6 +194,16 @@ EFFECT_MEANINGS: Final[dict[str, str]] = {
     "release_redacted": "released (inspection or copy) after the listed redactions",
     "release": "released as requested",
     "none": "decides nothing; adds sign-off, warnings, actions or redactions",
+}
+
+EFFECT_LABELS: Final[dict[str, str]] = {
+    "deny": "deny",
+    "residency_statement": "residency statement first",
+    "deny_during_investigation": "deny during investigation",
+    "view_only": "view only",
+    "release_redacted": "release redacted",
+    "release": "release",
+    "none": "no decision",
 }
 
 # What the requester is told, in plain words, for each effect and the form they asked for. A

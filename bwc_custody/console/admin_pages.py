@@ -32,30 +32,21 @@ from bwc_custody.console.session import ConsoleUser
 from bwc_custody.deps import RowId, SessionDep, client_addr
 from bwc_custody.errors import InvalidInput
 from bwc_custody.flows import auth as flows
-from bwc_custody.roles import Role
+from bwc_custody.roles import ROLE_DUTIES, Role
 
 router = APIRouter(prefix="/admin")
 
 # What each role lets its holder do, in the words an administrator chooses by.
-ROLE_WORDS: dict[str, str] = {
-    "custodian": "Records custodian: requests, recordings, tags, redaction, release",
-    "legal_reviewer": "Legal reviewer: signs off redacted files or sends them back",
-    "auditor": "Auditor: reads everything, and the custody log",
-    "officer": "School resource officer: uploads footage, reads its own recordings",
-    "admin": "Administrator: these pages (people and devices)",
-    "requester": "Outside requester: files requests and downloads releases through the API",
-    "dock": "Docking station: uploads footage with an API token (add it as a device)",
-}
-PEOPLE_ROLES = [r for r in ROLE_WORDS if r != "dock"]
-Roles = Annotated[list[str], Form(max_length=len(ROLE_WORDS))]
+PEOPLE_ROLES = [r for r in ROLE_DUTIES if r != "dock"]
+Roles = Annotated[list[str], Form(max_length=len(ROLE_DUTIES))]
 
 
 def _roles(given: list[str]) -> list[Role]:
     """The roles ticked on a form: at least one, each one of ours."""
-    unknown = sorted(set(given) - set(ROLE_WORDS))
+    unknown = sorted(set(given) - set(ROLE_DUTIES))
     if unknown:
         raise InvalidInput(f"no such role: {', '.join(unknown)}", field="roles",
-                           known=sorted(ROLE_WORDS))
+                           known=sorted(ROLE_DUTIES))
     if not given:
         raise InvalidInput("tick at least one role", field="roles")
     return [Role(r) for r in dict.fromkeys(given)]
@@ -114,7 +105,7 @@ def _shown_once(request: Request, user: ConsoleUser, account: User, what: str,
 def people(request: Request, session: SessionDep, user: Admin) -> Response:
     """The people who use the system, and a form to add one."""
     return page(request, user, "admin_users.html", accounts=_accounts(session, False),
-                role_words=ROLE_WORDS, people_roles=PEOPLE_ROLES)
+                role_duties=ROLE_DUTIES, people_roles=PEOPLE_ROLES)
 
 
 @router.get("/devices")
@@ -135,7 +126,7 @@ def account(username: str, request: Request, session: SessionDep, user: Admin) -
                 mfa_state=_mfa_state(found, row), mfa_row=row,
                 mfa_required=mfa.requires_code(found), device=Role.dock in found.role_set,
                 tokens=users.list_tokens(session=session, user=found),
-                role_words=ROLE_WORDS, myself=found.id == user.principal.user_id)
+                role_duties=ROLE_DUTIES, myself=found.id == user.principal.user_id)
 
 
 @router.post("/users")

@@ -26,15 +26,18 @@ from bwc_custody.console.session import (
     cookie_args,
 )
 from bwc_custody.errors import BwcError
-from bwc_custody.roles import Role
+from bwc_custody.roles import ROLE_LABELS, Role
 from policies.vocabulary import (
     ACTION_LABELS,
     ACTION_TEXTS,
+    EFFECT_LABELS,
     EFFECT_MEANINGS,
     EFFECT_PLAIN,
     REDACTION_LABELS,
     REDACTIONS,
+    REQUESTER_LABELS,
     REQUESTER_MEANINGS,
+    TAG_LABELS,
     TAG_MEANINGS,
     WHOLE_HEADS,
 )
@@ -262,6 +265,11 @@ TEMPLATES.env.filters |= {
     "trigger_words": lambda t: TRIGGER_WORDS.get(t, t.replace("_", " ")),
     "tag_words": lambda t: TAG_MEANINGS.get(t, t.replace("_", " ")),
     "requester_words": lambda t: REQUESTER_MEANINGS.get(t, t.replace("_", " ")),
+    # short names: a tag's badge, a requester type, an effect, a role
+    "tag_label": lambda t: TAG_LABELS.get(t, t),
+    "requester_label": lambda t: REQUESTER_LABELS.get(t, t),
+    "effect_label": lambda e: EFFECT_LABELS.get(e, e),
+    "role_label": lambda r: ROLE_LABELS.get(str(r), str(r)),
 }
 
 

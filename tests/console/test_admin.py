@@ -269,7 +269,8 @@ def test_the_lists_say_what_state_each_account_is_in(admin: Browser) -> None:
     row = re.search(r'href="/console/admin/users/cy".*?</tr>', people.text, re.S)
     assert row is not None
     assert "disabled" in row.group(0)
-    assert "custodian" in row.group(0)
+    assert ">records custodian</span>" in row.group(0)  # the role's name, not its identifier
+    assert "ada (administrator)" in people.text  # who is logged on, in the page's header
     ada = re.search(r'href="/console/admin/users/ada".*?</tr>', people.text, re.S)
     assert ada is not None
     assert "set up, not used yet" in ada.group(0)  # make_user's key, no logon with it yet

@@ -261,6 +261,11 @@ def test_a_withheld_record_is_denied_in_writing_from_the_console(
         headers={"Authorization": f"Bearer {token}"}).json()["recordings"][0]["id"]
     page: Any = custodian.get(url)
     assert f'action="{one}/deny"' in page.text
+    # tags and the requester's type by their short names, never the identifier re-spaced
+    assert '">several students</span>' in page.text
+    assert "(parent or guardian, " in page.text
+    assert "multi student" not in page.text
+    assert "parent guardian" not in page.text
     assert f'action="{one}/submit"' not in page.text  # nothing to review when withheld
     unticked: Any = custodian.post(f"{one}/deny", {"explanation": "several students"})
     assert (unticked.status_code, "confirmation_required" in unticked.text) == (422, True)

@@ -105,6 +105,29 @@ def test_every_redaction_and_action_has_a_display_label() -> None:
     assert REDACTION_LABELS["non_subject_students"] == "non-subject students"
 
 
+def test_every_tag_requester_type_effect_and_role_has_a_display_label() -> None:
+    """The console's badges and lists name them by these (the meanings are tooltips)."""
+    from bwc_custody.roles import ROLE_DUTIES, ROLE_LABELS, Role
+    from policies.vocabulary import (
+        EFFECT_LABELS,
+        REQUESTER_LABELS,
+        REQUESTER_TYPES,
+        RULE_EFFECTS,
+        TAG_LABELS,
+        TAGS,
+    )
+
+    assert set(TAG_LABELS) == set(TAGS)
+    assert set(REQUESTER_LABELS) == set(REQUESTER_TYPES)
+    assert set(EFFECT_LABELS) == set(RULE_EFFECTS)
+    assert set(ROLE_LABELS) == set(ROLE_DUTIES) == {str(r) for r in Role}
+    labels = [*TAG_LABELS.values(), *REQUESTER_LABELS.values(), *EFFECT_LABELS.values(),
+              *ROLE_LABELS.values()]
+    assert all("_" not in label for label in labels)
+    assert (TAG_LABELS["multi_student"], TAG_LABELS["cjis_data"]) == ("several students",
+                                                                      "CJIS data")
+
+
 def test_a_matched_rule_records_what_it_adds_without_deciding(make_facts) -> None:
     """The sign-off and actions of each matched rule go into the decision, so the console can say
     what a rule whose effect is `none` adds (sro-legal-review: a legal sign-off)."""
