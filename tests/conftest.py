@@ -325,6 +325,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     minutes-long file collected last kept one worker busy long after the other was done."""
     weight: dict[Path, int] = {}
     for item in items:
-        if item.get_closest_marker("slow") or item.get_closest_marker("browser"):
-            weight[item.path] = weight.get(item.path, 0) + 1
+        slow = item.get_closest_marker("slow")
+        if slow or item.get_closest_marker("browser"):
+            # `slow(cost=N)`: a test that takes as long as N slow ones (test_clock's each run
+            # the date-sensitive tests again in a pytest of their own, 60-95 s on CI)
+            cost = int(slow.kwargs.get("cost", 1)) if slow else 1
+            weight[item.path] = weight.get(item.path, 0) + cost
     items.sort(key=lambda item: -weight.get(item.path, 0))

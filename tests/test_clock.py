@@ -26,7 +26,7 @@ def test_every_test_starts_at_the_instant_given() -> None:
         assert instant == DEFAULT_INSTANT
 
 
-@pytest.mark.slow
+@pytest.mark.slow(cost=20)  # first to start: the three are the suite's longest file
 @pytest.mark.parametrize("name", sorted(AWKWARD))
 def test_date_sensitive_tests_pass_at_an_awkward_instant(name: str) -> None:
     instant = AWKWARD[name]
