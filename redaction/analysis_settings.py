@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bwc_custody.errors import InvalidInput
+from redaction.detect import BACKENDS
+
 ANALYSIS_VERSION = "analysis-3"
 
 
@@ -68,3 +71,10 @@ class AnalysisSettings:
     # (bench/analysis.py: 152 counted for 160 truth), 0.5 counted noise (176); 0.7: 162.
     min_track_detections: int = 2
     single_detection_score: float = 0.7
+
+    def __post_init__(self) -> None:
+        # refused here, with a code, as RedactOptions does: the detector would otherwise raise
+        # a bare ValueError once the video is open (the server's setting is checked earlier)
+        if self.detect_backend not in BACKENDS:
+            raise InvalidInput(f"detect_backend must be one of {', '.join(BACKENDS)}",
+                               detect_backend=self.detect_backend)

@@ -28,6 +28,15 @@ def test_face_recognition_import_returns() -> None:
     assert hasattr(face_recognition, "face_encodings")
 
 
+def test_an_unknown_detector_runtime_is_refused_with_its_code() -> None:
+    from bwc_custody.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="detect_backend") as err:
+        AnalysisSettings(detect_backend="tensorflow")
+    assert err.value.code == "invalid_input"
+    assert AnalysisSettings(detect_backend="float32").detect_backend == "float32"
+
+
 def test_one_face_in_many_frames_is_one_person(make_clip: Callable[..., Path]) -> None:
     clip = make_clip([KID_C], per_image=3.0)
     result = analyze_file(str(clip))
