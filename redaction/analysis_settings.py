@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bwc_custody.errors import InvalidInput
-from redaction.detect import BACKENDS
+from redaction.options import check_detect_backend
 
 ANALYSIS_VERSION = "analysis-3"
 
@@ -75,6 +74,4 @@ class AnalysisSettings:
     def __post_init__(self) -> None:
         # refused here, with a code, as RedactOptions does: the detector would otherwise raise
         # a bare ValueError once the video is open (the server's setting is checked earlier)
-        if self.detect_backend not in BACKENDS:
-            raise InvalidInput(f"detect_backend must be one of {', '.join(BACKENDS)}",
-                               detect_backend=self.detect_backend)
+        check_detect_backend(self.detect_backend)

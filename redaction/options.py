@@ -10,6 +10,14 @@ from bwc_custody.errors import InvalidInput
 from redaction.detect import BACKENDS
 
 
+def check_detect_backend(value: str) -> None:
+    """Refuse a detector runtime that is not one of `BACKENDS` with `invalid_input` (for the
+    settings of a redaction and of a count, when they are made)."""
+    if value not in BACKENDS:
+        raise InvalidInput(f"detect_backend must be one of {', '.join(BACKENDS)}",
+                           detect_backend=value)
+
+
 @dataclass(frozen=True)
 class RedactOptions:
     """Every setting that changes a derivative (all recorded in its manifest)."""
@@ -79,9 +87,7 @@ class RedactOptions:
                                heads_input=self.heads_input)
         if self.mute_sound not in ("silence", "bleep"):
             raise InvalidInput("mute_sound must be silence or bleep", mute_sound=self.mute_sound)
-        if self.detect_backend not in BACKENDS:
-            raise InvalidInput(f"detect_backend must be one of {', '.join(BACKENDS)}",
-                               detect_backend=self.detect_backend)
+        check_detect_backend(self.detect_backend)
         if self.pad < 0 or self.weak_pad < 0 or self.cells < 2:
             raise InvalidInput("pad and weak_pad must be >= 0 and cells >= 2", pad=self.pad,
                                weak_pad=self.weak_pad, cells=self.cells)
