@@ -99,14 +99,31 @@ def _onnxruntime_session(model: Path, threads: int) -> Any | None:
     return ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
+_OPENVINO_START = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def _openvino_core() -> Any | None:
-    """One OpenVINO runtime per process, or None when openvino is not installed."""
+def _started_openvino() -> Any | None:
     try:
         import openvino as ov
     except ImportError:
         return None
-    return ov.Core()
+    core = ov.Core()
+    # The first numpy view of a tensor in a process runs a one-time set-up inside OpenVINO's
+    # Python binding (a C++ static that, while initialising, waits for the GIL); two threads
+    # doing it at once deadlock, one holding the GIL and waiting for the static, the other
+    # holding the static and waiting for the GIL. The upright and turned passes start their
+    # first inference together, so a redaction hung for ever ~1 time in 2 when both reached
+    # it at the same instant (tests/redaction/test_detect.py). Done once here, by one thread.
+    tensor = ov.Tensor(ov.Type.f32, ov.Shape([1]))
+    tensor.data[:] = np.zeros(1, np.float32)
+    return core
+
+
+def _openvino_core() -> Any | None:
+    """One OpenVINO runtime per process, or None when openvino is not installed."""
+    with _OPENVINO_START:
+        return _started_openvino()
 
 
 def _cpu_flags() -> set[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -150,3 +152,47 @@ def test_turned_pass_finds_faces_turned_by_its_angle(group_rgb: np.ndarray) -> N
     both = merge(upright + rotated_pass(d, turned, 45))
     assert found(both) >= found(upright) + 2, (found(upright), found(both))
     assert found(both) >= 0.75 * len(centres)
+
+
+# Two threads reaching their first OpenVINO inference at the same instant, as the upright
+# and turned passes of a redaction's first keyframe do; float32 so that every CPU runs it.
+_FIRST_INFERENCES_TOGETHER = """
+import sys, threading
+import numpy as np
+sys.setswitchinterval(1e-6)  # hand the GIL over at every chance: the race's window
+from redaction.detect import MODEL_PATH, _openvino_core, _openvino_model
+core = _openvino_core()
+barrier = threading.Barrier(2)
+def first_inference(h, w):
+    model = _openvino_model(MODEL_PATH).clone()
+    model.reshape({"input.1": [1, 3, h, w]})
+    request = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                "INFERENCE_NUM_THREADS": 1}).create_infer_request()
+    blob = np.zeros((1, 3, h, w), np.float32)
+    barrier.wait()
+    request.infer({"input.1": blob})
+threads = [threading.Thread(target=first_inference, args=size) for size in ((64, 96), (96, 96))]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("both inferred")
+"""
+
+
+@pytest.mark.slow
+def test_two_threads_starting_openvino_together_never_deadlock() -> None:
+    pytest.importorskip("openvino")
+    # Without the one-thread start in `_openvino_core` this hung in 11 of 20 fresh
+    # processes (the GIL and a C++ static of OpenVINO's binding, each waited on by the
+    # thread holding the other); eight fresh processes leave a regression ~0.2% to hide.
+    root = Path(__file__).resolve().parents[2]
+    for attempt in range(8):
+        try:
+            done = subprocess.run([sys.executable, "-c", _FIRST_INFERENCES_TOGETHER],
+                                  cwd=root, capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"process {attempt + 1}: two threads' first OpenVINO inferences "
+                        "deadlocked")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "both inferred"
