@@ -182,6 +182,7 @@ class _OpenVinoCenterFace:
             try:
                 m = _openvino_model(self._model).clone()
                 m.reshape({"input.1": [1, 3, in_h, in_w]})
+                m = _takes_rgb_bytes(m)
                 compiled = core.compile_model(m, "CPU", {
                     "INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": self._threads,
                     "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
@@ -193,10 +194,25 @@ class _OpenVinoCenterFace:
             requests[(in_w, in_h)] = compiled.create_infer_request()
         return requests[(in_w, in_h)]
 
-    def run(self, blob: np.ndarray) -> list[np.ndarray]:
-        request = self._request(blob.shape[3], blob.shape[2])
-        request.infer({"input.1": blob})
+    def run(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """The network's outputs for `rgb`, a uint8 frame already at the input size."""
+        request = self._request(rgb.shape[1], rgb.shape[0])
+        request.infer({"input.1": rgb[None]})
         return [request.get_tensor(name).data.copy() for name in _OUTS]
+
+
+def _takes_rgb_bytes(model: Any) -> Any:
+    """`model` taking the frame as it is, uint8 rows of RGB pixels, the conversion to the
+    network's float planes done by OpenVINO inside the compiled model: the same input values
+    exactly (bytes to float is exact), ~0.7 ms less a call than `blobFromImage` (which also
+    resized; `cv2.resize` does that the same way, bit for bit)."""
+    from openvino import Layout, Type
+    from openvino.preprocess import PrePostProcessor
+
+    ppp = PrePostProcessor(model)
+    ppp.input().tensor().set_element_type(Type.u8).set_layout(Layout("NHWC"))
+    ppp.input().model().set_layout(Layout("NCHW"))
+    return ppp.build()
 
 
 def prepared_model(model: Path) -> Any:
@@ -284,15 +300,18 @@ class CenterFaceDetector:
         h, w = rgb.shape[:2]
         in_w, in_h = self.input_size(w, h)
         cv2.setNumThreads(self.threads)
-        blob = cv2.dnn.blobFromImage(rgb, 1.0, (in_w, in_h), (0, 0, 0), False, False)
         if self._ov is not None:
-            heat, scale, offset, lms = self._ov.run(blob)
-        elif self._sess is not None:
-            heat, scale, offset, lms = self._sess.run(self._outs, {"input.1": blob})
+            small = rgb if (w, h) == (in_w, in_h) else cv2.resize(
+                rgb, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
+            heat, scale, offset, lms = self._ov.run(np.ascontiguousarray(small))
         else:
-            assert self._net is not None
-            self._net.setInput(blob)
-            heat, scale, offset, lms = self._net.forward(self._outs)
+            blob = cv2.dnn.blobFromImage(rgb, 1.0, (in_w, in_h), (0, 0, 0), False, False)
+            if self._sess is not None:
+                heat, scale, offset, lms = self._sess.run(self._outs, {"input.1": blob})
+            else:
+                assert self._net is not None
+                self._net.setInput(blob)
+                heat, scale, offset, lms = self._net.forward(self._outs)
         return decode_centerface(heat, scale, offset, lms, self.threshold,
                                  sx=w / in_w, sy=h / in_h, frame_w=w, frame_h=h)
 

@@ -196,3 +196,37 @@ def test_two_threads_starting_openvino_together_never_deadlock() -> None:
                         "deadlocked")
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "both inferred"
+
+
+def test_openvino_takes_the_frame_bytes_as_the_float32_network_takes_its_blob(
+        group_rgb: np.ndarray) -> None:
+    pytest.importorskip("openvino")
+    pytest.importorskip("onnxruntime")
+    from redaction.detect import (
+        _OUTS,
+        MODEL_PATH,
+        _openvino_core,
+        _openvino_model,
+        _takes_rgb_bytes,
+    )
+
+    ort = CenterFaceDetector(backend="onnxruntime")
+    in_w, in_h = ort.input_size(group_rgb.shape[1], group_rgb.shape[0])
+    # the frame resized as bytes, converted inside the compiled model (float32 here, so that
+    # any CPU compares it exactly with onnxruntime on blobFromImage's resize and conversion)
+    model = _openvino_model(MODEL_PATH).clone()
+    model.reshape({"input.1": [1, 3, in_h, in_w]})
+    core = _openvino_core()
+    assert core is not None
+    assert ort._sess is not None
+    request = core.compile_model(_takes_rgb_bytes(model), "CPU", {
+        "INFERENCE_PRECISION_HINT": "f32"}).create_infer_request()
+    small = cv2.resize(group_rgb, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
+    request.infer({"input.1": small[None]})
+    blob = cv2.dnn.blobFromImage(group_rgb, 1.0, (in_w, in_h), (0, 0, 0), False, False)
+    assert np.array_equal(blob[0].transpose(1, 2, 0), small.astype(np.float32))
+    expected = ort._sess.run(ort._outs, {"input.1": blob})
+    for name, want in zip(_OUTS, expected, strict=True):
+        got = request.get_tensor(name).data
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() < 1e-3
