@@ -13,7 +13,9 @@ blurred regions covered, and then a cause:
   weak_blur    fully covered, still judged sharp (blur too weak for the test)
 
 with the face's size, speed (centre pixels per frame), whether it touches the frame edge,
-the phase of the frame between keyframes, and the sharpness ratio.
+the phase of the frame between keyframes, the sharpness ratio, and the share of the
+original's detail left (`detail_kept`; "blurred by detail" in the summary: at most the
+ratio left, so only the variance test calls it sharp).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the package, not bench/redaction.py
 
-from redaction.blur import sharpness  # noqa: E402
+from redaction.blur import detail_kept, sharpness  # noqa: E402
 
 
 def _cover(box: tuple[float, float, float, float], regions: list[list[int]]) -> float:
@@ -93,11 +95,13 @@ def analyse(orig: Path, red: Path, truth: dict[str, Any], manifest: dict[str, An
                         "edge": x <= 1 or y <= 1 or x + w >= W - 1 or y + h >= H - 1,
                         "speed": round(_speed(tf, j, box), 2), "phase": j % every,
                         "cover": round(cov, 3), "sharp_ratio": round(s1 / s0, 3) if s0 else 0,
+                        "detail_kept": round(detail_kept(ga[y0:y1, x0:x1],
+                                                         gb[y0:y1, x0:x1]), 3),
                         "s0": round(s0, 1), "cause": cause})
     return out
 
 
-def summarise(misses: list[dict[str, Any]], total: int) -> str:
+def summarise(misses: list[dict[str, Any]], total: int, ratio: float = 0.35) -> str:
     """A short text table of the misses by cause and by attribute."""
     lines = [f"{len(misses)} missed of {total} truth boxes"]
     by_cause = Counter(m["cause"] for m in misses)
@@ -110,7 +114,8 @@ def summarise(misses: list[dict[str, Any]], total: int) -> str:
         lines.append(
             f"  {cause:10s} {n:4d}  size {dict(sizes)}  edge {sum(m['edge'] for m in ms)}  "
             f"speed median {np.median(speeds):.1f} px/f  phase {phases}"
-            f"  cover median {np.median([m['cover'] for m in ms]):.2f}")
+            f"  cover median {np.median([m['cover'] for m in ms]):.2f}"
+            f"  blurred by detail {sum(m['detail_kept'] <= ratio for m in ms)}")
     return "\n".join(lines)
 
 
@@ -126,7 +131,7 @@ def main() -> None:
     truth = json.loads(a.truth.read_text())
     man = json.loads(a.manifest.read_text())
     misses = analyse(a.clip, a.output, truth, man, a.sharp_ratio)
-    print(summarise(misses, sum(len(f) for f in truth["frames"])))
+    print(summarise(misses, sum(len(f) for f in truth["frames"]), a.sharp_ratio))
     if a.json:
         a.json.write_text(json.dumps(misses, indent=0))
 

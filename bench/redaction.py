@@ -6,6 +6,10 @@ with ours and with deface (same clips, same run), and reports per tool:
 
   recall      truth boxes whose output region is really blurred: the variance of the
               Laplacian inside the truth box falls to <= --sharp-ratio of the original's
+  detail kept the same boxes judged by the original's detail left in the output
+              (`redaction.blur.detail_kept` <= --sharp-ratio): the variance test also counts
+              detail the original never had (a blur box's edge inside the truth box, the
+              encoder's noise on the blurred patch of an already smeared face)
   fps         frames / wall seconds for the whole job (decode, detect, blur, encode)
   rtf         real-time factor = fps / clip fps (>= 1: real time or better)
   CPU         CPU ms per frame of the whole job, children included (steadier than wall
@@ -41,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from misses import analyse, summarise  # noqa: E402  (bench/ is the script folder)
 
-from redaction.blur import sharpness  # noqa: E402
+from redaction.blur import detail_kept, sharpness  # noqa: E402
 from redaction.pipeline import RedactOptions  # noqa: E402
 
 # How each kind of clip is made (make_clip.py's options): upright photos as before, photos
@@ -72,7 +76,7 @@ def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
 def recall(orig: Path, redacted: Path, truth: dict[str, Any], ratio: float) -> dict[str, Any]:
     """Share of truth boxes blurred in `redacted` (sharpness test), overall and by size."""
     a, b = cv2.VideoCapture(str(orig)), cv2.VideoCapture(str(redacted))
-    hit = tot = 0
+    hit = tot = kept_hit = 0
     by_size: dict[str, list[int]] = {"<40px": [0, 0], "40-80px": [0, 0], ">=80px": [0, 0]}
     missed_frames = 0
     for boxes in truth["frames"]:
@@ -89,6 +93,7 @@ def recall(orig: Path, redacted: Path, truth: dict[str, Any], ratio: float) -> d
             s1 = sharpness(gb[y0:y1, x0:x1])
             ok = s1 <= ratio * s0
             hit += ok
+            kept_hit += detail_kept(ga[y0:y1, x0:x1], gb[y0:y1, x0:x1]) <= ratio
             tot += 1
             key = "<40px" if min(w, h) < 40 else "40-80px" if min(w, h) < 80 else ">=80px"
             by_size[key][0] += ok
@@ -96,6 +101,8 @@ def recall(orig: Path, redacted: Path, truth: dict[str, Any], ratio: float) -> d
             frame_miss |= not ok
         missed_frames += frame_miss
     return {"recall": hit / tot if tot else 1.0, "boxes": tot, "missed": tot - hit,
+            "recall_detail_kept": kept_hit / tot if tot else 1.0,
+            "missed_detail_kept": tot - kept_hit,
             "frames_with_a_miss": missed_frames,
             "by_size": {k: f"{v[0]}/{v[1]}" for k, v in by_size.items()}}
 
@@ -227,7 +234,9 @@ def main() -> None:
                    "cpu_ms_per_frame": round(1000 * cpu / n, 1), **r}
             rows.append(row)
             print(f"{clip.name}  {name:24s} recall {r['recall']:.4f} "
-                  f"({r['missed']} of {r['boxes']} boxes missed; by size {r['by_size']})  "
+                  f"({r['missed']} of {r['boxes']} boxes missed; by size {r['by_size']}; "
+                  f"by detail kept {r['recall_detail_kept']:.4f}, "
+                  f"{r['missed_detail_kept']} missed)  "
                   f"{row['fps']:6.1f} fps  real-time x{row['rtf']:.2f}  "
                   f"CPU {row['cpu_ms_per_frame']:.1f} ms/frame", flush=True)
             if name in ("ours", "ours --heads", "baseline"):
@@ -241,7 +250,8 @@ def main() -> None:
                     row["heads"]["by_head_only"] = len(h["blurred_by_head_only"])
                     print(f"  heads: {row['heads']} of {man['summary']['keyframes']} keyframes")
             if a.misses and name == "ours":
-                print(summarise(analyse(clip, out, truth, man, a.sharp_ratio), r["boxes"]))
+                print(summarise(analyse(clip, out, truth, man, a.sharp_ratio), r["boxes"],
+                                a.sharp_ratio))
     print(f"settings: {opts}  cpus: {os.cpu_count()}  load: {os.getloadavg()}")
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))

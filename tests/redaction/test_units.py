@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from redaction.blur import blur_box, blur_boxes, merge_boxes, pad_box, planes, sharpness
+from redaction.blur import (
+    blur_box,
+    blur_boxes,
+    detail_kept,
+    merge_boxes,
+    pad_box,
+    planes,
+    sharpness,
+)
 from redaction.detect import Box
 from redaction.errors import InvalidRegions
 from redaction.regions import parse_regions
@@ -56,6 +65,35 @@ def test_blur_flattens_only_the_box() -> None:
     assert sharpness(y[60:180, 40:140]) < 0.01 * sharpness(y0[60:180, 40:140])
     assert np.array_equal(y[:, 150:], y0[:, 150:])
     assert np.array_equal(y[:50, :], y0[:50, :])
+
+
+
+def test_detail_kept_counts_the_original_detail_left_not_new_edges_or_noise() -> None:
+    rng = np.random.default_rng(3)
+    w, h = 160, 160
+    buf = rng.integers(0, 255, w * h * 3 // 2, dtype=np.uint8)
+    # a texture of a face's scale of detail (pure noise has far more than any face)
+    texture = cv2.GaussianBlur(rng.normal(0, 1, (h, w)), (0, 0), 2)
+    planes(buf, w, h)[0][:] = np.clip(128 + texture * 40 / texture.std(), 0, 255)
+    face = planes(buf, w, h)[0].copy()
+    assert detail_kept(face, face) == pytest.approx(1.0)
+    # noise over a face hides nothing, and neither does inverting it
+    noisy = np.clip(face + rng.normal(0, 40, face.shape), 0, 255).astype(np.uint8)
+    assert detail_kept(face, noisy) > 0.8
+    assert detail_kept(face, 255 - face) > 0.99
+    # blurred whole: nothing of it left, though the flat patch's own noise is new detail
+    blur_box(buf, w, h, (0, 0, w, h), cells=6)
+    flat = planes(buf, w, h)[0]
+    flat_noise = np.clip(flat + rng.normal(0, 2, flat.shape), 0, 255).astype(np.uint8)
+    assert detail_kept(face, flat_noise) < 0.05
+    assert sharpness(flat_noise) > 0.35 * sharpness(face)  # the variance test: "sharp"
+    # a blur box ending inside the region: the variance test sees the box's edge as detail
+    # (more than the original had), while the part left sharp keeps its share
+    half = flat.copy()
+    half[:, :40] = face[:, :40]  # the left quarter untouched
+    half[:, 40] = 0  # a hard edge where the box ends
+    assert sharpness(half) > 0.35 * sharpness(face)
+    assert detail_kept(face, half) == pytest.approx(0.25, abs=0.05)
 
 
 def test_pad_box_grows_and_clips_even() -> None:
