@@ -21,6 +21,24 @@ FRAME_LAYOUT = ["frame", "boxes", "blurred_regions", "time"]
 # region: "face" (a detected face) or "head" (a whole head, heads mode)
 FRAME_COLUMNS = ["track", "x0", "y0", "x1", "y1", "score", "source", "kept", "region"]
 
+# Why the redactor flags a range for the reviewer (`low_confidence` reasons), in the words
+# the console shows: what happened there and what to check. A range's `min_score` measures
+# something different for each reason, so each says what (none for a crowd).
+FLAG_LABELS = {
+    "weak_detection": "faces found only faintly: check that each is blurred",
+    "crowd_limit": "six people or more: whole heads past the sixth person are not found "
+                   "(their faces are still blurred)",
+    "keep_person_near_miss": "a face close to a person kept visible: check that only the "
+                             "chosen person is",
+    "keep_face_near_miss": "a face nearly matching a kept reference photo, blurred: check "
+                           "whether it should be",
+}
+FLAG_MEASURES = {
+    "weak_detection": "detector's lowest score {:.2f}",
+    "keep_person_near_miss": "overlap with the kept person's place {:.2f}",
+    "keep_face_near_miss": "closest likeness distance {:.2f}",
+}
+
 
 class ManifestWriter:
     """Collects per-frame box rows and low-confidence ranges, then writes the manifest."""
@@ -49,7 +67,9 @@ class ManifestWriter:
     def flag(self, frame: int, time: float, reason: str, score: float, *,
              merge_gap: int) -> None:
         """Mark a frame (shown at `time` seconds) for a reviewer; consecutive flags of one
-        reason become one range."""
+        reason become one range. `reason` is one of FLAG_LABELS (the console explains it)."""
+        if reason not in FLAG_LABELS:
+            raise ValueError(f"unknown flag reason {reason!r}: add it to FLAG_LABELS")
         last = self.low_confidence[-1] if self.low_confidence else None
         if last and last["reason"] == reason and frame - last["end_frame"] <= merge_gap:
             last["end_frame"] = frame

@@ -41,6 +41,7 @@ from policies.vocabulary import (
     TAG_MEANINGS,
     WHOLE_HEADS,
 )
+from redaction.manifest import FLAG_LABELS, FLAG_MEASURES
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 STATIC = Path(__file__).parent / "static"
@@ -243,6 +244,13 @@ def plain_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def flag_measure(reason: str, value: float) -> str:
+    """What a flagged range's number measures, with the number ("" where it means nothing,
+    as for a crowd)."""
+    words = FLAG_MEASURES.get(reason)
+    return words.format(value) if words else ""
+
+
 def detail_items(details: Mapping[str, Any] | None, about: str | None = None
                  ) -> list[tuple[str, Any]]:
     """The details of a custody entry worth a line: a detail that reads as nothing (null,
@@ -270,6 +278,8 @@ TEMPLATES.env.filters |= {
     "requester_label": lambda t: REQUESTER_LABELS.get(t, t),
     "effect_label": lambda e: EFFECT_LABELS.get(e, e),
     "role_label": lambda r: ROLE_LABELS.get(str(r), str(r)),
+    "flag_label": lambda r: FLAG_LABELS.get(r, r.replace("_", " ")),
+    "flag_measure": flag_measure,
 }
 
 

@@ -368,3 +368,33 @@ def test_a_badge_names_everything_a_rule_adds_by_its_label() -> None:
     # a decision stored before rules recorded their sign-off and actions: redactions only
     assert adds_words(rule_adds(decision, {"id": "other"})) == "adds: juveniles"
     assert rule_adds({}, {"id": "r"}) == []
+
+
+def test_a_flagged_range_says_what_to_check_and_what_its_number_measures() -> None:
+    """The reviewer's panel and the recording page name each flag by what happened and what
+    to check ("crowd limit, lowest score 0.0" said neither), and give a number only where it
+    means something, saying what it measures."""
+    from bwc_custody.console.render import TEMPLATES, flag_measure
+    from bwc_custody.releases.models import CoverageRead, CoverageSpan, FlagCoverage
+    from redaction.manifest import FLAG_LABELS, ManifestWriter
+
+    span = CoverageSpan(start=1.0, end=3.0)
+    cov = CoverageRead(
+        round_id=7, reviewer="counsel-1", derivative_id="d", sha256="0" * 64, duration_s=4.0,
+        covered=[], covered_at_normal_speed=[], played_too_fast=[], uncovered=[span],
+        covered_s=0.0, uncovered_s=4.0, whole_file=False, flags_watched=False,
+        complete=False, policy={},
+        flagged=[FlagCoverage(start=1.5, end=2.0, reason=reason, span=span,
+                              unwatched=[span], watched=False)
+                 for reason in ("crowd_limit", "weak_detection")])
+    panel = TEMPLATES.env.get_template("_coverage.html").render(cov=cov, player="p")
+    assert "(six people or more: whole heads past the sixth person are not found" in panel
+    assert "(faces found only faintly: check that each is blurred)" in panel
+    assert "crowd limit" not in panel
+    assert flag_measure("weak_detection", 0.0812) == "detector's lowest score 0.08"
+    assert flag_measure("keep_face_near_miss", 0.53) == "closest likeness distance 0.53"
+    assert flag_measure("crowd_limit", 0.0) == ""
+    # every reason the redactor can flag has words, and a new one without them is refused
+    assert all("_" not in words for words in FLAG_LABELS.values())
+    with pytest.raises(ValueError, match="FLAG_LABELS"):
+        ManifestWriter().flag(0, 0.0, "something_new", 0.5, merge_gap=3)
