@@ -20,7 +20,7 @@ with ours and with deface (same clips, same run), and reports per tool:
 
 deface is a bench-only dependency: `.venv/bin/pip install --no-deps deface onnx onnxruntime`
 (plus its small pure deps: tqdm imageio imageio-ffmpeg scikit-image protobuf ml_dtypes
-flatbuffers); never its full deps, which replace headless OpenCV.
+flatbuffers lazy_loader scipy); never its full deps, which replace headless OpenCV.
 """
 
 from __future__ import annotations
