@@ -14,8 +14,8 @@ blurred regions covered, and then a cause:
 
 with the face's size, speed (centre pixels per frame), whether it touches the frame edge,
 the phase of the frame between keyframes, the sharpness ratio, and the share of the
-original's detail left (`detail_kept`; "blurred by detail" in the summary: at most the
-ratio left, so only the variance test calls it sharp).
+unblurred run's detail left (`detail_kept`, against `--reference`; "blurred by detail" in
+the summary: at most the ratio left, so only the variance test calls it sharp).
 """
 
 from __future__ import annotations
@@ -62,20 +62,24 @@ def _speed(frames: list[list[list[float]]], j: int, box: list[float]) -> float:
 
 
 def analyse(orig: Path, red: Path, truth: dict[str, Any], manifest: dict[str, Any],
-            ratio: float = 0.35) -> list[dict[str, Any]]:
-    """One record per missed truth box."""
+            ratio: float = 0.35, reference: Path | None = None) -> list[dict[str, Any]]:
+    """One record per missed truth box; `detail_kept` against `reference` (the unblurred run,
+    bench/redaction.py), or against the source without one."""
     every = manifest["settings"]["detect_every"]
     regions = {row[0]: row[2] for row in manifest["frames"]}
     W, H = truth["size"]
     tf = truth["frames"]
     a, b = cv2.VideoCapture(str(orig)), cv2.VideoCapture(str(red))
+    ref = cv2.VideoCapture(str(reference or orig))
     out: list[dict[str, Any]] = []
     for j, boxes in enumerate(tf):
         ok1, fa = a.read()
         ok2, fb = b.read()
-        if not (ok1 and ok2):
+        ok3, fr = ref.read()
+        if not (ok1 and ok2 and ok3):
             break
         ga, gb = cv2.cvtColor(fa, cv2.COLOR_BGR2GRAY), cv2.cvtColor(fb, cv2.COLOR_BGR2GRAY)
+        gr = cv2.cvtColor(fr, cv2.COLOR_BGR2GRAY)
         for box in boxes:
             x, y, w, h = box
             x0, y0 = int(x), int(y)
@@ -95,7 +99,7 @@ def analyse(orig: Path, red: Path, truth: dict[str, Any], manifest: dict[str, An
                         "edge": x <= 1 or y <= 1 or x + w >= W - 1 or y + h >= H - 1,
                         "speed": round(_speed(tf, j, box), 2), "phase": j % every,
                         "cover": round(cov, 3), "sharp_ratio": round(s1 / s0, 3) if s0 else 0,
-                        "detail_kept": round(detail_kept(ga[y0:y1, x0:x1],
+                        "detail_kept": round(detail_kept(gr[y0:y1, x0:x1],
                                                          gb[y0:y1, x0:x1]), 3),
                         "s0": round(s0, 1), "cause": cause})
     return out
@@ -127,10 +131,13 @@ def main() -> None:
     ap.add_argument("manifest", type=Path)
     ap.add_argument("--sharp-ratio", type=float, default=0.35)
     ap.add_argument("--json", type=Path, help="write every miss record here")
+    ap.add_argument("--reference", type=Path,
+                    help="the unblurred run (bench/redaction.py's CLIP.reference.mp4) to judge "
+                    "detail kept against; the source without it")
     a = ap.parse_args()
     truth = json.loads(a.truth.read_text())
     man = json.loads(a.manifest.read_text())
-    misses = analyse(a.clip, a.output, truth, man, a.sharp_ratio)
+    misses = analyse(a.clip, a.output, truth, man, a.sharp_ratio, a.reference)
     print(summarise(misses, sum(len(f) for f in truth["frames"]), a.sharp_ratio))
     if a.json:
         a.json.write_text(json.dumps(misses, indent=0))

@@ -186,19 +186,27 @@ def sharpness(gray: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-def detail_kept(original: np.ndarray, output: np.ndarray) -> float:
-    """How much of `original`'s detail is still in `output` (the same region, grey): the
-    output's Laplacian projected on the original's, over the original's energy. 1 for the
-    same picture (also under added noise or inverted), ~0 once blurred, the share of the
-    energy left where part of the region is untouched.
+def detail_kept(reference: np.ndarray, output: np.ndarray) -> float:
+    """How much of `reference`'s detail is still in `output` (the same region of the same
+    frame, grey): the output's Laplacian projected on the reference's, over the reference's
+    energy. 1 for the same picture (also under added noise or inverted), ~0 once blurred, the
+    untouched share's energy where part of the region is left. A region without detail
+    (energy 0) has none to keep: 0.
 
-    `sharpness(output) / sharpness(original)` counts any detail, also detail the original
+    The two must be aligned to the pixel (a 1 px shift of a sharp face reads as blurred),
+    and `reference` should be the output an unblurring run of the same pipeline gives: the
+    encoder alone removes much of a smeared or dark face's fine detail, which compared with
+    the source would read as blurred (the bench's reference, README "Recall, the measure").
+
+    `sharpness(output) / sharpness(source)` counts any detail, also detail the source
     never had: the edge where a blur box ends inside the region, the encoder's noise on a
     blurred patch of a face that was itself smeared to almost nothing. Those made blurred
-    faces count as sharp (README "Recall, the measure")."""
-    if original.size == 0 or original.shape != output.shape:
+    faces count as sharp."""
+    if reference.shape != output.shape:
+        raise ValueError(f"regions of different shapes: {reference.shape} and {output.shape}")
+    if reference.size == 0:
         return 0.0
-    a = cv2.Laplacian(original, cv2.CV_64F)
+    a = cv2.Laplacian(reference, cv2.CV_64F)
     b = cv2.Laplacian(output, cv2.CV_64F)
     a -= a.mean()
     b -= b.mean()

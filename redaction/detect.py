@@ -99,11 +99,14 @@ def _onnxruntime_session(model: Path, threads: int) -> Any | None:
     return ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
-_OPENVINO_START = threading.Lock()
+# held to start OpenVINO and to read or clone its model: one thread at a time (re-entrant:
+# reading the model starts OpenVINO)
+_OPENVINO_START = threading.RLock()
 
 
 @lru_cache(maxsize=1)
 def _started_openvino() -> Any | None:
+    """OpenVINO's runtime, started (see below), or None when openvino is not installed."""
     try:
         import openvino as ov
     except ImportError:
@@ -169,9 +172,10 @@ class _OpenVinoCenterFace:
     heatmap differs from float32's by up to ~0.03. Compiling costs ~0.3 s a copy (the first
     in a process ~1 s)."""
 
-    def __init__(self, model: Path, threads: int) -> None:
+    def __init__(self, model: Path, threads: int, precision: str = "bf16") -> None:
         self._model = model
         self._threads = threads
+        self._precision = precision  # "f32" only for tests on CPUs without bfloat16
         self._local = threading.local()
 
     def _request(self, in_w: int, in_h: int) -> Any:
@@ -182,11 +186,13 @@ class _OpenVinoCenterFace:
             core = _openvino_core()
             assert core is not None
             try:
-                m = _openvino_model(self._model).clone()
+                with _OPENVINO_START:  # the shared model, cloned by one thread at a time
+                    m = _openvino_model(self._model).clone()
                 m.reshape({"input.1": [1, 3, in_h, in_w]})
                 m = _takes_rgb_bytes(m)
                 compiled = core.compile_model(m, "CPU", {
-                    "INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": self._threads,
+                    "INFERENCE_PRECISION_HINT": self._precision,
+                    "INFERENCE_NUM_THREADS": self._threads,
                     "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
                     "ENABLE_CPU_PINNING": False})
             except Exception as exc:  # noqa: BLE001 (OpenVINO raises plain RuntimeErrors)
@@ -198,6 +204,8 @@ class _OpenVinoCenterFace:
 
     def run(self, rgb: np.ndarray) -> list[np.ndarray]:
         """The network's outputs for `rgb`, a uint8 frame already at the input size."""
+        if rgb.dtype != np.uint8:  # OpenVINO would quietly round other types to bytes
+            raise TypeError(f"a frame of bytes (uint8) is expected, not {rgb.dtype}")
         request = self._request(rgb.shape[1], rgb.shape[0])
         request.infer({"input.1": rgb[None]})
         return [request.get_tensor(name).data.copy() for name in _OUTS]

@@ -27,7 +27,7 @@ FRAME_COLUMNS = ["track", "x0", "y0", "x1", "y1", "score", "source", "kept", "re
 FLAG_LABELS = {
     "weak_detection": "faces found only faintly: check that each is blurred",
     "crowd_limit": "six people or more: whole heads past the sixth person are not found "
-                   "(their faces are still blurred)",
+                   "(their faces are still blurred where the face detector finds them)",
     "keep_person_near_miss": "a face close to a person kept visible: check that only the "
                              "chosen person is",
     "keep_face_near_miss": "a face nearly matching a kept reference photo, blurred: check "
@@ -35,7 +35,7 @@ FLAG_LABELS = {
 }
 FLAG_MEASURES = {
     "weak_detection": "detector's lowest score {:.2f}",
-    "keep_person_near_miss": "overlap with the kept person's place {:.2f}",
+    "keep_person_near_miss": "lowest overlap with a kept person's place {:.2f}",
     "keep_face_near_miss": "closest likeness distance {:.2f}",
 }
 

@@ -374,6 +374,7 @@ def test_a_flagged_range_says_what_to_check_and_what_its_number_measures() -> No
     """The reviewer's panel and the recording page name each flag by what happened and what
     to check ("crowd limit, lowest score 0.0" said neither), and give a number only where it
     means something, saying what it measures."""
+    import redaction
     from bwc_custody.console.render import TEMPLATES, flag_measure
     from bwc_custody.releases.models import CoverageRead, CoverageSpan, FlagCoverage
     from redaction.manifest import FLAG_LABELS, ManifestWriter
@@ -394,7 +395,12 @@ def test_a_flagged_range_says_what_to_check_and_what_its_number_measures() -> No
     assert flag_measure("weak_detection", 0.0812) == "detector's lowest score 0.08"
     assert flag_measure("keep_face_near_miss", 0.53) == "closest likeness distance 0.53"
     assert flag_measure("crowd_limit", 0.0) == ""
-    # every reason the redactor can flag has words, and a new one without them is refused
+    # every reason the redactor flags has words (read from its calls), none with underscores,
+    # and a new one without them is refused
+    flagged = set()
+    for source in Path(redaction.__file__).parent.glob("*.py"):
+        flagged |= set(re.findall(r'\.flag\(\w+, \w+, "(\w+)"', source.read_text()))
+    assert flagged == set(FLAG_LABELS)
     assert all("_" not in words for words in FLAG_LABELS.values())
     with pytest.raises(ValueError, match="FLAG_LABELS"):
         ManifestWriter().flag(0, 0.0, "something_new", 0.5, merge_gap=3)

@@ -67,7 +67,6 @@ def test_blur_flattens_only_the_box() -> None:
     assert np.array_equal(y[:50, :], y0[:50, :])
 
 
-
 def test_detail_kept_counts_the_original_detail_left_not_new_edges_or_noise() -> None:
     rng = np.random.default_rng(3)
     w, h = 160, 160
@@ -94,6 +93,8 @@ def test_detail_kept_counts_the_original_detail_left_not_new_edges_or_noise() ->
     half[:, 40] = 0  # a hard edge where the box ends
     assert sharpness(half) > 0.35 * sharpness(face)
     assert detail_kept(face, half) == pytest.approx(0.25, abs=0.05)
+    with pytest.raises(ValueError, match="shapes"):  # never a silent "blurred"
+        detail_kept(face, half[:, :-1])
 
 
 def test_pad_box_grows_and_clips_even() -> None:
