@@ -24,8 +24,9 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -61,6 +62,34 @@ def _speed(frames: list[list[list[float]]], j: int, box: list[float]) -> float:
     return d if d < max(box[2], box[3]) else 0.0  # a different face: a new segment
 
 
+class BoxRegions(NamedTuple):
+    """One truth box of one frame and its grey region in the source, the output and the
+    reference (the unblurred run; the source's own region without one)."""
+
+    frame: int
+    box: list[float]
+    source: np.ndarray
+    output: np.ndarray
+    reference: np.ndarray
+
+
+def box_regions(orig: Path, red: Path, truth: dict[str, Any],
+                reference: Path | None = None) -> Iterator[BoxRegions]:
+    """Every truth box's regions, frame by frame (each video read once, in step)."""
+    clips = [cv2.VideoCapture(str(p)) for p in (orig, red, *([reference] if reference else []))]
+    for j, boxes in enumerate(truth["frames"]):
+        read = [c.read() for c in clips]
+        if not all(ok for ok, _ in read):
+            return
+        grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for _, f in read]
+        for box in boxes:
+            x, y, w, h = box
+            x0, y0 = int(x), int(y)
+            x1, y1 = int(np.ceil(x + w)), int(np.ceil(y + h))
+            src, out, *ref = (g[y0:y1, x0:x1] for g in grey)
+            yield BoxRegions(j, box, src, out, ref[0] if ref else src)
+
+
 def analyse(orig: Path, red: Path, truth: dict[str, Any], manifest: dict[str, Any],
             ratio: float = 0.35, reference: Path | None = None) -> list[dict[str, Any]]:
     """One record per missed truth box; `detail_kept` against `reference` (the unblurred run,
@@ -69,39 +98,26 @@ def analyse(orig: Path, red: Path, truth: dict[str, Any], manifest: dict[str, An
     regions = {row[0]: row[2] for row in manifest["frames"]}
     W, H = truth["size"]
     tf = truth["frames"]
-    a, b = cv2.VideoCapture(str(orig)), cv2.VideoCapture(str(red))
-    ref = cv2.VideoCapture(str(reference or orig))
     out: list[dict[str, Any]] = []
-    for j, boxes in enumerate(tf):
-        ok1, fa = a.read()
-        ok2, fb = b.read()
-        ok3, fr = ref.read()
-        if not (ok1 and ok2 and ok3):
-            break
-        ga, gb = cv2.cvtColor(fa, cv2.COLOR_BGR2GRAY), cv2.cvtColor(fb, cv2.COLOR_BGR2GRAY)
-        gr = cv2.cvtColor(fr, cv2.COLOR_BGR2GRAY)
-        for box in boxes:
-            x, y, w, h = box
-            x0, y0 = int(x), int(y)
-            x1, y1 = int(np.ceil(x + w)), int(np.ceil(y + h))
-            s0 = sharpness(ga[y0:y1, x0:x1])
-            s1 = sharpness(gb[y0:y1, x0:x1])
-            if s1 <= ratio * s0:
-                continue
-            tb = (x, y, x + w, y + h)
-            cov = _cover(tb, regions.get(j, []))
-            near = max((_cover(tb, regions.get(k, [])) for k in range(j - 2 * every,
-                                                                     j + 2 * every + 1)
-                        if k != j), default=0.0)
-            cause = ("weak_blur" if cov > 0.98 else "partial" if cov > 0.02
-                     else "gap" if near > 0.5 else "no_box")
-            out.append({"frame": j, "box": box, "size": round(min(w, h), 1),
-                        "edge": x <= 1 or y <= 1 or x + w >= W - 1 or y + h >= H - 1,
-                        "speed": round(_speed(tf, j, box), 2), "phase": j % every,
-                        "cover": round(cov, 3), "sharp_ratio": round(s1 / s0, 3) if s0 else 0,
-                        "detail_kept": round(detail_kept(gr[y0:y1, x0:x1],
-                                                         gb[y0:y1, x0:x1]), 3),
-                        "s0": round(s0, 1), "cause": cause})
+    for j, box, src, red_region, ref_region in box_regions(orig, red, truth, reference):
+        x, y, w, h = box
+        s0 = sharpness(src)
+        s1 = sharpness(red_region)
+        if s1 <= ratio * s0:
+            continue
+        tb = (x, y, x + w, y + h)
+        cov = _cover(tb, regions.get(j, []))
+        near = max((_cover(tb, regions.get(k, [])) for k in range(j - 2 * every,
+                                                                 j + 2 * every + 1)
+                    if k != j), default=0.0)
+        cause = ("weak_blur" if cov > 0.98 else "partial" if cov > 0.02
+                 else "gap" if near > 0.5 else "no_box")
+        out.append({"frame": j, "box": box, "size": round(min(w, h), 1),
+                    "edge": x <= 1 or y <= 1 or x + w >= W - 1 or y + h >= H - 1,
+                    "speed": round(_speed(tf, j, box), 2), "phase": j % every,
+                    "cover": round(cov, 3), "sharp_ratio": round(s1 / s0, 3) if s0 else 0,
+                    "detail_kept": round(detail_kept(ref_region, red_region), 3),
+                    "s0": round(s0, 1), "cause": cause})
     return out
 
 

@@ -37,14 +37,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = (ROOT / ".." / "shared").resolve()
 sys.path.insert(0, str(ROOT))
 
-from misses import analyse, summarise  # noqa: E402  (bench/ is the script folder)
+from misses import analyse, box_regions, summarise  # noqa: E402  (bench/ is the script folder)
 
 from redaction.blur import detail_kept, sharpness  # noqa: E402
 from redaction.pipeline import RedactOptions  # noqa: E402
@@ -78,38 +77,23 @@ def recall(orig: Path, redacted: Path, truth: dict[str, Any], ratio: float,
            reference: Path) -> dict[str, Any]:
     """Share of truth boxes blurred in `redacted`, overall and by size, by the variance test
     (against `orig`) and by the detail kept (against `reference`, the unblurred run)."""
-    a, b = cv2.VideoCapture(str(orig)), cv2.VideoCapture(str(redacted))
-    ref = cv2.VideoCapture(str(reference))
     hit = tot = kept_hit = 0
     by_size: dict[str, list[int]] = {"<40px": [0, 0], "40-80px": [0, 0], ">=80px": [0, 0]}
-    missed_frames = 0
-    for boxes in truth["frames"]:
-        ok1, fa = a.read()
-        ok2, fb = b.read()
-        ok3, fr = ref.read()
-        if not (ok1 and ok2 and ok3):
-            break
-        ga, gb = cv2.cvtColor(fa, cv2.COLOR_BGR2GRAY), cv2.cvtColor(fb, cv2.COLOR_BGR2GRAY)
-        gr = cv2.cvtColor(fr, cv2.COLOR_BGR2GRAY)
-        frame_miss = False
-        for x, y, w, h in boxes:
-            x0, y0 = int(x), int(y)
-            x1, y1 = int(np.ceil(x + w)), int(np.ceil(y + h))
-            s0 = sharpness(ga[y0:y1, x0:x1])
-            s1 = sharpness(gb[y0:y1, x0:x1])
-            ok = s1 <= ratio * s0
-            hit += ok
-            kept_hit += detail_kept(gr[y0:y1, x0:x1], gb[y0:y1, x0:x1]) <= ratio
-            tot += 1
-            key = "<40px" if min(w, h) < 40 else "40-80px" if min(w, h) < 80 else ">=80px"
-            by_size[key][0] += ok
-            by_size[key][1] += 1
-            frame_miss |= not ok
-        missed_frames += frame_miss
+    frames_missed: set[int] = set()
+    for j, (_x, _y, w, h), src, out, ref in box_regions(orig, redacted, truth, reference):
+        ok = sharpness(out) <= ratio * sharpness(src)
+        hit += ok
+        kept_hit += detail_kept(ref, out) <= ratio
+        tot += 1
+        key = "<40px" if min(w, h) < 40 else "40-80px" if min(w, h) < 80 else ">=80px"
+        by_size[key][0] += ok
+        by_size[key][1] += 1
+        if not ok:
+            frames_missed.add(j)
     return {"recall": hit / tot if tot else 1.0, "boxes": tot, "missed": tot - hit,
             "recall_detail_kept": kept_hit / tot if tot else 1.0,
             "missed_detail_kept": tot - kept_hit,
-            "frames_with_a_miss": missed_frames,
+            "frames_with_a_miss": len(frames_missed),
             "by_size": {k: f"{v[0]}/{v[1]}" for k, v in by_size.items()}}
 
 
