@@ -243,8 +243,10 @@ def main() -> None:
             if name in ("ours", "ours --heads", "baseline"):
                 man = json.loads(out.with_suffix(".manifest.json").read_text())
                 row["blurred_share"] = round(blurred_share(man), 4)
-                print(f"  blurred share of frame area {row['blurred_share']:.4f}; stage seconds "
-                      f"{man['summary']['stage_seconds']}")
+                row["keyframes_lifted"] = man["summary"].get("keyframes_lifted")
+                print(f"  blurred share of frame area {row['blurred_share']:.4f}; keyframes "
+                      f"lifted (dark) {row['keyframes_lifted']} of {man['summary']['keyframes']}; "
+                      f"stage seconds {man['summary']['stage_seconds']}")
                 if man.get("heads"):
                     h = man["heads"]
                     row["heads"] = {k: h[k] for k in ("people", "keyframes_at_six_people")}

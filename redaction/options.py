@@ -38,6 +38,9 @@ class RedactOptions:
     # on the bench's seed-1 720p clips: recall 0.9868 -> 0.9973 upright, 0.9891 -> 0.9950
     # on photos turned 20-70 degrees, for ~35% more CPU and ~35% more blurred area
     rotated_pass: bool = True
+    # a dark keyframe is smoothed and brightened for the face passes (never for the output,
+    # keep-face or heads): redaction.detect.lifted_if_dark
+    dark_lift: bool = True
     persist_seconds: float = 0.3
     # a face seen only weakly (below `threshold`) on this many keyframes, missing at most
     # one in a row, is blurred too, over its whole track (0 or 1: weak detections only

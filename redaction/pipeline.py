@@ -328,6 +328,7 @@ def _header(src: MediaSource, dst: Path, info: MediaInfo, opts: RedactOptions, r
         "mute": [r.model_dump() for r in regions.mute],
         "exemption_log": exemption_log(regions, run.people),
         "summary": {"frames": frames, "keyframes": run.keyframes,
+                    "keyframes_lifted": run.keyframes_lifted,
                     "detections": run.detections, "tracks": run.tracker.confirmed,
                     "frames_with_boxes": run.manifest.frames_with_boxes,
                     "boxes": run.manifest.boxes, "seconds": round(seconds, 2),

@@ -16,6 +16,7 @@ from redaction.detect import (
     Box,
     CenterFaceDetector,
     Detector,
+    lifted_if_dark,
     merge,
     rotated_pass,
 )
@@ -86,6 +87,7 @@ class FrameRun:
         self.timestamps_moved = 0
         self.detections = 0
         self.keyframes = 0
+        self.keyframes_lifted = 0  # dark keyframes the face passes saw brightened
         # seconds the main thread spent per stage (profiling aid, kept in the manifest)
         self.timings = {"read": 0.0, "wait_detect": 0.0, "redact": 0.0, "write": 0.0,
                         "detect_thread": 0.0}
@@ -95,22 +97,23 @@ class FrameRun:
         heads mode the heads (and whether the head model's six-person limit was reached)."""
         t0 = time.perf_counter()
         rgb = blur.to_rgb(buf, self.w, self.h)
+        seen, lifted = lifted_if_dark(rgb) if self.opts.dark_lift else (rgb, False)
         if self._angles is not None and isinstance(self._find, CenterFaceDetector):
             angle = next(self._angles)
             if self._turn_pool is not None:
-                turned = self._turn_pool.submit(rotated_pass, self._find, rgb, angle)
-                boxes = self._find(rgb)
+                turned = self._turn_pool.submit(rotated_pass, self._find, seen, angle)
+                boxes = self._find(seen)
                 boxes = merge(boxes + turned.result())
             else:
-                boxes = self._find(rgb)
-                boxes = merge(boxes + rotated_pass(self._find, rgb, angle))
+                boxes = self._find(seen)
+                boxes = merge(boxes + rotated_pass(self._find, seen, angle))
         else:
-            boxes = self._find(rgb)
+            boxes = self._find(seen)
         dists: list[float | None] = ([None] * len(boxes) if self.matcher is None
                                      else self.matcher.distances(rgb, boxes))
         heads, crowd = self.heads.find(rgb) if self.heads is not None else ([], False)
         self.timings["detect_thread"] += time.perf_counter() - t0
-        return Found(boxes, dists, heads, crowd)
+        return Found(boxes, dists, heads, crowd, lifted)
 
     def close(self) -> None:
         """Stop the turned pass's thread (after the last keyframe)."""
@@ -147,6 +150,7 @@ class FrameRun:
         boxes = [boxes[i] for i in taken]
         dists = [dists[i] for i in taken]
         self.keyframes += 1
+        self.keyframes_lifted += found.lifted
         self.detections += len(boxes)
         weak = [b.score for b in boxes if b.score < self.opts.low_confidence]
         gap = self.opts.detect_every
@@ -245,3 +249,4 @@ class Found(NamedTuple):
     dists: list[float | None]
     heads: list[Box]
     crowd: bool  # the head model returned its maximum of six people
+    lifted: bool  # the face passes saw the keyframe brightened (lifted_if_dark)

@@ -35,13 +35,13 @@ class Clip:
 
 def make_clip(out: Path, *, images: Path = FACES, boxes: Path | None = None,
               size: str = "640x360", per_image: float = 1.0, match: list[str] | None = None,
-              seed: int = 1, shake: float = 1.0) -> Clip:
-    """Run make_clip.py and load its truth."""
+              seed: int = 1, shake: float = 1.0, extra: tuple[str, ...] = ()) -> Clip:
+    """Run make_clip.py (with `extra` options, e.g. ("--dark",)) and load its truth."""
     truth = out.with_suffix(".truth.json")
     cmd = [sys.executable, str(MAKE_CLIP), "--images", str(images), "--boxes",
            str(boxes or images / "boxes.json"), "--out", str(out), "--truth", str(truth),
            "--per-image", str(per_image), "--size", size, "--seed", str(seed),
-           "--shake", str(shake)]
+           "--shake", str(shake), *extra]
     for m in match or []:
         cmd += ["--match", m]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

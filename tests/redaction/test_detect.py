@@ -7,16 +7,25 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
 from bwc_custody.errors import InvalidInput
-from redaction.detect import CenterFaceDetector, iou, make_detector, native_bfloat16
+from redaction.detect import (
+    DARK_MEAN,
+    LIFTED_MEAN,
+    CenterFaceDetector,
+    iou,
+    lifted_if_dark,
+    make_detector,
+    native_bfloat16,
+)
 from redaction.errors import ToolMissing
 from redaction.options import RedactOptions
-from tests.redaction.util import FACES
+from tests.redaction.util import FACES, MAKE_CLIP
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +230,76 @@ def test_openvino_takes_the_frame_bytes_as_the_float32_network_takes_its_blob(
             assert b.score == pytest.approx(a.score, abs=1e-4)
     with pytest.raises(TypeError, match="uint8"):
         ov(group_rgb.astype(np.float32))
+
+
+def test_only_a_dark_frame_is_lifted_and_the_frame_itself_is_left_alone() -> None:
+    rng = np.random.default_rng(3)
+    bright = rng.integers(60, 200, (360, 640, 3), dtype=np.uint8)
+    seen, lifted = lifted_if_dark(bright)
+    assert seen is bright
+    assert not lifted
+    black = np.zeros((360, 640, 3), np.uint8)
+    seen, lifted = lifted_if_dark(black)
+    assert seen is black
+    assert not lifted
+    dark = (bright.astype(np.float32) * 0.25).astype(np.uint8)
+    before = dark.copy()
+    seen, lifted = lifted_if_dark(dark)
+    assert lifted
+    assert seen.shape == dark.shape
+    assert seen.dtype == np.uint8
+    assert float(dark.mean()) / 255 < DARK_MEAN
+    assert abs(float(seen.mean()) / 255 - LIFTED_MEAN) < 0.08
+    assert np.array_equal(dark, before)  # the caller's frame (also the output's) unchanged
+    # as dark on average, but a quarter of it well lit (a doorway, a lamp): left alone
+    part_lit = dark.copy()
+    part_lit[:, :160] = bright[:, :160]
+    assert float(part_lit.mean()) / 255 < DARK_MEAN
+    seen, lifted = lifted_if_dark(part_lit)
+    assert seen is part_lit
+    assert not lifted
+
+
+def _darken() -> Any:
+    """make_clip.py's own under-exposure (gamma 1.6, 25-40% of the light, sensor noise)."""
+    import importlib.util
+
+    if not MAKE_CLIP.is_file():
+        pytest.skip(f"shared tools not found at {MAKE_CLIP}")
+    spec = importlib.util.spec_from_file_location("make_clip", MAKE_CLIP)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.darken
+
+
+def test_lifting_under_exposed_photos_raises_their_faces_scores() -> None:
+    # every labelled face of the dev photos, darkened as the bench's dark clips are: the
+    # lifted frame gives most faces a higher score than the dark one, and leaves fewer weak
+    import json
+    import random
+
+    darken = _darken()
+    boxes = json.loads((FACES / "boxes.json").read_text())
+    detector = CenterFaceDetector(backend="float32", threshold=0.01)
+
+    def scores(rgb: np.ndarray, truth: list[list[int]]) -> np.ndarray:
+        found = detector(rgb)
+        return np.array([max((b.score for b in found
+                              if b.x0 <= x + w / 2 <= b.x1 and b.y0 <= y + h / 2 <= b.y1),
+                             default=0.0) for x, y, w, h in truth])
+
+    plain, lifted = [], []
+    for name, truth in sorted(boxes.items()):
+        dark = cv2.cvtColor(darken(cv2.imread(str(FACES / name)), random.Random(1)),
+                            cv2.COLOR_BGR2RGB)
+        seen, was_lifted = lifted_if_dark(dark)
+        assert was_lifted, name
+        plain.append(scores(dark, truth))
+        lifted.append(scores(seen, truth))
+    a, b = np.concatenate(plain), np.concatenate(lifted)
+    assert len(a) == 126
+    up, down = int((b > a + 0.02).sum()), int((b < a - 0.02).sum())
+    assert up > 2 * down, (up, down)
+    assert (b < 0.3).sum() < (a < 0.3).sum()

@@ -111,6 +111,8 @@ def test_manifest_records_everything(redacted: Redacted) -> None:
         assert r["start_frame"] <= r["end_frame"]
     assert m["regions"] == {"boxes": [], "blackout": [], "mute": []}
     assert m["summary"]["tracks"] >= 5
+    assert m["settings"]["dark_lift"] is True
+    assert m["summary"]["keyframes_lifted"] == 0  # well-exposed photos: nothing to lift
 
 
 def test_turned_pass_beside_the_upright_one_finds_what_one_after_the_other_does(
@@ -129,3 +131,25 @@ def test_turned_pass_beside_the_upright_one_finds_what_one_after_the_other_does(
     assert one["settings"]["detect_threads"] == 1
     assert one["frames"] == redacted.manifest["frames"]
     assert one["summary"]["detections"] == redacted.manifest["summary"]["detections"]
+
+
+def test_a_dark_clip_is_lifted_for_detection_only(tmp_path: Path) -> None:
+    # under-exposed with sensor noise, as make_clip.py's --dark makes it: every keyframe is
+    # brightened for the face passes, the manifest counts them, and the output keeps the
+    # source's light (the lift never reaches the copy a requester sees)
+    from redaction.manifest import read_manifest
+    from redaction.pipeline import RedactOptions, redact_file
+    from tests.redaction.conftest import make_clip
+
+    clip = make_clip(tmp_path / "dark.mp4", match=["12_Group_Group_12_*_478.jpg"],
+                     per_image=1.5, extra=("--dark",))
+    out, man = tmp_path / "out.mp4", tmp_path / "out.manifest.json"
+    redact_file(clip.path, out, options=RedactOptions(), manifest_path=man)
+    summary = read_manifest(man)["summary"]
+    assert summary["keyframes"] >= 10
+    assert summary["keyframes_lifted"] == summary["keyframes"]
+    src, red = gray_frames(clip.path), gray_frames(out)
+    assert abs(float(np.mean(src)) - float(np.mean(red))) < 2.0
+    orig_ratios = [box_ratio(o, r, b) for o, r, boxes in zip(src, red, clip.truth["frames"],
+                                                            strict=True) for b in boxes]
+    assert sum(r <= 0.35 for r in orig_ratios) / len(orig_ratios) >= 0.9
