@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ from misses import analyse, box_regions, summarise  # noqa: E402  (bench/ is the
 
 from redaction.blur import detail_kept, sharpness  # noqa: E402
 from redaction.pipeline import RedactOptions  # noqa: E402
+from storage.crypto import sha256_file  # noqa: E402
 
 # How each kind of clip is made (make_clip.py's options): upright photos as before, photos
 # turned 20-70 degrees either way (a rolled camera, people bending or lying down),
@@ -143,14 +145,25 @@ def run_tree(root: Path, clip: Path, out: Path,
                    json.dumps(settings)])
 
 
-def reference_run(clip: Path, out_dir: Path) -> Path:
-    """Ours on `clip` with no detector (nothing blurred), made once: what the pipeline shows of
-    each face unblurred, the reference that detail kept is judged against."""
+def reference_run(clip: Path, out_dir: Path, settings: dict[str, Any]) -> Path:
+    """Ours on `clip` with no detector (nothing blurred), encoded as `settings` encode: what
+    the pipeline shows of each face unblurred, the reference that detail kept is judged
+    against. Made again unless the one on disk was made from this clip with these settings
+    (an encoder setting changed since would read as blur, or as detail kept)."""
     ref = out_dir / f"{clip.stem}.reference.mp4"
-    if not ref.exists():
-        run_tree(ROOT, clip, ref, {"detector": "none", "rotated_pass": False,
-                                   "overwrite": True})
+    wanted = {**settings, "detector": "none", "rotated_pass": False, "heads": False,
+              "overwrite": True}
+    made = ref.with_suffix(".manifest.json")
+    if not (ref.exists() and made.exists() and _made_from(json.loads(made.read_text()), clip,
+                                                          wanted)):
+        run_tree(ROOT, clip, ref, wanted)
     return ref
+
+
+def _made_from(manifest: dict[str, Any], clip: Path, settings: dict[str, Any]) -> bool:
+    """Whether `manifest` is of a redaction of `clip` as it is now, with `settings`."""
+    return (manifest["source"]["sha256"] == sha256_file(clip)
+            and manifest["settings"] == asdict(RedactOptions(**settings)))
 
 
 def run_deface(clip: Path, out: Path, extra: list[str]) -> tuple[float, float]:
@@ -213,7 +226,7 @@ def main() -> None:
     for seed, kind in [(s, k) for s in a.seeds for k in a.kinds]:
         clip, truth_path = make_clip(a.out, seed, a.size, a.per_image, a.fps, a.shake, kind)
         truth = json.loads(truth_path.read_text())
-        reference = reference_run(clip, a.out)
+        reference = reference_run(clip, a.out, settings)
         n = len(truth["frames"])
         tools: list[tuple[str, Any]] = [("ours", lambda c, o: run_tree(ROOT, c, o, settings))]
         if kind in a.heads_kinds:
