@@ -48,6 +48,7 @@ from misses import analyse, box_regions, summarise  # noqa: E402  (bench/ is the
 
 from redaction.blur import detail_kept, sharpness  # noqa: E402
 from redaction.pipeline import RedactOptions  # noqa: E402
+from redaction.versions import tool_versions  # noqa: E402
 from storage.crypto import sha256_file  # noqa: E402
 
 # How each kind of clip is made (make_clip.py's options): upright photos as before, photos
@@ -145,14 +146,19 @@ def run_tree(root: Path, clip: Path, out: Path,
                    json.dumps(settings)])
 
 
+# the settings that change an unblurred copy's pixels: the encoder's
+_ENCODING = ("crf", "preset", "x264_params")
+
+
 def reference_run(clip: Path, out_dir: Path, settings: dict[str, Any]) -> Path:
     """Ours on `clip` with no detector (nothing blurred), encoded as `settings` encode: what
     the pipeline shows of each face unblurred, the reference that detail kept is judged
-    against. Made again unless the one on disk was made from this clip with these settings
-    (an encoder setting changed since would read as blur, or as detail kept)."""
+    against. Made again unless the one on disk was made from this clip, with this encoding
+    and these tools (an encoder changed since would read as blur, or as detail kept; a change
+    to the encoding code itself that no setting or version names: delete `--out`)."""
     ref = out_dir / f"{clip.stem}.reference.mp4"
-    wanted = {**settings, "detector": "none", "rotated_pass": False, "heads": False,
-              "overwrite": True}
+    wanted = {"detector": "none", "rotated_pass": False, "overwrite": True,
+              **{k: settings[k] for k in _ENCODING if k in settings}}
     made = ref.with_suffix(".manifest.json")
     if not (ref.exists() and made.exists() and _made_from(json.loads(made.read_text()), clip,
                                                           wanted)):
@@ -161,9 +167,13 @@ def reference_run(clip: Path, out_dir: Path, settings: dict[str, Any]) -> Path:
 
 
 def _made_from(manifest: dict[str, Any], clip: Path, settings: dict[str, Any]) -> bool:
-    """Whether `manifest` is of a redaction of `clip` as it is now, with `settings`."""
+    """Whether `manifest` is of a redaction of `clip` as it is now, encoded with `settings`
+    by the tools installed now."""
+    opts = asdict(RedactOptions(**settings))
     return (manifest["source"]["sha256"] == sha256_file(clip)
-            and manifest["settings"] == asdict(RedactOptions(**settings)))
+            and all(manifest["settings"].get(k) == opts[k] for k in _ENCODING)
+            and {k: v for k, v in manifest["tools"].items() if k != "detector"}
+            == tool_versions())
 
 
 def run_deface(clip: Path, out: Path, extra: list[str]) -> tuple[float, float]:

@@ -405,20 +405,23 @@ def rotated_pass(detector: CenterFaceDetector, rgb: np.ndarray, angle: float) ->
 
 # A frame is under-exposed when its mean is under DARK_MEAN of full scale and even its
 # brightest hundredth is under DARK_P99: nothing in it is well exposed. It is lifted before
-# detection to a mean of about LIFTED_MEAN (a well-exposed frame's). A frame with anything
-# bright in it (a lit doorway, a lamp, a normal scene beside a dark wall) is left as it is:
-# the curve would wash out what is lit. Frames at or under BLACK_MEAN (a lens cap, a black
-# screen) hold nothing to lift.
+# detection by a gamma curve that maps its mean level to LIFTED_MEAN (a well-exposed frame's
+# mean), never steeper than MIN_GAMMA (on a nearly black frame, a lens cap or a pocket, a
+# steeper curve turns compression noise into speckle: MIN_GAMMA takes level 1 to 64). A
+# frame with anything bright in it (a lit doorway, a lamp, a normal scene beside a dark
+# wall) is left as it is: the curve would wash out what is lit. Frames at or under
+# BLACK_MEAN hold nothing to lift.
 DARK_MEAN = 0.25
 DARK_P99 = 0.5
 LIFTED_MEAN = 0.45
+MIN_GAMMA = 0.25  # what a mean of ~0.04 needs; the bench's dark frames' means are 0.05-0.2
 BLACK_MEAN = 0.005
 
 
 def lifted_if_dark(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
     """`rgb` as the face detector should see it, and whether it was lifted: an under-exposed
     frame (night, an unlit room) smoothed by a 3x3 Gaussian, then brightened by a gamma curve
-    that takes its mean to about LIFTED_MEAN; any other frame as it is (the same object).
+    that maps its mean level to LIFTED_MEAN; any other frame as it is (the same object).
 
     CenterFace learnt faces from well-exposed photos and scores under-exposed ones low. The
     smoothing comes first because the curve lifts the sensor noise with the faces. Measured
@@ -429,7 +432,7 @@ def lifted_if_dark(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
     mean = float(sample.mean()) / 255
     if not BLACK_MEAN < mean < DARK_MEAN or float(np.percentile(sample, 99)) / 255 >= DARK_P99:
         return rgb, False
-    gamma = math.log(LIFTED_MEAN) / math.log(mean)
+    gamma = max(MIN_GAMMA, math.log(LIFTED_MEAN) / math.log(mean))
     curve = np.round(np.linspace(0.0, 1.0, 256) ** gamma * 255).astype(np.uint8)
     return cv2.LUT(cv2.GaussianBlur(rgb, (3, 3), 0), curve), True
 

@@ -97,7 +97,9 @@ class FrameRun:
         heads mode the heads (and whether the head model's six-person limit was reached)."""
         t0 = time.perf_counter()
         rgb = blur.to_rgb(buf, self.w, self.h)
-        seen, lifted = lifted_if_dark(rgb) if self.opts.dark_lift else (rgb, False)
+        # measured for CenterFace only (dlib's HOG, kept for comparison, sees the frame as is)
+        seen, lifted = (lifted_if_dark(rgb) if self.opts.dark_lift
+                        and isinstance(self._find, CenterFaceDetector) else (rgb, False))
         if self._angles is not None and isinstance(self._find, CenterFaceDetector):
             angle = next(self._angles)
             if self._turn_pool is not None:

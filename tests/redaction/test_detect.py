@@ -303,3 +303,4 @@ def test_lifting_under_exposed_photos_raises_their_faces_scores() -> None:
     up, down = int((b > a + 0.02).sum()), int((b < a - 0.02).sum())
     assert up > 2 * down, (up, down)
     assert (b < 0.3).sum() < (a < 0.3).sum()
+

@@ -133,7 +133,7 @@ def test_turned_pass_beside_the_upright_one_finds_what_one_after_the_other_does(
     assert one["summary"]["detections"] == redacted.manifest["summary"]["detections"]
 
 
-def test_a_dark_clip_is_lifted_for_detection_only(tmp_path: Path) -> None:
+def test_a_dark_clip_is_lifted_for_detection_only(faces_dev: Path, tmp_path: Path) -> None:
     # under-exposed with sensor noise, as make_clip.py's --dark makes it: every keyframe is
     # brightened for the face passes, the manifest counts them, and the output keeps the
     # source's light (the lift never reaches the copy a requester sees)
