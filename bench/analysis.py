@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/analysis.py [--set dev|heldout|all] [--out DIR] [--sweep]
                                        [--explain] [--baseline DIR] [--json FILE]
-                                       [--setting KEY=VALUE ...] [--clips A,B]
+                                       [--setting KEY=VALUE ...] [--clips A,B] [--dark]
 
 Clips are made by ../shared/tools/make_clip.py from ../shared/data/faces-dev (labelled
 group photos) and ../shared/data/identities (photos of named people). The truth for a
@@ -137,15 +137,19 @@ def _named(clip: Clip, truth: list[list[tuple[str, Box]]]) -> list[list[tuple[st
     return [[(person[who.rsplit("#", 1)[0]], box) for who, box in row] for row in truth]
 
 
-def make(work: Path, clip: Clip) -> tuple[Path, int]:
-    """Build one clip; returns (path, true number of people)."""
+def make(work: Path, clip: Clip, *, dark: bool = False) -> tuple[Path, int]:
+    """Build one clip (under-exposed with sensor noise when `dark`); returns (path, true
+    number of people)."""
     images, boxes = (_photos_dir(work, clip) if clip.photos else (DEV, DEV / "boxes.json"))
-    out, truth = work / f"{clip.name}.mp4", work / f"{clip.name}.truth.json"
+    name = f"{clip.name}-dark" if dark else clip.name
+    out, truth = work / f"{name}.mp4", work / f"{name}.truth.json"
     cmd = [sys.executable, str(SHARED / "tools" / "make_clip.py"), "--images", str(images),
            "--boxes", str(boxes), "--out", str(out), "--truth", str(truth),
            "--per-image", str(clip.per), "--size", clip.size, "--seed", str(clip.seed)]
     for g in clip.globs:
         cmd += ["--match", g]
+    if dark:
+        cmd += ["--dark"]
     subprocess.run(cmd, check=True, capture_output=True)
     people = int(json.loads(truth.read_text())["people"])
     return out, clip.people if clip.people is not None else people
@@ -188,7 +192,14 @@ def main() -> None:
                     help="override one AnalysisSettings field (repeatable), e.g. "
                          "--setting detect_area=942080")
     ap.add_argument("--clips", help="only these clips (comma-separated names)")
+    ap.add_argument("--dark", action="store_true",
+                    help="build every clip under-exposed with sensor noise (make_clip.py "
+                         "--dark), as night footage is")
     a = ap.parse_args()
+    if a.dark and a.explain:
+        # explain re-derives each face's place without the darkening, whose random draws
+        # move the camera's path
+        ap.error("--explain is not available with --dark")
     work = a.out or Path(tempfile.mkdtemp(prefix="bench-analysis-"))
     work.mkdir(parents=True, exist_ok=True)
     clips = {"dev": DEV_CLIPS, "heldout": HELDOUT_CLIPS,
@@ -201,7 +212,7 @@ def main() -> None:
     sweep = [0.30, 0.34, 0.38, 0.42, 0.46, 0.50, 0.60] if a.sweep else []
     rows = []
     for k, clip in enumerate(clips):
-        path, truth = make(work, clip)
+        path, truth = make(work, clip, dark=a.dark)
         row: dict[str, Any] = {"clip": clip.name, "size": clip.size, "truth": truth}
         if a.baseline:
             runs = [("new", ROOT), ("old", a.baseline)]
