@@ -54,6 +54,9 @@ class FrameRun:
         self._find: Detector = (detector.with_threshold(opts.threshold * self.EXTEND_SHARE)
                                 if isinstance(detector, CenterFaceDetector) else detector)
         self._angles = itertools.cycle((45.0, -45.0)) if opts.rotated_pass else None
+        # dark keyframes lifted for the face passes: measured for CenterFace only (dlib's HOG,
+        # kept for comparison, sees the frame as it is)
+        self._lift_dark = opts.dark_lift and isinstance(self._find, CenterFaceDetector)
         if not side_by_side(opts, detector) and isinstance(self._find, CenterFaceDetector):
             self._find.threads = opts.detect_threads  # one pass at a time: all the threads
         # the turned pass runs beside the upright one, each on one thread of its runtime
@@ -97,9 +100,7 @@ class FrameRun:
         heads mode the heads (and whether the head model's six-person limit was reached)."""
         t0 = time.perf_counter()
         rgb = blur.to_rgb(buf, self.w, self.h)
-        # measured for CenterFace only (dlib's HOG, kept for comparison, sees the frame as is)
-        seen, lifted = (lifted_if_dark(rgb) if self.opts.dark_lift
-                        and isinstance(self._find, CenterFaceDetector) else (rgb, False))
+        seen, lifted = lifted_if_dark(rgb) if self._lift_dark else (rgb, False)
         if self._angles is not None and isinstance(self._find, CenterFaceDetector):
             angle = next(self._angles)
             if self._turn_pool is not None:
