@@ -1,7 +1,8 @@
 """Person counting: how many distinct people a video shows, and when each is seen.
 
 Frames are streamed from ffmpeg (never the whole video in memory), every Nth frame is
-sampled and faces are found by the redaction detector (`redaction.detect`, CenterFace).
+sampled and faces are found by the redaction detector (`redaction.detect`, CenterFace), on an
+under-exposed sample brightened first as the redactor does (`lifted_if_dark`).
 Detections are linked into tracks where the camera's motion between samples carries the
 previous box (`analysis_link`); each track keeps its largest, sharpest crops, encoded with
 face_recognition (128-d) by the encoder processes (`redaction.encoders`) from the moment
@@ -57,7 +58,7 @@ from redaction.analysis_video import (
     sample_size,
     sampled_frames,
 )
-from redaction.detect import Detector, make_detector
+from redaction.detect import Detector, lifted_if_dark, make_detector
 from redaction.encoders import (
     Crop,
     crop_quality,
@@ -167,6 +168,7 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
     prev_grey: np.ndarray | None = None
     cuts: list[int] = []
     frames: list[int] = []
+    lifted_frames: set[int] = set()  # samples lifted as under-exposed
     motion: dict[int, np.ndarray | None] = {}
     for sample, (frame, rgb) in enumerate(sampled_frames(
             src, every=every, max_width=s.max_width, width=width, height=height)):
@@ -183,18 +185,22 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
         motion[frame] = m
         prev_hist, prev_grey = hist, grey
         advance(live, m)
-        boxes = [b for b in det(rgb) if b.score >= s.track_score]
+        # cuts and motion are judged on the frame as it is; faces, on a dark one lifted
+        seen, lifted = lifted_if_dark(rgb) if s.dark_lift else (rgb, False)
+        if lifted:
+            lifted_frames.add(frame)
+        boxes = [b for b in det(seen) if b.score >= s.track_score]
         h, w = rgb.shape[:2]
         for t, k in link(live, boxes, frame, sample, s, lambda: next(counter)):
             tracks.setdefault(t.id, t)
             box = t.obs[k].box
-            thumb = analysis_faces.Thumb(frame, analysis_faces.quality(rgb, box))
+            thumb = analysis_faces.Thumb(frame, analysis_faces.quality(seen, box))
             if analysis_faces.offer(t.thumbs, thumb, keep=analysis_faces.THUMBS_PER_TRACK,
                                     min_gap=thumb_gap):
-                thumb.rgb = analysis_faces.thumbnail(rgb, box)
+                thumb.rgb = analysis_faces.thumbnail(seen, box)
             if encodable(box, w, h, s.min_encode):
-                crop, loc = face_crop(rgb, box)
-                t.offer(Candidate(crop_quality(rgb, box), k, crop, loc,
+                crop, loc = face_crop(seen, box)
+                t.offer(Candidate(crop_quality(seen, box), k, crop, loc,
                                   seen_from_front(box, s.frontal_eye_span)),
                         s.encode_per_track)
         still = []
@@ -212,7 +218,8 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
     meta = {"width": width, "height": height, "fps": fps, "every": every,
             "sample_size": sample_size(width, height, s.max_width),
             "analysed": analysed, "frames_total": total, "cuts": cuts,
-            "frames": frames, "motion": motion, "detector": det.name}
+            "frames": frames, "motion": motion, "detector": det.name,
+            "lifted": lifted_frames}
     return list(tracks.values()), meta
 
 
@@ -232,18 +239,22 @@ def analyze_file(src: str, *, known_adults: Sequence[KnownAdult] = (),
     return result
 
 
-def _counts(t: Track, s: AnalysisSettings) -> bool:
-    """Whether a track is a face to count: seen often enough, at least once confidently."""
-    best = max(o.box.score for o in t.obs)
-    return best >= s.single_detection_score or (
-        best >= s.min_score and len(t.obs) >= s.min_track_detections)
+def _counts(t: Track, s: AnalysisSettings, lifted: set[int]) -> bool:
+    """Whether a track is a face to count: seen often enough, at least once confidently (in a
+    sample lifted as under-exposed, confidently is `dark_min_score`)."""
+    if max(o.box.score for o in t.obs) >= s.single_detection_score:
+        return True
+    return len(t.obs) >= s.min_track_detections and any(
+        o.box.score >= (s.dark_min_score if o.frame in lifted else s.min_score)
+        for o in t.obs)
 
 
 def person_labels(tracks: list[Track], meta: dict[str, Any], s: AnalysisSettings
                   ) -> tuple[list[Track], list[int]]:
     """Join, filter and cluster the tracks: the tracks kept and a person label for each."""
     joined = join_fragments(tracks, meta["motion"], meta["frames"], s)
-    kept = absorb_fragments([t for t in joined if _counts(t, s)])
+    lifted = meta.get("lifted", set())
+    kept = absorb_fragments([t for t in joined if _counts(t, s, lifted)])
     encs = [t.frontal_encodings(s.frontal_eye_span) for t in kept]
     means = [mean_encoding(e) if e else None for e in encs]
     spans = [(t.obs[0].frame, t.obs[-1].frame) for t in kept]
@@ -285,7 +296,10 @@ def build_result(tracks: list[Track], meta: dict[str, Any], s: AnalysisSettings,
         tracks=results, frames_total=meta["frames_total"], frames_analysed=meta["analysed"],
         fps=round(fps, 3), width=meta["width"], height=meta["height"],
         seconds=0.0, settings={**asdict(s), "sample_every": meta["every"],
-                                "detector_ran": meta["detector"]},
+                                "detector_ran": meta["detector"],
+                                # samples lifted as under-exposed (kept with the settings: a
+                                # fact of how this count ran, as the detector that ran is)
+                                "samples_lifted": len(meta.get("lifted", ()))},
         faces=found_faces, cuts=list(meta["cuts"]))
 
 

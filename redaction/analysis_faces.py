@@ -1,6 +1,7 @@
 """The faces behind a person count, for a custodian to choose who stays visible: each track's
 boxes over time (in the displayed frame's pixels) and a few small face thumbnails cropped from
-the frames the count decoded (the original's, at most `max_width` wide).
+the frames the count decoded (the original's, at most `max_width` wide; an under-exposed one
+brightened as the detector saw it, so that a face in night footage can be recognised).
 
 Thumbnails are chosen while frames flow (the track keeps at most `THUMBS_PER_TRACK` small
 crops, spread over its time), and become JPEGs when the track ends, so a long video costs a

@@ -162,3 +162,18 @@ def test_weak_detections_extend_a_track_but_never_start_a_person() -> None:
                           [(0, weak), (6, S.min_score), (12, weak)]])
     kept, _ = person_labels([confirmed], meta, S)
     assert len(kept) == 1
+
+
+def test_a_face_seen_only_in_lifted_samples_counts_from_the_dark_score() -> None:
+    # CenterFace scores a lifted dark face lower than the same face lit: a track whose best
+    # detection is between `dark_min_score` and `min_score` counts only where the samples it
+    # was seen in were lifted as under-exposed
+    score = (S.dark_min_score + S.min_score) / 2
+    frames = (0, 6, 12)
+    meta = {"motion": _motion(0), "frames": FRAMES}
+    dim = Track(1, [Obs(f, Box(100, 100, 140, 140, score)) for f in frames])
+    assert person_labels([dim], meta, S)[0] == []
+    assert len(person_labels([dim], {**meta, "lifted": set(frames)}, S)[0]) == 1
+    # seen once, it still needs the single-detection score, lifted or not
+    once = Track(2, [Obs(0, Box(100, 100, 140, 140, score))])
+    assert person_labels([once], {**meta, "lifted": {0}}, S)[0] == []

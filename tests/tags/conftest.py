@@ -41,14 +41,15 @@ def _face_box(photo: Path) -> list[list[float]]:
 
 @pytest.fixture(scope="session")
 def make_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
-    """Factory: a clip of `photos` (None = a photo with no face), `per_image` s each."""
+    """Factory: a clip of `photos` (None = a photo with no face), `per_image` s each
+    (under-exposed with sensor noise, as night footage is, when `dark`)."""
     if not (SHARED / "tools" / "make_clip.py").is_file():
         pytest.skip(f"{SHARED} is missing (the shared data lives beside the checkout)")
     made: dict[tuple[Any, ...], Path] = {}
 
     def _make(photos: list[Path | None], *, per_image: float = 1.5, size: str = "480x270",
-              seed: int = 3) -> Path:
-        key = (tuple(photos), per_image, size, seed)
+              seed: int = 3, dark: bool = False) -> Path:
+        key = (tuple(photos), per_image, size, seed, dark)
         if key in made:
             return made[key]
         work = tmp_path_factory.mktemp("clip")
@@ -76,7 +77,8 @@ def make_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
             [sys.executable, str(SHARED / "tools" / "make_clip.py"), "--images", str(images),
              "--boxes", str(images / "boxes.json"), "--out", str(out),
              "--truth", str(work / "truth.json"), "--per-image", str(per_image),
-             "--size", size, "--seed", str(seed), "--preset", "ultrafast"],
+             "--size", size, "--seed", str(seed), "--preset", "ultrafast",
+             *(["--dark"] if dark else [])],
             check=True, capture_output=True)
         made[key] = out
         return out
