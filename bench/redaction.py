@@ -16,6 +16,9 @@ with ours and with deface (same clips, same run), and reports per tool:
   CPU         CPU ms per frame of the whole job, children included (steadier than wall
               time when others share the machine; 2 cores give 66 ms a frame at 30 fps)
 
+Kinds (`--kinds`): upright photos, turned 20-70 degrees, dark (under-exposed with sensor
+noise), smeared (a fast pan), and lamp (the dark clip with a light's glare in view).
+
     .venv/bin/python bench/redaction.py                       # one 29 s 1280x720 clip
     .venv/bin/python bench/redaction.py --seeds 1 2 --no-deface --detect-every 2
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -55,7 +59,12 @@ from storage.crypto import sha256_file  # noqa: E402
 # turned 20-70 degrees either way (a rolled camera, people bending or lying down),
 # under-exposed with sensor noise, and motion-smeared as in a fast pan.
 KINDS = {"upright": [], "turned": ["--turn", "20:70"], "dark": ["--dark"],
-         "smeared": ["--smear"]}
+         "smeared": ["--smear"], "lamp": ["--dark"]}
+# "lamp": the dark clip with a light in view (a street lamp, a torch, headlights): a glow at a
+# fixed place on screen, centre and core radius as shares of the frame's width, saturated in
+# its core. Truth boxes within LAMP_REACH core radii of its centre are dropped (the glare
+# hides them as it would in a real frame).
+LAMP_X, LAMP_Y, LAMP_R, LAMP_REACH = 0.85, 0.07, 0.045, 3.0
 
 
 def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
@@ -65,6 +74,10 @@ def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
     if kind != "upright":
         name += f"_{kind}"
     clip, truth = out_dir / f"{name}.mp4", out_dir / f"{name}.truth.json"
+    if kind == "lamp":
+        if not (clip.exists() and truth.exists()):
+            add_lamp(*make_clip(out_dir, seed, size, per_image, fps, shake, "dark"), clip, truth)
+        return clip, truth
     if not (clip.exists() and truth.exists()):
         faces = SHARED / "data" / "faces-dev"
         subprocess.run([sys.executable, str(SHARED / "tools" / "make_clip.py"),
@@ -74,6 +87,40 @@ def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
                         "--shake", str(shake), *KINDS[kind]], check=True,
                        stdout=subprocess.DEVNULL)
     return clip, truth
+
+
+def add_lamp(dark: Path, dark_truth: Path, out: Path, out_truth: Path) -> None:
+    """`dark` with a lamp's glow added to every frame (encoded as make_clip.py encodes), and
+    its truth without the faces the glare covers."""
+    truth = json.loads(dark_truth.read_text())
+    w, h = truth["size"]
+    cx, cy, r = LAMP_X * w, LAMP_Y * w, LAMP_R * w
+    yy, xx = np.mgrid[0:h, 0:w]
+    d = np.hypot(xx - cx, yy - cy)
+    glow = np.exp(-np.maximum(0.0, d - r) ** 2 / (2 * r * r))[..., None]
+    light = (glow * np.array([200, 240, 255]) * 1.2).astype(np.float32)  # warm white, BGR
+    dec = subprocess.Popen(["ffmpeg", "-v", "error", "-i", str(dark), "-f", "rawvideo",
+                            "-pix_fmt", "bgr24", "-"], stdout=subprocess.PIPE)
+    enc = subprocess.Popen(
+        ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s",
+         f"{w}x{h}", "-r", str(truth["fps"]), "-i", "-", "-i", str(dark), "-map", "0:v",
+         "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt",
+         "yuv420p", "-c:a", "copy", "-movflags", "+faststart", str(out)],
+        stdin=subprocess.PIPE)
+    assert dec.stdout is not None
+    assert enc.stdin is not None
+    while raw := dec.stdout.read(w * h * 3):
+        frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+        enc.stdin.write(np.clip(frame + light, 0, 255).astype(np.uint8).tobytes())
+    enc.stdin.close()
+    if dec.wait() != 0 or enc.wait() != 0:
+        sys.exit(f"could not add the lamp to {dark}")
+    reach = LAMP_REACH * r
+    truth["frames"] = [[b for b in boxes
+                        if math.hypot(min(max(cx, b[0]), b[0] + b[2]) - cx,
+                                      min(max(cy, b[1]), b[1] + b[3]) - cy) > reach]
+                       for boxes in truth["frames"]]
+    out_truth.write_text(json.dumps(truth, separators=(",", ":")))
 
 
 def recall(orig: Path, redacted: Path, truth: dict[str, Any], ratio: float,
@@ -267,8 +314,10 @@ def main() -> None:
                 man = json.loads(out.with_suffix(".manifest.json").read_text())
                 row["blurred_share"] = round(blurred_share(man), 4)
                 row["keyframes_lifted"] = man["summary"].get("keyframes_lifted")
+                row["keyframes_shadows"] = man["summary"].get("keyframes_shadows_lifted")
                 print(f"  blurred share of frame area {row['blurred_share']:.4f}; keyframes "
-                      f"lifted (dark) {row['keyframes_lifted']} of {man['summary']['keyframes']}; "
+                      f"lifted (dark) {row['keyframes_lifted']}, searched lifted too (dark with "
+                      f"a light) {row['keyframes_shadows']} of {man['summary']['keyframes']}; "
                       f"stage seconds {man['summary']['stage_seconds']}")
                 if man.get("heads"):
                     h = man["heads"]

@@ -409,13 +409,38 @@ def rotated_pass(detector: CenterFaceDetector, rgb: np.ndarray, angle: float) ->
 # mean), never steeper than MIN_GAMMA (on a nearly black frame, a lens cap or a pocket, a
 # steeper curve turns compression noise into speckle: MIN_GAMMA takes level 1 to 64). A
 # frame with anything bright in it (a lit doorway, a lamp, a normal scene beside a dark
-# wall) is left as it is: the curve would wash out what is lit. Frames at or under
+# wall) is never lifted alone: the curve would wash out what is lit (`exposure`: where much
+# of it is deep shadow, it is searched both as it is and lifted). Frames at or under
 # BLACK_MEAN hold nothing to lift.
 DARK_MEAN = 0.25
 DARK_P99 = 0.5
+# A dark frame with something bright in it is searched lifted as well when at least
+# SHADOW_SHARE of it is deep shadow (no channel above SHADOW_LEVEL): where faces can hide. On
+# the bench, the darkest keyframes of the well-lit clips have at most 0.2 of such pixels (their
+# photos on a grey canvas), the "lamp" clips' keyframes 0.03-0.72, a third at the median.
+SHADOW_LEVEL = 0.1
+SHADOW_SHARE = 0.25
 LIFTED_MEAN = 0.45
 MIN_GAMMA = 0.25  # what a mean of ~0.04 needs; the bench's dark frames' means are 0.05-0.2
 BLACK_MEAN = 0.005
+
+
+def exposure(rgb: np.ndarray) -> tuple[np.ndarray | None, bool]:
+    """`rgb` lifted for the face detector where it is dark (None where it is not), and whether
+    that lifted copy is all the detector needs: True for an under-exposed frame (nothing in
+    it well exposed), False for a dark frame with something bright in it (a lamp, a torch,
+    headlights, a lit doorway: the curve washes out what is lit, so the frame as it is is
+    searched too, the lifted copy for the faces in its shadows)."""
+    sample = rgb[::8, ::8]
+    mean = float(sample.mean()) / 255
+    if not BLACK_MEAN < mean < DARK_MEAN:
+        return None, False
+    alone = float(np.percentile(sample, 99)) / 255 < DARK_P99
+    if not alone and float((sample.max(axis=2) < SHADOW_LEVEL * 255).mean()) < SHADOW_SHARE:
+        return None, False
+    gamma = max(MIN_GAMMA, math.log(LIFTED_MEAN) / math.log(mean))
+    curve = np.round(np.linspace(0.0, 1.0, 256) ** gamma * 255).astype(np.uint8)
+    return cv2.LUT(cv2.GaussianBlur(rgb, (3, 3), 0), curve), alone
 
 
 def lifted_if_dark(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -428,13 +453,8 @@ def lifted_if_dark(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
     on the bench's dark clips (`bench/redaction.py --kinds dark`, seeds 1-8): boxes missed
     260 -> 213 by the variance test, 193 -> 143 by detail kept, what is left nearly all one
     photo's two hidden faces (redaction/README.md, "Dark frames")."""
-    sample = rgb[::8, ::8]
-    mean = float(sample.mean()) / 255
-    if not BLACK_MEAN < mean < DARK_MEAN or float(np.percentile(sample, 99)) / 255 >= DARK_P99:
-        return rgb, False
-    gamma = max(MIN_GAMMA, math.log(LIFTED_MEAN) / math.log(mean))
-    curve = np.round(np.linspace(0.0, 1.0, 256) ** gamma * 255).astype(np.uint8)
-    return cv2.LUT(cv2.GaussianBlur(rgb, (3, 3), 0), curve), True
+    lifted, alone = exposure(rgb)
+    return (lifted, True) if lifted is not None and alone else (rgb, False)
 
 
 def merge(boxes: list[Box], overlap: float = 0.3) -> list[Box]:

@@ -39,7 +39,8 @@ class RedactOptions:
     # on photos turned 20-70 degrees, for ~35% more CPU and ~35% more blurred area
     rotated_pass: bool = True
     # a dark keyframe is smoothed and brightened for the face passes (never for the output,
-    # keep-face or heads): redaction.detect.lifted_if_dark
+    # keep-face or heads); one with a light in view and much deep shadow is searched both as
+    # it is and brightened: redaction.detect.exposure
     dark_lift: bool = True
     persist_seconds: float = 0.3
     # a face seen only weakly (below `threshold`) on this many keyframes, missing at most

@@ -329,6 +329,7 @@ def _header(src: MediaSource, dst: Path, info: MediaInfo, opts: RedactOptions, r
         "exemption_log": exemption_log(regions, run.people),
         "summary": {"frames": frames, "keyframes": run.keyframes,
                     "keyframes_lifted": run.keyframes_lifted,
+                    "keyframes_shadows_lifted": run.keyframes_shadows,
                     "detections": run.detections, "tracks": run.tracker.confirmed,
                     "frames_with_boxes": run.manifest.frames_with_boxes,
                     "boxes": run.manifest.boxes, "seconds": round(seconds, 2),

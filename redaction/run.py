@@ -16,7 +16,7 @@ from redaction.detect import (
     Box,
     CenterFaceDetector,
     Detector,
-    lifted_if_dark,
+    exposure,
     merge,
     rotated_pass,
 )
@@ -91,6 +91,7 @@ class FrameRun:
         self.detections = 0
         self.keyframes = 0
         self.keyframes_lifted = 0  # dark keyframes the face passes saw brightened
+        self.keyframes_shadows = 0  # dark keyframes with a light in view, searched lifted too
         # seconds the main thread spent per stage (profiling aid, kept in the manifest)
         self.timings = {"read": 0.0, "wait_detect": 0.0, "redact": 0.0, "write": 0.0,
                         "detect_thread": 0.0}
@@ -100,23 +101,32 @@ class FrameRun:
         heads mode the heads (and whether the head model's six-person limit was reached)."""
         t0 = time.perf_counter()
         rgb = blur.to_rgb(buf, self.w, self.h)
-        seen, lifted = lifted_if_dark(rgb) if self._lift_dark else (rgb, False)
+        copy, alone = exposure(rgb) if self._lift_dark else (None, False)
+        # under-exposed: every pass sees the lifted copy. Dark with a light in view: the frame
+        # as it is is searched upright, and its lifted copy upright and turned (the faces are
+        # in its shadows; measured on the bench's "lamp" clips, redaction/README.md).
+        seen = copy if copy is not None and alone else rgb
+        shadows = [copy] if copy is not None and not alone else []
+        turn_on = copy if copy is not None else rgb
+
+        def upright() -> list[Box]:
+            return [b for frame in (seen, *shadows) for b in self._find(frame)]
+
         if self._angles is not None and isinstance(self._find, CenterFaceDetector):
             angle = next(self._angles)
             if self._turn_pool is not None:
-                turned = self._turn_pool.submit(rotated_pass, self._find, seen, angle)
-                boxes = self._find(seen)
+                turned = self._turn_pool.submit(rotated_pass, self._find, turn_on, angle)
+                boxes = upright()
                 boxes = merge(boxes + turned.result())
             else:
-                boxes = self._find(seen)
-                boxes = merge(boxes + rotated_pass(self._find, seen, angle))
+                boxes = merge(upright() + rotated_pass(self._find, turn_on, angle))
         else:
-            boxes = self._find(seen)
+            boxes = merge(upright()) if shadows else upright()
         dists: list[float | None] = ([None] * len(boxes) if self.matcher is None
                                      else self.matcher.distances(rgb, boxes))
         heads, crowd = self.heads.find(rgb) if self.heads is not None else ([], False)
         self.timings["detect_thread"] += time.perf_counter() - t0
-        return Found(boxes, dists, heads, crowd, lifted)
+        return Found(boxes, dists, heads, crowd, seen is copy, bool(shadows))
 
     def close(self) -> None:
         """Stop the turned pass's thread (after the last keyframe)."""
@@ -154,6 +164,7 @@ class FrameRun:
         dists = [dists[i] for i in taken]
         self.keyframes += 1
         self.keyframes_lifted += found.lifted
+        self.keyframes_shadows += found.shadows
         self.detections += len(boxes)
         weak = [b.score for b in boxes if b.score < self.opts.low_confidence]
         gap = self.opts.detect_every
@@ -253,3 +264,4 @@ class Found(NamedTuple):
     heads: list[Box]
     crowd: bool  # the head model returned its maximum of six people
     lifted: bool  # the face passes saw the keyframe brightened (lifted_if_dark)
+    shadows: bool = False  # a dark keyframe with something bright: searched lifted too

@@ -17,10 +17,15 @@ from bwc_custody.errors import InvalidInput
 from redaction.detect import (
     DARK_MEAN,
     LIFTED_MEAN,
+    SHADOW_LEVEL,
+    SHADOW_SHARE,
+    Box,
     CenterFaceDetector,
+    exposure,
     iou,
     lifted_if_dark,
     make_detector,
+    merge,
     native_bfloat16,
 )
 from redaction.errors import ToolMissing
@@ -258,6 +263,21 @@ def test_only_a_dark_frame_is_lifted_and_the_frame_itself_is_left_alone() -> Non
     seen, lifted = lifted_if_dark(part_lit)
     assert seen is part_lit
     assert not lifted
+    # exposure(): its lifted copy is searched beside it where much of it is deep shadow
+    # (no channel above SHADOW_LEVEL), and not where the dark part is merely dim
+    assert exposure(part_lit) == (None, False)
+    deep = (bright.astype(np.float32) * 0.1).astype(np.uint8)
+    deep[:, :160] = bright[:, :160]
+    assert float((deep.max(axis=2) < SHADOW_LEVEL * 255).mean()) >= SHADOW_SHARE
+    copy, alone = exposure(deep)
+    assert copy is not None
+    assert not alone
+    assert float(copy[:, 160:].mean()) > 2 * float(deep[:, 160:].mean())
+    copy, alone = exposure(dark)
+    assert copy is not None
+    assert alone
+    assert exposure(bright) == (None, False)
+    assert exposure(black) == (None, False)
 
 
 def _darken() -> Any:
@@ -304,3 +324,47 @@ def test_lifting_under_exposed_photos_raises_their_faces_scores() -> None:
     assert up > 2 * down, (up, down)
     assert (b < 0.3).sum() < (a < 0.3).sum()
 
+
+
+def test_a_dark_photo_with_a_lamp_in_view_is_searched_lifted_too() -> None:
+    # the dev photos darkened as the bench's dark clips are, with a lamp's glare in a corner
+    # (faces near it dropped): the lamp keeps the frame from being lifted alone; where much of
+    # it is deep shadow, its lifted copy searched beside the frame as it is scores the faces
+    # in the shadows higher, and leaves fewer of them weak
+    import json
+    import random
+
+    darken = _darken()
+    boxes = json.loads((FACES / "boxes.json").read_text())
+    detector = CenterFaceDetector(backend="float32", threshold=0.01)
+    plain, both = [], []
+    lifted = 0
+    for name, truth in sorted(boxes.items()):
+        bgr = darken(cv2.imread(str(FACES / name)), random.Random(1))
+        h, w = bgr.shape[:2]
+        cx, cy, r = 0.15 * w, 0.15 * h, 0.07 * w
+        yy, xx = np.mgrid[0:h, 0:w]
+        glow = np.exp(-np.maximum(0.0, np.hypot(xx - cx, yy - cy) - r) ** 2 / (2 * r * r))
+        rgb = np.clip(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) + 300 * glow[..., None], 0,
+                      255).astype(np.uint8)
+        copy, alone = exposure(rgb)
+        assert not alone, name
+        if copy is None:
+            continue
+        lifted += 1
+        faces = [(x + fw / 2, y + fh / 2) for x, y, fw, fh in truth
+                 if np.hypot(x + fw / 2 - cx, y + fh / 2 - cy) > 3 * r]
+        as_is = detector(rgb)
+        plain.append(_best_scores(as_is, faces))
+        both.append(_best_scores(merge(as_is + detector(copy)), faces))
+    a, b = np.concatenate(plain), np.concatenate(both)
+    assert lifted >= len(boxes) // 2, lifted
+    assert len(a) >= 50
+    assert int((b > a + 0.02).sum()) >= 0.2 * len(a)
+    assert (b < 0.3).sum() < (a < 0.3).sum()
+
+
+def _best_scores(boxes: list[Box], centres: list[tuple[float, float]]) -> np.ndarray:
+    """Per face centre, the best score of a box around it (0 where none is)."""
+    return np.array([max((b.score for b in boxes if b.x0 <= x <= b.x1 and b.y0 <= y <= b.y1),
+                         default=0.0) for x, y in centres])

@@ -113,6 +113,7 @@ def test_manifest_records_everything(redacted: Redacted) -> None:
     assert m["summary"]["tracks"] >= 5
     assert m["settings"]["dark_lift"] is True
     assert m["summary"]["keyframes_lifted"] == 0  # well-exposed photos: nothing to lift
+    assert m["summary"]["keyframes_shadows_lifted"] == 0
 
 
 def test_turned_pass_beside_the_upright_one_finds_what_one_after_the_other_does(
@@ -153,3 +154,21 @@ def test_a_dark_clip_is_lifted_for_detection_only(faces_dev: Path, tmp_path: Pat
     orig_ratios = [box_ratio(o, r, b) for o, r, boxes in zip(src, red, clip.truth["frames"],
                                                             strict=True) for b in boxes]
     assert sum(r <= 0.35 for r in orig_ratios) / len(orig_ratios) >= 0.9
+    assert summary["keyframes_shadows_lifted"] == 0
+    # the same clip with a lit window in a corner (a lamp, a doorway): nothing is lifted alone
+    # any more, those with much deep shadow (not where the canvas fills the frame) are searched
+    # as they are and lifted, and the faces stay blurred
+    lit = tmp_path / "lit-window.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip.path), "-vf",
+                    "drawbox=x=0:y=0:w=80:h=60:color=white:t=fill", "-c:v", "libx264",
+                    "-crf", "18", "-preset", "veryfast", "-c:a", "copy", str(lit)], check=True)
+    out2, man2 = tmp_path / "out2.mp4", tmp_path / "out2.manifest.json"
+    redact_file(lit, out2, options=RedactOptions(), manifest_path=man2)
+    summary = read_manifest(man2)["summary"]
+    assert summary["keyframes_lifted"] == 0
+    assert summary["keyframes_shadows_lifted"] >= summary["keyframes"] // 2
+    red = gray_frames(out2)
+    ratios = [box_ratio(o, r, b) for o, r, boxes in zip(src, red, clip.truth["frames"],
+                                                        strict=True)
+              for b in boxes if b[0] > 100 or b[1] > 80]
+    assert sum(r <= 0.35 for r in ratios) / len(ratios) >= 0.9
