@@ -264,7 +264,12 @@ def with_settings(settings: AnalysisSettings, pairs: list[str]) -> AnalysisSetti
             raise SystemExit(f"--setting {pair!r}: expected KEY=VALUE with KEY one of "
                              f"{', '.join(sorted(vars(settings)))}")
         kind = type(getattr(settings, key))
-        settings = replace(settings, **{key: kind(value)})
+        if kind is bool:  # bool("False") is True
+            if value.lower() not in ("true", "false"):
+                raise SystemExit(f"--setting {pair!r}: {key} is true or false")
+            settings = replace(settings, **{key: value.lower() == "true"})
+        else:
+            settings = replace(settings, **{key: kind(value)})
     return settings
 
 

@@ -28,11 +28,13 @@ class AnalysisSettings:
     track_score: float = 0.3
     # An under-exposed sample (night, an unlit room: `redaction.detect.lifted_if_dark`) is
     # brightened for the detector and for the crops encoded and shown, as the redactor's face
-    # passes see it; a face seen only in such samples counts from `dark_min_score`, for
-    # CenterFace scores a lifted face (sensor noise lifted with it) lower than the same face
-    # lit. Measured on the bench's 11 clips made dark (`bench/analysis.py --dark`): 354 of
-    # 372 people counted, against 329 before and 365 lit (redaction/README.md, "In the
-    # dark"); chosen on the dev clips, 0.30-0.40 tried.
+    # passes see it (a dark sample with a light in view is not: the redactor searches those
+    # both ways, which the count, one detection per sample, does not). A face seen only in
+    # such samples counts from `dark_min_score`, for CenterFace scores a lifted face (sensor
+    # noise lifted with it) lower than the same face lit. Measured on the bench's 11 clips
+    # made dark (`bench/analysis.py --dark`): 354 of 372 people counted, against 329 before
+    # and 365 lit (redaction/README.md, "In the dark"); chosen on the dev clips, 0.30-0.40
+    # tried.
     dark_lift: bool = True
     dark_min_score: float = 0.35
     # Faces smaller than this (px, short side) are tracked but not encoded (too noisy).

@@ -263,5 +263,5 @@ class Found(NamedTuple):
     dists: list[float | None]
     heads: list[Box]
     crowd: bool  # the head model returned its maximum of six people
-    lifted: bool  # the face passes saw the keyframe brightened (lifted_if_dark)
+    lifted: bool  # under-exposed: every face pass saw the keyframe brightened (exposure)
     shadows: bool = False  # a dark keyframe with something bright: searched lifted too

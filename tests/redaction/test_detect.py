@@ -325,7 +325,6 @@ def test_lifting_under_exposed_photos_raises_their_faces_scores() -> None:
     assert (b < 0.3).sum() < (a < 0.3).sum()
 
 
-
 def test_a_dark_photo_with_a_lamp_in_view_is_searched_lifted_too() -> None:
     # the dev photos darkened as the bench's dark clips are, with a lamp's glare in a corner
     # (faces near it dropped): the lamp keeps the frame from being lifted alone; where much of

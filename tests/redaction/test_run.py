@@ -1,0 +1,77 @@
+"""Which picture each face pass of a keyframe sees (redaction/run.py, FrameRun.detect)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pytest
+
+from redaction import run
+from redaction.detect import Box, CenterFaceDetector
+from redaction.manifest import ManifestWriter
+from redaction.media import MediaInfo
+from redaction.options import RedactOptions
+from redaction.regions import Regions
+
+W, H = 64, 48
+
+
+class _Seen(CenterFaceDetector):
+    """CenterFace that finds nothing and notes every picture it was shown."""
+
+    shown: list[np.ndarray]
+
+    def __call__(self, rgb: np.ndarray) -> list[Box]:
+        self.shown.append(rgb)
+        return []
+
+
+@pytest.mark.parametrize("threads", [1, 2])  # one after the other; side by side
+@pytest.mark.parametrize("case", ["as_is", "dark", "light_in_view"])
+def test_each_pass_sees_the_picture_its_exposure_calls_for(
+        monkeypatch: pytest.MonkeyPatch, threads: int, case: str) -> None:
+    lifted = np.full((H, W, 3), 200, np.uint8)  # stands for exposure()'s lifted copy
+    verdict: tuple[np.ndarray | None, bool] = {
+        "as_is": (None, False), "dark": (lifted, True), "light_in_view": (lifted, False)}[case]
+    monkeypatch.setattr(run, "exposure", lambda rgb: verdict)
+    turned_on: list[np.ndarray] = []
+
+    def rotated_pass(detector: Any, rgb: np.ndarray, angle: float) -> list[Box]:
+        turned_on.append(rgb)
+        return []
+
+    monkeypatch.setattr(run, "rotated_pass", rotated_pass)
+    detector = _Seen(threads=1)
+    detector.shown = []
+    info = MediaInfo(format_name="mp4", duration=1.0, video_index=0, codec="h264",
+                     pix_fmt="yuv420p", stored_width=W, stored_height=H, rotation=0,
+                     fps=Fraction(30), variable_frame_rate=False, nb_frames=30,
+                     video_start=0.0)
+    opts = RedactOptions(detect_threads=threads)
+    frame_run = run.FrameRun(info, opts, detector, None, Regions(), ManifestWriter())
+    if detector.backend != "opencv":  # OpenCV DNN runs its passes one at a time
+        assert (frame_run._turn_pool is not None) == (threads == 2)
+    try:
+        found = frame_run.detect(np.zeros(W * H * 3 // 2, np.uint8))
+    finally:
+        frame_run.close()
+    upright = detector.shown
+    assert len(turned_on) == 1
+    if case == "as_is":
+        assert len(upright) == 1
+        assert upright[0] is not lifted
+        assert turned_on[0] is upright[0]
+        assert (found.lifted, found.shadows) == (False, False)
+    elif case == "dark":  # every pass sees the lifted copy only
+        assert len(upright) == 1
+        assert upright[0] is lifted
+        assert turned_on[0] is lifted
+        assert (found.lifted, found.shadows) == (True, False)
+    else:  # upright both as it is and lifted; turned, the lifted copy
+        assert len(upright) == 2
+        assert upright[0] is not lifted
+        assert upright[1] is lifted
+        assert turned_on[0] is lifted
+        assert (found.lifted, found.shadows) == (False, True)
