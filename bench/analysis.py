@@ -3,6 +3,7 @@
     .venv/bin/python bench/analysis.py [--set dev|heldout|all] [--out DIR] [--sweep]
                                        [--explain] [--baseline DIR] [--json FILE]
                                        [--setting KEY=VALUE ...] [--clips A,B] [--dark]
+                                       [--lamp]
 
 Clips are made by ../shared/tools/make_clip.py from ../shared/data/faces-dev (labelled
 group photos) and ../shared/data/identities (photos of named people). The truth for a
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.analysis_truth import explain, identities  # noqa: E402
+from bench.lamp import add_lamp  # noqa: E402
 from redaction.analysis import (  # noqa: E402
     AnalysisSettings,
     build_result,
@@ -137,9 +139,17 @@ def _named(clip: Clip, truth: list[list[tuple[str, Box]]]) -> list[list[tuple[st
     return [[(person[who.rsplit("#", 1)[0]], box) for who, box in row] for row in truth]
 
 
-def make(work: Path, clip: Clip, *, dark: bool = False) -> tuple[Path, int]:
-    """Build one clip (under-exposed with sensor noise when `dark`); returns (path, true
-    number of people)."""
+def make(work: Path, clip: Clip, *, dark: bool = False, lamp: bool = False
+         ) -> tuple[Path, int]:
+    """Build one clip (under-exposed with sensor noise when `dark`; with a lamp's glare in
+    view too when `lamp`, bench/lamp.py); returns (path, true number of people)."""
+    if lamp:
+        dark_clip, people = make(work, clip, dark=True)
+        out = work / f"{clip.name}-lamp.mp4"
+        if not out.exists():
+            add_lamp(dark_clip, dark_clip.with_suffix(".truth.json"), out,
+                     out.with_suffix(".truth.json"))
+        return out, people
     images, boxes = (_photos_dir(work, clip) if clip.photos else (DEV, DEV / "boxes.json"))
     name = f"{clip.name}-dark" if dark else clip.name
     out, truth = work / f"{name}.mp4", work / f"{name}.truth.json"
@@ -192,11 +202,13 @@ def main() -> None:
                     help="override one AnalysisSettings field (repeatable), e.g. "
                          "--setting detect_area=942080")
     ap.add_argument("--clips", help="only these clips (comma-separated names)")
+    ap.add_argument("--lamp", action="store_true",
+                    help="build every clip dark with a lamp's glare in view (bench/lamp.py)")
     ap.add_argument("--dark", action="store_true",
                     help="build every clip under-exposed with sensor noise (make_clip.py "
                          "--dark), as night footage is")
     a = ap.parse_args()
-    if a.dark and a.explain:
+    if (a.dark or a.lamp) and a.explain:
         # explain re-derives each face's place without the darkening, whose random draws
         # move the camera's path
         ap.error("--explain is not available with --dark")
@@ -212,7 +224,7 @@ def main() -> None:
     sweep = [0.30, 0.34, 0.38, 0.42, 0.46, 0.50, 0.60] if a.sweep else []
     rows = []
     for k, clip in enumerate(clips):
-        path, truth = make(work, clip, dark=a.dark)
+        path, truth = make(work, clip, dark=a.dark, lamp=a.lamp)
         row: dict[str, Any] = {"clip": clip.name, "size": clip.size, "truth": truth}
         if a.baseline:
             runs = [("new", ROOT), ("old", a.baseline)]

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import shutil
@@ -48,7 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = (ROOT / ".." / "shared").resolve()
 sys.path.insert(0, str(ROOT))
 
-from misses import analyse, box_regions, summarise  # noqa: E402  (bench/ is the script folder)
+from lamp import add_lamp  # noqa: E402  (bench/ is the script folder)
+from misses import analyse, box_regions, summarise  # noqa: E402
 
 from redaction.blur import detail_kept, sharpness  # noqa: E402
 from redaction.pipeline import RedactOptions  # noqa: E402
@@ -60,11 +60,7 @@ from storage.crypto import sha256_file  # noqa: E402
 # under-exposed with sensor noise, and motion-smeared as in a fast pan.
 KINDS = {"upright": [], "turned": ["--turn", "20:70"], "dark": ["--dark"],
          "smeared": ["--smear"], "lamp": ["--dark"]}
-# "lamp": the dark clip with a light in view (a street lamp, a torch, headlights): a glow at a
-# fixed place on screen, centre and core radius as shares of the frame's width, saturated in
-# its core. Truth boxes within LAMP_REACH core radii of its centre are dropped (the glare
-# hides them as it would in a real frame).
-LAMP_X, LAMP_Y, LAMP_R, LAMP_REACH = 0.85, 0.07, 0.045, 3.0
+# "lamp": the dark clip with a light in view (bench/lamp.py)
 
 
 def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
@@ -87,40 +83,6 @@ def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
                         "--shake", str(shake), *KINDS[kind]], check=True,
                        stdout=subprocess.DEVNULL)
     return clip, truth
-
-
-def add_lamp(dark: Path, dark_truth: Path, out: Path, out_truth: Path) -> None:
-    """`dark` with a lamp's glow added to every frame (encoded as make_clip.py encodes), and
-    its truth without the faces the glare covers."""
-    truth = json.loads(dark_truth.read_text())
-    w, h = truth["size"]
-    cx, cy, r = LAMP_X * w, LAMP_Y * w, LAMP_R * w
-    yy, xx = np.mgrid[0:h, 0:w]
-    d = np.hypot(xx - cx, yy - cy)
-    glow = np.exp(-np.maximum(0.0, d - r) ** 2 / (2 * r * r))[..., None]
-    light = (glow * np.array([200, 240, 255]) * 1.2).astype(np.float32)  # warm white, BGR
-    dec = subprocess.Popen(["ffmpeg", "-v", "error", "-i", str(dark), "-f", "rawvideo",
-                            "-pix_fmt", "bgr24", "-"], stdout=subprocess.PIPE)
-    enc = subprocess.Popen(
-        ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s",
-         f"{w}x{h}", "-r", str(truth["fps"]), "-i", "-", "-i", str(dark), "-map", "0:v",
-         "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt",
-         "yuv420p", "-c:a", "copy", "-movflags", "+faststart", str(out)],
-        stdin=subprocess.PIPE)
-    assert dec.stdout is not None
-    assert enc.stdin is not None
-    while raw := dec.stdout.read(w * h * 3):
-        frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
-        enc.stdin.write(np.clip(frame + light, 0, 255).astype(np.uint8).tobytes())
-    enc.stdin.close()
-    if dec.wait() != 0 or enc.wait() != 0:
-        sys.exit(f"could not add the lamp to {dark}")
-    reach = LAMP_REACH * r
-    truth["frames"] = [[b for b in boxes
-                        if math.hypot(min(max(cx, b[0]), b[0] + b[2]) - cx,
-                                      min(max(cy, b[1]), b[1] + b[3]) - cy) > reach]
-                       for boxes in truth["frames"]]
-    out_truth.write_text(json.dumps(truth, separators=(",", ":")))
 
 
 def recall(orig: Path, redacted: Path, truth: dict[str, Any], ratio: float,

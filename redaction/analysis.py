@@ -1,8 +1,8 @@
 """Person counting: how many distinct people a video shows, and when each is seen.
 
 Frames are streamed from ffmpeg (never the whole video in memory), every Nth frame is
-sampled and faces are found by the redaction detector (`redaction.detect`, CenterFace), on an
-under-exposed sample brightened first as the redactor does (`lifted_if_dark`).
+sampled and faces are found by the redaction detector (`redaction.detect`, CenterFace), on a
+dark sample brightened as the redactor does (`exposure`).
 Detections are linked into tracks where the camera's motion between samples carries the
 previous box (`analysis_link`); each track keeps its largest, sharpest crops, encoded with
 face_recognition (128-d) by the encoder processes (`redaction.encoders`) from the moment
@@ -58,7 +58,7 @@ from redaction.analysis_video import (
     sample_size,
     sampled_frames,
 )
-from redaction.detect import Detector, lifted_if_dark, make_detector
+from redaction.detect import Detector, exposure, make_detector, merge
 from redaction.encoders import (
     Crop,
     crop_quality,
@@ -185,11 +185,15 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
         motion[frame] = m
         prev_hist, prev_grey = hist, grey
         advance(live, m)
-        # cuts and motion are judged on the frame as it is; faces, on a dark one lifted
-        seen, lifted = lifted_if_dark(rgb) if s.dark_lift else (rgb, False)
-        if lifted:
+        # cuts and motion are judged on the frame as it is; faces, on a dark one lifted (one
+        # with a light in view searched both as it is and lifted, as the redactor does; its
+        # crops and thumbnails from the lifted copy, where its faces are)
+        copy, alone = exposure(rgb) if s.dark_lift else (None, False)
+        seen = rgb if copy is None else copy
+        if copy is not None:
             lifted_frames.add(frame)
-        boxes = [b for b in det(seen) if b.score >= s.track_score]
+        found = det(seen) if copy is None or alone else merge(det(rgb) + det(copy))
+        boxes = [b for b in found if b.score >= s.track_score]
         h, w = rgb.shape[:2]
         for t, k in link(live, boxes, frame, sample, s, lambda: next(counter)):
             tracks.setdefault(t.id, t)

@@ -26,12 +26,12 @@ class AnalysisSettings:
     # as in edge following: a face turning away keeps its track, noise starts none).
     min_score: float = 0.5
     track_score: float = 0.3
-    # An under-exposed sample (night, an unlit room: `redaction.detect.lifted_if_dark`) is
+    # An under-exposed sample (night, an unlit room: `redaction.detect.exposure`) is
     # brightened for the detector and for the crops encoded and shown, as the redactor's face
-    # passes see it (a dark sample with a light in view is not: the redactor searches those
-    # both ways, which the count, one detection per sample, does not). A face seen only in
-    # such samples counts from `dark_min_score`, for CenterFace scores a lifted face (sensor
-    # noise lifted with it) lower than the same face lit. Measured on the bench's 11 clips
+    # passes see it (a dark sample with a light in view is searched both as it is and
+    # lifted, its crops from the lifted copy: `redaction.detect.exposure`). A face seen only
+    # in such samples counts from `dark_min_score`, for CenterFace scores a lifted face
+    # (sensor noise lifted with it) lower than the same face lit. Measured on the bench's 11 clips
     # made dark (`bench/analysis.py --dark`): 354 of 372 people counted, against 329 before
     # and 365 lit (redaction/README.md, "In the dark"); chosen on the dev clips, 0.30-0.40
     # tried.

@@ -425,38 +425,30 @@ MIN_GAMMA = 0.25  # what a mean of ~0.04 needs; the bench's dark frames' means a
 BLACK_MEAN = 0.005
 
 
-def exposure(rgb: np.ndarray, *, shadows: bool = True) -> tuple[np.ndarray | None, bool]:
-    """`rgb` lifted for the face detector, and whether that lifted copy is all the detector
-    needs: True for an under-exposed frame (nothing in it well exposed); False for a dark
-    frame with something bright in it (a lamp, a torch, headlights, a lit doorway) and at
-    least SHADOW_SHARE of it in deep shadow (the curve washes out what is lit, so the frame
-    as it is is searched too, the lifted copy for the faces in its shadows; not made when
-    `shadows` is False). Any other frame: (None, False)."""
+def exposure(rgb: np.ndarray) -> tuple[np.ndarray | None, bool]:
+    """A copy of `rgb` lifted for the face detector (smoothed by a 3x3 Gaussian, then
+    brightened by a gamma curve that maps its mean level to LIFTED_MEAN), and whether that
+    copy is all the detector needs: True for an under-exposed frame (nothing in it well
+    exposed); False for a dark frame with something bright in it (a lamp, a torch,
+    headlights, a lit doorway) and at least SHADOW_SHARE of it in deep shadow (the curve
+    washes out what is lit, so the frame as it is is searched too, the copy for the faces in
+    its shadows). Any other frame: (None, False). The caller's frame is never changed.
+
+    CenterFace learnt faces from well-exposed photos and scores under-exposed ones low. The
+    smoothing comes first because the curve lifts the sensor noise with the faces. Measured
+    on the bench's dark clips (`bench/redaction.py --kinds dark`, seeds 1-8): boxes missed
+    260 -> 213 by the variance test, 193 -> 143 by detail kept; on its "lamp" clips (seeds
+    1-3), 161 -> 115 and 138 -> 77 (redaction/README.md, "Dark frames", "A light in view")."""
     sample = rgb[::8, ::8]
     mean = float(sample.mean()) / 255
     if not BLACK_MEAN < mean < DARK_MEAN:
         return None, False
     alone = float(np.percentile(sample, 99)) / 255 < DARK_P99
-    if not alone and (not shadows or float(
-            (sample.max(axis=2) < SHADOW_LEVEL * 255).mean()) < SHADOW_SHARE):
+    if not alone and float((sample.max(axis=2) < SHADOW_LEVEL * 255).mean()) < SHADOW_SHARE:
         return None, False
     gamma = max(MIN_GAMMA, math.log(LIFTED_MEAN) / math.log(mean))
     curve = np.round(np.linspace(0.0, 1.0, 256) ** gamma * 255).astype(np.uint8)
     return cv2.LUT(cv2.GaussianBlur(rgb, (3, 3), 0), curve), alone
-
-
-def lifted_if_dark(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
-    """`rgb` as the face detector should see it, and whether it was lifted: an under-exposed
-    frame (night, an unlit room) smoothed by a 3x3 Gaussian, then brightened by a gamma curve
-    that maps its mean level to LIFTED_MEAN; any other frame as it is (the same object).
-
-    CenterFace learnt faces from well-exposed photos and scores under-exposed ones low. The
-    smoothing comes first because the curve lifts the sensor noise with the faces. Measured
-    on the bench's dark clips (`bench/redaction.py --kinds dark`, seeds 1-8): boxes missed
-    260 -> 213 by the variance test, 193 -> 143 by detail kept, what is left nearly all one
-    photo's two hidden faces (redaction/README.md, "Dark frames")."""
-    lifted, alone = exposure(rgb, shadows=False)
-    return (lifted, True) if lifted is not None and alone else (rgb, False)
 
 
 def merge(boxes: list[Box], overlap: float = 0.3) -> list[Box]:

@@ -23,7 +23,6 @@ from redaction.detect import (
     CenterFaceDetector,
     exposure,
     iou,
-    lifted_if_dark,
     make_detector,
     merge,
     native_bfloat16,
@@ -240,32 +239,27 @@ def test_openvino_takes_the_frame_bytes_as_the_float32_network_takes_its_blob(
 def test_only_a_dark_frame_is_lifted_and_the_frame_itself_is_left_alone() -> None:
     rng = np.random.default_rng(3)
     bright = rng.integers(60, 200, (360, 640, 3), dtype=np.uint8)
-    seen, lifted = lifted_if_dark(bright)
-    assert seen is bright
-    assert not lifted
+    assert exposure(bright) == (None, False)
     black = np.zeros((360, 640, 3), np.uint8)
-    seen, lifted = lifted_if_dark(black)
-    assert seen is black
-    assert not lifted
+    assert exposure(black) == (None, False)
     dark = (bright.astype(np.float32) * 0.25).astype(np.uint8)
     before = dark.copy()
-    seen, lifted = lifted_if_dark(dark)
-    assert lifted
+    seen, alone = exposure(dark)
+    assert seen is not None
+    assert alone  # nothing in it well exposed: the lifted copy is all the detector needs
     assert seen.shape == dark.shape
     assert seen.dtype == np.uint8
     assert float(dark.mean()) / 255 < DARK_MEAN
     assert abs(float(seen.mean()) / 255 - LIFTED_MEAN) < 0.08
     assert np.array_equal(dark, before)  # the caller's frame (also the output's) unchanged
-    # as dark on average, but a quarter of it well lit (a doorway, a lamp): left alone
+    # as dark on average, but a quarter of it well lit (a doorway, a lamp), the rest merely
+    # dim: left as it is
     part_lit = dark.copy()
     part_lit[:, :160] = bright[:, :160]
     assert float(part_lit.mean()) / 255 < DARK_MEAN
-    seen, lifted = lifted_if_dark(part_lit)
-    assert seen is part_lit
-    assert not lifted
-    # exposure(): its lifted copy is searched beside it where much of it is deep shadow
-    # (no channel above SHADOW_LEVEL), and not where the dark part is merely dim
     assert exposure(part_lit) == (None, False)
+    # where the dark part is deep shadow (no channel above SHADOW_LEVEL), its lifted copy is
+    # searched beside it
     deep = (bright.astype(np.float32) * 0.1).astype(np.uint8)
     deep[:, :160] = bright[:, :160]
     assert float((deep.max(axis=2) < SHADOW_LEVEL * 255).mean()) >= SHADOW_SHARE
@@ -273,11 +267,6 @@ def test_only_a_dark_frame_is_lifted_and_the_frame_itself_is_left_alone() -> Non
     assert copy is not None
     assert not alone
     assert float(copy[:, 160:].mean()) > 2 * float(deep[:, 160:].mean())
-    copy, alone = exposure(dark)
-    assert copy is not None
-    assert alone
-    assert exposure(bright) == (None, False)
-    assert exposure(black) == (None, False)
 
 
 def _darken() -> Any:
@@ -314,8 +303,9 @@ def test_lifting_under_exposed_photos_raises_their_faces_scores() -> None:
     for name, truth in sorted(boxes.items()):
         dark = cv2.cvtColor(darken(cv2.imread(str(FACES / name)), random.Random(1)),
                             cv2.COLOR_BGR2RGB)
-        seen, was_lifted = lifted_if_dark(dark)
-        assert was_lifted, name
+        seen, alone = exposure(dark)
+        assert seen is not None, name
+        assert alone, name
         plain.append(scores(dark, truth))
         lifted.append(scores(seen, truth))
     a, b = np.concatenate(plain), np.concatenate(lifted)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,3 +67,22 @@ def test_night_footage_is_counted_from_its_faces_lifted(
     assert as_is.settings["samples_lifted"] == 0
     assert as_is.distinct_people <= faces - 3
     assert faces - 1 <= lifted.distinct_people <= faces + 2  # when unsure, two people
+
+
+def test_night_footage_with_a_light_in_view_is_counted_both_ways(
+        make_clip: Callable[..., Path], tmp_path: Path) -> None:
+    # The same dark meeting with a lit window in a corner: no sample is lifted alone any more,
+    # those with much deep shadow are searched as they are and lifted (as the redactor
+    # does), and the count still comes back to the faces shown.
+    photo = "11_Meeting_Meeting_11_Meeting_Meeting_11_71.jpg"
+    faces = len(json.loads((DEV / "boxes.json").read_text())[photo])
+    dark = make_clip([DEV / photo], per_image=2.0, size="640x360", seed=1, dark=True)
+    lit = tmp_path / "lit-window.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(dark), "-vf",
+                    "drawbox=x=0:y=0:w=64:h=48:color=white:t=fill", "-c:v", "libx264",
+                    "-crf", "18", "-preset", "veryfast", str(lit)], check=True)
+    both = analyze_file(str(lit), encoders=0)
+    as_is = analyze_file(str(lit), settings=AnalysisSettings(dark_lift=False), encoders=0)
+    assert both.settings["samples_lifted"] >= both.frames_analysed // 2
+    assert as_is.distinct_people <= faces - 3
+    assert faces - 1 <= both.distinct_people <= faces + 2
