@@ -211,7 +211,7 @@ def main() -> None:
     if (a.dark or a.lamp) and a.explain:
         # explain re-derives each face's place without the darkening, whose random draws
         # move the camera's path
-        ap.error("--explain is not available with --dark")
+        ap.error("--explain is not available with --dark or --lamp")
     work = a.out or Path(tempfile.mkdtemp(prefix="bench-analysis-"))
     work.mkdir(parents=True, exist_ok=True)
     clips = {"dev": DEV_CLIPS, "heldout": HELDOUT_CLIPS,

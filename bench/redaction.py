@@ -60,7 +60,7 @@ from storage.crypto import sha256_file  # noqa: E402
 # under-exposed with sensor noise, and motion-smeared as in a fast pan.
 KINDS = {"upright": [], "turned": ["--turn", "20:70"], "dark": ["--dark"],
          "smeared": ["--smear"], "lamp": ["--dark"]}
-# "lamp": the dark clip with a light in view (bench/lamp.py)
+# "lamp" is made from the dark clip (hence its options) by bench/lamp.py: a light in view
 
 
 def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,

@@ -168,7 +168,7 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
     prev_grey: np.ndarray | None = None
     cuts: list[int] = []
     frames: list[int] = []
-    lifted_frames: set[int] = set()  # samples lifted as under-exposed
+    lifted_frames: set[int] = set()  # samples searched lifted (dark, or dark with a light)
     motion: dict[int, np.ndarray | None] = {}
     for sample, (frame, rgb) in enumerate(sampled_frames(
             src, every=every, max_width=s.max_width, width=width, height=height)):

@@ -116,8 +116,7 @@ class FrameRun:
             angle = next(self._angles)
             if self._turn_pool is not None:
                 turned = self._turn_pool.submit(rotated_pass, self._find, turn_on, angle)
-                boxes = upright()
-                boxes = merge(boxes + turned.result())
+                boxes = merge(upright() + turned.result())
             else:
                 boxes = merge(upright() + rotated_pass(self._find, turn_on, angle))
         else:
@@ -264,4 +263,4 @@ class Found(NamedTuple):
     heads: list[Box]
     crowd: bool  # the head model returned its maximum of six people
     lifted: bool  # under-exposed: every face pass saw the keyframe brightened (exposure)
-    shadows: bool = False  # a dark keyframe with something bright: searched lifted too
+    shadows: bool  # dark with a light in view: searched both as it is and lifted (exposure)
