@@ -188,7 +188,7 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
         # cuts and motion are judged on the frame as it is; faces, on a dark one lifted (one
         # with a light in view searched both as it is and lifted, as the redactor does; its
         # crops and thumbnails from the lifted copy, where its faces are)
-        copy, alone = exposure(rgb) if s.dark_lift else (None, False)
+        copy, alone, _ = exposure(rgb, lift=s.dark_lift)
         seen = rgb if copy is None else copy
         if copy is not None:
             lifted_frames.add(frame)

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import cv2
 import numpy as np
@@ -425,30 +425,42 @@ MIN_GAMMA = 0.25  # what a mean of ~0.04 needs; the bench's dark frames' means a
 BLACK_MEAN = 0.005
 
 
-def exposure(rgb: np.ndarray) -> tuple[np.ndarray | None, bool]:
-    """A copy of `rgb` lifted for the face detector (smoothed by a 3x3 Gaussian, then
-    brightened by a gamma curve that maps its mean level to LIFTED_MEAN), and whether that
-    copy is all the detector needs: True for an under-exposed frame (nothing in it well
-    exposed); False for a dark frame with something bright in it (a lamp, a torch,
-    headlights, a lit doorway) and at least SHADOW_SHARE of it in deep shadow (the curve
-    washes out what is lit, so the frame as it is is searched too, the copy for the faces in
-    its shadows). Any other frame: (None, False). The caller's frame is never changed.
+class Exposure(NamedTuple):
+    """What `exposure` makes of a frame for the face detector."""
+
+    copy: np.ndarray | None  # the frame lifted (None: it needs none, or none was asked for)
+    alone: bool  # under-exposed: the lifted copy is all the detector needs
+    level: float | None  # a dark frame's mean (0 black, 1 white); None: not dark
+
+
+def exposure(rgb: np.ndarray, lift: bool = True) -> Exposure:
+    """Whether `rgb` is dark for the face detector, and (unless `lift` is False) a copy of it
+    lifted for it (smoothed by a 3x3 Gaussian, then brightened by a gamma curve that maps its
+    mean level to LIFTED_MEAN). `alone` is True for an under-exposed frame (nothing in it
+    well exposed: the copy is all the detector needs), False for a dark frame with something
+    bright in it (a lamp, a torch, headlights, a lit doorway) and at least SHADOW_SHARE of it
+    in deep shadow (the curve washes out what is lit, so the frame as it is is searched too,
+    the copy for the faces in its shadows). Any other frame is not dark: (None, False, None).
+    The caller's frame is never changed.
 
     CenterFace learnt faces from well-exposed photos and scores under-exposed ones low. The
     smoothing comes first because the curve lifts the sensor noise with the faces. Measured
     on the bench's dark clips (`bench/redaction.py --kinds dark`, seeds 1-8): boxes missed
     260 -> 213 by the variance test, 193 -> 143 by detail kept; on its "lamp" clips (seeds
-    1-3), 161 -> 115 and 138 -> 77 (redaction/README.md, "Dark frames", "A light in view")."""
+    1-3), 161 -> 115 and 138 -> 77 (redaction/README.md, "Dark frames", "A light in view").
+    Dark frames are still where most misses are left: the redactor flags them for review."""
     sample = rgb[::8, ::8]
     mean = float(sample.mean()) / 255
     if not BLACK_MEAN < mean < DARK_MEAN:
-        return None, False
+        return Exposure(None, False, None)
     alone = float(np.percentile(sample, 99)) / 255 < DARK_P99
     if not alone and float((sample.max(axis=2) < SHADOW_LEVEL * 255).mean()) < SHADOW_SHARE:
-        return None, False
+        return Exposure(None, False, None)
+    if not lift:
+        return Exposure(None, alone, mean)
     gamma = max(MIN_GAMMA, math.log(LIFTED_MEAN) / math.log(mean))
     curve = np.round(np.linspace(0.0, 1.0, 256) ** gamma * 255).astype(np.uint8)
-    return cv2.LUT(cv2.GaussianBlur(rgb, (3, 3), 0), curve), alone
+    return Exposure(cv2.LUT(cv2.GaussianBlur(rgb, (3, 3), 0), curve), alone, mean)
 
 
 def merge(boxes: list[Box], overlap: float = 0.3) -> list[Box]:

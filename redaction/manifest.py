@@ -32,11 +32,14 @@ FLAG_LABELS = {
                              "chosen person is",
     "keep_face_near_miss": "a face nearly matching a kept reference photo, blurred: check "
                            "whether it should be",
+    "dark_footage": "a dark picture (night, deep shadow), where faces are most often missed: "
+                    "watch for any face left sharp and box it",
 }
 FLAG_MEASURES = {
     "weak_detection": "detector's lowest score {:.2f}",
     "keep_person_near_miss": "lowest overlap with a kept person's place {:.2f}",
     "keep_face_near_miss": "closest likeness distance {:.2f}",
+    "dark_footage": "darkest frame's mean brightness {:.2f} (white is 1)",
 }
 
 
@@ -50,6 +53,7 @@ class ManifestWriter:
         self.frames_with_boxes = 0
         self.boxes = 0
         self.low_confidence: list[dict[str, Any]] = []
+        self._last: dict[str, dict[str, Any]] = {}  # each reason's newest range
 
     def add_frame(self, frame: int, time: float, rows: list[list[Any]],
                   blurred: list[tuple[int, int, int, int]]) -> None:
@@ -66,20 +70,21 @@ class ManifestWriter:
 
     def flag(self, frame: int, time: float, reason: str, score: float, *,
              merge_gap: int) -> None:
-        """Mark a frame (shown at `time` seconds) for a reviewer; consecutive flags of one
-        reason become one range. `reason` is one of FLAG_LABELS (the console explains it)."""
+        """Mark a frame (shown at `time` seconds) for a reviewer; flags of one reason at most
+        `merge_gap` frames apart become one range, whatever other reasons flag the frames
+        between. `reason` is one of FLAG_LABELS (the console explains it)."""
         if reason not in FLAG_LABELS:
             raise ValueError(f"unknown flag reason {reason!r}: add it to FLAG_LABELS")
-        last = self.low_confidence[-1] if self.low_confidence else None
-        if last and last["reason"] == reason and frame - last["end_frame"] <= merge_gap:
+        last = self._last.get(reason)
+        if last and frame - last["end_frame"] <= merge_gap:
             last["end_frame"] = frame
             last["end_time"] = round(time, 3)
             last["min_score"] = round(min(last["min_score"], score), 3)
             return
-        self.low_confidence.append({"start_frame": frame, "end_frame": frame,
-                                    "start_time": round(time, 3),
-                                    "end_time": round(time, 3),
-                                    "reason": reason, "min_score": round(score, 3)})
+        self._last[reason] = {"start_frame": frame, "end_frame": frame,
+                              "start_time": round(time, 3), "end_time": round(time, 3),
+                              "reason": reason, "min_score": round(score, 3)}
+        self.low_confidence.append(self._last[reason])
 
     def write(self, path: Path, header: dict[str, Any]) -> None:
         """Write header + frame rows to `path` atomically (temp file, fsync, rename)."""

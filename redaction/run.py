@@ -101,7 +101,7 @@ class FrameRun:
         heads mode the heads (and whether the head model's six-person limit was reached)."""
         t0 = time.perf_counter()
         rgb = blur.to_rgb(buf, self.w, self.h)
-        copy, alone = exposure(rgb) if self._lift_dark else (None, False)
+        copy, alone, level = exposure(rgb, lift=self._lift_dark)
         # under-exposed: every pass sees the lifted copy. Dark with a light in view: the frame
         # as it is is searched upright, and its lifted copy upright and turned (the faces are
         # in its shadows; measured on the bench's "lamp" clips, redaction/README.md).
@@ -125,7 +125,7 @@ class FrameRun:
                                      else self.matcher.distances(rgb, boxes))
         heads, crowd = self.heads.find(rgb) if self.heads is not None else ([], False)
         self.timings["detect_thread"] += time.perf_counter() - t0
-        return Found(boxes, dists, heads, crowd, seen is copy, bool(shadows))
+        return Found(boxes, dists, heads, crowd, seen is copy, bool(shadows), level)
 
     def close(self) -> None:
         """Stop the turned pass's thread (after the last keyframe)."""
@@ -169,6 +169,8 @@ class FrameRun:
         gap = self.opts.detect_every
         if weak:
             self.manifest.flag(k, t, "weak_detection", min(weak), merge_gap=gap)
+        if found.dark is not None:
+            self.manifest.flag(k, t, "dark_footage", found.dark, merge_gap=gap)
         if self.matcher:
             tol = self.opts.keep_tolerance
             for d in dists:
@@ -264,3 +266,4 @@ class Found(NamedTuple):
     crowd: bool  # the head model returned its maximum of six people
     lifted: bool  # under-exposed: every face pass saw the keyframe brightened (exposure)
     shadows: bool  # dark with a light in view: searched both as it is and lifted (exposure)
+    dark: float | None  # a dark keyframe's mean level (lifted or not), flagged for review

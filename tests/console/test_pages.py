@@ -395,6 +395,8 @@ def test_a_flagged_range_says_what_to_check_and_what_its_number_measures() -> No
     assert flag_measure("weak_detection", 0.0812) == "detector's lowest score 0.08"
     assert flag_measure("keep_face_near_miss", 0.53) == "closest likeness distance 0.53"
     assert flag_measure("crowd_limit", 0.0) == ""
+    assert flag_measure("dark_footage", 0.071) == (
+        "darkest frame's mean brightness 0.07 (white is 1)")
     # every reason the redactor flags has words (read from its calls), none with underscores,
     # and a new one without them is refused
     flagged = set()

@@ -239,13 +239,16 @@ def test_openvino_takes_the_frame_bytes_as_the_float32_network_takes_its_blob(
 def test_only_a_dark_frame_is_lifted_and_the_frame_itself_is_left_alone() -> None:
     rng = np.random.default_rng(3)
     bright = rng.integers(60, 200, (360, 640, 3), dtype=np.uint8)
-    assert exposure(bright) == (None, False)
+    assert exposure(bright) == (None, False, None)
     black = np.zeros((360, 640, 3), np.uint8)
-    assert exposure(black) == (None, False)
+    assert exposure(black) == (None, False, None)
     dark = (bright.astype(np.float32) * 0.25).astype(np.uint8)
     before = dark.copy()
-    seen, alone = exposure(dark)
+    seen, alone, level = exposure(dark)
     assert seen is not None
+    assert level == pytest.approx(float(dark[::8, ::8].mean()) / 255)
+    # asked only whether it is dark (lifting turned off): the same verdict, no copy made
+    assert exposure(dark, lift=False) == (None, True, level)
     assert alone  # nothing in it well exposed: the lifted copy is all the detector needs
     assert seen.shape == dark.shape
     assert seen.dtype == np.uint8
@@ -257,13 +260,14 @@ def test_only_a_dark_frame_is_lifted_and_the_frame_itself_is_left_alone() -> Non
     part_lit = dark.copy()
     part_lit[:, :160] = bright[:, :160]
     assert float(part_lit.mean()) / 255 < DARK_MEAN
-    assert exposure(part_lit) == (None, False)
+    assert exposure(part_lit) == (None, False, None)
     # where the dark part is deep shadow (no channel above SHADOW_LEVEL), its lifted copy is
     # searched beside it
     deep = (bright.astype(np.float32) * 0.1).astype(np.uint8)
     deep[:, :160] = bright[:, :160]
     assert float((deep.max(axis=2) < SHADOW_LEVEL * 255).mean()) >= SHADOW_SHARE
-    copy, alone = exposure(deep)
+    copy, alone, level = exposure(deep)
+    assert level is not None
     assert copy is not None
     assert not alone
     assert float(copy[:, 160:].mean()) > 2 * float(deep[:, 160:].mean())
@@ -303,7 +307,7 @@ def test_lifting_under_exposed_photos_raises_their_faces_scores() -> None:
     for name, truth in sorted(boxes.items()):
         dark = cv2.cvtColor(darken(cv2.imread(str(FACES / name)), random.Random(1)),
                             cv2.COLOR_BGR2RGB)
-        seen, alone = exposure(dark)
+        seen, alone, _ = exposure(dark)
         assert seen is not None, name
         assert alone, name
         plain.append(scores(dark, truth))
@@ -336,7 +340,7 @@ def test_a_dark_photo_with_a_lamp_in_view_is_searched_lifted_too() -> None:
         glow = np.exp(-np.maximum(0.0, np.hypot(xx - cx, yy - cy) - r) ** 2 / (2 * r * r))
         rgb = np.clip(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) + 300 * glow[..., None], 0,
                       255).astype(np.uint8)
-        copy, alone = exposure(rgb)
+        copy, alone, _ = exposure(rgb)
         assert not alone, name
         if copy is None:
             continue

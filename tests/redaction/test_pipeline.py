@@ -146,9 +146,14 @@ def test_a_dark_clip_is_lifted_for_detection_only(faces_dev: Path, tmp_path: Pat
                      per_image=1.5, extra=("--dark",))
     out, man = tmp_path / "out.mp4", tmp_path / "out.manifest.json"
     redact_file(clip.path, out, options=RedactOptions(), manifest_path=man)
-    summary = read_manifest(man)["summary"]
+    m = read_manifest(man)
+    summary = m["summary"]
     assert summary["keyframes"] >= 10
     assert summary["keyframes_lifted"] == summary["keyframes"]
+    # the whole clip is one range the reviewer must watch (dark: where faces are missed)
+    dark = [r for r in m["low_confidence"] if r["reason"] == "dark_footage"]
+    assert [(r["start_frame"], r["end_frame"]) for r in dark] == [(0, summary["frames"] - 1)]
+    assert 0.005 < dark[0]["min_score"] < 0.25
     src, red = gray_frames(clip.path), gray_frames(out)
     assert abs(float(np.mean(src)) - float(np.mean(red))) < 2.0
     orig_ratios = [box_ratio(o, r, b) for o, r, boxes in zip(src, red, clip.truth["frames"],
@@ -164,9 +169,16 @@ def test_a_dark_clip_is_lifted_for_detection_only(faces_dev: Path, tmp_path: Pat
                     "-crf", "18", "-preset", "veryfast", "-c:a", "copy", str(lit)], check=True)
     out2, man2 = tmp_path / "out2.mp4", tmp_path / "out2.manifest.json"
     redact_file(lit, out2, options=RedactOptions(), manifest_path=man2)
-    summary = read_manifest(man2)["summary"]
+    m = read_manifest(man2)
+    summary = m["summary"]
     assert summary["keyframes_lifted"] == 0
     assert summary["keyframes_shadows_lifted"] >= summary["keyframes"] // 2
+    # each keyframe searched lifted lies in a flagged range (keyframes: every 3rd, the last)
+    keyframes = {*range(0, summary["frames"], RedactOptions().detect_every),
+                 summary["frames"] - 1}
+    flagged = sum(r["start_frame"] <= k <= r["end_frame"] for k in keyframes
+                  for r in m["low_confidence"] if r["reason"] == "dark_footage")
+    assert flagged == summary["keyframes_shadows_lifted"]
     red = gray_frames(out2)
     ratios = [box_ratio(o, r, b) for o, r, boxes in zip(src, red, clip.truth["frames"],
                                                         strict=True)
