@@ -33,7 +33,7 @@ FLAG_LABELS = {
     "keep_face_near_miss": "a face nearly matching a kept reference photo, blurred: check "
                            "whether it should be",
     "dark_footage": "a dark picture (night, deep shadow), where faces are most often missed: "
-                    "watch for any face left sharp and box it",
+                    "check that every face is blurred",
 }
 FLAG_MEASURES = {
     "weak_detection": "detector's lowest score {:.2f}",
