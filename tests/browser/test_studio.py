@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bwc_custody.roles import Role
+from redaction.manifest import FLAG_LABELS
 from redaction.regions import ManualBox
 from tests.browser.conftest import Walk, log_on, page_errors, staff
 from tests.support.redaction_score import identities, identity_of, score
@@ -161,6 +162,17 @@ def test_keep_one_child_box_a_region_and_render(
     me.shot("3-compare")
 
     video, manifest = _copy(evidence_id, tmp_path)
+    # what the copy was unsure of is listed under the timeline, each in words, and its link
+    # takes the players there
+    flags = manifest["low_confidence"]
+    listed = me.page.locator(".copy-flags li")
+    assert listed.count() == len(flags)
+    if flags:
+        assert FLAG_LABELS[flags[-1]["reason"]] in listed.last.inner_text()
+        listed.last.locator("a").click()
+        me.page.wait_for_function(
+            f"Math.abs(document.getElementById('original').currentTime - "
+            f"{flags[-1]['start_time']}) < 0.05")
     region = manifest["regions"]["boxes"][0]
     assert (region["kind"], region["follow"]) == ("screen", True)
     assert region["path"]
