@@ -25,8 +25,18 @@ GLOBAL_ARGS = ["-nostdin", "-hide_banner", "-v", "error"]
 # lookahead thread) spends more CPU a frame on handing frames between threads, with the
 # detection thread and the other ffmpeg already busy. Measured on the bench's clips,
 # 2 threads against the default: x264 -3% CPU at 720p, -9% at 1080p; decoding -14% at 720p.
-# Two still let each process use both cores, so neither becomes the pipeline's bottleneck.
+# Up to 720p one thread each is faster still (the pipeline +4% fps, wall, in 17 of 17 pairs,
+# redaction/README.md "Codec threads"): one x264 thread encodes a 720p frame in ~11 ms, far
+# inside 60 fps. Above it, two let each use both cores: a 1080p frame costs one x264 thread
+# ~25-35 ms, at or past real time on its own.
+CODEC_THREADS_SMALL = 1
 CODEC_THREADS = 2
+SMALL_PIXELS = 1280 * 720
+
+
+def codec_threads(info: MediaInfo) -> int:
+    """Threads for the decoder and for x264 on a video of this size."""
+    return CODEC_THREADS_SMALL if info.width * info.height <= SMALL_PIXELS else CODEC_THREADS
 
 
 def even(n: int) -> int:
@@ -121,7 +131,7 @@ class Decoder(FFmpegProcess):
 def start_decoder(src: str, info: MediaInfo) -> Decoder:
     """Decode the first video stream (see `Decoder`). ffmpeg applies the display matrix
     (autorotate) and pads odd sizes to even; timestamps come in `info.time_base`."""
-    v = ffmpeg.input(src, threads=CODEC_THREADS)[str(info.video_index)].split()
+    v = ffmpeg.input(src, threads=codec_threads(info))[str(info.video_index)].split()
     picture = v[0]
     if info.width % 2 or info.height % 2:
         picture = picture.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
@@ -197,7 +207,7 @@ def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, first_us: int,
     out_args: dict[str, Any] = {
         "format": "mp4", "vcodec": "libx264", "preset": preset, "crf": crf,
         "pix_fmt": "yuv420p", "profile:v": "high", "movflags": "+faststart",
-        "map_metadata": -1, "map_chapters": -1, "threads": CODEC_THREADS,
+        "map_metadata": -1, "map_chapters": -1, "threads": codec_threads(info),
         # one output frame per frame we write, at its own timestamp, in the source's time
         # base (no rounding to a frame rate: variable rate stays as the source has it)
         "fps_mode": "passthrough", "enc_time_base": f"1/{info.time_base.denominator}",

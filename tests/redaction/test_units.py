@@ -182,3 +182,20 @@ def test_blur_of_long_thin_and_large_boxes_keeps_no_detail() -> None:
         roi = out[y0:y1, x0:x1]
         if min(roi.shape) >= 8:
             assert sharpness(roi) < 0.01 * sharpness(before[y0:y1, x0:x1]), box
+
+
+@pytest.mark.parametrize(("w", "h", "threads"), [
+    (640, 360, 1), (1280, 720, 1), (720, 1280, 1), (1440, 1080, 2), (1920, 1080, 2)])
+def test_codec_threads_one_each_up_to_720p_two_above(w: int, h: int, threads: int) -> None:
+    # one decoder and one x264 thread keep up with 60 fps up to 720p (a portrait phone clip
+    # too) and cost less; a 1080p frame needs two to stay above real time
+    from fractions import Fraction
+
+    from redaction.ffio import codec_threads
+    from redaction.media import MediaInfo
+
+    info = MediaInfo(format_name="mp4", duration=1.0, video_index=0, codec="h264",
+                     pix_fmt="yuv420p", stored_width=w, stored_height=h, rotation=0,
+                     fps=Fraction(30), variable_frame_rate=False, nb_frames=30,
+                     video_start=0.0)
+    assert codec_threads(info) == threads
