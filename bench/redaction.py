@@ -17,7 +17,8 @@ with ours and with deface (same clips, same run), and reports per tool:
               time when others share the machine; 2 cores give 66 ms a frame at 30 fps)
 
 Kinds (`--kinds`): upright photos, turned 20-70 degrees, dark (under-exposed with sensor
-noise), smeared (a fast pan), and lamp (the dark clip with a light's glare in view).
+noise), smeared (a fast pan), lamp (the dark clip with a light's glare in view), and torch
+(the upright clip at night, a torch on one face at a time: bench/lamp.py).
 
     .venv/bin/python bench/redaction.py                       # one 29 s 1280x720 clip
     .venv/bin/python bench/redaction.py --seeds 1 2 --no-deface --detect-every 2
@@ -47,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = (ROOT / ".." / "shared").resolve()
 sys.path.insert(0, str(ROOT))
 
-from lamp import add_lamp  # noqa: E402  (bench/ is the script folder)
+from lamp import add_lamp, add_torch  # noqa: E402  (bench/ is the script folder)
 from misses import analyse, box_regions, summarise  # noqa: E402
 
 from redaction.blur import detail_kept, sharpness  # noqa: E402
@@ -59,8 +60,9 @@ from storage.crypto import sha256_file  # noqa: E402
 # turned 20-70 degrees either way (a rolled camera, people bending or lying down),
 # under-exposed with sensor noise, and motion-smeared as in a fast pan.
 KINDS = {"upright": [], "turned": ["--turn", "20:70"], "dark": ["--dark"],
-         "smeared": ["--smear"], "lamp": ["--dark"]}
-# "lamp" is made from the dark clip (hence its options) by bench/lamp.py: a light in view
+         "smeared": ["--smear"], "lamp": ["--dark"], "torch": []}
+# "lamp" is made from the dark clip (hence its options) by bench/lamp.py: a light in view;
+# "torch" from the upright one: at night, a torch on one face at a time
 
 
 def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
@@ -73,6 +75,10 @@ def make_clip(out_dir: Path, seed: int, size: str, per_image: float, fps: int,
     if kind == "lamp":
         if not (clip.exists() and truth.exists()):
             add_lamp(*make_clip(out_dir, seed, size, per_image, fps, shake, "dark"), clip, truth)
+        return clip, truth
+    if kind == "torch":
+        if not (clip.exists() and truth.exists()):
+            add_torch(*make_clip(out_dir, seed, size, per_image, fps, shake), clip, truth, seed)
         return clip, truth
     if not (clip.exists() and truth.exists()):
         faces = SHARED / "data" / "faces-dev"
