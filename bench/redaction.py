@@ -295,9 +295,29 @@ def main() -> None:
             if a.misses and name == "ours":
                 print(summarise(analyse(clip, out, truth, man, a.sharp_ratio, reference),
                                 r["boxes"], a.sharp_ratio))
+    print(pooled(rows))
     print(f"settings: {opts}  cpus: {os.cpu_count()}  load: {os.getloadavg()}")
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))
+
+
+def pooled(rows: list[dict[str, Any]]) -> str:
+    """Each tool's recall on each kind over all the run's seeds, both measures (the goal of
+    issue 23 is per kind), and the range of its real-time factor and CPU ms a frame."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["tool"], row["kind"]), []).append(row)
+    lines = ["pooled over seeds (tool, kind: boxes missed by the variance test / by detail kept; "
+             "real time; CPU ms a frame):"]
+    for (tool, kind), rs in groups.items():
+        boxes = sum(r["boxes"] for r in rs)
+        var, kept = sum(r["missed"] for r in rs), sum(r["missed_detail_kept"] for r in rs)
+        rtf, cpu = [r["rtf"] for r in rs], [r["cpu_ms_per_frame"] for r in rs]
+        lines.append(
+            f"  {tool:24s} {kind:8s} {len(rs)} clip(s), {boxes} boxes: "
+            f"{var} ({1 - var / max(1, boxes):.4f}) / {kept} ({1 - kept / max(1, boxes):.4f}); "
+            f"x{min(rtf):.2f}-{max(rtf):.2f}; {min(cpu):.1f}-{max(cpu):.1f} ms")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
