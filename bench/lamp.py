@@ -10,7 +10,8 @@ every other face dark. Made from the upright (lit) clip: each frame under-expose
 make_clip.py's --dark does (gamma 1.6, TORCH_AMBIENT of the light, sensor noise), except in
 the beam, a soft disc TORCH_REACH face sizes wide around one truth face that moves to the
 next face every TORCH_HOLD seconds and follows it, where the frame stays as lit. Every
-truth face is kept: the lit ones are what the "lamp" clips lack.
+truth face is kept: the lit ones are what the "lamp" clips lack. The truth's `beam` names
+each frame's lit face (its index in that frame's boxes; None in a frame without faces).
 """
 
 from __future__ import annotations
@@ -81,21 +82,25 @@ def add_torch(lit: Path, lit_truth: Path, out: Path, out_truth: Path, seed: int)
     dec, enc = _ffmpeg_frames(lit), _ffmpeg_encoder(lit, out, w, h, truth["fps"])
     assert dec.stdout is not None
     assert enc.stdin is not None
-    for j, boxes in enumerate(truth["frames"]):
-        raw = dec.stdout.read(w * h * 3)
-        if len(raw) < w * h * 3:
-            break
+    lit_face: list[int | None] = []
+    while raw := dec.stdout.read(w * h * 3):
+        j = len(lit_face)
+        boxes = truth["frames"][j] if j < len(truth["frames"]) else []
+        target = (j // hold) % len(boxes) if boxes else None
+        lit_face.append(target)
         lit_frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3).astype(np.float32) / 255
         dark = np.power(lit_frame, 1.6) * TORCH_AMBIENT
         dark += rng.normal(0, TORCH_NOISE, dark.shape).astype(np.float32)
-        if boxes:
-            x, y, bw, bh = boxes[(j // hold) % len(boxes)]
+        if target is not None:
+            x, y, bw, bh = boxes[target]
             r = TORCH_REACH * max(bw, bh) / 2
             d = np.hypot(xx - (x + bw / 2), yy - (y + bh / 2))
             beam = np.exp(-np.maximum(0.0, d - r) ** 2 / (2 * (r / 2) ** 2))[..., None]
             dark = beam * lit_frame + (1 - beam) * dark
         enc.stdin.write((np.clip(dark, 0, 1) * 255).astype(np.uint8).tobytes())
     enc.stdin.close()
-    if dec.wait() != 0 or enc.wait() != 0:
-        sys.exit(f"could not light {lit} with a torch")
+    if dec.wait() != 0 or enc.wait() != 0 or len(lit_face) != len(truth["frames"]):
+        sys.exit(f"could not light {lit} with a torch ({len(lit_face)} frames read of "
+                 f"{len(truth['frames'])} in its truth)")
+    truth["beam"] = lit_face
     out_truth.write_text(json.dumps(truth, separators=(",", ":")))

@@ -205,7 +205,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
     ap.add_argument("--kinds", nargs="+", default=["upright"], choices=sorted(KINDS),
-                    help="clips to build: upright, turned (20-70 degrees), dark, smeared")
+                    help="clips to build: upright, turned (20-70 degrees), dark, smeared, "
+                    "lamp and torch (night clips with light in them)")
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--per-image", type=float, default=1.0)

@@ -25,18 +25,21 @@ GLOBAL_ARGS = ["-nostdin", "-hide_banner", "-v", "error"]
 # lookahead thread) spends more CPU a frame on handing frames between threads, with the
 # detection thread and the other ffmpeg already busy. Measured on the bench's clips,
 # 2 threads against the default: x264 -3% CPU at 720p, -9% at 1080p; decoding -14% at 720p.
-# Up to 720p one thread each is faster still (the pipeline +4% fps, wall, in 17 of 17 pairs,
-# redaction/README.md "Codec threads"): one x264 thread encodes a 720p frame in ~11 ms, far
-# inside 60 fps. Above it, two let each use both cores: a 1080p frame costs one x264 thread
-# ~25-35 ms, at or past real time on its own.
+# Up to 720p at 30 fps one thread each is faster still (the pipeline +4% fps, wall, in 17 of
+# 17 pairs, redaction/README.md "Codec threads"): one x264 thread encodes a 720p frame in
+# ~11 ms on the current machine (12-18 on older ones), inside the 16.7 ms that 2x real time
+# leaves at 30 fps. Above that pixel rate two let each use both cores: a 1080p frame costs
+# one x264 thread ~25-35 ms, at or past real time on its own (measured: 1080p lost real
+# time with one), as a 60 fps 720p video would.
 CODEC_THREADS_SMALL = 1
 CODEC_THREADS = 2
-SMALL_PIXELS = 1280 * 720
+SMALL_PIXEL_RATE = 1280 * 720 * 30
 
 
 def codec_threads(info: MediaInfo) -> int:
-    """Threads for the decoder and for x264 on a video of this size."""
-    return CODEC_THREADS_SMALL if info.width * info.height <= SMALL_PIXELS else CODEC_THREADS
+    """Threads for the decoder and for x264 on a video of this size and frame rate."""
+    rate = info.width * info.height * float(info.fps)
+    return CODEC_THREADS_SMALL if rate <= SMALL_PIXEL_RATE else CODEC_THREADS
 
 
 def even(n: int) -> int:

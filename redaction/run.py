@@ -141,14 +141,23 @@ class FrameRun:
         """A source timestamp in microseconds on the source's own clock (for the encoder)."""
         return round(pts * self.info.time_base * 1_000_000)
 
+    def flag(self, k: int, t: float, reason: str, score: float) -> None:
+        """Flag keyframe `k` (at `t` seconds) for the reviewer (`ManifestWriter.flag`),
+        unless the whole picture is blacked out there: nothing in it can be left sharp, and
+        counsel must watch every flagged range at normal speed."""
+        if not self.regions.blacked_out(t):
+            self.manifest.flag(k, t, reason, score, merge_gap=self.opts.detect_every)
+
     def add_keyframe(self, k: int, t: float, found: Found) -> None:
-        """Feed one keyframe's detections to the trackers and flag weak ones for review."""
+        """Feed one keyframe's detections to the trackers and flag for review what may have
+        been missed or was a close choice (weak faces, a crowd past the head model's six,
+        near misses of a kept person or face, a dark picture)."""
         boxes, dists = found.faces, found.dists
         if self.head_tracker is not None:
             self.head_tracker.add(k, found.heads)
             if found.crowd:
                 self.crowd_keyframes += 1
-                self.manifest.flag(k, t, "crowd_limit", 0.0, merge_gap=self.opts.detect_every)
+                self.flag(k, t, "crowd_limit", 0.0)
         keeps = [self.matcher.keep(d) if self.matcher else False for d in dists]
         if self.people is not None:
             who, near = self.people.decide(k, boxes)
@@ -156,8 +165,7 @@ class FrameRun:
             unsure = [n for n, w in zip(near, who, strict=True)
                       if w is None and n >= NEAR_MISS_IOU]
             if unsure:
-                self.manifest.flag(k, t, "keep_person_near_miss", max(unsure),
-                                   merge_gap=self.opts.detect_every)
+                self.flag(k, t, "keep_person_near_miss", max(unsure))
         taken = self.tracker.add(k, boxes, keeps)
         boxes = [boxes[i] for i in taken]
         dists = [dists[i] for i in taken]
@@ -166,16 +174,15 @@ class FrameRun:
         self.keyframes_shadows += found.shadows
         self.detections += len(boxes)
         weak = [b.score for b in boxes if b.score < self.opts.low_confidence]
-        gap = self.opts.detect_every
         if weak:
-            self.manifest.flag(k, t, "weak_detection", min(weak), merge_gap=gap)
-        if found.dark is not None:
-            self.manifest.flag(k, t, "dark_footage", found.dark, merge_gap=gap)
+            self.flag(k, t, "weak_detection", min(weak))
+        if found.dark_level is not None:
+            self.flag(k, t, "dark_footage", found.dark_level)
         if self.matcher:
             tol = self.opts.keep_tolerance
             for d in dists:
                 if d is not None and tol < d <= tol + 0.1:
-                    self.manifest.flag(k, t, "keep_face_near_miss", d, merge_gap=gap)
+                    self.flag(k, t, "keep_face_near_miss", d)
 
     def apply(self, j: int, t: float, buf: np.ndarray) -> None:
         """Redact frame `j` (shown at `t` seconds) in place and record what was done."""
@@ -266,4 +273,4 @@ class Found(NamedTuple):
     crowd: bool  # the head model returned its maximum of six people
     lifted: bool  # under-exposed: every face pass saw the keyframe brightened (exposure)
     shadows: bool  # dark with a light in view: searched both as it is and lifted (exposure)
-    dark: float | None  # a dark keyframe's mean level (lifted or not), flagged for review
+    dark_level: float | None  # a dark keyframe's mean level (lifted or not), flagged

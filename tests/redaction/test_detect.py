@@ -268,6 +268,7 @@ def test_only_a_dark_frame_is_lifted_and_the_frame_itself_is_left_alone() -> Non
     assert float((deep.max(axis=2) < SHADOW_LEVEL * 255).mean()) >= SHADOW_SHARE
     copy, alone, level = exposure(deep)
     assert level is not None
+    assert exposure(deep, lift=False) == (None, False, level)
     assert copy is not None
     assert not alone
     assert float(copy[:, 160:].mean()) > 2 * float(deep[:, 160:].mean())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import cv2
 import numpy as np
 import pytest
@@ -17,6 +19,8 @@ from redaction.blur import (
 )
 from redaction.detect import Box
 from redaction.errors import InvalidRegions
+from redaction.ffio import codec_threads
+from redaction.media import MediaInfo
 from redaction.regions import parse_regions
 from redaction.track import Tracker
 
@@ -184,18 +188,16 @@ def test_blur_of_long_thin_and_large_boxes_keeps_no_detail() -> None:
             assert sharpness(roi) < 0.01 * sharpness(before[y0:y1, x0:x1]), box
 
 
-@pytest.mark.parametrize(("w", "h", "threads"), [
-    (640, 360, 1), (1280, 720, 1), (720, 1280, 1), (1440, 1080, 2), (1920, 1080, 2)])
-def test_codec_threads_one_each_up_to_720p_two_above(w: int, h: int, threads: int) -> None:
-    # one decoder and one x264 thread keep up with 60 fps up to 720p (a portrait phone clip
-    # too) and cost less; a 1080p frame needs two to stay above real time
-    from fractions import Fraction
 
-    from redaction.ffio import codec_threads
-    from redaction.media import MediaInfo
-
+@pytest.mark.parametrize(("w", "h", "fps", "threads"), [
+    (640, 360, 30, 1), (1280, 720, Fraction(30000, 1001), 1), (1280, 720, 30, 1),
+    (720, 1280, 25, 1), (1280, 720, 60, 2), (1440, 1080, 30, 2), (1920, 1080, 30, 2)])
+def test_codec_threads_one_each_up_to_720p30_two_above(w: int, h: int, fps: Fraction | int,
+                                                        threads: int) -> None:
+    # one decoder and one x264 thread keep up with 2x real time up to 720p at 30 fps (a
+    # portrait phone clip too) and cost less; 1080p, or 720p at 60 fps, needs two
     info = MediaInfo(format_name="mp4", duration=1.0, video_index=0, codec="h264",
                      pix_fmt="yuv420p", stored_width=w, stored_height=h, rotation=0,
-                     fps=Fraction(30), variable_frame_rate=False, nb_frames=30,
+                     fps=Fraction(fps), variable_frame_rate=False, nb_frames=30,
                      video_start=0.0)
     assert codec_threads(info) == threads
