@@ -188,11 +188,12 @@ def collect_tracks(src: str, s: AnalysisSettings, detector: Detector | None = No
         # cuts and motion are judged on the frame as it is; faces, on a dark one lifted (one
         # with a light in view searched both as it is and lifted, as the redactor does; its
         # crops and thumbnails from the lifted copy, where its faces are)
-        copy, alone, _ = exposure(rgb, lift=s.dark_lift)
-        seen = rgb if copy is None else copy
-        if copy is not None:
+        light = exposure(rgb, lift=s.dark_lift)
+        seen = rgb if light.copy is None else light.copy
+        if light.copy is not None:
             lifted_frames.add(frame)
-        found = det(seen) if copy is None or alone else merge(det(rgb) + det(copy))
+        views = light.upright(rgb)
+        found = det(views[0]) if len(views) == 1 else merge([b for v in views for b in det(v)])
         boxes = [b for b in found if b.score >= s.track_score]
         h, w = rgb.shape[:2]
         for t, k in link(live, boxes, frame, sample, s, lambda: next(counter)):

@@ -432,6 +432,13 @@ class Exposure(NamedTuple):
     alone: bool  # under-exposed: the lifted copy is all the detector needs
     level: float | None  # a dark frame's mean (0 black, 1 white); None: not dark
 
+    def upright(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """The pictures of `rgb` the upright face pass searches: the lifted copy alone
+        (under-exposed), the frame as it is and the copy (a light in view), else the frame."""
+        if self.copy is None:
+            return [rgb]
+        return [self.copy] if self.alone else [rgb, self.copy]
+
 
 def exposure(rgb: np.ndarray, lift: bool = True) -> Exposure:
     """Whether `rgb` is dark for the face detector, and (unless `lift` is False) a copy of it

@@ -101,16 +101,15 @@ class FrameRun:
         heads mode the heads (and whether the head model's six-person limit was reached)."""
         t0 = time.perf_counter()
         rgb = blur.to_rgb(buf, self.w, self.h)
-        copy, alone, level = exposure(rgb, lift=self._lift_dark)
+        light = exposure(rgb, lift=self._lift_dark)
         # under-exposed: every pass sees the lifted copy. Dark with a light in view: the frame
         # as it is is searched upright, and its lifted copy upright and turned (the faces are
         # in its shadows; measured on the bench's "lamp" clips, redaction/README.md).
-        seen = copy if copy is not None and alone else rgb
-        shadows = [copy] if copy is not None and not alone else []
-        turn_on = copy if copy is not None else rgb
+        views = light.upright(rgb)
+        turn_on = rgb if light.copy is None else light.copy
 
         def upright() -> list[Box]:
-            return [b for frame in (seen, *shadows) for b in self._find(frame)]
+            return [b for frame in views for b in self._find(frame)]
 
         if self._angles is not None and isinstance(self._find, CenterFaceDetector):
             angle = next(self._angles)
@@ -120,12 +119,14 @@ class FrameRun:
             else:
                 boxes = merge(upright() + rotated_pass(self._find, turn_on, angle))
         else:
-            boxes = merge(upright()) if shadows else upright()
+            boxes = merge(upright()) if len(views) > 1 else upright()
         dists: list[float | None] = ([None] * len(boxes) if self.matcher is None
                                      else self.matcher.distances(rgb, boxes))
         heads, crowd = self.heads.find(rgb) if self.heads is not None else ([], False)
         self.timings["detect_thread"] += time.perf_counter() - t0
-        return Found(boxes, dists, heads, crowd, seen is copy, bool(shadows), level)
+        lifted = light.copy is not None
+        return Found(boxes, dists, heads, crowd, lifted and light.alone,
+                     lifted and not light.alone, light.level)
 
     def close(self) -> None:
         """Stop the turned pass's thread (after the last keyframe)."""

@@ -240,12 +240,14 @@ def test_only_a_dark_frame_is_lifted_and_the_frame_itself_is_left_alone() -> Non
     rng = np.random.default_rng(3)
     bright = rng.integers(60, 200, (360, 640, 3), dtype=np.uint8)
     assert exposure(bright) == (None, False, None)
+    assert exposure(bright).upright(bright)[0] is bright  # searched as it is, once
     black = np.zeros((360, 640, 3), np.uint8)
     assert exposure(black) == (None, False, None)
     dark = (bright.astype(np.float32) * 0.25).astype(np.uint8)
     before = dark.copy()
     seen, alone, level = exposure(dark)
     assert seen is not None
+    assert len(exposure(dark).upright(dark)) == 1  # the lifted copy alone
     assert level == pytest.approx(float(dark[::8, ::8].mean()) / 255)
     # asked only whether it is dark (lifting turned off): the same verdict, no copy made
     assert exposure(dark, lift=False) == (None, True, level)
@@ -269,6 +271,10 @@ def test_only_a_dark_frame_is_lifted_and_the_frame_itself_is_left_alone() -> Non
     copy, alone, level = exposure(deep)
     assert level is not None
     assert exposure(deep, lift=False) == (None, False, level)
+    views = exposure(deep).upright(deep)
+    assert len(views) == 2
+    assert views[0] is deep  # as it is, and lifted
+    assert float(views[1].mean()) > float(deep.mean())
     assert copy is not None
     assert not alone
     assert float(copy[:, 160:].mean()) > 2 * float(deep[:, 160:].mean())
