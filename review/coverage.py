@@ -190,6 +190,34 @@ class Verdict:
         """Whether this is enough to sign off without an attestation."""
         return self.whole_file and self.flags_watched
 
+    @property
+    def flagged_s(self) -> float:
+        """The seconds of the file inside a flagged range's span (margins included): what
+        must be played at normal speed."""
+        return total(f.span for f in self.flags)
+
+    @property
+    def least_watch_s(self) -> float | None:
+        """The least playing time a whole review of the file takes under the policy: its
+        flagged spans at normal speed, the rest at up to `skim_rate` (None while the length
+        is unknown). Dark footage is flagged as a whole, so a night recording costs its own
+        length: counsel plans a review with this."""
+        if self.duration is None:
+            return None
+        rest = max(0.0, self.duration - self.flagged_s)
+        return _ms(self.flagged_s + rest / self.policy.skim_rate)
+
+    @property
+    def watch_left_s(self) -> float | None:
+        """The least playing time left before this is `complete`: the unwatched parts of the
+        flagged spans at normal speed, the other unwatched parts at up to `skim_rate` (None
+        while the length is unknown)."""
+        if self.duration is None:
+            return None
+        flagged = total(g for f in self.flags for g in f.unwatched)
+        rest = total(subtract(self.uncovered, [f.span for f in self.flags]))
+        return _ms(flagged + rest / self.policy.skim_rate)
+
     def to_dict(self) -> dict[str, Any]:
         """As the API and the signed sign-off show it."""
         return {"duration_s": self.duration, "covered": _out(self.covered),
@@ -200,6 +228,12 @@ class Verdict:
                 "flagged": [f.to_dict() for f in self.flags],
                 "whole_file": self.whole_file, "flags_watched": self.flags_watched,
                 "complete": self.complete, "policy": self.policy.to_dict()}
+
+    def watch_times(self) -> dict[str, float | None]:
+        """What the reviewer's page shows to plan the review with (not part of a signed
+        sign-off: figures derived from what it records)."""
+        return {"flagged_s": self.flagged_s, "least_watch_s": self.least_watch_s,
+                "watch_left_s": self.watch_left_s}
 
 
 def _out(spans: Sequence[Span]) -> list[dict[str, float]]:

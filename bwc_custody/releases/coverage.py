@@ -119,7 +119,7 @@ def _read(round_: ReviewRound, reviewer: str, verdict: Verdict) -> CoverageRead:
     assert round_.id is not None
     return CoverageRead.model_validate({
         "round_id": round_.id, "reviewer": reviewer, "derivative_id": round_.derivative_id,
-        "sha256": round_.sha256, **verdict.to_dict()})
+        "sha256": round_.sha256, **verdict.to_dict(), **verdict.watch_times()})
 
 
 def of_round(*, session: Session, round_: ReviewRound, reviewer: str) -> CoverageRead:

@@ -191,6 +191,9 @@ class CoverageRead(BaseModel):
     whole_file: bool
     flags_watched: bool
     complete: bool
+    flagged_s: float  # of the file inside flagged spans: played at normal speed only
+    least_watch_s: float | None  # a whole review's least playing time (None: length unknown)
+    watch_left_s: float | None  # the least playing time left before `complete`
     policy: dict[str, Any]
 
 

@@ -112,6 +112,7 @@ def test_review_and_release_through_the_console(
     page = counsel.get(url)
     assert "data-coverage-url" in page.text
     assert "nothing yet" in page.text
+    assert "Left to watch before you can sign off:" in page.text
     assert 'name="attestation"' in page.text
     length = desk.duration(evidence_id)
     desk.clock.shift(length + 1)
@@ -119,6 +120,7 @@ def test_review_and_release_through_the_console(
     panel: Any = counsel.post(f"{one}/coverage", {"ranges": played})
     assert panel.status_code == 200, panel.text
     assert "The whole file is watched." in panel.text
+    assert "A whole review of this file takes" not in panel.text  # done: nothing to plan
     assert 'data-complete="true"' in counsel.get(url).text
     r = counsel.post(f"{one}/approve", {"reason": "reviewed under KRS 610.320; all blurred"})
     assert (r.status_code, r.headers["location"]) == (303, f"{url}?done=approved")
@@ -384,7 +386,7 @@ def test_a_flagged_range_says_what_to_check_and_what_its_number_measures() -> No
         round_id=7, reviewer="counsel-1", derivative_id="d", sha256="0" * 64, duration_s=4.0,
         covered=[], covered_at_normal_speed=[], played_too_fast=[], uncovered=[span],
         covered_s=0.0, uncovered_s=4.0, whole_file=False, flags_watched=False,
-        complete=False, policy={},
+        complete=False, policy={}, flagged_s=2.0, least_watch_s=3.0, watch_left_s=3.0,
         flagged=[FlagCoverage(start=1.5, end=2.0, reason=reason, span=span,
                               unwatched=[span], watched=False)
                  for reason in ("crowd_limit", "weak_detection")])
@@ -392,6 +394,14 @@ def test_a_flagged_range_says_what_to_check_and_what_its_number_measures() -> No
     assert "(six people or more: whole heads past the sixth person are not found" in panel
     assert "(faces found only faintly: check that each is blurred)" in panel
     assert "crowd limit" not in panel
+    # what the review will take, to plan it: flagged spans at normal speed, the rest at 2x
+    assert ("Left to watch before you can sign off:</strong> at least 3 s. A whole review of "
+            "this file takes at least 3 s: 2 s of flagged footage at normal speed") in panel
+    hour = cov.model_copy(update={"duration_s": 3600.0, "flagged_s": 1200.5,
+                                  "least_watch_s": 2400.25, "watch_left_s": 0.4})
+    panel = TEMPLATES.env.get_template("_coverage.html").render(cov=hour, player="p")
+    assert ("Left to watch before you can sign off:</strong> under a second. A whole review "
+            "of this file takes at least 40 min 00 s: 20 min 00 s of flagged footage") in panel
     assert flag_measure("weak_detection", 0.0812) == "detector's lowest score 0.08"
     assert flag_measure("keep_face_near_miss", 0.53) == "closest likeness distance 0.53"
     assert flag_measure("crowd_limit", 0.0) == ""

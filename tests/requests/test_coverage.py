@@ -59,6 +59,12 @@ def test_a_reviewer_who_skipped_a_part_signs_only_after_watching_it_or_attesting
     assert (seen["whole_file"], seen["complete"], seen["reviewer"]) == (False, False,
                                                                         "counsel-1")
     assert seen["policy"]["skim_rate"] == 2.0
+    # to plan the review: what is left, flagged spans at normal speed and the rest at 2x
+    flagged_s = seen["flagged_s"]
+    assert 0 < flagged_s <= length
+    assert seen["least_watch_s"] == pytest.approx(flagged_s + (length - flagged_s) / 2,
+                                                  abs=0.002)
+    assert 0 < seen["watch_left_s"] < seen["least_watch_s"]
     assert desk.client.get(f"/api/v1/requests/{request_id}/recordings/"
                            f"{desk.item(request_id)}/coverage",
                            headers=desk.reviewer).json() == seen
@@ -74,6 +80,7 @@ def test_a_reviewer_who_skipped_a_part_signs_only_after_watching_it_or_attesting
     desk.clock.shift(3)
     r = desk.cover(request_id, desk.reviewer, [{"start": 1.0, "end": length, "rate": 2}])
     assert (r.json()["whole_file"], r.json()["flags_watched"]) == (True, False)
+    assert 0 < r.json()["watch_left_s"] < seen["watch_left_s"]
     r = desk.post(request_id, "approve", desk.reviewer, attest)
     assert (r.status_code, _code(r)) == (409, "flagged_not_covered")
 
@@ -92,6 +99,7 @@ def test_a_reviewer_who_skipped_a_part_signs_only_after_watching_it_or_attesting
     assert watched["uncovered"] == []
     assert all(f["watched"] for f in watched["flagged"])
     assert watched["policy"]["name"] == "bwc-review-coverage/1"
+    assert "watch_left_s" not in watched  # planning figures, not part of what is signed
     assert _verifies(statement, review["signature"],
                      desk.client.get("/api/v1/keys/signing").json())
 

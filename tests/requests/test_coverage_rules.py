@@ -51,3 +51,28 @@ def test_too_fast_counts_for_nothing_and_small_gaps_are_forgiven_outside_flags()
 def test_a_file_of_unknown_length_is_never_wholly_watched() -> None:
     v = judge(duration=None, played={"full": [(0.0, 60.0)]}, flags=[(10.0, 11.0, "crowd_limit")])
     assert (v.whole_file, v.flags_watched, v.complete) == (False, True, False)
+    assert (v.least_watch_s, v.watch_left_s) == (None, None)
+
+
+def test_the_least_watching_time_counts_flagged_spans_at_normal_speed() -> None:
+    # 100 s with a dark range 20-40 s and a one-frame flag at 70 s: their spans (margins
+    # included) 19.5-40.5 and 69.5-70.5, 22 s at normal speed, the other 78 s at 2x
+    flags = [(20.0, 40.0, "dark_footage"), (70.0, 70.0, "weak_detection")]
+    fresh = judge(duration=100.0, played={}, flags=flags)
+    assert fresh.flagged_s == 22.0
+    assert fresh.least_watch_s == fresh.watch_left_s == 22.0 + 78.0 / 2
+    assert "least_watch_s" not in fresh.to_dict()  # the signed sign-off records no estimate
+    assert fresh.watch_times()["least_watch_s"] == 61.0
+
+    # skimmed all of it at 2x: only the flagged spans are left, at normal speed
+    skimmed = judge(duration=100.0, played={"skim": [(0.0, 100.0)]}, flags=flags)
+    assert (skimmed.least_watch_s, skimmed.watch_left_s) == (61.0, 22.0)
+    # ... and the dark range watched at normal speed too: the frame's second is left
+    most = judge(duration=100.0, played={"skim": [(0.0, 100.0)], "full": [(19.0, 41.0)]},
+                 flags=flags)
+    assert most.watch_left_s == 1.0
+    # the first half watched at normal speed: the dark span's rest is not counted twice
+    half = judge(duration=100.0, played={"full": [(0.0, 50.0)]}, flags=flags)
+    assert half.watch_left_s == 1.0 + 49.0 / 2
+    done = judge(duration=100.0, played={"full": [(0.0, 100.0)]}, flags=flags)
+    assert (done.complete, done.watch_left_s) == (True, 0.0)
