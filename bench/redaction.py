@@ -52,6 +52,8 @@ from lamp import add_lamp, add_torch  # noqa: E402  (bench/ is the script folder
 from misses import analyse, box_regions, summarise  # noqa: E402
 
 from redaction.blur import detail_kept, sharpness  # noqa: E402
+from redaction.ffio import video_encoding  # noqa: E402
+from redaction.media import probe  # noqa: E402
 from redaction.pipeline import RedactOptions  # noqa: E402
 from redaction.versions import tool_versions  # noqa: E402
 from storage.crypto import sha256_file  # noqa: E402
@@ -168,9 +170,9 @@ _ENCODING = ("crf", "preset", "x264_params")
 def reference_run(clip: Path, out_dir: Path, settings: dict[str, Any]) -> Path:
     """Ours on `clip` with no detector (nothing blurred), encoded as `settings` encode: what
     the pipeline shows of each face unblurred, the reference that detail kept is judged
-    against. Made again unless the one on disk was made from this clip, with this encoding
-    and these tools (an encoder changed since would read as blur, or as detail kept; a change
-    to the encoding code itself that no setting or version names: delete `--out`)."""
+    against. Made again unless the one on disk was made from this clip, with the encoder
+    arguments the code would give it now and these tools (an encoder changed since would read
+    as blur, or as detail kept)."""
     ref = out_dir / f"{clip.stem}.reference.mp4"
     wanted = {"detector": "none", "rotated_pass": False, "overwrite": True,
               **{k: settings[k] for k in _ENCODING if k in settings}}
@@ -182,11 +184,12 @@ def reference_run(clip: Path, out_dir: Path, settings: dict[str, Any]) -> Path:
 
 
 def _made_from(manifest: dict[str, Any], clip: Path, settings: dict[str, Any]) -> bool:
-    """Whether `manifest` is of a redaction of `clip` as it is now, encoded with `settings`
-    by the tools installed now."""
+    """Whether `manifest` is of a redaction of `clip` as it is now, its video encoded as the
+    code encodes it now with `settings`, by the tools installed now."""
     opts = asdict(RedactOptions(**settings))
     return (manifest["source"]["sha256"] == sha256_file(clip)
-            and all(manifest["settings"].get(k) == opts[k] for k in _ENCODING)
+            and manifest["output"].get("video_encoder") == video_encoding(
+                probe(clip), **{k: opts[k] for k in _ENCODING})
             and {k: v for k, v in manifest["tools"].items() if k != "detector"}
             == tool_versions())
 

@@ -186,6 +186,19 @@ class Encoder(FFmpegProcess):
         rawmkv.write_frame(self.proc.stdin, timestamp_us, buf.data)
 
 
+def video_encoding(info: MediaInfo, *, crf: int, preset: str,
+                   x264_params: str = "") -> dict[str, Any]:
+    """The video encoder's arguments for a copy of `info`'s video, as the manifest records
+    them: with the same ffmpeg they make the same bits (x264's output also depends on its
+    thread count, which follows the video's size)."""
+    args: dict[str, Any] = {"vcodec": "libx264", "preset": preset, "crf": crf,
+                            "pix_fmt": "yuv420p", "profile:v": "high",
+                            "threads": codec_threads(info)}
+    if x264_params:
+        args["x264-params"] = x264_params
+    return args
+
+
 def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, first_us: int,
                   mute: Sequence[TimeRange], crf: int, preset: str,
                   x264_params: str = "", bleep: bool = False) -> tuple[Encoder, str | None]:
@@ -208,16 +221,13 @@ def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, first_us: int,
     vin_args: dict[str, Any] = {"format": "matroska", "itsoffset": f"{shift_us / 1e6:.6f}"}
     streams: list[Any] = [ffmpeg.input("pipe:", **vin_args)]
     out_args: dict[str, Any] = {
-        "format": "mp4", "vcodec": "libx264", "preset": preset, "crf": crf,
-        "pix_fmt": "yuv420p", "profile:v": "high", "movflags": "+faststart",
-        "map_metadata": -1, "map_chapters": -1, "threads": codec_threads(info),
+        "format": "mp4", **video_encoding(info, crf=crf, preset=preset, x264_params=x264_params),
+        "movflags": "+faststart", "map_metadata": -1, "map_chapters": -1,
         # one output frame per frame we write, at its own timestamp, in the source's time
         # base (no rounding to a frame rate: variable rate stays as the source has it)
         "fps_mode": "passthrough", "enc_time_base": f"1/{info.time_base.denominator}",
         "video_track_timescale": info.time_base.denominator,
     }
-    if x264_params:
-        out_args["x264-params"] = x264_params
     audio_mode: str | None = None
     if info.audio:
         a = ffmpeg.input(src)[str(info.audio[0].index)]

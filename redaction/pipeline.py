@@ -23,7 +23,7 @@ import numpy as np
 from bwc_custody.timeutil import utcnow
 from redaction.detect import make_detector
 from redaction.errors import CorruptVideo, EncodeFailed, OutputIsInput, RedactionError
-from redaction.ffio import Decoder, Encoder, start_decoder, start_encoder
+from redaction.ffio import Decoder, Encoder, start_decoder, start_encoder, video_encoding
 from redaction.follow import fill_paths
 from redaction.keepface import KeepFaceMatcher, Reference, load_reference
 from redaction.keepperson import KeepPeople
@@ -304,6 +304,8 @@ def _header(src: MediaSource, dst: Path, info: MediaInfo, opts: RedactOptions, r
         "output": {"name": dst.name, "sha256": out_hash, "bytes": out_bytes,
                    "width": run.w, "height": run.h, "fps": f"{info.fps.numerator}/"
                    f"{info.fps.denominator}", "frames": frames, "video_codec": "h264",
+                   "video_encoder": video_encoding(info, crf=opts.crf, preset=opts.preset,
+                                                   x264_params=opts.x264_params),
                    "audio": audio_mode,
                    "padded_from": ([info.width, info.height]
                                    if (run.w, run.h) != (info.width, info.height) else None),

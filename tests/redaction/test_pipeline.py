@@ -86,6 +86,15 @@ def test_manifest_records_everything(redacted: Redacted) -> None:
     assert len(m["tools"]["detector"]["model_sha256"]) == 64
     assert m["settings"]["detect_every"] >= 1
     assert m["output"]["frames"] == len(redacted.clip.truth["frames"])
+    # how the video was encoded, as x264 itself wrote it into the stream's options
+    enc = m["output"]["video_encoder"]
+    assert (enc["vcodec"], enc["preset"], enc["crf"]) == ("libx264", m["settings"]["preset"],
+                                                         m["settings"]["crf"])
+    stream = redacted.out.read_bytes()
+    assert f" threads={enc['threads']} ".encode() in stream
+    assert f" crf={enc['crf']:.1f} ".encode() in stream
+    assert enc["x264-params"] == m["settings"]["x264_params"] == "mbtree=1:rc-lookahead=10"
+    assert b" rc_lookahead=10 " in stream
     assert m["frame_columns"] == ["track", "x0", "y0", "x1", "y1", "score", "source", "kept",
                                   "region"]
     sources = set()
