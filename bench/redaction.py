@@ -293,7 +293,8 @@ def main() -> None:
                       f"stage seconds {man['summary']['stage_seconds']}")
                 if man.get("heads"):
                     h = man["heads"]
-                    row["heads"] = {k: h[k] for k in ("people", "keyframes_at_six_people")}
+                    row["heads"] = {k: h.get(k) for k in ("people", "keyframes_at_six_people",
+                                                            "keyframes_at_six_in_a_part")}
                     row["heads"]["by_head_only"] = len(h["blurred_by_head_only"])
                     print(f"  heads: {row['heads']} of {man['summary']['keyframes']} keyframes")
             if a.misses and name == "ours":

@@ -27,7 +27,8 @@ def register(app: typer.Typer) -> None:
         threshold: float = typer.Option(0.1, help="Detector score threshold (low = safer)."),
         heads: bool = typer.Option(
             False, "--heads", help="Also blur every person's whole head (hair, ears, people "
-            "seen from behind); up to six people a frame, more are flagged for review."),
+            "seen from behind); six people a search, a crowded frame searched again in three "
+            "parts; where a part is still full it is flagged for review."),
         allow_partial: bool = typer.Option(
             False, help="Redact the decodable part of a truncated/damaged video."),
         overwrite: bool = typer.Option(False, help="Replace DST if it exists."),

@@ -21,7 +21,7 @@ from redaction.detect import (
     rotated_pass,
 )
 from redaction.ffio import Encoder, even
-from redaction.heads import HeadDetector
+from redaction.heads import HeadDetector, HeadFinds
 from redaction.keepface import KeepFaceMatcher
 from redaction.keepperson import NEAR_MISS_IOU, KeepPeople
 from redaction.manifest import ManifestWriter
@@ -29,6 +29,8 @@ from redaction.media import MediaInfo
 from redaction.options import RedactOptions
 from redaction.regions import Regions
 from redaction.track import Tracker
+
+NO_HEADS = HeadFinds([], crowded=False, at_limit=False)  # heads mode off
 
 
 class FrameRun:
@@ -77,13 +79,15 @@ class FrameRun:
         if opts.heads:
             self.heads = HeadDetector(input_long=opts.heads_input,
                                       threshold=opts.head_threshold * self.EXTEND_SHARE,
-                                      threads=opts.detect_threads)
+                                      threads=opts.detect_threads,
+                                      crowd_parts=opts.head_crowd_parts)
             self.head_tracker = Tracker(detect_every=opts.detect_every, persist=persist,
                                         new_track_score=opts.head_threshold,
                                         confirm_hits=opts.confirm_hits, ids=ids)
         # per head track: its frames and the face tracks seen inside it
         self.head_people: dict[int, dict[str, Any]] = {}
-        self.crowd_keyframes = 0
+        self.crowd_keyframes = 0  # the whole frame gave the head model's six people
+        self.crowd_limit_keyframes = 0  # ... and a part still did (flagged)
         self.keep_stats: dict[int, dict[str, Any]] = {}
         self.enc: Encoder | None = None  # started with the first frame (it needs its time)
         self.audio_mode: str | None = None
@@ -122,10 +126,10 @@ class FrameRun:
             boxes = merge(upright()) if len(views) > 1 else upright()
         dists: list[float | None] = ([None] * len(boxes) if self.matcher is None
                                      else self.matcher.distances(rgb, boxes))
-        heads, crowd = self.heads.find(rgb) if self.heads is not None else ([], False)
+        heads = self.heads.find(rgb) if self.heads is not None else NO_HEADS
         self.timings["detect_thread"] += time.perf_counter() - t0
         lifted = light.copy is not None
-        return Found(boxes, dists, heads, crowd, lifted and light.alone,
+        return Found(boxes, dists, heads, lifted and light.alone,
                      lifted and not light.alone, light.level)
 
     def close(self) -> None:
@@ -155,9 +159,10 @@ class FrameRun:
         near misses of a kept person or face, a dark picture)."""
         boxes, dists = found.faces, found.dists
         if self.head_tracker is not None:
-            self.head_tracker.add(k, found.heads)
-            if found.crowd:
-                self.crowd_keyframes += 1
+            self.head_tracker.add(k, found.heads.boxes)
+            self.crowd_keyframes += found.heads.crowded
+            if found.heads.at_limit:
+                self.crowd_limit_keyframes += 1
                 self.flag(k, t, "crowd_limit", 0.0)
         keeps = [self.matcher.keep(d) if self.matcher else False for d in dists]
         if self.people is not None:
@@ -249,6 +254,7 @@ class FrameRun:
                 "blurred_by_head_only": [int(k) for k, v in people.items()
                                          if not v["face_tracks"]],
                 "keyframes_at_six_people": self.crowd_keyframes,
+                "keyframes_at_six_in_a_part": self.crowd_limit_keyframes,
                 "tracks": people}
 
 
@@ -270,8 +276,7 @@ class Found(NamedTuple):
 
     faces: list[Box]
     dists: list[float | None]
-    heads: list[Box]
-    crowd: bool  # the head model returned its maximum of six people
+    heads: HeadFinds
     lifted: bool  # under-exposed: every face pass saw the keyframe brightened (exposure)
     shadows: bool  # dark with a light in view: searched both as it is and lifted (exposure)
     dark_level: float | None  # a dark keyframe's mean level (lifted or not), flagged

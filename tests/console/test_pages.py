@@ -391,7 +391,7 @@ def test_a_flagged_range_says_what_to_check_and_what_its_number_measures() -> No
                               unwatched=[span], watched=False)
                  for reason in ("crowd_limit", "weak_detection")])
     panel = TEMPLATES.env.get_template("_coverage.html").render(cov=cov, player="p")
-    assert "(six people or more: whole heads past the sixth person are not found" in panel
+    assert "(a crowd: six people or more even in a part of the picture, so whole heads" in panel
     assert "(faces found only faintly: check that each is blurred)" in panel
     assert "crowd limit" not in panel
     # what the review will take, to plan it: flagged spans at normal speed, the rest at 2x

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bwc_custody.cli import app
 from bwc_custody.errors import InvalidInput
 from redaction.blur import sharpness
-from redaction.heads import MODEL_PATH, HeadDetector, head_box
+from redaction.heads import MODEL_PATH, HeadDetector, crowd_parts, head_box
 from redaction.pipeline import RedactOptions
 from storage.crypto import sha256_file
 from tests.redaction.conftest import Clip, Redacted
@@ -53,6 +53,34 @@ def test_finds_the_people_in_a_photo(faces_dev: Path) -> None:
     assert {4, 5, 7} <= found, found
 
 
+def test_crowd_parts_overlap_and_cover_the_frame() -> None:
+    wide = crowd_parts(1280, 720, 3)
+    assert [p[0] for p in wide] == [0, 266, 533]
+    assert {p[2] - p[0] for p in wide} == {747}  # a third of the width and a quarter
+    assert (wide[-1][2], {(p[1], p[3]) for p in wide}) == (1280, {(0, 720)})
+    assert crowd_parts(720, 1280, 2) == [(0, 0, 720, 960), (0, 320, 720, 1280)]
+
+
+def test_a_crowd_is_searched_again_in_parts(faces_dev: Path) -> None:
+    """Ten schoolchildren: the whole frame gives the model's six people; searched again in
+    parts, more of the children get a head box, and no part is at six any more."""
+    name = "29_Students_Schoolkids_Students_Schoolkids_29_626.jpg"
+    img = cv2.imread(str(FACES / name))[:, :, ::-1].copy()
+    labels = json.loads((FACES / "boxes.json").read_text())[name]
+
+    def covered(boxes: list) -> int:  # labelled faces whose centre lies in a head box
+        return sum(any(b.x0 <= x + w / 2 <= b.x1 and b.y0 <= y + h / 2 <= b.y1 for b in boxes)
+                   for x, y, w, h in labels)
+
+    whole = HeadDetector(crowd_parts=0).find(img)
+    assert (len(labels), whole.crowded, whole.at_limit) == (10, True, True)
+    parts = HeadDetector().find(img)
+    assert (parts.crowded, parts.at_limit) == (True, False)
+    assert covered(parts.boxes) > covered(whole.boxes) >= 6
+    # one person found by two searches is one box
+    assert len(parts.boxes) == covered(parts.boxes)
+
+
 def test_heads_mode_blurs_heads_and_says_so(face_clip: Clip, redacted: Redacted,
                                             tmp_path: Path) -> None:
     out, man = tmp_path / "h.mp4", tmp_path / "h.json"
@@ -72,9 +100,11 @@ def test_heads_mode_blurs_heads_and_says_so(face_clip: Clip, redacted: Redacted,
         assert set(person["face_tracks"]) <= {r[0] for _, rows, _, _ in m["frames"]
                                               for r in rows if r[8] == "face"}
         assert (int(track) in h["blurred_by_head_only"]) == (not person["face_tracks"])
-    # the group photo has more than six people: the reviewer is told
-    assert h["keyframes_at_six_people"] > 0
-    assert any(r["reason"] == "crowd_limit" for r in m["low_confidence"])
+    # the group photo has more than six people: searched in parts, and where a part still
+    # gives six the reviewer is told
+    assert h["keyframes_at_six_people"] >= h["keyframes_at_six_in_a_part"] > 0
+    assert h["detector"]["crowd_parts"] == 3
+    assert sum(r["reason"] == "crowd_limit" for r in m["low_confidence"]) > 0
     # every head region really is blurred, and every face blurred without heads still is
     orig, red = gray_frames(face_clip.path), gray_frames(out)
     checked = 0
@@ -98,3 +128,6 @@ def test_bad_heads_settings_are_refused() -> None:
         RedactOptions(heads=True, heads_input=500)
     with pytest.raises(InvalidInput):
         RedactOptions(heads=True, head_threshold=0)
+    with pytest.raises(InvalidInput, match="head_crowd_parts") as refused:
+        RedactOptions(heads=True, head_crowd_parts=1)  # one part is the whole frame again
+    assert refused.value.code == "invalid_input"

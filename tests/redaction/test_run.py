@@ -97,8 +97,9 @@ def test_dark_keyframes_are_one_flagged_range_for_the_reviewer() -> None:
                  (24, [], 0.1)]
     try:
         for k, faces, dark in keyframes:
-            frame_run.add_keyframe(k, k / 30, run.Found(faces, [None] * len(faces), [], False,
-                                                        dark is not None, False, dark))
+            frame_run.add_keyframe(k, k / 30, run.Found(faces, [None] * len(faces),
+                                                        run.NO_HEADS, dark is not None, False,
+                                                        dark))
     finally:
         frame_run.close()
     dark = [(r["start_frame"], r["end_frame"], r["min_score"])
