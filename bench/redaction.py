@@ -171,8 +171,9 @@ def reference_run(clip: Path, out_dir: Path, settings: dict[str, Any]) -> Path:
     """Ours on `clip` with no detector (nothing blurred), encoded as `settings` encode: what
     the pipeline shows of each face unblurred, the reference that detail kept is judged
     against. Made again unless the one on disk was made from this clip, with the encoder
-    arguments the code would give it now and these tools (an encoder changed since would read
-    as blur, or as detail kept)."""
+    arguments the code would give it now (`ffio.video_encoding`) and these tools (an encoder
+    changed since would read as blur, or as detail kept; a change to the encoding code outside
+    those arguments, such as the frames' pixel format or timing: delete `--out`)."""
     ref = out_dir / f"{clip.stem}.reference.mp4"
     wanted = {"detector": "none", "rotated_pass": False, "overwrite": True,
               **{k: settings[k] for k in _ENCODING if k in settings}}

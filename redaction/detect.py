@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -163,19 +164,28 @@ def _openvino_model(model: Path) -> Any:
     return core.read_model(str(model))
 
 
-class _OpenVinoCenterFace:
-    """CenterFace in bfloat16 by OpenVINO: each thread compiles its own copy for each input
-    size it meets (a video: upright and turned, one thread each), so the two passes never
-    wait on one compiled model, and the copies go with the detector. On a CPU with native
-    bfloat16 a call costs ~0.6 of onnxruntime's float32 one (the pipeline: -13..-29% CPU a
-    frame) with the same recall on the bench clips (README "Speed, fourth pass"); its
-    heatmap differs from float32's by up to ~0.03. Compiling costs ~0.3 s a copy (the first
-    in a process ~1 s)."""
+class _OpenVinoNetwork:
+    """A network in bfloat16 by OpenVINO (CenterFace by default; MoveNet for heads): each
+    thread compiles its own copy for each input size it meets (a video: upright and turned,
+    one thread each), so the two passes never wait on one compiled model, and the copies go
+    with the detector. On a CPU with native bfloat16 a CenterFace call costs ~0.6 of
+    onnxruntime's float32 one (the pipeline: -13..-29% CPU a frame) with the same recall on
+    the bench clips (README "Speed, fourth pass"); its heatmap differs from float32's by up
+    to ~0.03. Compiling costs ~0.1-0.3 s a copy.
 
-    def __init__(self, model: Path, threads: int, precision: str = "bf16") -> None:
+    CenterFace (`channels_first`) takes the frame's bytes, converted to its float planes
+    inside the compiled model; a network taking rows of pixels (MoveNet) gets its input as
+    given."""
+
+    def __init__(self, model: Path, threads: int, precision: str = "bf16", *,
+                 input_name: str = "input.1", outputs: Sequence[str] = tuple(_OUTS),
+                 channels_first: bool = True) -> None:
         self._model = model
         self._threads = threads
         self._precision = precision  # "f32" only for tests on CPUs without bfloat16
+        self._input = input_name
+        self._outputs = outputs
+        self._channels_first = channels_first
         self._local = threading.local()
 
     def _request(self, in_w: int, in_h: int) -> Any:
@@ -188,27 +198,32 @@ class _OpenVinoCenterFace:
             try:
                 with _OPENVINO_START:  # the shared model, cloned by one thread at a time
                     m = _openvino_model(self._model).clone()
-                m.reshape({"input.1": [1, 3, in_h, in_w]})
-                m = _takes_rgb_bytes(m)
+                if self._channels_first:
+                    m.reshape({self._input: [1, 3, in_h, in_w]})
+                    m = _takes_rgb_bytes(m)
+                else:
+                    m.reshape({self._input: [1, in_h, in_w, 3]})
                 compiled = core.compile_model(m, "CPU", {
                     "INFERENCE_PRECISION_HINT": self._precision,
                     "INFERENCE_NUM_THREADS": self._threads,
                     "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
                     "ENABLE_CPU_PINNING": False})
             except Exception as exc:  # noqa: BLE001 (OpenVINO raises plain RuntimeErrors)
-                raise ToolMissing(f"OpenVINO could not compile the face detector ({exc}); "
+                raise ToolMissing(f"OpenVINO could not compile {self._model.name} ({exc}); "
                                   "set detect_backend (BWC_DETECT_BACKEND) to float32",
                                   backend="openvino-bf16") from None
             requests[(in_w, in_h)] = compiled.create_infer_request()
         return requests[(in_w, in_h)]
 
-    def run(self, rgb: np.ndarray) -> list[np.ndarray]:
-        """The network's outputs for `rgb`, a uint8 frame already at the input size."""
-        if rgb.dtype != np.uint8:  # OpenVINO would quietly round other types to bytes
-            raise TypeError(f"a frame of bytes (uint8) is expected, not {rgb.dtype}")
-        request = self._request(rgb.shape[1], rgb.shape[0])
-        request.infer({"input.1": rgb[None]})
-        return [request.get_tensor(name).data.copy() for name in _OUTS]
+    def run(self, frame: np.ndarray) -> list[np.ndarray]:
+        """The network's outputs for `frame`, already at the input size: uint8 rows of RGB
+        pixels for CenterFace, the network's own input type otherwise."""
+        if self._channels_first and frame.dtype != np.uint8:
+            # OpenVINO would quietly round other types to bytes
+            raise TypeError(f"a frame of bytes (uint8) is expected, not {frame.dtype}")
+        request = self._request(frame.shape[1], frame.shape[0])
+        request.infer({self._input: frame[None]})
+        return [request.get_tensor(name).data.copy() for name in self._outputs]
 
 
 def _takes_rgb_bytes(model: Any) -> Any:
@@ -270,7 +285,7 @@ class CenterFaceDetector:
         self.detect_area = detect_area
         self.model = model
         self.threads = threads
-        self._ov: _OpenVinoCenterFace | None = None
+        self._ov: _OpenVinoNetwork | None = None
         self._sess = None
         self._net = None
         if backend == "openvino-bf16" and not native_bfloat16():
@@ -278,7 +293,7 @@ class CenterFaceDetector:
                               "bfloat16 (AVX-512 BF16 or AMX); set detect_backend "
                               "(BWC_DETECT_BACKEND) to auto or float32", backend=backend)
         if backend == "openvino-bf16" or (backend == "auto" and native_bfloat16()):
-            self._ov = _OpenVinoCenterFace(model, threads)
+            self._ov = _OpenVinoNetwork(model, threads)
         elif backend != "opencv":
             self._sess = _onnxruntime_session(model, threads)
             if backend == "onnxruntime" and self._sess is None:

@@ -22,17 +22,19 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
-from redaction.detect import Box, file_sha256, merge
+from redaction.detect import BACKENDS, Box, _OpenVinoNetwork, file_sha256, native_bfloat16
 from redaction.errors import ToolMissing
 
 MODEL_PATH = Path(__file__).with_name("models") / "movenet_multipose.onnx"
 MAX_PEOPLE = 6
+INPUT, OUTPUT = "input:0", "Identity:0"  # the converted model's tensor names
 # each part of a crowded frame reaches this share of the long side past its even share,
 # so that a person on a seam is whole in one part
 PART_OVERLAP = 0.25
-# a part's network input (long side): at 384 a third of a 16:9 frame is seen a little
-# larger than the whole frame at 512, and finds the heads 512 does (seeds 1-3: 979 of the
-# labelled faces under a head box against 980) for 0.78 of its CPU (README "Heads mode")
+# a part's network input (long side), at least: at 384 a third of a 16:9 frame is seen a
+# little larger than the whole frame at 512, and finds the heads 512 does (seeds 1-3: 979
+# of the labelled faces under a head box against 980) for 0.78 of its CPU (README "Heads
+# mode"); never smaller than the whole frame's scale (a larger `heads_input`)
 PART_INPUT_LONG = 384
 # COCO keypoint order: nose, left eye, right eye, left ear, right ear, shoulders
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER = range(7)
@@ -84,6 +86,8 @@ def crowd_parts(width: int, height: int, parts: int) -> list[tuple[int, int, int
     """`parts` overlapping (x0, y0, x1, y1) strips along the long side of a frame, each
     1/parts + PART_OVERLAP of it."""
     long = max(width, height)
+    if parts < 2:
+        return [(0, 0, width, height)]
     size = min(long, round(long * (1 / parts + PART_OVERLAP)))
     starts = [round(i * (long - size) / (parts - 1)) for i in range(parts)]
     if width >= height:
@@ -91,34 +95,73 @@ def crowd_parts(width: int, height: int, parts: int) -> list[tuple[int, int, int
     return [(0, a, width, a + size) for a in starts]
 
 
+def merge_heads(boxes: list[Box], overlap: float = 0.3, nested: float = 0.5) -> list[Box]:
+    """One box per head from several searches. Two boxes are one head when they overlap by
+    `overlap` (IoU) or one lies `nested` of its own area inside the other (a head seen at
+    another size, or cut by a strip's edge); the better-scored one stands for it, grown to
+    cover both, so that nothing either search covered goes unblurred. Each box is compared
+    with the ones kept as they were found, so growth never chains into a neighbour's."""
+    kept: list[Box] = []  # as found: what later boxes are compared with
+    grown: list[Box] = []  # what is returned
+    for b in sorted(boxes, key=lambda b: -b.score):
+        for i, o in enumerate(kept):
+            inter = (max(0.0, min(b.x1, o.x1) - max(b.x0, o.x0))
+                     * max(0.0, min(b.y1, o.y1) - max(b.y0, o.y0)))
+            if (inter >= nested * min(b.w * b.h, o.w * o.h)
+                    or inter >= overlap * (b.w * b.h + o.w * o.h - inter)):
+                g = grown[i]
+                grown[i] = Box(min(b.x0, g.x0), min(b.y0, g.y0), max(b.x1, g.x1),
+                               max(b.y1, g.y1), g.score)
+                break
+        else:
+            kept.append(b)
+            grown.append(b)
+    return grown
+
+
 class HeadDetector:
     """MoveNet MultiPose (up to six people) on a downscaled frame -> head boxes.
 
     `input_long` is the long side of the network input (a multiple of 32): people smaller
     than ~1/10 of the frame height are not found at 512 on a 16:9 frame. A frame where it
-    returns six is searched again in `crowd_parts` overlapping parts (0: not)."""
+    returns six is searched again in `crowd_parts` overlapping parts (0: not).
+
+    `backend` as the face detector's: "auto" runs the model in bfloat16 by OpenVINO where
+    the CPU computes bfloat16 natively (0.55 of the float32 call, the same heads over the
+    bench's labelled faces: README "Heads in bfloat16"), else in float32 by onnxruntime
+    (also for "float32", "onnxruntime" and "opencv", which has no MoveNet runtime here)."""
 
     name = "movenet_multipose"
 
     def __init__(self, *, input_long: int = 512, threshold: float = 0.15,
                  keypoint_threshold: float = 0.2, threads: int = 1, crowd_parts: int = 3,
-                 model: Path = MODEL_PATH) -> None:
+                 backend: str = "auto", model: Path = MODEL_PATH) -> None:
         if not model.is_file():
             raise ToolMissing(f"head model missing: {model}", path=str(model))
-        import onnxruntime as ort
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}")
 
         self.model = model
         self.input_long = input_long
         self.threshold = threshold
         self.keypoint_threshold = keypoint_threshold
         self.crowd_parts = crowd_parts
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._sess = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
-        self._input = self._sess.get_inputs()[0].name
+        self._ov: _OpenVinoNetwork | None = None
+        self._sess: Any = None
+        if backend == "openvino-bf16" or (backend == "auto" and native_bfloat16()):
+            self._ov = _OpenVinoNetwork(model, threads, input_name=INPUT, outputs=(OUTPUT,),
+                                        channels_first=False)
+        else:
+            import onnxruntime as ort
+
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+            so.log_severity_level = 3
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._sess = ort.InferenceSession(str(model), so,
+                                              providers=["CPUExecutionProvider"])
+        self.runtime = "openvino-bf16" if self._ov is not None else "onnxruntime"
 
     @property
     def model_sha256(self) -> str:
@@ -135,7 +178,10 @@ class HeadDetector:
         h, w = rgb.shape[:2]
         in_w, in_h = self.input_size(w, h, long)
         x = cv2.resize(rgb, (in_w, in_h), interpolation=cv2.INTER_AREA).astype(np.int32)
-        out: np.ndarray = self._sess.run(None, {self._input: x[None]})[0][0].copy()
+        if self._ov is not None:
+            out: np.ndarray = self._ov.run(x)[0][0]
+        else:
+            out = self._sess.run(None, {INPUT: x[None]})[0][0].copy()
         kp = out[:, :51].reshape(-1, 17, 3)
         kp[:, :, 0] *= h  # y
         kp[:, :, 1] *= w  # x
@@ -148,17 +194,20 @@ class HeadDetector:
 
     def find(self, rgb: np.ndarray) -> HeadFinds:
         """Head boxes as `__call__`; where the whole frame gives six people, also those of
-        each part (one person found in two searches is one box)."""
+        each part (one head found by two searches is one box: `merge_heads`)."""
         boxes, crowded = self._search(rgb)
         if not crowded or self.crowd_parts < 2:
             return HeadFinds(boxes, crowded, crowded)
         at_limit = False
         h, w = rgb.shape[:2]
         for x0, y0, x1, y1 in crowd_parts(w, h, self.crowd_parts):
-            found, full = self._search(rgb[y0:y1, x0:x1], PART_INPUT_LONG)
+            part_long = max(x1 - x0, y1 - y0)
+            long = max(PART_INPUT_LONG,
+                       math.ceil(self.input_long * part_long / max(w, h) / 32) * 32)
+            found, full = self._search(rgb[y0:y1, x0:x1], long)
             at_limit |= full
             boxes += [Box(b.x0 + x0, b.y0 + y0, b.x1 + x0, b.y1 + y0, b.score) for b in found]
-        return HeadFinds(merge(boxes), True, at_limit)
+        return HeadFinds(merge_heads(boxes), True, at_limit)
 
     def _search(self, rgb: np.ndarray, long: int | None = None) -> tuple[list[Box], bool]:
         """One search: the head boxes, and whether the model returned all six people it can
@@ -178,7 +227,7 @@ class HeadDetector:
 
     def info(self) -> dict[str, Any]:
         """What the manifest records about the head model."""
-        return {"name": self.name, "model_sha256": self.model_sha256,
+        return {"name": self.name, "runtime": self.runtime, "model_sha256": self.model_sha256,
                 "input_long": self.input_long, "threshold": self.threshold,
                 "keypoint_threshold": self.keypoint_threshold, "max_people": MAX_PEOPLE,
                 "crowd_parts": self.crowd_parts, "crowd_part_input": PART_INPUT_LONG}

@@ -26,9 +26,9 @@ FRAME_COLUMNS = ["track", "x0", "y0", "x1", "y1", "score", "source", "kept", "re
 # something different for each reason, so each says what (none for a crowd).
 FLAG_LABELS = {
     "weak_detection": "faces found only faintly: check that each is blurred",
-    "crowd_limit": "a crowd: six people or more even in a part of the picture, so whole "
-                   "heads may be missed (their faces are still blurred where the face "
-                   "detector finds them)",
+    "crowd_limit": "a crowd: more people than the head model finds in one search (six), "
+                   "so whole heads may be missed (their faces are still blurred where the "
+                   "face detector finds them)",
     "keep_person_near_miss": "a face close to a person kept visible: check that only the "
                              "chosen person is",
     "keep_face_near_miss": "a face nearly matching a kept reference photo, blurred: check "

@@ -54,7 +54,7 @@ class RedactOptions:
     weak_pad: float = 0.6
     cells: int = 6
     # heads mode: also blur every person's whole head (hair, ears, the back of the head),
-    # found by MoveNet MultiPose (up to six people a frame; redaction/heads.py)
+    # found by MoveNet MultiPose (six people a search; redaction/heads.py)
     heads: bool = False
     heads_input: int = 512
     head_threshold: float = 0.15

@@ -30,8 +30,6 @@ from redaction.options import RedactOptions
 from redaction.regions import Regions
 from redaction.track import Tracker
 
-NO_HEADS = HeadFinds([], crowded=False, at_limit=False)  # heads mode off
-
 
 class FrameRun:
     """State of one redaction while frames flow (kept out of redact_file for clarity)."""
@@ -80,14 +78,16 @@ class FrameRun:
             self.heads = HeadDetector(input_long=opts.heads_input,
                                       threshold=opts.head_threshold * self.EXTEND_SHARE,
                                       threads=opts.detect_threads,
-                                      crowd_parts=opts.head_crowd_parts)
+                                      crowd_parts=opts.head_crowd_parts,
+                                      backend=opts.detect_backend)
             self.head_tracker = Tracker(detect_every=opts.detect_every, persist=persist,
                                         new_track_score=opts.head_threshold,
                                         confirm_hits=opts.confirm_hits, ids=ids)
         # per head track: its frames and the face tracks seen inside it
         self.head_people: dict[int, dict[str, Any]] = {}
         self.crowd_keyframes = 0  # the whole frame gave the head model's six people
-        self.crowd_limit_keyframes = 0  # ... and a part still did (flagged)
+        # ... and a part still did, or the whole frame with head_crowd_parts 0 (flagged)
+        self.crowd_limit_keyframes = 0
         self.keep_stats: dict[int, dict[str, Any]] = {}
         self.enc: Encoder | None = None  # started with the first frame (it needs its time)
         self.audio_mode: str | None = None
@@ -126,7 +126,8 @@ class FrameRun:
             boxes = merge(upright()) if len(views) > 1 else upright()
         dists: list[float | None] = ([None] * len(boxes) if self.matcher is None
                                      else self.matcher.distances(rgb, boxes))
-        heads = self.heads.find(rgb) if self.heads is not None else NO_HEADS
+        heads = (self.heads.find(rgb) if self.heads is not None
+                 else HeadFinds([], crowded=False, at_limit=False))
         self.timings["detect_thread"] += time.perf_counter() - t0
         lifted = light.copy is not None
         return Found(boxes, dists, heads, lifted and light.alone,

@@ -208,15 +208,21 @@ class Verdict:
         return _ms(self.flagged_s + rest / self.policy.skim_rate)
 
     @property
+    def flagged_left_s(self) -> float:
+        """The unwatched parts of the flagged spans: playing time at normal speed that no
+        attestation excuses."""
+        return total(g for f in self.flags for g in f.unwatched)
+
+    @property
     def watch_left_s(self) -> float | None:
-        """The least playing time left before this is `complete`: the unwatched parts of the
-        flagged spans at normal speed, the other unwatched parts at up to `skim_rate` (None
-        while the length is unknown)."""
+        """The least playing time left before this is `complete` (no attestation needed):
+        `flagged_left_s` at normal speed and the other unwatched parts at up to `skim_rate`
+        (None while the length is unknown)."""
         if self.duration is None:
             return None
-        flagged = total(g for f in self.flags for g in f.unwatched)
-        rest = total(subtract(self.uncovered, [f.span for f in self.flags]))
-        return _ms(flagged + rest / self.policy.skim_rate)
+        rest = [g for g in subtract(self.uncovered, [f.span for f in self.flags])
+                if g[1] - g[0] > self.policy.gap_tolerance_s]
+        return _ms(self.flagged_left_s + total(rest) / self.policy.skim_rate)
 
     def to_dict(self) -> dict[str, Any]:
         """As the API and the signed sign-off show it."""
@@ -233,7 +239,7 @@ class Verdict:
         """What the reviewer's page shows to plan the review with (not part of a signed
         sign-off: figures derived from what it records)."""
         return {"flagged_s": self.flagged_s, "least_watch_s": self.least_watch_s,
-                "watch_left_s": self.watch_left_s}
+                "watch_left_s": self.watch_left_s, "flagged_left_s": self.flagged_left_s}
 
 
 def _out(spans: Sequence[Span]) -> list[dict[str, float]]:

@@ -194,6 +194,7 @@ class CoverageRead(BaseModel):
     flagged_s: float  # of the file inside flagged spans: played at normal speed only
     least_watch_s: float | None  # a whole review's least playing time (None: length unknown)
     watch_left_s: float | None  # the least playing time left before `complete`
+    flagged_left_s: float  # of it, flagged footage: at normal speed, no attestation excuses
     policy: dict[str, Any]
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from redaction import run
 from redaction.detect import Box, CenterFaceDetector, Exposure
+from redaction.heads import HeadFinds
 from redaction.manifest import ManifestWriter
 from redaction.media import MediaInfo
 from redaction.options import RedactOptions
@@ -98,8 +99,8 @@ def test_dark_keyframes_are_one_flagged_range_for_the_reviewer() -> None:
     try:
         for k, faces, dark in keyframes:
             frame_run.add_keyframe(k, k / 30, run.Found(faces, [None] * len(faces),
-                                                        run.NO_HEADS, dark is not None, False,
-                                                        dark))
+                                                        HeadFinds([], False, False),
+                                                        dark is not None, False, dark))
     finally:
         frame_run.close()
     dark = [(r["start_frame"], r["end_frame"], r["min_score"])
