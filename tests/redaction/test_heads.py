@@ -83,6 +83,30 @@ def test_a_crowd_is_searched_again_in_parts(faces_dev: Path) -> None:
                    for b in parts.boxes) <= 1 for x, y, w, h in labels)
 
 
+def test_the_head_model_runs_the_same_by_openvino(faces_dev: Path) -> None:
+    """The OpenVINO path of the head model (the one bfloat16 takes), in float32 so that any
+    CPU compares it with onnxruntime: the same people, the same keypoints; and "auto" names
+    the runtime it chose."""
+    import copy
+
+    from redaction.detect import _OpenVinoNetwork, native_bfloat16
+    from redaction.heads import INPUT, OUTPUT
+
+    pytest.importorskip("openvino")
+    img = cv2.imread(str(FACES / "29_Students_Schoolkids_Students_Schoolkids_29_626.jpg"))
+    rgb = img[:, :, ::-1].copy()
+    ort = HeadDetector(backend="onnxruntime")
+    ov = copy.copy(ort)
+    ov._ov = _OpenVinoNetwork(MODEL_PATH, 1, "f32", input_name=INPUT, outputs=(OUTPUT,),
+                              channels_first=False)
+    want, got = ort.people(rgb), ov.people(rgb)
+    assert (want[:, 55] >= 0.15).sum() >= 6
+    np.testing.assert_allclose(got, want, atol=0.05)  # keypoints in pixels, scores
+    assert np.abs(got[:, 55] - want[:, 55]).max() < 1e-3
+    assert ort.info()["runtime"] == "onnxruntime"
+    assert HeadDetector().runtime == ("openvino-bf16" if native_bfloat16() else "onnxruntime")
+
+
 def test_a_head_found_at_two_sizes_is_one_box_covering_both() -> None:
     small, big = Box(512, 160, 543, 198, 0.33), Box(495, 121, 582, 230, 0.23)
     beside, shifted = Box(571, 137, 643, 228, 0.3), Box(542, 123, 611, 237, 0.2)
