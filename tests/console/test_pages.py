@@ -396,16 +396,18 @@ def test_a_flagged_range_says_what_to_check_and_what_its_number_measures() -> No
     assert "(faces found only faintly: check that each is blurred)" in panel
     assert "crowd limit" not in panel
     # what the review will take, to plan it: flagged spans at normal speed, the rest at 2x
-    assert ("Flagged footage left to watch at normal speed</strong> (required, whatever you "
-            "attest): at least 2 s. <strong>The rest left to watch:</strong> at least 1 s at "
-            "2x, or attest below why it need not be watched. A whole review of this file "
-            "takes at least 3 s: at least 2 s of flagged footage at normal speed") in panel
+    assert ("<strong>Left to watch:</strong>\n    at least 2 s of flagged footage at normal "
+            "speed (required, whatever you attest); at least 1 s of the rest at 2x, or attest "
+            "below why it need not be watched.") in panel
+    assert ("A whole review of this file takes at least 3 s: at least 2 s of flagged footage "
+            "at normal speed, the rest at up to 2x.") in panel
     hour = cov.model_copy(update={"duration_s": 7300.0, "flagged_s": 1200.5,
                                   "least_watch_s": 4250.25, "watch_left_s": 0.4,
                                   "flagged_left_s": 0.4})
     panel = TEMPLATES.env.get_template("_coverage.html").render(cov=hour, player="p")
-    assert "to watch at normal speed</strong> (required, whatever you attest): under a" in panel
-    assert "The rest left" not in panel  # only the flagged sliver is left
+    assert ("under a second of flagged footage at normal speed (required, whatever you "
+            "attest).") in panel
+    assert "of the rest at 2x" not in panel  # only the flagged sliver is left
     assert ("takes at least 1 h 10 min: at least 20 min 00 s of flagged footage") in panel
     assert flag_measure("weak_detection", 0.0812) == "detector's lowest score 0.08"
     assert flag_measure("keep_face_near_miss", 0.53) == "closest likeness distance 0.53"
