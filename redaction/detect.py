@@ -155,10 +155,11 @@ def native_bfloat16() -> bool:
 
 @lru_cache(maxsize=2)
 def _openvino_model(model: Path) -> Any:
-    """CenterFace read by OpenVINO, once a process; each compiled copy is cloned from it and
-    given its input size. Read from the file itself: OpenVINO folds the weights listed as
-    graph inputs by itself (the same outputs, bit for bit, as from `prepared_model`), and
-    not importing `onnx` saves ~0.8 s of CPU in each process that redacts."""
+    """A network (CenterFace, MoveNet) read by OpenVINO, once a process; each compiled copy
+    is cloned from it and given its input size. Read from the file itself: OpenVINO folds
+    the weights CenterFace's export lists as graph inputs by itself (the same outputs, bit
+    for bit, as from `prepared_model`), and not importing `onnx` saves ~0.8 s of CPU in each
+    process that redacts."""
     core = _openvino_core()
     assert core is not None
     return core.read_model(str(model))

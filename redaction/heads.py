@@ -2,7 +2,7 @@
 of the head of every person, including people whose face is never seen.
 
 No installable package ships a head detector; MoveNet MultiPose Lightning (Apache-2.0,
-converted to ONNX at build time by `models/convert_movenet.py`) finds up to six people
+converted to ONNX at build time by `bench/convert_movenet.py`) finds up to six people
 with 17 keypoints each. A head follows from the nose, eyes, ears and shoulders: its size
 from the widest of ear span, eye span and shoulder width, its place from the head points
 seen, or above the shoulders when none is (a person seen from behind).
@@ -74,6 +74,13 @@ def head_box(kp: np.ndarray, min_score: float, max_size: float = math.inf) -> Bo
     return Box(cx - size / 2, cy - 0.625 * size, cx + size / 2, cy + 0.625 * size, score)
 
 
+def openvino_runner(model: Path, threads: int, precision: str = "bf16") -> _OpenVinoNetwork:
+    """MoveNet by OpenVINO ("f32" only for tests on CPUs without bfloat16): its input as
+    the onnxruntime session takes it, int32 rows of RGB pixels."""
+    return _OpenVinoNetwork(model, threads, precision, input_name=INPUT, outputs=(OUTPUT,),
+                            channels_first=False)
+
+
 class HeadFinds(NamedTuple):
     """The heads found in one frame."""
 
@@ -104,6 +111,8 @@ def merge_heads(boxes: list[Box], overlap: float = 0.3, nested: float = 0.5) -> 
     kept: list[Box] = []  # as found: what later boxes are compared with
     grown: list[Box] = []  # what is returned
     for b in sorted(boxes, key=lambda b: -b.score):
+        if any(g.x0 <= b.x0 and g.y0 <= b.y0 and b.x1 <= g.x1 and b.y1 <= g.y1 for g in grown):
+            continue  # covered already: another search's view of a head joined above
         for i, o in enumerate(kept):
             inter = (max(0.0, min(b.x1, o.x1) - max(b.x0, o.x0))
                      * max(0.0, min(b.y1, o.y1) - max(b.y0, o.y0)))
@@ -149,8 +158,7 @@ class HeadDetector:
         self._ov: _OpenVinoNetwork | None = None
         self._sess: Any = None
         if backend == "openvino-bf16" or (backend == "auto" and native_bfloat16()):
-            self._ov = _OpenVinoNetwork(model, threads, input_name=INPUT, outputs=(OUTPUT,),
-                                        channels_first=False)
+            self._ov = openvino_runner(model, threads)
         else:
             import onnxruntime as ort
 
@@ -230,4 +238,4 @@ class HeadDetector:
         return {"name": self.name, "runtime": self.runtime, "model_sha256": self.model_sha256,
                 "input_long": self.input_long, "threshold": self.threshold,
                 "keypoint_threshold": self.keypoint_threshold, "max_people": MAX_PEOPLE,
-                "crowd_parts": self.crowd_parts, "crowd_part_input": PART_INPUT_LONG}
+                "crowd_parts": self.crowd_parts, "crowd_part_input_min": PART_INPUT_LONG}

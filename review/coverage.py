@@ -214,15 +214,20 @@ class Verdict:
         return total(g for f in self.flags for g in f.unwatched)
 
     @property
+    def rest_left_s(self) -> float:
+        """The unwatched footage outside the flagged spans (gaps the tolerance forgives
+        left out): to be watched at up to `skim_rate`, or attested."""
+        return total(g for g in subtract(self.uncovered, [f.span for f in self.flags])
+                     if g[1] - g[0] > self.policy.gap_tolerance_s)
+
+    @property
     def watch_left_s(self) -> float | None:
         """The least playing time left before this is `complete` (no attestation needed):
-        `flagged_left_s` at normal speed and the other unwatched parts at up to `skim_rate`
-        (None while the length is unknown)."""
+        `flagged_left_s` at normal speed and `rest_left_s` at up to `skim_rate` (None while
+        the length is unknown)."""
         if self.duration is None:
             return None
-        rest = [g for g in subtract(self.uncovered, [f.span for f in self.flags])
-                if g[1] - g[0] > self.policy.gap_tolerance_s]
-        return _ms(self.flagged_left_s + total(rest) / self.policy.skim_rate)
+        return _ms(self.flagged_left_s + self.rest_left_s / self.policy.skim_rate)
 
     def to_dict(self) -> dict[str, Any]:
         """As the API and the signed sign-off show it."""
@@ -239,7 +244,8 @@ class Verdict:
         """What the reviewer's page shows to plan the review with (not part of a signed
         sign-off: figures derived from what it records)."""
         return {"flagged_s": self.flagged_s, "least_watch_s": self.least_watch_s,
-                "watch_left_s": self.watch_left_s, "flagged_left_s": self.flagged_left_s}
+                "watch_left_s": self.watch_left_s, "flagged_left_s": self.flagged_left_s,
+                "rest_left_s": self.rest_left_s}
 
 
 def _out(spans: Sequence[Span]) -> list[dict[str, float]]:

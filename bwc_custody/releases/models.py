@@ -195,6 +195,7 @@ class CoverageRead(BaseModel):
     least_watch_s: float | None  # a whole review's least playing time (None: length unknown)
     watch_left_s: float | None  # the least playing time left before `complete`
     flagged_left_s: float  # of it, flagged footage: at normal speed, no attestation excuses
+    rest_left_s: float  # unwatched footage outside flagged spans: at up to 2x, or attested
     policy: dict[str, Any]
 
 

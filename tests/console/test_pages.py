@@ -113,6 +113,7 @@ def test_review_and_release_through_the_console(
     assert "data-coverage-url" in page.text
     assert "nothing yet" in page.text
     assert "A whole review of this file takes" in page.text
+    assert "<strong>Left to watch:</strong>" in page.text
     assert 'name="attestation"' in page.text
     length = desk.duration(evidence_id)
     desk.clock.shift(length + 1)
@@ -387,7 +388,7 @@ def test_a_flagged_range_says_what_to_check_and_what_its_number_measures() -> No
         covered=[], covered_at_normal_speed=[], played_too_fast=[], uncovered=[span],
         covered_s=0.0, uncovered_s=4.0, whole_file=False, flags_watched=False,
         complete=False, policy={}, flagged_s=2.0, least_watch_s=3.0, watch_left_s=3.0,
-        flagged_left_s=2.0,
+        flagged_left_s=2.0, rest_left_s=2.0,
         flagged=[FlagCoverage(start=1.5, end=2.0, reason=reason, span=span,
                               unwatched=[span], watched=False)
                  for reason in ("crowd_limit", "weak_detection")])
@@ -397,17 +398,17 @@ def test_a_flagged_range_says_what_to_check_and_what_its_number_measures() -> No
     assert "crowd limit" not in panel
     # what the review will take, to plan it: flagged spans at normal speed, the rest at 2x
     assert ("<strong>Left to watch:</strong>\n    at least 2 s of flagged footage at normal "
-            "speed (required, whatever you attest); at least 1 s of the rest at 2x, or attest "
-            "below why it need not be watched.") in panel
+            "speed (required, whatever you attest); 2 s of other footage, at least 1 s at 2x, "
+            "or attest below why it need not be watched.") in panel
     assert ("A whole review of this file takes at least 3 s: at least 2 s of flagged footage "
             "at normal speed, the rest at up to 2x.") in panel
     hour = cov.model_copy(update={"duration_s": 7300.0, "flagged_s": 1200.5,
                                   "least_watch_s": 4250.25, "watch_left_s": 0.4,
-                                  "flagged_left_s": 0.4})
+                                  "flagged_left_s": 0.4, "rest_left_s": 0.0})
     panel = TEMPLATES.env.get_template("_coverage.html").render(cov=hour, player="p")
     assert ("under a second of flagged footage at normal speed (required, whatever you "
             "attest).") in panel
-    assert "of the rest at 2x" not in panel  # only the flagged sliver is left
+    assert "other footage" not in panel  # only the flagged sliver is left
     assert ("takes at least 1 h 10 min: at least 20 min 00 s of flagged footage") in panel
     assert flag_measure("weak_detection", 0.0812) == "detector's lowest score 0.08"
     assert flag_measure("keep_face_near_miss", 0.53) == "closest likeness distance 0.53"

@@ -15,6 +15,7 @@ from bwc_custody.cli import app
 from bwc_custody.errors import InvalidInput
 from redaction.blur import sharpness
 from redaction.detect import Box
+from redaction.errors import ToolMissing
 from redaction.heads import MODEL_PATH, HeadDetector, crowd_parts, head_box, merge_heads
 from redaction.pipeline import RedactOptions
 from storage.crypto import sha256_file
@@ -89,22 +90,24 @@ def test_the_head_model_runs_the_same_by_openvino(faces_dev: Path) -> None:
     the runtime it chose."""
     import copy
 
-    from redaction.detect import _OpenVinoNetwork, native_bfloat16
-    from redaction.heads import INPUT, OUTPUT
+    from redaction.detect import native_bfloat16
+    from redaction.heads import openvino_runner
 
     pytest.importorskip("openvino")
     img = cv2.imread(str(FACES / "29_Students_Schoolkids_Students_Schoolkids_29_626.jpg"))
     rgb = img[:, :, ::-1].copy()
     ort = HeadDetector(backend="onnxruntime")
     ov = copy.copy(ort)
-    ov._ov = _OpenVinoNetwork(MODEL_PATH, 1, "f32", input_name=INPUT, outputs=(OUTPUT,),
-                              channels_first=False)
+    ov._ov = openvino_runner(MODEL_PATH, 1, "f32")  # as HeadDetector makes it, in float32
     want, got = ort.people(rgb), ov.people(rgb)
     assert (want[:, 55] >= 0.15).sum() >= 6
     np.testing.assert_allclose(got, want, atol=0.05)  # keypoints in pixels, scores
     assert np.abs(got[:, 55] - want[:, 55]).max() < 1e-3
     assert ort.info()["runtime"] == "onnxruntime"
     assert HeadDetector().runtime == ("openvino-bf16" if native_bfloat16() else "onnxruntime")
+    if not native_bfloat16():
+        with pytest.raises(ToolMissing, match="native bfloat16"):
+            HeadDetector(backend="openvino-bf16")
 
 
 def test_a_head_found_at_two_sizes_is_one_box_covering_both() -> None:
@@ -114,6 +117,10 @@ def test_a_head_found_at_two_sizes_is_one_box_covering_both() -> None:
         Box(495, 121, 582, 230, 0.33),  # the small one's score, the big one's extent
         Box(542, 123, 643, 237, 0.3)]  # compared with `beside` as found, not with the grown box
     assert merge_heads([small, beside]) == [small, beside]  # side by side: two heads
+    # a box inside one grown from others adds nothing: no second box for one head
+    inside = Box(545, 125, 600, 200, 0.1)
+    assert merge_heads([big, small, beside, shifted, inside]) == merge_heads(
+        [big, small, beside, shifted])
 
 
 def test_heads_mode_blurs_heads_and_says_so(face_clip: Clip, redacted: Redacted,

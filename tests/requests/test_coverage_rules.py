@@ -66,15 +66,16 @@ def test_the_least_watching_time_counts_flagged_spans_at_normal_speed() -> None:
 
     # skimmed all of it at 2x: only the flagged spans are left, at normal speed
     skimmed = judge(duration=100.0, played={"skim": [(0.0, 100.0)]}, flags=flags)
-    assert (skimmed.least_watch_s, skimmed.watch_left_s, skimmed.flagged_left_s) == (
-        61.0, 22.0, 22.0)
+    assert (skimmed.least_watch_s, skimmed.watch_left_s, skimmed.flagged_left_s,
+            skimmed.rest_left_s) == (61.0, 22.0, 22.0, 0.0)
     # ... and the dark range watched at normal speed too: the frame's second is left
     most = judge(duration=100.0, played={"skim": [(0.0, 100.0)], "full": [(19.0, 41.0)]},
                  flags=flags)
     assert most.watch_left_s == 1.0
     # the first half watched at normal speed: the dark span's rest is not counted twice
     half = judge(duration=100.0, played={"full": [(0.0, 50.0)]}, flags=flags)
-    assert (half.watch_left_s, half.flagged_left_s) == (1.0 + 49.0 / 2, 1.0)
+    assert (half.watch_left_s, half.flagged_left_s, half.rest_left_s) == (
+        1.0 + 49.0 / 2, 1.0, 49.0)
     # flags that overlap count once; a sliver beside a flagged span that watching the span
     # would forgive is not counted
     both = judge(duration=100.0, played={"full": [(0.0, 19.4), (40.6, 100.0)]},
