@@ -55,11 +55,15 @@ class Box:
                    self.score, self.eye_span)
 
 
+def intersection(a: Box, b: Box) -> float:
+    """The area two boxes share."""
+    return (max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
+            * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0)))
+
+
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two boxes (0 when either is empty)."""
-    ix = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
-    iy = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
-    inter = ix * iy
+    inter = intersection(a, b)
     union = a.w * a.h + b.w * b.h - inter
     return inter / union if union > 0 else 0.0
 
@@ -151,6 +155,17 @@ def native_bfloat16() -> bool:
         return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     except Exception:  # noqa: BLE001 (any failure to ask means: do not use it)
         return False
+
+
+def runs_bfloat16(backend: str) -> bool:
+    """Whether a network asked to run by `backend` runs in bfloat16 by OpenVINO: "auto" on a
+    CPU with native bfloat16, "openvino-bf16" always (refused, ToolMissing, where the CPU or
+    OpenVINO cannot); the face and the head detector choose alike."""
+    if backend == "openvino-bf16" and not native_bfloat16():
+        raise ToolMissing("the openvino-bf16 backend needs OpenVINO and a CPU with native "
+                          "bfloat16 (AVX-512 BF16 or AMX); set detect_backend "
+                          "(BWC_DETECT_BACKEND) to auto or float32", backend=backend)
+    return backend == "openvino-bf16" or (backend == "auto" and native_bfloat16())
 
 
 @lru_cache(maxsize=2)
@@ -289,11 +304,7 @@ class CenterFaceDetector:
         self._ov: _OpenVinoNetwork | None = None
         self._sess = None
         self._net = None
-        if backend == "openvino-bf16" and not native_bfloat16():
-            raise ToolMissing("the openvino-bf16 backend needs OpenVINO and a CPU with native "
-                              "bfloat16 (AVX-512 BF16 or AMX); set detect_backend "
-                              "(BWC_DETECT_BACKEND) to auto or float32", backend=backend)
-        if backend == "openvino-bf16" or (backend == "auto" and native_bfloat16()):
+        if runs_bfloat16(backend):
             self._ov = _OpenVinoNetwork(model, threads)
         elif backend != "opencv":
             self._sess = _onnxruntime_session(model, threads)

@@ -22,7 +22,14 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
-from redaction.detect import BACKENDS, Box, _OpenVinoNetwork, file_sha256, native_bfloat16
+from redaction.detect import (
+    BACKENDS,
+    Box,
+    _OpenVinoNetwork,
+    file_sha256,
+    intersection,
+    runs_bfloat16,
+)
 from redaction.errors import ToolMissing
 
 MODEL_PATH = Path(__file__).with_name("models") / "movenet_multipose.onnx"
@@ -114,8 +121,7 @@ def merge_heads(boxes: list[Box], overlap: float = 0.3, nested: float = 0.5) -> 
         if any(g.x0 <= b.x0 and g.y0 <= b.y0 and b.x1 <= g.x1 and b.y1 <= g.y1 for g in grown):
             continue  # covered already: another search's view of a head joined above
         for i, o in enumerate(kept):
-            inter = (max(0.0, min(b.x1, o.x1) - max(b.x0, o.x0))
-                     * max(0.0, min(b.y1, o.y1) - max(b.y0, o.y0)))
+            inter = intersection(b, o)
             if (inter >= nested * min(b.w * b.h, o.w * o.h)
                     or inter >= overlap * (b.w * b.h + o.w * o.h - inter)):
                 g = grown[i]
@@ -149,7 +155,6 @@ class HeadDetector:
             raise ToolMissing(f"head model missing: {model}", path=str(model))
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}")
-
         self.model = model
         self.input_long = input_long
         self.threshold = threshold
@@ -157,7 +162,7 @@ class HeadDetector:
         self.crowd_parts = crowd_parts
         self._ov: _OpenVinoNetwork | None = None
         self._sess: Any = None
-        if backend == "openvino-bf16" or (backend == "auto" and native_bfloat16()):
+        if runs_bfloat16(backend):  # refuses openvino-bf16 where the CPU cannot
             self._ov = openvino_runner(model, threads)
         else:
             import onnxruntime as ort
