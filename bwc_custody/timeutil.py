@@ -16,6 +16,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def video_clock(seconds: float | None) -> str:
+    """A moment of a recording as a player shows it: 1:07.5 (not a time of day)."""
+    minutes, rest = divmod(max(0.0, float(seconds or 0.0)), 60)
+    return f"{int(minutes)}:{rest:04.1f}"
+
+
 def as_utc(value: datetime) -> datetime:
     """`value` as aware UTC (naive values from SQLite are taken to be UTC)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -27,6 +27,7 @@ from bwc_custody.console.session import (
 )
 from bwc_custody.errors import BwcError
 from bwc_custody.roles import ROLE_LABELS, Role
+from bwc_custody.timeutil import video_clock
 from policies.vocabulary import (
     ACTION_LABELS,
     ACTION_TEXTS,
@@ -227,12 +228,6 @@ def size_words(n: int | None, like: int | None = None) -> str:
     return f"{n / 1048576:.1f} MiB"
 
 
-def clock(seconds: float | None) -> str:
-    """Seconds of a video as a player shows them: 1:07.5."""
-    s = max(0.0, float(seconds or 0.0))
-    return f"{int(s // 60)}:{s % 60:04.1f}"
-
-
 def plain_value(value: Any) -> str:
     """A custody entry's detail as people read it: lists joined, yes/no, no brackets."""
     if isinstance(value, bool):
@@ -264,9 +259,26 @@ def detail_items(details: Mapping[str, Any] | None, about: str | None = None
             if plain_value(v) != "" and (about is None or v != about)]
 
 
+def error_details(details: Mapping[str, Any] | None
+                  ) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
+    """A refusal's details split for its page: those a line can say (a field, a limit, a list
+    of names) and those that are records (a refused sign-off's flagged ranges, a form's
+    errors): the message already says the latter in words, so the page folds them away
+    rather than print them as raw data; the API's body keeps them all."""
+    plain: list[tuple[str, Any]] = []
+    structured: dict[str, Any] = {}
+    for key, value in detail_items(details):
+        items = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, dict | list | tuple) for v in items):
+            structured[key] = value
+        else:
+            plain.append((key, value))
+    return plain, structured
+
+
 TEMPLATES.env.filters |= {
-    "plain_value": plain_value, "detail_items": detail_items,
-    "when": when, "day": day, "effect_words": effect_words, "clock": clock,
+    "plain_value": plain_value, "detail_items": detail_items, "error_details": error_details,
+    "when": when, "day": day, "effect_words": effect_words, "clock": video_clock,
     "size_words": size_words, "rule_adds": rule_adds, "adds_words": adds_words,
     "adds_meaning": adds_meaning,
     "state_words": lambda s: STATE_WORDS.get(s, s.replace("_", " ")),

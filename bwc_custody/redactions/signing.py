@@ -29,7 +29,7 @@ from bwc_custody.custody import service as custody
 from bwc_custody.jobs.worker import work_root
 from bwc_custody.redactions.errors import NotARedactedCopy
 from bwc_custody.redactions.models import Derivative
-from bwc_custody.timeutil import as_utc
+from bwc_custody.timeutil import as_utc, video_clock
 from bwc_custody.vault import service as vault
 from bwc_custody.vault.models import StoredObject
 from provenance.assertion import ReleaseAssertion
@@ -42,13 +42,8 @@ from storage.objectstore import ObjectStore
 SIGNED_FORMAT = "bwc-signed-copy/1"
 
 
-def _clock(seconds: float) -> str:
-    minutes, rest = divmod(max(seconds, 0.0), 60)
-    return f"{int(minutes)}:{rest:04.1f}"
-
-
 def _ranges(entries: Sequence[dict[str, Any]]) -> str:
-    return ", ".join(f"{_clock(float(e['start']))}-{_clock(float(e['end']))}"
+    return ", ".join(f"{video_clock(e['start'])}-{video_clock(e['end'])}"
                      + (f" ({e['label']})" if e.get("label") else "") for e in entries)
 
 

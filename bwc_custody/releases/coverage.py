@@ -43,7 +43,8 @@ from bwc_custody.releases.errors import (
 from bwc_custody.releases.models import CoverageRead, CoverageReport, ReviewCoverage, ReviewRound
 from bwc_custody.requests import service as requests
 from bwc_custody.requests.models import RequestRecording
-from bwc_custody.timeutil import as_utc, utcnow
+from bwc_custody.timeutil import as_utc, utcnow, video_clock
+from redaction.manifest import FLAG_LABELS
 from review.coverage import (
     POLICY,
     RATE_CLASSES,
@@ -216,6 +217,12 @@ def report(*, session: Session, request_id: str, item_id: str, body: CoverageRep
     return _read(round_, actor.username, verdict)
 
 
+def _what_happened(reason: str) -> str:
+    """A flag's reason as its label's first half, what happened there (the second half, what
+    to check, is on the reviewer's panel)."""
+    return FLAG_LABELS.get(reason, reason.replace("_", " ")).split(": ")[0]
+
+
 def signoff_coverage(*, session: Session, round_: ReviewRound, reviewer: str,
                      attestation: str) -> dict[str, Any]:
     """What the signed approval records of `reviewer`'s watching of the round's file (the
@@ -229,14 +236,15 @@ def signoff_coverage(*, session: Session, round_: ReviewRound, reviewer: str,
         missing = [f for f in shown["flagged"] if not f["watched"]]
         raise FlaggedNotCovered(
             "watch every flagged range at normal speed before signing off (no attestation "
-            "excuses a flagged range): " + ", ".join(
-                f"{f['span']['start']:g}-{f['span']['end']:g} s ({f['reason']})"
-                for f in missing), flagged=missing)
+            "excuses a flagged range): " + "; ".join(
+                f"{video_clock(f['span']['start'])}-{video_clock(f['span']['end'])}: "
+                + _what_happened(f["reason"]) for f in missing), flagged=missing)
     text = attestation.strip()
     if not verdict.whole_file and len(text) < MIN_REASON:
         where = ("the file's length is not known, so whether all of it was watched cannot "
                  "be shown" if verdict.duration is None else "still unwatched: " + ", ".join(
-                     f"{g['start']:g}-{g['end']:g} s" for g in shown["uncovered"]))
+                     f"{video_clock(g['start'])}-{video_clock(g['end'])}"
+                     for g in shown["uncovered"]))
         raise ReviewNotCovered(
             f"watch the whole file, or attest in writing (at least {MIN_REASON} characters) "
             f"why the rest need not be watched; {where}", uncovered=shown["uncovered"],

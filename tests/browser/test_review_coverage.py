@@ -89,7 +89,12 @@ def test_a_reviewer_who_skips_part_signs_only_once_it_is_watched(
     w.fill("textarea[name=attestation]", "The rest shows the same hallway, nobody new")
     w.click("button:has-text('Approve for release')")
     w.page.wait_for_selector("text=That was not done")
-    assert "flagged_not_covered" in w.page.inner_text("main")
+    refused = w.page.inner_text("main")
+    assert "flagged_not_covered" in refused
+    # in words, with the player's clock; the ranges as data are folded away
+    assert "faces found only faintly" in refused
+    assert "weak_detection" not in refused
+    assert "'start'" not in refused
     w.shot("2-refused")
 
     # the rest, from the page's jump link, at 2x: the whole file, but not the flagged ranges

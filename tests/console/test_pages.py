@@ -424,3 +424,53 @@ def test_a_flagged_range_says_what_to_check_and_what_its_number_measures() -> No
     assert all("_" not in words for words in FLAG_LABELS.values())
     with pytest.raises(ValueError, match="FLAG_LABELS"):
         ManifestWriter().flag(0, 0.0, "something_new", 0.5, merge_gap=3)
+
+
+def test_a_refusal_page_says_records_in_words_and_folds_their_data_away() -> None:
+    """A refused sign-off carries its flagged ranges as records (the API's client needs them);
+    the page printed them as a raw list of dictionaries, which counsel should not have to
+    read. The message says them in words; the records are folded away, a field or a list
+    of names still gets its line."""
+    from html.parser import HTMLParser
+
+    from bwc_custody.console.render import TEMPLATES
+    from bwc_custody.releases.errors import FlaggedNotCovered
+
+    flagged = [{"start": 2.8, "end": 2.8, "reason": "weak_detection",
+                "span": {"start": 2.3, "end": 3.3}, "unwatched": [{"start": 2.3, "end": 3.3}],
+                "watched": False}]
+    error = FlaggedNotCovered("watch every flagged range at normal speed: 0:02.3-0:03.3: "
+                              "faces found only faintly", flagged=flagged,
+                              field_name="attestation", allowed=["GET", "POST"],
+                              reclaimed_from=None)
+    page = TEMPLATES.env.get_template("error.html").render(
+        error=error, back="/console/", user=None, roles=[])
+
+    class Shown(HTMLParser):
+        """The text a reader sees before opening a folded <details>."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.text: list[str] = []
+            self.folded = 0
+
+        def handle_starttag(self, tag: str, attrs: Any) -> None:
+            self.folded += tag == "details"
+
+        def handle_endtag(self, tag: str) -> None:
+            self.folded -= tag == "details"
+
+        def handle_data(self, data: str) -> None:
+            if not self.folded:
+                self.text.append(data)
+
+    parser = Shown()
+    parser.feed(page)
+    shown = " ".join(" ".join(parser.text).split())
+    assert "0:02.3-0:03.3: faces found only faintly" in shown
+    assert "field name: attestation" in shown
+    assert "allowed: GET, POST" in shown
+    assert not any(raw in shown for raw in ("'start'", "weak_detection", "{"))
+    assert "reclaimed from" not in shown  # a detail that says nothing has no line
+    # folded, not lost: the records are there as the API gives them
+    assert '"reason": "weak_detection"' in page

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from bwc_custody.roles import Role
+from bwc_custody.timeutil import video_clock
+from redaction.manifest import FLAG_LABELS
 from tests.requests.test_review import Desk, _code, _h, _log, _verifies, desk
 from tests.tags.conftest import KID_A, KID_B, make_clip
 
@@ -73,7 +75,13 @@ def test_a_reviewer_who_skipped_a_part_signs_only_after_watching_it_or_attesting
     attest = {**BASIS, "attestation": "the rest is the same hallway with nobody in it"}
     r = desk.post(request_id, "approve", desk.reviewer, attest)
     assert (r.status_code, _code(r)) == (409, "flagged_not_covered"), r.text
-    assert r.json()["error"]["details"]["flagged"]
+    refused = r.json()["error"]
+    assert refused["details"]["flagged"]
+    # the message names each range as the player shows it and what happened there, in words
+    first = refused["details"]["flagged"][0]
+    assert video_clock(first["span"]["start"]) in refused["message"]
+    assert FLAG_LABELS[first["reason"]].split(": ")[0] in refused["message"]
+    assert "_" not in refused["message"]
     assert desk.state(request_id) == "in_review"
 
     # the rest at 2x: counts for the whole file, but not for the flagged ranges
