@@ -266,8 +266,12 @@ def judge(*, duration: float | None, played: Mapping[str, Sequence[Span]],
         else []
     judged = []
     for start, stop, reason in flags:
-        span = (_ms(max(0.0, start - policy.flag_margin_s)),
-                _ms(min(end, stop + policy.flag_margin_s) if duration is not None
+        # a flag at or past the file's end (its frame times and its probed length disagree)
+        # asks for the file's last moments: clamped, its span had ended before it began and
+        # counted as watched
+        at = min(start, end) if duration is not None else start
+        span = (_ms(max(0.0, at - policy.flag_margin_s)),
+                _ms(min(end, max(stop, at) + policy.flag_margin_s) if duration is not None
                     else stop + policy.flag_margin_s))
         judged.append(FlagVerdict(start=_ms(start), end=_ms(stop), reason=reason, span=span,
                                   unwatched=_gaps(span, full, policy.flag_gap_tolerance_s)))

@@ -48,6 +48,19 @@ def test_too_fast_counts_for_nothing_and_small_gaps_are_forgiven_outside_flags()
     assert late.to_dict()["uncovered"] == [{"start": 4.0, "end": 10.0}]
 
 
+def test_a_flag_past_the_files_end_asks_for_its_last_moments() -> None:
+    """Frame times and the probed length can disagree; a flag wholly past the end had a span
+    that ended before it began, and counted as watched."""
+    v = judge(duration=10.0, played={"skim": [(0.0, 10.0)]},
+              flags=[(10.4, 11.0, "weak_detection")])
+    [flag] = v.flags
+    assert flag.span == (9.5, 10.0)
+    assert flag.unwatched == [(9.5, 10.0)]
+    assert not v.complete
+    assert judge(duration=10.0, played={"skim": [(0.0, 10.0)], "full": [(9.4, 10.0)]},
+                 flags=[(10.4, 11.0, "weak_detection")]).complete
+
+
 def test_a_file_of_unknown_length_is_never_wholly_watched() -> None:
     v = judge(duration=None, played={"full": [(0.0, 60.0)]}, flags=[(10.0, 11.0, "crowd_limit")])
     assert (v.whole_file, v.flags_watched, v.complete) == (False, True, False)
