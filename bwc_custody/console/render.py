@@ -239,6 +239,23 @@ def plain_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def watch_length(seconds: float) -> str:
+    """A length of playing time in words, floored to the second so that "at least" before
+    it stays true: "under a second", "45 s", "3 min 05 s", "1 h 10 min"."""
+    n = int(seconds)
+    if n == 0:
+        return "under a second"
+    if n >= 3600:
+        return f"{n // 3600} h {n % 3600 // 60:02d} min"
+    return f"{n // 60} min {n % 60:02d} s" if n >= 60 else f"{n} s"
+
+
+def at_least(seconds: float) -> str:
+    """`watch_length` as a least time ("at least 3 min 05 s"; a sliver stays "under a
+    second")."""
+    return ("at least " if seconds >= 1 else "") + watch_length(seconds)
+
+
 def flag_measure(reason: str, value: float) -> str:
     """What a flagged range's number measures, with the number ("" where it means nothing,
     as for a crowd)."""
@@ -291,7 +308,7 @@ TEMPLATES.env.filters |= {
     "effect_label": lambda e: EFFECT_LABELS.get(e, e),
     "role_label": lambda r: ROLE_LABELS.get(str(r), str(r)),
     "flag_label": lambda r: FLAG_LABELS.get(r, r.replace("_", " ")),
-    "flag_measure": flag_measure,
+    "flag_measure": flag_measure, "watch_length": watch_length, "at_least": at_least,
 }
 
 

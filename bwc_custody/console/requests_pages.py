@@ -113,9 +113,13 @@ def queue(request: Request, session: SessionDep, user: Staff,
         if queues & mine:
             queues.add("mine")
     counts = {name: sum(1 for _v, q in placed if name in q) for name in QUEUES}
+    shown = [v for v, q in placed if show in q]
+    # what each file under review will take counsel to watch, to plan the queue with
+    review = coverage.review_times(session=session, item_ids=[
+        i.id for v in shown for i in v.recordings if i.state == "in_review"])
     return page(request, user, "requests.html", show=show, queues=QUEUES, counts=counts,
-                today=today, requester_types=REQUESTER_TYPES, forms=FORMS,
-                requests=[v for v, q in placed if show in q])
+                today=today, requester_types=REQUESTER_TYPES, forms=FORMS, requests=shown,
+                review_times=review)
 
 
 @router.post("/requests")
@@ -169,8 +173,11 @@ def request_page(request_id: str, request: Request, session: SessionDep,
             "coverage": coverage.of_round(session=session, round_=watching,
                                           reviewer=user.principal.username)
             if watching else None,
-            # what may be submitted: redacted copies (the server signs one per submission)
+            # what may be submitted: redacted copies (the server signs one per submission),
+            # each with what its review will take (flagged footage is watched at 1x)
             "derivatives": [d for d in copies if d.kind == "redacted"],
+            "review_times": {d.id: coverage.review_time(session=session, derivative=d)
+                             for d in copies if d.kind == "redacted"},
             # the rules asking for whole heads: a copy without them is refused (heads_required)
             "heads": whole_heads_rules(item.decision.decision) if item.decision else [],
             # the signed copies under review: the reviewer reads what their manifest says

@@ -20,6 +20,7 @@ which the policy's gap tolerance absorbs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -114,6 +115,34 @@ def _verdict(session: Session, round_: ReviewRound, row: ReviewCoverage | None) 
     derivative = get_derivative(session=session, derivative_id=round_.derivative_id)
     return judge(duration=_duration(session, derivative), played=_played(row),
                  flags=_flags(derivative))
+
+
+def review_time(*, session: Session, derivative: Derivative) -> tuple[float, float] | None:
+    """How long a whole legal review of `derivative` takes at the least, before anyone has
+    watched any of it: (playing seconds, of which flagged footage at normal speed), for the
+    custodian choosing which copy to submit and counsel planning the queue; None where the
+    file's length is not known."""
+    verdict = judge(duration=_duration(session, derivative), played={},
+                    flags=_flags(derivative))
+    least = verdict.least_watch_s
+    return None if least is None else (least, verdict.flagged_s)
+
+
+def review_times(*, session: Session, item_ids: Sequence[str]
+                 ) -> dict[str, tuple[float, float]]:
+    """`review_time` of the file under review on each of these request recordings that has
+    one (by item id)."""
+    if not item_ids:
+        return {}
+    rounds = session.exec(select(ReviewRound).where(col(ReviewRound.item_id).in_(item_ids))
+                          .where(col(ReviewRound.outcome).is_(None)))
+    out = {}
+    for round_ in rounds:
+        took = review_time(session=session, derivative=get_derivative(
+            session=session, derivative_id=round_.derivative_id))
+        if took is not None:
+            out[round_.item_id] = took
+    return out
 
 
 def _read(round_: ReviewRound, reviewer: str, verdict: Verdict) -> CoverageRead:

@@ -49,6 +49,9 @@ def test_review_and_release_through_the_console(
         assert rule["id"] in page.text
         assert escape(rule["citation"]) in page.text
     assert derivative["id"] in page.text  # offered for submission
+    # with what its review will take, to choose the copy by (flagged footage is watched at 1x)
+    offered = re.search(r"review takes ([^(<]+?) [(<]", page.text)
+    assert offered, "the copy offered says what its review takes"
     assert f'action="{one}/approve"' not in page.text  # not the custodian's to approve
 
     # the custodian watches the original first, saying why
@@ -114,6 +117,12 @@ def test_review_and_release_through_the_console(
     assert "nothing yet" in page.text
     assert "A whole review of this file takes" in page.text
     assert "<strong>Left to watch:</strong>" in page.text
+    # the queue says what the file under review takes, as the panel does, and as the copy's
+    # offer to the custodian did
+    whole = re.search(r"A whole review of this file takes ([^:.,]+)", page.text)
+    assert whole
+    assert whole.group(1).strip() == offered.group(1).strip()
+    assert f"review takes {whole.group(1).strip()}" in counsel.get("/console/").text
     assert 'name="attestation"' in page.text
     length = desk.duration(evidence_id)
     desk.clock.shift(length + 1)
