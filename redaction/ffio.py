@@ -199,6 +199,32 @@ def video_encoding(info: MediaInfo, *, crf: int, preset: str,
     return args
 
 
+_X264_MARK = b"x264 - core "
+_X264_END = b" - H.264/MPEG-4 AVC codec"
+
+
+def x264_build(path: Path, *, limit: int = 64 << 20) -> str | None:
+    """The libx264 build that encoded `path`, as x264 writes it into its first picture's SEI
+    ("core 164 r3095 baf5d45"): the same arguments make other bits on another build, and
+    ffmpeg's version does not say which it links. Read from the start up to `limit` bytes
+    (past a moov put first, the first picture); None where none is found."""
+    tail = b""
+    with open(path, "rb") as fh:
+        while fh.tell() < limit and (chunk := fh.read(1 << 20)):
+            data = tail + chunk
+            at = data.find(_X264_MARK)
+            if at >= 0:
+                end = data.find(_X264_END, at, at + 200)
+                if end < 0 and len(data) - at < 200:  # cut by the read: take more
+                    tail = data[at:]
+                    continue
+                if end < 0:
+                    return None
+                return data[at + len(_X264_MARK) - len(b"core "):end].decode("ascii", "replace")
+            tail = data[-(len(_X264_MARK) - 1):]
+    return None
+
+
 def start_encoder(src: str, dst_tmp: Path, info: MediaInfo, *, first_us: int,
                   mute: Sequence[TimeRange], crf: int, preset: str,
                   x264_params: str = "", bleep: bool = False) -> tuple[Encoder, str | None]:

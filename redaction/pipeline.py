@@ -23,7 +23,14 @@ import numpy as np
 from bwc_custody.timeutil import utcnow
 from redaction.detect import make_detector
 from redaction.errors import CorruptVideo, EncodeFailed, OutputIsInput, RedactionError
-from redaction.ffio import Decoder, Encoder, start_decoder, start_encoder, video_encoding
+from redaction.ffio import (
+    Decoder,
+    Encoder,
+    start_decoder,
+    start_encoder,
+    video_encoding,
+    x264_build,
+)
 from redaction.follow import fill_paths
 from redaction.keepface import KeepFaceMatcher, Reference, load_reference
 from redaction.keepperson import KeepPeople
@@ -136,7 +143,7 @@ def redact_file(src: Path | MediaSource, dst: Path, *, options: RedactOptions | 
         out_hash = sha256_file(tmp)
         header = _header(source, dst, info, opts, run, references, regions, frames,
                          source_hash.result(), out_hash, tmp.stat().st_size, run.audio_mode,
-                         warnings, time.perf_counter() - started)
+                         warnings, time.perf_counter() - started, x264_build(tmp))
         if manifest_path is not None:
             manifest.write(manifest_path, header)
         with open(tmp, "rb") as f:
@@ -291,8 +298,9 @@ def exemption_log(regions: Regions, people: KeepPeople | None) -> list[dict[str,
 def _header(src: MediaSource, dst: Path, info: MediaInfo, opts: RedactOptions, run: FrameRun,
             references: list[Reference], regions: Regions, frames: int, src_hash: str,
             out_hash: str, out_bytes: int, audio_mode: str | None, warnings: list[str],
-            seconds: float) -> dict[str, Any]:
-    """The manifest fields besides the per-frame rows."""
+            seconds: float, x264: str | None) -> dict[str, Any]:
+    """The manifest fields besides the per-frame rows (`x264`: the libx264 build that
+    encoded the copy)."""
     det_info: dict[str, Any] = {"name": run.detector.name}
     sha = getattr(run.detector, "model_sha256", None)
     if sha:
@@ -304,8 +312,9 @@ def _header(src: MediaSource, dst: Path, info: MediaInfo, opts: RedactOptions, r
         "output": {"name": dst.name, "sha256": out_hash, "bytes": out_bytes,
                    "width": run.w, "height": run.h, "fps": f"{info.fps.numerator}/"
                    f"{info.fps.denominator}", "frames": frames, "video_codec": "h264",
-                   "video_encoder": video_encoding(info, crf=opts.crf, preset=opts.preset,
-                                                   x264_params=opts.x264_params),
+                   "video_encoder": {**video_encoding(info, crf=opts.crf, preset=opts.preset,
+                                                      x264_params=opts.x264_params),
+                                     "x264_build": x264},
                    "audio": audio_mode,
                    "padded_from": ([info.width, info.height]
                                    if (run.w, run.h) != (info.width, info.height) else None),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 from fractions import Fraction
@@ -95,6 +96,9 @@ def test_manifest_records_everything(redacted: Redacted) -> None:
     assert f" crf={enc['crf']:.1f} ".encode() in stream
     assert enc["x264-params"] == m["settings"]["x264_params"] == "mbtree=1:rc-lookahead=10"
     assert b" rc_lookahead=10 " in stream
+    # and which libx264 build made those bits (the same arguments make others on another)
+    assert re.fullmatch(r"core \d+( r\d+ \w+)?", enc["x264_build"]), enc["x264_build"]
+    assert f"x264 - {enc['x264_build']} - H.264/MPEG-4 AVC codec".encode() in stream
     assert m["frame_columns"] == ["track", "x0", "y0", "x1", "y1", "score", "source", "kept",
                                   "region"]
     sources = set()
@@ -197,3 +201,19 @@ def test_a_dark_clip_is_lifted_for_detection_only(faces_dev: Path, tmp_path: Pat
                                                         strict=True)
               for b in boxes if b[0] > 100 or b[1] > 80]
     assert sum(r <= 0.35 for r in ratios) / len(ratios) >= 0.9
+
+
+@pytest.mark.parametrize("at", [0, (1 << 20) - 5, (1 << 20) - 30, 3 << 20])
+def test_the_x264_build_is_found_wherever_the_reads_cut_it(tmp_path: Path, at: int) -> None:
+    """The SEI lies after the moov, which is megabytes long on a long recording put first
+    for streaming: found across 1 MiB reads, not invented where absent or cut off."""
+    from redaction.ffio import x264_build
+
+    sei = b"x264 - core 164 r3095 baf5d45 - H.264/MPEG-4 AVC codec - Copyleft"
+    f = tmp_path / "copy.mp4"
+    f.write_bytes(b"\0" * at + sei + b"\0" * 100)
+    assert x264_build(f) == "core 164 r3095 baf5d45"
+    if at >= 1 << 20:
+        assert x264_build(f, limit=at) is None  # not searched past the limit
+    f.write_bytes(b"\0" * at + sei[:40])
+    assert x264_build(f) is None
