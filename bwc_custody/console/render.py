@@ -26,8 +26,10 @@ from bwc_custody.console.session import (
     cookie_args,
 )
 from bwc_custody.errors import BwcError
+from bwc_custody.jobs.models import Job
+from bwc_custody.jobs.service import time_left
 from bwc_custody.roles import ROLE_LABELS, Role
-from bwc_custody.timeutil import video_clock
+from bwc_custody.timeutil import utcnow, video_clock
 from policies.vocabulary import (
     ACTION_LABELS,
     ACTION_TEXTS,
@@ -256,6 +258,20 @@ def at_least(seconds: float) -> str:
     return ("at least " if seconds >= 1 else "") + watch_length(seconds)
 
 
+def job_time_left(job: Job) -> str:
+    """A running job's expected time still to go, rounded as people say it ("about 12 min
+    left"); "" until its pace can be told."""
+    left = time_left(job, utcnow())
+    if left is None:
+        return ""
+    minutes = round(left / 60)
+    if minutes < 1:
+        return "under a minute left"
+    if minutes >= 90:
+        return f"about {minutes / 60:.1f} h left".replace(".0 h", " h")
+    return f"about {minutes} min left"
+
+
 def flag_measure(reason: str, value: float) -> str:
     """What a flagged range's number measures, with the number ("" where it means nothing,
     as for a crowd)."""
@@ -309,6 +325,7 @@ TEMPLATES.env.filters |= {
     "role_label": lambda r: ROLE_LABELS.get(str(r), str(r)),
     "flag_label": lambda r: FLAG_LABELS.get(r, r.replace("_", " ")),
     "flag_measure": flag_measure, "watch_length": watch_length, "at_least": at_least,
+    "job_time_left": job_time_left,
 }
 
 

@@ -26,7 +26,7 @@ from bwc_custody.evidence.models import Evidence
 from bwc_custody.evidence.service import require_not_disposed
 from bwc_custody.jobs.errors import JobNotCancellable, JobNotFound, LeaseLost, UnknownJobKind
 from bwc_custody.jobs.models import Job
-from bwc_custody.timeutil import utcnow
+from bwc_custody.timeutil import as_utc, utcnow
 
 # Every kind a worker can run; handlers register under these names (jobs.worker).
 KINDS: tuple[str, ...] = ("redaction", "analysis", "speech", "verify")
@@ -89,6 +89,24 @@ def list_jobs(*, session: Session, state: str | None = None, kind: str | None = 
         q = q.where(Job.evidence_id == evidence_id)
     q = q.order_by(col(Job.created_at).desc()).limit(max(1, min(limit, 1000)))
     return list(session.exec(q).all())
+
+
+# too early to say: the first seconds and percent of a job are mostly its start (loading
+# models, probing the file), and a rate read from them would promise too much
+ESTIMATE_AFTER_S = 10.0
+ESTIMATE_AFTER_PROGRESS = 0.02
+
+
+def time_left(job: Job, now: datetime) -> float | None:
+    """Seconds a running job has still to go at the pace it has kept since its worker
+    started it (None while queued, finished, or too early to say)."""
+    if job.state != "running" or job.started_at is None:
+        return None
+    elapsed = (as_utc(now) - as_utc(job.started_at)).total_seconds()
+    done = job.progress or 0.0
+    if elapsed < ESTIMATE_AFTER_S or done < ESTIMATE_AFTER_PROGRESS:
+        return None
+    return elapsed * (1.0 - min(done, 1.0)) / done
 
 
 def _claimable(now: datetime) -> Any:

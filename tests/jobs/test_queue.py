@@ -366,3 +366,26 @@ def test_the_default_window_is_a_minute_or_a_hundred_entries(bwc_home: Path) -> 
 
     settings = get_settings()
     assert (settings.checkpoint_minutes, settings.checkpoint_entries) == (1, 100)
+
+
+def test_a_running_job_says_how_long_it_has_left_once_its_pace_is_known() -> None:
+    """A redaction runs near real time on two cores: an hour of footage is an hour's job, and
+    the custodian waiting on it is told what is left at the pace kept so far, not a guess
+    from its first seconds (models loading)."""
+    from bwc_custody.console.render import job_time_left
+
+    now = utcnow()
+    job = Job(kind="redaction", created_by="cust-1", state="running",
+              started_at=now - timedelta(seconds=60), progress=0.25)
+    assert service.time_left(job, now) == pytest.approx(180.0)
+    early = job.model_copy(update={"started_at": now - timedelta(seconds=5), "progress": 0.5})
+    assert service.time_left(early, now) is None
+    assert service.time_left(job.model_copy(update={"progress": 0.01}), now) is None
+    assert service.time_left(job.model_copy(update={"state": "queued"}), now) is None
+    assert service.time_left(job.model_copy(update={"state": "succeeded"}), now) is None
+    assert job_time_left(job.model_copy(update={"started_at": utcnow() - timedelta(minutes=4)})
+                         ) == "about 12 min left"
+    assert job_time_left(job.model_copy(update={"progress": 0.9})) == "under a minute left"
+    assert job_time_left(job.model_copy(update={
+        "started_at": utcnow() - timedelta(minutes=40), "progress": 0.2})) == "about 2.7 h left"
+    assert job_time_left(early) == ""
