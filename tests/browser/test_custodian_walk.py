@@ -87,6 +87,8 @@ def test_mail_in_to_release_in_the_browser(
     # ...and puts it before legal review
     custodian.click(f"a[href='{request_url.removeprefix(custodian.base)}']")
     custodian.fill("textarea[name=note]", "Every face blurred; nothing else identifies a student")
+    custodian.page.locator("input[name=derivative_id]").first.scroll_into_view_if_needed()
+    custodian.shot("5b-submit")
     custodian.click("button:has-text('Submit for legal review')")
     custodian.page.wait_for_selector("text=The file is before legal review.")
 

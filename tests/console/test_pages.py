@@ -50,7 +50,7 @@ def test_review_and_release_through_the_console(
         assert escape(rule["citation"]) in page.text
     assert derivative["id"] in page.text  # offered for submission
     # with what its review will take, to choose the copy by (flagged footage is watched at 1x)
-    offered = re.search(r"review takes ([^(<]+?) [(<]", page.text)
+    offered = re.search(r"its review takes ([^,<]+?)[,<]", page.text)
     assert offered, "the copy offered says what its review takes"
     assert f'action="{one}/approve"' not in page.text  # not the custodian's to approve
 
