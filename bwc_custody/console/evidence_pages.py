@@ -35,7 +35,7 @@ from bwc_custody.evidence.service import get_or_raise, open_original, read_poste
 from bwc_custody.flows import recordings, tagging
 from bwc_custody.flows.redactions import heads_asked
 from bwc_custody.flows.redactions import request_redaction as queue_redaction
-from bwc_custody.jobs.service import list_jobs
+from bwc_custody.jobs.service import list_jobs, pace
 from bwc_custody.redactions.models import RedactionRequest
 from bwc_custody.redactions.service import (
     label_derivative,
@@ -102,6 +102,16 @@ def recordings_list(request: Request, session: SessionDep, user: Staff,
                 **context)
 
 
+def _redaction_paces(session: Session) -> dict[str, tuple[float, int]]:
+    """Seconds a redacted copy has taken per second of recording on this server, faces only
+    and with whole heads (each where enough copies have been made to tell)."""
+    paces = {"faces": pace(session=session, kind="redaction",
+                           like=lambda params: not params.get("heads")),
+             "heads": pace(session=session, kind="redaction",
+                           like=lambda params: bool(params.get("heads")))}
+    return {k: v for k, v in paces.items() if v is not None}
+
+
 @router.get("/evidence/{evidence_id}/original")
 def watch_original(evidence_id: str, request: Request, session: SessionDep, user: Watcher,
                    reason: Annotated[str, Query(min_length=3, max_length=500)]) -> Response:
@@ -143,6 +153,8 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                 # the requests whose decision asks for whole heads: the box comes ticked
                 heads_asked=heads_asked(session=session, evidence_id=evidence_id)
                 if user.has("custodian") else [],
+                # what a copy will take on this server, at the pace of the last ones made
+                paces=_redaction_paces(session) if user.has("custodian") else {},
                 history=history(session, user, evidence_id),
                 watch=watch.strip() if watch and len(watch.strip()) >= 3 else None,
                 hold_kinds=list(HoldKind), levels=LEVEL_PRECISION, level_help=LEVEL_HELP)

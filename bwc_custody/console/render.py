@@ -258,18 +258,22 @@ def at_least(seconds: float) -> str:
     return ("at least " if seconds >= 1 else "") + watch_length(seconds)
 
 
-def job_time_left(job: Job) -> str:
-    """A running job's expected time still to go, rounded as people say it ("about 12 min
-    left"); "" until its pace can be told."""
-    left = time_left(job, utcnow())
-    if left is None:
-        return ""
-    minutes = round(left / 60)
+def about_time(seconds: float) -> str:
+    """An expected length of time, rounded as people say it: "about 12 min", "about 2.5 h",
+    "under a minute"."""
+    minutes = round(seconds / 60)
     if minutes < 1:
-        return "under a minute left"
+        return "under a minute"
     if minutes >= 90:
-        return f"about {minutes / 60:.1f} h left".replace(".0 h", " h")
-    return f"about {minutes} min left"
+        return f"about {minutes / 60:.1f} h".replace(".0 h", " h")
+    return f"about {minutes} min"
+
+
+def job_time_left(job: Job) -> str:
+    """A running job's expected time still to go ("about 12 min left"); "" until its pace
+    can be told."""
+    left = time_left(job, utcnow())
+    return "" if left is None else f"{about_time(left)} left"
 
 
 def flag_measure(reason: str, value: float) -> str:
@@ -325,7 +329,7 @@ TEMPLATES.env.filters |= {
     "role_label": lambda r: ROLE_LABELS.get(str(r), str(r)),
     "flag_label": lambda r: FLAG_LABELS.get(r, r.replace("_", " ")),
     "flag_measure": flag_measure, "watch_length": watch_length, "at_least": at_least,
-    "job_time_left": job_time_left,
+    "job_time_left": job_time_left, "about_time": about_time,
 }
 
 

@@ -10,7 +10,8 @@ lands in the custody log with the job id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import statistics
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -107,6 +108,39 @@ def time_left(job: Job, now: datetime) -> float | None:
     if elapsed < ESTIMATE_AFTER_S or done < ESTIMATE_AFTER_PROGRESS:
         return None
     return elapsed * (1.0 - min(done, 1.0)) / done
+
+
+# the pace of a kind of job on this server: the median of its last finished jobs, once there
+# are enough that one odd job (a machine busy with something else) does not set it
+PACE_JOBS = 20
+PACE_MIN_JOBS = 3
+
+
+def pace(*, session: Session, kind: str, like: Callable[[dict[str, Any]], bool]
+         ) -> tuple[float, int] | None:
+    """Seconds a job of `kind` has taken on this server per second of its recording: the
+    median over its last PACE_JOBS finished jobs whose params are `like` the one asked about
+    (a redaction with whole heads takes longer), with how many it is from; None until
+    PACE_MIN_JOBS have finished."""
+    rows = session.exec(
+        select(Job, Evidence).join(Evidence, col(Job.evidence_id) == col(Evidence.id))
+        .where(Job.kind == kind, Job.state == "succeeded", col(Job.started_at).is_not(None),
+               col(Job.finished_at).is_not(None))
+        .order_by(col(Job.finished_at).desc()).limit(10 * PACE_JOBS))
+    ratios = []
+    for job, evidence in rows:
+        length = (evidence.media or {}).get("duration_s")
+        if not like(job.params) or not isinstance(length, int | float) or length <= 0:
+            continue
+        assert job.started_at is not None
+        assert job.finished_at is not None
+        took = (as_utc(job.finished_at) - as_utc(job.started_at)).total_seconds()
+        ratios.append(took / length)
+        if len(ratios) == PACE_JOBS:
+            break
+    if len(ratios) < PACE_MIN_JOBS:
+        return None
+    return statistics.median(ratios), len(ratios)
 
 
 def _claimable(now: datetime) -> Any:

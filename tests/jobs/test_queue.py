@@ -389,3 +389,66 @@ def test_a_running_job_says_how_long_it_has_left_once_its_pace_is_known() -> Non
     assert job_time_left(job.model_copy(update={
         "started_at": utcnow() - timedelta(minutes=40), "progress": 0.2})) == "about 2.7 h left"
     assert job_time_left(early) == ""
+
+
+def _finished_redaction(session: Any, n: int, length_s: float | None, took_s: float,
+                        heads: bool = False) -> None:
+    """A recording `length_s` long and a redaction of it that took `took_s` to run."""
+    import uuid
+
+    from bwc_custody.evidence.models import Evidence
+    from bwc_custody.vault.models import StoredObject
+
+    key = f"originals/pace-{uuid.uuid4()}"
+    session.add(StoredObject(key=key, object_id=str(uuid.uuid4()), kind="original",
+                             sha256=uuid.uuid4().hex * 2, size=1, ciphertext_size=1,
+                             segment_size=1, kek_id="k", wrapped_key="w", store="local"))
+    session.flush()
+    evidence = Evidence(id=str(uuid.uuid4()), object_key=key, sha256=uuid.uuid4().hex * 2,
+                        size=1, ingested_by="dock-1", source="upload", media_status="video",
+                        media={"duration_s": length_s} if length_s else {})
+    session.add(evidence)
+    session.flush()
+    end = utcnow() - timedelta(minutes=n)
+    session.add(Job(kind="redaction", evidence_id=evidence.id, state="succeeded",
+                    created_by="cust-1", params={"heads": True} if heads else {},
+                    started_at=end - timedelta(seconds=took_s), finished_at=end))
+
+
+def test_the_pace_of_redaction_is_the_median_of_the_last_copies_of_its_kind(
+        migrated: str) -> None:
+    """What a custodian is told a copy will take, before asking for it: seconds of running
+    per second of recording on this server, the median of the copies made of the same kind
+    (whole heads take longer), said only once a few have been made."""
+    from bwc_custody.db import session_scope
+
+    def faces(params: dict[str, Any]) -> bool:
+        return not params.get("heads")
+
+    def heads(params: dict[str, Any]) -> bool:
+        return bool(params.get("heads"))
+
+    with session_scope() as session:
+        _finished_redaction(session, 1, length_s=60, took_s=120)
+        _finished_redaction(session, 2, length_s=30, took_s=45)
+        assert service.pace(session=session, kind="redaction", like=faces) is None  # 2 only
+        _finished_redaction(session, 3, length_s=100, took_s=900)  # a busy machine's odd one
+        _finished_redaction(session, 4, length_s=60, took_s=360, heads=True)
+        _finished_redaction(session, 5, length_s=None, took_s=30)  # its length not known
+        assert service.pace(session=session, kind="redaction", like=faces) == (2.0, 3)
+        assert service.pace(session=session, kind="redaction", like=heads) is None
+        for n in range(6, 8):
+            _finished_redaction(session, n, length_s=60, took_s=300, heads=True)
+        assert service.pace(session=session, kind="redaction", like=heads) == (5.0, 3)
+    # the custodian's words, on the recording's page beside "Request a redaction"
+    from bwc_custody.console.render import TEMPLATES
+
+    shown = TEMPLATES.env.get_template("_redaction_pace.html")
+    said = shown.render(length=1800.0, paces={"faces": (2.0, 3), "heads": (5.0, 3)})
+    assert ("A copy of this recording should take about 60 min (with whole heads: about 2.5 h)"
+            ) in said
+    assert said.endswith("about 2.5 h), at the pace of the last copies made on this server.</p>")
+    said = shown.render(length=20.0, paces={"heads": (5.0, 3)})
+    assert ("A copy of this recording with whole heads should take about 2 min, at the pace "
+            "of the last copies made on this server.") in said
+    assert shown.render(length=1800.0, paces={}).strip() == ""
