@@ -215,10 +215,16 @@ class Verdict:
 
     @property
     def rest_left_s(self) -> float:
-        """The unwatched footage outside the flagged spans (gaps the tolerance forgives
-        left out): to be watched at up to `skim_rate`, or attested."""
-        return total(g for g in subtract(self.uncovered, [f.span for f in self.flags])
-                     if g[1] - g[0] > self.policy.gap_tolerance_s)
+        """The footage still unwatched once the flagged spans' unwatched parts are watched
+        (gaps the tolerance forgives then left out): to be watched at up to `skim_rate`, or
+        attested. Judged as the file would be then, so that nothing is left to watch only
+        where nothing is left to do (a sliver beside a flagged span that the span's
+        watching will absorb is not counted; one that stays a real gap is)."""
+        if self.duration is None:
+            return total(self.uncovered)
+        flagged = [g for f in self.flags for g in f.unwatched]
+        return total(_gaps((0.0, self.duration), merge([*self.covered, *flagged]),
+                           self.policy.gap_tolerance_s))
 
     @property
     def watch_left_s(self) -> float | None:

@@ -3,6 +3,10 @@ speeds classed, and a file judged against its length and its flagged ranges."""
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from review.coverage import POLICY, judge, merge, rate_class, subtract, total
 
 
@@ -59,6 +63,36 @@ def test_a_flag_past_the_files_end_asks_for_its_last_moments() -> None:
     assert not v.complete
     assert judge(duration=10.0, played={"skim": [(0.0, 10.0)], "full": [(9.4, 10.0)]},
                  flags=[(10.4, 11.0, "weak_detection")]).complete
+
+
+def test_a_gap_split_by_a_flagged_span_is_still_left_to_watch() -> None:
+    """A 0.26 s gap, 0.23 s of it before a flag's span and 0.03 s inside: the span forgives
+    its part (a frame), but the gap as a whole is unwatched. The panel said nothing was left
+    to watch while the file was not complete: the part outside was cut to a sliver and
+    dropped."""
+    v = judge(duration=10.0, played={"full": [(0.0, 4.27), (4.53, 10.0)]},
+              flags=[(5.0, 5.0, "weak_detection")])
+    assert (v.uncovered, v.flags_watched, v.complete) == ([(4.27, 4.53)], True, False)
+    assert v.rest_left_s == pytest.approx(0.26)
+    assert v.watch_left_s == pytest.approx(0.13)
+
+
+# times on a 10 ms grid: a gap meeting a span's edge within a frame is what goes wrong
+_AT = st.integers(0, 1000).map(lambda n: n / 100)
+
+
+@given(played=st.lists(st.tuples(_AT, _AT, st.sampled_from(["full", "skim", "fast"])),
+                       max_size=8),
+       flags=st.lists(st.tuples(_AT, _AT), max_size=3))
+def test_something_is_left_to_watch_exactly_while_the_review_is_not_complete(
+        played: list[tuple[float, float, str]], flags: list[tuple[float, float]]) -> None:
+    ranges: dict[str, list[tuple[float, float]]] = {}
+    for start, length, cls in played:
+        ranges.setdefault(cls, []).append((start, min(10.0, start + length / 3)))
+    v = judge(duration=10.0, played=ranges,
+              flags=[(s, s + n / 5, "weak_detection") for s, n in flags])
+    assert v.watch_left_s is not None
+    assert (v.watch_left_s > 0) == (not v.complete), (v.watch_left_s, v.to_dict())
 
 
 def test_a_file_of_unknown_length_is_never_wholly_watched() -> None:
