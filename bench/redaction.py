@@ -188,8 +188,8 @@ def _made_from(manifest: dict[str, Any], clip: Path, settings: dict[str, Any]) -
     """Whether `manifest` is of a redaction of `clip` as it is now, its video encoded as the
     code encodes it now with `settings`, by the tools installed now."""
     opts = asdict(RedactOptions(**settings))
-    # the libx264 build is known only from a stream it made: not compared (a new one comes
-    # with an upgrade, which `tool_versions` sees when ffmpeg's version changes with it)
+    # the libx264 build is known only from a stream it made: not compared, so an upgrade of
+    # libx264 alone (ffmpeg's version unchanged) is not seen here: delete `--out` after one
     encoder = {k: v for k, v in (manifest["output"].get("video_encoder") or {}).items()
                if k != "x264_build"}
     return (manifest["source"]["sha256"] == sha256_file(clip)

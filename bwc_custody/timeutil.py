@@ -18,7 +18,8 @@ def utcnow() -> datetime:
 
 def video_clock(seconds: float | None) -> str:
     """A moment of a recording as a player shows it: 1:07.5 (not a time of day)."""
-    minutes, rest = divmod(max(0.0, float(seconds or 0.0)), 60)
+    # rounded to the tenth first: 59.96 s is 1:00.0, not 0:60.0
+    minutes, rest = divmod(round(max(0.0, float(seconds or 0.0)), 1), 60)
     return f"{int(minutes)}:{rest:04.1f}"
 
 

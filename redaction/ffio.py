@@ -206,11 +206,11 @@ _X264_END = b" - H.264/MPEG-4 AVC codec"
 def x264_build(path: Path, *, limit: int = 64 << 20) -> str | None:
     """The libx264 build that encoded `path`, as x264 writes it into its first picture's SEI
     ("core 164 r3095 baf5d45"): the same arguments make other bits on another build, and
-    ffmpeg's version does not say which it links. Read from the start up to `limit` bytes
-    (past a moov put first, the first picture); None where none is found."""
+    ffmpeg's version does not say which it links. Searched in the file's first `limit` bytes
+    (past a moov put first, the first picture); None where it is not found there."""
     tail = b""
     with open(path, "rb") as fh:
-        while fh.tell() < limit and (chunk := fh.read(1 << 20)):
+        while fh.tell() < limit and (chunk := fh.read(min(1 << 20, limit - fh.tell()))):
             data = tail + chunk
             at = data.find(_X264_MARK)
             if at >= 0:

@@ -221,7 +221,7 @@ class Verdict:
         where nothing is left to do (a sliver beside a flagged span that the span's
         watching will absorb is not counted; one that stays a real gap is)."""
         if self.duration is None:
-            return total(self.uncovered)
+            return 0.0  # nothing can be shown unwatched of a file of unknown length
         flagged = [g for f in self.flags for g in f.unwatched]
         return total(_gaps((0.0, self.duration), merge([*self.covered, *flagged]),
                            self.policy.gap_tolerance_s))

@@ -40,3 +40,15 @@ def test_a_naive_time_is_refused(db_url: str) -> None:
     with pytest.raises(StatementError, match="naive datetime"), engine.begin() as conn:
         conn.execute(insert(table).values(at=datetime(2026, 3, 2, 10, 0)))
     engine.dispose()
+
+
+def test_a_moment_of_a_recording_reads_as_the_player_shows_it() -> None:
+    from bwc_custody.timeutil import video_clock
+
+    assert video_clock(67.5) == "1:07.5"
+    assert video_clock(None) == "0:00.0"
+    assert video_clock(-1.0) == "0:00.0"
+    # rounded before it is split: never "0:60.0"
+    assert video_clock(59.96) == "1:00.0"
+    assert video_clock(119.97) == "2:00.0"
+    assert video_clock(3600.04) == "60:00.0"

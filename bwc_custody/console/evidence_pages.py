@@ -7,6 +7,7 @@ destruction. Each form calls the same flow or service as the API."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -103,12 +104,15 @@ def recordings_list(request: Request, session: SessionDep, user: Staff,
 
 
 def _redaction_paces(session: Session) -> dict[str, tuple[float, int]]:
-    """Seconds a redacted copy has taken per second of recording on this server, faces only
-    and with whole heads (each where enough copies have been made to tell)."""
-    paces = {"faces": pace(session=session, kind="redaction",
-                           like=lambda params: not params.get("heads")),
-             "heads": pace(session=session, kind="redaction",
-                           like=lambda params: bool(params.get("heads")))}
+    """Seconds a redacted copy as this page asks for it (faces only, or with whole heads;
+    the detector's default spacing) has taken per second of recording on this server, each
+    where enough such copies have been made to tell."""
+    def like(heads: bool) -> Callable[[dict[str, Any]], bool]:
+        return lambda params: (bool(params.get("heads")) == heads
+                               and params.get("detect_every") is None)
+
+    paces = {"faces": pace(session=session, kind="redaction", like=like(False)),
+             "heads": pace(session=session, kind="redaction", like=like(True))}
     return {k: v for k, v in paces.items() if v is not None}
 
 
@@ -154,7 +158,8 @@ def evidence_page(evidence_id: str, request: Request, session: SessionDep,
                 heads_asked=heads_asked(session=session, evidence_id=evidence_id)
                 if user.has("custodian") else [],
                 # what a copy will take on this server, at the pace of the last ones made
-                paces=_redaction_paces(session) if user.has("custodian") else {},
+                paces=_redaction_paces(session) if user.has("custodian")
+                and evidence.disposed_at is None and evidence.media_status == "video" else {},
                 history=history(session, user, evidence_id),
                 watch=watch.strip() if watch and len(watch.strip()) >= 3 else None,
                 hold_kinds=list(HoldKind), levels=LEVEL_PRECISION, level_help=LEVEL_HELP)

@@ -299,14 +299,20 @@ def detail_items(details: Mapping[str, Any] | None, about: str | None = None
 def error_details(details: Mapping[str, Any] | None
                   ) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
     """A refusal's details split for its page: those a line can say (a field, a limit, a list
-    of names) and those that are records (a refused sign-off's flagged ranges, a form's
-    errors): the message already says the latter in words, so the page folds them away
-    rather than print them as raw data; the API's body keeps them all."""
+    of names; each of a form's invalid fields, as "where: what") and those that are records
+    (a refused sign-off's flagged ranges, which its message says in words): the page folds
+    the records away rather than print them as raw data; the API's body keeps them all."""
     plain: list[tuple[str, Any]] = []
     structured: dict[str, Any] = {}
     for key, value in detail_items(details):
         items = value if isinstance(value, list | tuple) else [value]
-        if any(isinstance(v, dict | list | tuple) for v in items):
+        if not items:
+            continue  # "uncovered: none" under a refusal for not covering says the opposite
+        if key == "problems":  # a form's invalid fields: the message names only the first
+            plain += [(str(p.get("at", "")), p.get("problem", "")) for p in items
+                      if isinstance(p, dict)]
+            structured[key] = value
+        elif any(isinstance(v, dict | list | tuple) for v in items):
             structured[key] = value
         else:
             plain.append((key, value))

@@ -177,7 +177,8 @@ def request_page(request_id: str, request: Request, session: SessionDep,
             # each with what its review will take (flagged footage is watched at 1x)
             "derivatives": [d for d in copies if d.kind == "redacted"],
             "review_times": {d.id: coverage.review_time(session=session, derivative=d)
-                             for d in copies if d.kind == "redacted"},
+                             for d in copies if d.kind == "redacted"}
+            if user.has(Role.custodian) else {},
             # the rules asking for whole heads: a copy without them is refused (heads_required)
             "heads": whole_heads_rules(item.decision.decision) if item.decision else [],
             # the signed copies under review: the reviewer reads what their manifest says

@@ -100,8 +100,11 @@ ESTIMATE_AFTER_PROGRESS = 0.02
 
 def time_left(job: Job, now: datetime) -> float | None:
     """Seconds a running job has still to go at the pace it has kept since its worker
-    started it (None while queued, finished, or too early to say)."""
+    started it (None while queued, finished, too early to say, or while its worker has
+    stopped renewing its lease: it is not moving then)."""
     if job.state != "running" or job.started_at is None:
+        return None
+    if job.lease_expires_at is not None and as_utc(job.lease_expires_at) < as_utc(now):
         return None
     elapsed = (as_utc(now) - as_utc(job.started_at)).total_seconds()
     done = job.progress or 0.0

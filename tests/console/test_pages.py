@@ -451,7 +451,9 @@ def test_a_refusal_page_says_records_in_words_and_folds_their_data_away() -> Non
     error = FlaggedNotCovered("watch every flagged range at normal speed: 0:02.3-0:03.3: "
                               "faces found only faintly", flagged=flagged,
                               field_name="attestation", allowed=["GET", "POST"],
-                              reclaimed_from=None)
+                              reclaimed_from=None, uncovered=[],
+                              problems=[{"at": "label", "problem": "too long"},
+                                        {"at": "pad", "problem": "at most 2"}])
     page = TEMPLATES.env.get_template("error.html").render(
         error=error, back="/console/", user=None, roles=[])
 
@@ -481,5 +483,9 @@ def test_a_refusal_page_says_records_in_words_and_folds_their_data_away() -> Non
     assert "allowed: GET, POST" in shown
     assert not any(raw in shown for raw in ("'start'", "weak_detection", "{"))
     assert "reclaimed from" not in shown  # a detail that says nothing has no line
+    assert "uncovered" not in shown  # nor an empty list ("none" under such a refusal misleads)
+    # every invalid field of a form, though the message names the first
+    assert "label: too long" in shown
+    assert "pad: at most 2" in shown
     # folded, not lost: the records are there as the API gives them
     assert '"reason": "weak_detection"' in page

@@ -383,6 +383,11 @@ def test_a_running_job_says_how_long_it_has_left_once_its_pace_is_known() -> Non
     assert service.time_left(job.model_copy(update={"progress": 0.01}), now) is None
     assert service.time_left(job.model_copy(update={"state": "queued"}), now) is None
     assert service.time_left(job.model_copy(update={"state": "succeeded"}), now) is None
+    # its worker stopped renewing the lease (died): no pace to tell, not a growing estimate
+    stalled = job.model_copy(update={"lease_expires_at": now - timedelta(seconds=1)})
+    assert service.time_left(stalled, now) is None
+    held = job.model_copy(update={"lease_expires_at": now + timedelta(seconds=30)})
+    assert service.time_left(held, now) == pytest.approx(180.0)
     assert job_time_left(job.model_copy(update={"started_at": utcnow() - timedelta(minutes=4)})
                          ) == "about 12 min left"
     assert job_time_left(job.model_copy(update={"progress": 0.9})) == "under a minute left"
@@ -447,8 +452,10 @@ def test_the_pace_of_redaction_is_the_median_of_the_last_copies_of_its_kind(
     said = shown.render(length=1800.0, paces={"faces": (2.0, 3), "heads": (5.0, 3)})
     assert ("A copy of this recording should take about 60 min (with whole heads: about 2.5 h)"
             ) in said
-    assert said.endswith("about 2.5 h), at the pace of the last copies made on this server.</p>")
-    said = shown.render(length=20.0, paces={"heads": (5.0, 3)})
-    assert ("A copy of this recording with whole heads should take about 2 min, at the pace "
-            "of the last copies made on this server.") in said
+    assert " ".join(said.split()).endswith(
+        "about 2.5 h) once a worker starts it, at the pace of the last copies made on this "
+        "server.</p>")
+    said = " ".join(shown.render(length=20.0, paces={"heads": (5.0, 3)}).split())
+    assert ("A copy of this recording with whole heads should take about 2 min once a worker "
+            "starts it") in said
     assert shown.render(length=1800.0, paces={}).strip() == ""

@@ -30,7 +30,8 @@
   catch (e) { state = blank(); }
   const save = () => sessionStorage.setItem(KEY, JSON.stringify(state));
   const round1 = (v) => Math.round(v * 10) / 10;
-  const clock = (s) => { s = Math.max(0, s || 0); const m = Math.floor(s / 60);
+  // rounded to the tenth before it is split, as timeutil.video_clock: 59.96 s is 1:00.0
+  const clock = (s) => { s = round1(Math.max(0, s || 0)); const m = Math.floor(s / 60);
     const r = (s - m * 60).toFixed(1); return m + ":" + (r.length < 4 ? "0" + r : r); };
   const KIND = { screen: "a screen", name_tag: "a name tag", plate: "a licence plate",
                  id: "an ID card", other: "something else" };
