@@ -489,3 +489,30 @@ def test_a_refusal_page_says_records_in_words_and_folds_their_data_away() -> Non
     assert "pad: at most 2" in shown
     # folded, not lost: the records are there as the API gives them
     assert '"reason": "weak_detection"' in page
+
+
+def test_the_recordings_page_says_what_a_copy_should_take(
+        desk: Desk, make_clip: Callable[..., Path], browser: Callable[..., Browser]) -> None:
+    """Once a few copies have been made on this server, the custodian is told before asking
+    what one of this recording should take (at the median pace of those copies)."""
+    from datetime import timedelta
+
+    from bwc_custody.db import session_scope
+    from bwc_custody.jobs.models import Job
+    from bwc_custody.timeutil import utcnow
+
+    evidence_id = desk.recording(make_clip([KID_A], per_image=0.6))
+    custodian = browser("cust-1")
+    url = f"/console/evidence/{evidence_id}"
+    assert "should take" not in custodian.get(url).text  # nothing made here yet to tell
+    length = desk.duration(evidence_id)
+    with session_scope() as session:
+        for n, pace in enumerate((40.0, 60.0, 50.0)):  # a median of 50x: about 1 min
+            end = utcnow() - timedelta(minutes=n)
+            session.add(Job(kind="redaction", evidence_id=evidence_id, state="succeeded",
+                            created_by="cust-1", params={}, finished_at=end,
+                            started_at=end - timedelta(seconds=length * pace)))
+    expected = round(length * 50 / 60)
+    words = "under a minute" if expected < 1 else f"about {expected} min"
+    page = " ".join(custodian.get(url).text.split())
+    assert f"A copy of this recording should take {words} once a worker starts it" in page
