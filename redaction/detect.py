@@ -94,6 +94,15 @@ def _onnxruntime_session(model: Path, threads: int) -> Any | None:
         m = prepared_model(model)
     except ImportError:
         return None
+    return ort.InferenceSession(m.SerializeToString(), onnxruntime_options(threads),
+                                providers=["CPUExecutionProvider"])
+
+
+def onnxruntime_options(threads: int) -> Any:
+    """onnxruntime's session options for a network of the pipeline (CenterFace, MoveNet):
+    `threads` for one call, nothing run beside it."""
+    import onnxruntime as ort
+
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
@@ -101,7 +110,7 @@ def _onnxruntime_session(model: Path, threads: int) -> Any | None:
     # idle threads sleep instead of spinning: the cores are shared with blur and ffmpeg
     # (measured in the pipeline: 48 -> 37 CPU ms a frame, same run)
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return so
 
 
 # held to start OpenVINO and to read or clone its model: one thread at a time (re-entrant:
@@ -180,7 +189,7 @@ def _openvino_model(model: Path) -> Any:
     return core.read_model(str(model))
 
 
-class _OpenVinoNetwork:
+class OpenVinoNetwork:
     """A network in bfloat16 by OpenVINO (CenterFace by default; MoveNet for heads): each
     thread compiles its own copy for each input size it meets (a video: upright and turned,
     one thread each), so the two passes never wait on one compiled model, and the copies go
@@ -301,11 +310,11 @@ class CenterFaceDetector:
         self.detect_area = detect_area
         self.model = model
         self.threads = threads
-        self._ov: _OpenVinoNetwork | None = None
+        self._ov: OpenVinoNetwork | None = None
         self._sess = None
         self._net = None
         if runs_bfloat16(backend):
-            self._ov = _OpenVinoNetwork(model, threads)
+            self._ov = OpenVinoNetwork(model, threads)
         elif backend != "opencv":
             self._sess = _onnxruntime_session(model, threads)
             if backend == "onnxruntime" and self._sess is None:

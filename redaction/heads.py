@@ -25,9 +25,10 @@ import numpy as np
 from redaction.detect import (
     BACKENDS,
     Box,
-    _OpenVinoNetwork,
+    OpenVinoNetwork,
     file_sha256,
     intersection,
+    onnxruntime_options,
     runs_bfloat16,
 )
 from redaction.errors import ToolMissing
@@ -81,10 +82,10 @@ def head_box(kp: np.ndarray, min_score: float, max_size: float = math.inf) -> Bo
     return Box(cx - size / 2, cy - 0.625 * size, cx + size / 2, cy + 0.625 * size, score)
 
 
-def openvino_runner(model: Path, threads: int, precision: str = "bf16") -> _OpenVinoNetwork:
+def openvino_runner(model: Path, threads: int, precision: str = "bf16") -> OpenVinoNetwork:
     """MoveNet by OpenVINO ("f32" only for tests on CPUs without bfloat16): its input as
     the onnxruntime session takes it, int32 rows of RGB pixels."""
-    return _OpenVinoNetwork(model, threads, precision, input_name=INPUT, outputs=(OUTPUT,),
+    return OpenVinoNetwork(model, threads, precision, input_name=INPUT, outputs=(OUTPUT,),
                             channels_first=False)
 
 
@@ -160,19 +161,14 @@ class HeadDetector:
         self.threshold = threshold
         self.keypoint_threshold = keypoint_threshold
         self.crowd_parts = crowd_parts
-        self._ov: _OpenVinoNetwork | None = None
+        self._ov: OpenVinoNetwork | None = None
         self._sess: Any = None
         if runs_bfloat16(backend):  # refuses openvino-bf16 where the CPU cannot
             self._ov = openvino_runner(model, threads)
         else:
             import onnxruntime as ort
 
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = threads
-            so.inter_op_num_threads = 1
-            so.log_severity_level = 3
-            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._sess = ort.InferenceSession(str(model), so,
+            self._sess = ort.InferenceSession(str(model), onnxruntime_options(threads),
                                               providers=["CPUExecutionProvider"])
         self.runtime = "openvino-bf16" if self._ov is not None else "onnxruntime"
 

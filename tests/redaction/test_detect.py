@@ -186,8 +186,8 @@ _FIRST_INFERENCES_TOGETHER = """
 import sys, threading
 import numpy as np
 sys.setswitchinterval(1e-6)  # hand the GIL over at every chance: the race's window
-from redaction.detect import MODEL_PATH, _OpenVinoNetwork
-runner = _OpenVinoNetwork(MODEL_PATH, 1, precision="f32")
+from redaction.detect import MODEL_PATH, OpenVinoNetwork
+runner = OpenVinoNetwork(MODEL_PATH, 1, precision="f32")
 barrier = threading.Barrier(2)
 def first_inference(w, h):
     request = runner._request(w, h)  # compiled by this thread, as each pass does
@@ -230,11 +230,11 @@ def test_openvino_takes_the_frame_bytes_as_the_float32_network_takes_its_blob(
     onnxruntime on blobFromImage's resize and conversion: the same faces, the same scores."""
     pytest.importorskip("openvino")
     pytest.importorskip("onnxruntime")
-    from redaction.detect import MODEL_PATH, _OpenVinoNetwork
+    from redaction.detect import MODEL_PATH, OpenVinoNetwork
 
     ort = CenterFaceDetector(backend="onnxruntime", threshold=0.05)
     ov = copy.copy(ort)
-    ov._ov = _OpenVinoNetwork(MODEL_PATH, 1, precision="f32")
+    ov._ov = OpenVinoNetwork(MODEL_PATH, 1, precision="f32")
     turned = cv2.resize(group_rgb, (480, 480))  # already the input size: no resize
     for frame in (group_rgb, turned):
         want, got = ort(frame), ov(frame)
