@@ -36,7 +36,7 @@ from bwc_custody.evidence.service import get_or_raise, open_original, read_poste
 from bwc_custody.flows import recordings, tagging
 from bwc_custody.flows.redactions import heads_asked
 from bwc_custody.flows.redactions import request_redaction as queue_redaction
-from bwc_custody.jobs.service import list_jobs, pace
+from bwc_custody.jobs.service import Pace, list_jobs, pace
 from bwc_custody.redactions.models import RedactionRequest
 from bwc_custody.redactions.service import (
     label_derivative,
@@ -103,7 +103,7 @@ def recordings_list(request: Request, session: SessionDep, user: Staff,
                 **context)
 
 
-def _redaction_paces(session: Session) -> dict[str, tuple[float, int]]:
+def _redaction_paces(session: Session) -> dict[str, Pace]:
     """Seconds a redacted copy as this page asks for it (faces only, or with whole heads;
     the detector's default spacing) has taken per second of recording on this server, each
     where enough such copies have been made to tell."""

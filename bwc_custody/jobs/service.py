@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
@@ -119,8 +119,15 @@ PACE_JOBS = 20
 PACE_MIN_JOBS = 3
 
 
+class Pace(NamedTuple):
+    """How fast a kind of job has run on this server."""
+
+    per_second: float  # seconds of running per second of recording (median)
+    jobs: int  # how many finished jobs the median is of
+
+
 def pace(*, session: Session, kind: str, like: Callable[[dict[str, Any]], bool]
-         ) -> tuple[float, int] | None:
+         ) -> Pace | None:
     """Seconds a job of `kind` has taken on this server per second of its recording: the
     median over its last PACE_JOBS finished jobs whose params are `like` the one asked about
     (a redaction with whole heads takes longer), with how many it is from; None until
@@ -143,7 +150,7 @@ def pace(*, session: Session, kind: str, like: Callable[[dict[str, Any]], bool]
             break
     if len(ratios) < PACE_MIN_JOBS:
         return None
-    return statistics.median(ratios), len(ratios)
+    return Pace(statistics.median(ratios), len(ratios))
 
 
 def _claimable(now: datetime) -> Any:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, col, select
 
@@ -117,19 +117,24 @@ def _verdict(session: Session, round_: ReviewRound, row: ReviewCoverage | None) 
                  flags=_flags(derivative))
 
 
-def review_time(*, session: Session, derivative: Derivative) -> tuple[float, float] | None:
+class ReviewTime(NamedTuple):
+    """How long a whole legal review of a file takes at the least."""
+
+    least_s: float  # playing time: flagged spans at normal speed, the rest at up to 2x
+    flagged_s: float  # of the file, flagged footage (played at normal speed only)
+
+
+def review_time(*, session: Session, derivative: Derivative) -> ReviewTime | None:
     """How long a whole legal review of `derivative` takes at the least, before anyone has
-    watched any of it: (playing seconds, of which flagged footage at normal speed), for the
-    custodian choosing which copy to submit and counsel planning the queue; None where the
-    file's length is not known."""
+    watched any of it, for the custodian choosing which copy to submit and counsel planning
+    the queue; None where the file's length is not known."""
     verdict = judge(duration=_duration(session, derivative), played={},
                     flags=_flags(derivative))
     least = verdict.least_watch_s
-    return None if least is None else (least, verdict.flagged_s)
+    return None if least is None else ReviewTime(least, verdict.flagged_s)
 
 
-def review_times(*, session: Session, item_ids: Sequence[str]
-                 ) -> dict[str, tuple[float, float]]:
+def review_times(*, session: Session, item_ids: Sequence[str]) -> dict[str, ReviewTime]:
     """`review_time` of the file under review on each of these request recordings that has
     one (by item id)."""
     if not item_ids:

@@ -449,13 +449,14 @@ def test_the_pace_of_redaction_is_the_median_of_the_last_copies_of_its_kind(
     from bwc_custody.console.render import TEMPLATES
 
     shown = TEMPLATES.env.get_template("_redaction_pace.html")
-    said = shown.render(length=1800.0, paces={"faces": (2.0, 3), "heads": (5.0, 3)})
+    said = shown.render(length=1800.0, paces={"faces": service.Pace(2.0, 3),
+                                              "heads": service.Pace(5.0, 3)})
     assert ("A copy of this recording should take about 60 min (with whole heads: about 2.5 h)"
             ) in said
     assert " ".join(said.split()).endswith(
         "about 2.5 h) once a worker starts it, at the pace of the last copies made on this "
         "server.</p>")
-    said = " ".join(shown.render(length=20.0, paces={"heads": (5.0, 3)}).split())
+    said = " ".join(shown.render(length=20.0, paces={"heads": service.Pace(5.0, 3)}).split())
     assert ("A copy of this recording with whole heads should take about 2 min once a worker "
             "starts it") in said
     assert shown.render(length=1800.0, paces={}).strip() == ""
